@@ -1,0 +1,21 @@
+//! Database migrations of tipgrants, one per file, for PostgreSQL and SQLite
+//! alike. An applied migration is never edited: a change is a new file.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_foundation;
+mod m20261128_000002_access;
+mod seed;
+
+/// All migrations, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261128_000001_foundation::Migration),
+            Box::new(m20261128_000002_access::Migration),
+        ]
+    }
+}

@@ -1,0 +1,143 @@
+//! `tipgrants.v1.AuditService`: read and verify the audit chain.
+
+use tonic::{Request, Response, Status};
+
+use super::access_api::role_to_proto;
+use super::paging;
+use super::{call_context, from_timestamp, timestamp};
+use crate::domain::access::Role;
+use crate::domain::audit::AuditEvent;
+use crate::error::{Error, Result};
+use crate::pb::v1 as pb;
+use crate::pb::v1::audit_service_server::AuditService;
+use crate::store::Store;
+use crate::store::audit::AuditFilter;
+
+/// Serves the audit log.
+pub struct AuditApi {
+    store: Store,
+}
+
+impl AuditApi {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+/// JSON to `google.protobuf.Value`.
+fn json_to_value(json: &serde_json::Value) -> prost_types::Value {
+    use prost_types::value::Kind;
+    let kind = match json {
+        serde_json::Value::Null => Kind::NullValue(0),
+        serde_json::Value::Bool(flag) => Kind::BoolValue(*flag),
+        // Protobuf JSON numbers are doubles; amounts in cents stay exact below 2^53.
+        serde_json::Value::Number(number) => Kind::NumberValue(number.as_f64().unwrap_or_default()),
+        serde_json::Value::String(text) => Kind::StringValue(text.clone()),
+        serde_json::Value::Array(items) => Kind::ListValue(prost_types::ListValue {
+            values: items.iter().map(json_to_value).collect(),
+        }),
+        serde_json::Value::Object(map) => Kind::StructValue(json_to_struct(map)),
+    };
+    prost_types::Value { kind: Some(kind) }
+}
+
+fn json_to_struct(map: &serde_json::Map<String, serde_json::Value>) -> prost_types::Struct {
+    prost_types::Struct {
+        fields: map
+            .iter()
+            .map(|(key, value)| (key.clone(), json_to_value(value)))
+            .collect(),
+    }
+}
+
+fn to_proto(event: &AuditEvent) -> pb::AuditEvent {
+    pb::AuditEvent {
+        name: format!("auditEvents/{}", event.sequence),
+        sequence: event.sequence,
+        event_time: Some(timestamp(event.event_time)),
+        actor: event.actor.clone(),
+        actor_role: Role::from_code(&event.actor_role)
+            .map(role_to_proto)
+            .unwrap_or(pb::Role::Unspecified) as i32,
+        method: event.method.clone(),
+        resource: event.resource.clone(),
+        request_id: event.request_id.clone(),
+        diff: event.diff.as_object().map(json_to_struct),
+        previous_hash: event.previous_hash.clone(),
+        hash: event.hash.clone(),
+    }
+}
+
+fn parse_filter(request: &pb::ListAuditEventsRequest) -> Result<AuditFilter> {
+    let mut filter = AuditFilter::default();
+    for (field, value) in paging::parse_filter(&request.filter, &["resource", "actor", "method"])? {
+        match field.as_str() {
+            "resource" => filter.resource = Some(value),
+            "actor" => filter.actor = Some(value),
+            _ => filter.method = Some(value),
+        }
+    }
+    filter.start_time = request
+        .start_time
+        .as_ref()
+        .map(|time| from_timestamp("start_time", time))
+        .transpose()?;
+    filter.end_time = request
+        .end_time
+        .as_ref()
+        .map(|time| from_timestamp("end_time", time))
+        .transpose()?;
+    if let (Some(start), Some(end)) = (filter.start_time, filter.end_time) {
+        if end <= start {
+            return Err(Error::invalid("end_time", "must be after start_time"));
+        }
+    }
+    Ok(filter)
+}
+
+#[tonic::async_trait]
+impl AuditService for AuditApi {
+    async fn list_audit_events(
+        &self,
+        request: Request<pb::ListAuditEventsRequest>,
+    ) -> Result<Response<pb::ListAuditEventsResponse>, Status> {
+        call_context(&request)?;
+        let request = request.get_ref();
+        let filter = parse_filter(request)?;
+        let query = format!(
+            "{}|{:?}|{:?}",
+            request.filter, filter.start_time, filter.end_time
+        );
+        let after = paging::decode_token(&request.page_token, &query)?
+            .map(|after| {
+                after
+                    .parse::<i64>()
+                    .map_err(|_| Error::invalid("page_token", "is not a page token of this list"))
+            })
+            .transpose()?;
+        let size = paging::page_size(request.page_size)?;
+        let page = self.store.list_audit_events(&filter, after, size).await?;
+        Ok(Response::new(pb::ListAuditEventsResponse {
+            audit_events: page.items.iter().map(to_proto).collect(),
+            next_page_token: paging::encode_token(page.next_after, &query),
+        }))
+    }
+
+    async fn verify_audit_chain(
+        &self,
+        request: Request<pb::VerifyAuditChainRequest>,
+    ) -> Result<Response<pb::VerifyAuditChainResponse>, Status> {
+        call_context(&request)?;
+        let verification = self.store.verify_audit_chain().await?;
+        let (first_broken_sequence, problem) =
+            verification.check.broken.clone().unwrap_or_default();
+        Ok(Response::new(pb::VerifyAuditChainResponse {
+            valid: verification.check.broken.is_none(),
+            events_checked: verification.check.checked,
+            first_broken_sequence,
+            problem,
+            head_sequence: verification.head_sequence,
+            head_hash: verification.head_hash,
+        }))
+    }
+}

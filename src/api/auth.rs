@@ -1,0 +1,204 @@
+//! The tower layer in front of every service: one span per RPC (method,
+//! request id, actor, code, latency), authentication of the bearer token
+//! (cached for `auth.token_cache_ttl_seconds`), and the permission check of
+//! `permissions`. A handler receives the `CallContext` in the request's
+//! extensions; a refused call never reaches it.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use http::HeaderMap;
+use moka::future::Cache;
+use tonic::body::Body;
+use tower::{Layer, Service};
+use tracing::Instrument;
+
+use super::permissions::{self, Access};
+use crate::domain::access::{self, ApiToken};
+use crate::error::{Error, Result};
+use crate::store::{CallContext, Store};
+
+/// Checks tokens, with a short-lived cache so a check costs microseconds.
+pub struct Authenticator {
+    store: Store,
+    /// Secret hash -> token (or `None`: no such token). Secrets are random, so a
+    /// negative entry can never hide a token created later.
+    cache: Cache<String, Option<ApiToken>>,
+    allow_reflection: bool,
+}
+
+impl Authenticator {
+    pub fn new(store: Store, ttl: Duration, allow_reflection: bool) -> Self {
+        Self {
+            store,
+            cache: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(ttl)
+                .build(),
+            allow_reflection,
+        }
+    }
+
+    /// Forgets a token at once (after revocation on this replica).
+    pub async fn forget(&self, secret_hash: &str) {
+        self.cache.invalidate(secret_hash).await;
+    }
+
+    /// The caller of `method`, or `None` for calls that need no token.
+    pub async fn authorize(
+        &self,
+        method: &str,
+        headers: &HeaderMap,
+    ) -> Result<Option<access::Actor>> {
+        let roles = match permissions::access(method) {
+            Access::Public => return Ok(None),
+            Access::Reflection if self.allow_reflection => return Ok(None),
+            Access::Reflection => &[][..],
+            Access::Roles(roles) => roles,
+        };
+        let actor = self.authenticate(headers).await?;
+        if !roles.contains(&actor.role) {
+            return Err(Error::PermissionDenied {
+                role: actor.role.to_string(),
+                method: method.to_string(),
+            });
+        }
+        Ok(Some(actor))
+    }
+
+    async fn authenticate(&self, headers: &HeaderMap) -> Result<access::Actor> {
+        let secret = headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| {
+                let (scheme, secret) = value.trim().split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| secret.trim())
+            })
+            .filter(|secret| !secret.is_empty() && secret.len() <= 200)
+            .ok_or(Error::Unauthenticated)?;
+        let hash = access::hash_secret(secret);
+        let store = self.store.clone();
+        let token = self
+            .cache
+            .try_get_with(hash.clone(), async move {
+                store.find_token_by_secret_hash(&hash).await
+            })
+            .await
+            .map_err(|error: Arc<Error>| match error.as_ref() {
+                Error::Unavailable(message) => Error::Unavailable(message.clone()),
+                other => Error::Internal(other.to_string()),
+            })?;
+        token.ok_or(Error::Unauthenticated)?.actor(Utc::now())
+    }
+}
+
+/// The layer that wraps the router.
+#[derive(Clone)]
+pub struct AuthLayer {
+    authenticator: Arc<Authenticator>,
+}
+
+impl AuthLayer {
+    pub fn new(authenticator: Arc<Authenticator>) -> Self {
+        Self { authenticator }
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService {
+            inner,
+            authenticator: self.authenticator.clone(),
+        }
+    }
+}
+
+/// See [`AuthLayer`].
+#[derive(Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    authenticator: Arc<Authenticator>,
+}
+
+type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send + 'static>>;
+
+impl<S, B> Service<http::Request<B>> for AuthService<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<std::result::Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        context: &mut Context<'_>,
+    ) -> Poll<std::result::Result<(), Self::Error>> {
+        self.inner.poll_ready(context)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        // The clone that was polled ready serves this call; a fresh clone stays behind.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let authenticator = self.authenticator.clone();
+        let method = request.uri().path().to_string();
+        let request_id = request
+            .headers()
+            .get("x-request-id")
+            .and_then(|value| value.to_str().ok())
+            .filter(|value| !value.is_empty() && value.len() <= 100)
+            .map(str::to_string)
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let span = tracing::info_span!(
+            "rpc",
+            method = %method,
+            request_id = %request_id,
+            actor = tracing::field::Empty,
+            code = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
+        Box::pin(
+            async move {
+                let started = Instant::now();
+                let response = match authenticator.authorize(&method, request.headers()).await {
+                    Ok(actor) => {
+                        if let Some(actor) = actor {
+                            tracing::Span::current().record("actor", actor.resource_name());
+                            request.extensions_mut().insert(CallContext {
+                                actor,
+                                method: method.clone(),
+                                request_id,
+                            });
+                        }
+                        inner.call(request).await
+                    }
+                    Err(error) => Ok(tonic::Status::from(error).into_http()),
+                };
+                let span = tracing::Span::current();
+                span.record("latency_ms", started.elapsed().as_secs_f64() * 1000.0);
+                if let Ok(response) = &response {
+                    // Errors travel in the headers (trailers-only); a success's status is in the trailers.
+                    let code = response
+                        .headers()
+                        .get("grpc-status")
+                        .and_then(|value| value.to_str().ok())
+                        .and_then(|value| value.parse::<i32>().ok())
+                        .unwrap_or(0);
+                    span.record("code", format!("{:?}", tonic::Code::from_i32(code)));
+                }
+                tracing::info!("rpc finished");
+                response
+            }
+            .instrument(span),
+        )
+    }
+}

@@ -1,0 +1,172 @@
+//! gRPC adapters: one `*_api.rs` per service. A handler reads like a
+//! paragraph: who is asking (the `CallContext` the auth layer put on the
+//! request), what they asked for (parsed into domain types, with field
+//! violations), the decision, the write with its audit event in one
+//! transaction, the answer. No SeaORM here.
+
+pub mod access_api;
+pub mod audit_api;
+pub mod auth;
+pub mod organization_api;
+pub mod paging;
+pub mod permissions;
+pub mod reference_data_api;
+
+use chrono::{DateTime, Utc};
+use prost::Message;
+use sha2::{Digest, Sha256};
+use tonic::Request;
+
+use crate::domain::validate;
+use crate::error::{Error, Result};
+use crate::store::{CallContext, Tx};
+
+/// The call context the auth layer attached to `request`.
+pub fn call_context<T>(request: &Request<T>) -> Result<CallContext> {
+    request
+        .extensions()
+        .get::<CallContext>()
+        .cloned()
+        .ok_or(Error::Unauthenticated)
+}
+
+/// The id in a resource name `{collection}/{id}`; the error names `field`.
+pub fn parse_name<'a>(field: &str, name: &'a str, collection: &str) -> Result<&'a str> {
+    let id = name
+        .strip_prefix(collection)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .filter(|id| !id.is_empty() && !id.contains('/') && id.len() <= 100);
+    id.ok_or_else(|| {
+        if name.is_empty() {
+            Error::invalid(
+                field,
+                format!("is required: a resource name such as {collection}/..."),
+            )
+        } else {
+            Error::invalid(
+                field,
+                format!("{name:?} is not a resource name of the form {collection}/{{id}}"),
+            )
+        }
+    })
+}
+
+/// The revision an etag stands for; empty means "no check".
+pub fn parse_etag(field: &str, etag: &str) -> Result<Option<i64>> {
+    if etag.trim().is_empty() {
+        return Ok(None);
+    }
+    etag.trim()
+        .trim_matches('"')
+        .parse::<i64>()
+        .map(Some)
+        .map_err(|_| Error::invalid(field, "is not an etag this server gave out"))
+}
+
+/// The etag of a revision.
+pub fn etag(revision: i64) -> String {
+    revision.to_string()
+}
+
+/// A protobuf timestamp.
+pub fn timestamp(time: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: time.timestamp(),
+        nanos: time.timestamp_subsec_nanos() as i32,
+    }
+}
+
+/// A time from a protobuf timestamp; the error names `field`.
+pub fn from_timestamp(field: &str, value: &prost_types::Timestamp) -> Result<DateTime<Utc>> {
+    u32::try_from(value.nanos)
+        .ok()
+        .and_then(|nanos| DateTime::from_timestamp(value.seconds, nanos))
+        .ok_or_else(|| Error::invalid(field, "is not a valid timestamp"))
+}
+
+/// The paths of an update mask, checked against the fields that may change.
+/// `*` stands for all of them; an empty mask is refused, so nothing changes by accident.
+pub fn mask_paths(mask: Option<&prost_types::FieldMask>, allowed: &[&str]) -> Result<Vec<String>> {
+    let paths = mask.map(|mask| mask.paths.clone()).unwrap_or_default();
+    if paths.is_empty() {
+        return Err(Error::invalid(
+            "update_mask",
+            format!(
+                "is required: name the fields to change ({})",
+                allowed.join(", ")
+            ),
+        ));
+    }
+    if paths.iter().any(|path| path == "*") {
+        return Ok(allowed.iter().map(|path| path.to_string()).collect());
+    }
+    let mut violations = validate::Violations::new();
+    for path in &paths {
+        if !allowed.contains(&path.as_str()) {
+            violations.add(
+                "update_mask",
+                format!(
+                    "{path:?} cannot be changed; fields that can: {}",
+                    allowed.join(", ")
+                ),
+            );
+        }
+    }
+    violations.finish()?;
+    Ok(paths)
+}
+
+/// An idempotent call's key: the caller's `request_id` and a hash of the request.
+pub struct Idempotency {
+    request_id: String,
+    request_hash: String,
+}
+
+impl Idempotency {
+    /// `None` when the request carries no `request_id`.
+    pub fn of<M: Message>(request_id: &str, request: &M) -> Result<Option<Idempotency>> {
+        let request_id =
+            validate::request_id(request_id).map_err(|v| Error::invalid(v.field, v.description))?;
+        Ok(request_id.map(|request_id| Idempotency {
+            request_id,
+            request_hash: hex::encode(Sha256::digest(request.encode_to_vec())),
+        }))
+    }
+
+    /// The first answer, when this key was used before by the same caller for the same method.
+    pub async fn replay<R: Message + Default>(
+        key: &Option<Idempotency>,
+        tx: &Tx,
+    ) -> Result<Option<R>> {
+        let Some(key) = key else { return Ok(None) };
+        match tx.replay(&key.request_id, &key.request_hash).await? {
+            Some(bytes) => R::decode(bytes.as_slice()).map(Some).map_err(|error| {
+                Error::Internal(format!("stored answer does not decode: {error}"))
+            }),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores `answer` in `tx`, to be replayed to retries.
+    pub async fn remember<R: Message>(
+        key: &Option<Idempotency>,
+        tx: &Tx,
+        answer: &R,
+    ) -> Result<()> {
+        match key {
+            Some(key) => {
+                tx.remember(&key.request_id, &key.request_hash, answer.encode_to_vec())
+                    .await
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+/// A `CallContext` with the request's own `request_id` when it has one (it wins over `x-request-id`).
+pub fn with_request_id(mut call: CallContext, request_id: &str) -> CallContext {
+    if !request_id.trim().is_empty() {
+        call.request_id = request_id.trim().chars().take(100).collect();
+    }
+    call
+}

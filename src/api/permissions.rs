@@ -1,0 +1,101 @@
+//! The permission table: which roles may call which RPC. This is the only
+//! place that says so. A method missing from the table is refused to every
+//! role (deny by default), so a new RPC cannot be reachable by accident.
+//! Which *rows* a role sees is the store's `Scope` (grantees: their own).
+
+use crate::domain::access::Role::{self, Admin, Auditor, CaseWorker, Grantee, ProgramOfficer};
+
+/// Every role.
+const EVERYONE: &[Role] = &[Admin, ProgramOfficer, CaseWorker, Auditor, Grantee];
+/// Administrators only.
+const ADMIN: &[Role] = &[Admin];
+/// Administrators and program officers.
+const PROGRAM_STAFF: &[Role] = &[Admin, ProgramOfficer];
+/// Administrators and auditors.
+const OVERSIGHT: &[Role] = &[Admin, Auditor];
+
+/// `(full gRPC method, roles allowed)`.
+pub const TABLE: &[(&str, &[Role])] = &[
+    // Organisations: everyone reads (grantees only their own); staff who set up grants create them.
+    (
+        "/tipgrants.v1.OrganizationService/GetOrganization",
+        EVERYONE,
+    ),
+    (
+        "/tipgrants.v1.OrganizationService/ListOrganizations",
+        EVERYONE,
+    ),
+    (
+        "/tipgrants.v1.OrganizationService/CreateOrganization",
+        PROGRAM_STAFF,
+    ),
+    (
+        "/tipgrants.v1.OrganizationService/UpdateOrganization",
+        PROGRAM_STAFF,
+    ),
+    (
+        "/tipgrants.v1.OrganizationService/DeleteOrganization",
+        ADMIN,
+    ),
+    // Reference data: everyone reads; administrators manage.
+    (
+        "/tipgrants.v1.ReferenceDataService/GetFundingAccount",
+        EVERYONE,
+    ),
+    (
+        "/tipgrants.v1.ReferenceDataService/ListFundingAccounts",
+        EVERYONE,
+    ),
+    (
+        "/tipgrants.v1.ReferenceDataService/CreateFundingAccount",
+        ADMIN,
+    ),
+    (
+        "/tipgrants.v1.ReferenceDataService/UpdateFundingAccount",
+        ADMIN,
+    ),
+    (
+        "/tipgrants.v1.ReferenceDataService/DeleteFundingAccount",
+        ADMIN,
+    ),
+    ("/tipgrants.v1.ReferenceDataService/GetCountry", EVERYONE),
+    ("/tipgrants.v1.ReferenceDataService/ListCountries", EVERYONE),
+    ("/tipgrants.v1.ReferenceDataService/GetRegion", EVERYONE),
+    ("/tipgrants.v1.ReferenceDataService/ListRegions", EVERYONE),
+    // Tokens: administrators only.
+    ("/tipgrants.v1.AccessService/CreateApiToken", ADMIN),
+    ("/tipgrants.v1.AccessService/GetApiToken", ADMIN),
+    ("/tipgrants.v1.AccessService/ListApiTokens", ADMIN),
+    ("/tipgrants.v1.AccessService/RevokeApiToken", ADMIN),
+    // The audit log: administrators and auditors.
+    ("/tipgrants.v1.AuditService/ListAuditEvents", OVERSIGHT),
+    ("/tipgrants.v1.AuditService/VerifyAuditChain", OVERSIGHT),
+];
+
+/// What a call to `method` needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No token: the health service.
+    Public,
+    /// No token while `server.reflection` is on; otherwise refused.
+    Reflection,
+    /// A token of one of these roles.
+    Roles(&'static [Role]),
+}
+
+/// The access rule of a full gRPC method path (`/package.Service/Method`).
+pub fn access(method: &str) -> Access {
+    if method.starts_with("/grpc.health.v1.Health/") {
+        return Access::Public;
+    }
+    if method.starts_with("/grpc.reflection.v1.ServerReflection/")
+        || method.starts_with("/grpc.reflection.v1alpha.ServerReflection/")
+    {
+        return Access::Reflection;
+    }
+    TABLE
+        .iter()
+        .find(|(name, _)| *name == method)
+        .map(|(_, roles)| Access::Roles(roles))
+        .unwrap_or(Access::Roles(&[]))
+}

@@ -1,0 +1,246 @@
+//! `tipgrants.v1.ReferenceDataService`: funding accounts, countries, regions.
+
+use tonic::{Request, Response, Status};
+
+use super::paging;
+use super::{
+    Idempotency, call_context, etag, mask_paths, parse_etag, parse_name, timestamp, with_request_id,
+};
+use crate::domain::reference::{self, Country, FundingAccount, Region};
+use crate::domain::validate::Violations;
+use crate::error::{Error, Result};
+use crate::pb::v1 as pb;
+use crate::pb::v1::reference_data_service_server::ReferenceDataService;
+use crate::store::Store;
+
+/// Serves reference data.
+pub struct ReferenceDataApi {
+    store: Store,
+}
+
+impl ReferenceDataApi {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+/// The proto form of a funding account.
+pub fn account_to_proto(account: &FundingAccount) -> pb::FundingAccount {
+    pb::FundingAccount {
+        name: account.resource_name(),
+        code: account.code.clone(),
+        display_name: account.fields.display_name.clone(),
+        description: account.fields.description.clone(),
+        create_time: Some(timestamp(account.create_time)),
+        update_time: Some(timestamp(account.update_time)),
+        delete_time: account.delete_time.map(timestamp),
+        etag: etag(account.revision),
+    }
+}
+
+fn country_to_proto(country: &Country) -> pb::Country {
+    pb::Country {
+        name: format!("countries/{}", country.alpha2),
+        alpha2_code: country.alpha2.clone(),
+        alpha3_code: country.alpha3.clone(),
+        numeric_code: country.numeric.clone(),
+        display_name: country.display_name.clone(),
+        region: format!("regions/{}", country.region_code),
+    }
+}
+
+fn region_to_proto(region: &Region) -> pb::Region {
+    pb::Region {
+        name: format!("regions/{}", region.code),
+        code: region.code.clone(),
+        display_name: region.display_name.clone(),
+    }
+}
+
+const UPDATABLE: &[&str] = &["display_name", "description"];
+
+#[tonic::async_trait]
+impl ReferenceDataService for ReferenceDataApi {
+    async fn get_funding_account(
+        &self,
+        request: Request<pb::GetFundingAccountRequest>,
+    ) -> Result<Response<pb::FundingAccount>, Status> {
+        call_context(&request)?;
+        let code = parse_name("name", &request.get_ref().name, "fundingAccounts")?;
+        let account = self
+            .store
+            .get_funding_account(&code.to_ascii_uppercase())
+            .await?;
+        Ok(Response::new(account_to_proto(&account)))
+    }
+
+    async fn list_funding_accounts(
+        &self,
+        request: Request<pb::ListFundingAccountsRequest>,
+    ) -> Result<Response<pb::ListFundingAccountsResponse>, Status> {
+        call_context(&request)?;
+        let request = request.get_ref();
+        let query = format!("{}", request.show_deleted);
+        let after = paging::decode_token(&request.page_token, &query)?;
+        let size = paging::page_size(request.page_size)?;
+        let page = self
+            .store
+            .list_funding_accounts(request.show_deleted, after, size)
+            .await?;
+        Ok(Response::new(pb::ListFundingAccountsResponse {
+            funding_accounts: page.items.iter().map(account_to_proto).collect(),
+            next_page_token: paging::encode_token(page.next_after, &query),
+        }))
+    }
+
+    async fn create_funding_account(
+        &self,
+        request: Request<pb::CreateFundingAccountRequest>,
+    ) -> Result<Response<pb::FundingAccount>, Status> {
+        let call = call_context(&request)?;
+        let request = request.into_inner();
+        let idempotency = Idempotency::of(&request.request_id, &request)?;
+        let mut violations = Violations::new();
+        let code = violations.check(reference::funding_account_code(
+            "funding_account_id",
+            &request.funding_account_id,
+        ));
+        let account = request.funding_account.clone().unwrap_or_default();
+        if request.funding_account.is_none() {
+            violations.add("funding_account", "is required");
+        }
+        let fields = match reference::funding_account_fields(
+            "funding_account",
+            &account.display_name,
+            &account.description,
+        ) {
+            Ok(fields) => Some(fields),
+            Err(Error::InvalidArgument(found)) => {
+                found
+                    .into_iter()
+                    .for_each(|v| violations.add(v.field, v.description));
+                None
+            }
+            Err(other) => return Err(other.into()),
+        };
+        violations.finish()?;
+        let (Some(code), Some(fields)) = (code, fields) else {
+            return Err(Error::Internal("validated funding account without values".into()).into());
+        };
+
+        let mut tx = self
+            .store
+            .begin(&with_request_id(call, &request.request_id))
+            .await?;
+        if let Some(answer) = Idempotency::replay(&idempotency, &tx).await? {
+            return Ok(Response::new(answer));
+        }
+        let created = tx.create_funding_account(&code, fields).await?;
+        let answer = account_to_proto(&created);
+        Idempotency::remember(&idempotency, &tx, &answer).await?;
+        tx.commit().await?;
+        Ok(Response::new(answer))
+    }
+
+    async fn update_funding_account(
+        &self,
+        request: Request<pb::UpdateFundingAccountRequest>,
+    ) -> Result<Response<pb::FundingAccount>, Status> {
+        let call = call_context(&request)?;
+        let request = request.into_inner();
+        let changes = request
+            .funding_account
+            .ok_or_else(|| Error::invalid("funding_account", "is required"))?;
+        let code = parse_name("funding_account.name", &changes.name, "fundingAccounts")?
+            .to_ascii_uppercase();
+        let expected = parse_etag("funding_account.etag", &changes.etag)?;
+        let paths = mask_paths(request.update_mask.as_ref(), UPDATABLE)?;
+
+        let mut tx = self.store.begin(&call).await?;
+        let current = tx.funding_account_for_update(&code, expected).await?;
+        let mut merged = current.fields.clone();
+        for path in &paths {
+            match path.as_str() {
+                "display_name" => merged.display_name = changes.display_name.clone(),
+                _ => merged.description = changes.description.clone(),
+            }
+        }
+        let fields = reference::funding_account_fields(
+            "funding_account",
+            &merged.display_name,
+            &merged.description,
+        )?;
+        let updated = tx.save_funding_account(current, fields, false).await?;
+        tx.commit().await?;
+        Ok(Response::new(account_to_proto(&updated)))
+    }
+
+    async fn delete_funding_account(
+        &self,
+        request: Request<pb::DeleteFundingAccountRequest>,
+    ) -> Result<Response<pb::FundingAccount>, Status> {
+        let call = call_context(&request)?;
+        let request = request.get_ref();
+        let code = parse_name("name", &request.name, "fundingAccounts")?.to_ascii_uppercase();
+        let expected = parse_etag("etag", &request.etag)?;
+        let mut tx = self.store.begin(&call).await?;
+        let current = tx.funding_account_for_update(&code, expected).await?;
+        let fields = current.fields.clone();
+        let deleted = tx.save_funding_account(current, fields, true).await?;
+        tx.commit().await?;
+        Ok(Response::new(account_to_proto(&deleted)))
+    }
+
+    async fn get_country(
+        &self,
+        request: Request<pb::GetCountryRequest>,
+    ) -> Result<Response<pb::Country>, Status> {
+        call_context(&request)?;
+        let code = parse_name("name", &request.get_ref().name, "countries")?;
+        let country = self.store.get_country(&code.to_ascii_uppercase()).await?;
+        Ok(Response::new(country_to_proto(&country)))
+    }
+
+    async fn list_countries(
+        &self,
+        request: Request<pb::ListCountriesRequest>,
+    ) -> Result<Response<pb::ListCountriesResponse>, Status> {
+        call_context(&request)?;
+        let request = request.get_ref();
+        let region = paging::parse_filter(&request.filter, &["region"])?
+            .into_iter()
+            .next()
+            .map(|(_, value)| value.trim_start_matches("regions/").to_ascii_uppercase());
+        let after = paging::decode_token(&request.page_token, &request.filter)?;
+        let size = paging::page_size(request.page_size)?;
+        let page = self
+            .store
+            .list_countries(region.as_deref(), after, size)
+            .await?;
+        Ok(Response::new(pb::ListCountriesResponse {
+            countries: page.items.iter().map(country_to_proto).collect(),
+            next_page_token: paging::encode_token(page.next_after, &request.filter),
+        }))
+    }
+
+    async fn get_region(
+        &self,
+        request: Request<pb::GetRegionRequest>,
+    ) -> Result<Response<pb::Region>, Status> {
+        call_context(&request)?;
+        let code = parse_name("name", &request.get_ref().name, "regions")?;
+        let region = self.store.get_region(&code.to_ascii_uppercase()).await?;
+        Ok(Response::new(region_to_proto(&region)))
+    }
+
+    async fn list_regions(
+        &self,
+        request: Request<pb::ListRegionsRequest>,
+    ) -> Result<Response<pb::ListRegionsResponse>, Status> {
+        call_context(&request)?;
+        let regions = self.store.list_regions().await?;
+        Ok(Response::new(pb::ListRegionsResponse {
+            regions: regions.iter().map(region_to_proto).collect(),
+        }))
+    }
+}

@@ -1,0 +1,96 @@
+//! The first admin token. On first start with no token at all, the server
+//! creates one and hands it over once: in a file only the server's user can
+//! read (`auth.bootstrap_token_file`), or on standard error. Its fixed id
+//! makes a second bootstrap (a second replica starting at once) impossible.
+//! The same code backs `tipgrants token create`.
+
+use std::io::Write;
+use std::path::Path;
+
+use chrono::{Duration, Utc};
+
+use crate::domain::access::{Actor, DEFAULT_TOKEN_LIFETIME_DAYS, NewToken, Role};
+use crate::error::{Error, Result};
+use crate::store::{CallContext, Store};
+
+/// The fixed id of the bootstrap token.
+pub const BOOTSTRAP_TOKEN_ID: &str = "bootstrap";
+
+fn system_call(method: &str) -> CallContext {
+    CallContext {
+        actor: Actor::system(),
+        method: method.to_string(),
+        request_id: String::new(),
+    }
+}
+
+/// Creates a token on behalf of the server itself (command line, bootstrap); returns its name and secret.
+pub async fn create_token(
+    store: &Store,
+    method: &str,
+    new: NewToken,
+    id: Option<&str>,
+) -> Result<(String, String)> {
+    let mut tx = store.begin(&system_call(method)).await?;
+    let (token, secret) = tx.create_token(new, id).await?;
+    tx.commit().await?;
+    Ok((token.resource_name(), secret))
+}
+
+/// Creates the first admin token when no token exists, and hands it over.
+pub async fn ensure_admin_token(store: &Store, file: Option<&Path>) -> Result<()> {
+    if store.count_tokens().await? > 0 {
+        return Ok(());
+    }
+    let new = NewToken {
+        display_name: "bootstrap admin".into(),
+        owner: "bootstrap".into(),
+        role: Role::Admin,
+        organization_id: None,
+        expire_time: Utc::now() + Duration::days(DEFAULT_TOKEN_LIFETIME_DAYS),
+    };
+    let secret = match create_token(store, "bootstrap", new, Some(BOOTSTRAP_TOKEN_ID)).await {
+        Ok((_, secret)) => secret,
+        // Another replica bootstrapped at the same moment.
+        Err(Error::AlreadyExists { .. }) => return Ok(()),
+        Err(error) => return Err(error),
+    };
+    match file {
+        Some(path) => {
+            write_private_file(path, &secret).map_err(|error| {
+                Error::Internal(format!("cannot write {}: {error}", path.display()))
+            })?;
+            tracing::warn!(
+                file = %path.display(),
+                "created the first admin token (apiTokens/bootstrap) and wrote it to this file, readable only by this user; \
+                 create named tokens with it, then revoke it"
+            );
+        }
+        None => {
+            let mut stderr = std::io::stderr().lock();
+            let _written = writeln!(
+                stderr,
+                "\nCreated the first admin token (apiTokens/{BOOTSTRAP_TOKEN_ID}). It is shown once:\n\n    {secret}\n\n\
+                 Use it as `authorization: Bearer <token>`; create named tokens with it, then revoke it.\n"
+            );
+        }
+    }
+    Ok(())
+}
+
+fn write_private_file(path: &Path, secret: &str) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    writeln!(file, "{secret}")
+}

@@ -1,0 +1,15 @@
+//! tipgrants: a grant-tracking and case-management gRPC server for offices
+//! that fund programs against trafficking in persons.
+//!
+//! Data flows one way: `api` parses and authorises, `domain` decides,
+//! `store` persists. `startup` wires them into a server.
+
+pub mod api;
+pub mod bootstrap;
+pub mod domain;
+pub mod error;
+pub mod pb;
+pub mod settings;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

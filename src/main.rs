@@ -1,0 +1,196 @@
+//! The `tipgrants` command: `serve` (default), `migrate up|down|status`,
+//! `token create`. Thin: parse the command line, load settings, init
+//! telemetry, run.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::{Duration, Utc};
+use clap::{Parser, Subcommand};
+use tipgrants::domain::access::Role;
+use tipgrants::settings::Settings;
+use tipgrants::startup::{Application, shutdown_signal};
+use tipgrants::store::Store;
+use tipgrants::{bootstrap, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "tipgrants",
+    version,
+    about = "Grant-tracking and case-management gRPC server for anti-trafficking programs"
+)]
+struct Cli {
+    /// Settings file (TOML) applied over the embedded defaults; TIPGRANTS__SECTION__KEY variables override both.
+    #[arg(long, global = true, env = "TIPGRANTS_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the gRPC API (the default).
+    Serve,
+    /// Manage the database schema.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// Manage API tokens from the command line (against the configured database).
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum MigrateAction {
+    /// Apply all pending migrations.
+    Up,
+    /// Roll back the last applied migration.
+    Down,
+    /// Show applied and pending migrations.
+    Status,
+}
+
+#[derive(Subcommand)]
+enum TokenAction {
+    /// Create a token and print its secret (shown once).
+    Create {
+        /// admin, program-officer, case-worker, auditor or grantee.
+        #[arg(long)]
+        role: String,
+        /// What the token is for.
+        #[arg(long)]
+        name: String,
+        /// Who holds it.
+        #[arg(long, default_value = "command line")]
+        owner: String,
+        /// For a grantee: the organisation, `organizations/{id}`.
+        #[arg(long)]
+        organization: Option<String>,
+        /// Days until it expires (at most 731).
+        #[arg(long, default_value_t = 90)]
+        expire_days: i64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("tipgrants: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&settings.telemetry);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("tipgrants: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(settings).await,
+            Command::Migrate { action } => migrate(settings, action).await,
+            Command::Token { action } => token(settings, action).await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("tipgrants: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> Result<(), String> {
+    let application = Application::build(settings)
+        .await
+        .map_err(|error| error.to_string())?;
+    application
+        .run_until_stopped(shutdown_signal())
+        .await
+        .map_err(|error| error.to_string())
+}
+
+async fn connect(settings: &Settings) -> Result<Store, String> {
+    Store::connect(&settings.database, &settings.database_url())
+        .await
+        .map_err(|error| error.to_string())
+}
+
+async fn migrate(settings: Settings, action: MigrateAction) -> Result<(), String> {
+    use migration::MigratorTrait;
+    let store = connect(&settings).await?;
+    let db = store.connection();
+    let result = match action {
+        MigrateAction::Up => migration::Migrator::up(db, None).await,
+        MigrateAction::Down => migration::Migrator::down(db, Some(1)).await,
+        MigrateAction::Status => {
+            let applied = migration::Migrator::get_applied_migrations(db)
+                .await
+                .map_err(|e| e.to_string())?;
+            let pending = migration::Migrator::get_pending_migrations(db)
+                .await
+                .map_err(|e| e.to_string())?;
+            for migration in applied {
+                println!("applied  {}", migration.name());
+            }
+            for migration in pending {
+                println!("pending  {}", migration.name());
+            }
+            Ok(())
+        }
+    };
+    result.map_err(|error| format!("migration failed: {error}"))
+}
+
+async fn token(settings: Settings, action: TokenAction) -> Result<(), String> {
+    let TokenAction::Create {
+        role,
+        name,
+        owner,
+        organization,
+        expire_days,
+    } = action;
+    let role = Role::from_code(&role).ok_or_else(|| {
+        format!("--role {role:?}: use admin, program-officer, case-worker, auditor or grantee")
+    })?;
+    let organization_id = organization
+        .map(|name| {
+            name.strip_prefix("organizations/")
+                .map(str::to_string)
+                .ok_or_else(|| format!("--organization {name:?}: use organizations/{{id}}"))
+        })
+        .transpose()?;
+    if !(1..=tipgrants::domain::access::MAX_TOKEN_LIFETIME_DAYS).contains(&expire_days) {
+        return Err("--expire-days: must be from 1 to 731".into());
+    }
+    let new = tipgrants::domain::access::TokenInput {
+        display_name: &name,
+        owner: &owner,
+        role: Some(role),
+        organization_id: Ok(organization_id),
+        expire_time: Some(Utc::now() + Duration::days(expire_days)),
+    }
+    .validate("token", Utc::now())
+    .map_err(|error| error.to_string())?;
+    let store = connect(&settings).await?;
+    if settings.database.migrate_on_start {
+        store.migrate().await.map_err(|error| error.to_string())?;
+    }
+    let (resource, secret) = bootstrap::create_token(&store, "cli token create", new, None)
+        .await
+        .map_err(|error| error.to_string())?;
+    eprintln!("created {resource} ({role}); its secret is shown once:");
+    println!("{secret}");
+    Ok(())
+}

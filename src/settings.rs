@@ -1,0 +1,266 @@
+//! Typed settings: embedded defaults (`config/default.toml`), then an
+//! optional file, then `TIPGRANTS__SECTION__KEY` environment variables.
+//! `validate` checks every value once at start, so a bad one stops the server
+//! with one line naming the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+/// All settings of the server.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub tls: TlsSettings,
+    pub database: DatabaseSettings,
+    pub telemetry: TelemetrySettings,
+    pub fiscal_year: FiscalYearSettings,
+    pub auth: AuthSettings,
+}
+
+/// `[server]`: listeners and limits.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub listen_address: String,
+    pub health_listen_address: String,
+    pub allow_plaintext: bool,
+    pub reflection: bool,
+    pub shutdown_grace_period_seconds: u64,
+    pub request_timeout_seconds: u64,
+    pub max_concurrent_streams: u32,
+    pub concurrency_limit_per_connection: usize,
+}
+
+/// `[tls]`: rustls server certificate and optional client CA (mTLS).
+#[derive(Debug, Clone, Deserialize)]
+pub struct TlsSettings {
+    pub enabled: bool,
+    pub certificate_path: String,
+    pub private_key_path: String,
+    pub client_ca_path: String,
+}
+
+/// `[database]`: PostgreSQL URL or the embedded SQLite file, and the pool.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub sqlite_path: String,
+    pub max_connections: u32,
+    pub acquire_timeout_ms: u64,
+    pub connect_timeout_ms: u64,
+    pub log_statements: bool,
+    pub migrate_on_start: bool,
+}
+
+/// `[telemetry]`: log format and filter.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TelemetrySettings {
+    pub format: LogFormat,
+    pub filter: String,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// `[fiscal_year]`: the first month of the fiscal year.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FiscalYearSettings {
+    pub first_month: u32,
+}
+
+/// `[auth]`: token cache and bootstrap.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    pub token_cache_ttl_seconds: u64,
+    pub bootstrap_token_file: String,
+}
+
+/// A setting that cannot be used, with the key it belongs to.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("settings: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("settings: {key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+fn invalid(key: &'static str, message: impl Into<String>) -> SettingsError {
+    SettingsError::Invalid {
+        key,
+        message: message.into(),
+    }
+}
+
+impl Settings {
+    /// Loads defaults, then `file` (if any), then the environment, and validates the result.
+    pub fn load(file: Option<&Path>) -> Result<Settings, SettingsError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// Like [`Settings::load`] with an explicit environment (for tests).
+    pub fn load_from(
+        file: Option<&Path>,
+        environment: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, SettingsError> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(invalid(
+                    "--config",
+                    format!("file {} does not exist", path.display()),
+                ));
+            }
+            builder = builder.add_source(config::File::from(path).required(true));
+        }
+        let variables: config::Map<String, String> = environment
+            .into_iter()
+            .filter(|(key, _)| key.starts_with("TIPGRANTS__"))
+            .collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("TIPGRANTS")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(variables)),
+        );
+        let settings: Settings = builder.build()?.try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks every value; the error names the first bad key.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let api = parse_address("server.listen_address", &self.server.listen_address)?;
+        if !self.server.health_listen_address.is_empty() {
+            parse_address(
+                "server.health_listen_address",
+                &self.server.health_listen_address,
+            )?;
+        }
+        if !self.tls.enabled && !api.ip().is_loopback() && !self.server.allow_plaintext {
+            return Err(invalid(
+                "server.listen_address",
+                format!(
+                    "{api} is not a loopback address: enable [tls] or set server.allow_plaintext = true"
+                ),
+            ));
+        }
+        if self.tls.enabled {
+            require_file("tls.certificate_path", &self.tls.certificate_path)?;
+            require_file("tls.private_key_path", &self.tls.private_key_path)?;
+            if !self.tls.client_ca_path.is_empty() {
+                require_file("tls.client_ca_path", &self.tls.client_ca_path)?;
+            }
+        }
+        if self.server.request_timeout_seconds == 0 {
+            return Err(invalid(
+                "server.request_timeout_seconds",
+                "must be at least 1",
+            ));
+        }
+        if self.server.max_concurrent_streams == 0 {
+            return Err(invalid(
+                "server.max_concurrent_streams",
+                "must be at least 1",
+            ));
+        }
+        if self.server.concurrency_limit_per_connection == 0 {
+            return Err(invalid(
+                "server.concurrency_limit_per_connection",
+                "must be at least 1",
+            ));
+        }
+        let url = self.database.url.trim();
+        if !url.is_empty() && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+            return Err(invalid(
+                "database.url",
+                "must start with postgres:// (leave it empty for the embedded SQLite file)",
+            ));
+        }
+        if url.is_empty() && self.database.sqlite_path.trim().is_empty() {
+            return Err(invalid(
+                "database.sqlite_path",
+                "must not be empty when database.url is empty",
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(invalid("database.max_connections", "must be at least 1"));
+        }
+        if !(100..=60_000).contains(&self.database.acquire_timeout_ms) {
+            return Err(invalid(
+                "database.acquire_timeout_ms",
+                "must be between 100 and 60000",
+            ));
+        }
+        if self.database.connect_timeout_ms == 0 {
+            return Err(invalid("database.connect_timeout_ms", "must be at least 1"));
+        }
+        if !(1..=12).contains(&self.fiscal_year.first_month) {
+            return Err(invalid(
+                "fiscal_year.first_month",
+                "must be a month number from 1 to 12",
+            ));
+        }
+        if !(1..=3600).contains(&self.auth.token_cache_ttl_seconds) {
+            return Err(invalid(
+                "auth.token_cache_ttl_seconds",
+                "must be between 1 and 3600",
+            ));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.telemetry.filter)
+            .map_err(|error| invalid("telemetry.filter", error.to_string()))?;
+        Ok(())
+    }
+
+    /// The API listener address (validated).
+    pub fn listen_address(&self) -> SocketAddr {
+        self.server
+            .listen_address
+            .parse()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 50051)))
+    }
+
+    /// The database URL: PostgreSQL when configured, otherwise the embedded SQLite file.
+    pub fn database_url(&self) -> String {
+        let url = self.database.url.trim();
+        if url.is_empty() {
+            format!("sqlite://{}?mode=rwc", self.database.sqlite_path)
+        } else {
+            url.to_string()
+        }
+    }
+
+    /// Where the bootstrap admin token goes: a file, or standard error when `None`.
+    pub fn bootstrap_token_file(&self) -> Option<PathBuf> {
+        let path = self.auth.bootstrap_token_file.trim();
+        (!path.is_empty()).then(|| PathBuf::from(path))
+    }
+}
+
+fn parse_address(key: &'static str, value: &str) -> Result<SocketAddr, SettingsError> {
+    value.parse().map_err(|_| {
+        invalid(
+            key,
+            format!("{value:?} is not an address such as 127.0.0.1:50051"),
+        )
+    })
+}
+
+fn require_file(key: &'static str, value: &str) -> Result<(), SettingsError> {
+    if value.trim().is_empty() {
+        return Err(invalid(key, "is required when tls.enabled = true"));
+    }
+    if !Path::new(value).is_file() {
+        return Err(invalid(key, format!("file {value} does not exist")));
+    }
+    Ok(())
+}

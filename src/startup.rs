@@ -1,0 +1,309 @@
+//! The application: connect, migrate, bootstrap, bind, serve (API, health,
+//! reflection v1 and v1alpha) behind the auth layer, and shut down gracefully:
+//! health turns NOT_SERVING, new connections stop, in-flight calls get
+//! `server.shutdown_grace_period_seconds` to finish.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+use crate::api::access_api::AccessApi;
+use crate::api::audit_api::AuditApi;
+use crate::api::auth::{AuthLayer, Authenticator};
+use crate::api::organization_api::OrganizationApi;
+use crate::api::reference_data_api::ReferenceDataApi;
+use crate::bootstrap;
+use crate::pb::v1::access_service_server::AccessServiceServer;
+use crate::pb::v1::audit_service_server::AuditServiceServer;
+use crate::pb::v1::organization_service_server::OrganizationServiceServer;
+use crate::pb::v1::reference_data_service_server::ReferenceDataServiceServer;
+use crate::settings::Settings;
+use crate::store::Store;
+
+/// The services whose health is reported, besides the server as a whole ("").
+const SERVICES: &[&str] = &[
+    "tipgrants.v1.OrganizationService",
+    "tipgrants.v1.ReferenceDataService",
+    "tipgrants.v1.AccessService",
+    "tipgrants.v1.AuditService",
+];
+
+/// How often the database is pinged for the health status.
+const HEALTH_PROBE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Errors that stop the server from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("database: {0}")]
+    Database(#[from] crate::error::Error),
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("tls: {0}")]
+    Tls(String),
+    #[error("reflection: {0}")]
+    Reflection(String),
+}
+
+/// A built server, bound and ready to run.
+pub struct Application {
+    settings: Settings,
+    store: Store,
+    listener: TcpListener,
+    health_listener: Option<TcpListener>,
+    address: SocketAddr,
+}
+
+impl Application {
+    /// Connects, migrates (unless disabled), bootstraps the first admin token, and binds the port
+    /// (port 0 picks a free one: see [`Application::address`]).
+    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        let store = Store::connect(&settings.database, &settings.database_url()).await?;
+        if settings.database.migrate_on_start {
+            store.migrate().await?;
+        }
+        bootstrap::ensure_admin_token(&store, settings.bootstrap_token_file().as_deref()).await?;
+        let listener = bind(&settings.server.listen_address).await?;
+        let address = listener.local_addr().map_err(|source| StartupError::Bind {
+            address: settings.server.listen_address.clone(),
+            source,
+        })?;
+        let health_listener = match settings.server.health_listen_address.trim() {
+            "" => None,
+            health_address => Some(bind(health_address).await?),
+        };
+        Ok(Application {
+            settings,
+            store,
+            listener,
+            health_listener,
+            address,
+        })
+    }
+
+    /// The bound API address.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The bound health-only address, when configured.
+    pub fn health_address(&self) -> Option<SocketAddr> {
+        self.health_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
+    }
+
+    /// The store (tests read the database through it).
+    pub fn store(&self) -> Store {
+        self.store.clone()
+    }
+
+    /// Serves until `shutdown` completes, then drains gracefully.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartupError> {
+        let Application {
+            settings,
+            store,
+            listener,
+            health_listener,
+            address,
+        } = self;
+        let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        set_health(&health_reporter, ServingStatus::Serving).await;
+        let (stop_sender, stop_receiver) = watch::channel(false);
+        let probe = tokio::spawn(probe_database(
+            store.clone(),
+            health_reporter.clone(),
+            stop_receiver.clone(),
+        ));
+
+        let authenticator = Arc::new(Authenticator::new(
+            store.clone(),
+            Duration::from_secs(settings.auth.token_cache_ttl_seconds),
+            settings.server.reflection,
+        ));
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .map_err(|error| StartupError::Reflection(error.to_string()))?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()
+            .map_err(|error| StartupError::Reflection(error.to_string()))?;
+
+        let mut builder = Server::builder()
+            .timeout(Duration::from_secs(settings.server.request_timeout_seconds))
+            .max_concurrent_streams(Some(settings.server.max_concurrent_streams))
+            .concurrency_limit_per_connection(settings.server.concurrency_limit_per_connection)
+            .http2_keepalive_interval(Some(Duration::from_secs(60)));
+        if settings.tls.enabled {
+            builder = builder
+                .tls_config(tls_config(&settings)?)
+                .map_err(|error| StartupError::Tls(error.to_string()))?;
+        }
+        let router = builder
+            .layer(AuthLayer::new(authenticator.clone()))
+            .add_service(health_service.clone())
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(OrganizationServiceServer::new(OrganizationApi::new(
+                store.clone(),
+            )))
+            .add_service(ReferenceDataServiceServer::new(ReferenceDataApi::new(
+                store.clone(),
+            )))
+            .add_service(AccessServiceServer::new(AccessApi::new(
+                store.clone(),
+                authenticator.clone(),
+            )))
+            .add_service(AuditServiceServer::new(AuditApi::new(store.clone())));
+
+        let health_only = health_listener.map(|listener| {
+            let mut stop = stop_receiver.clone();
+            let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+            tokio::spawn(
+                Server::builder()
+                    .add_service(health_service)
+                    .serve_with_incoming_shutdown(incoming, async move {
+                        let _changed = stop.wait_for(|stopped| *stopped).await;
+                    }),
+            )
+        });
+
+        // On the shutdown signal: NOT_SERVING first, so balancers stop sending, then drain.
+        let reporter = health_reporter.clone();
+        let stop = stop_sender.clone();
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutting down: health is NOT_SERVING, draining in-flight calls");
+            set_health(&reporter, ServingStatus::NotServing).await;
+            let _sent = stop.send(true);
+        };
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        tracing::info!(%address, tls = settings.tls.enabled, database = backend_name(&store), "serving gRPC");
+        let serve = router.serve_with_incoming_shutdown(incoming, signal);
+        tokio::pin!(serve);
+        let grace = Duration::from_secs(settings.server.shutdown_grace_period_seconds);
+        let mut stopped = stop_receiver.clone();
+        let outcome = tokio::select! {
+            outcome = &mut serve => outcome,
+            _ = async {
+                let _changed = stopped.wait_for(|stopped| *stopped).await;
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!(grace_seconds = grace.as_secs(), "calls still running after the grace period: stopping anyway");
+                Ok(())
+            }
+        };
+        let _sent = stop_sender.send(true);
+        probe.abort();
+        if let Some(task) = health_only {
+            let _finished = task.await;
+        }
+        store.close().await;
+        tracing::info!("stopped");
+        outcome.map_err(|error| StartupError::Bind {
+            address: address.to_string(),
+            source: std::io::Error::other(error),
+        })
+    }
+}
+
+fn backend_name(store: &Store) -> &'static str {
+    match store.backend() {
+        sea_orm::DatabaseBackend::Postgres => "postgres",
+        sea_orm::DatabaseBackend::Sqlite => "sqlite",
+        _ => "other",
+    }
+}
+
+async fn bind(address: &str) -> Result<TcpListener, StartupError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| StartupError::Bind {
+            address: address.to_string(),
+            source,
+        })
+}
+
+fn tls_config(settings: &Settings) -> Result<ServerTlsConfig, StartupError> {
+    let read = |path: &str| {
+        std::fs::read(path).map_err(|error| StartupError::Tls(format!("{path}: {error}")))
+    };
+    let identity = Identity::from_pem(
+        read(&settings.tls.certificate_path)?,
+        read(&settings.tls.private_key_path)?,
+    );
+    let mut config = ServerTlsConfig::new().identity(identity);
+    if !settings.tls.client_ca_path.is_empty() {
+        config = config.client_ca_root(Certificate::from_pem(read(&settings.tls.client_ca_path)?));
+    }
+    Ok(config)
+}
+
+async fn set_health(reporter: &HealthReporter, status: ServingStatus) {
+    reporter.set_service_status("", status).await;
+    for service in SERVICES {
+        reporter.set_service_status(*service, status).await;
+    }
+}
+
+/// Keeps health in step with the database: NOT_SERVING while it does not answer.
+async fn probe_database(store: Store, reporter: HealthReporter, mut stop: watch::Receiver<bool>) {
+    let mut serving = true;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(HEALTH_PROBE_INTERVAL) => {}
+            _ = stop.wait_for(|stopped| *stopped) => return,
+        }
+        let reachable = store.ping().await;
+        if reachable != serving {
+            serving = reachable;
+            if reachable {
+                tracing::info!("database reachable again: SERVING");
+                set_health(&reporter, ServingStatus::Serving).await;
+            } else {
+                tracing::error!("database unreachable: NOT_SERVING");
+                set_health(&reporter, ServingStatus::NotServing).await;
+            }
+        }
+    }
+}
+
+/// Completes on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _received = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+}

@@ -1,0 +1,239 @@
+//! Persistence: SeaORM over PostgreSQL (production) or SQLite (embedded
+//! default). Finders take the caller's `Scope`, so tenant filtering cannot be
+//! forgotten; every write goes through a `Tx`, which appends its audit events
+//! to the hash chain in the same transaction as the change.
+
+pub mod audit;
+mod entities;
+mod idempotency;
+pub mod organizations;
+mod reference;
+pub mod tokens;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, RuntimeErr,
+    Select, SqlErr, TransactionTrait, Value,
+};
+use serde_json::Value as Json;
+
+use crate::domain::access::Actor;
+use crate::domain::audit::PendingEvent;
+use crate::error::{Error, Result};
+use crate::settings::DatabaseSettings;
+
+pub use audit::ChainVerification;
+
+/// What a write call is: who, which method, which request id. Audit events are made from it.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    pub actor: Actor,
+    /// The full gRPC method, e.g. `/tipgrants.v1.OrganizationService/CreateOrganization`.
+    pub method: String,
+    /// The caller's `request_id` or `x-request-id`, empty when none.
+    pub request_id: String,
+}
+
+/// The database handle shared by all services.
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+/// One page of a keyset-paginated list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// The key after which the next page starts; `None` on the last page.
+    pub next_after: Option<String>,
+}
+
+impl Store {
+    /// Connects with short timeouts; statement logging only when configured.
+    pub async fn connect(settings: &DatabaseSettings, url: &str) -> Result<Store> {
+        let mut options = ConnectOptions::new(url.to_string());
+        let sqlite = url.starts_with("sqlite:");
+        options
+            // SQLite allows one writer at a time; one connection keeps writes serial and
+            // avoids "database is locked". PostgreSQL gets the configured pool.
+            .max_connections(if sqlite { 1 } else { settings.max_connections })
+            .min_connections(0)
+            .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
+            .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
+            .sqlx_logging(settings.log_statements)
+            .sqlx_logging_level(tracing::log::LevelFilter::Debug);
+        if sqlite {
+            options.map_sqlx_sqlite_opts(|options| {
+                options
+                    .foreign_keys(true)
+                    .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .busy_timeout(Duration::from_secs(5))
+            });
+        }
+        let db = Database::connect(options).await.map_err(Error::from)?;
+        Ok(Store { db })
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<()> {
+        use migration::MigratorTrait;
+        migration::Migrator::up(&self.db, None)
+            .await
+            .map_err(|error| Error::Internal(format!("migration failed: {error}")))
+    }
+
+    /// Whether the database answers now.
+    pub async fn ping(&self) -> bool {
+        self.db.ping().await.is_ok()
+    }
+
+    /// The raw connection (migrations command, tests).
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> DatabaseBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Starts a write transaction for `call`.
+    pub async fn begin(&self, call: &CallContext) -> Result<Tx> {
+        let txn = self.db.begin().await?;
+        Ok(Tx {
+            txn,
+            call: call.clone(),
+            events: Vec::new(),
+        })
+    }
+
+    /// Closes the pool.
+    pub async fn close(self) {
+        let _closing = self.db.close().await;
+    }
+}
+
+/// A write transaction with its pending audit events. Dropped without
+/// `commit`, it rolls back and records nothing.
+pub struct Tx {
+    txn: DatabaseTransaction,
+    call: CallContext,
+    events: Vec<PendingEvent>,
+}
+
+impl Tx {
+    /// Records a change of `resource` from `before` to `after` (JSON snapshots;
+    /// `None` for a creation). The event is chained at commit.
+    pub fn audit(&mut self, resource: &str, before: Option<&Json>, after: Option<&Json>) {
+        let diff = crate::domain::audit::diff(before, after);
+        self.audit_with_diff(resource, diff);
+    }
+
+    /// Records an event with a ready diff (e.g. the fields of personal data read).
+    pub fn audit_with_diff(&mut self, resource: &str, diff: Json) {
+        self.events.push(PendingEvent {
+            actor: self.call.actor.resource_name(),
+            actor_role: self.call.actor.role.code().to_string(),
+            method: self.call.method.clone(),
+            resource: resource.to_string(),
+            request_id: self.call.request_id.clone(),
+            diff,
+        });
+    }
+
+    /// The caller.
+    pub fn actor(&self) -> &Actor {
+        &self.call.actor
+    }
+
+    /// Chains the audit events and commits everything at once.
+    pub async fn commit(self) -> Result<()> {
+        audit::append(&self.txn, self.events).await?;
+        self.txn.commit().await?;
+        Ok(())
+    }
+}
+
+/// A snapshot of a domain value for audit diffs.
+pub fn snapshot<T: serde::Serialize>(value: &T) -> Json {
+    serde_json::to_value(value).unwrap_or(Json::Null)
+}
+
+/// Now, truncated to microseconds (what both databases keep), so a value read back equals the one written.
+pub fn now() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
+}
+
+/// A new time-ordered id (UUIDv7): ids sort by creation, which keyset pagination uses.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Fetches one keyset page: rows whose `key` is after `after`, in key order.
+async fn fetch_page<E, C>(
+    conn: &C,
+    select: Select<E>,
+    key: E::Column,
+    after: Option<Value>,
+    limit: u64,
+) -> Result<(Vec<E::Model>, bool)>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+{
+    let mut select = select;
+    if let Some(after) = after {
+        select = select.filter(key.gt(after));
+    }
+    let mut rows = select.order_by_asc(key).limit(limit + 1).all(conn).await?;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    Ok((rows, more))
+}
+
+impl From<DbErr> for Error {
+    fn from(error: DbErr) -> Error {
+        if let Some(sql_error) = error.sql_err() {
+            return match sql_error {
+                SqlErr::UniqueConstraintViolation(detail) => Error::AlreadyExists {
+                    resource: String::new(),
+                    message: format!("a record with the same unique key exists ({detail})"),
+                },
+                SqlErr::ForeignKeyConstraintViolation(detail) => Error::precondition(
+                    "REFERENCED_RECORD_MISSING",
+                    "",
+                    format!("a referenced record does not exist ({detail})"),
+                ),
+                _ => Error::Internal(error.to_string()),
+            };
+        }
+        match &error {
+            DbErr::ConnectionAcquire(_) => Error::Unavailable(error.to_string()),
+            DbErr::Conn(runtime) | DbErr::Exec(runtime) | DbErr::Query(runtime)
+                if is_connection_failure(runtime) =>
+            {
+                Error::Unavailable(error.to_string())
+            }
+            _ => Error::Internal(error.to_string()),
+        }
+    }
+}
+
+fn is_connection_failure(error: &RuntimeErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    match error {
+        RuntimeErr::SqlxError(inner) => matches!(
+            inner.as_ref(),
+            Sqlx::Io(_)
+                | Sqlx::PoolTimedOut
+                | Sqlx::PoolClosed
+                | Sqlx::Tls(_)
+                | Sqlx::WorkerCrashed
+        ),
+        _ => false,
+    }
+}

@@ -1,0 +1,228 @@
+//! Organisations. A grantee's scope is its own organisation.
+
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    Select,
+};
+
+use super::entities::organizations;
+use super::{Page, Store, Tx, fetch_page, new_id, now, snapshot};
+use crate::domain::access::Scope;
+use crate::domain::organization::{Identifier, Organization, OrganizationFields, OrganizationKind};
+use crate::error::{Error, Result};
+
+/// What to list.
+#[derive(Debug, Clone, Default)]
+pub struct OrganizationFilter {
+    pub kind: Option<OrganizationKind>,
+    pub country_code: Option<String>,
+    pub show_deleted: bool,
+}
+
+fn scoped(scope: &Scope) -> Select<organizations::Entity> {
+    let select = organizations::Entity::find();
+    match scope {
+        Scope::All => select,
+        Scope::Organization(id) => select.filter(organizations::Column::Id.eq(id.as_str())),
+    }
+}
+
+fn to_domain(row: organizations::Model) -> Result<Organization> {
+    let identifiers: Vec<Identifier> =
+        serde_json::from_value(row.identifiers).map_err(|error| {
+            Error::Internal(format!("organizations.identifiers of {}: {error}", row.id))
+        })?;
+    let kind = OrganizationKind::from_code(&row.kind).ok_or_else(|| {
+        Error::Internal(format!("organizations.kind of {}: {}", row.id, row.kind))
+    })?;
+    Ok(Organization {
+        id: row.id,
+        fields: OrganizationFields {
+            display_name: row.display_name,
+            kind,
+            country_code: row.country_code,
+            identifiers,
+        },
+        create_time: row.create_time,
+        update_time: row.update_time,
+        delete_time: row.delete_time,
+        revision: row.revision,
+    })
+}
+
+fn not_found(id: &str) -> Error {
+    Error::NotFound {
+        resource: format!("organizations/{id}"),
+    }
+}
+
+async fn find(
+    conn: &impl sea_orm::ConnectionTrait,
+    scope: &Scope,
+    id: &str,
+) -> Result<organizations::Model> {
+    scoped(scope)
+        .filter(organizations::Column::Id.eq(id))
+        .one(conn)
+        .await?
+        .ok_or_else(|| not_found(id))
+}
+
+impl Store {
+    /// One organisation the caller may see.
+    pub async fn get_organization(&self, scope: &Scope, id: &str) -> Result<Organization> {
+        to_domain(find(&self.db, scope, id).await?)
+    }
+
+    /// A page of the organisations the caller may see, oldest first.
+    pub async fn list_organizations(
+        &self,
+        scope: &Scope,
+        filter: &OrganizationFilter,
+        after: Option<String>,
+        limit: u64,
+    ) -> Result<Page<Organization>> {
+        let mut select = scoped(scope);
+        if let Some(kind) = filter.kind {
+            select = select.filter(organizations::Column::Kind.eq(kind.code()));
+        }
+        if let Some(country) = &filter.country_code {
+            select = select.filter(organizations::Column::CountryCode.eq(country.as_str()));
+        }
+        if !filter.show_deleted {
+            select = select.filter(organizations::Column::DeleteTime.is_null());
+        }
+        let (rows, more) = fetch_page(
+            &self.db,
+            select,
+            organizations::Column::Id,
+            after.map(Into::into),
+            limit,
+        )
+        .await?;
+        let next_after = more
+            .then(|| rows.last().map(|row| row.id.clone()))
+            .flatten();
+        Ok(Page {
+            items: rows.into_iter().map(to_domain).collect::<Result<_>>()?,
+            next_after,
+        })
+    }
+}
+
+impl Tx {
+    /// Checks that `id` names a live organisation (for references such as a grant's grantee).
+    pub async fn require_live_organization(&self, field: &str, id: &str) -> Result<()> {
+        match organizations::Entity::find_by_id(id).one(&self.txn).await? {
+            Some(row) if row.delete_time.is_none() => Ok(()),
+            Some(_) => Err(Error::invalid(
+                field,
+                format!("organizations/{id} is deleted"),
+            )),
+            None => Err(Error::invalid(
+                field,
+                format!("organizations/{id} does not exist"),
+            )),
+        }
+    }
+
+    /// Creates an organisation.
+    pub async fn create_organization(
+        &mut self,
+        fields: OrganizationFields,
+    ) -> Result<Organization> {
+        self.require_country("organization.country_code", &fields.country_code)
+            .await?;
+        let time = now();
+        let row = organizations::ActiveModel {
+            id: Set(new_id()),
+            display_name: Set(fields.display_name.clone()),
+            kind: Set(fields.kind.code().to_string()),
+            country_code: Set(fields.country_code.clone()),
+            identifiers: Set(snapshot(&fields.identifiers)),
+            create_time: Set(time),
+            update_time: Set(time),
+            delete_time: Set(None),
+            revision: Set(1),
+        }
+        .insert(&self.txn)
+        .await?;
+        let created = to_domain(row)?;
+        self.audit(
+            &created.resource_name(),
+            None,
+            Some(&snapshot(&created.fields)),
+        );
+        Ok(created)
+    }
+
+    /// Reads an organisation for a change: it must be visible, live, and at `etag` when one is given.
+    pub async fn organization_for_update(
+        &self,
+        scope: &Scope,
+        id: &str,
+        etag: Option<i64>,
+    ) -> Result<Organization> {
+        let current = to_domain(find(&self.txn, scope, id).await?)?;
+        if current.delete_time.is_some() {
+            return Err(Error::precondition(
+                "RESOURCE_DELETED",
+                current.resource_name(),
+                "the organisation is deleted",
+            ));
+        }
+        if etag.is_some_and(|etag| etag != current.revision) {
+            return Err(Error::stale_etag(&current.resource_name()));
+        }
+        Ok(current)
+    }
+
+    /// Replaces the fields of `current` with `fields`.
+    pub async fn update_organization(
+        &mut self,
+        current: Organization,
+        fields: OrganizationFields,
+    ) -> Result<Organization> {
+        if fields.country_code != current.fields.country_code {
+            self.require_country("organization.country_code", &fields.country_code)
+                .await?;
+        }
+        let mut row = organizations::Entity::find_by_id(current.id.as_str())
+            .one(&self.txn)
+            .await?
+            .ok_or_else(|| not_found(&current.id))?
+            .into_active_model();
+        row.display_name = Set(fields.display_name.clone());
+        row.kind = Set(fields.kind.code().to_string());
+        row.country_code = Set(fields.country_code.clone());
+        row.identifiers = Set(snapshot(&fields.identifiers));
+        row.update_time = Set(now());
+        row.revision = Set(current.revision + 1);
+        let updated = to_domain(row.update(&self.txn).await?)?;
+        self.audit(
+            &updated.resource_name(),
+            Some(&snapshot(&current.fields)),
+            Some(&snapshot(&updated.fields)),
+        );
+        Ok(updated)
+    }
+
+    /// Soft-deletes `current`.
+    pub async fn delete_organization(&mut self, current: Organization) -> Result<Organization> {
+        let time = now();
+        let mut row = organizations::Entity::find_by_id(current.id.as_str())
+            .one(&self.txn)
+            .await?
+            .ok_or_else(|| not_found(&current.id))?
+            .into_active_model();
+        row.delete_time = Set(Some(time));
+        row.update_time = Set(time);
+        row.revision = Set(current.revision + 1);
+        let deleted = to_domain(row.update(&self.txn).await?)?;
+        self.audit_with_diff(
+            &deleted.resource_name(),
+            serde_json::json!({"delete_time": {"before": null, "after": time}}),
+        );
+        Ok(deleted)
+    }
+}

@@ -1,0 +1,275 @@
+//! Reference data: countries and regions (read-only, shipped with the
+//! migrations) and funding accounts (admin-managed).
+
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder,
+};
+
+use super::entities::{countries, funding_accounts, regions};
+use super::{Page, Store, Tx, fetch_page, now, snapshot};
+use crate::domain::reference::{Country, FundingAccount, FundingAccountFields, Region};
+use crate::error::{Error, Result};
+
+fn country(row: countries::Model) -> Country {
+    Country {
+        alpha2: row.alpha2,
+        alpha3: row.alpha3,
+        numeric: row.numeric,
+        display_name: row.display_name,
+        region_code: row.region_code,
+    }
+}
+
+fn region(row: regions::Model) -> Region {
+    Region {
+        code: row.code,
+        display_name: row.display_name,
+    }
+}
+
+fn account(row: funding_accounts::Model) -> FundingAccount {
+    FundingAccount {
+        code: row.code,
+        fields: FundingAccountFields {
+            display_name: row.display_name,
+            description: row.description,
+        },
+        create_time: row.create_time,
+        update_time: row.update_time,
+        delete_time: row.delete_time,
+        revision: row.revision,
+    }
+}
+
+fn account_not_found(code: &str) -> Error {
+    Error::NotFound {
+        resource: format!("fundingAccounts/{code}"),
+    }
+}
+
+impl Store {
+    /// One country by alpha-2 code.
+    pub async fn get_country(&self, code: &str) -> Result<Country> {
+        countries::Entity::find_by_id(code)
+            .one(&self.db)
+            .await?
+            .map(country)
+            .ok_or_else(|| Error::NotFound {
+                resource: format!("countries/{code}"),
+            })
+    }
+
+    /// A page of countries by code, optionally of one region.
+    pub async fn list_countries(
+        &self,
+        region_code: Option<&str>,
+        after: Option<String>,
+        limit: u64,
+    ) -> Result<Page<Country>> {
+        let mut select = countries::Entity::find();
+        if let Some(region_code) = region_code {
+            select = select.filter(countries::Column::RegionCode.eq(region_code));
+        }
+        let (rows, more) = fetch_page(
+            &self.db,
+            select,
+            countries::Column::Alpha2,
+            after.map(Into::into),
+            limit,
+        )
+        .await?;
+        let next_after = more
+            .then(|| rows.last().map(|row| row.alpha2.clone()))
+            .flatten();
+        Ok(Page {
+            items: rows.into_iter().map(country).collect(),
+            next_after,
+        })
+    }
+
+    /// One region by code.
+    pub async fn get_region(&self, code: &str) -> Result<Region> {
+        regions::Entity::find_by_id(code)
+            .one(&self.db)
+            .await?
+            .map(region)
+            .ok_or_else(|| Error::NotFound {
+                resource: format!("regions/{code}"),
+            })
+    }
+
+    /// All regions by code (a handful).
+    pub async fn list_regions(&self) -> Result<Vec<Region>> {
+        let rows = regions::Entity::find()
+            .order_by_asc(regions::Column::Code)
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(region).collect())
+    }
+
+    /// One funding account, deleted or not.
+    pub async fn get_funding_account(&self, code: &str) -> Result<FundingAccount> {
+        funding_accounts::Entity::find_by_id(code)
+            .one(&self.db)
+            .await?
+            .map(account)
+            .ok_or_else(|| account_not_found(code))
+    }
+
+    /// A page of funding accounts by code.
+    pub async fn list_funding_accounts(
+        &self,
+        show_deleted: bool,
+        after: Option<String>,
+        limit: u64,
+    ) -> Result<Page<FundingAccount>> {
+        let mut select = funding_accounts::Entity::find();
+        if !show_deleted {
+            select = select.filter(funding_accounts::Column::DeleteTime.is_null());
+        }
+        let (rows, more) = fetch_page(
+            &self.db,
+            select,
+            funding_accounts::Column::Code,
+            after.map(Into::into),
+            limit,
+        )
+        .await?;
+        let next_after = more
+            .then(|| rows.last().map(|row| row.code.clone()))
+            .flatten();
+        Ok(Page {
+            items: rows.into_iter().map(account).collect(),
+            next_after,
+        })
+    }
+}
+
+impl Tx {
+    /// Checks that `code` is a known country; the error names `field`.
+    pub async fn require_country(&self, field: &str, code: &str) -> Result<()> {
+        match countries::Entity::find_by_id(code).one(&self.txn).await? {
+            Some(_) => Ok(()),
+            None => Err(Error::invalid(
+                field,
+                format!("{code:?} is not a known ISO 3166-1 alpha-2 country code"),
+            )),
+        }
+    }
+
+    /// Checks that `code` names a live funding account; the error names `field`.
+    pub async fn require_live_funding_account(&self, field: &str, code: &str) -> Result<()> {
+        match funding_accounts::Entity::find_by_id(code)
+            .one(&self.txn)
+            .await?
+        {
+            Some(row) if row.delete_time.is_none() => Ok(()),
+            Some(_) => Err(Error::invalid(
+                field,
+                format!("fundingAccounts/{code} is deleted"),
+            )),
+            None => Err(Error::invalid(
+                field,
+                format!("fundingAccounts/{code} does not exist"),
+            )),
+        }
+    }
+
+    /// Creates a funding account with a caller-chosen code.
+    pub async fn create_funding_account(
+        &mut self,
+        code: &str,
+        fields: FundingAccountFields,
+    ) -> Result<FundingAccount> {
+        if funding_accounts::Entity::find_by_id(code)
+            .one(&self.txn)
+            .await?
+            .is_some()
+        {
+            return Err(Error::AlreadyExists {
+                resource: format!("fundingAccounts/{code}"),
+                message: format!("fundingAccounts/{code} already exists"),
+            });
+        }
+        let time = now();
+        let row = funding_accounts::ActiveModel {
+            code: Set(code.to_string()),
+            display_name: Set(fields.display_name.clone()),
+            description: Set(fields.description.clone()),
+            create_time: Set(time),
+            update_time: Set(time),
+            delete_time: Set(None),
+            revision: Set(1),
+        }
+        .insert(&self.txn)
+        .await?;
+        let created = account(row);
+        self.audit(
+            &created.resource_name(),
+            None,
+            Some(&snapshot(&created.fields)),
+        );
+        Ok(created)
+    }
+
+    /// Reads a funding account for a change: it must be live, and at `etag` when one is given.
+    pub async fn funding_account_for_update(
+        &self,
+        code: &str,
+        etag: Option<i64>,
+    ) -> Result<FundingAccount> {
+        let current = funding_accounts::Entity::find_by_id(code)
+            .one(&self.txn)
+            .await?
+            .map(account)
+            .ok_or_else(|| account_not_found(code))?;
+        if current.delete_time.is_some() {
+            return Err(Error::precondition(
+                "RESOURCE_DELETED",
+                current.resource_name(),
+                "the funding account is deleted",
+            ));
+        }
+        if etag.is_some_and(|etag| etag != current.revision) {
+            return Err(Error::stale_etag(&current.resource_name()));
+        }
+        Ok(current)
+    }
+
+    /// Replaces the fields of `current`; `delete` soft-deletes it instead.
+    pub async fn save_funding_account(
+        &mut self,
+        current: FundingAccount,
+        fields: FundingAccountFields,
+        delete: bool,
+    ) -> Result<FundingAccount> {
+        let time = now();
+        let mut row = funding_accounts::Entity::find_by_id(current.code.as_str())
+            .one(&self.txn)
+            .await?
+            .ok_or_else(|| account_not_found(&current.code))?
+            .into_active_model();
+        row.display_name = Set(fields.display_name.clone());
+        row.description = Set(fields.description.clone());
+        if delete {
+            row.delete_time = Set(Some(time));
+        }
+        row.update_time = Set(time);
+        row.revision = Set(current.revision + 1);
+        let saved = account(row.update(&self.txn).await?);
+        if delete {
+            self.audit_with_diff(
+                &saved.resource_name(),
+                serde_json::json!({"delete_time": {"before": null, "after": time}}),
+            );
+        } else {
+            self.audit(
+                &saved.resource_name(),
+                Some(&snapshot(&current.fields)),
+                Some(&snapshot(&saved.fields)),
+            );
+        }
+        Ok(saved)
+    }
+}

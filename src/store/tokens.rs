@@ -1,0 +1,170 @@
+//! API tokens: found by the hash of their secret, never stored in clear.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter,
+};
+
+use super::entities::api_tokens;
+use super::{Page, Store, Tx, fetch_page, new_id, now, snapshot};
+use crate::domain::access::{self, ApiToken, NewToken, Role};
+use crate::error::{Error, Result};
+
+/// What to list.
+#[derive(Debug, Clone, Default)]
+pub struct TokenFilter {
+    pub role: Option<Role>,
+    pub organization_id: Option<String>,
+    pub owner: Option<String>,
+    pub show_inactive: bool,
+}
+
+fn to_domain(row: api_tokens::Model) -> Result<ApiToken> {
+    let role = Role::from_code(&row.role)
+        .ok_or_else(|| Error::Internal(format!("api_tokens.role of {}: {}", row.id, row.role)))?;
+    Ok(ApiToken {
+        id: row.id,
+        display_name: row.display_name,
+        owner: row.owner,
+        role,
+        organization_id: row.organization_id,
+        expire_time: row.expire_time,
+        revoke_time: row.revoke_time,
+        create_time: row.create_time,
+        secret_prefix: row.secret_prefix,
+    })
+}
+
+fn not_found(id: &str) -> Error {
+    Error::NotFound {
+        resource: format!("apiTokens/{id}"),
+    }
+}
+
+impl Store {
+    /// The token whose secret hashes to `secret_hash`, active or not.
+    pub async fn find_token_by_secret_hash(&self, secret_hash: &str) -> Result<Option<ApiToken>> {
+        api_tokens::Entity::find()
+            .filter(api_tokens::Column::SecretHash.eq(secret_hash))
+            .one(&self.db)
+            .await?
+            .map(to_domain)
+            .transpose()
+    }
+
+    /// How many tokens exist (bootstrap runs when none does).
+    pub async fn count_tokens(&self) -> Result<u64> {
+        Ok(api_tokens::Entity::find().count(&self.db).await?)
+    }
+
+    /// One token.
+    pub async fn get_token(&self, id: &str) -> Result<ApiToken> {
+        api_tokens::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| not_found(id))
+            .and_then(to_domain)
+    }
+
+    /// The stored secret hash of a token (tests check that no clear secret is kept).
+    pub async fn token_secret_hash(&self, id: &str) -> Result<String> {
+        api_tokens::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .map(|row| row.secret_hash)
+            .ok_or_else(|| not_found(id))
+    }
+
+    /// A page of tokens, oldest first.
+    pub async fn list_tokens(
+        &self,
+        filter: &TokenFilter,
+        after: Option<String>,
+        limit: u64,
+    ) -> Result<Page<ApiToken>> {
+        let mut select = api_tokens::Entity::find();
+        if let Some(role) = filter.role {
+            select = select.filter(api_tokens::Column::Role.eq(role.code()));
+        }
+        if let Some(organization) = &filter.organization_id {
+            select = select.filter(api_tokens::Column::OrganizationId.eq(organization.as_str()));
+        }
+        if let Some(owner) = &filter.owner {
+            select = select.filter(api_tokens::Column::Owner.eq(owner.as_str()));
+        }
+        if !filter.show_inactive {
+            select = select
+                .filter(api_tokens::Column::RevokeTime.is_null())
+                .filter(api_tokens::Column::ExpireTime.gt(Utc::now()));
+        }
+        let (rows, more) = fetch_page(
+            &self.db,
+            select,
+            api_tokens::Column::Id,
+            after.map(Into::into),
+            limit,
+        )
+        .await?;
+        let next_after = more
+            .then(|| rows.last().map(|row| row.id.clone()))
+            .flatten();
+        Ok(Page {
+            items: rows.into_iter().map(to_domain).collect::<Result<_>>()?,
+            next_after,
+        })
+    }
+}
+
+impl Tx {
+    /// Creates a token and returns it with its secret (the only time the secret exists).
+    /// `id` is server-generated unless given (the bootstrap token's fixed id makes a second bootstrap impossible).
+    pub async fn create_token(
+        &mut self,
+        new: NewToken,
+        id: Option<&str>,
+    ) -> Result<(ApiToken, String)> {
+        if let Some(organization) = &new.organization_id {
+            self.require_live_organization("api_token.organization", organization)
+                .await?;
+        }
+        let secret = access::generate_secret();
+        let row = api_tokens::ActiveModel {
+            id: Set(id.map(str::to_string).unwrap_or_else(new_id)),
+            display_name: Set(new.display_name.clone()),
+            owner: Set(new.owner.clone()),
+            role: Set(new.role.code().to_string()),
+            organization_id: Set(new.organization_id.clone()),
+            secret_hash: Set(access::hash_secret(&secret)),
+            secret_prefix: Set(access::secret_display_prefix(&secret)),
+            expire_time: Set(new.expire_time),
+            revoke_time: Set(None),
+            create_time: Set(now()),
+        }
+        .insert(&self.txn)
+        .await?;
+        let token = to_domain(row)?;
+        self.audit(&token.resource_name(), None, Some(&snapshot(&token)));
+        Ok((token, secret))
+    }
+
+    /// Revokes a token; returns it with the secret hash (so caches can drop it).
+    pub async fn revoke_token(&mut self, id: &str) -> Result<(ApiToken, String)> {
+        let row = api_tokens::Entity::find_by_id(id)
+            .one(&self.txn)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        let before = to_domain(row.clone())?;
+        before.check_revocable()?;
+        let secret_hash = row.secret_hash.clone();
+        let mut active = row.into_active_model();
+        active.revoke_time = Set(Some(now()));
+        let after = to_domain(active.update(&self.txn).await?)?;
+        self.audit(
+            &after.resource_name(),
+            Some(&snapshot(&before)),
+            Some(&snapshot(&after)),
+        );
+        Ok((after, secret_hash))
+    }
+}
