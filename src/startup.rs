@@ -181,7 +181,7 @@ impl Application {
                 Server::builder()
                     .add_service(health_service)
                     .serve_with_incoming_shutdown(incoming, async move {
-                        let _changed = stop.wait_for(|stopped| *stopped).await;
+                        let _stopped = stop.wait_for(|stopped| *stopped).await.is_ok();
                     }),
             )
         });
@@ -204,7 +204,8 @@ impl Application {
         let outcome = tokio::select! {
             outcome = &mut serve => outcome,
             _ = async {
-                let _changed = stopped.wait_for(|stopped| *stopped).await;
+                // Drop the watch guard at once: it must not live across the sleep.
+                let _stopped = stopped.wait_for(|stopped| *stopped).await.is_ok();
                 tokio::time::sleep(grace).await;
             } => {
                 tracing::warn!(grace_seconds = grace.as_secs(), "calls still running after the grace period: stopping anyway");

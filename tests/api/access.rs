@@ -1,0 +1,533 @@
+//! Who may do what: the authorisation matrix over every RPC of the server,
+//! grantee isolation, token storage and lifecycle.
+
+use std::collections::BTreeMap;
+
+use prost::Message;
+use sha2::{Digest, Sha256};
+use tonic::Code;
+
+use crate::helpers::*;
+
+/// The expected permission table, written here independently of the server's.
+/// Every RPC of every `tipgrants` service must appear, or the matrix fails.
+const EXPECTED: &[(&str, &[&str])] = &[
+    (
+        "OrganizationService/GetOrganization",
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "CASE_WORKER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
+    ),
+    (
+        "OrganizationService/ListOrganizations",
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "CASE_WORKER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
+    ),
+    (
+        "OrganizationService/CreateOrganization",
+        &["ADMIN", "PROGRAM_OFFICER"],
+    ),
+    (
+        "OrganizationService/UpdateOrganization",
+        &["ADMIN", "PROGRAM_OFFICER"],
+    ),
+    ("OrganizationService/DeleteOrganization", &["ADMIN"]),
+    (
+        "ReferenceDataService/GetFundingAccount",
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "CASE_WORKER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
+    ),
+    (
+        "ReferenceDataService/ListFundingAccounts",
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "CASE_WORKER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
+    ),
+    ("ReferenceDataService/CreateFundingAccount", &["ADMIN"]),
+    ("ReferenceDataService/UpdateFundingAccount", &["ADMIN"]),
+    ("ReferenceDataService/DeleteFundingAccount", &["ADMIN"]),
+    (
+        "ReferenceDataService/GetCountry",
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "CASE_WORKER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
+    ),
+    (
+        "ReferenceDataService/ListCountries",
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "CASE_WORKER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
+    ),
+    (
+        "ReferenceDataService/GetRegion",
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "CASE_WORKER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
+    ),
+    (
+        "ReferenceDataService/ListRegions",
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "CASE_WORKER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
+    ),
+    ("AccessService/CreateApiToken", &["ADMIN"]),
+    ("AccessService/GetApiToken", &["ADMIN"]),
+    ("AccessService/ListApiTokens", &["ADMIN"]),
+    ("AccessService/RevokeApiToken", &["ADMIN"]),
+    ("AuditService/ListAuditEvents", &["ADMIN", "AUDITOR"]),
+    ("AuditService/VerifyAuditChain", &["ADMIN", "AUDITOR"]),
+];
+
+/// Every RPC the server's descriptor set declares in `tipgrants.v1`, as `Service/Method`.
+fn every_rpc() -> Vec<String> {
+    let set = prost_types::FileDescriptorSet::decode(tipgrants::pb::FILE_DESCRIPTOR_SET)
+        .expect("descriptor set");
+    let mut methods = Vec::new();
+    for file in set
+        .file
+        .iter()
+        .filter(|file| file.package() == "tipgrants.v1")
+    {
+        for service in &file.service {
+            for method in &service.method {
+                methods.push(format!("{}/{}", service.name(), method.name()));
+            }
+        }
+    }
+    methods.sort();
+    methods
+}
+
+/// Calls `/tipgrants.v1.{rpc}` with an empty message and the given token; returns the code.
+async fn call_raw(app: &TestApp, rpc: &str, token: Option<&str>) -> Code {
+    let mut grpc = tonic::client::Grpc::new(app.channel());
+    grpc.ready().await.expect("channel ready");
+    let mut request = tonic::Request::new(());
+    if let Some(token) = token {
+        request.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {token}").parse().expect("ascii"),
+        );
+    }
+    let path = http::uri::PathAndQuery::try_from(format!("/tipgrants.v1.{rpc}")).expect("path");
+    let codec: tonic_prost::ProstCodec<(), ()> = tonic_prost::ProstCodec::default();
+    match grpc.unary(request, path, codec).await {
+        Ok(_) => Code::Ok,
+        Err(status) => status.code(),
+    }
+}
+
+#[tokio::test]
+async fn every_rpc_answers_each_role_and_each_bad_token_exactly_as_the_permission_table_says() {
+    let app = spawn_app().await;
+    let expected: BTreeMap<&str, &[&str]> = EXPECTED.iter().copied().collect();
+    let rpcs = every_rpc();
+    let missing: Vec<_> = rpcs
+        .iter()
+        .filter(|rpc| !expected.contains_key(rpc.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "RPCs missing from the matrix (and so from the permission table?): {missing:?}"
+    );
+    assert_eq!(
+        rpcs.len(),
+        expected.len(),
+        "the matrix lists RPCs the server no longer has"
+    );
+
+    let organization = app.organization("Matrix NGO", "HT").await;
+    let mut tokens: Vec<(&str, String)> = vec![("ADMIN", app.admin_token.clone())];
+    for (code, role) in [
+        ("PROGRAM_OFFICER", pb::Role::ProgramOfficer),
+        ("CASE_WORKER", pb::Role::CaseWorker),
+        ("AUDITOR", pb::Role::Auditor),
+    ] {
+        tokens.push((code, app.token(role, "").await));
+    }
+    tokens.push((
+        "GRANTEE",
+        app.token(pb::Role::Grantee, &organization.name).await,
+    ));
+    let (revoked_name, revoked) = app.token_named(pb::Role::Admin, "").await;
+    app.access(app.admin())
+        .revoke_api_token(pb::RevokeApiTokenRequest {
+            name: revoked_name,
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let (expired_name, expired) = app.token_named(pb::Role::Admin, "").await;
+    let expired_id = expired_name.trim_start_matches("apiTokens/");
+    app.execute_sql(&format!(
+        "UPDATE api_tokens SET expire_time = '2020-01-01T00:00:00+00:00' WHERE id = '{expired_id}'"
+    ))
+    .await;
+
+    let mut failures = Vec::new();
+    for rpc in &rpcs {
+        let allowed = expected[rpc.as_str()];
+        for (role, token) in &tokens {
+            let code = call_raw(&app, rpc, Some(token)).await;
+            let ok = if allowed.contains(role) {
+                !matches!(
+                    code,
+                    Code::PermissionDenied
+                        | Code::Unauthenticated
+                        | Code::Unimplemented
+                        | Code::Internal
+                )
+            } else {
+                code == Code::PermissionDenied
+            };
+            if !ok {
+                failures.push(format!(
+                    "{rpc} as {role}: {code:?} (allowed: {})",
+                    allowed.contains(role)
+                ));
+            }
+        }
+        for (what, token) in [
+            ("no token", None),
+            ("revoked token", Some(revoked.as_str())),
+            ("expired token", Some(expired.as_str())),
+            ("unknown token", Some("tg_not-a-real-token")),
+        ] {
+            let code = call_raw(&app, rpc, token).await;
+            if code != Code::Unauthenticated {
+                failures.push(format!(
+                    "{rpc} with {what}: {code:?}, expected Unauthenticated"
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "authorisation matrix failures:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn health_needs_no_token() {
+    let app = spawn_app().await;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(app.channel());
+    let answer = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        answer.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+}
+
+#[tokio::test]
+async fn reflection_needs_a_token_when_the_setting_is_off() {
+    let app = spawn_app_with(|settings| settings.server.reflection = false).await;
+    let open = call_raw_path(
+        &app,
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        None,
+    )
+    .await;
+    assert_eq!(open, Code::Unauthenticated);
+}
+
+async fn call_raw_path(app: &TestApp, path: &str, token: Option<&str>) -> Code {
+    let mut grpc = tonic::client::Grpc::new(app.channel());
+    grpc.ready().await.expect("ready");
+    let mut request = tonic::Request::new(());
+    if let Some(token) = token {
+        request.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {token}").parse().expect("ascii"),
+        );
+    }
+    let codec: tonic_prost::ProstCodec<(), ()> = tonic_prost::ProstCodec::default();
+    match grpc
+        .unary(
+            request,
+            http::uri::PathAndQuery::try_from(path.to_string()).unwrap(),
+            codec,
+        )
+        .await
+    {
+        Ok(_) => Code::Ok,
+        Err(status) => status.code(),
+    }
+}
+
+#[tokio::test]
+async fn a_grantee_sees_only_its_own_organisation() {
+    let app = spawn_app().await;
+    let mine = app.organization("Mine", "HT").await;
+    let theirs = app.organization("Theirs", "PE").await;
+    let my_token = app.token(pb::Role::Grantee, &mine.name).await;
+    let their_token = app.token(pb::Role::Grantee, &theirs.name).await;
+
+    for (token, own, foreign) in [(&my_token, &mine, &theirs), (&their_token, &theirs, &mine)] {
+        let list = app
+            .organizations(Some(token))
+            .list_organizations(pb::ListOrganizationsRequest {
+                show_deleted: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let names: Vec<_> = list
+            .organizations
+            .iter()
+            .map(|organization| organization.name.clone())
+            .collect();
+        assert_eq!(names, vec![own.name.clone()]);
+
+        let foreign_read = app
+            .organizations(Some(token))
+            .get_organization(pb::GetOrganizationRequest {
+                name: foreign.name.clone(),
+            })
+            .await;
+        let status = expect_code(foreign_read, Code::NotFound);
+        assert_eq!(
+            status.message(),
+            format!("{} not found", foreign.name),
+            "the same answer as for a record that does not exist"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_grantee_token_needs_an_organisation_and_others_must_not_have_one() {
+    let app = spawn_app().await;
+    let organization = app.organization("Bound", "HT").await;
+    let create = |role: pb::Role, organization: &str| pb::CreateApiTokenRequest {
+        api_token: Some(pb::ApiToken {
+            display_name: "t".into(),
+            owner: "o".into(),
+            role: role as i32,
+            organization: organization.into(),
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    };
+    let mut access = app.access(app.admin());
+    expect_invalid(
+        access.create_api_token(create(pb::Role::Grantee, "")).await,
+        &["api_token.organization"],
+    );
+    expect_invalid(
+        access
+            .create_api_token(create(pb::Role::Auditor, &organization.name))
+            .await,
+        &["api_token.organization"],
+    );
+    expect_invalid(
+        access
+            .create_api_token(create(pb::Role::Grantee, "organizations/missing"))
+            .await,
+        &["api_token.organization"],
+    );
+    expect_invalid(
+        access
+            .create_api_token(create(pb::Role::Unspecified, ""))
+            .await,
+        &["api_token.role"],
+    );
+    let past = pb::CreateApiTokenRequest {
+        api_token: Some(pb::ApiToken {
+            display_name: "t".into(),
+            owner: "o".into(),
+            role: pb::Role::Auditor as i32,
+            expire_time: Some(prost_types::Timestamp {
+                seconds: 1_000_000_000,
+                nanos: 0,
+            }),
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    };
+    expect_invalid(
+        access.create_api_token(past).await,
+        &["api_token.expire_time"],
+    );
+}
+
+#[tokio::test]
+async fn tokens_are_stored_only_as_a_hash_and_never_listed_with_their_secret() {
+    let app = spawn_app().await;
+    let created = app
+        .access(app.admin())
+        .create_api_token(pb::CreateApiTokenRequest {
+            api_token: Some(pb::ApiToken {
+                display_name: "reporting client".into(),
+                owner: "finance".into(),
+                role: pb::Role::Auditor as i32,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let token = created.api_token.unwrap();
+    let id = token.name.trim_start_matches("apiTokens/");
+
+    let stored_hash = app.store.token_secret_hash(id).await.unwrap();
+    let table_dump = format!("{:?}", app.store.get_token(id).await.unwrap());
+    let listed = app
+        .access(app.admin())
+        .list_api_tokens(pb::ListApiTokensRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+
+    assert!(
+        created.secret.len() >= 3 + 43,
+        "at least 256 bits, base64url"
+    );
+    assert_eq!(
+        stored_hash,
+        hex::encode(Sha256::digest(created.secret.as_bytes()))
+    );
+    assert_ne!(stored_hash, created.secret);
+    assert!(!table_dump.contains(&created.secret));
+    assert!(!format!("{listed:?}").contains(&created.secret));
+    assert!(created.secret.starts_with(&token.secret_prefix));
+    assert!(
+        listed
+            .api_tokens
+            .iter()
+            .any(|listed| listed.name == token.name)
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_token_stops_working_at_once_and_cannot_be_revoked_twice() {
+    let app = spawn_app().await;
+    let (name, secret) = app.token_named(pb::Role::Auditor, "").await;
+    app.reference_data(Some(&secret))
+        .list_regions(pb::ListRegionsRequest {})
+        .await
+        .unwrap();
+
+    let revoked = app
+        .access(app.admin())
+        .revoke_api_token(pb::RevokeApiTokenRequest {
+            name: name.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let after = app
+        .reference_data(Some(&secret))
+        .list_regions(pb::ListRegionsRequest {})
+        .await;
+    let twice = app
+        .access(app.admin())
+        .revoke_api_token(pb::RevokeApiTokenRequest {
+            name: name.clone(),
+            request_id: String::new(),
+        })
+        .await;
+    let active = app
+        .access(app.admin())
+        .list_api_tokens(pb::ListApiTokensRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let everything = app
+        .access(app.admin())
+        .list_api_tokens(pb::ListApiTokensRequest {
+            show_inactive: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+
+    assert!(revoked.revoke_time.is_some());
+    expect_code(after, Code::Unauthenticated);
+    assert_eq!(
+        reason(&expect_code(twice, Code::FailedPrecondition)),
+        "TOKEN_ALREADY_REVOKED"
+    );
+    assert!(!active.api_tokens.iter().any(|token| token.name == name));
+    assert!(everything.api_tokens.iter().any(|token| token.name == name));
+}
+
+#[tokio::test]
+async fn the_same_request_id_creates_one_token_and_returns_the_same_secret() {
+    let app = spawn_app().await;
+    let request = pb::CreateApiTokenRequest {
+        api_token: Some(pb::ApiToken {
+            display_name: "retry".into(),
+            owner: "o".into(),
+            role: pb::Role::Auditor as i32,
+            ..Default::default()
+        }),
+        request_id: "token-once".into(),
+    };
+    let first = app
+        .access(app.admin())
+        .create_api_token(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let second = app
+        .access(app.admin())
+        .create_api_token(request)
+        .await
+        .unwrap()
+        .into_inner();
+    let list = app
+        .access(app.admin())
+        .list_api_tokens(pb::ListApiTokensRequest {
+            filter: "role = AUDITOR".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first, second);
+    assert_eq!(list.api_tokens.len(), 1);
+}

@@ -1,0 +1,331 @@
+//! The audit log: one event per change with a field-level diff, none for a
+//! failed change, and tampering found by verification.
+
+use tonic::Code;
+
+use crate::helpers::*;
+
+async fn events_of(app: &TestApp, resource: &str) -> Vec<pb::AuditEvent> {
+    app.audit(app.admin())
+        .list_audit_events(pb::ListAuditEventsRequest {
+            filter: format!("resource = \"{resource}\""),
+            page_size: 500,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .audit_events
+}
+
+async fn all_events(app: &TestApp) -> Vec<pb::AuditEvent> {
+    app.audit(app.admin())
+        .list_audit_events(pb::ListAuditEventsRequest {
+            page_size: 500,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .audit_events
+}
+
+fn changed_fields(event: &pb::AuditEvent) -> Vec<String> {
+    let mut fields: Vec<String> = event
+        .diff
+        .as_ref()
+        .map(|diff| diff.fields.keys().cloned().collect())
+        .unwrap_or_default();
+    fields.sort();
+    fields
+}
+
+fn after_value(event: &pb::AuditEvent, field: &str) -> Option<prost_types::value::Kind> {
+    let change = event.diff.as_ref()?.fields.get(field)?;
+    let Some(prost_types::value::Kind::StructValue(change)) = &change.kind else {
+        return None;
+    };
+    change.fields.get("after")?.kind.clone()
+}
+
+async fn verify(app: &TestApp) -> pb::VerifyAuditChainResponse {
+    app.audit(app.admin())
+        .verify_audit_chain(pb::VerifyAuditChainRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+#[tokio::test]
+async fn creating_updating_and_deleting_an_organisation_leaves_one_event_each_with_its_diff() {
+    let app = spawn_app().await;
+    let created = app.organization("Audited NGO", "HT").await;
+    let updated = app
+        .organizations(app.admin())
+        .update_organization(pb::UpdateOrganizationRequest {
+            organization: Some(pb::Organization {
+                name: created.name.clone(),
+                display_name: "Renamed NGO".into(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["display_name".into()],
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    app.organizations(app.admin())
+        .delete_organization(pb::DeleteOrganizationRequest {
+            name: created.name.clone(),
+            etag: updated.etag,
+        })
+        .await
+        .unwrap();
+
+    let events = events_of(&app, &created.name).await;
+
+    assert_eq!(events.len(), 3);
+    let methods: Vec<_> = events
+        .iter()
+        .map(|event| event.method.rsplit('/').next().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        methods,
+        vec![
+            "CreateOrganization",
+            "UpdateOrganization",
+            "DeleteOrganization"
+        ]
+    );
+    assert_eq!(
+        changed_fields(&events[0]),
+        vec!["country_code", "display_name", "identifiers", "kind"]
+    );
+    assert_eq!(changed_fields(&events[1]), vec!["display_name"]);
+    assert_eq!(
+        after_value(&events[1], "display_name"),
+        Some(prost_types::value::Kind::StringValue("Renamed NGO".into()))
+    );
+    assert_eq!(changed_fields(&events[2]), vec!["delete_time"]);
+    assert!(
+        events
+            .iter()
+            .all(|event| event.actor == "apiTokens/bootstrap"
+                && event.actor_role == pb::Role::Admin as i32)
+    );
+}
+
+#[tokio::test]
+async fn every_mutating_rpc_of_reference_data_and_tokens_leaves_exactly_one_event() {
+    let app = spawn_app().await;
+    let mut reference = app.reference_data(app.admin());
+    let before = all_events(&app).await.len();
+    let account = reference
+        .create_funding_account(pb::CreateFundingAccountRequest {
+            funding_account_id: "ESF".into(),
+            funding_account: Some(pb::FundingAccount {
+                display_name: "Economic Support Fund".into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    reference
+        .update_funding_account(pb::UpdateFundingAccountRequest {
+            funding_account: Some(pb::FundingAccount {
+                name: account.name.clone(),
+                description: "d".into(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["description".into()],
+            }),
+        })
+        .await
+        .unwrap();
+    reference
+        .delete_funding_account(pb::DeleteFundingAccountRequest {
+            name: account.name.clone(),
+            etag: String::new(),
+        })
+        .await
+        .unwrap();
+    let (token, _) = app.token_named(pb::Role::Auditor, "").await;
+    app.access(app.admin())
+        .revoke_api_token(pb::RevokeApiTokenRequest {
+            name: token.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+
+    let account_events = events_of(&app, &account.name).await;
+    let token_events = events_of(&app, &token).await;
+
+    assert_eq!(all_events(&app).await.len(), before + 5);
+    assert_eq!(account_events.len(), 3);
+    assert_eq!(changed_fields(&account_events[1]), vec!["description"]);
+    assert_eq!(token_events.len(), 2);
+    assert_eq!(changed_fields(&token_events[1]), vec!["revoke_time"]);
+    assert!(verify(&app).await.valid);
+}
+
+#[tokio::test]
+async fn a_failed_or_replayed_change_leaves_no_event() {
+    let app = spawn_app().await;
+    let before = all_events(&app).await.len();
+    let failed = app
+        .organizations(app.admin())
+        .create_organization(pb::CreateOrganizationRequest {
+            organization: Some(new_organization("Nowhere", "XX")),
+            request_id: String::new(),
+        })
+        .await;
+    expect_code(failed, Code::InvalidArgument);
+    let request = pb::CreateOrganizationRequest {
+        organization: Some(new_organization("Once", "HT")),
+        request_id: "audit-once".into(),
+    };
+    app.organizations(app.admin())
+        .create_organization(request.clone())
+        .await
+        .unwrap();
+    app.organizations(app.admin())
+        .create_organization(request)
+        .await
+        .unwrap();
+
+    let events = all_events(&app).await;
+
+    assert_eq!(events.len(), before + 1);
+    assert_eq!(events.last().unwrap().request_id, "audit-once");
+}
+
+#[tokio::test]
+async fn an_intact_chain_verifies_up_to_its_head() {
+    let app = spawn_app().await;
+    for index in 0..5 {
+        app.organization(&format!("Chain {index}"), "HT").await;
+    }
+    let answer = verify(&app).await;
+    let events = all_events(&app).await;
+    assert!(answer.valid, "{answer:?}");
+    assert_eq!(answer.events_checked, events.len() as i64);
+    assert_eq!(answer.head_sequence, events.last().unwrap().sequence);
+    assert_eq!(answer.head_hash, events.last().unwrap().hash);
+    assert!(
+        events
+            .windows(2)
+            .all(|pair| pair[1].previous_hash == pair[0].hash)
+    );
+}
+
+#[tokio::test]
+async fn a_changed_event_is_found_by_verification() {
+    let app = spawn_app().await;
+    for index in 0..4 {
+        app.organization(&format!("Tamper {index}"), "HT").await;
+    }
+    app.execute_sql("UPDATE audit_events SET resource = 'organizations/forged' WHERE sequence = 3")
+        .await;
+    let answer = verify(&app).await;
+    assert!(!answer.valid);
+    assert_eq!(answer.first_broken_sequence, 3);
+    assert!(
+        answer.problem.contains("hash mismatch"),
+        "{}",
+        answer.problem
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_event_is_found_by_verification() {
+    let app = spawn_app().await;
+    for index in 0..4 {
+        app.organization(&format!("Delete {index}"), "HT").await;
+    }
+    app.execute_sql("DELETE FROM audit_events WHERE sequence = 2")
+        .await;
+    let answer = verify(&app).await;
+    assert!(!answer.valid);
+    assert_eq!(answer.first_broken_sequence, 2);
+}
+
+#[tokio::test]
+async fn a_deleted_last_event_is_found_against_the_head() {
+    let app = spawn_app().await;
+    for index in 0..3 {
+        app.organization(&format!("Tail {index}"), "HT").await;
+    }
+    let last = all_events(&app).await.last().unwrap().sequence;
+    app.execute_sql(&format!("DELETE FROM audit_events WHERE sequence = {last}"))
+        .await;
+    let answer = verify(&app).await;
+    assert!(!answer.valid);
+    assert_eq!(answer.first_broken_sequence, last);
+    assert!(answer.problem.contains("missing"), "{}", answer.problem);
+}
+
+#[tokio::test]
+async fn reordered_events_are_found_by_verification() {
+    let app = spawn_app().await;
+    for index in 0..4 {
+        app.organization(&format!("Order {index}"), "HT").await;
+    }
+    // Swap the contents of events 2 and 3 (keeping each hash with its content), as a reordering would.
+    app.execute_sql("UPDATE audit_events SET sequence = -2 WHERE sequence = 2")
+        .await;
+    app.execute_sql("UPDATE audit_events SET sequence = 2 WHERE sequence = 3")
+        .await;
+    app.execute_sql("UPDATE audit_events SET sequence = 3 WHERE sequence = -2")
+        .await;
+    let answer = verify(&app).await;
+    assert!(!answer.valid);
+    assert_eq!(answer.first_broken_sequence, 2);
+}
+
+#[tokio::test]
+async fn audit_events_filter_by_actor_and_page_without_gaps() {
+    let app = spawn_app().await;
+    let (officer_name, officer) = app.token_named(pb::Role::ProgramOfficer, "").await;
+    for index in 0..5 {
+        app.organizations(Some(&officer))
+            .create_organization(pb::CreateOrganizationRequest {
+                organization: Some(new_organization(&format!("PO {index}"), "PE")),
+                request_id: String::new(),
+            })
+            .await
+            .unwrap();
+    }
+    let mut sequences = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = app
+            .audit(app.admin())
+            .list_audit_events(pb::ListAuditEventsRequest {
+                page_size: 2,
+                page_token,
+                filter: format!("actor = \"{officer_name}\""),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        sequences.extend(page.audit_events.iter().map(|event| event.sequence));
+        assert!(
+            page.audit_events
+                .iter()
+                .all(|event| event.actor == officer_name
+                    && event.actor_role == pb::Role::ProgramOfficer as i32)
+        );
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    assert_eq!(sequences.len(), 5);
+    assert!(sequences.windows(2).all(|pair| pair[0] < pair[1]));
+}

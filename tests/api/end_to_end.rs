@@ -1,0 +1,277 @@
+//! End to end: the built `tipgrants` binary, driven by a real grpcurl 1.8.6
+//! (reflection v1alpha) exactly as an administrator would use it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// grpcurl from `TIPGRANTS_GRPCURL` or `.tools/bin/grpcurl`; a missing one fails loudly.
+fn grpcurl_path() -> PathBuf {
+    let path = std::env::var_os("TIPGRANTS_GRPCURL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/bin/grpcurl"));
+    assert!(
+        path.is_file(),
+        "grpcurl not found at {}: run scripts/install-tools.sh (or set TIPGRANTS_GRPCURL); scripts/test.sh does both",
+        path.display()
+    );
+    path
+}
+
+struct Server {
+    child: Child,
+    address: String,
+    directory: tempfile::TempDir,
+}
+
+impl Server {
+    fn start() -> Server {
+        let directory = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let address = format!("127.0.0.1:{port}");
+        let child = Command::new(env!("CARGO_BIN_EXE_tipgrants"))
+            .arg("serve")
+            .envs(server_environment(directory.path(), &address))
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(
+                std::fs::File::create(directory.path().join("server.log")).unwrap(),
+            ))
+            .spawn()
+            .expect("start the tipgrants binary");
+        let server = Server {
+            child,
+            address,
+            directory,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !server
+            .grpcurl(&["grpc.health.v1.Health/Check"], None, None)
+            .status
+            .success()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the server did not become healthy: {}",
+                server.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        server
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.directory.path().join("server.log")).unwrap_or_default()
+    }
+
+    fn admin_token(&self) -> String {
+        std::fs::read_to_string(self.directory.path().join("admin-token"))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
+    /// Runs grpcurl with `-plaintext`, an optional token and an optional JSON body, then the arguments.
+    fn grpcurl(&self, arguments: &[&str], token: Option<&str>, body: Option<&str>) -> Output {
+        let mut command = Command::new(grpcurl_path());
+        command.arg("-plaintext");
+        if let Some(token) = token {
+            command.args(["-H", &format!("authorization: Bearer {token}")]);
+        }
+        if let Some(body) = body {
+            command.args(["-d", body]);
+        }
+        let (flags, rest): (Vec<&str>, Vec<&str>) = arguments
+            .iter()
+            .partition(|argument| argument.starts_with('-'));
+        command.args(flags).arg(&self.address).args(rest);
+        command.output().expect("run grpcurl")
+    }
+
+    fn stop(mut self) -> std::process::ExitStatus {
+        // SAFETY: sending SIGTERM to our own child process by its id.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        self.child.wait().expect("the server exits")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _killed = self.child.kill();
+        let _reaped = self.child.wait();
+    }
+}
+
+fn server_environment(directory: &Path, address: &str) -> Vec<(String, String)> {
+    vec![
+        ("TIPGRANTS__SERVER__LISTEN_ADDRESS".into(), address.into()),
+        (
+            "TIPGRANTS__DATABASE__SQLITE_PATH".into(),
+            directory.join("e2e.sqlite3").display().to_string(),
+        ),
+        (
+            "TIPGRANTS__AUTH__BOOTSTRAP_TOKEN_FILE".into(),
+            directory.join("admin-token").display().to_string(),
+        ),
+        (
+            "TIPGRANTS__SERVER__SHUTDOWN_GRACE_PERIOD_SECONDS".into(),
+            "3".into(),
+        ),
+    ]
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn an_administrator_uses_the_server_with_grpcurl_alone() {
+    let server = Server::start();
+    let admin = server.admin_token();
+
+    let services = server.grpcurl(&["list"], None, None);
+    assert!(services.status.success(), "{}", text(&services));
+    for service in [
+        "grpc.health.v1.Health",
+        "tipgrants.v1.OrganizationService",
+        "tipgrants.v1.AccessService",
+        "tipgrants.v1.AuditService",
+    ] {
+        assert!(text(&services).contains(service), "{}", text(&services));
+    }
+
+    let described = server.grpcurl(
+        &["describe", "tipgrants.v1.OrganizationService"],
+        None,
+        None,
+    );
+    assert!(
+        text(&described).contains("Manages organisations"),
+        "proto comments are served: {}",
+        text(&described)
+    );
+
+    let created = server.grpcurl(
+        &["tipgrants.v1.OrganizationService/CreateOrganization"],
+        Some(&admin),
+        Some(r#"{"organization": {"display_name": "Liberia Justice Initiative", "kind": "ORGANIZATION_KIND_NGO", "country_code": "LR"}}"#),
+    );
+    assert!(created.status.success(), "{}", text(&created));
+    assert!(text(&created).contains("\"name\": \"organizations/"));
+
+    let listed = server.grpcurl(
+        &["tipgrants.v1.OrganizationService/ListOrganizations"],
+        Some(&admin),
+        Some("{}"),
+    );
+    assert!(
+        text(&listed).contains("Liberia Justice Initiative"),
+        "{}",
+        text(&listed)
+    );
+
+    let invalid = server.grpcurl(
+        &["tipgrants.v1.OrganizationService/CreateOrganization"],
+        Some(&admin),
+        Some(r#"{"organization": {"display_name": "", "kind": "ORGANIZATION_KIND_NGO", "country_code": "Liberia"}}"#),
+    );
+    assert!(!invalid.status.success());
+    let invalid = text(&invalid);
+    assert!(invalid.contains("InvalidArgument"), "{invalid}");
+    assert!(
+        invalid.contains("google.rpc.BadRequest"),
+        "details are decoded, not base64: {invalid}"
+    );
+    assert!(
+        invalid.contains("organization.display_name")
+            && invalid.contains("organization.country_code"),
+        "{invalid}"
+    );
+
+    let unauthenticated = server.grpcurl(
+        &["tipgrants.v1.OrganizationService/ListOrganizations"],
+        None,
+        Some("{}"),
+    );
+    assert!(
+        text(&unauthenticated).contains("Unauthenticated"),
+        "{}",
+        text(&unauthenticated)
+    );
+
+    let health = server.grpcurl(&["grpc.health.v1.Health/Check"], None, None);
+    assert!(text(&health).contains("SERVING"), "{}", text(&health));
+
+    let status = server.stop();
+    assert!(
+        status.success(),
+        "SIGTERM ends the server cleanly: {status:?}"
+    );
+}
+
+#[test]
+fn tokens_made_on_the_command_line_work_with_their_role() {
+    let server = Server::start();
+    let token = Command::new(env!("CARGO_BIN_EXE_tipgrants"))
+        .args([
+            "token",
+            "create",
+            "--role",
+            "program-officer",
+            "--name",
+            "officer laptop",
+        ])
+        .envs(server_environment(server.directory.path(), &server.address))
+        .output()
+        .expect("run tipgrants token create");
+    assert!(token.status.success(), "{}", text(&token));
+    let secret = String::from_utf8_lossy(&token.stdout).trim().to_string();
+    assert!(secret.starts_with("tg_"), "{secret}");
+
+    let created = server.grpcurl(
+        &["tipgrants.v1.OrganizationService/CreateOrganization"],
+        Some(&secret),
+        Some(r#"{"organization": {"display_name": "Peru Police Academy", "kind": "ORGANIZATION_KIND_GOVERNMENT", "country_code": "PE"}}"#),
+    );
+    assert!(created.status.success(), "{}", text(&created));
+    let denied = server.grpcurl(
+        &["tipgrants.v1.AccessService/ListApiTokens"],
+        Some(&secret),
+        Some("{}"),
+    );
+    assert!(
+        text(&denied).contains("PermissionDenied"),
+        "{}",
+        text(&denied)
+    );
+
+    let bad_role = Command::new(env!("CARGO_BIN_EXE_tipgrants"))
+        .args(["token", "create", "--role", "superuser", "--name", "x"])
+        .envs(server_environment(server.directory.path(), &server.address))
+        .output()
+        .unwrap();
+    assert!(!bad_role.status.success());
+    assert!(text(&bad_role).contains("--role"), "{}", text(&bad_role));
+}
+
+#[test]
+fn a_bad_setting_stops_the_binary_with_one_line_naming_the_key() {
+    let output = Command::new(env!("CARGO_BIN_EXE_tipgrants"))
+        .arg("serve")
+        .env("TIPGRANTS__FISCAL_YEAR__FIRST_MONTH", "0")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("fiscal_year.first_month"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}

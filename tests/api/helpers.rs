@@ -1,0 +1,352 @@
+//! `spawn_app()`: the real server in-process on port 0 against a fresh
+//! database, with generated clients. SQLite by default; PostgreSQL when
+//! `TEST_DATABASE_URL` is set (a template database is migrated once per run,
+//! and each test gets `CREATE DATABASE ... TEMPLATE` of it).
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+use sea_orm::{ConnectionTrait, Database};
+use tempfile::TempDir;
+use tipgrants::settings::Settings;
+use tipgrants::startup::Application;
+use tipgrants::store::Store;
+use tokio::sync::{Mutex, OnceCell, oneshot};
+use tokio::task::JoinHandle;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use tonic::{Code, Request, Status};
+
+pub use tipgrants::pb::v1 as pb;
+
+type Authed = InterceptedService<Channel, Bearer>;
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone)]
+pub struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// A running server for one test.
+pub struct TestApp {
+    pub address: SocketAddr,
+    /// The bootstrap admin token, read from the file the server wrote.
+    pub admin_token: String,
+    pub store: Store,
+    channel: Channel,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+    _directory: TempDir,
+}
+
+/// The settings of a test server: port 0, its own database, bootstrap token in a file.
+pub async fn test_settings(directory: &TempDir) -> Settings {
+    let mut settings = Settings::load_from(None, Vec::<(String, String)>::new())
+        .expect("default settings are valid");
+    settings.server.listen_address = "127.0.0.1:0".into();
+    settings.server.shutdown_grace_period_seconds = 2;
+    settings.auth.bootstrap_token_file = directory.path().join("admin-token").display().to_string();
+    match std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+    {
+        Some(admin_url) => settings.database.url = fresh_postgres_database(&admin_url).await,
+        None => {
+            settings.database.sqlite_path =
+                directory.path().join("test.sqlite3").display().to_string()
+        }
+    }
+    settings
+}
+
+/// Starts a server with default test settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts a server after `customize` adjusts its settings.
+pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let mut settings = test_settings(&directory).await;
+    customize(&mut settings);
+    let token_file = settings.bootstrap_token_file().expect("token file set");
+    let application = Application::build(settings)
+        .await
+        .expect("the server builds");
+    let address = application.address();
+    let store = application.store();
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        application
+            .run_until_stopped(async move {
+                let _signal = stopped.await;
+            })
+            .await
+            .expect("the server runs");
+    });
+    let admin_token = std::fs::read_to_string(&token_file)
+        .expect("the bootstrap token file was written")
+        .trim()
+        .to_string();
+    let channel = Channel::from_shared(format!("http://{address}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect to the test server");
+    TestApp {
+        address,
+        admin_token,
+        store,
+        channel,
+        shutdown: Some(shutdown),
+        task: Some(task),
+        _directory: directory,
+    }
+}
+
+impl TestApp {
+    fn bearer(&self, token: Option<&str>) -> Bearer {
+        Bearer(
+            token.map(|token| {
+                MetadataValue::from_str(&format!("Bearer {token}")).expect("ascii token")
+            }),
+        )
+    }
+
+    /// The channel to the server (no token attached).
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    pub fn organizations(
+        &self,
+        token: Option<&str>,
+    ) -> pb::organization_service_client::OrganizationServiceClient<Authed> {
+        pb::organization_service_client::OrganizationServiceClient::with_interceptor(
+            self.channel(),
+            self.bearer(token),
+        )
+    }
+
+    pub fn reference_data(
+        &self,
+        token: Option<&str>,
+    ) -> pb::reference_data_service_client::ReferenceDataServiceClient<Authed> {
+        pb::reference_data_service_client::ReferenceDataServiceClient::with_interceptor(
+            self.channel(),
+            self.bearer(token),
+        )
+    }
+
+    pub fn access(
+        &self,
+        token: Option<&str>,
+    ) -> pb::access_service_client::AccessServiceClient<Authed> {
+        pb::access_service_client::AccessServiceClient::with_interceptor(
+            self.channel(),
+            self.bearer(token),
+        )
+    }
+
+    pub fn audit(
+        &self,
+        token: Option<&str>,
+    ) -> pb::audit_service_client::AuditServiceClient<Authed> {
+        pb::audit_service_client::AuditServiceClient::with_interceptor(
+            self.channel(),
+            self.bearer(token),
+        )
+    }
+
+    /// Admin clients, the most common case.
+    pub fn admin(&self) -> Option<&str> {
+        Some(&self.admin_token)
+    }
+
+    /// Creates a token of `role` (bound to `organization` for grantees) and returns its secret.
+    pub async fn token(&self, role: pb::Role, organization: &str) -> String {
+        self.token_named(role, organization).await.1
+    }
+
+    /// Like [`TestApp::token`], also returning the token's resource name.
+    pub async fn token_named(&self, role: pb::Role, organization: &str) -> (String, String) {
+        let response = self
+            .access(self.admin())
+            .create_api_token(pb::CreateApiTokenRequest {
+                api_token: Some(pb::ApiToken {
+                    display_name: format!("{role:?} test token"),
+                    owner: "tests".into(),
+                    role: role as i32,
+                    organization: organization.into(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .expect("the admin creates a token")
+            .into_inner();
+        (response.api_token.expect("token").name, response.secret)
+    }
+
+    /// Creates an organisation as admin.
+    pub async fn organization(&self, display_name: &str, country_code: &str) -> pb::Organization {
+        self.organizations(self.admin())
+            .create_organization(pb::CreateOrganizationRequest {
+                organization: Some(new_organization(display_name, country_code)),
+                request_id: String::new(),
+            })
+            .await
+            .expect("the admin creates an organisation")
+            .into_inner()
+    }
+
+    /// Executes raw SQL on the test database (to tamper with it, or read what the API never shows).
+    pub async fn execute_sql(&self, sql: &str) {
+        self.store
+            .connection()
+            .execute_unprepared(sql)
+            .await
+            .unwrap_or_else(|error| panic!("SQL failed: {sql}: {error}"));
+    }
+
+    /// Sends the shutdown signal without waiting.
+    pub fn signal_shutdown(&mut self) -> JoinHandle<()> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _sent = shutdown.send(());
+        }
+        self.task.take().expect("the server is running")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _sent = shutdown.send(());
+        }
+    }
+}
+
+/// A valid organisation to create.
+pub fn new_organization(display_name: &str, country_code: &str) -> pb::Organization {
+    pb::Organization {
+        display_name: display_name.into(),
+        kind: pb::OrganizationKind::Ngo as i32,
+        country_code: country_code.into(),
+        ..Default::default()
+    }
+}
+
+/// The `google.rpc.BadRequest` field names of an error.
+pub fn violated_fields(status: &Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_details_bad_request()
+        .map(|bad_request| {
+            bad_request
+                .field_violations
+                .into_iter()
+                .map(|v| v.field)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The `google.rpc.ErrorInfo` reason of an error.
+pub fn reason(status: &Status) -> String {
+    use tonic_types::StatusExt;
+    status
+        .get_details_error_info()
+        .map(|info| info.reason)
+        .unwrap_or_default()
+}
+
+/// Asserts the code of a failed call and returns its status.
+#[track_caller]
+pub fn expect_code<T: std::fmt::Debug>(
+    result: Result<tonic::Response<T>, Status>,
+    code: Code,
+) -> Status {
+    match result {
+        Ok(response) => panic!("expected {code:?}, got OK: {:?}", response.into_inner()),
+        Err(status) => {
+            assert_eq!(status.code(), code, "unexpected status: {status:?}");
+            status
+        }
+    }
+}
+
+/// Asserts INVALID_ARGUMENT naming exactly `fields`.
+#[track_caller]
+pub fn expect_invalid<T: std::fmt::Debug>(
+    result: Result<tonic::Response<T>, Status>,
+    fields: &[&str],
+) {
+    let status = expect_code(result, Code::InvalidArgument);
+    let mut found = violated_fields(&status);
+    found.sort();
+    let mut expected: Vec<String> = fields.iter().map(|field| field.to_string()).collect();
+    expected.sort();
+    assert_eq!(found, expected, "field violations of {status:?}");
+    assert_eq!(reason(&status), "INVALID_FIELD");
+}
+
+static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+static CREATE_DATABASE: Mutex<()> = Mutex::const_new(());
+
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(base, query)| (base, Some(query)));
+    let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+    match query {
+        Some(query) => format!("{server}/{database}?{query}"),
+        None => format!("{server}/{database}"),
+    }
+}
+
+/// A new PostgreSQL database, copied from the migrated template, and its URL.
+async fn fresh_postgres_database(admin_url: &str) -> String {
+    let template = TEMPLATE
+        .get_or_init(|| async {
+            let name = format!("tipgrants_template_{}", uuid::Uuid::new_v4().simple());
+            let admin = Database::connect(admin_url)
+                .await
+                .unwrap_or_else(|error| panic!("TEST_DATABASE_URL does not answer ({error}); run the tests with scripts/test.sh"));
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create the template database");
+            let _closed = admin.close().await;
+            let settings = Settings::load_from(None, Vec::<(String, String)>::new()).expect("defaults");
+            let store = Store::connect(&settings.database, &with_database(admin_url, &name))
+                .await
+                .expect("connect to the template");
+            store.migrate().await.expect("migrate the template");
+            store.close().await;
+            name
+        })
+        .await;
+    let name = format!("tipgrants_test_{}", uuid::Uuid::new_v4().simple());
+    // CREATE DATABASE ... TEMPLATE refuses while another copy of the same template is under way.
+    let _one_at_a_time = CREATE_DATABASE.lock().await;
+    let admin = Database::connect(admin_url)
+        .await
+        .expect("connect to TEST_DATABASE_URL");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
+        .await
+        .expect("create a test database from the template");
+    let _closed = admin.close().await;
+    with_database(admin_url, &name)
+}

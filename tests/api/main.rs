@@ -1,0 +1,11 @@
+//! The integration suite: the real server, real databases, generated clients,
+//! and a real grpcurl for the end-to-end test. One binary, one module per area.
+
+mod access;
+mod audit;
+mod end_to_end;
+mod helpers;
+mod organizations;
+mod reference_data;
+mod server;
+mod settings;

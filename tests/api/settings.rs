@@ -1,0 +1,133 @@
+//! Settings: defaults, file, environment, and one clear line per bad value.
+
+use std::io::Write;
+
+use tipgrants::settings::Settings;
+
+fn load(environment: &[(&str, &str)]) -> Result<Settings, String> {
+    Settings::load_from(
+        None,
+        environment
+            .iter()
+            .map(|(key, value)| (key.to_string(), value.to_string())),
+    )
+    .map_err(|error| error.to_string())
+}
+
+#[test]
+fn the_defaults_serve_on_loopback_with_sqlite_and_an_october_fiscal_year() {
+    let settings = load(&[]).unwrap();
+    assert_eq!(settings.server.listen_address, "127.0.0.1:50051");
+    assert!(settings.database.url.is_empty());
+    assert!(settings.database_url().starts_with("sqlite://"));
+    assert!(!settings.database.log_statements);
+    assert_eq!(settings.fiscal_year.first_month, 10);
+}
+
+#[test]
+fn environment_variables_override_the_defaults() {
+    let settings = load(&[
+        ("TIPGRANTS__DATABASE__URL", "postgres://u@localhost/db"),
+        ("TIPGRANTS__FISCAL_YEAR__FIRST_MONTH", "7"),
+        ("TIPGRANTS__DATABASE__MAX_CONNECTIONS", "3"),
+    ])
+    .unwrap();
+    assert_eq!(settings.database_url(), "postgres://u@localhost/db");
+    assert_eq!(settings.fiscal_year.first_month, 7);
+    assert_eq!(settings.database.max_connections, 3);
+}
+
+#[test]
+fn a_file_overrides_the_defaults_and_the_environment_overrides_the_file() {
+    let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    writeln!(
+        file,
+        "[telemetry]\nformat = \"json\"\n[fiscal_year]\nfirst_month = 4"
+    )
+    .unwrap();
+    let settings = Settings::load_from(
+        Some(file.path()),
+        vec![(
+            "TIPGRANTS__FISCAL_YEAR__FIRST_MONTH".to_string(),
+            "1".to_string(),
+        )],
+    )
+    .unwrap();
+    assert_eq!(
+        settings.telemetry.format,
+        tipgrants::settings::LogFormat::Json
+    );
+    assert_eq!(settings.fiscal_year.first_month, 1);
+}
+
+#[test]
+fn each_bad_value_is_refused_with_a_message_naming_its_key() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "TIPGRANTS__FISCAL_YEAR__FIRST_MONTH",
+            "13",
+            "fiscal_year.first_month",
+        ),
+        (
+            "TIPGRANTS__SERVER__LISTEN_ADDRESS",
+            "nowhere",
+            "server.listen_address",
+        ),
+        (
+            "TIPGRANTS__SERVER__LISTEN_ADDRESS",
+            "0.0.0.0:50051",
+            "server.listen_address",
+        ),
+        ("TIPGRANTS__DATABASE__URL", "mysql://x", "database.url"),
+        (
+            "TIPGRANTS__DATABASE__ACQUIRE_TIMEOUT_MS",
+            "0",
+            "database.acquire_timeout_ms",
+        ),
+        (
+            "TIPGRANTS__DATABASE__MAX_CONNECTIONS",
+            "0",
+            "database.max_connections",
+        ),
+        (
+            "TIPGRANTS__AUTH__TOKEN_CACHE_TTL_SECONDS",
+            "0",
+            "auth.token_cache_ttl_seconds",
+        ),
+        ("TIPGRANTS__TLS__ENABLED", "true", "tls.certificate_path"),
+        ("TIPGRANTS__TELEMETRY__FORMAT", "xml", "format"),
+        (
+            "TIPGRANTS__SERVER__REQUEST_TIMEOUT_SECONDS",
+            "soon",
+            "request_timeout_seconds",
+        ),
+    ];
+    for (key, value, named) in cases {
+        let error = load(&[(key, value)]).expect_err(&format!("{key}={value} must be refused"));
+        assert!(
+            error.contains(named),
+            "{key}={value}: {error:?} does not name {named}"
+        );
+        assert!(!error.contains('\n'), "one line: {error:?}");
+    }
+}
+
+#[test]
+fn plaintext_on_a_public_address_is_allowed_only_when_configured() {
+    let settings = load(&[
+        ("TIPGRANTS__SERVER__LISTEN_ADDRESS", "0.0.0.0:50051"),
+        ("TIPGRANTS__SERVER__ALLOW_PLAINTEXT", "true"),
+    ])
+    .unwrap();
+    assert_eq!(settings.server.listen_address, "0.0.0.0:50051");
+}
+
+#[test]
+fn a_missing_config_file_is_named() {
+    let error = Settings::load_from(
+        Some(std::path::Path::new("/nonexistent/tipgrants.toml")),
+        Vec::new(),
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("/nonexistent/tipgrants.toml"));
+}
