@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_foundation;
 mod m20261128_000002_access;
+mod m20261128_000003_grants;
 mod seed;
 
 /// All migrations, in order.
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_foundation::Migration),
             Box::new(m20261128_000002_access::Migration),
+            Box::new(m20261128_000003_grants::Migration),
         ]
     }
 }

@@ -170,3 +170,28 @@ pub fn with_request_id(mut call: CallContext, request_id: &str) -> CallContext {
     }
     call
 }
+
+/// The domain pillar of a proto enum value (`None` for unspecified or unknown).
+pub fn pillar_from_proto(value: i32) -> Option<crate::domain::pillar::Pillar> {
+    use crate::domain::pillar::Pillar;
+    use crate::pb::v1::Pillar as Proto;
+    match Proto::try_from(value).ok()? {
+        Proto::Unspecified => None,
+        Proto::Prosecution => Some(Pillar::Prosecution),
+        Proto::Protection => Some(Pillar::Protection),
+        Proto::Prevention => Some(Pillar::Prevention),
+        Proto::Partnership => Some(Pillar::Partnership),
+    }
+}
+
+/// The proto enum value of a domain pillar.
+pub fn pillar_to_proto(pillar: crate::domain::pillar::Pillar) -> crate::pb::v1::Pillar {
+    use crate::domain::pillar::Pillar;
+    use crate::pb::v1::Pillar as Proto;
+    match pillar {
+        Pillar::Prosecution => Proto::Prosecution,
+        Pillar::Protection => Proto::Protection,
+        Pillar::Prevention => Proto::Prevention,
+        Pillar::Partnership => Proto::Partnership,
+    }
+}

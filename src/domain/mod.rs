@@ -7,6 +7,7 @@ pub mod audit;
 pub mod fiscal_year;
 pub mod money;
 pub mod organization;
+pub mod pillar;
 pub mod reference;
 pub mod validate;
 
