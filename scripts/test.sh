@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Usage: scripts/test.sh [CARGO TEST ARGS...]
+#
+# The project's test command: runs the whole suite twice,
+#   1. on embedded SQLite (TEST_DATABASE_URL unset), then
+#   2. on PostgreSQL: a throwaway server started by scripts/with-postgres.sh,
+#      or the database in TEST_DATABASE_URL if the caller set it.
+# Extra arguments go to both `cargo test --workspace` runs, e.g.
+#   scripts/test.sh grants            # only tests whose name contains "grants"
+#   scripts/test.sh -- --nocapture
+# Exits non-zero if either pass fails; both passes always run.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+
+# grpcurl is used by the end-to-end test; buf by CI's lint step.
+scripts/install-tools.sh
+export TIPGRANTS_GRPCURL="$REPO/.tools/bin/grpcurl"
+
+CALLER_DB_URL="${TEST_DATABASE_URL:-}"
+
+echo
+echo "== tests on SQLite =="
+sqlite_rc=0
+env -u TEST_DATABASE_URL cargo test --workspace "$@" || sqlite_rc=$?
+
+echo
+echo "== tests on PostgreSQL =="
+pg_rc=0
+if [[ -n "$CALLER_DB_URL" ]]; then
+    echo "(using the caller's TEST_DATABASE_URL)"
+fi
+TEST_DATABASE_URL="$CALLER_DB_URL" scripts/with-postgres.sh cargo test --workspace "$@" || pg_rc=$?
+
+verdict() {
+    if [[ "$1" -eq 0 ]]; then echo "ok"; else echo "FAILED (exit $1)"; fi
+}
+echo
+echo "== summary =="
+echo "SQLite pass: $(verdict "$sqlite_rc")"
+echo "PostgreSQL pass: $(verdict "$pg_rc")"
+
+if [[ "$sqlite_rc" -ne 0 || "$pg_rc" -ne 0 ]]; then
+    exit 1
+fi
