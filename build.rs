@@ -23,6 +23,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut files = Vec::new();
     proto_files(Path::new("proto"), &mut files)?;
     files.sort();
+    for file in &files {
+        println!("cargo:rerun-if-changed={}", file.display());
+    }
 
     let descriptors = protox::compile(&files, ["proto"])?;
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);

@@ -12,6 +12,7 @@ const DEFAULTS: &str = include_str!("../config/default.toml");
 
 /// All settings of the server.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     pub server: ServerSettings,
     pub tls: TlsSettings,
@@ -23,6 +24,7 @@ pub struct Settings {
 
 /// `[server]`: listeners and limits.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ServerSettings {
     pub listen_address: String,
     pub health_listen_address: String,
@@ -36,6 +38,7 @@ pub struct ServerSettings {
 
 /// `[tls]`: rustls server certificate and optional client CA (mTLS).
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TlsSettings {
     pub enabled: bool,
     pub certificate_path: String,
@@ -45,6 +48,7 @@ pub struct TlsSettings {
 
 /// `[database]`: PostgreSQL URL or the embedded SQLite file, and the pool.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
     pub url: String,
     pub sqlite_path: String,
@@ -57,6 +61,7 @@ pub struct DatabaseSettings {
 
 /// `[telemetry]`: log format and filter.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TelemetrySettings {
     pub format: LogFormat,
     pub filter: String,
@@ -72,12 +77,14 @@ pub enum LogFormat {
 
 /// `[fiscal_year]`: the first month of the fiscal year.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FiscalYearSettings {
     pub first_month: u32,
 }
 
 /// `[auth]`: token cache and bootstrap.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuthSettings {
     pub token_cache_ttl_seconds: u64,
     pub bootstrap_token_file: String,

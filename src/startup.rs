@@ -18,11 +18,14 @@ use tonic_health::server::HealthReporter;
 use crate::api::access_api::AccessApi;
 use crate::api::audit_api::AuditApi;
 use crate::api::auth::{AuthLayer, Authenticator};
+use crate::api::grant_api::GrantApi;
 use crate::api::organization_api::OrganizationApi;
 use crate::api::reference_data_api::ReferenceDataApi;
 use crate::bootstrap;
+use crate::domain::fiscal_year::FiscalCalendar;
 use crate::pb::v1::access_service_server::AccessServiceServer;
 use crate::pb::v1::audit_service_server::AuditServiceServer;
+use crate::pb::v1::grant_service_server::GrantServiceServer;
 use crate::pb::v1::organization_service_server::OrganizationServiceServer;
 use crate::pb::v1::reference_data_service_server::ReferenceDataServiceServer;
 use crate::settings::Settings;
@@ -34,6 +37,7 @@ const SERVICES: &[&str] = &[
     "tipgrants.v1.ReferenceDataService",
     "tipgrants.v1.AccessService",
     "tipgrants.v1.AuditService",
+    "tipgrants.v1.GrantService",
 ];
 
 /// How often the database is pinged for the health status.
@@ -134,6 +138,7 @@ impl Application {
             Duration::from_secs(settings.auth.token_cache_ttl_seconds),
             settings.server.reflection,
         ));
+        let calendar = FiscalCalendar::new(settings.fiscal_year.first_month);
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -172,7 +177,11 @@ impl Application {
                 store.clone(),
                 authenticator.clone(),
             )))
-            .add_service(AuditServiceServer::new(AuditApi::new(store.clone())));
+            .add_service(AuditServiceServer::new(AuditApi::new(store.clone())))
+            .add_service(GrantServiceServer::new(GrantApi::new(
+                store.clone(),
+                calendar,
+            )));
 
         let health_only = health_listener.map(|listener| {
             let mut stop = stop_receiver.clone();

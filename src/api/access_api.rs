@@ -132,13 +132,17 @@ impl AccessService for AccessApi {
             return Ok(Response::new(answer));
         }
         let (created, secret) = tx.create_token(new, None).await?;
-        let answer = pb::CreateApiTokenResponse {
+        // The secret exists only in this answer: the stored replay carries the token without it.
+        let replay = pb::CreateApiTokenResponse {
             api_token: Some(to_proto(&created)),
-            secret,
+            secret: String::new(),
         };
-        Idempotency::remember(&idempotency, &tx, &answer).await?;
+        Idempotency::remember(&idempotency, &tx, &replay).await?;
         tx.commit().await?;
-        Ok(Response::new(answer))
+        Ok(Response::new(pb::CreateApiTokenResponse {
+            secret,
+            ..replay
+        }))
     }
 
     async fn get_api_token(

@@ -17,7 +17,7 @@ use tower::{Layer, Service};
 use tracing::Instrument;
 
 use super::permissions::{self, Access};
-use crate::domain::access::{self, ApiToken};
+use crate::domain::access::{self, ApiToken, Role};
 use crate::error::{Error, Result};
 use crate::store::{CallContext, Store};
 
@@ -48,6 +48,7 @@ impl Authenticator {
     }
 
     /// The caller of `method`, or `None` for calls that need no token.
+    /// Reflection needs no token while `server.reflection` is on, and any valid token when it is off.
     pub async fn authorize(
         &self,
         method: &str,
@@ -56,7 +57,7 @@ impl Authenticator {
         let roles = match permissions::access(method) {
             Access::Public => return Ok(None),
             Access::Reflection if self.allow_reflection => return Ok(None),
-            Access::Reflection => &[][..],
+            Access::Reflection => &Role::ALL[..],
             Access::Roles(roles) => roles,
         };
         let actor = self.authenticate(headers).await?;

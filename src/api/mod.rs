@@ -7,6 +7,7 @@
 pub mod access_api;
 pub mod audit_api;
 pub mod auth;
+pub mod grant_api;
 pub mod organization_api;
 pub mod paging;
 pub mod permissions;
@@ -194,4 +195,144 @@ pub fn pillar_to_proto(pillar: crate::domain::pillar::Pillar) -> crate::pb::v1::
         Pillar::Prevention => Proto::Prevention,
         Pillar::Partnership => Proto::Partnership,
     }
+}
+
+/// Converts between a proto enum (`PREFIX_CODE`) and a domain `code_enum!`
+/// (`CODE`) by name, so the two cannot drift apart silently: the round-trip
+/// test in `enum_conversions` covers every domain value.
+macro_rules! proto_enum {
+    ($from:ident, $to:ident, $proto:ty, $domain:ty, $prefix:literal) => {
+        /// The domain value of a proto enum number (`None` for unspecified or unknown).
+        pub fn $from(value: i32) -> Option<$domain> {
+            let name = <$proto>::try_from(value).ok()?.as_str_name();
+            <$domain>::from_code(name.strip_prefix($prefix)?)
+        }
+
+        /// The proto enum number of a domain value.
+        pub fn $to(value: $domain) -> i32 {
+            <$proto>::from_str_name(&format!("{}{}", $prefix, value.code()))
+                .map(|proto| proto as i32)
+                .unwrap_or_default()
+        }
+    };
+}
+
+/// Proto <-> domain enums of grants and projects.
+pub mod enums {
+    use crate::domain::grant::{
+        GrantApproach, GrantInstrument, GrantState, ObligationKind, ReportingCadence,
+    };
+    use crate::domain::project::{ActivityKind, OutcomeKind, ProjectState};
+    use crate::pb::v1 as pb;
+
+    proto_enum!(
+        instrument_from_proto,
+        instrument_to_proto,
+        pb::GrantInstrument,
+        GrantInstrument,
+        "GRANT_INSTRUMENT_"
+    );
+    proto_enum!(
+        approach_from_proto,
+        approach_to_proto,
+        pb::GrantApproach,
+        GrantApproach,
+        "GRANT_APPROACH_"
+    );
+    proto_enum!(
+        cadence_from_proto,
+        cadence_to_proto,
+        pb::ReportingCadence,
+        ReportingCadence,
+        "REPORTING_CADENCE_"
+    );
+    proto_enum!(
+        grant_state_from_proto,
+        grant_state_to_proto,
+        pb::GrantState,
+        GrantState,
+        "GRANT_STATE_"
+    );
+    proto_enum!(
+        obligation_kind_from_proto,
+        obligation_kind_to_proto,
+        pb::ObligationKind,
+        ObligationKind,
+        "OBLIGATION_KIND_"
+    );
+    proto_enum!(
+        activity_from_proto,
+        activity_to_proto,
+        pb::ActivityKind,
+        ActivityKind,
+        "ACTIVITY_KIND_"
+    );
+    proto_enum!(
+        project_state_from_proto,
+        project_state_to_proto,
+        pb::ProjectState,
+        ProjectState,
+        "PROJECT_STATE_"
+    );
+    proto_enum!(
+        outcome_kind_from_proto,
+        outcome_kind_to_proto,
+        pb::OutcomeKind,
+        OutcomeKind,
+        "OUTCOME_KIND_"
+    );
+
+    #[cfg(test)]
+    mod enum_conversions {
+        use super::*;
+
+        macro_rules! round_trip {
+            ($domain:ty, $from:ident, $to:ident) => {
+                for value in <$domain>::ALL.iter().copied() {
+                    assert_eq!($from($to(value)), Some(value), "{value:?}");
+                }
+                assert_eq!($from(0), None);
+            };
+        }
+
+        #[test]
+        fn every_domain_value_has_its_proto_value() {
+            round_trip!(GrantInstrument, instrument_from_proto, instrument_to_proto);
+            round_trip!(GrantApproach, approach_from_proto, approach_to_proto);
+            round_trip!(ReportingCadence, cadence_from_proto, cadence_to_proto);
+            round_trip!(GrantState, grant_state_from_proto, grant_state_to_proto);
+            round_trip!(
+                ObligationKind,
+                obligation_kind_from_proto,
+                obligation_kind_to_proto
+            );
+            round_trip!(ActivityKind, activity_from_proto, activity_to_proto);
+            round_trip!(
+                ProjectState,
+                project_state_from_proto,
+                project_state_to_proto
+            );
+            round_trip!(OutcomeKind, outcome_kind_from_proto, outcome_kind_to_proto);
+        }
+    }
+}
+
+/// A filter value naming a code enum, with or without its proto prefix; the error names `filter`.
+pub fn filter_code<T>(
+    value: &str,
+    prefix: &str,
+    parse: fn(&str) -> Option<T>,
+    what: &str,
+) -> Result<T> {
+    let code = value.trim().to_ascii_uppercase();
+    parse(code.strip_prefix(prefix).unwrap_or(&code))
+        .ok_or_else(|| Error::invalid("filter", format!("{value:?} is not a {what}")))
+}
+
+/// A filter value that must be a whole number (e.g. a fiscal year).
+pub fn filter_number(field: &str, value: &str) -> Result<i32> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| Error::invalid("filter", format!("{field} {value:?} is not a number")))
 }

@@ -32,8 +32,19 @@ struct Token {
     q: String,
 }
 
+/// A short hash of the query, ignoring white space outside quotes (`a=1` and `a = 1` are one filter).
 fn fingerprint(query: &str) -> String {
-    hex::encode(&Sha256::digest(query.as_bytes())[..8])
+    let mut quoted = false;
+    let canonical: String = query
+        .chars()
+        .filter(|c| {
+            if *c == '"' {
+                quoted = !quoted;
+            }
+            quoted || !c.is_whitespace()
+        })
+        .collect();
+    hex::encode(&Sha256::digest(canonical.as_bytes())[..8])
 }
 
 /// Decodes a page token for `query` (the filter and flags of the request).
@@ -170,5 +181,10 @@ mod tests {
         );
         assert!(decode_token(&token, "kind=UNIVERSITY").is_err());
         assert!(decode_token("garbage!", "kind=NGO").is_err());
+        assert_eq!(
+            decode_token(&token, "kind = NGO").unwrap(),
+            Some("abc".into()),
+            "spacing does not matter"
+        );
     }
 }

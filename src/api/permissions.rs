@@ -11,6 +11,8 @@ const EVERYONE: &[Role] = &[Admin, ProgramOfficer, CaseWorker, Auditor, Grantee]
 const ADMIN: &[Role] = &[Admin];
 /// Administrators and program officers.
 const PROGRAM_STAFF: &[Role] = &[Admin, ProgramOfficer];
+/// Everyone who follows the program side: staff who run it, auditors, and grantees (their own records).
+const PROGRAM_READERS: &[Role] = &[Admin, ProgramOfficer, Auditor, Grantee];
 /// Administrators and auditors.
 const OVERSIGHT: &[Role] = &[Admin, Auditor];
 
@@ -62,6 +64,25 @@ pub const TABLE: &[(&str, &[Role])] = &[
     ("/tipgrants.v1.ReferenceDataService/ListCountries", EVERYONE),
     ("/tipgrants.v1.ReferenceDataService/GetRegion", EVERYONE),
     ("/tipgrants.v1.ReferenceDataService/ListRegions", EVERYONE),
+    // Grants and their money: program staff change them; grantees read their own; auditors read all.
+    ("/tipgrants.v1.GrantService/GetGrant", PROGRAM_READERS),
+    ("/tipgrants.v1.GrantService/ListGrants", PROGRAM_READERS),
+    ("/tipgrants.v1.GrantService/CreateGrant", PROGRAM_STAFF),
+    ("/tipgrants.v1.GrantService/UpdateGrant", PROGRAM_STAFF),
+    ("/tipgrants.v1.GrantService/ActivateGrant", PROGRAM_STAFF),
+    ("/tipgrants.v1.GrantService/SuspendGrant", PROGRAM_STAFF),
+    ("/tipgrants.v1.GrantService/CloseGrant", PROGRAM_STAFF),
+    ("/tipgrants.v1.GrantService/TerminateGrant", PROGRAM_STAFF),
+    ("/tipgrants.v1.GrantService/CreateObligation", PROGRAM_STAFF),
+    ("/tipgrants.v1.GrantService/GetObligation", PROGRAM_READERS),
+    (
+        "/tipgrants.v1.GrantService/ListObligations",
+        PROGRAM_READERS,
+    ),
+    (
+        "/tipgrants.v1.GrantService/ListGrantRevisions",
+        PROGRAM_READERS,
+    ),
     // Tokens: administrators only.
     ("/tipgrants.v1.AccessService/CreateApiToken", ADMIN),
     ("/tipgrants.v1.AccessService/GetApiToken", ADMIN),
@@ -77,7 +98,7 @@ pub const TABLE: &[(&str, &[Role])] = &[
 pub enum Access {
     /// No token: the health service.
     Public,
-    /// No token while `server.reflection` is on; otherwise refused.
+    /// No token while `server.reflection` is on; any valid token when it is off.
     Reflection,
     /// A token of one of these roles.
     Roles(&'static [Role]),

@@ -201,6 +201,9 @@ impl TokenInput<'_> {
             }
             Some(time) => time,
         };
+        // Both databases keep microseconds: keep no more, so what is stored is what is answered.
+        let expire_time =
+            DateTime::from_timestamp_micros(expire_time.timestamp_micros()).unwrap_or(expire_time);
         violations.finish()?;
         Ok(NewToken {
             display_name: display_name.unwrap_or_default(),

@@ -2,12 +2,49 @@
 //! state machines, validation). No tonic and no SeaORM here: `api` turns
 //! requests into these types, `store` persists them.
 
+/// An enum stored and filtered by a stable upper-case code (e.g. `ACTIVE`),
+/// serialised with the same code in audit diffs and revisions.
+macro_rules! code_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$variant_meta:meta])* $variant:ident => $code:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+        pub enum $name {
+            $($(#[$variant_meta])* #[serde(rename = $code)] $variant),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stored code.
+            pub fn code(self) -> &'static str {
+                match self {
+                    $($name::$variant => $code),+
+                }
+            }
+
+            /// The value of a stored code.
+            pub fn from_code(code: &str) -> Option<$name> {
+                Self::ALL.iter().copied().find(|value| value.code() == code)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str(self.code())
+            }
+        }
+    };
+}
+
 pub mod access;
 pub mod audit;
 pub mod fiscal_year;
+pub mod grant;
 pub mod money;
 pub mod organization;
 pub mod pillar;
+pub mod project;
 pub mod reference;
 pub mod validate;
 

@@ -106,3 +106,68 @@ pub fn request_id(value: &str) -> Result<Option<String>, FieldViolation> {
     }
     Ok(Some(value.to_string()))
 }
+
+/// A required calendar date `YYYY-MM-DD` between 1900 and 2200.
+pub fn date(field: &str, value: &str) -> Result<chrono::NaiveDate, FieldViolation> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(FieldViolation::new(field, "is required: a date YYYY-MM-DD"));
+    }
+    let parsed = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .map_err(|_| FieldViolation::new(field, format!("{value:?} is not a date YYYY-MM-DD")))?;
+    if !(1900..=2200).contains(&chrono::Datelike::year(&parsed)) {
+        return Err(FieldViolation::new(
+            field,
+            "must be between the years 1900 and 2200",
+        ));
+    }
+    Ok(parsed)
+}
+
+/// A period `[start, end]` of `prefix.start_date` and `prefix.end_date`; the end may not come before the start.
+pub fn period(
+    violations: &mut Violations,
+    prefix: &str,
+    start: &str,
+    end: &str,
+) -> Option<(chrono::NaiveDate, chrono::NaiveDate)> {
+    let start = violations.check(date(&format!("{prefix}.start_date"), start));
+    let end = violations.check(date(&format!("{prefix}.end_date"), end));
+    match (start, end) {
+        (Some(start), Some(end)) if end < start => {
+            violations.add(
+                format!("{prefix}.end_date"),
+                format!("{end} is before start_date {start}"),
+            );
+            None
+        }
+        (Some(start), Some(end)) => Some((start, end)),
+        _ => None,
+    }
+}
+
+/// Values of a repeated enum field: at least one, none unspecified, no repeats.
+pub fn enum_list<T: PartialEq + Copy>(
+    violations: &mut Violations,
+    field: &str,
+    values: &[Option<T>],
+    allowed: &str,
+) -> Vec<T> {
+    let mut found: Vec<T> = Vec::new();
+    if values.is_empty() {
+        violations.add(field, format!("needs at least one of {allowed}"));
+    }
+    for (index, value) in values.iter().enumerate() {
+        match value {
+            None => violations.add(
+                format!("{field}[{index}]"),
+                format!("must be one of {allowed}"),
+            ),
+            Some(value) if found.contains(value) => {
+                violations.add(format!("{field}[{index}]"), "appears more than once")
+            }
+            Some(value) => found.push(*value),
+        }
+    }
+    found
+}

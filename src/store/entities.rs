@@ -144,3 +144,145 @@ pub mod api_tokens {
     }
     no_relations!();
 }
+
+pub mod grants {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "grants")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub award_number: String,
+        pub title: String,
+        pub organization_id: String,
+        pub instrument: String,
+        pub approach: String,
+        pub start_date: Date,
+        pub end_date: Date,
+        pub reporting_cadence: String,
+        pub program_officer: String,
+        pub state: String,
+        pub state_reason: String,
+        pub create_time: DateTimeUtc,
+        pub update_time: DateTimeUtc,
+        pub revision: i64,
+    }
+    no_relations!();
+}
+
+pub mod obligations {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "obligations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub grant_id: String,
+        pub kind: String,
+        pub account_code: String,
+        pub fiscal_year: i32,
+        pub amount_cents: i64,
+        pub obligation_date: Date,
+        pub note: String,
+        pub create_time: DateTimeUtc,
+    }
+    no_relations!();
+}
+
+pub mod grant_revisions {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "grant_revisions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub grant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub revision: i64,
+        pub revision_time: DateTimeUtc,
+        pub actor: String,
+        pub method: String,
+        pub terms: Json,
+    }
+    no_relations!();
+}
+
+pub mod projects {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "projects")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub grant_id: String,
+        pub title: String,
+        pub summary: String,
+        pub start_date: Date,
+        pub end_date: Date,
+        pub state: String,
+        pub activity_kinds: Json,
+        pub create_time: DateTimeUtc,
+        pub update_time: DateTimeUtc,
+        pub revision: i64,
+    }
+    no_relations!();
+}
+
+pub mod project_countries {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "project_countries")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub project_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub country_code: String,
+    }
+    no_relations!();
+}
+
+pub mod project_pillars {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "project_pillars")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub project_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub pillar: String,
+    }
+    no_relations!();
+}
+
+pub mod project_recommendations {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "project_recommendations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub project_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub recommendation_id: String,
+    }
+    no_relations!();
+}
+
+pub mod indicators {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "indicators")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub project_id: String,
+        pub display_name: String,
+        pub unit: String,
+        pub outcome_kind: String,
+        pub baseline: i64,
+        pub targets: Json,
+        pub create_time: DateTimeUtc,
+        pub update_time: DateTimeUtc,
+        pub delete_time: Option<DateTimeUtc>,
+        pub revision: i64,
+    }
+    no_relations!();
+}

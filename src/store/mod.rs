@@ -5,6 +5,7 @@
 
 pub mod audit;
 mod entities;
+pub mod grants;
 mod idempotency;
 pub mod organizations;
 mod reference;

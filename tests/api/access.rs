@@ -104,6 +104,36 @@ const EXPECTED: &[(&str, &[&str])] = &[
             "GRANTEE",
         ],
     ),
+    (
+        "GrantService/GetGrant",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "GrantService/ListGrants",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
+    ("GrantService/CreateGrant", &["ADMIN", "PROGRAM_OFFICER"]),
+    ("GrantService/UpdateGrant", &["ADMIN", "PROGRAM_OFFICER"]),
+    ("GrantService/ActivateGrant", &["ADMIN", "PROGRAM_OFFICER"]),
+    ("GrantService/SuspendGrant", &["ADMIN", "PROGRAM_OFFICER"]),
+    ("GrantService/CloseGrant", &["ADMIN", "PROGRAM_OFFICER"]),
+    ("GrantService/TerminateGrant", &["ADMIN", "PROGRAM_OFFICER"]),
+    (
+        "GrantService/CreateObligation",
+        &["ADMIN", "PROGRAM_OFFICER"],
+    ),
+    (
+        "GrantService/GetObligation",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "GrantService/ListObligations",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "GrantService/ListGrantRevisions",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
     ("AccessService/CreateApiToken", &["ADMIN"]),
     ("AccessService/GetApiToken", &["ADMIN"]),
     ("AccessService/ListApiTokens", &["ADMIN"]),
@@ -260,15 +290,23 @@ async fn health_needs_no_token() {
 }
 
 #[tokio::test]
-async fn reflection_needs_a_token_when_the_setting_is_off() {
+async fn reflection_needs_a_valid_token_when_the_setting_is_off() {
     let app = spawn_app_with(|settings| settings.server.reflection = false).await;
-    let open = call_raw_path(
-        &app,
-        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-        None,
-    )
-    .await;
-    assert_eq!(open, Code::Unauthenticated);
+    let path = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
+    let auditor = app.token(pb::Role::Auditor, "").await;
+    assert_eq!(call_raw_path(&app, path, None).await, Code::Unauthenticated);
+    assert_eq!(
+        call_raw_path(&app, path, Some("tg_unknown")).await,
+        Code::Unauthenticated
+    );
+    assert_ne!(
+        call_raw_path(&app, path, Some(&auditor)).await,
+        Code::Unauthenticated
+    );
+    assert_ne!(
+        call_raw_path(&app, path, Some(&auditor)).await,
+        Code::PermissionDenied
+    );
 }
 
 async fn call_raw_path(app: &TestApp, path: &str, token: Option<&str>) -> Code {
@@ -496,7 +534,7 @@ async fn a_revoked_token_stops_working_at_once_and_cannot_be_revoked_twice() {
 }
 
 #[tokio::test]
-async fn the_same_request_id_creates_one_token_and_returns_the_same_secret() {
+async fn the_same_request_id_creates_one_token_and_never_stores_its_secret() {
     let app = spawn_app().await;
     let request = pb::CreateApiTokenRequest {
         api_token: Some(pb::ApiToken {
@@ -528,6 +566,24 @@ async fn the_same_request_id_creates_one_token_and_returns_the_same_secret() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(first, second);
+    let stored = app
+        .query_column("SELECT response FROM idempotency_keys")
+        .await;
+
+    assert!(!first.secret.is_empty());
+    assert_eq!(
+        second.api_token, first.api_token,
+        "the replay names the same token"
+    );
+    assert!(
+        second.secret.is_empty(),
+        "a replay never carries the secret"
+    );
     assert_eq!(list.api_tokens.len(), 1);
+    assert!(!stored.is_empty());
+    assert!(
+        stored
+            .iter()
+            .all(|response| !String::from_utf8_lossy(response).contains(&first.secret))
+    );
 }

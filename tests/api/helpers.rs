@@ -169,6 +169,16 @@ impl TestApp {
         )
     }
 
+    pub fn grants(
+        &self,
+        token: Option<&str>,
+    ) -> pb::grant_service_client::GrantServiceClient<Authed> {
+        pb::grant_service_client::GrantServiceClient::with_interceptor(
+            self.channel(),
+            self.bearer(token),
+        )
+    }
+
     /// Admin clients, the most common case.
     pub fn admin(&self) -> Option<&str> {
         Some(&self.admin_token)
@@ -220,6 +230,21 @@ impl TestApp {
             .unwrap_or_else(|error| panic!("SQL failed: {sql}: {error}"));
     }
 
+    /// The first column of every row of a raw query, as bytes (to read what the API never shows).
+    pub async fn query_column(&self, sql: &str) -> Vec<Vec<u8>> {
+        let connection = self.store.connection();
+        let rows = connection
+            .query_all_raw(sea_orm::Statement::from_string(
+                connection.get_database_backend(),
+                sql,
+            ))
+            .await
+            .unwrap_or_else(|error| panic!("SQL failed: {sql}: {error}"));
+        rows.iter()
+            .map(|row| row.try_get_by_index::<Vec<u8>>(0).expect("a bytes column"))
+            .collect()
+    }
+
     /// Sends the shutdown signal without waiting.
     pub fn signal_shutdown(&mut self) -> JoinHandle<()> {
         if let Some(shutdown) = self.shutdown.take() {
@@ -244,6 +269,95 @@ pub fn new_organization(display_name: &str, country_code: &str) -> pb::Organizat
         kind: pb::OrganizationKind::Ngo as i32,
         country_code: country_code.into(),
         ..Default::default()
+    }
+}
+
+/// A valid draft grant to `grantee` (an organisation name), FY 2014-2016.
+pub fn new_grant(award_number: &str, grantee: &str) -> pb::Grant {
+    pb::Grant {
+        award_number: award_number.into(),
+        title: "Strengthening the criminal justice response".into(),
+        grantee: grantee.into(),
+        instrument: pb::GrantInstrument::CooperativeAgreement as i32,
+        approach: pb::GrantApproach::ComprehensiveMultiYear as i32,
+        start_date: "2013-10-01".into(),
+        end_date: "2016-09-30".into(),
+        reporting_cadence: pb::ReportingCadence::Quarterly as i32,
+        program_officer: "jane.doe@state.example".into(),
+        ..Default::default()
+    }
+}
+
+/// A valid obligation.
+pub fn new_obligation(
+    kind: pb::ObligationKind,
+    account: &str,
+    fiscal_year: i32,
+    amount: i64,
+    date: &str,
+) -> pb::Obligation {
+    pb::Obligation {
+        kind: kind as i32,
+        funding_account: format!("fundingAccounts/{account}"),
+        fiscal_year,
+        amount,
+        obligation_date: date.into(),
+        note: String::new(),
+        ..Default::default()
+    }
+}
+
+impl TestApp {
+    /// Creates a funding account as admin.
+    pub async fn funding_account(&self, code: &str) {
+        self.reference_data(self.admin())
+            .create_funding_account(pb::CreateFundingAccountRequest {
+                funding_account_id: code.into(),
+                funding_account: Some(pb::FundingAccount {
+                    display_name: format!("{code} account"),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .expect("the admin creates a funding account");
+    }
+
+    /// Creates a draft grant as admin.
+    pub async fn grant(&self, award_number: &str, grantee: &str) -> pb::Grant {
+        self.grants(self.admin())
+            .create_grant(pb::CreateGrantRequest {
+                grant: Some(new_grant(award_number, grantee)),
+                request_id: String::new(),
+            })
+            .await
+            .expect("the admin creates a grant")
+            .into_inner()
+    }
+
+    /// Records an obligation as admin.
+    pub async fn obligate(
+        &self,
+        grant: &str,
+        obligation: pb::Obligation,
+    ) -> Result<pb::Obligation, Status> {
+        self.grants(self.admin())
+            .create_obligation(pb::CreateObligationRequest {
+                parent: grant.into(),
+                obligation: Some(obligation),
+                request_id: String::new(),
+            })
+            .await
+            .map(|response| response.into_inner())
+    }
+
+    /// Reads a grant as admin.
+    pub async fn read_grant(&self, name: &str) -> pb::Grant {
+        self.grants(self.admin())
+            .get_grant(pb::GetGrantRequest { name: name.into() })
+            .await
+            .expect("the admin reads a grant")
+            .into_inner()
     }
 }
 

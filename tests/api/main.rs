@@ -4,6 +4,7 @@
 mod access;
 mod audit;
 mod end_to_end;
+mod grants;
 mod helpers;
 mod organizations;
 mod reference_data;

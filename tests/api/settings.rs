@@ -131,3 +131,9 @@ fn a_missing_config_file_is_named() {
     .unwrap_err();
     assert!(error.to_string().contains("/nonexistent/tipgrants.toml"));
 }
+
+#[test]
+fn a_misspelt_key_is_refused_instead_of_silently_ignored() {
+    let error = load(&[("TIPGRANTS__SERVER__REFLEKTION", "false")]).unwrap_err();
+    assert!(error.contains("reflektion"), "{error}");
+}

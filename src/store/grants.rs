@@ -1,0 +1,631 @@
+//! Grants, their obligations and revisions. A grantee's scope is the grants
+//! of its own organisation. Every change to a grant (terms, state, money)
+//! takes the grant's row lock, moves its revision and stores a revision
+//! snapshot, so "what were the terms on date D?" has an exact answer.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::sea_query::Query;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Select,
+};
+
+use super::entities::{
+    countries, grant_revisions, grants, indicators, obligations, organizations, project_countries,
+    project_pillars, projects,
+};
+use super::{Page, Store, Tx, fetch_page, new_id, now};
+use crate::domain::access::Scope;
+use crate::domain::grant::{
+    self, Grant, GrantApproach, GrantInstrument, GrantRevision, GrantState, GrantTerms,
+    NewObligation, Obligation, ObligationKind, ReportingCadence,
+};
+use crate::domain::money::Cents;
+use crate::domain::pillar::Pillar;
+use crate::error::{Error, Result};
+
+/// What to list.
+#[derive(Debug, Clone, Default)]
+pub struct GrantFilter {
+    pub organization_id: Option<String>,
+    pub account_code: Option<String>,
+    pub fiscal_year: Option<i32>,
+    /// Grants whose period of performance overlaps these dates (a fiscal year).
+    pub performance_period: Option<(NaiveDate, NaiveDate)>,
+    pub state: Option<GrantState>,
+    pub country_code: Option<String>,
+    pub region_code: Option<String>,
+    pub pillar: Option<Pillar>,
+}
+
+/// What to list of a grant's obligations.
+#[derive(Debug, Clone, Default)]
+pub struct ObligationFilter {
+    pub account_code: Option<String>,
+    pub fiscal_year: Option<i32>,
+    pub kind: Option<ObligationKind>,
+}
+
+pub(super) fn scoped(scope: &Scope) -> Select<grants::Entity> {
+    let select = grants::Entity::find();
+    match scope {
+        Scope::All => select,
+        Scope::Organization(id) => select.filter(grants::Column::OrganizationId.eq(id.as_str())),
+    }
+}
+
+fn not_found(id: &str) -> Error {
+    Error::NotFound {
+        resource: format!("grants/{id}"),
+    }
+}
+
+fn corrupt(what: &str, id: &str, value: &str) -> Error {
+    Error::Internal(format!("{what} of {id} holds an unknown code {value:?}"))
+}
+
+fn obligation_to_domain(row: obligations::Model) -> Result<Obligation> {
+    let kind = ObligationKind::from_code(&row.kind)
+        .ok_or_else(|| corrupt("obligations.kind", &row.id, &row.kind))?;
+    Ok(Obligation {
+        id: row.id,
+        grant_id: row.grant_id,
+        fields: NewObligation {
+            kind,
+            account_code: row.account_code,
+            fiscal_year: row.fiscal_year,
+            amount: Cents(row.amount_cents),
+            obligation_date: row.obligation_date,
+            note: row.note,
+        },
+        create_time: row.create_time,
+    })
+}
+
+fn to_domain(row: grants::Model, obligations: &[Obligation]) -> Result<Grant> {
+    let own: Vec<Obligation> = obligations
+        .iter()
+        .filter(|o| o.grant_id == row.id)
+        .cloned()
+        .collect();
+    let code = |what: &str, value: &str| corrupt(what, &row.id, value);
+    Ok(Grant {
+        terms: GrantTerms {
+            award_number: row.award_number.clone(),
+            title: row.title.clone(),
+            organization_id: row.organization_id.clone(),
+            instrument: GrantInstrument::from_code(&row.instrument)
+                .ok_or_else(|| code("grants.instrument", &row.instrument))?,
+            approach: GrantApproach::from_code(&row.approach)
+                .ok_or_else(|| code("grants.approach", &row.approach))?,
+            start_date: row.start_date,
+            end_date: row.end_date,
+            reporting_cadence: ReportingCadence::from_code(&row.reporting_cadence)
+                .ok_or_else(|| code("grants.reporting_cadence", &row.reporting_cadence))?,
+            program_officer: row.program_officer.clone(),
+        },
+        state: GrantState::from_code(&row.state).ok_or_else(|| code("grants.state", &row.state))?,
+        state_reason: row.state_reason.clone(),
+        totals: grant::totals(&own)?,
+        create_time: row.create_time,
+        update_time: row.update_time,
+        revision: row.revision,
+        id: row.id,
+    })
+}
+
+/// The obligations of some grants, in recording order.
+async fn obligations_of(
+    conn: &impl ConnectionTrait,
+    grant_ids: &[String],
+) -> Result<Vec<Obligation>> {
+    if grant_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    obligations::Entity::find()
+        .filter(obligations::Column::GrantId.is_in(grant_ids.iter().map(String::as_str)))
+        .order_by_asc(obligations::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(obligation_to_domain)
+        .collect()
+}
+
+/// Grants with their money, one query for all their obligations.
+async fn with_money(conn: &impl ConnectionTrait, rows: Vec<grants::Model>) -> Result<Vec<Grant>> {
+    let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
+    let obligations = obligations_of(conn, &ids).await?;
+    rows.into_iter()
+        .map(|row| to_domain(row, &obligations))
+        .collect()
+}
+
+pub(super) async fn find(conn: &impl ConnectionTrait, scope: &Scope, id: &str) -> Result<Grant> {
+    let row = scoped(scope)
+        .filter(grants::Column::Id.eq(id))
+        .one(conn)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    let obligations = obligations_of(conn, &[row.id.clone()]).await?;
+    to_domain(row, &obligations)
+}
+
+/// Grants with a project in a country matching `countries`.
+fn grants_with_project_country(countries: Condition) -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column(projects::Column::GrantId)
+        .from(projects::Entity)
+        .and_where(
+            projects::Column::Id.in_subquery(
+                Query::select()
+                    .column(project_countries::Column::ProjectId)
+                    .from(project_countries::Entity)
+                    .cond_where(countries)
+                    .to_owned(),
+            ),
+        )
+        .to_owned()
+}
+
+/// Countries of a region.
+pub(super) fn countries_of_region(region: &str) -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column(countries::Column::Alpha2)
+        .from(countries::Entity)
+        .and_where(countries::Column::RegionCode.eq(region))
+        .to_owned()
+}
+
+impl Store {
+    /// One grant the caller may see.
+    pub async fn get_grant(&self, scope: &Scope, id: &str) -> Result<Grant> {
+        find(&self.db, scope, id).await
+    }
+
+    /// A page of the grants the caller may see, oldest first.
+    pub async fn list_grants(
+        &self,
+        scope: &Scope,
+        filter: &GrantFilter,
+        after: Option<String>,
+        limit: u64,
+    ) -> Result<Page<Grant>> {
+        let mut select = scoped(scope);
+        if let Some(organization) = &filter.organization_id {
+            select = select.filter(grants::Column::OrganizationId.eq(organization.as_str()));
+        }
+        if let Some(state) = filter.state {
+            select = select.filter(grants::Column::State.eq(state.code()));
+        }
+        if let Some((start, end)) = filter.performance_period {
+            select = select
+                .filter(grants::Column::StartDate.lte(end))
+                .filter(grants::Column::EndDate.gte(start));
+        }
+        if filter.account_code.is_some() || filter.fiscal_year.is_some() {
+            let mut funded = Query::select()
+                .column(obligations::Column::GrantId)
+                .from(obligations::Entity)
+                .to_owned();
+            if let Some(account) = &filter.account_code {
+                funded.and_where(obligations::Column::AccountCode.eq(account.as_str()));
+            }
+            if let Some(year) = filter.fiscal_year {
+                funded.and_where(obligations::Column::FiscalYear.eq(year));
+            }
+            select = select.filter(grants::Column::Id.in_subquery(funded));
+        }
+        if let Some(country) = &filter.country_code {
+            let countries =
+                Condition::all().add(project_countries::Column::CountryCode.eq(country.as_str()));
+            select = select
+                .filter(grants::Column::Id.in_subquery(grants_with_project_country(countries)));
+        }
+        if let Some(region) = &filter.region_code {
+            let countries = Condition::all().add(
+                project_countries::Column::CountryCode.in_subquery(countries_of_region(region)),
+            );
+            select = select
+                .filter(grants::Column::Id.in_subquery(grants_with_project_country(countries)));
+        }
+        if let Some(pillar) = filter.pillar {
+            let with_pillar = Query::select()
+                .column(projects::Column::GrantId)
+                .from(projects::Entity)
+                .and_where(
+                    projects::Column::Id.in_subquery(
+                        Query::select()
+                            .column(project_pillars::Column::ProjectId)
+                            .from(project_pillars::Entity)
+                            .and_where(project_pillars::Column::Pillar.eq(pillar.code()))
+                            .to_owned(),
+                    ),
+                )
+                .to_owned();
+            select = select.filter(grants::Column::Id.in_subquery(with_pillar));
+        }
+        let (rows, more) = fetch_page(
+            &self.db,
+            select,
+            grants::Column::Id,
+            after.map(Into::into),
+            limit,
+        )
+        .await?;
+        let next_after = more
+            .then(|| rows.last().map(|row| row.id.clone()))
+            .flatten();
+        Ok(Page {
+            items: with_money(&self.db, rows).await?,
+            next_after,
+        })
+    }
+
+    /// One obligation of a grant the caller may see.
+    pub async fn get_obligation(
+        &self,
+        scope: &Scope,
+        grant_id: &str,
+        id: &str,
+    ) -> Result<Obligation> {
+        find(&self.db, scope, grant_id).await?;
+        obligations::Entity::find_by_id(id)
+            .filter(obligations::Column::GrantId.eq(grant_id))
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                resource: format!("grants/{grant_id}/obligations/{id}"),
+            })
+            .and_then(obligation_to_domain)
+    }
+
+    /// A page of a grant's obligations in recording order.
+    pub async fn list_obligations(
+        &self,
+        scope: &Scope,
+        grant_id: &str,
+        filter: &ObligationFilter,
+        after: Option<String>,
+        limit: u64,
+    ) -> Result<Page<Obligation>> {
+        find(&self.db, scope, grant_id).await?;
+        let mut select =
+            obligations::Entity::find().filter(obligations::Column::GrantId.eq(grant_id));
+        if let Some(account) = &filter.account_code {
+            select = select.filter(obligations::Column::AccountCode.eq(account.as_str()));
+        }
+        if let Some(year) = filter.fiscal_year {
+            select = select.filter(obligations::Column::FiscalYear.eq(year));
+        }
+        if let Some(kind) = filter.kind {
+            select = select.filter(obligations::Column::Kind.eq(kind.code()));
+        }
+        let (rows, more) = fetch_page(
+            &self.db,
+            select,
+            obligations::Column::Id,
+            after.map(Into::into),
+            limit,
+        )
+        .await?;
+        let next_after = more
+            .then(|| rows.last().map(|row| row.id.clone()))
+            .flatten();
+        Ok(Page {
+            items: rows
+                .into_iter()
+                .map(obligation_to_domain)
+                .collect::<Result<_>>()?,
+            next_after,
+        })
+    }
+
+    /// A page of a grant's revisions, oldest first; with `as_of`, only the one in effect then.
+    pub async fn list_grant_revisions(
+        &self,
+        scope: &Scope,
+        grant_id: &str,
+        as_of: Option<DateTime<Utc>>,
+        after: Option<i64>,
+        limit: u64,
+    ) -> Result<Page<GrantRevision>> {
+        find(&self.db, scope, grant_id).await?;
+        let select =
+            grant_revisions::Entity::find().filter(grant_revisions::Column::GrantId.eq(grant_id));
+        let (rows, more) = match as_of {
+            Some(time) => {
+                let row = select
+                    .filter(grant_revisions::Column::RevisionTime.lte(time))
+                    .order_by_desc(grant_revisions::Column::Revision)
+                    .one(&self.db)
+                    .await?;
+                (row.into_iter().collect::<Vec<_>>(), false)
+            }
+            None => {
+                fetch_page(
+                    &self.db,
+                    select,
+                    grant_revisions::Column::Revision,
+                    after.map(Into::into),
+                    limit,
+                )
+                .await?
+            }
+        };
+        let next_after = more
+            .then(|| rows.last().map(|row| row.revision.to_string()))
+            .flatten();
+        let items = rows
+            .into_iter()
+            .map(|row| {
+                let grant: Grant = serde_json::from_value(row.terms).map_err(|error| {
+                    Error::Internal(format!(
+                        "grant_revisions of {grant_id}/{}: {error}",
+                        row.revision
+                    ))
+                })?;
+                Ok(GrantRevision {
+                    grant_id: row.grant_id,
+                    revision: row.revision,
+                    revision_time: row.revision_time,
+                    actor: row.actor,
+                    method: row.method,
+                    grant,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Page { items, next_after })
+    }
+}
+
+impl Tx {
+    /// Reads a grant for a change and locks it until commit; checks `etag` when given.
+    pub async fn grant_for_update(
+        &self,
+        scope: &Scope,
+        id: &str,
+        etag: Option<i64>,
+    ) -> Result<Grant> {
+        let row = scoped(scope)
+            .filter(grants::Column::Id.eq(id))
+            .lock_exclusive()
+            .one(&self.txn)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        let obligations = obligations_of(&self.txn, &[row.id.clone()]).await?;
+        let grant = to_domain(row, &obligations)?;
+        if etag.is_some_and(|etag| etag != grant.revision) {
+            return Err(Error::stale_etag(&grant.resource_name()));
+        }
+        Ok(grant)
+    }
+
+    /// The obligations of a grant (read inside the transaction, after its lock).
+    pub async fn grant_obligations(&self, grant_id: &str) -> Result<Vec<Obligation>> {
+        obligations_of(&self.txn, &[grant_id.to_string()]).await
+    }
+
+    /// Whether some live (not cancelled) project of the grant has a live indicator with a target.
+    pub async fn grant_has_indicator_target(&self, grant_id: &str) -> Result<bool> {
+        let live_projects = Query::select()
+            .column(projects::Column::Id)
+            .from(projects::Entity)
+            .and_where(projects::Column::GrantId.eq(grant_id))
+            .and_where(
+                projects::Column::State.ne(crate::domain::project::ProjectState::Cancelled.code()),
+            )
+            .to_owned();
+        let rows = indicators::Entity::find()
+            .filter(indicators::Column::ProjectId.in_subquery(live_projects))
+            .filter(indicators::Column::DeleteTime.is_null())
+            .all(&self.txn)
+            .await?;
+        Ok(rows.iter().any(|row| {
+            row.targets
+                .as_array()
+                .is_some_and(|targets| !targets.is_empty())
+        }))
+    }
+
+    /// Creates a grant in DRAFT, revision 1.
+    pub async fn create_grant(&mut self, terms: GrantTerms) -> Result<Grant> {
+        match organizations::Entity::find_by_id(terms.organization_id.as_str())
+            .one(&self.txn)
+            .await?
+        {
+            Some(row) if row.delete_time.is_none() => {}
+            Some(_) => {
+                return Err(Error::invalid(
+                    "grant.grantee",
+                    format!("organizations/{} is deleted", terms.organization_id),
+                ));
+            }
+            None => {
+                return Err(Error::invalid(
+                    "grant.grantee",
+                    format!("organizations/{} does not exist", terms.organization_id),
+                ));
+            }
+        }
+        let existing = grants::Entity::find()
+            .filter(grants::Column::AwardNumber.eq(terms.award_number.as_str()))
+            .one(&self.txn)
+            .await?;
+        if let Some(existing) = existing {
+            return Err(Error::AlreadyExists {
+                resource: format!("grants/{}", existing.id),
+                message: format!(
+                    "award number {} is already grants/{}",
+                    terms.award_number, existing.id
+                ),
+            });
+        }
+        let time = now();
+        let grant = Grant {
+            id: new_id(),
+            terms,
+            state: GrantState::Draft,
+            state_reason: String::new(),
+            totals: Vec::new(),
+            create_time: time,
+            update_time: time,
+            revision: 1,
+        };
+        grants::ActiveModel {
+            id: Set(grant.id.clone()),
+            award_number: Set(grant.terms.award_number.clone()),
+            title: Set(grant.terms.title.clone()),
+            organization_id: Set(grant.terms.organization_id.clone()),
+            instrument: Set(grant.terms.instrument.code().into()),
+            approach: Set(grant.terms.approach.code().into()),
+            start_date: Set(grant.terms.start_date),
+            end_date: Set(grant.terms.end_date),
+            reporting_cadence: Set(grant.terms.reporting_cadence.code().into()),
+            program_officer: Set(grant.terms.program_officer.clone()),
+            state: Set(grant.state.code().into()),
+            state_reason: Set(String::new()),
+            create_time: Set(time),
+            update_time: Set(time),
+            revision: Set(1),
+        }
+        .insert(&self.txn)
+        .await?;
+        self.write_revision(&grant).await?;
+        self.audit(&grant.resource_name(), None, Some(&grant.audit_view()));
+        Ok(grant)
+    }
+
+    /// Saves `after` over `before` (terms, state, money), moves the revision and records it.
+    /// `audit`: whether this change is the call's audit event (an obligation records its own).
+    async fn save_grant(&mut self, before: &Grant, mut after: Grant, audit: bool) -> Result<Grant> {
+        after.update_time = now();
+        after.revision = before.revision + 1;
+        let mut row = grants::Entity::find_by_id(before.id.as_str())
+            .one(&self.txn)
+            .await?
+            .ok_or_else(|| not_found(&before.id))?
+            .into_active_model();
+        row.title = Set(after.terms.title.clone());
+        row.instrument = Set(after.terms.instrument.code().into());
+        row.approach = Set(after.terms.approach.code().into());
+        row.start_date = Set(after.terms.start_date);
+        row.end_date = Set(after.terms.end_date);
+        row.reporting_cadence = Set(after.terms.reporting_cadence.code().into());
+        row.program_officer = Set(after.terms.program_officer.clone());
+        row.state = Set(after.state.code().into());
+        row.state_reason = Set(after.state_reason.clone());
+        row.update_time = Set(after.update_time);
+        row.revision = Set(after.revision);
+        row.update(&self.txn).await?;
+        self.write_revision(&after).await?;
+        if audit {
+            self.audit(
+                &after.resource_name(),
+                Some(&before.audit_view()),
+                Some(&after.audit_view()),
+            );
+        }
+        Ok(after)
+    }
+
+    async fn write_revision(&self, grant: &Grant) -> Result<()> {
+        let terms = serde_json::to_value(grant)
+            .map_err(|error| Error::Internal(format!("grant snapshot: {error}")))?;
+        grant_revisions::ActiveModel {
+            grant_id: Set(grant.id.clone()),
+            revision: Set(grant.revision),
+            revision_time: Set(grant.update_time),
+            actor: Set(self.call.actor.resource_name()),
+            method: Set(self.call.method.clone()),
+            terms: Set(terms),
+        }
+        .insert(&self.txn)
+        .await?;
+        Ok(())
+    }
+
+    /// Replaces the terms of `current`. Projects must still fit in the new period.
+    pub async fn update_grant(&mut self, current: Grant, terms: GrantTerms) -> Result<Grant> {
+        let outside = projects::Entity::find()
+            .filter(projects::Column::GrantId.eq(current.id.as_str()))
+            .filter(
+                Condition::any()
+                    .add(projects::Column::StartDate.lt(terms.start_date))
+                    .add(projects::Column::EndDate.gt(terms.end_date)),
+            )
+            .one(&self.txn)
+            .await?;
+        if let Some(project) = outside {
+            return Err(Error::precondition(
+                "PROJECT_OUTSIDE_GRANT_PERIOD",
+                format!("grants/{}/projects/{}", current.id, project.id),
+                format!(
+                    "project period {} to {} would fall outside the new period {} to {}: change the project first",
+                    project.start_date, project.end_date, terms.start_date, terms.end_date
+                ),
+            ));
+        }
+        let mut after = current.clone();
+        after.terms = terms;
+        self.save_grant(&current, after, true).await
+    }
+
+    /// Moves `current` to `state` with `reason`.
+    pub async fn set_grant_state(
+        &mut self,
+        current: Grant,
+        state: GrantState,
+        reason: String,
+    ) -> Result<Grant> {
+        let mut after = current.clone();
+        after.state = state;
+        after.state_reason = reason;
+        self.save_grant(&current, after, true).await
+    }
+
+    /// Records an obligation on the locked grant `current` (already checked by the domain).
+    pub async fn create_obligation(
+        &mut self,
+        current: Grant,
+        new: NewObligation,
+    ) -> Result<(Obligation, Grant)> {
+        self.require_live_funding_account("obligation.funding_account", &new.account_code)
+            .await?;
+        let obligation = Obligation {
+            id: new_id(),
+            grant_id: current.id.clone(),
+            fields: new,
+            create_time: now(),
+        };
+        obligations::ActiveModel {
+            id: Set(obligation.id.clone()),
+            grant_id: Set(obligation.grant_id.clone()),
+            kind: Set(obligation.fields.kind.code().into()),
+            account_code: Set(obligation.fields.account_code.clone()),
+            fiscal_year: Set(obligation.fields.fiscal_year),
+            amount_cents: Set(obligation.fields.amount.0),
+            obligation_date: Set(obligation.fields.obligation_date),
+            note: Set(obligation.fields.note.clone()),
+            create_time: Set(obligation.create_time),
+        }
+        .insert(&self.txn)
+        .await?;
+        let mut after = current.clone();
+        let mut all = self.grant_obligations(&current.id).await?;
+        if !all.iter().any(|o| o.id == obligation.id) {
+            all.push(obligation.clone());
+        }
+        after.totals = grant::totals(&all)?;
+        let grant = self.save_grant(&current, after, false).await?;
+        let mut view = super::snapshot(&obligation.fields);
+        if let Some(map) = view.as_object_mut() {
+            map.insert(
+                "grant_obligated_amount".into(),
+                serde_json::json!(grant.obligated().0),
+            );
+        }
+        self.audit(&obligation.resource_name(), None, Some(&view));
+        Ok((obligation, grant))
+    }
+}
