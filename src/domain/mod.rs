@@ -9,6 +9,7 @@ pub mod money;
 pub mod organization;
 pub mod pillar;
 pub mod reference;
+pub mod tip_report;
 pub mod validate;
 
 pub use validate::Violations;
