@@ -8,6 +8,7 @@ mod entities;
 mod idempotency;
 pub mod organizations;
 mod reference;
+pub mod tip_report;
 pub mod tokens;
 
 use std::time::Duration;
