@@ -9,3 +9,4 @@ mod organizations;
 mod reference_data;
 mod server;
 mod settings;
+mod tip_report;
