@@ -21,6 +21,7 @@ use crate::api::auth::{AuthLayer, Authenticator};
 use crate::api::grant_api::GrantApi;
 use crate::api::organization_api::OrganizationApi;
 use crate::api::reference_data_api::ReferenceDataApi;
+use crate::api::tip_report_api::TipReportApi;
 use crate::bootstrap;
 use crate::domain::fiscal_year::FiscalCalendar;
 use crate::pb::v1::access_service_server::AccessServiceServer;
@@ -28,6 +29,7 @@ use crate::pb::v1::audit_service_server::AuditServiceServer;
 use crate::pb::v1::grant_service_server::GrantServiceServer;
 use crate::pb::v1::organization_service_server::OrganizationServiceServer;
 use crate::pb::v1::reference_data_service_server::ReferenceDataServiceServer;
+use crate::pb::v1::tip_report_service_server::TipReportServiceServer;
 use crate::settings::Settings;
 use crate::store::Store;
 
@@ -35,6 +37,7 @@ use crate::store::Store;
 const SERVICES: &[&str] = &[
     "tipgrants.v1.OrganizationService",
     "tipgrants.v1.ReferenceDataService",
+    "tipgrants.v1.TipReportService",
     "tipgrants.v1.AccessService",
     "tipgrants.v1.AuditService",
     "tipgrants.v1.GrantService",
@@ -171,6 +174,9 @@ impl Application {
                 store.clone(),
             )))
             .add_service(ReferenceDataServiceServer::new(ReferenceDataApi::new(
+                store.clone(),
+            )))
+            .add_service(TipReportServiceServer::new(TipReportApi::new(
                 store.clone(),
             )))
             .add_service(AccessServiceServer::new(AccessApi::new(

@@ -87,10 +87,10 @@ fn parse_filter(request: &pb::ListAuditEventsRequest) -> Result<AuditFilter> {
         .as_ref()
         .map(|time| from_timestamp("end_time", time))
         .transpose()?;
-    if let (Some(start), Some(end)) = (filter.start_time, filter.end_time) {
-        if end <= start {
-            return Err(Error::invalid("end_time", "must be after start_time"));
-        }
+    if let (Some(start), Some(end)) = (filter.start_time, filter.end_time)
+        && end <= start
+    {
+        return Err(Error::invalid("end_time", "must be after start_time"));
     }
     Ok(filter)
 }

@@ -12,6 +12,7 @@ pub mod organization_api;
 pub mod paging;
 pub mod permissions;
 pub mod reference_data_api;
+pub mod tip_report_api;
 
 use chrono::{DateTime, Utc};
 use prost::Message;

@@ -83,6 +83,31 @@ pub const TABLE: &[(&str, &[Role])] = &[
         "/tipgrants.v1.GrantService/ListGrantRevisions",
         PROGRAM_READERS,
     ),
+    // TIP Report data: everyone reads; administrators manage.
+    ("/tipgrants.v1.TipReportService/GetTipRanking", EVERYONE),
+    ("/tipgrants.v1.TipReportService/ListTipRankings", EVERYONE),
+    ("/tipgrants.v1.TipReportService/CreateTipRanking", ADMIN),
+    ("/tipgrants.v1.TipReportService/UpdateTipRanking", ADMIN),
+    (
+        "/tipgrants.v1.TipReportService/GetTipRecommendation",
+        EVERYONE,
+    ),
+    (
+        "/tipgrants.v1.TipReportService/ListTipRecommendations",
+        EVERYONE,
+    ),
+    (
+        "/tipgrants.v1.TipReportService/CreateTipRecommendation",
+        ADMIN,
+    ),
+    (
+        "/tipgrants.v1.TipReportService/UpdateTipRecommendation",
+        ADMIN,
+    ),
+    (
+        "/tipgrants.v1.TipReportService/DeleteTipRecommendation",
+        ADMIN,
+    ),
     // Tokens: administrators only.
     ("/tipgrants.v1.AccessService/CreateApiToken", ADMIN),
     ("/tipgrants.v1.AccessService/GetApiToken", ADMIN),

@@ -46,6 +46,7 @@ pub mod organization;
 pub mod pillar;
 pub mod project;
 pub mod reference;
+pub mod tip_report;
 pub mod validate;
 
 pub use validate::Violations;

@@ -41,7 +41,7 @@ pub(super) async fn append(txn: &DatabaseTransaction, events: Vec<PendingEvent>)
     audit_head::Entity::update_many()
         .col_expr(
             audit_head::Column::Sequence,
-            Expr::col(audit_head::Column::Sequence).into(),
+            Expr::col(audit_head::Column::Sequence),
         )
         .filter(audit_head::Column::Id.eq(1))
         .exec(txn)

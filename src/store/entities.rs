@@ -145,6 +145,42 @@ pub mod api_tokens {
     no_relations!();
 }
 
+pub mod tip_rankings {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "tip_rankings")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub country_code: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub report_year: i32,
+        pub tier: String,
+        pub create_time: DateTimeUtc,
+        pub update_time: DateTimeUtc,
+        pub revision: i64,
+    }
+    no_relations!();
+}
+
+pub mod tip_recommendations {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "tip_recommendations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub country_code: String,
+        pub report_year: i32,
+        pub pillar: String,
+        pub text: String,
+        pub create_time: DateTimeUtc,
+        pub update_time: DateTimeUtc,
+        pub delete_time: Option<DateTimeUtc>,
+        pub revision: i64,
+    }
+    no_relations!();
+}
+
 pub mod grants {
     use sea_orm::entity::prelude::*;
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

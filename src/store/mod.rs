@@ -9,6 +9,7 @@ pub mod grants;
 mod idempotency;
 pub mod organizations;
 mod reference;
+pub mod tip_report;
 pub mod tokens;
 
 use std::time::Duration;

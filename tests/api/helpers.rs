@@ -149,6 +149,16 @@ impl TestApp {
         )
     }
 
+    pub fn tip_report(
+        &self,
+        token: Option<&str>,
+    ) -> pb::tip_report_service_client::TipReportServiceClient<Authed> {
+        pb::tip_report_service_client::TipReportServiceClient::with_interceptor(
+            self.channel(),
+            self.bearer(token),
+        )
+    }
+
     pub fn access(
         &self,
         token: Option<&str>,

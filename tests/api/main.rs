@@ -10,3 +10,4 @@ mod organizations;
 mod reference_data;
 mod server;
 mod settings;
+mod tip_report;

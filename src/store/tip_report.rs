@@ -1,0 +1,480 @@
+//! TIP Report data: rankings (one per country and report year, keyed by both)
+//! and recommendations (UUIDv7 ids, soft-deleted). Reference data: every role
+//! reads all of it, so there is no scope. Rankings page on the composite key
+//! (country code, report year), encoded in page tokens as `HT:2014`.
+
+use sea_orm::sea_query::Query;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Select,
+};
+
+use super::entities::{countries, tip_rankings, tip_recommendations};
+use super::{Page, Store, Tx, fetch_page, new_id, now, snapshot};
+use crate::domain::pillar::Pillar;
+use crate::domain::tip_report::{
+    self, TipRanking, TipRankingFields, TipRecommendation, TipRecommendationFields, TipTier,
+};
+use crate::error::{Error, Result};
+
+/// Which rankings to list.
+#[derive(Debug, Clone, Default)]
+pub struct TipRankingFilter {
+    /// One country; `None` for every country.
+    pub country_code: Option<String>,
+    pub report_year: Option<i32>,
+    pub tier: Option<TipTier>,
+    /// The countries of one region.
+    pub region_code: Option<String>,
+}
+
+/// Which recommendations to list.
+#[derive(Debug, Clone, Default)]
+pub struct TipRecommendationFilter {
+    /// One country; `None` for every country.
+    pub country_code: Option<String>,
+    pub report_year: Option<i32>,
+    pub pillar: Option<Pillar>,
+    /// The countries of one region.
+    pub region_code: Option<String>,
+    pub show_deleted: bool,
+}
+
+fn ranking(row: tip_rankings::Model) -> Result<TipRanking> {
+    let tier = TipTier::from_code(&row.tier).ok_or_else(|| {
+        Error::Internal(format!(
+            "tip_rankings.tier of {}/{}: {}",
+            row.country_code, row.report_year, row.tier
+        ))
+    })?;
+    Ok(TipRanking {
+        country_code: row.country_code,
+        report_year: row.report_year,
+        fields: TipRankingFields { tier },
+        create_time: row.create_time,
+        update_time: row.update_time,
+        revision: row.revision,
+    })
+}
+
+fn recommendation(row: tip_recommendations::Model) -> Result<TipRecommendation> {
+    let pillar = Pillar::from_code(&row.pillar).ok_or_else(|| {
+        Error::Internal(format!(
+            "tip_recommendations.pillar of {}: {}",
+            row.id, row.pillar
+        ))
+    })?;
+    Ok(TipRecommendation {
+        id: row.id,
+        country_code: row.country_code,
+        report_year: row.report_year,
+        pillar,
+        text: row.text,
+        create_time: row.create_time,
+        update_time: row.update_time,
+        delete_time: row.delete_time,
+        revision: row.revision,
+    })
+}
+
+fn ranking_not_found(country_code: &str, report_year: i32) -> Error {
+    Error::NotFound {
+        resource: tip_report::ranking_name(country_code, report_year),
+    }
+}
+
+fn recommendation_not_found(country_code: &str, id: &str) -> Error {
+    Error::NotFound {
+        resource: format!(
+            "countries/{country_code}/{}/{id}",
+            tip_report::RECOMMENDATIONS
+        ),
+    }
+}
+
+/// The keyset position of a ranking: `HT:2014`.
+fn ranking_position(row: &tip_rankings::Model) -> String {
+    format!("{}:{}", row.country_code, row.report_year)
+}
+
+/// Reads a position written by [`ranking_position`].
+fn parse_ranking_position(position: &str) -> Result<(String, i32)> {
+    position
+        .split_once(':')
+        .and_then(|(code, year)| Some((code.to_string(), year.parse::<i32>().ok()?)))
+        .ok_or_else(|| {
+            Error::invalid(
+                "page_token",
+                "is not a page token of this list; start again without one",
+            )
+        })
+}
+
+/// Keeps the rows whose `country_column` names a country of `region_code`.
+fn in_region<E: EntityTrait>(
+    select: Select<E>,
+    country_column: E::Column,
+    region_code: &str,
+) -> Select<E> {
+    select.filter(
+        country_column.in_subquery(
+            Query::select()
+                .column(countries::Column::Alpha2)
+                .from(countries::Entity)
+                .and_where(countries::Column::RegionCode.eq(region_code))
+                .to_owned(),
+        ),
+    )
+}
+
+async fn find_ranking(
+    conn: &impl ConnectionTrait,
+    country_code: &str,
+    report_year: i32,
+) -> Result<Option<tip_rankings::Model>> {
+    Ok(
+        tip_rankings::Entity::find_by_id((country_code.to_string(), report_year))
+            .one(conn)
+            .await?,
+    )
+}
+
+/// A recommendation by id, only under the country its name says.
+async fn find_recommendation(
+    conn: &impl ConnectionTrait,
+    country_code: &str,
+    id: &str,
+) -> Result<tip_recommendations::Model> {
+    tip_recommendations::Entity::find_by_id(id)
+        .filter(tip_recommendations::Column::CountryCode.eq(country_code))
+        .one(conn)
+        .await?
+        .ok_or_else(|| recommendation_not_found(country_code, id))
+}
+
+impl Store {
+    /// One ranking.
+    pub async fn get_tip_ranking(
+        &self,
+        country_code: &str,
+        report_year: i32,
+    ) -> Result<TipRanking> {
+        find_ranking(&self.db, country_code, report_year)
+            .await?
+            .ok_or_else(|| ranking_not_found(country_code, report_year))
+            .and_then(ranking)
+    }
+
+    /// A page of rankings in (country code, report year) order, after the position `after`.
+    pub async fn list_tip_rankings(
+        &self,
+        filter: &TipRankingFilter,
+        after: Option<String>,
+        limit: u64,
+    ) -> Result<Page<TipRanking>> {
+        let mut select = tip_rankings::Entity::find();
+        if let Some(country_code) = &filter.country_code {
+            select = select.filter(tip_rankings::Column::CountryCode.eq(country_code.as_str()));
+        }
+        if let Some(report_year) = filter.report_year {
+            select = select.filter(tip_rankings::Column::ReportYear.eq(report_year));
+        }
+        if let Some(tier) = filter.tier {
+            select = select.filter(tip_rankings::Column::Tier.eq(tier.code()));
+        }
+        if let Some(region_code) = &filter.region_code {
+            select = in_region(select, tip_rankings::Column::CountryCode, region_code);
+        }
+        if let Some(after) = after {
+            let (country_code, report_year) = parse_ranking_position(&after)?;
+            select = select.filter(
+                Condition::any()
+                    .add(tip_rankings::Column::CountryCode.gt(country_code.as_str()))
+                    .add(
+                        Condition::all()
+                            .add(tip_rankings::Column::CountryCode.eq(country_code.as_str()))
+                            .add(tip_rankings::Column::ReportYear.gt(report_year)),
+                    ),
+            );
+        }
+        let mut rows = select
+            .order_by_asc(tip_rankings::Column::CountryCode)
+            .order_by_asc(tip_rankings::Column::ReportYear)
+            .limit(limit + 1)
+            .all(&self.db)
+            .await?;
+        let more = rows.len() as u64 > limit;
+        rows.truncate(limit as usize);
+        let next_after = more.then(|| rows.last().map(ranking_position)).flatten();
+        Ok(Page {
+            items: rows.into_iter().map(ranking).collect::<Result<_>>()?,
+            next_after,
+        })
+    }
+
+    /// One recommendation, deleted or not.
+    pub async fn get_tip_recommendation(
+        &self,
+        country_code: &str,
+        id: &str,
+    ) -> Result<TipRecommendation> {
+        recommendation(find_recommendation(&self.db, country_code, id).await?)
+    }
+
+    /// A page of recommendations in id (creation) order.
+    pub async fn list_tip_recommendations(
+        &self,
+        filter: &TipRecommendationFilter,
+        after: Option<String>,
+        limit: u64,
+    ) -> Result<Page<TipRecommendation>> {
+        let mut select = tip_recommendations::Entity::find();
+        if let Some(country_code) = &filter.country_code {
+            select =
+                select.filter(tip_recommendations::Column::CountryCode.eq(country_code.as_str()));
+        }
+        if let Some(report_year) = filter.report_year {
+            select = select.filter(tip_recommendations::Column::ReportYear.eq(report_year));
+        }
+        if let Some(pillar) = filter.pillar {
+            select = select.filter(tip_recommendations::Column::Pillar.eq(pillar.code()));
+        }
+        if let Some(region_code) = &filter.region_code {
+            select = in_region(
+                select,
+                tip_recommendations::Column::CountryCode,
+                region_code,
+            );
+        }
+        if !filter.show_deleted {
+            select = select.filter(tip_recommendations::Column::DeleteTime.is_null());
+        }
+        let (rows, more) = fetch_page(
+            &self.db,
+            select,
+            tip_recommendations::Column::Id,
+            after.map(Into::into),
+            limit,
+        )
+        .await?;
+        let next_after = more
+            .then(|| rows.last().map(|row| row.id.clone()))
+            .flatten();
+        Ok(Page {
+            items: rows
+                .into_iter()
+                .map(recommendation)
+                .collect::<Result<_>>()?,
+            next_after,
+        })
+    }
+
+    /// The recommendations among `ids`, deleted or not, in id order (unknown ids are left out):
+    /// how a project shows the recommendations it answers, by resource name.
+    pub async fn tip_recommendations(&self, ids: &[String]) -> Result<Vec<TipRecommendation>> {
+        recommendations_among(&self.db, ids, true).await
+    }
+}
+
+async fn recommendations_among(
+    conn: &impl ConnectionTrait,
+    ids: &[String],
+    include_deleted: bool,
+) -> Result<Vec<TipRecommendation>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut select = tip_recommendations::Entity::find()
+        .filter(tip_recommendations::Column::Id.is_in(ids.iter().map(String::as_str)));
+    if !include_deleted {
+        select = select.filter(tip_recommendations::Column::DeleteTime.is_null());
+    }
+    select
+        .order_by_asc(tip_recommendations::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(recommendation)
+        .collect()
+}
+
+impl Tx {
+    /// The live recommendations among `ids`, in id order; unknown and deleted ids are left out,
+    /// so a caller that cites recommendations compares what it asked for with what it got.
+    pub async fn tip_recommendations_for(&self, ids: &[String]) -> Result<Vec<TipRecommendation>> {
+        recommendations_among(&self.txn, ids, false).await
+    }
+
+    /// Records the tier of a known country for a report year; one ranking per country and year.
+    pub async fn create_tip_ranking(
+        &mut self,
+        country_code: &str,
+        report_year: i32,
+        fields: TipRankingFields,
+    ) -> Result<TipRanking> {
+        self.require_country("parent", country_code).await?;
+        if find_ranking(&self.txn, country_code, report_year)
+            .await?
+            .is_some()
+        {
+            let resource = tip_report::ranking_name(country_code, report_year);
+            return Err(Error::AlreadyExists {
+                message: format!(
+                    "{resource} already exists: a country has one ranking per report year; update its tier instead"
+                ),
+                resource,
+            });
+        }
+        let time = now();
+        let row = tip_rankings::ActiveModel {
+            country_code: Set(country_code.to_string()),
+            report_year: Set(report_year),
+            tier: Set(fields.tier.code().to_string()),
+            create_time: Set(time),
+            update_time: Set(time),
+            revision: Set(1),
+        }
+        .insert(&self.txn)
+        .await?;
+        let created = ranking(row)?;
+        self.audit(
+            &created.resource_name(),
+            None,
+            Some(&snapshot(&created.fields)),
+        );
+        Ok(created)
+    }
+
+    /// Reads a ranking for a change: it must be at `etag` when one is given.
+    pub async fn tip_ranking_for_update(
+        &self,
+        country_code: &str,
+        report_year: i32,
+        etag: Option<i64>,
+    ) -> Result<TipRanking> {
+        let current = find_ranking(&self.txn, country_code, report_year)
+            .await?
+            .ok_or_else(|| ranking_not_found(country_code, report_year))
+            .and_then(ranking)?;
+        if etag.is_some_and(|etag| etag != current.revision) {
+            return Err(Error::stale_etag(&current.resource_name()));
+        }
+        Ok(current)
+    }
+
+    /// Replaces the fields of `current` with `fields`.
+    pub async fn update_tip_ranking(
+        &mut self,
+        current: TipRanking,
+        fields: TipRankingFields,
+    ) -> Result<TipRanking> {
+        let mut row = find_ranking(&self.txn, &current.country_code, current.report_year)
+            .await?
+            .ok_or_else(|| ranking_not_found(&current.country_code, current.report_year))?
+            .into_active_model();
+        row.tier = Set(fields.tier.code().to_string());
+        row.update_time = Set(now());
+        row.revision = Set(current.revision + 1);
+        let updated = ranking(row.update(&self.txn).await?)?;
+        self.audit(
+            &updated.resource_name(),
+            Some(&snapshot(&current.fields)),
+            Some(&snapshot(&updated.fields)),
+        );
+        Ok(updated)
+    }
+
+    /// Records a recommendation to a known country.
+    pub async fn create_tip_recommendation(
+        &mut self,
+        country_code: &str,
+        fields: TipRecommendationFields,
+    ) -> Result<TipRecommendation> {
+        self.require_country("parent", country_code).await?;
+        let time = now();
+        let row = tip_recommendations::ActiveModel {
+            id: Set(new_id()),
+            country_code: Set(country_code.to_string()),
+            report_year: Set(fields.report_year),
+            pillar: Set(fields.pillar.code().to_string()),
+            text: Set(fields.text.clone()),
+            create_time: Set(time),
+            update_time: Set(time),
+            delete_time: Set(None),
+            revision: Set(1),
+        }
+        .insert(&self.txn)
+        .await?;
+        let created = recommendation(row)?;
+        self.audit(
+            &created.resource_name(),
+            None,
+            Some(&snapshot(&created.fields())),
+        );
+        Ok(created)
+    }
+
+    /// Reads a recommendation for a change: it must be live, and at `etag` when one is given.
+    pub async fn tip_recommendation_for_update(
+        &self,
+        country_code: &str,
+        id: &str,
+        etag: Option<i64>,
+    ) -> Result<TipRecommendation> {
+        let current = recommendation(find_recommendation(&self.txn, country_code, id).await?)?;
+        if current.delete_time.is_some() {
+            return Err(Error::precondition(
+                "RESOURCE_DELETED",
+                current.resource_name(),
+                "the recommendation is deleted",
+            ));
+        }
+        if etag.is_some_and(|etag| etag != current.revision) {
+            return Err(Error::stale_etag(&current.resource_name()));
+        }
+        Ok(current)
+    }
+
+    /// Replaces the fields of `current` with `fields`.
+    pub async fn update_tip_recommendation(
+        &mut self,
+        current: TipRecommendation,
+        fields: TipRecommendationFields,
+    ) -> Result<TipRecommendation> {
+        let mut row = find_recommendation(&self.txn, &current.country_code, &current.id)
+            .await?
+            .into_active_model();
+        row.report_year = Set(fields.report_year);
+        row.pillar = Set(fields.pillar.code().to_string());
+        row.text = Set(fields.text.clone());
+        row.update_time = Set(now());
+        row.revision = Set(current.revision + 1);
+        let updated = recommendation(row.update(&self.txn).await?)?;
+        self.audit(
+            &updated.resource_name(),
+            Some(&snapshot(&current.fields())),
+            Some(&snapshot(&updated.fields())),
+        );
+        Ok(updated)
+    }
+
+    /// Soft-deletes `current`: it stays readable, and projects that cite it keep it.
+    pub async fn delete_tip_recommendation(
+        &mut self,
+        current: TipRecommendation,
+    ) -> Result<TipRecommendation> {
+        let time = now();
+        let mut row = find_recommendation(&self.txn, &current.country_code, &current.id)
+            .await?
+            .into_active_model();
+        row.delete_time = Set(Some(time));
+        row.update_time = Set(time);
+        row.revision = Set(current.revision + 1);
+        let deleted = recommendation(row.update(&self.txn).await?)?;
+        self.audit_with_diff(
+            &deleted.resource_name(),
+            serde_json::json!({"delete_time": {"before": null, "after": time}}),
+        );
+        Ok(deleted)
+    }
+}
