@@ -20,6 +20,7 @@ use crate::api::audit_api::AuditApi;
 use crate::api::auth::{AuthLayer, Authenticator};
 use crate::api::grant_api::GrantApi;
 use crate::api::organization_api::OrganizationApi;
+use crate::api::project_api::ProjectApi;
 use crate::api::reference_data_api::ReferenceDataApi;
 use crate::api::tip_report_api::TipReportApi;
 use crate::bootstrap;
@@ -28,6 +29,7 @@ use crate::pb::v1::access_service_server::AccessServiceServer;
 use crate::pb::v1::audit_service_server::AuditServiceServer;
 use crate::pb::v1::grant_service_server::GrantServiceServer;
 use crate::pb::v1::organization_service_server::OrganizationServiceServer;
+use crate::pb::v1::project_service_server::ProjectServiceServer;
 use crate::pb::v1::reference_data_service_server::ReferenceDataServiceServer;
 use crate::pb::v1::tip_report_service_server::TipReportServiceServer;
 use crate::settings::Settings;
@@ -41,6 +43,7 @@ const SERVICES: &[&str] = &[
     "tipgrants.v1.AccessService",
     "tipgrants.v1.AuditService",
     "tipgrants.v1.GrantService",
+    "tipgrants.v1.ProjectService",
 ];
 
 /// How often the database is pinged for the health status.
@@ -187,7 +190,8 @@ impl Application {
             .add_service(GrantServiceServer::new(GrantApi::new(
                 store.clone(),
                 calendar,
-            )));
+            )))
+            .add_service(ProjectServiceServer::new(ProjectApi::new(store.clone())));
 
         let health_only = health_listener.map(|listener| {
             let mut stop = stop_receiver.clone();

@@ -11,6 +11,7 @@ pub mod grant_api;
 pub mod organization_api;
 pub mod paging;
 pub mod permissions;
+pub mod project_api;
 pub mod reference_data_api;
 pub mod tip_report_api;
 

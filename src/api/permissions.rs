@@ -83,6 +83,34 @@ pub const TABLE: &[(&str, &[Role])] = &[
         "/tipgrants.v1.GrantService/ListGrantRevisions",
         PROGRAM_READERS,
     ),
+    // Projects and indicators: as for grants.
+    ("/tipgrants.v1.ProjectService/GetProject", PROGRAM_READERS),
+    ("/tipgrants.v1.ProjectService/ListProjects", PROGRAM_READERS),
+    ("/tipgrants.v1.ProjectService/CreateProject", PROGRAM_STAFF),
+    ("/tipgrants.v1.ProjectService/UpdateProject", PROGRAM_STAFF),
+    ("/tipgrants.v1.ProjectService/StartProject", PROGRAM_STAFF),
+    (
+        "/tipgrants.v1.ProjectService/CompleteProject",
+        PROGRAM_STAFF,
+    ),
+    ("/tipgrants.v1.ProjectService/CancelProject", PROGRAM_STAFF),
+    (
+        "/tipgrants.v1.ProjectService/CreateIndicator",
+        PROGRAM_STAFF,
+    ),
+    ("/tipgrants.v1.ProjectService/GetIndicator", PROGRAM_READERS),
+    (
+        "/tipgrants.v1.ProjectService/ListIndicators",
+        PROGRAM_READERS,
+    ),
+    (
+        "/tipgrants.v1.ProjectService/UpdateIndicator",
+        PROGRAM_STAFF,
+    ),
+    (
+        "/tipgrants.v1.ProjectService/DeleteIndicator",
+        PROGRAM_STAFF,
+    ),
     // TIP Report data: everyone reads; administrators manage.
     ("/tipgrants.v1.TipReportService/GetTipRanking", EVERYONE),
     ("/tipgrants.v1.TipReportService/ListTipRankings", EVERYONE),

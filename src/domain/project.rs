@@ -193,6 +193,12 @@ impl ProjectInput<'_> {
             }
         }
         violations.finish()?;
+        // One canonical order, so every answer (and every audit diff) lists them the same way.
+        country_codes.sort();
+        let (mut pillars, mut activity_kinds) = (pillars, activity_kinds);
+        pillars.sort();
+        activity_kinds.sort();
+        recommendation_ids.sort();
         match (title, summary, period) {
             (Some(title), Some(summary), Some((start_date, end_date))) => Ok(ProjectFields {
                 title,

@@ -8,6 +8,7 @@ mod entities;
 pub mod grants;
 mod idempotency;
 pub mod organizations;
+pub mod projects;
 mod reference;
 pub mod tip_report;
 pub mod tokens;

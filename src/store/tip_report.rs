@@ -276,7 +276,7 @@ impl Store {
     }
 }
 
-async fn recommendations_among(
+pub(super) async fn recommendations_among(
     conn: &impl ConnectionTrait,
     ids: &[String],
     include_deleted: bool,

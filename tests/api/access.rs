@@ -179,6 +179,51 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ("TipReportService/CreateTipRecommendation", &["ADMIN"]),
     ("TipReportService/UpdateTipRecommendation", &["ADMIN"]),
     ("TipReportService/DeleteTipRecommendation", &["ADMIN"]),
+    (
+        "ProjectService/GetProject",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "ProjectService/ListProjects",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "ProjectService/CreateProject",
+        &["ADMIN", "PROGRAM_OFFICER"],
+    ),
+    (
+        "ProjectService/UpdateProject",
+        &["ADMIN", "PROGRAM_OFFICER"],
+    ),
+    ("ProjectService/StartProject", &["ADMIN", "PROGRAM_OFFICER"]),
+    (
+        "ProjectService/CompleteProject",
+        &["ADMIN", "PROGRAM_OFFICER"],
+    ),
+    (
+        "ProjectService/CancelProject",
+        &["ADMIN", "PROGRAM_OFFICER"],
+    ),
+    (
+        "ProjectService/CreateIndicator",
+        &["ADMIN", "PROGRAM_OFFICER"],
+    ),
+    (
+        "ProjectService/GetIndicator",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "ProjectService/ListIndicators",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "ProjectService/UpdateIndicator",
+        &["ADMIN", "PROGRAM_OFFICER"],
+    ),
+    (
+        "ProjectService/DeleteIndicator",
+        &["ADMIN", "PROGRAM_OFFICER"],
+    ),
     ("AccessService/CreateApiToken", &["ADMIN"]),
     ("AccessService/GetApiToken", &["ADMIN"]),
     ("AccessService/ListApiTokens", &["ADMIN"]),

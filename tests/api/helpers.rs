@@ -189,6 +189,16 @@ impl TestApp {
         )
     }
 
+    pub fn projects(
+        &self,
+        token: Option<&str>,
+    ) -> pb::project_service_client::ProjectServiceClient<Authed> {
+        pb::project_service_client::ProjectServiceClient::with_interceptor(
+            self.channel(),
+            self.bearer(token),
+        )
+    }
+
     /// Admin clients, the most common case.
     pub fn admin(&self) -> Option<&str> {
         Some(&self.admin_token)
@@ -368,6 +378,82 @@ impl TestApp {
             .await
             .expect("the admin reads a grant")
             .into_inner()
+    }
+}
+
+/// A valid project in `countries`, inside the period of [`new_grant`].
+pub fn new_project(title: &str, countries: &[&str]) -> pb::Project {
+    pb::Project {
+        title: title.into(),
+        summary: "Training and referral".into(),
+        country_codes: countries.iter().map(|code| code.to_string()).collect(),
+        pillars: vec![
+            pb::Pillar::Prosecution as i32,
+            pb::Pillar::Protection as i32,
+        ],
+        activity_kinds: vec![pb::ActivityKind::LawEnforcementTraining as i32],
+        start_date: "2014-01-01".into(),
+        end_date: "2015-12-31".into(),
+        ..Default::default()
+    }
+}
+
+/// A valid indicator with one target.
+pub fn new_indicator(target: i64) -> pb::Indicator {
+    pb::Indicator {
+        display_name: "Officials trained".into(),
+        unit: "officials".into(),
+        outcome_kind: pb::OutcomeKind::OfficialsTrained as i32,
+        baseline: 0,
+        targets: if target > 0 {
+            vec![pb::IndicatorTarget {
+                fiscal_year: 2014,
+                period: String::new(),
+                value: target,
+            }]
+        } else {
+            vec![]
+        },
+        ..Default::default()
+    }
+}
+
+impl TestApp {
+    /// Creates a project as admin.
+    pub async fn project(&self, grant: &str, project: pb::Project) -> pb::Project {
+        self.projects(self.admin())
+            .create_project(pb::CreateProjectRequest {
+                parent: grant.into(),
+                project: Some(project),
+                request_id: String::new(),
+            })
+            .await
+            .expect("the admin creates a project")
+            .into_inner()
+    }
+
+    /// Adds an indicator as admin.
+    pub async fn indicator(&self, project: &str, indicator: pb::Indicator) -> pb::Indicator {
+        self.projects(self.admin())
+            .create_indicator(pb::CreateIndicatorRequest {
+                parent: project.into(),
+                indicator: Some(indicator),
+                request_id: String::new(),
+            })
+            .await
+            .expect("the admin creates an indicator")
+            .into_inner()
+    }
+
+    /// Activates a grant as admin.
+    pub async fn activate(&self, grant: &str) -> Result<pb::Grant, Status> {
+        self.grants(self.admin())
+            .activate_grant(pb::ActivateGrantRequest {
+                name: grant.into(),
+                ..Default::default()
+            })
+            .await
+            .map(|response| response.into_inner())
     }
 }
 

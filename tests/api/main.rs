@@ -7,6 +7,7 @@ mod end_to_end;
 mod grants;
 mod helpers;
 mod organizations;
+mod projects;
 mod reference_data;
 mod server;
 mod settings;

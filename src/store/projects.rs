@@ -1,0 +1,657 @@
+//! Projects (with their countries, pillars and TIP Report recommendations)
+//! and indicators. A project is reached through its grant, so a grantee's
+//! scope (its own grants) applies to both.
+
+use std::collections::HashMap;
+
+use sea_orm::sea_query::Query;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter, QuerySelect, Select,
+};
+
+use super::entities::{
+    countries, grants, indicators, project_countries, project_pillars, project_recommendations,
+    projects,
+};
+use super::grants::countries_of_region;
+use super::{Page, Store, Tx, fetch_page, new_id, now};
+use crate::domain::access::Scope;
+use crate::domain::grant::Grant;
+use crate::domain::pillar::Pillar;
+use crate::domain::project::{
+    ActivityKind, Indicator, IndicatorFields, OutcomeKind, Project, ProjectFields, ProjectState,
+};
+use crate::error::{Error, Result};
+
+/// What to list.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectFilter {
+    /// One grant's projects, or all grants' when `None`.
+    pub grant_id: Option<String>,
+    pub country_code: Option<String>,
+    pub region_code: Option<String>,
+    pub pillar: Option<Pillar>,
+    pub state: Option<ProjectState>,
+}
+
+fn scoped(scope: &Scope) -> Select<projects::Entity> {
+    let select = projects::Entity::find();
+    match scope {
+        Scope::All => select,
+        Scope::Organization(organization) => select.filter(
+            projects::Column::GrantId.in_subquery(
+                Query::select()
+                    .column(grants::Column::Id)
+                    .from(grants::Entity)
+                    .and_where(grants::Column::OrganizationId.eq(organization.as_str()))
+                    .to_owned(),
+            ),
+        ),
+    }
+}
+
+fn project_not_found(grant_id: &str, id: &str) -> Error {
+    Error::NotFound {
+        resource: format!("grants/{grant_id}/projects/{id}"),
+    }
+}
+
+fn corrupt(what: &str, id: &str, value: &str) -> Error {
+    Error::Internal(format!("{what} of {id} holds an unknown value {value:?}"))
+}
+
+/// The country, pillar and recommendation rows of some projects, by project id.
+struct Children {
+    countries: HashMap<String, Vec<String>>,
+    pillars: HashMap<String, Vec<Pillar>>,
+    recommendations: HashMap<String, Vec<String>>,
+}
+
+async fn children(conn: &impl ConnectionTrait, ids: &[String]) -> Result<Children> {
+    let ids = || ids.iter().map(String::as_str);
+    let mut children = Children {
+        countries: HashMap::new(),
+        pillars: HashMap::new(),
+        recommendations: HashMap::new(),
+    };
+    if ids().next().is_none() {
+        return Ok(children);
+    }
+    for row in project_countries::Entity::find()
+        .filter(project_countries::Column::ProjectId.is_in(ids()))
+        .all(conn)
+        .await?
+    {
+        children
+            .countries
+            .entry(row.project_id)
+            .or_default()
+            .push(row.country_code);
+    }
+    for row in project_pillars::Entity::find()
+        .filter(project_pillars::Column::ProjectId.is_in(ids()))
+        .all(conn)
+        .await?
+    {
+        let pillar = Pillar::from_code(&row.pillar)
+            .ok_or_else(|| corrupt("project_pillars.pillar", &row.project_id, &row.pillar))?;
+        children
+            .pillars
+            .entry(row.project_id)
+            .or_default()
+            .push(pillar);
+    }
+    for row in project_recommendations::Entity::find()
+        .filter(project_recommendations::Column::ProjectId.is_in(ids()))
+        .all(conn)
+        .await?
+    {
+        children
+            .recommendations
+            .entry(row.project_id)
+            .or_default()
+            .push(row.recommendation_id);
+    }
+    Ok(children)
+}
+
+fn to_domain(row: projects::Model, children: &Children) -> Result<Project> {
+    let activity_codes: Vec<String> =
+        serde_json::from_value(row.activity_kinds.clone()).map_err(|error| {
+            Error::Internal(format!("projects.activity_kinds of {}: {error}", row.id))
+        })?;
+    let activity_kinds = activity_codes
+        .iter()
+        .map(|code| {
+            ActivityKind::from_code(code)
+                .ok_or_else(|| corrupt("projects.activity_kinds", &row.id, code))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut country_codes = children.countries.get(&row.id).cloned().unwrap_or_default();
+    country_codes.sort();
+    let mut pillars = children.pillars.get(&row.id).cloned().unwrap_or_default();
+    pillars.sort();
+    let mut recommendation_ids = children
+        .recommendations
+        .get(&row.id)
+        .cloned()
+        .unwrap_or_default();
+    recommendation_ids.sort();
+    Ok(Project {
+        state: ProjectState::from_code(&row.state)
+            .ok_or_else(|| corrupt("projects.state", &row.id, &row.state))?,
+        fields: ProjectFields {
+            title: row.title,
+            summary: row.summary,
+            country_codes,
+            pillars,
+            activity_kinds,
+            start_date: row.start_date,
+            end_date: row.end_date,
+            recommendation_ids,
+        },
+        id: row.id,
+        grant_id: row.grant_id,
+        create_time: row.create_time,
+        update_time: row.update_time,
+        revision: row.revision,
+    })
+}
+
+async fn with_children(
+    conn: &impl ConnectionTrait,
+    rows: Vec<projects::Model>,
+) -> Result<Vec<Project>> {
+    let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
+    let children = children(conn, &ids).await?;
+    rows.into_iter()
+        .map(|row| to_domain(row, &children))
+        .collect()
+}
+
+async fn find(
+    conn: &impl ConnectionTrait,
+    scope: &Scope,
+    grant_id: &str,
+    id: &str,
+    lock: bool,
+) -> Result<Project> {
+    let mut select = scoped(scope)
+        .filter(projects::Column::Id.eq(id))
+        .filter(projects::Column::GrantId.eq(grant_id));
+    if lock {
+        select = select.lock_exclusive();
+    }
+    let row = select
+        .one(conn)
+        .await?
+        .ok_or_else(|| project_not_found(grant_id, id))?;
+    with_children(conn, vec![row])
+        .await?
+        .pop()
+        .ok_or_else(|| project_not_found(grant_id, id))
+}
+
+fn indicator_to_domain(row: indicators::Model, grant_id: &str) -> Result<Indicator> {
+    let outcome_kind = OutcomeKind::from_code(&row.outcome_kind)
+        .ok_or_else(|| corrupt("indicators.outcome_kind", &row.id, &row.outcome_kind))?;
+    let targets = serde_json::from_value(row.targets.clone())
+        .map_err(|error| Error::Internal(format!("indicators.targets of {}: {error}", row.id)))?;
+    Ok(Indicator {
+        grant_id: grant_id.to_string(),
+        project_id: row.project_id,
+        fields: IndicatorFields {
+            display_name: row.display_name,
+            unit: row.unit,
+            outcome_kind,
+            baseline: row.baseline,
+            targets,
+        },
+        create_time: row.create_time,
+        update_time: row.update_time,
+        delete_time: row.delete_time,
+        revision: row.revision,
+        id: row.id,
+    })
+}
+
+impl Store {
+    /// One project the caller may see.
+    pub async fn get_project(&self, scope: &Scope, grant_id: &str, id: &str) -> Result<Project> {
+        find(&self.db, scope, grant_id, id, false).await
+    }
+
+    /// A page of the projects the caller may see, oldest first.
+    pub async fn list_projects(
+        &self,
+        scope: &Scope,
+        filter: &ProjectFilter,
+        after: Option<String>,
+        limit: u64,
+    ) -> Result<Page<Project>> {
+        let mut select = scoped(scope);
+        if let Some(grant_id) = &filter.grant_id {
+            super::grants::find(&self.db, scope, grant_id).await?;
+            select = select.filter(projects::Column::GrantId.eq(grant_id.as_str()));
+        }
+        if let Some(state) = filter.state {
+            select = select.filter(projects::Column::State.eq(state.code()));
+        }
+        let in_countries = |countries: sea_orm::Condition| {
+            projects::Column::Id.in_subquery(
+                Query::select()
+                    .column(project_countries::Column::ProjectId)
+                    .from(project_countries::Entity)
+                    .cond_where(countries)
+                    .to_owned(),
+            )
+        };
+        if let Some(country) = &filter.country_code {
+            select = select
+                .filter(in_countries(sea_orm::Condition::all().add(
+                    project_countries::Column::CountryCode.eq(country.as_str()),
+                )));
+        }
+        if let Some(region) = &filter.region_code {
+            select = select.filter(in_countries(sea_orm::Condition::all().add(
+                project_countries::Column::CountryCode.in_subquery(countries_of_region(region)),
+            )));
+        }
+        if let Some(pillar) = filter.pillar {
+            select = select.filter(
+                projects::Column::Id.in_subquery(
+                    Query::select()
+                        .column(project_pillars::Column::ProjectId)
+                        .from(project_pillars::Entity)
+                        .and_where(project_pillars::Column::Pillar.eq(pillar.code()))
+                        .to_owned(),
+                ),
+            );
+        }
+        let (rows, more) = fetch_page(
+            &self.db,
+            select,
+            projects::Column::Id,
+            after.map(Into::into),
+            limit,
+        )
+        .await?;
+        let next_after = more
+            .then(|| rows.last().map(|row| row.id.clone()))
+            .flatten();
+        Ok(Page {
+            items: with_children(&self.db, rows).await?,
+            next_after,
+        })
+    }
+
+    /// One indicator of a project the caller may see, deleted or not.
+    pub async fn get_indicator(
+        &self,
+        scope: &Scope,
+        grant_id: &str,
+        project_id: &str,
+        id: &str,
+    ) -> Result<Indicator> {
+        find(&self.db, scope, grant_id, project_id, false).await?;
+        indicators::Entity::find_by_id(id)
+            .filter(indicators::Column::ProjectId.eq(project_id))
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                resource: format!("grants/{grant_id}/projects/{project_id}/indicators/{id}"),
+            })
+            .and_then(|row| indicator_to_domain(row, grant_id))
+    }
+
+    /// A page of a project's indicators, oldest first.
+    pub async fn list_indicators(
+        &self,
+        scope: &Scope,
+        grant_id: &str,
+        project_id: &str,
+        show_deleted: bool,
+        after: Option<String>,
+        limit: u64,
+    ) -> Result<Page<Indicator>> {
+        find(&self.db, scope, grant_id, project_id, false).await?;
+        let mut select =
+            indicators::Entity::find().filter(indicators::Column::ProjectId.eq(project_id));
+        if !show_deleted {
+            select = select.filter(indicators::Column::DeleteTime.is_null());
+        }
+        let (rows, more) = fetch_page(
+            &self.db,
+            select,
+            indicators::Column::Id,
+            after.map(Into::into),
+            limit,
+        )
+        .await?;
+        let next_after = more
+            .then(|| rows.last().map(|row| row.id.clone()))
+            .flatten();
+        Ok(Page {
+            items: rows
+                .into_iter()
+                .map(|row| indicator_to_domain(row, grant_id))
+                .collect::<Result<_>>()?,
+            next_after,
+        })
+    }
+}
+
+impl Tx {
+    /// Reads a project for a change and locks it until commit; checks `etag` when given.
+    pub async fn project_for_update(
+        &self,
+        scope: &Scope,
+        grant_id: &str,
+        id: &str,
+        etag: Option<i64>,
+    ) -> Result<Project> {
+        let project = find(&self.txn, scope, grant_id, id, true).await?;
+        if etag.is_some_and(|etag| etag != project.revision) {
+            return Err(Error::stale_etag(&project.resource_name()));
+        }
+        Ok(project)
+    }
+
+    /// Checks that every country exists; each unknown one is named by its index under `field`.
+    async fn require_countries(&self, field: &str, codes: &[String]) -> Result<()> {
+        let known: Vec<String> = countries::Entity::find()
+            .filter(countries::Column::Alpha2.is_in(codes.iter().map(String::as_str)))
+            .all(&self.txn)
+            .await?
+            .into_iter()
+            .map(|row| row.alpha2)
+            .collect();
+        let mut violations = crate::domain::Violations::new();
+        for (index, code) in codes.iter().enumerate() {
+            if !known.contains(code) {
+                violations.add(
+                    format!("{field}[{index}]"),
+                    format!("{code:?} is not a known ISO 3166-1 alpha-2 country code"),
+                );
+            }
+        }
+        violations.finish()
+    }
+
+    async fn write_children(&self, project_id: &str, fields: &ProjectFields) -> Result<()> {
+        project_countries::Entity::delete_many()
+            .filter(project_countries::Column::ProjectId.eq(project_id))
+            .exec(&self.txn)
+            .await?;
+        project_pillars::Entity::delete_many()
+            .filter(project_pillars::Column::ProjectId.eq(project_id))
+            .exec(&self.txn)
+            .await?;
+        project_recommendations::Entity::delete_many()
+            .filter(project_recommendations::Column::ProjectId.eq(project_id))
+            .exec(&self.txn)
+            .await?;
+        // Bounded by validation (at most 60 countries, 4 pillars): far under any bind limit.
+        if !fields.country_codes.is_empty() {
+            project_countries::Entity::insert_many(fields.country_codes.iter().map(|code| {
+                project_countries::ActiveModel {
+                    project_id: Set(project_id.to_string()),
+                    country_code: Set(code.clone()),
+                }
+            }))
+            .exec_without_returning(&self.txn)
+            .await?;
+        }
+        if !fields.pillars.is_empty() {
+            project_pillars::Entity::insert_many(fields.pillars.iter().map(|pillar| {
+                project_pillars::ActiveModel {
+                    project_id: Set(project_id.to_string()),
+                    pillar: Set(pillar.code().to_string()),
+                }
+            }))
+            .exec_without_returning(&self.txn)
+            .await?;
+        }
+        if !fields.recommendation_ids.is_empty() {
+            project_recommendations::Entity::insert_many(fields.recommendation_ids.iter().map(
+                |id| project_recommendations::ActiveModel {
+                    project_id: Set(project_id.to_string()),
+                    recommendation_id: Set(id.clone()),
+                },
+            ))
+            .exec_without_returning(&self.txn)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Creates a project in PLANNED under the locked `grant`.
+    pub async fn create_project(
+        &mut self,
+        grant: &Grant,
+        fields: ProjectFields,
+    ) -> Result<Project> {
+        self.require_countries("project.country_codes", &fields.country_codes)
+            .await?;
+        let time = now();
+        let project = Project {
+            id: new_id(),
+            grant_id: grant.id.clone(),
+            fields,
+            state: ProjectState::Planned,
+            create_time: time,
+            update_time: time,
+            revision: 1,
+        };
+        projects::ActiveModel {
+            id: Set(project.id.clone()),
+            grant_id: Set(project.grant_id.clone()),
+            title: Set(project.fields.title.clone()),
+            summary: Set(project.fields.summary.clone()),
+            start_date: Set(project.fields.start_date),
+            end_date: Set(project.fields.end_date),
+            state: Set(project.state.code().into()),
+            activity_kinds: Set(super::snapshot(&project.fields.activity_kinds)),
+            create_time: Set(time),
+            update_time: Set(time),
+            revision: Set(1),
+        }
+        .insert(&self.txn)
+        .await?;
+        self.write_children(&project.id, &project.fields).await?;
+        self.audit(&project.resource_name(), None, Some(&project.audit_view()));
+        Ok(project)
+    }
+
+    /// Saves new fields and state over `current`.
+    pub async fn save_project(
+        &mut self,
+        current: Project,
+        fields: ProjectFields,
+        state: ProjectState,
+    ) -> Result<Project> {
+        if fields.country_codes != current.fields.country_codes {
+            self.require_countries("project.country_codes", &fields.country_codes)
+                .await?;
+        }
+        let mut saved = current.clone();
+        saved.fields = fields;
+        saved.state = state;
+        saved.update_time = now();
+        saved.revision = current.revision + 1;
+        let mut row = projects::Entity::find_by_id(current.id.as_str())
+            .one(&self.txn)
+            .await?
+            .ok_or_else(|| project_not_found(&current.grant_id, &current.id))?
+            .into_active_model();
+        row.title = Set(saved.fields.title.clone());
+        row.summary = Set(saved.fields.summary.clone());
+        row.start_date = Set(saved.fields.start_date);
+        row.end_date = Set(saved.fields.end_date);
+        row.state = Set(saved.state.code().into());
+        row.activity_kinds = Set(super::snapshot(&saved.fields.activity_kinds));
+        row.update_time = Set(saved.update_time);
+        row.revision = Set(saved.revision);
+        row.update(&self.txn).await?;
+        if saved.fields != current.fields {
+            self.write_children(&saved.id, &saved.fields).await?;
+        }
+        self.audit(
+            &saved.resource_name(),
+            Some(&current.audit_view()),
+            Some(&saved.audit_view()),
+        );
+        Ok(saved)
+    }
+
+    /// Reads an indicator for a change; it must be live, and at `etag` when one is given.
+    pub async fn indicator_for_update(
+        &self,
+        project: &Project,
+        id: &str,
+        etag: Option<i64>,
+    ) -> Result<Indicator> {
+        let indicator = indicators::Entity::find_by_id(id)
+            .filter(indicators::Column::ProjectId.eq(project.id.as_str()))
+            .one(&self.txn)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                resource: format!("{}/indicators/{id}", project.resource_name()),
+            })
+            .and_then(|row| indicator_to_domain(row, &project.grant_id))?;
+        if indicator.delete_time.is_some() {
+            return Err(Error::precondition(
+                "RESOURCE_DELETED",
+                indicator.resource_name(),
+                "the indicator is deleted",
+            ));
+        }
+        if etag.is_some_and(|etag| etag != indicator.revision) {
+            return Err(Error::stale_etag(&indicator.resource_name()));
+        }
+        Ok(indicator)
+    }
+
+    /// Adds an indicator to `project`.
+    pub async fn create_indicator(
+        &mut self,
+        project: &Project,
+        fields: IndicatorFields,
+    ) -> Result<Indicator> {
+        let time = now();
+        let row = indicators::ActiveModel {
+            id: Set(new_id()),
+            project_id: Set(project.id.clone()),
+            display_name: Set(fields.display_name.clone()),
+            unit: Set(fields.unit.clone()),
+            outcome_kind: Set(fields.outcome_kind.code().into()),
+            baseline: Set(fields.baseline),
+            targets: Set(super::snapshot(&fields.targets)),
+            create_time: Set(time),
+            update_time: Set(time),
+            delete_time: Set(None),
+            revision: Set(1),
+        }
+        .insert(&self.txn)
+        .await?;
+        let created = indicator_to_domain(row, &project.grant_id)?;
+        self.audit(
+            &created.resource_name(),
+            None,
+            Some(&super::snapshot(&created.fields)),
+        );
+        Ok(created)
+    }
+
+    /// Replaces the fields of `current`; `delete` soft-deletes it instead.
+    pub async fn save_indicator(
+        &mut self,
+        current: Indicator,
+        fields: IndicatorFields,
+        delete: bool,
+    ) -> Result<Indicator> {
+        let time = now();
+        let mut row = indicators::Entity::find_by_id(current.id.as_str())
+            .one(&self.txn)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                resource: current.resource_name(),
+            })?
+            .into_active_model();
+        row.display_name = Set(fields.display_name.clone());
+        row.unit = Set(fields.unit.clone());
+        row.outcome_kind = Set(fields.outcome_kind.code().into());
+        row.baseline = Set(fields.baseline);
+        row.targets = Set(super::snapshot(&fields.targets));
+        if delete {
+            row.delete_time = Set(Some(time));
+        }
+        row.update_time = Set(time);
+        row.revision = Set(current.revision + 1);
+        let saved = indicator_to_domain(row.update(&self.txn).await?, &current.grant_id)?;
+        if delete {
+            self.audit_with_diff(
+                &saved.resource_name(),
+                serde_json::json!({"delete_time": {"before": null, "after": time}}),
+            );
+        } else {
+            self.audit(
+                &saved.resource_name(),
+                Some(&super::snapshot(&current.fields)),
+                Some(&super::snapshot(&saved.fields)),
+            );
+        }
+        Ok(saved)
+    }
+}
+
+impl Store {
+    /// Resource names of recommendations by id, deleted ones included (a project keeps citing them).
+    pub async fn recommendation_names(&self, ids: &[String]) -> Result<Vec<String>> {
+        let found = super::tip_report::recommendations_among(&self.db, ids, true).await?;
+        Ok(found
+            .iter()
+            .map(|recommendation| recommendation.resource_name())
+            .collect())
+    }
+}
+
+impl Tx {
+    /// Like [`Store::recommendation_names`], inside the transaction.
+    pub async fn recommendation_names(&self, ids: &[String]) -> Result<Vec<String>> {
+        let found = super::tip_report::recommendations_among(&self.txn, ids, true).await?;
+        Ok(found
+            .iter()
+            .map(|recommendation| recommendation.resource_name())
+            .collect())
+    }
+
+    /// Checks that each named recommendation is live and filed under the country its name says.
+    pub async fn require_recommendations(&self, field: &str, names: &[String]) -> Result<()> {
+        let parsed: Vec<Option<(String, String)>> = names
+            .iter()
+            .map(|name| crate::domain::tip_report::parse_recommendation_name(field, name).ok())
+            .collect();
+        let ids: Vec<String> = parsed.iter().flatten().map(|(_, id)| id.clone()).collect();
+        let live = self.tip_recommendations_for(&ids).await?;
+        let mut violations = crate::domain::Violations::new();
+        for (index, parsed) in parsed.iter().enumerate() {
+            let Some((country, id)) = parsed else {
+                continue;
+            };
+            match live.iter().find(|recommendation| &recommendation.id == id) {
+                Some(recommendation) if &recommendation.country_code == country => {}
+                Some(recommendation) => violations.add(
+                    format!("{field}[{index}]"),
+                    format!(
+                        "is filed under {}, not {country}",
+                        recommendation.country_code
+                    ),
+                ),
+                None => violations.add(format!("{field}[{index}]"), "does not exist or is deleted"),
+            }
+        }
+        violations.finish()
+    }
+}
