@@ -106,7 +106,7 @@ fn input(grant: &pb::Grant) -> GrantInput<'_> {
         award_number: &grant.award_number,
         title: &grant.title,
         organization_id: parse_name("grant.grantee", &grant.grantee, "organizations")
-            .map_err(|error| description(error)),
+            .map_err(description),
         instrument: instrument_from_proto(grant.instrument),
         approach: approach_from_proto(grant.approach),
         start_date: &grant.start_date,
@@ -188,13 +188,16 @@ impl GrantApi {
     async fn change_state(
         &self,
         call: CallContext,
-        name: &str,
-        etag: &str,
-        reason: &str,
-        request_id: &str,
         request: &impl prost::Message,
+        change: StateChange<'_>,
         transition: Transition,
     ) -> Result<pb::Grant> {
+        let StateChange {
+            name,
+            etag,
+            reason,
+            request_id,
+        } = change;
         let idempotency = Idempotency::of(request_id, request)?;
         let id = parse_name("name", name, "grants")?;
         let expected = parse_etag("etag", etag)?;
@@ -217,6 +220,14 @@ impl GrantApi {
         tx.commit().await?;
         Ok(answer)
     }
+}
+
+/// The fields every grant state change carries.
+struct StateChange<'a> {
+    name: &'a str,
+    etag: &'a str,
+    reason: &'a str,
+    request_id: &'a str,
 }
 
 fn grant_fiscal_year(year: i32) -> Result<i32> {
@@ -327,11 +338,13 @@ impl GrantService for GrantApi {
         let answer = self
             .change_state(
                 call,
-                &r.name,
-                &r.etag,
-                &r.reason,
-                &r.request_id,
                 r,
+                StateChange {
+                    name: &r.name,
+                    etag: &r.etag,
+                    reason: &r.reason,
+                    request_id: &r.request_id,
+                },
                 Transition::Activate,
             )
             .await?;
@@ -347,11 +360,13 @@ impl GrantService for GrantApi {
         let answer = self
             .change_state(
                 call,
-                &r.name,
-                &r.etag,
-                &r.reason,
-                &r.request_id,
                 r,
+                StateChange {
+                    name: &r.name,
+                    etag: &r.etag,
+                    reason: &r.reason,
+                    request_id: &r.request_id,
+                },
                 Transition::Suspend,
             )
             .await?;
@@ -367,11 +382,13 @@ impl GrantService for GrantApi {
         let answer = self
             .change_state(
                 call,
-                &r.name,
-                &r.etag,
-                &r.reason,
-                &r.request_id,
                 r,
+                StateChange {
+                    name: &r.name,
+                    etag: &r.etag,
+                    reason: &r.reason,
+                    request_id: &r.request_id,
+                },
                 Transition::Close,
             )
             .await?;
@@ -387,11 +404,13 @@ impl GrantService for GrantApi {
         let answer = self
             .change_state(
                 call,
-                &r.name,
-                &r.etag,
-                &r.reason,
-                &r.request_id,
                 r,
+                StateChange {
+                    name: &r.name,
+                    etag: &r.etag,
+                    reason: &r.reason,
+                    request_id: &r.request_id,
+                },
                 Transition::Terminate,
             )
             .await?;

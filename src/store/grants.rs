@@ -147,7 +147,7 @@ pub(super) async fn find(conn: &impl ConnectionTrait, scope: &Scope, id: &str) -
         .one(conn)
         .await?
         .ok_or_else(|| not_found(id))?;
-    let obligations = obligations_of(conn, &[row.id.clone()]).await?;
+    let obligations = obligations_of(conn, std::slice::from_ref(&row.id)).await?;
     to_domain(row, &obligations)
 }
 
@@ -393,7 +393,7 @@ impl Tx {
             .one(&self.txn)
             .await?
             .ok_or_else(|| not_found(id))?;
-        let obligations = obligations_of(&self.txn, &[row.id.clone()]).await?;
+        let obligations = obligations_of(&self.txn, std::slice::from_ref(&row.id)).await?;
         let grant = to_domain(row, &obligations)?;
         if etag.is_some_and(|etag| etag != grant.revision) {
             return Err(Error::stale_etag(&grant.resource_name()));
