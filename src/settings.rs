@@ -34,6 +34,7 @@ pub struct ServerSettings {
     pub request_timeout_seconds: u64,
     pub max_concurrent_streams: u32,
     pub concurrency_limit_per_connection: usize,
+    pub health_check_interval_ms: u64,
 }
 
 /// `[tls]`: rustls server certificate and optional client CA (mTLS).
@@ -184,6 +185,12 @@ impl Settings {
             return Err(invalid(
                 "server.concurrency_limit_per_connection",
                 "must be at least 1",
+            ));
+        }
+        if !(50..=600_000).contains(&self.server.health_check_interval_ms) {
+            return Err(invalid(
+                "server.health_check_interval_ms",
+                "must be between 50 and 600000",
             ));
         }
         let url = self.database.url.trim();

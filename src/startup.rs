@@ -46,9 +46,6 @@ const SERVICES: &[&str] = &[
     "tipgrants.v1.ProjectService",
 ];
 
-/// How often the database is pinged for the health status.
-const HEALTH_PROBE_INTERVAL: Duration = Duration::from_secs(5);
-
 /// Errors that stop the server from starting.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -136,6 +133,7 @@ impl Application {
         let probe = tokio::spawn(probe_database(
             store.clone(),
             health_reporter.clone(),
+            Duration::from_millis(settings.server.health_check_interval_ms),
             stop_receiver.clone(),
         ));
 
@@ -285,11 +283,16 @@ async fn set_health(reporter: &HealthReporter, status: ServingStatus) {
 }
 
 /// Keeps health in step with the database: NOT_SERVING while it does not answer.
-async fn probe_database(store: Store, reporter: HealthReporter, mut stop: watch::Receiver<bool>) {
+async fn probe_database(
+    store: Store,
+    reporter: HealthReporter,
+    interval: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut serving = true;
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(HEALTH_PROBE_INTERVAL) => {}
+            _ = tokio::time::sleep(interval) => {}
             _ = stop.wait_for(|stopped| *stopped) => return,
         }
         let reachable = store.ping().await;

@@ -240,3 +240,30 @@ fn is_connection_failure(error: &RuntimeErr) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pool_timeout_is_unavailable_and_a_duplicate_key_already_exists() {
+        let timeout = Error::from(DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout));
+        assert!(matches!(timeout, Error::Unavailable(_)), "{timeout:?}");
+        assert_eq!(
+            tonic::Status::from(timeout).code(),
+            tonic::Code::Unavailable
+        );
+        let closed = Error::from(DbErr::Conn(RuntimeErr::SqlxError(std::sync::Arc::new(
+            sea_orm::sqlx::Error::PoolClosed,
+        ))));
+        assert!(matches!(closed, Error::Unavailable(_)), "{closed:?}");
+        let other = Error::from(DbErr::Custom("boom".into()));
+        let status = tonic::Status::from(other);
+        assert_eq!(status.code(), tonic::Code::Internal);
+        assert_eq!(
+            status.message(),
+            "internal error",
+            "the cause is logged, never sent"
+        );
+    }
+}

@@ -99,11 +99,10 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
         .expect("the bootstrap token file was written")
         .trim()
         .to_string();
+    // Lazy: a TLS server refuses this plaintext channel, and TLS tests make their own.
     let channel = Channel::from_shared(format!("http://{address}"))
         .expect("uri")
-        .connect()
-        .await
-        .expect("connect to the test server");
+        .connect_lazy();
     TestApp {
         address,
         admin_token,

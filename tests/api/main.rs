@@ -12,3 +12,4 @@ mod reference_data;
 mod server;
 mod settings;
 mod tip_report;
+mod transport;
