@@ -275,3 +275,130 @@ fn a_bad_setting_stops_the_binary_with_one_line_naming_the_key() {
     assert!(stderr.contains("fiscal_year.first_month"), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
 }
+
+/// Runs a grpcurl call that must succeed and returns its JSON answer.
+fn call(server: &Server, method: &str, token: &str, body: &str) -> serde_json::Value {
+    let output = server.grpcurl(&[method], Some(token), Some(body));
+    assert!(output.status.success(), "{method}: {}", text(&output));
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|error| panic!("{method}: {error}: {}", text(&output)))
+}
+
+fn name_of(answer: &serde_json::Value) -> String {
+    answer["name"]
+        .as_str()
+        .expect("a resource name")
+        .to_string()
+}
+
+#[test]
+fn a_program_officer_sets_up_and_activates_a_regional_grant_with_grpcurl_alone() {
+    let server = Server::start();
+    let admin = server.admin_token();
+    let officer = call(
+        &server,
+        "tipgrants.v1.AccessService/CreateApiToken",
+        &admin,
+        r#"{"api_token": {"display_name": "officer", "owner": "jane.doe@state.example", "role": "ROLE_PROGRAM_OFFICER"}}"#,
+    )["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (code, name) in [
+        ("ESF", "Economic Support Fund"),
+        (
+            "INCLE",
+            "International Narcotics Control and Law Enforcement",
+        ),
+    ] {
+        call(
+            &server,
+            "tipgrants.v1.ReferenceDataService/CreateFundingAccount",
+            &admin,
+            &format!(
+                r#"{{"funding_account_id": "{code}", "funding_account": {{"display_name": "{name}"}}}}"#
+            ),
+        );
+    }
+
+    let grantee = name_of(&call(
+        &server,
+        "tipgrants.v1.OrganizationService/CreateOrganization",
+        &officer,
+        r#"{"organization": {"display_name": "Southern Africa Counter-Trafficking Alliance", "kind": "ORGANIZATION_KIND_NGO", "country_code": "BW"}}"#,
+    ));
+    let grant = name_of(&call(
+        &server,
+        "tipgrants.v1.GrantService/CreateGrant",
+        &officer,
+        &format!(
+            r#"{{"grant": {{"award_number": "SGTIP14CA0007", "title": "SADC legal frameworks", "grantee": "{grantee}",
+                "instrument": "GRANT_INSTRUMENT_COOPERATIVE_AGREEMENT", "approach": "GRANT_APPROACH_COMPREHENSIVE_MULTI_YEAR",
+                "start_date": "2013-10-01", "end_date": "2016-09-30", "reporting_cadence": "REPORTING_CADENCE_QUARTERLY",
+                "program_officer": "jane.doe@state.example"}}}}"#
+        ),
+    ));
+    for body in [
+        r#"{"kind": "OBLIGATION_KIND_INITIAL_AWARD", "funding_account": "fundingAccounts/ESF", "fiscal_year": 2014, "amount": "75000000", "obligation_date": "2014-03-01"}"#,
+        r#"{"kind": "OBLIGATION_KIND_INCREMENT", "funding_account": "fundingAccounts/INCLE", "fiscal_year": 2015, "amount": "25000000", "obligation_date": "2014-12-01"}"#,
+    ] {
+        call(
+            &server,
+            "tipgrants.v1.GrantService/CreateObligation",
+            &officer,
+            &format!(r#"{{"parent": "{grant}", "obligation": {body}}}"#),
+        );
+    }
+    let project = name_of(&call(
+        &server,
+        "tipgrants.v1.ProjectService/CreateProject",
+        &officer,
+        &format!(
+            r#"{{"parent": "{grant}", "project": {{"title": "Anti-trafficking laws in Southern Africa", "country_codes": ["BW", "NA", "ZW"],
+                "pillars": ["PILLAR_PROSECUTION", "PILLAR_PARTNERSHIP"], "activity_kinds": ["ACTIVITY_KIND_LEGISLATION_DRAFTING", "ACTIVITY_KIND_LAW_ENFORCEMENT_TRAINING"],
+                "start_date": "2014-01-01", "end_date": "2016-06-30"}}}}"#
+        ),
+    ));
+    call(
+        &server,
+        "tipgrants.v1.ProjectService/CreateIndicator",
+        &officer,
+        &format!(
+            r#"{{"parent": "{project}", "indicator": {{"display_name": "Officials trained", "unit": "officials",
+                "outcome_kind": "OUTCOME_KIND_OFFICIALS_TRAINED", "targets": [{{"fiscal_year": 2014, "value": "300"}}]}}}}"#
+        ),
+    );
+    let active = call(
+        &server,
+        "tipgrants.v1.GrantService/ActivateGrant",
+        &officer,
+        &format!(r#"{{"name": "{grant}"}}"#),
+    );
+    let by_year = call(
+        &server,
+        "tipgrants.v1.GrantService/ListGrants",
+        &officer,
+        r#"{"filter": "fiscal_year = 2015"}"#,
+    );
+    let by_country = call(
+        &server,
+        "tipgrants.v1.GrantService/ListGrants",
+        &officer,
+        r#"{"filter": "country = NA"}"#,
+    );
+    let elsewhere = call(
+        &server,
+        "tipgrants.v1.GrantService/ListGrants",
+        &officer,
+        r#"{"filter": "country = HT"}"#,
+    );
+
+    assert_eq!(active["state"], "GRANT_STATE_ACTIVE");
+    assert_eq!(active["obligatedAmount"], "100000000");
+    assert_eq!(by_year["grants"][0]["name"], grant.as_str());
+    assert_eq!(by_country["grants"][0]["name"], grant.as_str());
+    assert!(
+        elsewhere.get("grants").is_none(),
+        "no grant works in Haiti: {elsewhere}"
+    );
+}
