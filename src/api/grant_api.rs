@@ -211,9 +211,8 @@ impl GrantApi {
         let current = tx
             .grant_for_update(&call.actor.scope(), id, expected)
             .await?;
-        let has_target = transition == Transition::Activate
-            && tx.grant_has_indicator_target(&current.id).await?;
-        let (state, reason) = grant::decide_transition(&current, transition, reason, has_target)?;
+        let facts = tx.grant_project_facts(&current.id).await?;
+        let (state, reason) = grant::decide_transition(&current, transition, reason, facts)?;
         let changed = tx.set_grant_state(current, state, reason).await?;
         let answer = to_proto(&changed);
         Idempotency::remember(&idempotency, &tx, &answer).await?;
@@ -254,6 +253,12 @@ impl GrantService for GrantApi {
         let call = call_context(&request)?;
         let request = request.get_ref();
         let filter = self.parse_filter(&request.filter)?;
+        super::check_filter_places(
+            &self.store,
+            filter.country_code.as_deref(),
+            filter.region_code.as_deref(),
+        )
+        .await?;
         let after = paging::decode_token(&request.page_token, &request.filter)?;
         let size = paging::page_size(request.page_size)?;
         let page = self

@@ -338,3 +338,32 @@ pub fn filter_number(field: &str, value: &str) -> Result<i32> {
         .parse()
         .map_err(|_| Error::invalid("filter", format!("{field} {value:?} is not a number")))
 }
+
+/// Refuses a filter on a country or region that does not exist, rather than answering an empty list.
+pub async fn check_filter_places(
+    store: &crate::store::Store,
+    country: Option<&str>,
+    region: Option<&str>,
+) -> Result<()> {
+    let unknown = |error: Error, message: String| match error {
+        Error::NotFound { .. } => Error::invalid("filter", message),
+        other => other,
+    };
+    if let Some(country) = country {
+        store.get_country(country).await.map_err(|error| {
+            unknown(
+                error,
+                format!("country {country:?} is not a known ISO 3166-1 alpha-2 code"),
+            )
+        })?;
+    }
+    if let Some(region) = region {
+        store.get_region(region).await.map_err(|error| {
+            unknown(
+                error,
+                format!("region {region:?} is not a region code such as AF or WHA"),
+            )
+        })?;
+    }
+    Ok(())
+}

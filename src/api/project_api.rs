@@ -279,6 +279,12 @@ impl ProjectService for ProjectApi {
                 }
             }
         }
+        super::check_filter_places(
+            &self.store,
+            filter.country_code.as_deref(),
+            filter.region_code.as_deref(),
+        )
+        .await?;
         let query = format!("{}|{}", request.parent, request.filter);
         let after = paging::decode_token(&request.page_token, &query)?;
         let size = paging::page_size(request.page_size)?;
@@ -538,6 +544,7 @@ impl ProjectService for ProjectApi {
         let project = tx
             .project_for_update(&call.actor.scope(), grant_id, project_id, None)
             .await?;
+        project.check_open()?;
         let current = tx.indicator_for_update(&project, id, expected).await?;
         let mut merged = indicator_to_proto(&current);
         for path in &paths {
@@ -571,6 +578,7 @@ impl ProjectService for ProjectApi {
         let project = tx
             .project_for_update(&call.actor.scope(), grant_id, project_id, None)
             .await?;
+        project.check_open()?;
         let current = tx.indicator_for_update(&project, id, expected).await?;
         let fields = current.fields.clone();
         let deleted = tx.save_indicator(current, fields, true).await?;

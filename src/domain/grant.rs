@@ -329,13 +329,22 @@ impl Transition {
     }
 }
 
+/// What the store knows about a grant's projects, for deciding a state change.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProjectFacts {
+    /// Some live (not cancelled) project has a live indicator with a target.
+    pub has_indicator_target: bool,
+    /// How many projects are still PLANNED or ACTIVE.
+    pub open_projects: u64,
+}
+
 /// Decides a state change: the new state and the checked reason.
-/// `has_indicator_target`: some live project of the grant has an indicator with a target.
+/// Activation needs an indicator with a target; closing needs every project finished.
 pub fn decide_transition(
     grant: &Grant,
     transition: Transition,
     reason: &str,
-    has_indicator_target: bool,
+    projects: ProjectFacts,
 ) -> Result<(GrantState, String)> {
     let reason = validate::optional_text("reason", reason, 2000)
         .map_err(|v| Error::invalid(v.field, v.description))?;
@@ -356,7 +365,17 @@ pub fn decide_transition(
             ),
         ));
     };
-    if transition == Transition::Activate && !has_indicator_target {
+    if transition == Transition::Close && projects.open_projects > 0 {
+        return Err(Error::precondition(
+            "GRANT_HAS_OPEN_PROJECTS",
+            grant.resource_name(),
+            format!(
+                "{} project(s) are still planned or active: complete or cancel them before closing the grant",
+                projects.open_projects
+            ),
+        ));
+    }
+    if transition == Transition::Activate && !projects.has_indicator_target {
         return Err(Error::precondition(
             "GRANT_HAS_NO_INDICATOR_TARGET",
             grant.resource_name(),

@@ -223,13 +223,14 @@ pub enum ProjectTransition {
     Cancel,
 }
 
-/// Decides a project state change; starting needs an active grant.
+/// Decides a project state change: none under a closed or terminated grant; starting needs an active grant.
 pub fn decide_project_transition(
     project: &Project,
     grant: &Grant,
     transition: ProjectTransition,
 ) -> Result<ProjectState> {
     use ProjectState::*;
+    grant.check_open()?;
     let (verb, target) = match (transition, project.state) {
         (ProjectTransition::Start, Planned) => ("start", Some(Active)),
         (ProjectTransition::Start, _) => ("start", None),

@@ -406,8 +406,26 @@ impl Tx {
         obligations_of(&self.txn, &[grant_id.to_string()]).await
     }
 
+    /// What a state change of the grant needs to know about its projects.
+    pub async fn grant_project_facts(&self, grant_id: &str) -> Result<grant::ProjectFacts> {
+        use crate::domain::project::ProjectState;
+        use sea_orm::PaginatorTrait;
+        let open_projects = projects::Entity::find()
+            .filter(projects::Column::GrantId.eq(grant_id))
+            .filter(
+                projects::Column::State
+                    .is_in([ProjectState::Planned.code(), ProjectState::Active.code()]),
+            )
+            .count(&self.txn)
+            .await?;
+        Ok(grant::ProjectFacts {
+            has_indicator_target: self.grant_has_indicator_target(grant_id).await?,
+            open_projects,
+        })
+    }
+
     /// Whether some live (not cancelled) project of the grant has a live indicator with a target.
-    pub async fn grant_has_indicator_target(&self, grant_id: &str) -> Result<bool> {
+    async fn grant_has_indicator_target(&self, grant_id: &str) -> Result<bool> {
         let live_projects = Query::select()
             .column(projects::Column::Id)
             .from(projects::Entity)

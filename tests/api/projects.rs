@@ -339,6 +339,13 @@ async fn each_grant_state_transition_is_allowed_or_refused_as_the_lifecycle_says
         .into_inner();
     let resumed = app.activate(&grant.name).await.unwrap();
     client.suspend_grant(suspend("again")).await.unwrap();
+    app.projects(app.admin())
+        .cancel_project(pb::CancelProjectRequest {
+            name: project.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let closed = client
         .close_grant(pb::CloseGrantRequest {
             name: grant.name.clone(),
@@ -814,4 +821,106 @@ async fn each_project_and_indicator_change_leaves_exactly_one_audit_event() {
         vec!["state"]
     );
     assert_eq!(indicator_events.len(), 1);
+}
+
+#[tokio::test]
+async fn a_grant_closes_only_when_its_projects_are_finished_and_then_freezes_them() {
+    let app = spawn_app().await;
+    let grant = draft_grant(&app).await;
+    let project = app.project(&grant.name, new_project("Open", &["BW"])).await;
+    let indicator = app.indicator(&project.name, new_indicator(10)).await;
+    app.activate(&grant.name).await.unwrap();
+    let mut projects = app.projects(app.admin());
+    projects
+        .start_project(pb::StartProjectRequest {
+            name: project.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let close = || pb::CloseGrantRequest {
+        name: grant.name.clone(),
+        ..Default::default()
+    };
+
+    let while_open = app.grants(app.admin()).close_grant(close()).await;
+    projects
+        .complete_project(pb::CompleteProjectRequest {
+            name: project.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let edit_finished = projects
+        .update_indicator(pb::UpdateIndicatorRequest {
+            indicator: Some(pb::Indicator {
+                name: indicator.name.clone(),
+                baseline: 5,
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["baseline".into()],
+            }),
+        })
+        .await;
+    let delete_finished = projects
+        .delete_indicator(pb::DeleteIndicatorRequest {
+            name: indicator.name.clone(),
+            etag: String::new(),
+        })
+        .await;
+    let closed = app
+        .grants(app.admin())
+        .close_grant(close())
+        .await
+        .unwrap()
+        .into_inner();
+    let cancel_after = projects
+        .cancel_project(pb::CancelProjectRequest {
+            name: project.name.clone(),
+            ..Default::default()
+        })
+        .await;
+
+    assert_eq!(
+        reason(&expect_code(while_open, Code::FailedPrecondition)),
+        "GRANT_HAS_OPEN_PROJECTS"
+    );
+    assert_eq!(
+        reason(&expect_code(edit_finished, Code::FailedPrecondition)),
+        "PROJECT_FINISHED"
+    );
+    assert_eq!(
+        reason(&expect_code(delete_finished, Code::FailedPrecondition)),
+        "PROJECT_FINISHED"
+    );
+    assert_eq!(closed.state, pb::GrantState::Closed as i32);
+    assert_eq!(
+        reason(&expect_code(cancel_after, Code::FailedPrecondition)),
+        "GRANT_CLOSED"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_country_or_region_in_a_filter_is_refused_not_silently_empty() {
+    let app = spawn_app().await;
+    for filter in ["country = XX", "region = MARS"] {
+        let grants = app
+            .grants(app.admin())
+            .list_grants(pb::ListGrantsRequest {
+                filter: filter.into(),
+                ..Default::default()
+            })
+            .await;
+        let projects = app
+            .projects(app.admin())
+            .list_projects(pb::ListProjectsRequest {
+                parent: "grants/-".into(),
+                filter: filter.into(),
+                ..Default::default()
+            })
+            .await;
+        expect_invalid(grants, &["filter"]);
+        expect_invalid(projects, &["filter"]);
+    }
 }
