@@ -402,3 +402,122 @@ fn a_program_officer_sets_up_and_activates_a_regional_grant_with_grpcurl_alone()
         "no grant works in Haiti: {elsewhere}"
     );
 }
+
+#[test]
+fn migrate_reports_status_rolls_back_one_step_and_applies_again() {
+    let directory = tempfile::tempdir().unwrap();
+    let environment = server_environment(directory.path(), "127.0.0.1:0");
+    let migrate = |action: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_tipgrants"))
+            .args(["migrate", action])
+            .envs(environment.clone())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "migrate {action}: {}",
+            text(&output)
+        );
+        String::from_utf8_lossy(&output.stdout).to_string()
+    };
+
+    let fresh = migrate("status");
+    migrate("up");
+    let applied = migrate("status");
+    migrate("down");
+    let after_down = migrate("status");
+    migrate("up");
+    let again = migrate("status");
+
+    assert!(
+        fresh.lines().all(|line| line.starts_with("pending")),
+        "{fresh}"
+    );
+    assert!(
+        applied.lines().count() >= 3 && applied.lines().all(|line| line.starts_with("applied")),
+        "{applied}"
+    );
+    assert_eq!(
+        after_down
+            .lines()
+            .filter(|line| line.starts_with("pending"))
+            .count(),
+        1,
+        "{after_down}"
+    );
+    assert_eq!(again, applied);
+}
+
+#[test]
+fn each_call_logs_one_json_line_with_method_code_latency_and_request_id() {
+    let directory = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let log = directory.path().join("server.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_tipgrants"))
+        .envs(server_environment(directory.path(), &address))
+        .env("TIPGRANTS__TELEMETRY__FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
+        .spawn()
+        .unwrap();
+    let server = Server {
+        child,
+        address,
+        directory,
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !server
+        .grpcurl(&["grpc.health.v1.Health/Check"], None, None)
+        .status
+        .success()
+    {
+        assert!(Instant::now() < deadline, "not healthy: {}", server.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let admin = server.admin_token();
+
+    let output = Command::new(grpcurl_path())
+        .args([
+            "-plaintext",
+            "-H",
+            "x-request-id: trace-me-42",
+            "-H",
+            &format!("authorization: Bearer {admin}"),
+        ])
+        .args([
+            "-d",
+            r#"{"name": "organizations/missing"}"#,
+            &server.address,
+            "tipgrants.v1.OrganizationService/GetOrganization",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    std::thread::sleep(Duration::from_millis(200));
+
+    let log = server.log();
+    let line = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|line| {
+            line["message"] == "rpc finished"
+                && line["span"]["request_id"] == "trace-me-42"
+                && line["span"]["method"] == "/tipgrants.v1.OrganizationService/GetOrganization"
+        })
+        .unwrap_or_else(|| panic!("no JSON 'rpc finished' line for the request: {log}"));
+    let span = &line["span"];
+    assert_eq!(
+        span["method"], "/tipgrants.v1.OrganizationService/GetOrganization",
+        "{line}"
+    );
+    assert_eq!(span["request_id"], "trace-me-42", "{line}");
+    assert_eq!(span["code"], "NotFound", "{line}");
+    assert_eq!(span["actor"], "apiTokens/bootstrap", "{line}");
+    assert!(span["latency_ms"].as_f64().is_some(), "{line}");
+    assert!(!log.contains(&admin), "the token never reaches the log");
+}
