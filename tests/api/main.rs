@@ -3,6 +3,7 @@
 
 mod access;
 mod audit;
+mod concurrency;
 mod end_to_end;
 mod grants;
 mod helpers;
