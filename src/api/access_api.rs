@@ -124,21 +124,18 @@ impl AccessService for AccessApi {
         }
         .validate("api_token", Utc::now())?;
 
-        let mut tx = self
-            .store
-            .begin(&with_request_id(call, &request.request_id))
-            .await?;
-        if let Some(answer) = Idempotency::replay(&idempotency, &tx).await? {
-            return Ok(Response::new(answer));
-        }
-        let (created, secret) = tx.create_token(new, None).await?;
-        // The secret exists only in this answer: the stored replay carries the token without it.
-        let replay = pb::CreateApiTokenResponse {
-            api_token: Some(to_proto(&created)),
-            secret: String::new(),
-        };
-        Idempotency::remember(&idempotency, &tx, &replay).await?;
-        tx.commit().await?;
+        // The secret exists only in the first answer: the remembered replay carries the token without it.
+        let mut secret = String::new();
+        let call = with_request_id(call, &request.request_id);
+        let replay = Idempotency::write(&idempotency, &self.store, &call, async |tx| {
+            let (created, new_secret) = tx.create_token(new, None).await?;
+            secret = new_secret;
+            Ok(pb::CreateApiTokenResponse {
+                api_token: Some(to_proto(&created)),
+                secret: String::new(),
+            })
+        })
+        .await?;
         Ok(Response::new(pb::CreateApiTokenResponse {
             secret,
             ..replay
@@ -180,18 +177,18 @@ impl AccessService for AccessApi {
         let request = request.into_inner();
         let idempotency = Idempotency::of(&request.request_id, &request)?;
         let id = parse_name("name", &request.name, "apiTokens")?;
-        let mut tx = self
-            .store
-            .begin(&with_request_id(call, &request.request_id))
-            .await?;
-        if let Some(answer) = Idempotency::replay(&idempotency, &tx).await? {
-            return Ok(Response::new(answer));
+        // Once committed, this replica forgets the token at once (others within the cache lifetime).
+        let mut revoked_hash = None;
+        let call = with_request_id(call, &request.request_id);
+        let answer = Idempotency::write(&idempotency, &self.store, &call, async |tx| {
+            let (revoked, secret_hash) = tx.revoke_token(id).await?;
+            revoked_hash = Some(secret_hash);
+            Ok(to_proto(&revoked))
+        })
+        .await?;
+        if let Some(secret_hash) = revoked_hash {
+            self.authenticator.forget(&secret_hash).await;
         }
-        let (revoked, secret_hash) = tx.revoke_token(id).await?;
-        let answer = to_proto(&revoked);
-        Idempotency::remember(&idempotency, &tx, &answer).await?;
-        tx.commit().await?;
-        self.authenticator.forget(&secret_hash).await;
         Ok(Response::new(answer))
     }
 }

@@ -201,22 +201,17 @@ impl GrantApi {
         let idempotency = Idempotency::of(request_id, request)?;
         let id = parse_name("name", name, "grants")?;
         let expected = parse_etag("etag", etag)?;
-        let mut tx = self
-            .store
-            .begin(&with_request_id(call.clone(), request_id))
-            .await?;
-        if let Some(answer) = Idempotency::replay(&idempotency, &tx).await? {
-            return Ok(answer);
-        }
-        let current = tx
-            .grant_for_update(&call.actor.scope(), id, expected)
-            .await?;
-        let facts = tx.grant_project_facts(&current.id).await?;
-        let (state, reason) = grant::decide_transition(&current, transition, reason, facts)?;
-        let changed = tx.set_grant_state(current, state, reason).await?;
-        let answer = to_proto(&changed);
-        Idempotency::remember(&idempotency, &tx, &answer).await?;
-        tx.commit().await?;
+        let write_call = with_request_id(call.clone(), request_id);
+        let answer = Idempotency::write(&idempotency, &self.store, &write_call, async |tx| {
+            let current = tx
+                .grant_for_update(&call.actor.scope(), id, expected)
+                .await?;
+            let facts = tx.grant_project_facts(&current.id).await?;
+            let (state, reason) = grant::decide_transition(&current, transition, reason, facts)?;
+            let changed = tx.set_grant_state(current, state, reason).await?;
+            Ok(to_proto(&changed))
+        })
+        .await?;
         Ok(answer)
     }
 }
@@ -284,17 +279,12 @@ impl GrantService for GrantApi {
             .ok_or_else(|| Error::invalid("grant", "is required"))?;
         let terms = input(grant).validate("grant")?;
 
-        let mut tx = self
-            .store
-            .begin(&with_request_id(call, &request.request_id))
-            .await?;
-        if let Some(answer) = Idempotency::replay(&idempotency, &tx).await? {
-            return Ok(Response::new(answer));
-        }
-        let created = tx.create_grant(terms).await?;
-        let answer = to_proto(&created);
-        Idempotency::remember(&idempotency, &tx, &answer).await?;
-        tx.commit().await?;
+        let write_call = with_request_id(call, &request.request_id);
+        let answer = Idempotency::write(&idempotency, &self.store, &write_call, async |tx| {
+            let created = tx.create_grant(terms).await?;
+            Ok(to_proto(&created))
+        })
+        .await?;
         Ok(Response::new(answer))
     }
 
@@ -451,22 +441,17 @@ impl GrantService for GrantApi {
         }
         .validate("obligation", &self.calendar)?;
 
-        let mut tx = self
-            .store
-            .begin(&with_request_id(call.clone(), &request.request_id))
-            .await?;
-        if let Some(answer) = Idempotency::replay(&idempotency, &tx).await? {
-            return Ok(Response::new(answer));
-        }
-        let grant = tx
-            .grant_for_update(&call.actor.scope(), grant_id, None)
-            .await?;
-        let existing = tx.grant_obligations(&grant.id).await?;
-        grant::check_obligation(&grant, &existing, &new, "obligation")?;
-        let (created, _grant) = tx.create_obligation(grant, new).await?;
-        let answer = obligation_to_proto(&created);
-        Idempotency::remember(&idempotency, &tx, &answer).await?;
-        tx.commit().await?;
+        let write_call = with_request_id(call.clone(), &request.request_id);
+        let answer = Idempotency::write(&idempotency, &self.store, &write_call, async |tx| {
+            let grant = tx
+                .grant_for_update(&call.actor.scope(), grant_id, None)
+                .await?;
+            let existing = tx.grant_obligations(&grant.id).await?;
+            grant::check_obligation(&grant, &existing, &new, "obligation")?;
+            let (created, _grant) = tx.create_obligation(grant, new).await?;
+            Ok(obligation_to_proto(&created))
+        })
+        .await?;
         Ok(Response::new(answer))
     }
 

@@ -22,7 +22,7 @@ use tonic::Request;
 
 use crate::domain::validate;
 use crate::error::{Error, Result};
-use crate::store::{CallContext, Tx};
+use crate::store::{CallContext, Store, Tx};
 
 /// The call context the auth layer attached to `request`.
 pub fn call_context<T>(request: &Request<T>) -> Result<CallContext> {
@@ -137,7 +137,7 @@ impl Idempotency {
     }
 
     /// The first answer, when this key was used before by the same caller for the same method.
-    pub async fn replay<R: Message + Default>(
+    async fn replay<R: Message + Default>(
         key: &Option<Idempotency>,
         tx: &Tx,
     ) -> Result<Option<R>> {
@@ -151,7 +151,7 @@ impl Idempotency {
     }
 
     /// Stores `answer` in `tx`, to be replayed to retries.
-    pub async fn remember<R: Message>(
+    async fn remember<R: Message>(
         key: &Option<Idempotency>,
         tx: &Tx,
         answer: &R,
@@ -163,6 +163,27 @@ impl Idempotency {
             }
             None => Ok(()),
         }
+    }
+}
+
+impl Idempotency {
+    /// Runs one idempotent write for `call`: a retry with the same `request_id` gets the first
+    /// answer back and writes nothing; otherwise `write` runs in one transaction, and its answer
+    /// is remembered with it and committed together with its audit events.
+    pub async fn write<R: Message + Default>(
+        key: &Option<Idempotency>,
+        store: &Store,
+        call: &CallContext,
+        write: impl AsyncFnOnce(&mut Tx) -> Result<R>,
+    ) -> Result<R> {
+        let mut tx = store.begin(call).await?;
+        if let Some(answer) = Self::replay(key, &tx).await? {
+            return Ok(answer);
+        }
+        let answer = write(&mut tx).await?;
+        Self::remember(key, &tx, &answer).await?;
+        tx.commit().await?;
+        Ok(answer)
     }
 }
 

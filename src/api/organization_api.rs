@@ -149,17 +149,11 @@ impl OrganizationService for OrganizationApi {
             .ok_or_else(|| Error::invalid("organization", "is required"))?;
         let fields = input(organization).validate("organization")?;
 
-        let mut tx = self
-            .store
-            .begin(&with_request_id(call, &request.request_id))
-            .await?;
-        if let Some(answer) = Idempotency::replay(&idempotency, &tx).await? {
-            return Ok(Response::new(answer));
-        }
-        let created = tx.create_organization(fields).await?;
-        let answer = to_proto(&created);
-        Idempotency::remember(&idempotency, &tx, &answer).await?;
-        tx.commit().await?;
+        let call = with_request_id(call, &request.request_id);
+        let answer = Idempotency::write(&idempotency, &self.store, &call, async |tx| {
+            Ok(to_proto(&tx.create_organization(fields).await?))
+        })
+        .await?;
         Ok(Response::new(answer))
     }
 

@@ -197,28 +197,23 @@ impl ProjectApi {
         let idempotency = Idempotency::of(request_id, request)?;
         let (grant_id, id) = parse_child("name", name, "projects")?;
         let expected = parse_etag("etag", etag)?;
-        let mut tx = self
-            .store
-            .begin(&with_request_id(call.clone(), request_id))
-            .await?;
-        if let Some(answer) = Idempotency::replay(&idempotency, &tx).await? {
-            return Ok(answer);
-        }
-        let grant = tx
-            .grant_for_update(&call.actor.scope(), grant_id, None)
-            .await?;
-        let current = tx
-            .project_for_update(&call.actor.scope(), grant_id, id, expected)
-            .await?;
-        let state = project::decide_project_transition(&current, &grant, transition)?;
-        let fields = current.fields.clone();
-        let changed = tx.save_project(current, fields, state).await?;
-        let names = tx
-            .recommendation_names(&changed.fields.recommendation_ids)
-            .await?;
-        let answer = self.answer(&changed, &names);
-        Idempotency::remember(&idempotency, &tx, &answer).await?;
-        tx.commit().await?;
+        let write_call = with_request_id(call.clone(), request_id);
+        let answer = Idempotency::write(&idempotency, &self.store, &write_call, async |tx| {
+            let grant = tx
+                .grant_for_update(&call.actor.scope(), grant_id, None)
+                .await?;
+            let current = tx
+                .project_for_update(&call.actor.scope(), grant_id, id, expected)
+                .await?;
+            let state = project::decide_project_transition(&current, &grant, transition)?;
+            let fields = current.fields.clone();
+            let changed = tx.save_project(current, fields, state).await?;
+            let names = tx
+                .recommendation_names(&changed.fields.recommendation_ids)
+                .await?;
+            Ok(self.answer(&changed, &names))
+        })
+        .await?;
         Ok(answer)
     }
 }
@@ -321,24 +316,19 @@ impl ProjectService for ProjectApi {
             .as_ref()
             .ok_or_else(|| Error::invalid("project", "is required"))?;
 
-        let mut tx = self
-            .store
-            .begin(&with_request_id(call.clone(), &request.request_id))
-            .await?;
-        if let Some(answer) = Idempotency::replay(&idempotency, &tx).await? {
-            return Ok(Response::new(answer));
-        }
-        let grant = tx
-            .grant_for_update(&call.actor.scope(), grant_id, None)
-            .await?;
-        grant.check_open()?;
-        let fields = project_input(project).validate("project", &grant)?;
-        tx.require_recommendations("project.tip_recommendations", &project.tip_recommendations)
-            .await?;
-        let created = tx.create_project(&grant, fields).await?;
-        let answer = self.answer(&created, &project.tip_recommendations);
-        Idempotency::remember(&idempotency, &tx, &answer).await?;
-        tx.commit().await?;
+        let write_call = with_request_id(call.clone(), &request.request_id);
+        let answer = Idempotency::write(&idempotency, &self.store, &write_call, async |tx| {
+            let grant = tx
+                .grant_for_update(&call.actor.scope(), grant_id, None)
+                .await?;
+            grant.check_open()?;
+            let fields = project_input(project).validate("project", &grant)?;
+            tx.require_recommendations("project.tip_recommendations", &project.tip_recommendations)
+                .await?;
+            let created = tx.create_project(&grant, fields).await?;
+            Ok(self.answer(&created, &project.tip_recommendations))
+        })
+        .await?;
         Ok(Response::new(answer))
     }
 
@@ -461,25 +451,20 @@ impl ProjectService for ProjectApi {
             .ok_or_else(|| Error::invalid("indicator", "is required"))?;
         let fields = indicator_input(indicator).validate("indicator")?;
 
-        let mut tx = self
-            .store
-            .begin(&with_request_id(call.clone(), &request.request_id))
-            .await?;
-        if let Some(answer) = Idempotency::replay(&idempotency, &tx).await? {
-            return Ok(Response::new(answer));
-        }
-        let grant = tx
-            .grant_for_update(&call.actor.scope(), grant_id, None)
-            .await?;
-        grant.check_open()?;
-        let project = tx
-            .project_for_update(&call.actor.scope(), grant_id, project_id, None)
-            .await?;
-        project.check_open()?;
-        let created = tx.create_indicator(&project, fields).await?;
-        let answer = indicator_to_proto(&created);
-        Idempotency::remember(&idempotency, &tx, &answer).await?;
-        tx.commit().await?;
+        let write_call = with_request_id(call.clone(), &request.request_id);
+        let answer = Idempotency::write(&idempotency, &self.store, &write_call, async |tx| {
+            let grant = tx
+                .grant_for_update(&call.actor.scope(), grant_id, None)
+                .await?;
+            grant.check_open()?;
+            let project = tx
+                .project_for_update(&call.actor.scope(), grant_id, project_id, None)
+                .await?;
+            project.check_open()?;
+            let created = tx.create_indicator(&project, fields).await?;
+            Ok(indicator_to_proto(&created))
+        })
+        .await?;
         Ok(Response::new(answer))
     }
 

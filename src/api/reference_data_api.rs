@@ -128,17 +128,12 @@ impl ReferenceDataService for ReferenceDataApi {
             return Err(Error::Internal("validated funding account without values".into()).into());
         };
 
-        let mut tx = self
-            .store
-            .begin(&with_request_id(call, &request.request_id))
-            .await?;
-        if let Some(answer) = Idempotency::replay(&idempotency, &tx).await? {
-            return Ok(Response::new(answer));
-        }
-        let created = tx.create_funding_account(&code, fields).await?;
-        let answer = account_to_proto(&created);
-        Idempotency::remember(&idempotency, &tx, &answer).await?;
-        tx.commit().await?;
+        let write_call = with_request_id(call, &request.request_id);
+        let answer = Idempotency::write(&idempotency, &self.store, &write_call, async |tx| {
+            let created = tx.create_funding_account(&code, fields).await?;
+            Ok(account_to_proto(&created))
+        })
+        .await?;
         Ok(Response::new(answer))
     }
 

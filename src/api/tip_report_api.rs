@@ -216,17 +216,12 @@ impl TipReportService for TipReportApi {
             return Err(Error::Internal("validated ranking without values".into()).into());
         };
 
-        let mut tx = self
-            .store
-            .begin(&with_request_id(call, &request.request_id))
-            .await?;
-        if let Some(answer) = Idempotency::replay(&idempotency, &tx).await? {
-            return Ok(Response::new(answer));
-        }
-        let created = tx.create_tip_ranking(&country, report_year, fields).await?;
-        let answer = ranking_to_proto(&created);
-        Idempotency::remember(&idempotency, &tx, &answer).await?;
-        tx.commit().await?;
+        let write_call = with_request_id(call, &request.request_id);
+        let answer = Idempotency::write(&idempotency, &self.store, &write_call, async |tx| {
+            let created = tx.create_tip_ranking(&country, report_year, fields).await?;
+            Ok(ranking_to_proto(&created))
+        })
+        .await?;
         Ok(Response::new(answer))
     }
 
@@ -311,17 +306,12 @@ impl TipReportService for TipReportApi {
             return Err(Error::Internal("validated recommendation without values".into()).into());
         };
 
-        let mut tx = self
-            .store
-            .begin(&with_request_id(call, &request.request_id))
-            .await?;
-        if let Some(answer) = Idempotency::replay(&idempotency, &tx).await? {
-            return Ok(Response::new(answer));
-        }
-        let created = tx.create_tip_recommendation(&country, fields).await?;
-        let answer = recommendation_to_proto(&created);
-        Idempotency::remember(&idempotency, &tx, &answer).await?;
-        tx.commit().await?;
+        let write_call = with_request_id(call, &request.request_id);
+        let answer = Idempotency::write(&idempotency, &self.store, &write_call, async |tx| {
+            let created = tx.create_tip_recommendation(&country, fields).await?;
+            Ok(recommendation_to_proto(&created))
+        })
+        .await?;
         Ok(Response::new(answer))
     }
 
