@@ -6,6 +6,7 @@ use chrono::Utc;
 use tonic::{Request, Response, Status};
 
 use super::auth::Authenticator;
+use super::enums::*;
 use super::paging;
 use super::{Idempotency, call_context, from_timestamp, parse_name, timestamp, with_request_id};
 use crate::domain::access::{ApiToken, Role, TokenInput};
@@ -30,34 +31,12 @@ impl AccessApi {
     }
 }
 
-/// The proto form of a role.
-pub fn role_to_proto(role: Role) -> pb::Role {
-    match role {
-        Role::Admin => pb::Role::Admin,
-        Role::ProgramOfficer => pb::Role::ProgramOfficer,
-        Role::CaseWorker => pb::Role::CaseWorker,
-        Role::Auditor => pb::Role::Auditor,
-        Role::Grantee => pb::Role::Grantee,
-    }
-}
-
-fn role_from_proto(value: i32) -> Option<Role> {
-    match pb::Role::try_from(value).ok()? {
-        pb::Role::Unspecified => None,
-        pb::Role::Admin => Some(Role::Admin),
-        pb::Role::ProgramOfficer => Some(Role::ProgramOfficer),
-        pb::Role::CaseWorker => Some(Role::CaseWorker),
-        pb::Role::Auditor => Some(Role::Auditor),
-        pb::Role::Grantee => Some(Role::Grantee),
-    }
-}
-
 fn to_proto(token: &ApiToken) -> pb::ApiToken {
     pb::ApiToken {
         name: token.resource_name(),
         display_name: token.display_name.clone(),
         owner: token.owner.clone(),
-        role: role_to_proto(token.role) as i32,
+        role: role_to_proto(token.role),
         organization: token
             .organization_id
             .as_ref()

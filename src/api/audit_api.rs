@@ -2,7 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::access_api::role_to_proto;
+use super::enums::role_to_proto;
 use super::paging;
 use super::{call_context, from_timestamp, timestamp};
 use crate::domain::access::Role;
@@ -58,7 +58,7 @@ fn to_proto(event: &AuditEvent) -> pb::AuditEvent {
         actor: event.actor.clone(),
         actor_role: Role::from_code(&event.actor_role)
             .map(role_to_proto)
-            .unwrap_or(pb::Role::Unspecified) as i32,
+            .unwrap_or_default(),
         method: event.method.clone(),
         resource: event.resource.clone(),
         request_id: event.request_id.clone(),

@@ -137,10 +137,7 @@ impl Idempotency {
     }
 
     /// The first answer, when this key was used before by the same caller for the same method.
-    async fn replay<R: Message + Default>(
-        key: &Option<Idempotency>,
-        tx: &Tx,
-    ) -> Result<Option<R>> {
+    async fn replay<R: Message + Default>(key: &Option<Idempotency>, tx: &Tx) -> Result<Option<R>> {
         let Some(key) = key else { return Ok(None) };
         match tx.replay(&key.request_id, &key.request_hash).await? {
             Some(bytes) => R::decode(bytes.as_slice()).map(Some).map_err(|error| {
@@ -151,11 +148,7 @@ impl Idempotency {
     }
 
     /// Stores `answer` in `tx`, to be replayed to retries.
-    async fn remember<R: Message>(
-        key: &Option<Idempotency>,
-        tx: &Tx,
-        answer: &R,
-    ) -> Result<()> {
+    async fn remember<R: Message>(key: &Option<Idempotency>, tx: &Tx, answer: &R) -> Result<()> {
         match key {
             Some(key) => {
                 tx.remember(&key.request_id, &key.request_hash, answer.encode_to_vec())
@@ -195,31 +188,6 @@ pub fn with_request_id(mut call: CallContext, request_id: &str) -> CallContext {
     call
 }
 
-/// The domain pillar of a proto enum value (`None` for unspecified or unknown).
-pub fn pillar_from_proto(value: i32) -> Option<crate::domain::pillar::Pillar> {
-    use crate::domain::pillar::Pillar;
-    use crate::pb::v1::Pillar as Proto;
-    match Proto::try_from(value).ok()? {
-        Proto::Unspecified => None,
-        Proto::Prosecution => Some(Pillar::Prosecution),
-        Proto::Protection => Some(Pillar::Protection),
-        Proto::Prevention => Some(Pillar::Prevention),
-        Proto::Partnership => Some(Pillar::Partnership),
-    }
-}
-
-/// The proto enum value of a domain pillar.
-pub fn pillar_to_proto(pillar: crate::domain::pillar::Pillar) -> crate::pb::v1::Pillar {
-    use crate::domain::pillar::Pillar;
-    use crate::pb::v1::Pillar as Proto;
-    match pillar {
-        Pillar::Prosecution => Proto::Prosecution,
-        Pillar::Protection => Proto::Protection,
-        Pillar::Prevention => Proto::Prevention,
-        Pillar::Partnership => Proto::Partnership,
-    }
-}
-
 /// Converts between a proto enum (`PREFIX_CODE`) and a domain `code_enum!`
 /// (`CODE`) by name, so the two cannot drift apart silently: the round-trip
 /// test in `enum_conversions` covers every domain value.
@@ -242,9 +210,12 @@ macro_rules! proto_enum {
 
 /// Proto <-> domain enums of grants and projects.
 pub mod enums {
+    use crate::domain::access::Role;
     use crate::domain::grant::{
         GrantApproach, GrantInstrument, GrantState, ObligationKind, ReportingCadence,
     };
+    use crate::domain::organization::OrganizationKind;
+    use crate::domain::pillar::Pillar;
     use crate::domain::project::{ActivityKind, OutcomeKind, ProjectState};
     use crate::pb::v1 as pb;
 
@@ -305,6 +276,22 @@ pub mod enums {
         "OUTCOME_KIND_"
     );
 
+    proto_enum!(
+        organization_kind_from_proto,
+        organization_kind_to_proto,
+        pb::OrganizationKind,
+        OrganizationKind,
+        "ORGANIZATION_KIND_"
+    );
+    proto_enum!(role_from_proto, role_to_proto, pb::Role, Role, "ROLE_");
+    proto_enum!(
+        pillar_from_proto,
+        pillar_to_proto,
+        pb::Pillar,
+        Pillar,
+        "PILLAR_"
+    );
+
     #[cfg(test)]
     mod enum_conversions {
         use super::*;
@@ -336,6 +323,15 @@ pub mod enums {
                 project_state_to_proto
             );
             round_trip!(OutcomeKind, outcome_kind_from_proto, outcome_kind_to_proto);
+            round_trip!(
+                OrganizationKind,
+                organization_kind_from_proto,
+                organization_kind_to_proto
+            );
+            round_trip!(Pillar, pillar_from_proto, pillar_to_proto);
+            for role in Role::ALL {
+                assert_eq!(role_from_proto(role_to_proto(role)), Some(role), "{role:?}");
+            }
         }
     }
 }

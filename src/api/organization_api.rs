@@ -2,9 +2,11 @@
 
 use tonic::{Request, Response, Status};
 
+use super::enums::*;
 use super::paging;
 use super::{
-    Idempotency, call_context, etag, mask_paths, parse_etag, parse_name, timestamp, with_request_id,
+    Idempotency, call_context, etag, filter_code, mask_paths, parse_etag, parse_name, timestamp,
+    with_request_id,
 };
 use crate::domain::organization::{Organization, OrganizationInput, OrganizationKind};
 use crate::error::{Error, Result};
@@ -26,37 +28,12 @@ impl OrganizationApi {
 
 const UPDATABLE: &[&str] = &["display_name", "kind", "country_code", "identifiers"];
 
-fn kind_to_proto(kind: OrganizationKind) -> pb::OrganizationKind {
-    match kind {
-        OrganizationKind::Ngo => pb::OrganizationKind::Ngo,
-        OrganizationKind::InternationalOrganization => {
-            pb::OrganizationKind::InternationalOrganization
-        }
-        OrganizationKind::University => pb::OrganizationKind::University,
-        OrganizationKind::Government => pb::OrganizationKind::Government,
-        OrganizationKind::PrivateFirm => pb::OrganizationKind::PrivateFirm,
-    }
-}
-
-fn kind_from_proto(value: i32) -> Option<OrganizationKind> {
-    match pb::OrganizationKind::try_from(value).ok()? {
-        pb::OrganizationKind::Unspecified => None,
-        pb::OrganizationKind::Ngo => Some(OrganizationKind::Ngo),
-        pb::OrganizationKind::InternationalOrganization => {
-            Some(OrganizationKind::InternationalOrganization)
-        }
-        pb::OrganizationKind::University => Some(OrganizationKind::University),
-        pb::OrganizationKind::Government => Some(OrganizationKind::Government),
-        pb::OrganizationKind::PrivateFirm => Some(OrganizationKind::PrivateFirm),
-    }
-}
-
 /// The proto form of an organisation.
 pub fn to_proto(organization: &Organization) -> pb::Organization {
     pb::Organization {
         name: organization.resource_name(),
         display_name: organization.fields.display_name.clone(),
-        kind: kind_to_proto(organization.fields.kind) as i32,
+        kind: organization_kind_to_proto(organization.fields.kind),
         country_code: organization.fields.country_code.clone(),
         identifiers: organization
             .fields
@@ -77,7 +54,7 @@ pub fn to_proto(organization: &Organization) -> pb::Organization {
 fn input(organization: &pb::Organization) -> OrganizationInput<'_> {
     OrganizationInput {
         display_name: &organization.display_name,
-        kind: kind_from_proto(organization.kind),
+        kind: organization_kind_from_proto(organization.kind),
         country_code: &organization.country_code,
         identifiers: organization
             .identifiers
@@ -92,10 +69,12 @@ fn parse_filter(filter: &str) -> Result<OrganizationFilter> {
     for (field, value) in paging::parse_filter(filter, &["kind", "country_code"])? {
         match field.as_str() {
             "kind" => {
-                let code = value.trim_start_matches("ORGANIZATION_KIND_");
-                parsed.kind = Some(OrganizationKind::from_code(code).ok_or_else(|| {
-                    Error::invalid("filter", format!("kind {value:?} is not NGO, INTERNATIONAL_ORGANIZATION, UNIVERSITY, GOVERNMENT or PRIVATE_FIRM"))
-                })?);
+                parsed.kind = Some(filter_code(
+                    &value,
+                    "ORGANIZATION_KIND_",
+                    OrganizationKind::from_code,
+                    "kind: NGO, INTERNATIONAL_ORGANIZATION, UNIVERSITY, GOVERNMENT or PRIVATE_FIRM",
+                )?)
             }
             _ => parsed.country_code = Some(value.to_ascii_uppercase()),
         }

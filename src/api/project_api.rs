@@ -6,8 +6,8 @@ use super::enums::*;
 use super::grant_api::parse_child;
 use super::paging;
 use super::{
-    Idempotency, call_context, etag, filter_code, mask_paths, parse_etag, parse_name,
-    pillar_from_proto, pillar_to_proto, timestamp, with_request_id,
+    Idempotency, call_context, etag, filter_code, mask_paths, parse_etag, parse_name, timestamp,
+    with_request_id,
 };
 use crate::domain::pillar::Pillar;
 use crate::domain::project::{
@@ -59,7 +59,7 @@ fn to_proto(project: &Project, recommendation_countries: &[(String, String)]) ->
             .fields
             .pillars
             .iter()
-            .map(|pillar| pillar_to_proto(*pillar) as i32)
+            .map(|pillar| pillar_to_proto(*pillar))
             .collect(),
         activity_kinds: project
             .fields

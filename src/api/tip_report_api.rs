@@ -4,10 +4,11 @@
 
 use tonic::{Request, Response, Status};
 
+use super::enums::*;
 use super::paging;
 use super::{
-    Idempotency, call_context, etag, mask_paths, parse_etag, pillar_from_proto, pillar_to_proto,
-    timestamp, with_request_id,
+    Idempotency, call_context, etag, filter_code, mask_paths, parse_etag, timestamp,
+    with_request_id,
 };
 use crate::domain::pillar::Pillar;
 use crate::domain::tip_report::{
@@ -92,7 +93,7 @@ pub fn recommendation_to_proto(recommendation: &TipRecommendation) -> pb::TipRec
         name: recommendation.resource_name(),
         country_code: recommendation.country_code.clone(),
         report_year: recommendation.report_year,
-        pillar: pillar_to_proto(recommendation.pillar) as i32,
+        pillar: pillar_to_proto(recommendation.pillar),
         text: recommendation.text.clone(),
         create_time: Some(timestamp(recommendation.create_time)),
         update_time: Some(timestamp(recommendation.update_time)),
@@ -146,14 +147,14 @@ fn parse_recommendation_filter(filter: &str) -> Result<TipRecommendationFilter> 
     for (field, value) in paging::parse_filter(filter, &["report_year", "pillar", "region"])? {
         match field.as_str() {
             "report_year" => parsed.report_year = Some(filter_year(&value)?),
-            "pillar" => parsed.pillar = Some(Pillar::from_code(&value).ok_or_else(|| {
-                Error::invalid(
-                    "filter",
-                    format!(
-                        "pillar {value:?} is not PROSECUTION, PROTECTION, PREVENTION or PARTNERSHIP"
-                    ),
-                )
-            })?),
+            "pillar" => {
+                parsed.pillar = Some(filter_code(
+                    &value,
+                    "PILLAR_",
+                    Pillar::from_code,
+                    "pillar: PROSECUTION, PROTECTION, PREVENTION or PARTNERSHIP",
+                )?)
+            }
             _ => parsed.region_code = Some(filter_region(&value)),
         }
     }

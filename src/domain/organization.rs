@@ -6,39 +6,14 @@ use serde::{Deserialize, Serialize};
 use super::validate::{self, MAX_DISPLAY_NAME, Violations};
 use crate::error::{FieldViolation, Result};
 
-/// What kind of body an organisation is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum OrganizationKind {
-    Ngo,
-    InternationalOrganization,
-    University,
-    Government,
-    PrivateFirm,
-}
-
-impl OrganizationKind {
-    pub const ALL: [OrganizationKind; 5] = [
-        Self::Ngo,
-        Self::InternationalOrganization,
-        Self::University,
-        Self::Government,
-        Self::PrivateFirm,
-    ];
-
-    /// The stored and filterable code, e.g. `NGO`.
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::Ngo => "NGO",
-            Self::InternationalOrganization => "INTERNATIONAL_ORGANIZATION",
-            Self::University => "UNIVERSITY",
-            Self::Government => "GOVERNMENT",
-            Self::PrivateFirm => "PRIVATE_FIRM",
-        }
-    }
-
-    pub fn from_code(code: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|kind| kind.code() == code)
+code_enum! {
+    /// What kind of body an organisation is.
+    OrganizationKind {
+        Ngo => "NGO",
+        InternationalOrganization => "INTERNATIONAL_ORGANIZATION",
+        University => "UNIVERSITY",
+        Government => "GOVERNMENT",
+        PrivateFirm => "PRIVATE_FIRM",
     }
 }
 
