@@ -7,7 +7,6 @@ use super::{
     Idempotency, call_context, etag, mask_paths, parse_etag, parse_name, timestamp, with_request_id,
 };
 use crate::domain::reference::{self, Country, FundingAccount, Region};
-use crate::domain::validate::Violations;
 use crate::error::{Error, Result};
 use crate::pb::v1 as pb;
 use crate::pb::v1::reference_data_service_server::ReferenceDataService;
@@ -100,33 +99,15 @@ impl ReferenceDataService for ReferenceDataApi {
         let call = call_context(&request)?;
         let request = request.into_inner();
         let idempotency = Idempotency::of(&request.request_id, &request)?;
-        let mut violations = Violations::new();
-        let code = violations.check(reference::funding_account_code(
-            "funding_account_id",
+        let account = request
+            .funding_account
+            .as_ref()
+            .ok_or_else(|| Error::invalid("funding_account", "is required"))?;
+        let (code, fields) = reference::new_funding_account(
             &request.funding_account_id,
-        ));
-        let account = request.funding_account.clone().unwrap_or_default();
-        if request.funding_account.is_none() {
-            violations.add("funding_account", "is required");
-        }
-        let fields = match reference::funding_account_fields(
-            "funding_account",
             &account.display_name,
             &account.description,
-        ) {
-            Ok(fields) => Some(fields),
-            Err(Error::InvalidArgument(found)) => {
-                found
-                    .into_iter()
-                    .for_each(|v| violations.add(v.field, v.description));
-                None
-            }
-            Err(other) => return Err(other.into()),
-        };
-        violations.finish()?;
-        let (Some(code), Some(fields)) = (code, fields) else {
-            return Err(Error::Internal("validated funding account without values".into()).into());
-        };
+        )?;
 
         let write_call = with_request_id(call, &request.request_id);
         let answer = Idempotency::write(&idempotency, &self.store, &write_call, async |tx| {

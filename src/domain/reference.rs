@@ -51,13 +51,13 @@ pub fn funding_account_code(field: &str, value: &str) -> Result<String, FieldVio
     }
 }
 
-/// Checks the fields of a funding account.
-pub fn funding_account_fields(
+/// Checks the fields of a funding account, adding what is wrong to `violations`.
+fn check_fields(
+    violations: &mut Violations,
     prefix: &str,
     display_name: &str,
     description: &str,
-) -> Result<FundingAccountFields> {
-    let mut violations = Violations::new();
+) -> Option<FundingAccountFields> {
     let display_name = violations.check(validate::required_text(
         &format!("{prefix}.display_name"),
         display_name,
@@ -68,10 +68,43 @@ pub fn funding_account_fields(
         description,
         2000,
     ));
+    Some(FundingAccountFields {
+        display_name: display_name?,
+        description: description?,
+    })
+}
+
+/// Checks the fields of a funding account.
+pub fn funding_account_fields(
+    prefix: &str,
+    display_name: &str,
+    description: &str,
+) -> Result<FundingAccountFields> {
+    let mut violations = Violations::new();
+    let fields = check_fields(&mut violations, prefix, display_name, description);
     violations.finish()?;
-    Ok(FundingAccountFields {
-        display_name: display_name.unwrap_or_default(),
-        description: description.unwrap_or_default(),
+    fields.ok_or_else(|| {
+        crate::error::Error::Internal("funding account validated without values".into())
+    })
+}
+
+/// Checks a new funding account: its code (`funding_account_id`) and fields, all violations at once.
+pub fn new_funding_account(
+    code: &str,
+    display_name: &str,
+    description: &str,
+) -> Result<(String, FundingAccountFields)> {
+    let mut violations = Violations::new();
+    let code = violations.check(funding_account_code("funding_account_id", code));
+    let fields = check_fields(
+        &mut violations,
+        "funding_account",
+        display_name,
+        description,
+    );
+    violations.finish()?;
+    code.zip(fields).ok_or_else(|| {
+        crate::error::Error::Internal("funding account validated without values".into())
     })
 }
 

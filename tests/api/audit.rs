@@ -329,3 +329,53 @@ async fn audit_events_filter_by_actor_and_page_without_gaps() {
     assert_eq!(sequences.len(), 5);
     assert!(sequences.windows(2).all(|pair| pair[0] < pair[1]));
 }
+
+#[tokio::test]
+async fn audit_events_filter_by_time_range_and_refuse_an_empty_range() {
+    let app = spawn_app().await;
+    app.organization("Early", "HT").await;
+    let events = all_events(&app).await;
+    let boundary = events.last().unwrap().event_time.unwrap();
+    let after = prost_types::Timestamp {
+        seconds: boundary.seconds,
+        nanos: boundary.nanos + 1_000,
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let late = app.organization("Late", "HT").await;
+    let range = |start: Option<prost_types::Timestamp>, end: Option<prost_types::Timestamp>| {
+        pb::ListAuditEventsRequest {
+            start_time: start,
+            end_time: end,
+            ..Default::default()
+        }
+    };
+
+    let later = app
+        .audit(app.admin())
+        .list_audit_events(range(Some(after), None))
+        .await
+        .unwrap()
+        .into_inner()
+        .audit_events;
+    let earlier = app
+        .audit(app.admin())
+        .list_audit_events(range(None, Some(after)))
+        .await
+        .unwrap()
+        .into_inner()
+        .audit_events;
+    let empty = app
+        .audit(app.admin())
+        .list_audit_events(range(Some(after), Some(after)))
+        .await;
+
+    assert_eq!(
+        later
+            .iter()
+            .map(|event| event.resource.clone())
+            .collect::<Vec<_>>(),
+        vec![late.name]
+    );
+    assert_eq!(earlier.len(), events.len());
+    expect_invalid(empty, &["end_time"]);
+}

@@ -137,3 +137,49 @@ fn a_misspelt_key_is_refused_instead_of_silently_ignored() {
     let error = load(&[("TIPGRANTS__SERVER__REFLEKTION", "false")]).unwrap_err();
     assert!(error.contains("reflektion"), "{error}");
 }
+
+#[test]
+fn the_production_example_is_valid_and_the_kubernetes_configmap_carries_it() {
+    let repository = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let example = repository.join("deploy/config/production.toml");
+    let certificate = tempfile::NamedTempFile::new().unwrap();
+    let key = tempfile::NamedTempFile::new().unwrap();
+    let environment = vec![
+        (
+            "TIPGRANTS__DATABASE__URL".to_string(),
+            "postgres://tipgrants@db.internal/tipgrants".to_string(),
+        ),
+        (
+            "TIPGRANTS__TLS__CERTIFICATE_PATH".to_string(),
+            certificate.path().display().to_string(),
+        ),
+        (
+            "TIPGRANTS__TLS__PRIVATE_KEY_PATH".to_string(),
+            key.path().display().to_string(),
+        ),
+    ];
+
+    let settings =
+        Settings::load_from(Some(&example), environment).expect("the production example loads");
+    let configmap =
+        std::fs::read_to_string(repository.join("deploy/kubernetes/configmap.yaml")).unwrap();
+    let configmap_lines: Vec<&str> = configmap.lines().map(str::trim).collect();
+
+    assert!(settings.tls.enabled);
+    assert!(!settings.server.reflection);
+    assert_eq!(
+        settings.telemetry.format,
+        tipgrants::settings::LogFormat::Json
+    );
+    for line in std::fs::read_to_string(&example)
+        .unwrap()
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+    {
+        assert!(
+            configmap_lines.contains(&line),
+            "configmap.yaml lacks {line:?} of production.toml"
+        );
+    }
+}
