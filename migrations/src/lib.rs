@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_foundation;
 mod m20261128_000002_access;
 mod m20261128_000003_grants;
+mod m20261128_000004_append_only;
 mod seed;
 
 /// All migrations, in order.
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_foundation::Migration),
             Box::new(m20261128_000002_access::Migration),
             Box::new(m20261128_000003_grants::Migration),
+            Box::new(m20261128_000004_append_only::Migration),
         ]
     }
 }

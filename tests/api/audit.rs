@@ -229,8 +229,10 @@ async fn a_changed_event_is_found_by_verification() {
     for index in 0..4 {
         app.organization(&format!("Tamper {index}"), "HT").await;
     }
-    app.execute_sql("UPDATE audit_events SET resource = 'organizations/forged' WHERE sequence = 3")
-        .await;
+    app.tamper_with_audit_log(
+        "UPDATE audit_events SET resource = 'organizations/forged' WHERE sequence = 3",
+    )
+    .await;
     let answer = verify(&app).await;
     assert!(!answer.valid);
     assert_eq!(answer.first_broken_sequence, 3);
@@ -247,7 +249,7 @@ async fn a_deleted_event_is_found_by_verification() {
     for index in 0..4 {
         app.organization(&format!("Delete {index}"), "HT").await;
     }
-    app.execute_sql("DELETE FROM audit_events WHERE sequence = 2")
+    app.tamper_with_audit_log("DELETE FROM audit_events WHERE sequence = 2")
         .await;
     let answer = verify(&app).await;
     assert!(!answer.valid);
@@ -261,7 +263,7 @@ async fn a_deleted_last_event_is_found_against_the_head() {
         app.organization(&format!("Tail {index}"), "HT").await;
     }
     let last = all_events(&app).await.last().unwrap().sequence;
-    app.execute_sql(&format!("DELETE FROM audit_events WHERE sequence = {last}"))
+    app.tamper_with_audit_log(&format!("DELETE FROM audit_events WHERE sequence = {last}"))
         .await;
     let answer = verify(&app).await;
     assert!(!answer.valid);
@@ -276,11 +278,11 @@ async fn reordered_events_are_found_by_verification() {
         app.organization(&format!("Order {index}"), "HT").await;
     }
     // Swap the contents of events 2 and 3 (keeping each hash with its content), as a reordering would.
-    app.execute_sql("UPDATE audit_events SET sequence = -2 WHERE sequence = 2")
+    app.tamper_with_audit_log("UPDATE audit_events SET sequence = -2 WHERE sequence = 2")
         .await;
-    app.execute_sql("UPDATE audit_events SET sequence = 2 WHERE sequence = 3")
+    app.tamper_with_audit_log("UPDATE audit_events SET sequence = 2 WHERE sequence = 3")
         .await;
-    app.execute_sql("UPDATE audit_events SET sequence = 3 WHERE sequence = -2")
+    app.tamper_with_audit_log("UPDATE audit_events SET sequence = 3 WHERE sequence = -2")
         .await;
     let answer = verify(&app).await;
     assert!(!answer.valid);
@@ -378,4 +380,29 @@ async fn audit_events_filter_by_time_range_and_refuse_an_empty_range() {
     );
     assert_eq!(earlier.len(), events.len());
     expect_invalid(empty, &["end_time"]);
+}
+
+#[tokio::test]
+async fn the_database_itself_refuses_to_change_or_delete_audit_events_and_grant_revisions() {
+    let app = spawn_app().await;
+    let grant = app
+        .grant("G-1", &app.organization("Guarded", "HT").await.name)
+        .await;
+    let grant_id = grant.name.trim_start_matches("grants/");
+
+    let update = app
+        .sql_error("UPDATE audit_events SET resource = 'x' WHERE sequence = 1")
+        .await;
+    let delete = app.sql_error("DELETE FROM audit_events").await;
+    let rewrite = app
+        .sql_error(&format!(
+            "UPDATE grant_revisions SET method = 'x' WHERE grant_id = '{grant_id}'"
+        ))
+        .await;
+    let erase = app.sql_error("DELETE FROM grant_revisions").await;
+
+    for error in [&update, &delete, &rewrite, &erase] {
+        assert!(error.contains("append-only"), "{error}");
+    }
+    assert!(verify(&app).await.valid);
 }

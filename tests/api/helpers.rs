@@ -249,6 +249,34 @@ impl TestApp {
             .unwrap_or_else(|error| panic!("SQL failed: {sql}: {error}"));
     }
 
+    /// Tampers with the audit log as someone with rights over the schema would: first switches off
+    /// the append-only triggers, then runs `sql`.
+    pub async fn tamper_with_audit_log(&self, sql: &str) {
+        match self.store.backend() {
+            sea_orm::DatabaseBackend::Postgres => {
+                self.execute_sql(
+                    "ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only",
+                )
+                .await
+            }
+            _ => {
+                self.execute_sql("DROP TRIGGER IF EXISTS audit_events_no_update")
+                    .await;
+                self.execute_sql("DROP TRIGGER IF EXISTS audit_events_no_delete")
+                    .await;
+            }
+        }
+        self.execute_sql(sql).await;
+    }
+
+    /// Runs raw SQL that is expected to fail; returns the database's error.
+    pub async fn sql_error(&self, sql: &str) -> String {
+        match self.store.connection().execute_unprepared(sql).await {
+            Ok(_) => panic!("SQL succeeded but should have been refused: {sql}"),
+            Err(error) => error.to_string(),
+        }
+    }
+
     /// The first column of every row of a raw query, as bytes (to read what the API never shows).
     pub async fn query_column(&self, sql: &str) -> Vec<Vec<u8>> {
         let connection = self.store.connection();
