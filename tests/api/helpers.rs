@@ -123,6 +123,11 @@ impl TestApp {
         )
     }
 
+    /// The test's private directory (database file, bootstrap token file).
+    pub fn directory(&self) -> &std::path::Path {
+        self._directory.path()
+    }
+
     /// The channel to the server (no token attached).
     pub fn channel(&self) -> Channel {
         self.channel.clone()

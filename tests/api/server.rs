@@ -124,3 +124,27 @@ async fn the_suite_runs_on_the_database_it_was_asked_for() {
         assert_eq!(backend, sea_orm::DatabaseBackend::Sqlite);
     }
 }
+
+#[tokio::test]
+async fn the_first_admin_token_is_handed_over_once_in_a_file_only_the_server_user_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = spawn_app().await;
+    let file = app.directory().join("admin-token");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    let again = app.directory().join("second-start-token");
+
+    tipgrants::bootstrap::ensure_admin_token(&app.store, Some(&again))
+        .await
+        .unwrap();
+    let tokens = app.store.count_tokens().await.unwrap();
+    let regions = app
+        .reference_data(app.admin())
+        .list_regions(pb::ListRegionsRequest {})
+        .await;
+
+    assert_eq!(mode, 0o600);
+    assert!(app.admin_token.starts_with("tg_"));
+    assert!(regions.is_ok(), "the handed-over token works: {regions:?}");
+    assert!(!again.exists(), "a second start hands over nothing");
+    assert_eq!(tokens, 1);
+}
