@@ -48,5 +48,6 @@ pub mod project;
 pub mod reference;
 pub mod tip_report;
 pub mod validate;
+pub mod version;
 
 pub use validate::Violations;

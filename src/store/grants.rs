@@ -22,6 +22,7 @@ use crate::domain::grant::{
 };
 use crate::domain::money::Cents;
 use crate::domain::pillar::Pillar;
+use crate::domain::version;
 use crate::error::{Error, Result};
 
 /// What to list.
@@ -395,9 +396,7 @@ impl Tx {
             .ok_or_else(|| not_found(id))?;
         let obligations = obligations_of(&self.txn, std::slice::from_ref(&row.id)).await?;
         let grant = to_domain(row, &obligations)?;
-        if etag.is_some_and(|etag| etag != grant.revision) {
-            return Err(Error::stale_etag(&grant.resource_name()));
-        }
+        version::check_etag(&grant.resource_name(), grant.revision, etag)?;
         Ok(grant)
     }
 

@@ -9,6 +9,7 @@ use super::entities::organizations;
 use super::{Page, Store, Tx, fetch_page, new_id, now, snapshot};
 use crate::domain::access::Scope;
 use crate::domain::organization::{Identifier, Organization, OrganizationFields, OrganizationKind};
+use crate::domain::version;
 use crate::error::{Error, Result};
 
 /// What to list.
@@ -164,16 +165,9 @@ impl Tx {
         etag: Option<i64>,
     ) -> Result<Organization> {
         let current = to_domain(find(&self.txn, scope, id).await?)?;
-        if current.delete_time.is_some() {
-            return Err(Error::precondition(
-                "RESOURCE_DELETED",
-                current.resource_name(),
-                "the organisation is deleted",
-            ));
-        }
-        if etag.is_some_and(|etag| etag != current.revision) {
-            return Err(Error::stale_etag(&current.resource_name()));
-        }
+        let resource = current.resource_name();
+        version::check_live(&resource, "the organisation", current.delete_time)?;
+        version::check_etag(&resource, current.revision, etag)?;
         Ok(current)
     }
 

@@ -22,6 +22,7 @@ use crate::domain::pillar::Pillar;
 use crate::domain::project::{
     ActivityKind, Indicator, IndicatorFields, OutcomeKind, Project, ProjectFields, ProjectState,
 };
+use crate::domain::version;
 use crate::error::{Error, Result};
 
 /// What to list.
@@ -352,9 +353,7 @@ impl Tx {
         etag: Option<i64>,
     ) -> Result<Project> {
         let project = find(&self.txn, scope, grant_id, id, true).await?;
-        if etag.is_some_and(|etag| etag != project.revision) {
-            return Err(Error::stale_etag(&project.resource_name()));
-        }
+        version::check_etag(&project.resource_name(), project.revision, etag)?;
         Ok(project)
     }
 
@@ -520,16 +519,9 @@ impl Tx {
                 resource: format!("{}/indicators/{id}", project.resource_name()),
             })
             .and_then(|row| indicator_to_domain(row, &project.grant_id))?;
-        if indicator.delete_time.is_some() {
-            return Err(Error::precondition(
-                "RESOURCE_DELETED",
-                indicator.resource_name(),
-                "the indicator is deleted",
-            ));
-        }
-        if etag.is_some_and(|etag| etag != indicator.revision) {
-            return Err(Error::stale_etag(&indicator.resource_name()));
-        }
+        let resource = indicator.resource_name();
+        version::check_live(&resource, "the indicator", indicator.delete_time)?;
+        version::check_etag(&resource, indicator.revision, etag)?;
         Ok(indicator)
     }
 

@@ -9,6 +9,7 @@ use sea_orm::{
 use super::entities::{countries, funding_accounts, regions};
 use super::{Page, Store, Tx, fetch_page, now, snapshot};
 use crate::domain::reference::{Country, FundingAccount, FundingAccountFields, Region};
+use crate::domain::version;
 use crate::error::{Error, Result};
 
 fn country(row: countries::Model) -> Country {
@@ -224,16 +225,9 @@ impl Tx {
             .await?
             .map(account)
             .ok_or_else(|| account_not_found(code))?;
-        if current.delete_time.is_some() {
-            return Err(Error::precondition(
-                "RESOURCE_DELETED",
-                current.resource_name(),
-                "the funding account is deleted",
-            ));
-        }
-        if etag.is_some_and(|etag| etag != current.revision) {
-            return Err(Error::stale_etag(&current.resource_name()));
-        }
+        let resource = current.resource_name();
+        version::check_live(&resource, "the funding account", current.delete_time)?;
+        version::check_etag(&resource, current.revision, etag)?;
         Ok(current)
     }
 

@@ -15,6 +15,7 @@ use crate::domain::pillar::Pillar;
 use crate::domain::tip_report::{
     self, TipRanking, TipRankingFields, TipRecommendation, TipRecommendationFields, TipTier,
 };
+use crate::domain::version;
 use crate::error::{Error, Result};
 
 /// Which rankings to list.
@@ -356,9 +357,7 @@ impl Tx {
             .await?
             .ok_or_else(|| ranking_not_found(country_code, report_year))
             .and_then(ranking)?;
-        if etag.is_some_and(|etag| etag != current.revision) {
-            return Err(Error::stale_etag(&current.resource_name()));
-        }
+        version::check_etag(&current.resource_name(), current.revision, etag)?;
         Ok(current)
     }
 
@@ -422,16 +421,9 @@ impl Tx {
         etag: Option<i64>,
     ) -> Result<TipRecommendation> {
         let current = recommendation(find_recommendation(&self.txn, country_code, id).await?)?;
-        if current.delete_time.is_some() {
-            return Err(Error::precondition(
-                "RESOURCE_DELETED",
-                current.resource_name(),
-                "the recommendation is deleted",
-            ));
-        }
-        if etag.is_some_and(|etag| etag != current.revision) {
-            return Err(Error::stale_etag(&current.resource_name()));
-        }
+        let resource = current.resource_name();
+        version::check_live(&resource, "the recommendation", current.delete_time)?;
+        version::check_etag(&resource, current.revision, etag)?;
         Ok(current)
     }
 
