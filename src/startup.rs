@@ -189,7 +189,10 @@ impl Application {
                 store.clone(),
                 calendar,
             )))
-            .add_service(ProjectServiceServer::new(ProjectApi::new(store.clone())));
+            .add_service(ProjectServiceServer::new(ProjectApi::new(
+                store.clone(),
+                calendar,
+            )));
 
         let health_only = health_listener.map(|listener| {
             let mut stop = stop_receiver.clone();

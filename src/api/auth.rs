@@ -2,14 +2,17 @@
 //! request id, actor, code, latency), authentication of the bearer token
 //! (cached for `auth.token_cache_ttl_seconds`), and the permission check of
 //! `permissions`. A handler receives the `CallContext` in the request's
-//! extensions; a refused call never reaches it.
+//! extensions; a refused call never reaches it; a handler that panics is
+//! answered INTERNAL instead of dropping the connection.
 
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use futures_util::FutureExt;
 use http::HeaderMap;
 use moka::future::Cache;
 use tonic::body::Body;
@@ -180,7 +183,14 @@ where
                                 request_id,
                             });
                         }
-                        inner.call(request).await
+                        // A bug must not take the connection down with it: a panic answers INTERNAL.
+                        match AssertUnwindSafe(inner.call(request)).catch_unwind().await {
+                            Ok(response) => response,
+                            Err(_) => {
+                                tracing::error!("the handler panicked; answered INTERNAL");
+                                Ok(tonic::Status::internal("internal error").into_http())
+                            }
+                        }
                     }
                     Err(error) => Ok(tonic::Status::from(error).into_http()),
                 };

@@ -9,6 +9,7 @@ use super::{
     Idempotency, call_context, etag, filter_code, mask_paths, parse_etag, parse_name, timestamp,
     with_request_id,
 };
+use crate::domain::fiscal_year::FiscalCalendar;
 use crate::domain::pillar::Pillar;
 use crate::domain::project::{
     self, Indicator, IndicatorInput, Project, ProjectInput, ProjectState, ProjectTransition,
@@ -23,11 +24,12 @@ use crate::store::{CallContext, Store};
 /// Serves projects and indicators.
 pub struct ProjectApi {
     store: Store,
+    calendar: FiscalCalendar,
 }
 
 impl ProjectApi {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, calendar: FiscalCalendar) -> Self {
+        Self { store, calendar }
     }
 }
 
@@ -461,6 +463,13 @@ impl ProjectService for ProjectApi {
                 .project_for_update(&call.actor.scope(), grant_id, project_id, None)
                 .await?;
             project.check_open()?;
+            project::check_targets(
+                "indicator",
+                &fields,
+                &project,
+                grant.terms.reporting_cadence,
+                &self.calendar,
+            )?;
             let created = tx.create_indicator(&project, fields).await?;
             Ok(indicator_to_proto(&created))
         })
@@ -542,6 +551,13 @@ impl ProjectService for ProjectApi {
             }
         }
         let fields = indicator_input(&merged).validate("indicator")?;
+        project::check_targets(
+            "indicator",
+            &fields,
+            &project,
+            grant.terms.reporting_cadence,
+            &self.calendar,
+        )?;
         let updated = tx.save_indicator(current, fields, false).await?;
         tx.commit().await?;
         Ok(Response::new(indicator_to_proto(&updated)))

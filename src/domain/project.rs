@@ -390,3 +390,52 @@ impl IndicatorInput<'_> {
         }
     }
 }
+
+/// Checks an indicator's targets against what they measure: each fiscal year
+/// falls within the project's period, and each period is one the grant
+/// reports by (quarters for a quarterly grant, halves for a semi-annual one,
+/// only whole years for an annual one), so outcome reports can be compared
+/// with targets period by period.
+pub fn check_targets(
+    prefix: &str,
+    fields: &IndicatorFields,
+    project: &Project,
+    cadence: super::grant::ReportingCadence,
+    calendar: &super::fiscal_year::FiscalCalendar,
+) -> Result<()> {
+    use super::grant::ReportingCadence;
+    let first = calendar.fiscal_year_of(project.fields.start_date);
+    let last = calendar.fiscal_year_of(project.fields.end_date);
+    let periods: &[&str] = match cadence {
+        ReportingCadence::Quarterly => &["", "Q1", "Q2", "Q3", "Q4"],
+        ReportingCadence::SemiAnnual => &["", "H1", "H2"],
+        ReportingCadence::Annual => &[""],
+    };
+    let mut violations = Violations::new();
+    for (index, target) in fields.targets.iter().enumerate() {
+        let field = format!("{prefix}.targets[{index}]");
+        if !(first..=last).contains(&target.fiscal_year) {
+            violations.add(
+                format!("{field}.fiscal_year"),
+                format!(
+                    "fiscal year {} is outside the project's fiscal years {first} to {last}",
+                    target.fiscal_year
+                ),
+            );
+        }
+        if !periods.contains(&target.period.as_str()) {
+            violations.add(
+                format!("{field}.period"),
+                format!(
+                    "the grant reports {cadence}: use {}",
+                    if periods.len() == 1 {
+                        "the whole year (empty)".to_string()
+                    } else {
+                        format!("the whole year (empty) or {}", periods[1..].join(", "))
+                    }
+                ),
+            );
+        }
+    }
+    violations.finish()
+}

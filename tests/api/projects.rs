@@ -720,13 +720,11 @@ async fn an_indicator_updates_its_targets_and_is_soft_deleted() {
                 targets: vec![
                     pb::IndicatorTarget {
                         fiscal_year: 2014,
-                        period: "H1".into(),
-                        value: 100,
+                        period: "Q1".into(), value: 100,
                     },
                     pb::IndicatorTarget {
                         fiscal_year: 2014,
-                        period: "H2".into(),
-                        value: 200,
+                        period: "Q2".into(), value: 200,
                     },
                 ],
                 ..Default::default()
@@ -923,4 +921,65 @@ async fn an_unknown_country_or_region_in_a_filter_is_refused_not_silently_empty(
         expect_invalid(grants, &["filter"]);
         expect_invalid(projects, &["filter"]);
     }
+}
+
+#[tokio::test]
+async fn targets_fall_in_the_projects_fiscal_years_and_the_grants_reporting_periods() {
+    let app = spawn_app().await;
+    let organization = app.organization("Cadenced", "HT").await;
+    let mut grant = new_grant("SEMI-1", &organization.name);
+    grant.reporting_cadence = pb::ReportingCadence::SemiAnnual as i32;
+    let grant = app
+        .grants(app.admin())
+        .create_grant(pb::CreateGrantRequest {
+            grant: Some(grant),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    // 2014-01-01 to 2015-12-31: fiscal years 2014, 2015 and 2016.
+    let project = app
+        .project(&grant.name, new_project("Measured", &["HT"]))
+        .await;
+    let target = |fiscal_year: i32, period: &str| pb::IndicatorTarget {
+        fiscal_year,
+        period: period.into(),
+        value: 10,
+    };
+    let with = |targets: Vec<pb::IndicatorTarget>| pb::CreateIndicatorRequest {
+        parent: project.name.clone(),
+        indicator: Some(pb::Indicator {
+            targets,
+            ..new_indicator(0)
+        }),
+        request_id: String::new(),
+    };
+
+    let fitting = app
+        .projects(app.admin())
+        .create_indicator(with(vec![
+            target(2014, "H2"),
+            target(2016, ""),
+            target(2015, "H1"),
+        ]))
+        .await;
+    let outside = app
+        .projects(app.admin())
+        .create_indicator(with(vec![target(2013, ""), target(2017, "H1")]))
+        .await;
+    let quarter = app
+        .projects(app.admin())
+        .create_indicator(with(vec![target(2015, "Q3")]))
+        .await;
+
+    assert!(fitting.is_ok(), "{fitting:?}");
+    expect_invalid(
+        outside,
+        &[
+            "indicator.targets[0].fiscal_year",
+            "indicator.targets[1].fiscal_year",
+        ],
+    );
+    expect_invalid(quarter, &["indicator.targets[0].period"]);
 }
