@@ -406,3 +406,129 @@ async fn the_database_itself_refuses_to_change_or_delete_audit_events_and_grant_
     }
     assert!(verify(&app).await.valid);
 }
+
+/// Asserts that exactly one event was added since `before`, for `resource`, by `method`; returns the new count.
+async fn one_new_event(app: &TestApp, before: usize, resource: &str, method: &str) -> usize {
+    let events = all_events(app).await;
+    assert_eq!(
+        events.len(),
+        before + 1,
+        "{method} on {resource} must leave exactly one event"
+    );
+    let event = events.last().unwrap();
+    assert_eq!(event.resource, resource, "{method}");
+    assert!(
+        event.method.ends_with(&format!("/{method}")),
+        "{} is not {method}",
+        event.method
+    );
+    assert!(
+        event
+            .diff
+            .as_ref()
+            .is_some_and(|diff| !diff.fields.is_empty()),
+        "{method} records what changed"
+    );
+    events.len()
+}
+
+#[tokio::test]
+async fn every_grant_project_and_indicator_change_leaves_exactly_one_event() {
+    let app = spawn_app().await;
+    let grant = app
+        .grant("AUDIT-1", &app.organization("Audited", "HT").await.name)
+        .await;
+    let project = app
+        .project(&grant.name, new_project("Audited project", &["HT"]))
+        .await;
+    let indicator = app.indicator(&project.name, new_indicator(10)).await;
+    let mut grants = app.grants(app.admin());
+    let mut projects = app.projects(app.admin());
+    let mask = |path: &str| {
+        Some(prost_types::FieldMask {
+            paths: vec![path.into()],
+        })
+    };
+    let mut count = all_events(&app).await.len();
+
+    grants
+        .update_grant(pb::UpdateGrantRequest {
+            grant: Some(pb::Grant {
+                name: grant.name.clone(),
+                title: "Renamed".into(),
+                ..Default::default()
+            }),
+            update_mask: mask("title"),
+        })
+        .await
+        .unwrap();
+    count = one_new_event(&app, count, &grant.name, "UpdateGrant").await;
+    app.activate(&grant.name).await.unwrap();
+    count = one_new_event(&app, count, &grant.name, "ActivateGrant").await;
+    projects
+        .update_project(pb::UpdateProjectRequest {
+            project: Some(pb::Project {
+                name: project.name.clone(),
+                summary: "More".into(),
+                ..Default::default()
+            }),
+            update_mask: mask("summary"),
+        })
+        .await
+        .unwrap();
+    count = one_new_event(&app, count, &project.name, "UpdateProject").await;
+    projects
+        .update_indicator(pb::UpdateIndicatorRequest {
+            indicator: Some(pb::Indicator {
+                name: indicator.name.clone(),
+                baseline: 3,
+                ..Default::default()
+            }),
+            update_mask: mask("baseline"),
+        })
+        .await
+        .unwrap();
+    count = one_new_event(&app, count, &indicator.name, "UpdateIndicator").await;
+    projects
+        .delete_indicator(pb::DeleteIndicatorRequest {
+            name: indicator.name.clone(),
+            etag: String::new(),
+        })
+        .await
+        .unwrap();
+    count = one_new_event(&app, count, &indicator.name, "DeleteIndicator").await;
+    projects
+        .start_project(pb::StartProjectRequest {
+            name: project.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    count = one_new_event(&app, count, &project.name, "StartProject").await;
+    projects
+        .complete_project(pb::CompleteProjectRequest {
+            name: project.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    count = one_new_event(&app, count, &project.name, "CompleteProject").await;
+    grants
+        .suspend_grant(pb::SuspendGrantRequest {
+            name: grant.name.clone(),
+            reason: "review".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    count = one_new_event(&app, count, &grant.name, "SuspendGrant").await;
+    grants
+        .close_grant(pb::CloseGrantRequest {
+            name: grant.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    one_new_event(&app, count, &grant.name, "CloseGrant").await;
+    assert!(verify(&app).await.valid);
+}

@@ -720,11 +720,13 @@ async fn an_indicator_updates_its_targets_and_is_soft_deleted() {
                 targets: vec![
                     pb::IndicatorTarget {
                         fiscal_year: 2014,
-                        period: "Q1".into(), value: 100,
+                        period: "Q1".into(),
+                        value: 100,
                     },
                     pb::IndicatorTarget {
                         fiscal_year: 2014,
-                        period: "Q2".into(), value: 200,
+                        period: "Q2".into(),
+                        value: 200,
                     },
                 ],
                 ..Default::default()
