@@ -8,7 +8,7 @@ use super::{
     Idempotency, call_context, etag, filter_code, mask_paths, parse_etag, parse_name, timestamp,
     with_request_id,
 };
-use crate::domain::organization::{Organization, OrganizationInput, OrganizationKind};
+use crate::domain::organization::{self, Organization, OrganizationInput, OrganizationKind};
 use crate::error::{Error, Result};
 use crate::pb::v1 as pb;
 use crate::pb::v1::organization_service_server::OrganizationService;
@@ -180,6 +180,8 @@ impl OrganizationService for OrganizationApi {
         let current = tx
             .organization_for_update(&call.actor.scope(), id, expected)
             .await?;
+        let open_grants = tx.open_grants_of(&current.id).await?;
+        organization::check_deletable(&current, open_grants)?;
         let deleted = tx.delete_organization(current).await?;
         tx.commit().await?;
         Ok(Response::new(to_proto(&deleted)))

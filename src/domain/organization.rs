@@ -126,3 +126,16 @@ fn check_identifier(field: &str, scheme: &str, value: &str) -> Result<Identifier
     let value = validate::required_text(&format!("{field}.value"), value, 100)?;
     Ok(Identifier { scheme, value })
 }
+
+/// Refuses to delete an organisation that still has grants under way (not closed or terminated):
+/// their money and reports would lose their grantee.
+pub fn check_deletable(organization: &Organization, open_grants: u64) -> Result<()> {
+    if open_grants > 0 {
+        return Err(crate::error::Error::precondition(
+            "ORGANIZATION_HAS_OPEN_GRANTS",
+            organization.resource_name(),
+            format!("{open_grants} grant(s) of this organisation are not closed or terminated"),
+        ));
+    }
+    Ok(())
+}

@@ -423,6 +423,19 @@ impl Tx {
         })
     }
 
+    /// How many grants of an organisation are still under way (not closed or terminated).
+    pub async fn open_grants_of(&self, organization_id: &str) -> Result<u64> {
+        use sea_orm::PaginatorTrait;
+        Ok(grants::Entity::find()
+            .filter(grants::Column::OrganizationId.eq(organization_id))
+            .filter(
+                grants::Column::State
+                    .is_not_in([GrantState::Closed.code(), GrantState::Terminated.code()]),
+            )
+            .count(&self.txn)
+            .await?)
+    }
+
     /// Whether some live (not cancelled) project of the grant has a live indicator with a target.
     async fn grant_has_indicator_target(&self, grant_id: &str) -> Result<bool> {
         let live_projects = Query::select()

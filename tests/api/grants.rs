@@ -876,3 +876,32 @@ async fn each_grant_change_leaves_exactly_one_audit_event() {
             .contains_key("grant_obligated_amount")
     );
 }
+
+#[tokio::test]
+async fn an_organisation_with_grants_under_way_cannot_be_deleted() {
+    let app = spawn_app().await;
+    let organization = grantee(&app).await;
+    let grant = app.grant("G-1", &organization.name).await;
+    let delete = || pb::DeleteOrganizationRequest {
+        name: organization.name.clone(),
+        etag: String::new(),
+    };
+
+    let refused = app
+        .organizations(app.admin())
+        .delete_organization(delete())
+        .await;
+    change(&app, &grant.name, "terminate", "ended")
+        .await
+        .unwrap();
+    let deleted = app
+        .organizations(app.admin())
+        .delete_organization(delete())
+        .await;
+
+    assert_eq!(
+        reason(&expect_code(refused, Code::FailedPrecondition)),
+        "ORGANIZATION_HAS_OPEN_GRANTS"
+    );
+    assert!(deleted.is_ok(), "{deleted:?}");
+}
