@@ -148,3 +148,35 @@ async fn the_first_admin_token_is_handed_over_once_in_a_file_only_the_server_use
     assert!(!again.exists(), "a second start hands over nothing");
     assert_eq!(tokens, 1);
 }
+
+#[tokio::test]
+async fn health_reports_every_service_of_the_api() {
+    use prost::Message;
+    let app = spawn_app().await;
+    let set = prost_types::FileDescriptorSet::decode(tipgrants::pb::FILE_DESCRIPTOR_SET).unwrap();
+    let services: Vec<String> = set
+        .file
+        .iter()
+        .filter(|file| file.package() == "tipgrants.v1")
+        .flat_map(|file| {
+            file.service
+                .iter()
+                .map(|service| format!("tipgrants.v1.{}", service.name()))
+        })
+        .collect();
+    let mut health = HealthClient::new(app.channel());
+
+    assert_eq!(services.len(), 7);
+    for service in services {
+        let status = health
+            .check(HealthCheckRequest {
+                service: service.clone(),
+            })
+            .await;
+        assert_eq!(
+            status.map(|s| s.into_inner().status).ok(),
+            Some(ServingStatus::Serving as i32),
+            "{service}"
+        );
+    }
+}
