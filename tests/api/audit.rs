@@ -5,19 +5,6 @@ use tonic::Code;
 
 use crate::helpers::*;
 
-async fn events_of(app: &TestApp, resource: &str) -> Vec<pb::AuditEvent> {
-    app.audit(app.admin())
-        .list_audit_events(pb::ListAuditEventsRequest {
-            filter: format!("resource = \"{resource}\""),
-            page_size: 500,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .audit_events
-}
-
 async fn all_events(app: &TestApp) -> Vec<pb::AuditEvent> {
     app.audit(app.admin())
         .list_audit_events(pb::ListAuditEventsRequest {
@@ -83,7 +70,7 @@ async fn creating_updating_and_deleting_an_organisation_leaves_one_event_each_wi
         .await
         .unwrap();
 
-    let events = events_of(&app, &created.name).await;
+    let events = app.audit_events_of(&created.name).await;
 
     assert_eq!(events.len(), 3);
     let methods: Vec<_> = events
@@ -162,8 +149,8 @@ async fn every_mutating_rpc_of_reference_data_and_tokens_leaves_exactly_one_even
         .await
         .unwrap();
 
-    let account_events = events_of(&app, &account.name).await;
-    let token_events = events_of(&app, &token).await;
+    let account_events = app.audit_events_of(&account.name).await;
+    let token_events = app.audit_events_of(&token).await;
 
     assert_eq!(all_events(&app).await.len(), before + 5);
     assert_eq!(account_events.len(), 3);

@@ -841,22 +841,8 @@ async fn each_grant_change_leaves_exactly_one_audit_event() {
     change(&app, &grant.name, "terminate", "done")
         .await
         .unwrap();
-    let events = |resource: String| {
-        let app = &app;
-        async move {
-            app.audit(app.admin())
-                .list_audit_events(pb::ListAuditEventsRequest {
-                    filter: format!("resource = \"{resource}\""),
-                    ..Default::default()
-                })
-                .await
-                .unwrap()
-                .into_inner()
-                .audit_events
-        }
-    };
-    let grant_events = events(grant.name.clone()).await;
-    let obligation_events = events(created.name.clone()).await;
+    let grant_events = app.audit_events_of(&grant.name).await;
+    let obligation_events = app.audit_events_of(&created.name).await;
     assert_eq!(grant_events.len(), 2, "create and terminate");
     assert!(
         grant_events[1]

@@ -254,6 +254,20 @@ impl TestApp {
             .unwrap_or_else(|error| panic!("SQL failed: {sql}: {error}"));
     }
 
+    /// The audit events of one resource, oldest first.
+    pub async fn audit_events_of(&self, resource: &str) -> Vec<pb::AuditEvent> {
+        self.audit(self.admin())
+            .list_audit_events(pb::ListAuditEventsRequest {
+                filter: format!("resource = \"{resource}\""),
+                page_size: 500,
+                ..Default::default()
+            })
+            .await
+            .expect("the admin lists audit events")
+            .into_inner()
+            .audit_events
+    }
+
     /// Tampers with the audit log as someone with rights over the schema would: first switches off
     /// the append-only triggers, then runs `sql`.
     pub async fn tamper_with_audit_log(&self, sql: &str) {

@@ -793,22 +793,8 @@ async fn each_project_and_indicator_change_leaves_exactly_one_audit_event() {
         })
         .await
         .unwrap();
-    let events = |resource: String| {
-        let app = &app;
-        async move {
-            app.audit(app.admin())
-                .list_audit_events(pb::ListAuditEventsRequest {
-                    filter: format!("resource = \"{resource}\""),
-                    ..Default::default()
-                })
-                .await
-                .unwrap()
-                .into_inner()
-                .audit_events
-        }
-    };
-    let project_events = events(project.name.clone()).await;
-    let indicator_events = events(indicator.name.clone()).await;
+    let project_events = app.audit_events_of(&project.name).await;
+    let indicator_events = app.audit_events_of(&indicator.name).await;
     assert_eq!(project_events.len(), 2);
     assert_eq!(
         project_events[1]

@@ -142,19 +142,6 @@ async fn all_recommendations(
     }
 }
 
-async fn events_of(app: &TestApp, resource: &str) -> Vec<pb::AuditEvent> {
-    app.audit(app.admin())
-        .list_audit_events(pb::ListAuditEventsRequest {
-            filter: format!("resource = \"{resource}\""),
-            page_size: 500,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .audit_events
-}
-
 fn method_of(event: &pb::AuditEvent) -> &str {
     event.method.rsplit('/').next().unwrap_or_default()
 }
@@ -909,8 +896,8 @@ async fn every_mutation_of_the_tip_report_leaves_exactly_one_audit_event() {
         .await
         .unwrap();
 
-    let ranking_events = events_of(&app, &ranking.name).await;
-    let recommendation_events = events_of(&app, &recommendation.name).await;
+    let ranking_events = app.audit_events_of(&ranking.name).await;
+    let recommendation_events = app.audit_events_of(&recommendation.name).await;
 
     assert_eq!(
         ranking_events.iter().map(method_of).collect::<Vec<_>>(),
