@@ -443,12 +443,11 @@ impl GrantService for GrantApi {
 
         let write_call = with_request_id(call.clone(), &request.request_id);
         let answer = Idempotency::write(&idempotency, &self.store, &write_call, async |tx| {
-            let grant = tx
-                .grant_for_update(&call.actor.scope(), grant_id, None)
+            let (grant, existing) = tx
+                .grant_and_obligations_for_update(&call.actor.scope(), grant_id, None)
                 .await?;
-            let existing = tx.grant_obligations(&grant.id).await?;
             grant::check_obligation(&grant, &existing, &new, "obligation")?;
-            let (created, _grant) = tx.create_obligation(grant, new).await?;
+            let (created, _grant) = tx.create_obligation(grant, existing, new).await?;
             Ok(obligation_to_proto(&created))
         })
         .await?;

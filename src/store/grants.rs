@@ -142,6 +142,20 @@ async fn with_money(conn: &impl ConnectionTrait, rows: Vec<grants::Model>) -> Re
         .collect()
 }
 
+/// Checks that the caller may see grant `id` (one row read, nothing else); NOT_FOUND otherwise.
+pub(super) async fn require_visible(
+    conn: &impl ConnectionTrait,
+    scope: &Scope,
+    id: &str,
+) -> Result<()> {
+    scoped(scope)
+        .filter(grants::Column::Id.eq(id))
+        .one(conn)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| not_found(id))
+}
+
 pub(super) async fn find(conn: &impl ConnectionTrait, scope: &Scope, id: &str) -> Result<Grant> {
     let row = scoped(scope)
         .filter(grants::Column::Id.eq(id))
@@ -270,7 +284,7 @@ impl Store {
         grant_id: &str,
         id: &str,
     ) -> Result<Obligation> {
-        find(&self.db, scope, grant_id).await?;
+        require_visible(&self.db, scope, grant_id).await?;
         obligations::Entity::find_by_id(id)
             .filter(obligations::Column::GrantId.eq(grant_id))
             .one(&self.db)
@@ -290,7 +304,7 @@ impl Store {
         after: Option<String>,
         limit: u64,
     ) -> Result<Page<Obligation>> {
-        find(&self.db, scope, grant_id).await?;
+        require_visible(&self.db, scope, grant_id).await?;
         let mut select =
             obligations::Entity::find().filter(obligations::Column::GrantId.eq(grant_id));
         if let Some(account) = &filter.account_code {
@@ -331,7 +345,7 @@ impl Store {
         after: Option<i64>,
         limit: u64,
     ) -> Result<Page<GrantRevision>> {
-        find(&self.db, scope, grant_id).await?;
+        require_visible(&self.db, scope, grant_id).await?;
         let select =
             grant_revisions::Entity::find().filter(grant_revisions::Column::GrantId.eq(grant_id));
         let (rows, more) = match as_of {
@@ -388,6 +402,19 @@ impl Tx {
         id: &str,
         etag: Option<i64>,
     ) -> Result<Grant> {
+        Ok(self
+            .grant_and_obligations_for_update(scope, id, etag)
+            .await?
+            .0)
+    }
+
+    /// Like [`Tx::grant_for_update`], also answering the obligations it read (one query for both uses).
+    pub async fn grant_and_obligations_for_update(
+        &self,
+        scope: &Scope,
+        id: &str,
+        etag: Option<i64>,
+    ) -> Result<(Grant, Vec<Obligation>)> {
         let row = scoped(scope)
             .filter(grants::Column::Id.eq(id))
             .lock_exclusive()
@@ -397,12 +424,7 @@ impl Tx {
         let obligations = obligations_of(&self.txn, std::slice::from_ref(&row.id)).await?;
         let grant = to_domain(row, &obligations)?;
         version::check_etag(&grant.resource_name(), grant.revision, etag)?;
-        Ok(grant)
-    }
-
-    /// The obligations of a grant (read inside the transaction, after its lock).
-    pub async fn grant_obligations(&self, grant_id: &str) -> Result<Vec<Obligation>> {
-        obligations_of(&self.txn, &[grant_id.to_string()]).await
+        Ok((grant, obligations))
     }
 
     /// What a state change of the grant needs to know about its projects.
@@ -614,10 +636,12 @@ impl Tx {
         self.save_grant(&current, after, true).await
     }
 
-    /// Records an obligation on the locked grant `current` (already checked by the domain).
+    /// Records an obligation on the locked grant `current`, whose obligations so far are
+    /// `existing` (already checked by the domain).
     pub async fn create_obligation(
         &mut self,
         current: Grant,
+        mut existing: Vec<Obligation>,
         new: NewObligation,
     ) -> Result<(Obligation, Grant)> {
         self.require_live_funding_account("obligation.funding_account", &new.account_code)
@@ -642,11 +666,8 @@ impl Tx {
         .insert(&self.txn)
         .await?;
         let mut after = current.clone();
-        let mut all = self.grant_obligations(&current.id).await?;
-        if !all.iter().any(|o| o.id == obligation.id) {
-            all.push(obligation.clone());
-        }
-        after.totals = grant::totals(&all)?;
+        existing.push(obligation.clone());
+        after.totals = grant::totals(&existing)?;
         let grant = self.save_grant(&current, after, false).await?;
         let mut view = super::snapshot(&obligation.fields);
         if let Some(map) = view.as_object_mut() {

@@ -171,6 +171,22 @@ async fn with_children(
         .collect()
 }
 
+/// Checks that the caller may see the project (one row read, no children); NOT_FOUND otherwise.
+async fn require_visible(
+    conn: &impl ConnectionTrait,
+    scope: &Scope,
+    grant_id: &str,
+    id: &str,
+) -> Result<()> {
+    scoped(scope)
+        .filter(projects::Column::Id.eq(id))
+        .filter(projects::Column::GrantId.eq(grant_id))
+        .one(conn)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| project_not_found(grant_id, id))
+}
+
 async fn find(
     conn: &impl ConnectionTrait,
     scope: &Scope,
@@ -233,7 +249,7 @@ impl Store {
     ) -> Result<Page<Project>> {
         let mut select = scoped(scope);
         if let Some(grant_id) = &filter.grant_id {
-            super::grants::find(&self.db, scope, grant_id).await?;
+            super::grants::require_visible(&self.db, scope, grant_id).await?;
             select = select.filter(projects::Column::GrantId.eq(grant_id.as_str()));
         }
         if let Some(state) = filter.state {
@@ -295,7 +311,7 @@ impl Store {
         project_id: &str,
         id: &str,
     ) -> Result<Indicator> {
-        find(&self.db, scope, grant_id, project_id, false).await?;
+        require_visible(&self.db, scope, grant_id, project_id).await?;
         indicators::Entity::find_by_id(id)
             .filter(indicators::Column::ProjectId.eq(project_id))
             .one(&self.db)
@@ -316,7 +332,7 @@ impl Store {
         after: Option<String>,
         limit: u64,
     ) -> Result<Page<Indicator>> {
-        find(&self.db, scope, grant_id, project_id, false).await?;
+        require_visible(&self.db, scope, grant_id, project_id).await?;
         let mut select =
             indicators::Entity::find().filter(indicators::Column::ProjectId.eq(project_id));
         if !show_deleted {
