@@ -4,22 +4,12 @@
 //! violations), the decision, the write with its audit event in one
 //! transaction, the answer. No SeaORM here.
 
-pub mod access_api;
-pub mod audit_api;
-pub mod auth;
-pub mod grant_api;
-pub mod organization_api;
-pub mod paging;
-pub mod permissions;
-pub mod project_api;
-pub mod reference_data_api;
-pub mod tip_report_api;
-
 use chrono::{DateTime, Utc};
 use prost::Message;
 use sha2::{Digest, Sha256};
 use tonic::Request;
 
+use crate::domain::CodeEnum;
 use crate::domain::validate;
 use crate::error::{Error, Result};
 use crate::store::{CallContext, Store, Tx};
@@ -31,27 +21,6 @@ pub fn call_context<T>(request: &Request<T>) -> Result<CallContext> {
         .get::<CallContext>()
         .cloned()
         .ok_or(Error::Unauthenticated)
-}
-
-/// The id in a resource name `{collection}/{id}`; the error names `field`.
-pub fn parse_name<'a>(field: &str, name: &'a str, collection: &str) -> Result<&'a str> {
-    let id = name
-        .strip_prefix(collection)
-        .and_then(|rest| rest.strip_prefix('/'))
-        .filter(|id| !id.is_empty() && !id.contains('/') && id.len() <= 100);
-    id.ok_or_else(|| {
-        if name.is_empty() {
-            Error::invalid(
-                field,
-                format!("is required: a resource name such as {collection}/..."),
-            )
-        } else {
-            Error::invalid(
-                field,
-                format!("{name:?} is not a resource name of the form {collection}/{{id}}"),
-            )
-        }
-    })
 }
 
 /// The revision an etag stands for; empty means "no check".
@@ -87,36 +56,47 @@ pub fn from_timestamp(field: &str, value: &prost_types::Timestamp) -> Result<Dat
         .ok_or_else(|| Error::invalid(field, "is not a valid timestamp"))
 }
 
-/// The paths of an update mask, checked against the fields that may change.
-/// `*` stands for all of them; an empty mask is refused, so nothing changes by accident.
-pub fn mask_paths(mask: Option<&prost_types::FieldMask>, allowed: &[&str]) -> Result<Vec<String>> {
-    let paths = mask.map(|mask| mask.paths.clone()).unwrap_or_default();
+/// The fields named by an update mask, as the resource's own enum of
+/// updatable fields (a `code_enum!` whose codes are the paths), so a merge
+/// matches every field by name and an unknown path is an error, never a
+/// silent write. `*` stands for all of them; an empty mask is refused, so
+/// nothing changes by accident.
+pub fn mask_fields<F: CodeEnum>(mask: Option<&prost_types::FieldMask>) -> Result<Vec<F>> {
+    let allowed = || {
+        F::ALL
+            .iter()
+            .map(|field| field.code())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let paths = mask.map(|mask| mask.paths.as_slice()).unwrap_or_default();
     if paths.is_empty() {
         return Err(Error::invalid(
             "update_mask",
-            format!(
-                "is required: name the fields to change ({})",
-                allowed.join(", ")
-            ),
+            format!("is required: name the fields to change ({})", allowed()),
         ));
     }
     if paths.iter().any(|path| path == "*") {
-        return Ok(allowed.iter().map(|path| path.to_string()).collect());
+        return Ok(F::ALL.to_vec());
     }
     let mut violations = validate::Violations::new();
-    for path in &paths {
-        if !allowed.contains(&path.as_str()) {
-            violations.add(
+    let mut fields = Vec::new();
+    for path in paths {
+        match F::from_code(path) {
+            Some(field) if !fields.contains(&field) => fields.push(field),
+            Some(_) => {}
+            None => violations.add(
                 "update_mask",
                 format!(
-                    "{path:?} cannot be changed; fields that can: {}",
-                    allowed.join(", ")
+                    "{} cannot be changed; fields that can: {}",
+                    crate::domain::names::excerpt(path),
+                    allowed()
                 ),
-            );
+            ),
         }
     }
     violations.finish()?;
-    Ok(paths)
+    Ok(fields)
 }
 
 /// An idempotent call's key: the caller's `request_id` and a hash of the request.
@@ -180,6 +160,41 @@ impl Idempotency {
     }
 }
 
+/// The fields every state-change request carries (`ActivateGrant`,
+/// `StartProject`, ...): the handlers of one resource's state changes share
+/// one path and differ only by the transition.
+pub trait StateChangeRequest: Message + Default + Send + Sync + 'static {
+    fn name(&self) -> &str;
+    fn etag(&self) -> &str;
+    fn request_id(&self) -> &str;
+    /// Why (required by some transitions); empty when the request has no reason.
+    fn reason(&self) -> &str {
+        ""
+    }
+}
+
+/// Implements [`StateChangeRequest`] for requests with `name`, `etag`,
+/// `request_id`, and (after `with reason:`) a `reason`.
+macro_rules! state_change_requests {
+    ($($request:ty),* $(; with reason: $($with_reason:ty),*)?) => {
+        $(
+            impl $crate::api::StateChangeRequest for $request {
+                fn name(&self) -> &str { &self.name }
+                fn etag(&self) -> &str { &self.etag }
+                fn request_id(&self) -> &str { &self.request_id }
+            }
+        )*
+        $($(
+            impl $crate::api::StateChangeRequest for $with_reason {
+                fn name(&self) -> &str { &self.name }
+                fn etag(&self) -> &str { &self.etag }
+                fn request_id(&self) -> &str { &self.request_id }
+                fn reason(&self) -> &str { &self.reason }
+            }
+        )*)?
+    };
+}
+
 /// A `CallContext` with the request's own `request_id` when it has one (it wins over `x-request-id`).
 pub fn with_request_id(mut call: CallContext, request_id: &str) -> CallContext {
     if !request_id.trim().is_empty() {
@@ -188,28 +203,70 @@ pub fn with_request_id(mut call: CallContext, request_id: &str) -> CallContext {
     call
 }
 
-/// Converts between a proto enum (`PREFIX_CODE`) and a domain `code_enum!`
-/// (`CODE`) by name, so the two cannot drift apart silently: the round-trip
-/// test in `enum_conversions` covers every domain value.
-macro_rules! proto_enum {
-    ($from:ident, $to:ident, $proto:ty, $domain:ty, $prefix:literal) => {
-        /// The domain value of a proto enum number (`None` for unspecified or unknown).
-        pub fn $from(value: i32) -> Option<$domain> {
-            let name = <$proto>::try_from(value).ok()?.as_str_name();
-            <$domain>::from_code(name.strip_prefix($prefix)?)
-        }
+/// A domain `code_enum!` with a proto twin whose value names are one of
+/// `PREFIXES` followed by the domain code (`GRANT_STATE_ACTIVE` for
+/// `ACTIVE`). The conversion goes by name, so the two cannot drift apart
+/// silently: the round-trip test in `enums` covers every domain value.
+pub trait ProtoEnum: CodeEnum {
+    /// The prefixes of the proto value names, longest first.
+    const PREFIXES: &'static [&'static str];
 
-        /// The proto enum number of a domain value.
-        pub fn $to(value: $domain) -> i32 {
-            <$proto>::from_str_name(&format!("{}{}", $prefix, value.code()))
-                .map(|proto| proto as i32)
-                .unwrap_or_default()
+    /// The proto value name of a number, if it is one.
+    fn proto_name(value: i32) -> Option<&'static str>;
+
+    /// The domain value of a proto number (`None` for unspecified or unknown).
+    fn from_proto(value: i32) -> Option<Self> {
+        let name = Self::proto_name(value)?;
+        Self::PREFIXES
+            .iter()
+            .find_map(|prefix| Self::from_code(name.strip_prefix(prefix)?))
+    }
+
+    /// The proto number of a domain value.
+    fn to_proto(self) -> i32;
+
+    /// A filter value: the code or the proto name, any case (`active`, `GRANT_STATE_ACTIVE`).
+    fn from_filter(value: &str) -> Option<Self> {
+        let upper = value.trim().to_ascii_uppercase();
+        Self::from_code(&upper).or_else(|| {
+            Self::PREFIXES
+                .iter()
+                .find_map(|prefix| Self::from_code(upper.strip_prefix(prefix)?))
+        })
+    }
+}
+
+/// Implements [`ProtoEnum`] for a domain enum and its proto twin.
+macro_rules! proto_enum {
+    ($domain:ty, $proto:ty, [$($prefix:literal),+]) => {
+        impl ProtoEnum for $domain {
+            const PREFIXES: &'static [&'static str] = &[$($prefix),+];
+
+            fn proto_name(value: i32) -> Option<&'static str> {
+                <$proto>::try_from(value).ok().map(|proto| proto.as_str_name())
+            }
+
+            fn to_proto(self) -> i32 {
+                // Proto numbers are small: the table of every named value is built once.
+                static TABLE: std::sync::OnceLock<Vec<($domain, i32)>> = std::sync::OnceLock::new();
+                TABLE
+                    .get_or_init(|| {
+                        (1..=i32::from(u8::MAX))
+                            .filter_map(|number| Some((<$domain>::from_proto(number)?, number)))
+                            .collect()
+                    })
+                    .iter()
+                    .find(|(value, _)| *value == self)
+                    .map(|(_, number)| *number)
+                    .unwrap_or_default()
+            }
         }
     };
 }
 
-/// Proto <-> domain enums of grants and projects.
+/// Proto <-> domain enums, one line each.
 pub mod enums {
+    use super::ProtoEnum;
     use crate::domain::access::Role;
     use crate::domain::grant::{
         GrantApproach, GrantInstrument, GrantState, ObligationKind, ReportingCadence,
@@ -217,143 +274,88 @@ pub mod enums {
     use crate::domain::organization::OrganizationKind;
     use crate::domain::pillar::Pillar;
     use crate::domain::project::{ActivityKind, OutcomeKind, ProjectState};
+    use crate::domain::tip_report::TipTier;
     use crate::pb::v1 as pb;
 
+    proto_enum!(GrantInstrument, pb::GrantInstrument, ["GRANT_INSTRUMENT_"]);
+    proto_enum!(GrantApproach, pb::GrantApproach, ["GRANT_APPROACH_"]);
     proto_enum!(
-        instrument_from_proto,
-        instrument_to_proto,
-        pb::GrantInstrument,
-        GrantInstrument,
-        "GRANT_INSTRUMENT_"
-    );
-    proto_enum!(
-        approach_from_proto,
-        approach_to_proto,
-        pb::GrantApproach,
-        GrantApproach,
-        "GRANT_APPROACH_"
-    );
-    proto_enum!(
-        cadence_from_proto,
-        cadence_to_proto,
-        pb::ReportingCadence,
         ReportingCadence,
-        "REPORTING_CADENCE_"
+        pb::ReportingCadence,
+        ["REPORTING_CADENCE_"]
     );
+    proto_enum!(GrantState, pb::GrantState, ["GRANT_STATE_"]);
+    proto_enum!(ObligationKind, pb::ObligationKind, ["OBLIGATION_KIND_"]);
+    proto_enum!(ActivityKind, pb::ActivityKind, ["ACTIVITY_KIND_"]);
+    proto_enum!(ProjectState, pb::ProjectState, ["PROJECT_STATE_"]);
+    proto_enum!(OutcomeKind, pb::OutcomeKind, ["OUTCOME_KIND_"]);
     proto_enum!(
-        grant_state_from_proto,
-        grant_state_to_proto,
-        pb::GrantState,
-        GrantState,
-        "GRANT_STATE_"
-    );
-    proto_enum!(
-        obligation_kind_from_proto,
-        obligation_kind_to_proto,
-        pb::ObligationKind,
-        ObligationKind,
-        "OBLIGATION_KIND_"
-    );
-    proto_enum!(
-        activity_from_proto,
-        activity_to_proto,
-        pb::ActivityKind,
-        ActivityKind,
-        "ACTIVITY_KIND_"
-    );
-    proto_enum!(
-        project_state_from_proto,
-        project_state_to_proto,
-        pb::ProjectState,
-        ProjectState,
-        "PROJECT_STATE_"
-    );
-    proto_enum!(
-        outcome_kind_from_proto,
-        outcome_kind_to_proto,
-        pb::OutcomeKind,
-        OutcomeKind,
-        "OUTCOME_KIND_"
-    );
-
-    proto_enum!(
-        organization_kind_from_proto,
-        organization_kind_to_proto,
-        pb::OrganizationKind,
         OrganizationKind,
-        "ORGANIZATION_KIND_"
+        pb::OrganizationKind,
+        ["ORGANIZATION_KIND_"]
     );
-    proto_enum!(role_from_proto, role_to_proto, pb::Role, Role, "ROLE_");
-    proto_enum!(
-        pillar_from_proto,
-        pillar_to_proto,
-        pb::Pillar,
-        Pillar,
-        "PILLAR_"
-    );
+    proto_enum!(Role, pb::Role, ["ROLE_"]);
+    proto_enum!(Pillar, pb::Pillar, ["PILLAR_"]);
+    // `TIP_TIER_1` is `TIER_1`, but `TIP_TIER_SPECIAL_CASE` is `SPECIAL_CASE`.
+    proto_enum!(TipTier, pb::TipTier, ["TIP_TIER_", "TIP_"]);
 
+    /// Every domain value has its proto value, and back.
     #[cfg(test)]
-    mod enum_conversions {
-        use super::*;
-
-        macro_rules! round_trip {
-            ($domain:ty, $from:ident, $to:ident) => {
-                for value in <$domain>::ALL.iter().copied() {
-                    assert_eq!($from($to(value)), Some(value), "{value:?}");
-                }
-                assert_eq!($from(0), None);
-            };
+    fn round_trip<T: ProtoEnum>() {
+        for value in T::ALL.iter().copied() {
+            assert_eq!(T::from_proto(value.to_proto()), Some(value), "{value:?}");
+            assert_eq!(T::from_filter(value.code()), Some(value), "{value:?}");
         }
+        assert_eq!(T::from_proto(0), None);
+    }
 
-        #[test]
-        fn every_domain_value_has_its_proto_value() {
-            round_trip!(GrantInstrument, instrument_from_proto, instrument_to_proto);
-            round_trip!(GrantApproach, approach_from_proto, approach_to_proto);
-            round_trip!(ReportingCadence, cadence_from_proto, cadence_to_proto);
-            round_trip!(GrantState, grant_state_from_proto, grant_state_to_proto);
-            round_trip!(
-                ObligationKind,
-                obligation_kind_from_proto,
-                obligation_kind_to_proto
-            );
-            round_trip!(ActivityKind, activity_from_proto, activity_to_proto);
-            round_trip!(
-                ProjectState,
-                project_state_from_proto,
-                project_state_to_proto
-            );
-            round_trip!(OutcomeKind, outcome_kind_from_proto, outcome_kind_to_proto);
-            round_trip!(
-                OrganizationKind,
-                organization_kind_from_proto,
-                organization_kind_to_proto
-            );
-            round_trip!(Pillar, pillar_from_proto, pillar_to_proto);
-            for role in Role::ALL {
-                assert_eq!(role_from_proto(role_to_proto(role)), Some(role), "{role:?}");
-            }
-        }
+    #[test]
+    fn every_domain_value_has_its_proto_value() {
+        round_trip::<GrantInstrument>();
+        round_trip::<GrantApproach>();
+        round_trip::<ReportingCadence>();
+        round_trip::<GrantState>();
+        round_trip::<ObligationKind>();
+        round_trip::<ActivityKind>();
+        round_trip::<ProjectState>();
+        round_trip::<OutcomeKind>();
+        round_trip::<OrganizationKind>();
+        round_trip::<Role>();
+        round_trip::<Pillar>();
+        round_trip::<TipTier>();
+        assert_eq!(
+            TipTier::from_filter("TIP_TIER_SPECIAL_CASE"),
+            Some(TipTier::SpecialCase)
+        );
+        assert_eq!(
+            TipTier::from_filter("tip_tier_2_watch_list"),
+            Some(TipTier::Tier2WatchList)
+        );
+        assert_eq!(Role::from_filter("ROLE_GRANTEE"), Some(Role::Grantee));
     }
 }
 
-/// A filter value naming a code enum, with or without its proto prefix; the error names `filter`.
-pub fn filter_code<T>(
-    value: &str,
-    prefix: &str,
-    parse: fn(&str) -> Option<T>,
-    what: &str,
-) -> Result<T> {
-    let code = value.trim().to_ascii_uppercase();
-    parse(code.strip_prefix(prefix).unwrap_or(&code))
-        .ok_or_else(|| Error::invalid("filter", format!("{value:?} is not a {what}")))
+/// A filter value naming an enum value, by code or proto name; the error names `filter`.
+pub fn filter_code<T: ProtoEnum>(value: &str, what: &str) -> Result<T> {
+    T::from_filter(value).ok_or_else(|| {
+        Error::invalid(
+            "filter",
+            format!("{} is not a {what}", crate::domain::names::excerpt(value)),
+        )
+    })
 }
 
 /// A filter value that must be a whole number (e.g. a fiscal year).
 pub fn filter_number(field: &str, value: &str) -> Result<i32> {
-    value
-        .trim()
-        .parse()
-        .map_err(|_| Error::invalid("filter", format!("{field} {value:?} is not a number")))
+    value.trim().parse().map_err(|_| {
+        Error::invalid(
+            "filter",
+            format!(
+                "{field} {} is not a number",
+                crate::domain::names::excerpt(value)
+            ),
+        )
+    })
 }
 
 /// Refuses a filter on a country or region that does not exist, rather than answering an empty list.
@@ -370,7 +372,10 @@ pub async fn check_filter_places(
         store.get_country(country).await.map_err(|error| {
             unknown(
                 error,
-                format!("country {country:?} is not a known ISO 3166-1 alpha-2 code"),
+                format!(
+                    "country {} is not a known ISO 3166-1 alpha-2 code",
+                    crate::domain::names::excerpt(country)
+                ),
             )
         })?;
     }
@@ -378,9 +383,24 @@ pub async fn check_filter_places(
         store.get_region(region).await.map_err(|error| {
             unknown(
                 error,
-                format!("region {region:?} is not a region code such as AF or WHA"),
+                format!(
+                    "region {} is not a region code such as AF or WHA",
+                    crate::domain::names::excerpt(region)
+                ),
             )
         })?;
     }
     Ok(())
 }
+
+// The service modules come after the macros above, which they use.
+pub mod access_api;
+pub mod audit_api;
+pub mod auth;
+pub mod grant_api;
+pub mod organization_api;
+pub mod paging;
+pub mod permissions;
+pub mod project_api;
+pub mod reference_data_api;
+pub mod tip_report_api;

@@ -29,6 +29,14 @@ macro_rules! code_enum {
             }
         }
 
+        impl $crate::domain::CodeEnum for $name {
+            const ALL: &'static [$name] = $name::ALL;
+
+            fn code(self) -> &'static str {
+                $name::code(self)
+            }
+        }
+
         impl std::fmt::Display for $name {
             fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 formatter.write_str(self.code())
@@ -37,11 +45,27 @@ macro_rules! code_enum {
     };
 }
 
+/// An enum with a stable code per value (what `code_enum!` declares): the
+/// store, the api's proto conversions and filters use it generically.
+pub trait CodeEnum: Copy + PartialEq + std::fmt::Debug + 'static {
+    /// Every value.
+    const ALL: &'static [Self];
+
+    /// The stored code, e.g. `ACTIVE`.
+    fn code(self) -> &'static str;
+
+    /// The value of a code.
+    fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|value| value.code() == code)
+    }
+}
+
 pub mod access;
 pub mod audit;
 pub mod fiscal_year;
 pub mod grant;
 pub mod money;
+pub mod names;
 pub mod organization;
 pub mod pillar;
 pub mod project;

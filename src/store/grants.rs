@@ -11,16 +11,17 @@ use sea_orm::{
 };
 
 use super::entities::{
-    countries, grant_revisions, grants, indicators, obligations, organizations, project_countries,
+    countries, grant_revisions, grants, indicators, obligations, project_countries,
     project_pillars, projects,
 };
-use super::{Page, Store, Tx, fetch_page, new_id, now};
+use super::{Keyset, Page, Store, Tx, new_id, now};
 use crate::domain::access::Scope;
 use crate::domain::grant::{
     self, Grant, GrantApproach, GrantInstrument, GrantRevision, GrantState, GrantTerms,
     NewObligation, Obligation, ObligationKind, ReportingCadence,
 };
 use crate::domain::money::Cents;
+use crate::domain::names::{GrantName, ObligationName, ProjectName};
 use crate::domain::pillar::Pillar;
 use crate::domain::version;
 use crate::error::{Error, Result};
@@ -57,7 +58,7 @@ pub(super) fn scoped(scope: &Scope) -> Select<grants::Entity> {
 
 fn not_found(id: &str) -> Error {
     Error::NotFound {
-        resource: format!("grants/{id}"),
+        resource: GrantName::new(id).to_string(),
     }
 }
 
@@ -203,8 +204,7 @@ impl Store {
         &self,
         scope: &Scope,
         filter: &GrantFilter,
-        after: Option<String>,
-        limit: u64,
+        page: &Keyset,
     ) -> Result<Page<Grant>> {
         let mut select = scoped(scope);
         if let Some(organization) = &filter.organization_id {
@@ -260,20 +260,12 @@ impl Store {
                 .to_owned();
             select = select.filter(grants::Column::Id.in_subquery(with_pillar));
         }
-        let (rows, more) = fetch_page(
-            &self.db,
-            select,
-            grants::Column::Id,
-            after.map(Into::into),
-            limit,
-        )
-        .await?;
-        let next_after = more
-            .then(|| rows.last().map(|row| row.id.clone()))
-            .flatten();
+        let page = page
+            .fetch(&self.db, select, grants::Column::Id, |row| row.id.clone())
+            .await?;
         Ok(Page {
-            items: with_money(&self.db, rows).await?,
-            next_after,
+            items: with_money(&self.db, page.items).await?,
+            next_after: page.next_after,
         })
     }
 
@@ -290,7 +282,7 @@ impl Store {
             .one(&self.db)
             .await?
             .ok_or_else(|| Error::NotFound {
-                resource: format!("grants/{grant_id}/obligations/{id}"),
+                resource: ObligationName::new(grant_id, id).to_string(),
             })
             .and_then(obligation_to_domain)
     }
@@ -301,8 +293,7 @@ impl Store {
         scope: &Scope,
         grant_id: &str,
         filter: &ObligationFilter,
-        after: Option<String>,
-        limit: u64,
+        page: &Keyset,
     ) -> Result<Page<Obligation>> {
         require_visible(&self.db, scope, grant_id).await?;
         let mut select =
@@ -316,24 +307,11 @@ impl Store {
         if let Some(kind) = filter.kind {
             select = select.filter(obligations::Column::Kind.eq(kind.code()));
         }
-        let (rows, more) = fetch_page(
-            &self.db,
-            select,
-            obligations::Column::Id,
-            after.map(Into::into),
-            limit,
-        )
-        .await?;
-        let next_after = more
-            .then(|| rows.last().map(|row| row.id.clone()))
-            .flatten();
-        Ok(Page {
-            items: rows
-                .into_iter()
-                .map(obligation_to_domain)
-                .collect::<Result<_>>()?,
-            next_after,
+        page.fetch(&self.db, select, obligations::Column::Id, |row| {
+            row.id.clone()
         })
+        .await?
+        .try_map(obligation_to_domain)
     }
 
     /// A page of a grant's revisions, oldest first; with `as_of`, only the one in effect then.
@@ -342,55 +320,45 @@ impl Store {
         scope: &Scope,
         grant_id: &str,
         as_of: Option<DateTime<Utc>>,
-        after: Option<i64>,
-        limit: u64,
+        page: &Keyset,
     ) -> Result<Page<GrantRevision>> {
         require_visible(&self.db, scope, grant_id).await?;
         let select =
             grant_revisions::Entity::find().filter(grant_revisions::Column::GrantId.eq(grant_id));
-        let (rows, more) = match as_of {
-            Some(time) => {
-                let row = select
+        let rows = match as_of {
+            Some(time) => Page {
+                items: select
                     .filter(grant_revisions::Column::RevisionTime.lte(time))
                     .order_by_desc(grant_revisions::Column::Revision)
                     .one(&self.db)
-                    .await?;
-                (row.into_iter().collect::<Vec<_>>(), false)
-            }
+                    .await?
+                    .into_iter()
+                    .collect(),
+                next_after: None,
+            },
             None => {
-                fetch_page(
-                    &self.db,
-                    select,
-                    grant_revisions::Column::Revision,
-                    after.map(Into::into),
-                    limit,
-                )
+                page.fetch_numbered(&self.db, select, grant_revisions::Column::Revision, |row| {
+                    row.revision
+                })
                 .await?
             }
         };
-        let next_after = more
-            .then(|| rows.last().map(|row| row.revision.to_string()))
-            .flatten();
-        let items = rows
-            .into_iter()
-            .map(|row| {
-                let grant: Grant = serde_json::from_value(row.terms).map_err(|error| {
-                    Error::Internal(format!(
-                        "grant_revisions of {grant_id}/{}: {error}",
-                        row.revision
-                    ))
-                })?;
-                Ok(GrantRevision {
-                    grant_id: row.grant_id,
-                    revision: row.revision,
-                    revision_time: row.revision_time,
-                    actor: row.actor,
-                    method: row.method,
-                    grant,
-                })
+        rows.try_map(|row| {
+            let grant: Grant = serde_json::from_value(row.terms).map_err(|error| {
+                Error::Internal(format!(
+                    "grant_revisions of {grant_id}/{}: {error}",
+                    row.revision
+                ))
+            })?;
+            Ok(GrantRevision {
+                grant_id: row.grant_id,
+                revision: row.revision,
+                revision_time: row.revision_time,
+                actor: row.actor,
+                method: row.method,
+                grant,
             })
-            .collect::<Result<_>>()?;
-        Ok(Page { items, next_after })
+        })
     }
 }
 
@@ -480,39 +448,40 @@ impl Tx {
         }))
     }
 
-    /// Creates a grant in DRAFT, revision 1.
-    pub async fn create_grant(&mut self, terms: GrantTerms) -> Result<Grant> {
-        match organizations::Entity::find_by_id(terms.organization_id.as_str())
+    /// The grant that already has award number `award_number`, if any.
+    pub async fn grant_with_award_number(&self, award_number: &str) -> Result<Option<GrantName>> {
+        Ok(grants::Entity::find()
+            .filter(grants::Column::AwardNumber.eq(award_number))
             .one(&self.txn)
             .await?
-        {
-            Some(row) if row.delete_time.is_none() => {}
-            Some(_) => {
-                return Err(Error::invalid(
-                    "grant.grantee",
-                    format!("organizations/{} is deleted", terms.organization_id),
-                ));
-            }
-            None => {
-                return Err(Error::invalid(
-                    "grant.grantee",
-                    format!("organizations/{} does not exist", terms.organization_id),
-                ));
-            }
-        }
-        let existing = grants::Entity::find()
-            .filter(grants::Column::AwardNumber.eq(terms.award_number.as_str()))
+            .map(|row| GrantName::new(row.id)))
+    }
+
+    /// A project of the grant whose period would fall outside `start`..`end`, if any.
+    pub async fn project_outside(
+        &self,
+        grant_id: &str,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<Option<grant::ProjectPeriod>> {
+        Ok(projects::Entity::find()
+            .filter(projects::Column::GrantId.eq(grant_id))
+            .filter(
+                Condition::any()
+                    .add(projects::Column::StartDate.lt(start))
+                    .add(projects::Column::EndDate.gt(end)),
+            )
             .one(&self.txn)
-            .await?;
-        if let Some(existing) = existing {
-            return Err(Error::AlreadyExists {
-                resource: format!("grants/{}", existing.id),
-                message: format!(
-                    "award number {} is already grants/{}",
-                    terms.award_number, existing.id
-                ),
-            });
-        }
+            .await?
+            .map(|row| grant::ProjectPeriod {
+                project: ProjectName::new(row.grant_id, row.id),
+                start_date: row.start_date,
+                end_date: row.end_date,
+            }))
+    }
+
+    /// Creates a grant in DRAFT, revision 1.
+    pub async fn create_grant(&mut self, terms: GrantTerms) -> Result<Grant> {
         let time = now();
         let grant = Grant {
             id: new_id(),
@@ -597,27 +566,8 @@ impl Tx {
         Ok(())
     }
 
-    /// Replaces the terms of `current`. Projects must still fit in the new period.
+    /// Replaces the terms of `current`.
     pub async fn update_grant(&mut self, current: Grant, terms: GrantTerms) -> Result<Grant> {
-        let outside = projects::Entity::find()
-            .filter(projects::Column::GrantId.eq(current.id.as_str()))
-            .filter(
-                Condition::any()
-                    .add(projects::Column::StartDate.lt(terms.start_date))
-                    .add(projects::Column::EndDate.gt(terms.end_date)),
-            )
-            .one(&self.txn)
-            .await?;
-        if let Some(project) = outside {
-            return Err(Error::precondition(
-                "PROJECT_OUTSIDE_GRANT_PERIOD",
-                format!("grants/{}/projects/{}", current.id, project.id),
-                format!(
-                    "project period {} to {} would fall outside the new period {} to {}: change the project first",
-                    project.start_date, project.end_date, terms.start_date, terms.end_date
-                ),
-            ));
-        }
         let mut after = current.clone();
         after.terms = terms;
         self.save_grant(&current, after, true).await
@@ -644,8 +594,6 @@ impl Tx {
         mut existing: Vec<Obligation>,
         new: NewObligation,
     ) -> Result<(Obligation, Grant)> {
-        self.require_live_funding_account("obligation.funding_account", &new.account_code)
-            .await?;
         let obligation = Obligation {
             id: new_id(),
             grant_id: current.id.clone(),

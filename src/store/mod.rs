@@ -54,6 +54,81 @@ pub struct Page<T> {
     pub next_after: Option<String>,
 }
 
+impl<T> Page<T> {
+    /// The same page with each item converted.
+    pub fn try_map<U>(self, convert: impl FnMut(T) -> Result<U>) -> Result<Page<U>> {
+        Ok(Page {
+            items: self.items.into_iter().map(convert).collect::<Result<_>>()?,
+            next_after: self.next_after,
+        })
+    }
+}
+
+/// Where a keyset page starts (the key of the last row of the page before)
+/// and how many rows it holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Keyset {
+    pub after: Option<String>,
+    pub limit: u64,
+}
+
+impl Keyset {
+    /// A page of `select` in the order of the text key `key`.
+    async fn fetch<E: EntityTrait>(
+        &self,
+        conn: &impl ConnectionTrait,
+        select: Select<E>,
+        key: E::Column,
+        key_of: impl Fn(&E::Model) -> String,
+    ) -> Result<Page<E::Model>> {
+        let after = self.after.clone().map(Value::from);
+        self.fetch_after(conn, select, key, after, key_of).await
+    }
+
+    /// A page of `select` in the order of the numeric key `key`.
+    async fn fetch_numbered<E: EntityTrait>(
+        &self,
+        conn: &impl ConnectionTrait,
+        select: Select<E>,
+        key: E::Column,
+        key_of: impl Fn(&E::Model) -> i64,
+    ) -> Result<Page<E::Model>> {
+        let after = match &self.after {
+            None => None,
+            Some(after) => Some(Value::from(after.parse::<i64>().map_err(|_| {
+                Error::invalid("page_token", "is not a page token of this list")
+            })?)),
+        };
+        self.fetch_after(conn, select, key, after, |row| key_of(row).to_string())
+            .await
+    }
+
+    async fn fetch_after<E: EntityTrait>(
+        &self,
+        conn: &impl ConnectionTrait,
+        mut select: Select<E>,
+        key: E::Column,
+        after: Option<Value>,
+        key_of: impl Fn(&E::Model) -> String,
+    ) -> Result<Page<E::Model>> {
+        if let Some(after) = after {
+            select = select.filter(key.gt(after));
+        }
+        let mut rows = select
+            .order_by_asc(key)
+            .limit(self.limit + 1)
+            .all(conn)
+            .await?;
+        let more = rows.len() as u64 > self.limit;
+        rows.truncate(self.limit as usize);
+        let next_after = if more { rows.last().map(key_of) } else { None };
+        Ok(Page {
+            items: rows,
+            next_after,
+        })
+    }
+}
+
 impl Store {
     /// Connects with short timeouts; statement logging only when configured.
     pub async fn connect(settings: &DatabaseSettings, url: &str) -> Result<Store> {
@@ -174,28 +249,6 @@ pub fn now() -> DateTime<Utc> {
 /// A new time-ordered id (UUIDv7): ids sort by creation, which keyset pagination uses.
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
-}
-
-/// Fetches one keyset page: rows whose `key` is after `after`, in key order.
-async fn fetch_page<E, C>(
-    conn: &C,
-    select: Select<E>,
-    key: E::Column,
-    after: Option<Value>,
-    limit: u64,
-) -> Result<(Vec<E::Model>, bool)>
-where
-    E: EntityTrait,
-    C: ConnectionTrait,
-{
-    let mut select = select;
-    if let Some(after) = after {
-        select = select.filter(key.gt(after));
-    }
-    let mut rows = select.order_by_asc(key).limit(limit + 1).all(conn).await?;
-    let more = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
-    Ok((rows, more))
 }
 
 impl From<DbErr> for Error {

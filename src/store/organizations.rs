@@ -6,10 +6,10 @@ use sea_orm::{
 };
 
 use super::entities::organizations;
-use super::{Page, Store, Tx, fetch_page, new_id, now, snapshot};
+use super::{Keyset, Page, Store, Tx, new_id, now, snapshot};
 use crate::domain::access::Scope;
 use crate::domain::organization::{Identifier, Organization, OrganizationFields, OrganizationKind};
-use crate::domain::version;
+use crate::domain::version::{self, Presence};
 use crate::error::{Error, Result};
 
 /// What to list.
@@ -80,8 +80,7 @@ impl Store {
         &self,
         scope: &Scope,
         filter: &OrganizationFilter,
-        after: Option<String>,
-        limit: u64,
+        page: &Keyset,
     ) -> Result<Page<Organization>> {
         let mut select = scoped(scope);
         if let Some(kind) = filter.kind {
@@ -93,38 +92,19 @@ impl Store {
         if !filter.show_deleted {
             select = select.filter(organizations::Column::DeleteTime.is_null());
         }
-        let (rows, more) = fetch_page(
-            &self.db,
-            select,
-            organizations::Column::Id,
-            after.map(Into::into),
-            limit,
-        )
-        .await?;
-        let next_after = more
-            .then(|| rows.last().map(|row| row.id.clone()))
-            .flatten();
-        Ok(Page {
-            items: rows.into_iter().map(to_domain).collect::<Result<_>>()?,
-            next_after,
+        page.fetch(&self.db, select, organizations::Column::Id, |row| {
+            row.id.clone()
         })
+        .await?
+        .try_map(to_domain)
     }
 }
 
 impl Tx {
-    /// Checks that `id` names a live organisation (for references such as a grant's grantee).
-    pub async fn require_live_organization(&self, field: &str, id: &str) -> Result<()> {
-        match organizations::Entity::find_by_id(id).one(&self.txn).await? {
-            Some(row) if row.delete_time.is_none() => Ok(()),
-            Some(_) => Err(Error::invalid(
-                field,
-                format!("organizations/{id} is deleted"),
-            )),
-            None => Err(Error::invalid(
-                field,
-                format!("organizations/{id} does not exist"),
-            )),
-        }
+    /// Whether organisation `id` exists and is live.
+    pub async fn organization_presence(&self, id: &str) -> Result<Presence> {
+        let row = organizations::Entity::find_by_id(id).one(&self.txn).await?;
+        Ok(Presence::of(row.map(|row| row.delete_time)))
     }
 
     /// Creates an organisation.
@@ -132,8 +112,6 @@ impl Tx {
         &mut self,
         fields: OrganizationFields,
     ) -> Result<Organization> {
-        self.require_country("organization.country_code", &fields.country_code)
-            .await?;
         let time = now();
         let row = organizations::ActiveModel {
             id: Set(new_id()),
@@ -177,10 +155,6 @@ impl Tx {
         current: Organization,
         fields: OrganizationFields,
     ) -> Result<Organization> {
-        if fields.country_code != current.fields.country_code {
-            self.require_country("organization.country_code", &fields.country_code)
-                .await?;
-        }
         let mut row = organizations::Entity::find_by_id(current.id.as_str())
             .one(&self.txn)
             .await?

@@ -11,11 +11,10 @@ use sea_orm::{
 };
 
 use super::entities::{
-    countries, grants, indicators, project_countries, project_pillars, project_recommendations,
-    projects,
+    grants, indicators, project_countries, project_pillars, project_recommendations, projects,
 };
 use super::grants::countries_of_region;
-use super::{Page, Store, Tx, fetch_page, new_id, now};
+use super::{Keyset, Page, Store, Tx, new_id, now};
 use crate::domain::access::Scope;
 use crate::domain::grant::Grant;
 use crate::domain::pillar::Pillar;
@@ -244,8 +243,7 @@ impl Store {
         &self,
         scope: &Scope,
         filter: &ProjectFilter,
-        after: Option<String>,
-        limit: u64,
+        page: &Keyset,
     ) -> Result<Page<Project>> {
         let mut select = scoped(scope);
         if let Some(grant_id) = &filter.grant_id {
@@ -286,20 +284,12 @@ impl Store {
                 ),
             );
         }
-        let (rows, more) = fetch_page(
-            &self.db,
-            select,
-            projects::Column::Id,
-            after.map(Into::into),
-            limit,
-        )
-        .await?;
-        let next_after = more
-            .then(|| rows.last().map(|row| row.id.clone()))
-            .flatten();
+        let page = page
+            .fetch(&self.db, select, projects::Column::Id, |row| row.id.clone())
+            .await?;
         Ok(Page {
-            items: with_children(&self.db, rows).await?,
-            next_after,
+            items: with_children(&self.db, page.items).await?,
+            next_after: page.next_after,
         })
     }
 
@@ -329,8 +319,7 @@ impl Store {
         grant_id: &str,
         project_id: &str,
         show_deleted: bool,
-        after: Option<String>,
-        limit: u64,
+        page: &Keyset,
     ) -> Result<Page<Indicator>> {
         require_visible(&self.db, scope, grant_id, project_id).await?;
         let mut select =
@@ -338,24 +327,11 @@ impl Store {
         if !show_deleted {
             select = select.filter(indicators::Column::DeleteTime.is_null());
         }
-        let (rows, more) = fetch_page(
-            &self.db,
-            select,
-            indicators::Column::Id,
-            after.map(Into::into),
-            limit,
-        )
-        .await?;
-        let next_after = more
-            .then(|| rows.last().map(|row| row.id.clone()))
-            .flatten();
-        Ok(Page {
-            items: rows
-                .into_iter()
-                .map(|row| indicator_to_domain(row, grant_id))
-                .collect::<Result<_>>()?,
-            next_after,
+        page.fetch(&self.db, select, indicators::Column::Id, |row| {
+            row.id.clone()
         })
+        .await?
+        .try_map(|row| indicator_to_domain(row, grant_id))
     }
 }
 
@@ -371,27 +347,6 @@ impl Tx {
         let project = find(&self.txn, scope, grant_id, id, true).await?;
         version::check_etag(&project.resource_name(), project.revision, etag)?;
         Ok(project)
-    }
-
-    /// Checks that every country exists; each unknown one is named by its index under `field`.
-    async fn require_countries(&self, field: &str, codes: &[String]) -> Result<()> {
-        let known: Vec<String> = countries::Entity::find()
-            .filter(countries::Column::Alpha2.is_in(codes.iter().map(String::as_str)))
-            .all(&self.txn)
-            .await?
-            .into_iter()
-            .map(|row| row.alpha2)
-            .collect();
-        let mut violations = crate::domain::Violations::new();
-        for (index, code) in codes.iter().enumerate() {
-            if !known.contains(code) {
-                violations.add(
-                    format!("{field}[{index}]"),
-                    format!("{code:?} is not a known ISO 3166-1 alpha-2 country code"),
-                );
-            }
-        }
-        violations.finish()
     }
 
     async fn write_children(&self, project_id: &str, fields: &ProjectFields) -> Result<()> {
@@ -447,8 +402,6 @@ impl Tx {
         grant: &Grant,
         fields: ProjectFields,
     ) -> Result<Project> {
-        self.require_countries("project.country_codes", &fields.country_codes)
-            .await?;
         let time = now();
         let project = Project {
             id: new_id(),
@@ -486,10 +439,6 @@ impl Tx {
         fields: ProjectFields,
         state: ProjectState,
     ) -> Result<Project> {
-        if fields.country_codes != current.fields.country_codes {
-            self.require_countries("project.country_codes", &fields.country_codes)
-                .await?;
-        }
         let mut saved = current.clone();
         saved.fields = fields;
         saved.state = state;
@@ -633,33 +582,5 @@ impl Tx {
             .iter()
             .map(|recommendation| recommendation.resource_name())
             .collect())
-    }
-
-    /// Checks that each named recommendation is live and filed under the country its name says.
-    pub async fn require_recommendations(&self, field: &str, names: &[String]) -> Result<()> {
-        let parsed: Vec<Option<(String, String)>> = names
-            .iter()
-            .map(|name| crate::domain::tip_report::parse_recommendation_name(field, name).ok())
-            .collect();
-        let ids: Vec<String> = parsed.iter().flatten().map(|(_, id)| id.clone()).collect();
-        let live = self.tip_recommendations_for(&ids).await?;
-        let mut violations = crate::domain::Violations::new();
-        for (index, parsed) in parsed.iter().enumerate() {
-            let Some((country, id)) = parsed else {
-                continue;
-            };
-            match live.iter().find(|recommendation| &recommendation.id == id) {
-                Some(recommendation) if &recommendation.country_code == country => {}
-                Some(recommendation) => violations.add(
-                    format!("{field}[{index}]"),
-                    format!(
-                        "is filed under {}, not {country}",
-                        recommendation.country_code
-                    ),
-                ),
-                None => violations.add(format!("{field}[{index}]"), "does not exist or is deleted"),
-            }
-        }
-        violations.finish()
     }
 }
