@@ -66,11 +66,17 @@ impl Server {
         server
     }
 
-    /// Reads the "serving gRPC" line the server logs once it listens; fails if it exits first.
+    /// Reads the "serving gRPC" line the server logs once it listens; fails if it exits first,
+    /// or if it serves another database than the pass's.
     fn wait_for_bound_address(&mut self) -> String {
+        let expected = match std::env::var("TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => "postgres",
+            _ => "sqlite",
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Some(address) = bound_address(&self.log()) {
+            if let Some((address, database)) = serving_line(&self.log()) {
+                assert_eq!(database, expected, "the database of the pass");
                 return address;
             }
             if let Some(status) = self.child.try_wait().expect("poll the server") {
@@ -147,20 +153,25 @@ impl Drop for Server {
     }
 }
 
-/// The address in the server's "serving gRPC" log line, in the pretty or the JSON format.
-fn bound_address(log: &str) -> Option<String> {
+/// The address and the database backend in the server's "serving gRPC" log line, in the pretty
+/// or the JSON format.
+fn serving_line(log: &str) -> Option<(String, String)> {
     log.lines().find_map(|line| {
         if let Ok(event) = serde_json::from_str::<serde_json::Value>(line) {
-            return match event["message"] == "serving gRPC" {
-                true => event["address"].as_str().map(str::to_string),
-                false => None,
-            };
+            if event["message"] != "serving gRPC" {
+                return None;
+            }
+            let field = |name: &str| event[name].as_str().map(str::to_string);
+            return field("address").zip(field("database"));
         }
         let (_, fields) = line.split_once("serving gRPC ")?;
-        fields
-            .split_whitespace()
-            .find_map(|field| field.strip_prefix("address="))
-            .map(str::to_string)
+        let field = |name: &str| {
+            fields
+                .split_whitespace()
+                .find_map(|field| field.strip_prefix(&format!("{name}=")))
+                .map(|value| value.trim_matches('"').to_string())
+        };
+        field("address").zip(field("database"))
     })
 }
 
