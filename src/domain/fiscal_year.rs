@@ -38,11 +38,15 @@ impl FiscalCalendar {
         }
     }
 
-    /// First and last day of fiscal year `year`.
+    /// First and last day of fiscal year `year`; `None` beyond the dates chrono can represent.
     pub fn bounds(&self, year: i32) -> Option<(NaiveDate, NaiveDate)> {
-        let start_year = if self.first_month > 1 { year - 1 } else { year };
+        let start_year = if self.first_month > 1 {
+            year.checked_sub(1)?
+        } else {
+            year
+        };
         let start = NaiveDate::from_ymd_opt(start_year, self.first_month, 1)?;
-        let next = NaiveDate::from_ymd_opt(start_year + 1, self.first_month, 1)?;
+        let next = NaiveDate::from_ymd_opt(start_year.checked_add(1)?, self.first_month, 1)?;
         Some((start, next.pred_opt()?))
     }
 }
@@ -115,5 +119,113 @@ mod tests {
         assert!(check_fiscal_year(1989).is_err());
         assert!(check_fiscal_year(2101).is_err());
         assert_eq!(check_fiscal_year(2014), Ok(2014));
+    }
+
+    #[test]
+    fn the_default_calendar_is_the_october_calendar() {
+        assert_eq!(FiscalCalendar::default(), FiscalCalendar::new(10));
+    }
+
+    #[test]
+    fn a_january_calendar_keeps_september_and_october_in_the_same_year() {
+        let calendar = FiscalCalendar::new(1);
+        assert_eq!(calendar.fiscal_year_of(date(2014, 9, 30)), 2014);
+        assert_eq!(calendar.fiscal_year_of(date(2014, 10, 1)), 2014);
+        assert_eq!(calendar.fiscal_year_of(date(2015, 1, 1)), 2015);
+    }
+
+    #[test]
+    fn a_july_year_turns_on_the_first_of_july() {
+        let calendar = FiscalCalendar::new(7);
+        assert_eq!(calendar.fiscal_year_of(date(2014, 6, 30)), 2014);
+        assert_eq!(calendar.fiscal_year_of(date(2014, 7, 1)), 2015);
+        assert_eq!(calendar.fiscal_year_of(date(2014, 9, 30)), 2015);
+        assert_eq!(calendar.fiscal_year_of(date(2014, 10, 1)), 2015);
+        assert_eq!(
+            calendar.bounds(2015),
+            Some((date(2014, 7, 1), date(2015, 6, 30)))
+        );
+    }
+
+    #[test]
+    fn a_december_year_turns_on_the_first_of_december() {
+        let calendar = FiscalCalendar::new(12);
+        assert_eq!(calendar.fiscal_year_of(date(2014, 11, 30)), 2014);
+        assert_eq!(calendar.fiscal_year_of(date(2014, 12, 1)), 2015);
+        assert_eq!(
+            calendar.bounds(2015),
+            Some((date(2014, 12, 1), date(2015, 11, 30)))
+        );
+    }
+
+    #[test]
+    fn a_march_year_ends_on_the_twenty_ninth_of_february_in_a_leap_year() {
+        let calendar = FiscalCalendar::new(3);
+        assert_eq!(
+            calendar.bounds(2016),
+            Some((date(2015, 3, 1), date(2016, 2, 29)))
+        );
+        assert_eq!(
+            calendar.bounds(2015),
+            Some((date(2014, 3, 1), date(2015, 2, 28)))
+        );
+    }
+
+    #[test]
+    fn every_date_lies_within_the_bounds_of_its_fiscal_year_for_every_first_month() {
+        for first_month in 1..=12 {
+            let calendar = FiscalCalendar::new(first_month);
+            let mut day = date(2011, 12, 25);
+            while day <= date(2017, 1, 7) {
+                let year = calendar.fiscal_year_of(day);
+                let (start, end) = calendar.bounds(year).unwrap();
+                assert!(
+                    start <= day && day <= end,
+                    "first month {first_month}: {day} is in fiscal year {year}, bounds {start}..={end}"
+                );
+                day = day.succ_opt().unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn consecutive_fiscal_years_meet_without_a_gap_or_an_overlap() {
+        for first_month in 1..=12 {
+            let calendar = FiscalCalendar::new(first_month);
+            for year in FIRST_FISCAL_YEAR..LAST_FISCAL_YEAR {
+                let (_, end) = calendar.bounds(year).unwrap();
+                let (next_start, _) = calendar.bounds(year + 1).unwrap();
+                assert_eq!(
+                    end.succ_opt(),
+                    Some(next_start),
+                    "first month {first_month}, fiscal year {year}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_first_month_out_of_range_is_clamped_to_january_or_december() {
+        assert_eq!(FiscalCalendar::new(0), FiscalCalendar::new(1));
+        assert_eq!(FiscalCalendar::new(13), FiscalCalendar::new(12));
+    }
+
+    #[test]
+    fn bounds_beyond_representable_dates_are_none_instead_of_a_panic() {
+        for first_month in [1, 10] {
+            let calendar = FiscalCalendar::new(first_month);
+            assert_eq!(calendar.bounds(i32::MIN), None);
+            assert_eq!(calendar.bounds(i32::MAX), None);
+        }
+    }
+
+    #[test]
+    fn the_first_and_last_recorded_fiscal_years_are_accepted() {
+        assert_eq!(check_fiscal_year(FIRST_FISCAL_YEAR), Ok(1990));
+        assert_eq!(check_fiscal_year(LAST_FISCAL_YEAR), Ok(2100));
+        assert_eq!(
+            check_fiscal_year(0),
+            Err("must be a fiscal year from 1990 to 2100".to_string())
+        );
     }
 }
