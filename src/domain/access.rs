@@ -175,6 +175,8 @@ impl TokenInput<'_> {
     }
 }
 
+audited!(ApiToken => id, display_name, owner, role, organization_id, expire_time, revoke_time, create_time, secret_prefix);
+
 /// A stored token (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ApiToken {

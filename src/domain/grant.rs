@@ -111,10 +111,12 @@ impl Grant {
     pub fn obligated(&self) -> Cents {
         Cents(self.totals.iter().map(|total| total.amount.0).sum())
     }
+}
 
-    /// What the audit diff of a grant shows: terms, state and money.
-    pub fn audit_view(&self) -> serde_json::Value {
-        serde_json::json!({
+impl super::audit::Audited for Grant {
+    /// Terms, state and money.
+    fn audit_view(&self) -> Result<serde_json::Value> {
+        Ok(serde_json::json!({
             "award_number": self.terms.award_number,
             "title": self.terms.title,
             "grantee": OrganizationName::new(&self.terms.organization_id).to_string(),
@@ -127,9 +129,11 @@ impl Grant {
             "state": self.state,
             "state_reason": self.state_reason,
             "obligated_amount": self.obligated().0,
-        })
+        }))
     }
+}
 
+impl Grant {
     /// Refuses changes to a closed or terminated grant.
     pub fn check_open(&self) -> Result<()> {
         if self.state.is_final() {
@@ -379,6 +383,8 @@ pub struct NewObligation {
     pub obligation_date: NaiveDate,
     pub note: String,
 }
+
+audited!(NewObligation => kind, account_code, fiscal_year, amount, obligation_date, note);
 
 /// A stored obligation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

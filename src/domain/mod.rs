@@ -60,6 +60,24 @@ pub trait CodeEnum: Copy + PartialEq + std::fmt::Debug + 'static {
     }
 }
 
+/// Implements [`audit::Audited`] from an explicit list of fields:
+/// `audited!(OrganizationFields => display_name, kind, country_code, identifiers)`.
+/// A field left out never reaches the append-only log.
+macro_rules! audited {
+    ($type:ty => $($field:ident),+ $(,)?) => {
+        impl $crate::domain::audit::Audited for $type {
+            fn audit_view(&self) -> $crate::error::Result<serde_json::Value> {
+                let mut view = serde_json::Map::new();
+                $(view.insert(
+                    stringify!($field).to_string(),
+                    $crate::domain::audit::to_json(&self.$field)?,
+                );)+
+                Ok(serde_json::Value::Object(view))
+            }
+        }
+    };
+}
+
 pub mod access;
 pub mod audit;
 pub mod fiscal_year;

@@ -34,6 +34,8 @@ pub struct OrganizationFields {
     pub identifiers: Vec<Identifier>,
 }
 
+audited!(OrganizationFields => display_name, kind, country_code, identifiers);
+
 /// A stored organisation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Organization {

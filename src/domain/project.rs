@@ -94,15 +94,6 @@ impl Project {
         ProjectName::new(&self.grant_id, &self.id).to_string()
     }
 
-    /// What the audit diff of a project shows.
-    pub fn audit_view(&self) -> serde_json::Value {
-        let mut view = serde_json::to_value(&self.fields).unwrap_or_default();
-        if let Some(map) = view.as_object_mut() {
-            map.insert("state".into(), serde_json::json!(self.state));
-        }
-        view
-    }
-
     /// Refuses changes to a finished project.
     pub fn check_open(&self) -> Result<()> {
         if self.state.is_final() {
@@ -115,6 +106,20 @@ impl Project {
         Ok(())
     }
 }
+
+audited!(ProjectFields => title, summary, country_codes, pillars, activity_kinds, start_date, end_date, recommendation_ids);
+
+impl super::audit::Audited for Project {
+    /// The project's fields and its state.
+    fn audit_view(&self) -> Result<serde_json::Value> {
+        let mut view = self.fields.audit_view()?;
+        if let Some(map) = view.as_object_mut() {
+            map.insert("state".into(), super::audit::to_json(&self.state)?);
+        }
+        Ok(view)
+    }
+}
+audited!(IndicatorFields => display_name, unit, outcome_kind, baseline, targets);
 
 /// Unchecked project fields as they came in.
 pub struct ProjectInput<'a> {

@@ -14,6 +14,8 @@ pub struct FundingAccountFields {
     pub description: String,
 }
 
+audited!(FundingAccountFields => display_name, description);
+
 /// A stored funding account, e.g. ESF.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FundingAccount {

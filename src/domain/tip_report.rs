@@ -34,6 +34,8 @@ pub struct TipRankingFields {
     pub tier: TipTier,
 }
 
+audited!(TipRankingFields => tier);
+
 /// A country's tier in one report year.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TipRanking {
@@ -59,6 +61,8 @@ pub struct TipRecommendationFields {
     pub pillar: Pillar,
     pub text: String,
 }
+
+audited!(TipRecommendationFields => report_year, pillar, text);
 
 /// One recommendation of the report to a country. Projects cite it by resource name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -1,7 +1,7 @@
 //! Grants, their obligations and revisions. A grantee's scope is the grants
 //! of its own organisation. Every change to a grant (terms, state, money)
 //! takes the grant's row lock, moves its revision and stores a revision
-//! snapshot, so "what were the terms on date D?" has an exact answer.
+//! so "what were the terms on date D?" has an exact answer.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::Query;
@@ -16,6 +16,7 @@ use super::entities::{
 };
 use super::{Keyset, Page, Store, Tx, new_id, now};
 use crate::domain::access::Scope;
+use crate::domain::audit::Audited;
 use crate::domain::grant::{
     self, Grant, GrantApproach, GrantInstrument, GrantRevision, GrantState, GrantTerms,
     NewObligation, Obligation, ObligationKind, ReportingCadence,
@@ -436,16 +437,19 @@ impl Tx {
                 projects::Column::State.ne(crate::domain::project::ProjectState::Cancelled.code()),
             )
             .to_owned();
-        let rows = indicators::Entity::find()
+        // One row at most: `targets` is a JSON array, empty when the indicator has no target.
+        let with_target = indicators::Entity::find()
+            .select_only()
+            .column(indicators::Column::Id)
             .filter(indicators::Column::ProjectId.in_subquery(live_projects))
             .filter(indicators::Column::DeleteTime.is_null())
-            .all(&self.txn)
+            .filter(sea_orm::sea_query::Expr::cust(
+                "CAST(targets AS TEXT) <> '[]'",
+            ))
+            .into_tuple::<String>()
+            .one(&self.txn)
             .await?;
-        Ok(rows.iter().any(|row| {
-            row.targets
-                .as_array()
-                .is_some_and(|targets| !targets.is_empty())
-        }))
+        Ok(with_target.is_some())
     }
 
     /// The grant that already has award number `award_number`, if any.
@@ -513,7 +517,7 @@ impl Tx {
         .insert(&self.txn)
         .await?;
         self.write_revision(&grant).await?;
-        self.audit(&grant.resource_name(), None, Some(&grant.audit_view()));
+        self.audit(&grant.resource_name(), None, Some(&grant))?;
         Ok(grant)
     }
 
@@ -541,11 +545,7 @@ impl Tx {
         row.update(&self.txn).await?;
         self.write_revision(&after).await?;
         if audit {
-            self.audit(
-                &after.resource_name(),
-                Some(&before.audit_view()),
-                Some(&after.audit_view()),
-            );
+            self.audit(&after.resource_name(), Some(before), Some(&after))?;
         }
         Ok(after)
     }
@@ -617,14 +617,14 @@ impl Tx {
         existing.push(obligation.clone());
         after.totals = grant::totals(&existing)?;
         let grant = self.save_grant(&current, after, false).await?;
-        let mut view = super::snapshot(&obligation.fields);
+        let mut view = obligation.fields.audit_view()?;
         if let Some(map) = view.as_object_mut() {
             map.insert(
                 "grant_obligated_amount".into(),
                 serde_json::json!(grant.obligated().0),
             );
         }
-        self.audit(&obligation.resource_name(), None, Some(&view));
+        self.audit_views(&obligation.resource_name(), None, Some(&view));
         Ok((obligation, grant))
     }
 }

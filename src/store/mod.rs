@@ -24,7 +24,7 @@ use sea_orm::{
 use serde_json::Value as Json;
 
 use crate::domain::access::Actor;
-use crate::domain::audit::PendingEvent;
+use crate::domain::audit::{Audited, PendingEvent};
 use crate::error::{Error, Result};
 use crate::settings::DatabaseSettings;
 
@@ -205,7 +205,25 @@ pub struct Tx {
 impl Tx {
     /// Records a change of `resource` from `before` to `after` (JSON snapshots;
     /// `None` for a creation). The event is chained at commit.
-    pub fn audit(&mut self, resource: &str, before: Option<&Json>, after: Option<&Json>) {
+    pub fn audit<A: Audited>(
+        &mut self,
+        resource: &str,
+        before: Option<&A>,
+        after: Option<&A>,
+    ) -> Result<()> {
+        let before = before.map(Audited::audit_view).transpose()?;
+        let after = after.map(Audited::audit_view).transpose()?;
+        self.audit_views(resource, before.as_ref(), after.as_ref());
+        Ok(())
+    }
+
+    /// Records a change between two ready audit views.
+    pub(crate) fn audit_views(
+        &mut self,
+        resource: &str,
+        before: Option<&Json>,
+        after: Option<&Json>,
+    ) {
         let diff = crate::domain::audit::diff(before, after);
         self.audit_with_diff(resource, diff);
     }
@@ -235,9 +253,10 @@ impl Tx {
     }
 }
 
-/// A snapshot of a domain value for audit diffs.
-pub fn snapshot<T: serde::Serialize>(value: &T) -> Json {
-    serde_json::to_value(value).unwrap_or(Json::Null)
+/// A domain value as a JSON column; one that does not serialise is an error, never `null`.
+pub fn to_json_column<T: serde::Serialize>(value: &T) -> Result<Json> {
+    serde_json::to_value(value)
+        .map_err(|error| Error::Internal(format!("JSON column value: {error}")))
 }
 
 /// Now, truncated to microseconds (what both databases keep), so a value read back equals the one written.

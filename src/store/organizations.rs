@@ -6,7 +6,7 @@ use sea_orm::{
 };
 
 use super::entities::organizations;
-use super::{Keyset, Page, Store, Tx, new_id, now, snapshot};
+use super::{Keyset, Page, Store, Tx, new_id, now};
 use crate::domain::access::Scope;
 use crate::domain::organization::{Identifier, Organization, OrganizationFields, OrganizationKind};
 use crate::domain::version::{self, Presence};
@@ -118,7 +118,7 @@ impl Tx {
             display_name: Set(fields.display_name.clone()),
             kind: Set(fields.kind.code().to_string()),
             country_code: Set(fields.country_code.clone()),
-            identifiers: Set(snapshot(&fields.identifiers)),
+            identifiers: Set(super::to_json_column(&fields.identifiers)?),
             create_time: Set(time),
             update_time: Set(time),
             delete_time: Set(None),
@@ -127,11 +127,7 @@ impl Tx {
         .insert(&self.txn)
         .await?;
         let created = to_domain(row)?;
-        self.audit(
-            &created.resource_name(),
-            None,
-            Some(&snapshot(&created.fields)),
-        );
+        self.audit(&created.resource_name(), None, Some(&created.fields))?;
         Ok(created)
     }
 
@@ -163,15 +159,15 @@ impl Tx {
         row.display_name = Set(fields.display_name.clone());
         row.kind = Set(fields.kind.code().to_string());
         row.country_code = Set(fields.country_code.clone());
-        row.identifiers = Set(snapshot(&fields.identifiers));
+        row.identifiers = Set(super::to_json_column(&fields.identifiers)?);
         row.update_time = Set(now());
         row.revision = Set(current.revision + 1);
         let updated = to_domain(row.update(&self.txn).await?)?;
         self.audit(
             &updated.resource_name(),
-            Some(&snapshot(&current.fields)),
-            Some(&snapshot(&updated.fields)),
-        );
+            Some(&current.fields),
+            Some(&updated.fields),
+        )?;
         Ok(updated)
     }
 

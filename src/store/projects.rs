@@ -420,7 +420,7 @@ impl Tx {
             start_date: Set(project.fields.start_date),
             end_date: Set(project.fields.end_date),
             state: Set(project.state.code().into()),
-            activity_kinds: Set(super::snapshot(&project.fields.activity_kinds)),
+            activity_kinds: Set(super::to_json_column(&project.fields.activity_kinds)?),
             create_time: Set(time),
             update_time: Set(time),
             revision: Set(1),
@@ -428,7 +428,7 @@ impl Tx {
         .insert(&self.txn)
         .await?;
         self.write_children(&project.id, &project.fields).await?;
-        self.audit(&project.resource_name(), None, Some(&project.audit_view()));
+        self.audit(&project.resource_name(), None, Some(&project))?;
         Ok(project)
     }
 
@@ -454,18 +454,14 @@ impl Tx {
         row.start_date = Set(saved.fields.start_date);
         row.end_date = Set(saved.fields.end_date);
         row.state = Set(saved.state.code().into());
-        row.activity_kinds = Set(super::snapshot(&saved.fields.activity_kinds));
+        row.activity_kinds = Set(super::to_json_column(&saved.fields.activity_kinds)?);
         row.update_time = Set(saved.update_time);
         row.revision = Set(saved.revision);
         row.update(&self.txn).await?;
         if saved.fields != current.fields {
             self.write_children(&saved.id, &saved.fields).await?;
         }
-        self.audit(
-            &saved.resource_name(),
-            Some(&current.audit_view()),
-            Some(&saved.audit_view()),
-        );
+        self.audit(&saved.resource_name(), Some(&current), Some(&saved))?;
         Ok(saved)
     }
 
@@ -504,7 +500,7 @@ impl Tx {
             unit: Set(fields.unit.clone()),
             outcome_kind: Set(fields.outcome_kind.code().into()),
             baseline: Set(fields.baseline),
-            targets: Set(super::snapshot(&fields.targets)),
+            targets: Set(super::to_json_column(&fields.targets)?),
             create_time: Set(time),
             update_time: Set(time),
             delete_time: Set(None),
@@ -513,11 +509,7 @@ impl Tx {
         .insert(&self.txn)
         .await?;
         let created = indicator_to_domain(row, &project.grant_id)?;
-        self.audit(
-            &created.resource_name(),
-            None,
-            Some(&super::snapshot(&created.fields)),
-        );
+        self.audit(&created.resource_name(), None, Some(&created.fields))?;
         Ok(created)
     }
 
@@ -540,7 +532,7 @@ impl Tx {
         row.unit = Set(fields.unit.clone());
         row.outcome_kind = Set(fields.outcome_kind.code().into());
         row.baseline = Set(fields.baseline);
-        row.targets = Set(super::snapshot(&fields.targets));
+        row.targets = Set(super::to_json_column(&fields.targets)?);
         if delete {
             row.delete_time = Set(Some(time));
         }
@@ -555,9 +547,9 @@ impl Tx {
         } else {
             self.audit(
                 &saved.resource_name(),
-                Some(&super::snapshot(&current.fields)),
-                Some(&super::snapshot(&saved.fields)),
-            );
+                Some(&current.fields),
+                Some(&saved.fields),
+            )?;
         }
         Ok(saved)
     }

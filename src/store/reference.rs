@@ -7,7 +7,7 @@ use sea_orm::{
 };
 
 use super::entities::{countries, funding_accounts, regions};
-use super::{Keyset, Page, Store, Tx, now, snapshot};
+use super::{Keyset, Page, Store, Tx, now};
 use crate::domain::reference::{Country, FundingAccount, FundingAccountFields, Region};
 use crate::domain::version;
 use crate::domain::version::Presence;
@@ -188,11 +188,7 @@ impl Tx {
         .insert(&self.txn)
         .await?;
         let created = account(row);
-        self.audit(
-            &created.resource_name(),
-            None,
-            Some(&snapshot(&created.fields)),
-        );
+        self.audit(&created.resource_name(), None, Some(&created.fields))?;
         Ok(created)
     }
 
@@ -242,9 +238,9 @@ impl Tx {
         } else {
             self.audit(
                 &saved.resource_name(),
-                Some(&snapshot(&current.fields)),
-                Some(&snapshot(&saved.fields)),
-            );
+                Some(&current.fields),
+                Some(&saved.fields),
+            )?;
         }
         Ok(saved)
     }

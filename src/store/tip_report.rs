@@ -10,7 +10,7 @@ use sea_orm::{
 };
 
 use super::entities::{countries, tip_rankings, tip_recommendations};
-use super::{Keyset, Page, Store, Tx, new_id, now, snapshot};
+use super::{Keyset, Page, Store, Tx, new_id, now};
 use crate::domain::names::{TipRankingName, TipRecommendationName};
 use crate::domain::pillar::Pillar;
 use crate::domain::tip_report::{
@@ -320,11 +320,7 @@ impl Tx {
         .insert(&self.txn)
         .await?;
         let created = ranking(row)?;
-        self.audit(
-            &created.resource_name(),
-            None,
-            Some(&snapshot(&created.fields)),
-        );
+        self.audit(&created.resource_name(), None, Some(&created.fields))?;
         Ok(created)
     }
 
@@ -359,9 +355,9 @@ impl Tx {
         let updated = ranking(row.update(&self.txn).await?)?;
         self.audit(
             &updated.resource_name(),
-            Some(&snapshot(&current.fields)),
-            Some(&snapshot(&updated.fields)),
-        );
+            Some(&current.fields),
+            Some(&updated.fields),
+        )?;
         Ok(updated)
     }
 
@@ -386,11 +382,7 @@ impl Tx {
         .insert(&self.txn)
         .await?;
         let created = recommendation(row)?;
-        self.audit(
-            &created.resource_name(),
-            None,
-            Some(&snapshot(&created.fields())),
-        );
+        self.audit(&created.resource_name(), None, Some(&created.fields()))?;
         Ok(created)
     }
 
@@ -425,9 +417,9 @@ impl Tx {
         let updated = recommendation(row.update(&self.txn).await?)?;
         self.audit(
             &updated.resource_name(),
-            Some(&snapshot(&current.fields())),
-            Some(&snapshot(&updated.fields())),
-        );
+            Some(&current.fields()),
+            Some(&updated.fields()),
+        )?;
         Ok(updated)
     }
 

@@ -7,7 +7,7 @@ use sea_orm::{
 };
 
 use super::entities::api_tokens;
-use super::{Keyset, Page, Store, Tx, new_id, now, snapshot};
+use super::{Keyset, Page, Store, Tx, new_id, now};
 use crate::domain::access::{self, ApiToken, NewToken, Role};
 use crate::error::{Error, Result};
 
@@ -125,7 +125,7 @@ impl Tx {
         .insert(&self.txn)
         .await?;
         let token = to_domain(row)?;
-        self.audit(&token.resource_name(), None, Some(&snapshot(&token)));
+        self.audit(&token.resource_name(), None, Some(&token))?;
         Ok((token, secret))
     }
 
@@ -141,11 +141,7 @@ impl Tx {
         let mut active = row.into_active_model();
         active.revoke_time = Set(Some(now()));
         let after = to_domain(active.update(&self.txn).await?)?;
-        self.audit(
-            &after.resource_name(),
-            Some(&snapshot(&before)),
-            Some(&snapshot(&after)),
-        );
+        self.audit(&after.resource_name(), Some(&before), Some(&after))?;
         Ok((after, secret_hash))
     }
 }
