@@ -9,6 +9,7 @@ pub mod bootstrap;
 pub mod domain;
 pub mod error;
 pub mod pb;
+pub mod secret;
 pub mod settings;
 pub mod startup;
 pub mod store;

@@ -61,7 +61,7 @@ pub async fn test_settings(directory: &TempDir) -> Settings {
         .ok()
         .filter(|url| !url.is_empty())
     {
-        Some(admin_url) => settings.database.url = fresh_postgres_database(&admin_url).await,
+        Some(admin_url) => settings.database.url = fresh_postgres_database(&admin_url).await.into(),
         None => {
             settings.database.sqlite_path =
                 directory.path().join("test.sqlite3").display().to_string()
@@ -585,7 +585,7 @@ async fn fresh_postgres_database(admin_url: &str) -> String {
                 .expect("create the template database");
             let _closed = admin.close().await;
             let settings = Settings::load_from(None, Vec::<(String, String)>::new()).expect("defaults");
-            let store = Store::connect(&settings.database, &with_database(admin_url, &name))
+            let store = Store::connect(&settings.database, &with_database(admin_url, &name).into())
                 .await
                 .expect("connect to the template");
             store.migrate().await.expect("migrate the template");

@@ -144,11 +144,14 @@ async fn when_the_database_does_not_answer_calls_are_unavailable_and_health_is_n
         .await
         .unwrap();
 
-    // The pool's only connection is taken: the database no longer answers the server.
+    // The only connection that writes is taken: the database no longer answers the server's writes.
     let hold = app.store.connection().begin().await.unwrap();
     let during = app
         .organizations(app.admin())
-        .list_organizations(pb::ListOrganizationsRequest::default())
+        .create_organization(pb::CreateOrganizationRequest {
+            organization: Some(new_organization("During the outage", "HT")),
+            request_id: String::new(),
+        })
         .await;
     let mut not_serving = false;
     for _ in 0..100 {
