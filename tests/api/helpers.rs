@@ -1,7 +1,8 @@
 //! `spawn_app()`: the real server in-process on port 0 against a fresh
 //! database, with generated clients. SQLite by default; PostgreSQL when
-//! `TEST_DATABASE_URL` is set (a template database is migrated once per run,
-//! and each test gets `CREATE DATABASE ... TEMPLATE` of it).
+//! `TEST_DATABASE_URL` is set. Either way a template is migrated once per
+//! test binary and each test gets a copy: a copy of the SQLite file, or
+//! `CREATE DATABASE ... TEMPLATE` on PostgreSQL.
 
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -63,8 +64,10 @@ pub async fn test_settings(directory: &TempDir) -> Settings {
     {
         Some(admin_url) => settings.database.url = fresh_postgres_database(&admin_url).await.into(),
         None => {
-            settings.database.sqlite_path =
-                directory.path().join("test.sqlite3").display().to_string()
+            let path = directory.path().join("test.sqlite3");
+            std::fs::write(&path, migrated_sqlite_template().await)
+                .expect("copy the migrated SQLite template");
+            settings.database.sqlite_path = path.display().to_string()
         }
     }
     settings
@@ -555,6 +558,33 @@ pub fn expect_invalid<T: std::fmt::Debug>(
     expected.sort();
     assert_eq!(found, expected, "field violations of {status:?}");
     assert_eq!(reason(&status), "INVALID_FIELD");
+}
+
+static SQLITE_TEMPLATE: OnceCell<Vec<u8>> = OnceCell::const_new();
+
+/// The bytes of a migrated SQLite database, made once per test binary.
+async fn migrated_sqlite_template() -> &'static [u8] {
+    SQLITE_TEMPLATE
+        .get_or_init(|| async {
+            let directory = tempfile::tempdir().expect("temporary directory");
+            let path = directory.path().join("template.sqlite3");
+            let mut settings =
+                Settings::load_from(None, Vec::<(String, String)>::new()).expect("defaults");
+            settings.database.sqlite_path = path.display().to_string();
+            let store = Store::connect(&settings.database, &settings.database_url())
+                .await
+                .expect("create the SQLite template");
+            store.migrate().await.expect("migrate the SQLite template");
+            // Fold the write-ahead log into the file, so the file alone is the whole database.
+            store
+                .connection()
+                .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+                .await
+                .expect("checkpoint the SQLite template");
+            store.close().await;
+            std::fs::read(&path).expect("read the SQLite template")
+        })
+        .await
 }
 
 static TEMPLATE: OnceCell<String> = OnceCell::const_new();
