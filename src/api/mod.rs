@@ -13,6 +13,7 @@ pub mod paging;
 pub mod permissions;
 pub mod project_api;
 pub mod reference_data_api;
+pub mod streaming;
 pub mod tip_report_api;
 
 use chrono::{DateTime, Utc};
