@@ -7,6 +7,7 @@
 pub mod access_api;
 pub mod audit_api;
 pub mod auth;
+pub mod deadline;
 pub mod grant_api;
 pub mod organization_api;
 pub mod paging;

@@ -384,6 +384,16 @@ mod tests {
     }
 
     #[test]
+    fn the_default_limits_are_the_embedded_defaults() {
+        let settings = crate::settings::Settings::load_from(None, Vec::new()).expect("defaults");
+
+        assert_eq!(
+            StreamLimits::from_settings(&settings.server),
+            StreamLimits::default()
+        );
+    }
+
+    #[test]
     fn grpc_timeouts_parse_in_every_unit_and_malformed_ones_are_ignored() {
         assert_eq!(parse_grpc_timeout("2H"), Some(Duration::from_secs(7200)));
         assert_eq!(parse_grpc_timeout("3M"), Some(Duration::from_secs(180)));
