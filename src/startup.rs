@@ -229,11 +229,10 @@ impl Application {
                 .tls_config(tls_config(&settings)?)
                 .map_err(|error| StartupError::Tls(error.to_string()))?;
         }
-        // The auth layer (and its access log) is outside the deadline layer, so a call cut
-        // by its deadline is logged with the status it got.
+        // The deadline covers authentication too (its token lookup may wait for the database).
         let router = builder
-            .layer(AuthLayer::new(authenticator.clone()))
             .layer(deadlines)
+            .layer(AuthLayer::new(authenticator.clone()))
             .add_routes(api.routes.routes())
             .add_service(health_service.clone())
             .add_service(reflection_v1)

@@ -636,3 +636,99 @@ async fn fresh_postgres_database(admin_url: &str) -> String {
     let _closed = admin.close().await;
     with_database(admin_url, &name)
 }
+
+/// How long [`eventually`] waits before it gives up: a guard against hangs, not a measure.
+const EVENTUALLY_GIVES_UP_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Polls `check` until it answers `Some`, and returns that. Panics naming `what`
+/// if it never does (a hang guard; tests never assert wall-clock times).
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let polling = async {
+        loop {
+            if let Some(found) = check().await {
+                return found;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    };
+    match tokio::time::timeout(EVENTUALLY_GIVES_UP_AFTER, polling).await {
+        Ok(found) => found,
+        Err(_) => panic!("gave up waiting: {what}"),
+    }
+}
+
+/// Waits until the clock has passed `time` by at least a microsecond (what the
+/// database keeps), so whatever happens next is stamped strictly later.
+pub async fn wait_until_the_clock_passes(time: prost_types::Timestamp) {
+    let micros = i64::from(time.nanos) / 1_000 + time.seconds * 1_000_000;
+    eventually("the clock passes the timestamp", || async {
+        (chrono::Utc::now().timestamp_micros() > micros).then_some(())
+    })
+    .await
+}
+
+/// JSON log lines written on this thread while it lives. A `#[tokio::test]` runs on one
+/// thread, with the server it spawns: its lines are the server's lines.
+pub struct CapturedLogs {
+    written: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+#[derive(Clone)]
+struct SharedBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for SharedBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("log buffer poisoned"))?
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Starts capturing this thread's logs (info and above, as JSON lines).
+pub fn capture_logs() -> CapturedLogs {
+    let written = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let buffer = SharedBuffer(written.clone());
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(move || buffer.clone())
+        .finish();
+    CapturedLogs {
+        written,
+        _guard: tracing::subscriber::set_default(subscriber),
+    }
+}
+
+impl CapturedLogs {
+    /// The `code` of every "rpc finished" line of `method` so far, in order.
+    pub fn finished_codes(&self, method: &str) -> Vec<String> {
+        let written = self
+            .written
+            .lock()
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap_or_default();
+        written
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|line| line["fields"]["message"] == "rpc finished")
+            .filter(|line| line["span"]["method"] == method)
+            .map(|line| {
+                line["span"]["code"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect()
+    }
+}
