@@ -271,7 +271,9 @@ impl Settings {
     /// A secret: show it with `secret::redact_url`.
     pub fn database_url(&self) -> SecretString {
         let url = self.database.url.expose_secret().trim();
-        if url.is_empty() {
+        if url.is_empty() && self.database.sqlite_path.trim() == ":memory:" {
+            SecretString::from("sqlite::memory:")
+        } else if url.is_empty() {
             SecretString::from(format!("sqlite://{}?mode=rwc", self.database.sqlite_path))
         } else {
             SecretString::from(url)

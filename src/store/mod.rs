@@ -334,6 +334,21 @@ mod tests {
     use super::*;
 
     #[tokio::test]
+    async fn an_in_memory_database_reads_and_writes_through_its_one_connection() {
+        let mut settings =
+            crate::settings::Settings::load_from(None, Vec::new()).expect("defaults");
+        settings.database.sqlite_path = ":memory:".into();
+
+        let store = Store::connect(&settings.database, &settings.database_url())
+            .await
+            .expect("an in-memory database opens");
+        store.migrate().await.expect("and migrates");
+        let tokens = store.count_tokens().await;
+
+        assert_eq!(tokens.ok(), Some(0), "reads see the migrated schema");
+    }
+
+    #[tokio::test]
     async fn a_failed_connection_never_echoes_the_database_password() {
         let mut settings =
             crate::settings::Settings::load_from(None, Vec::new()).expect("defaults");
