@@ -58,7 +58,7 @@ async fn main() {
     settings.server.listen_address = "127.0.0.1:0".into();
     settings.auth.bootstrap_token_file = directory.path().join("token").display().to_string();
     match std::env::var("BENCH_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => settings.database.url = url,
+        Ok(url) if !url.is_empty() => settings.database.url = url.into(),
         _ => {
             settings.database.sqlite_path =
                 directory.path().join("bench.sqlite3").display().to_string()

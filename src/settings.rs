@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::secret::{ExposeSecret, SecretString};
+
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
 /// All settings of the server.
@@ -32,6 +34,8 @@ pub struct ServerSettings {
     pub reflection: bool,
     pub shutdown_grace_period_seconds: u64,
     pub request_timeout_seconds: u64,
+    pub stream_idle_timeout_seconds: u64,
+    pub stream_max_duration_seconds: u64,
     pub max_concurrent_streams: u32,
     pub concurrency_limit_per_connection: usize,
     pub health_check_interval_ms: u64,
@@ -47,12 +51,14 @@ pub struct TlsSettings {
     pub client_ca_path: String,
 }
 
-/// `[database]`: PostgreSQL URL or the embedded SQLite file, and the pool.
+/// `[database]`: PostgreSQL URL or the embedded SQLite file, and the pools.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
-    pub url: String,
+    /// Holds a password: a secret, shown only through `secret::redact_url`.
+    pub url: SecretString,
     pub sqlite_path: String,
+    pub sqlite_read_connections: u32,
     pub max_connections: u32,
     pub acquire_timeout_ms: u64,
     pub connect_timeout_ms: u64,
@@ -175,6 +181,18 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        if self.server.stream_idle_timeout_seconds == 0 {
+            return Err(invalid(
+                "server.stream_idle_timeout_seconds",
+                "must be at least 1",
+            ));
+        }
+        if self.server.stream_max_duration_seconds < self.server.stream_idle_timeout_seconds {
+            return Err(invalid(
+                "server.stream_max_duration_seconds",
+                "must be at least server.stream_idle_timeout_seconds",
+            ));
+        }
         if self.server.max_concurrent_streams == 0 {
             return Err(invalid(
                 "server.max_concurrent_streams",
@@ -193,7 +211,7 @@ impl Settings {
                 "must be between 50 and 600000",
             ));
         }
-        let url = self.database.url.trim();
+        let url = self.database.url.expose_secret().trim();
         if !url.is_empty() && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
             return Err(invalid(
                 "database.url",
@@ -204,6 +222,12 @@ impl Settings {
             return Err(invalid(
                 "database.sqlite_path",
                 "must not be empty when database.url is empty",
+            ));
+        }
+        if !(1..=64).contains(&self.database.sqlite_read_connections) {
+            return Err(invalid(
+                "database.sqlite_read_connections",
+                "must be between 1 and 64",
             ));
         }
         if self.database.max_connections == 0 {
@@ -244,12 +268,15 @@ impl Settings {
     }
 
     /// The database URL: PostgreSQL when configured, otherwise the embedded SQLite file.
-    pub fn database_url(&self) -> String {
-        let url = self.database.url.trim();
-        if url.is_empty() {
-            format!("sqlite://{}?mode=rwc", self.database.sqlite_path)
+    /// A secret: show it with `secret::redact_url`.
+    pub fn database_url(&self) -> SecretString {
+        let url = self.database.url.expose_secret().trim();
+        if url.is_empty() && self.database.sqlite_path.trim() == ":memory:" {
+            SecretString::from("sqlite::memory:")
+        } else if url.is_empty() {
+            SecretString::from(format!("sqlite://{}?mode=rwc", self.database.sqlite_path))
         } else {
-            url.to_string()
+            SecretString::from(url)
         }
     }
 
@@ -277,4 +304,29 @@ fn require_file(key: &'static str, value: &str) -> Result<(), SettingsError> {
         return Err(invalid(key, format!("file {value} does not exist")));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_database_password_never_shows_in_the_settings_debug_output() {
+        let environment = [(
+            "TIPGRANTS__DATABASE__URL".to_string(),
+            "postgres://tipgrants:hunter2-s3cret@db.internal:5432/tipgrants".to_string(),
+        )];
+
+        let settings = Settings::load_from(None, environment).expect("valid settings");
+
+        let shown = format!("{settings:?} {settings:#?}");
+        assert!(!shown.contains("hunter2-s3cret"), "{shown}");
+        assert!(
+            settings
+                .database_url()
+                .expose_secret()
+                .contains("hunter2-s3cret"),
+            "the server itself still reads it"
+        );
+    }
 }

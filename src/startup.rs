@@ -1,8 +1,11 @@
 //! The application: connect, migrate, bootstrap, bind, serve (API, health,
-//! reflection v1 and v1alpha) behind the auth layer, and shut down gracefully:
-//! health turns NOT_SERVING, new connections stop, in-flight calls get
-//! `server.shutdown_grace_period_seconds` to finish.
+//! reflection v1 and v1alpha) behind the auth and deadline layers, and shut
+//! down gracefully: health turns NOT_SERVING, new connections stop, in-flight
+//! calls get `server.shutdown_grace_period_seconds` to finish. The API's
+//! services are added in one place, `ApiServices`, which also names them
+//! for health: a new service cannot be served without its health entry.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,18 +13,24 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tonic::body::Body;
+use tonic::server::NamedService;
+use tonic::service::RoutesBuilder;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
+use tower::Service;
 
 use crate::api::access_api::AccessApi;
 use crate::api::audit_api::AuditApi;
 use crate::api::auth::{AuthLayer, Authenticator};
+use crate::api::deadline::{DeadlineLayer, streaming_methods};
 use crate::api::grant_api::GrantApi;
 use crate::api::organization_api::OrganizationApi;
 use crate::api::project_api::ProjectApi;
 use crate::api::reference_data_api::ReferenceDataApi;
+use crate::api::streaming::StreamLimits;
 use crate::api::tip_report_api::TipReportApi;
 use crate::bootstrap;
 use crate::domain::fiscal_year::FiscalCalendar;
@@ -35,16 +44,33 @@ use crate::pb::v1::tip_report_service_server::TipReportServiceServer;
 use crate::settings::Settings;
 use crate::store::Store;
 
-/// The services whose health is reported, besides the server as a whole ("").
-const SERVICES: &[&str] = &[
-    "tipgrants.v1.OrganizationService",
-    "tipgrants.v1.ReferenceDataService",
-    "tipgrants.v1.TipReportService",
-    "tipgrants.v1.AccessService",
-    "tipgrants.v1.AuditService",
-    "tipgrants.v1.GrantService",
-    "tipgrants.v1.ProjectService",
-];
+/// The API's services and the names they answer to, collected as they are added.
+#[derive(Default)]
+struct ApiServices {
+    routes: RoutesBuilder,
+    names: Vec<&'static str>,
+}
+
+impl ApiServices {
+    /// Serves `service` and reports its health under its own name.
+    fn add<S>(mut self, service: S) -> Self
+    where
+        S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.names.push(S::NAME);
+        self.routes.add_service(service);
+        self
+    }
+}
+
+/// The names whose health is reported, besides the server as a whole ("").
+type HealthNames = Arc<[&'static str]>;
 
 /// Errors that stop the server from starting.
 #[derive(Debug, thiserror::Error)]
@@ -127,22 +153,47 @@ impl Application {
             health_listener,
             address,
         } = self;
-        let (health_reporter, health_service) = tonic_health::server::health_reporter();
-        set_health(&health_reporter, ServingStatus::Serving).await;
-        let (stop_sender, stop_receiver) = watch::channel(false);
-        let probe = tokio::spawn(probe_database(
-            store.clone(),
-            health_reporter.clone(),
-            Duration::from_millis(settings.server.health_check_interval_ms),
-            stop_receiver.clone(),
-        ));
-
         let authenticator = Arc::new(Authenticator::new(
             store.clone(),
             Duration::from_secs(settings.auth.token_cache_ttl_seconds),
             settings.server.reflection,
         ));
         let calendar = FiscalCalendar::new(settings.fiscal_year.first_month);
+        let api = ApiServices::default()
+            .add(OrganizationServiceServer::new(OrganizationApi::new(
+                store.clone(),
+            )))
+            .add(ReferenceDataServiceServer::new(ReferenceDataApi::new(
+                store.clone(),
+            )))
+            .add(TipReportServiceServer::new(TipReportApi::new(
+                store.clone(),
+            )))
+            .add(AccessServiceServer::new(AccessApi::new(
+                store.clone(),
+                authenticator.clone(),
+            )))
+            .add(AuditServiceServer::new(AuditApi::new(store.clone())))
+            .add(GrantServiceServer::new(GrantApi::new(
+                store.clone(),
+                calendar,
+            )))
+            .add(ProjectServiceServer::new(ProjectApi::new(
+                store.clone(),
+                calendar,
+            )));
+        let health_names: HealthNames = api.names.into();
+
+        let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        set_health(&health_reporter, &health_names, ServingStatus::Serving).await;
+        let (stop_sender, stop_receiver) = watch::channel(false);
+        let probe = tokio::spawn(probe_database(
+            store.clone(),
+            health_reporter.clone(),
+            health_names.clone(),
+            Duration::from_millis(settings.server.health_check_interval_ms),
+            stop_receiver.clone(),
+        ));
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -156,8 +207,20 @@ impl Application {
             .build_v1alpha()
             .map_err(|error| StartupError::Reflection(error.to_string()))?;
 
+        let streaming = streaming_methods(&[
+            crate::pb::FILE_DESCRIPTOR_SET,
+            tonic_health::pb::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+        ])
+        .map_err(|error| StartupError::Reflection(error.to_string()))?;
+        let deadlines = DeadlineLayer::new(
+            Duration::from_secs(settings.server.request_timeout_seconds),
+            StreamLimits::from_settings(&settings.server),
+            streaming,
+        );
+        // No `Server::timeout`: it would bound streams too. The deadline layer bounds unary calls.
         let mut builder = Server::builder()
-            .timeout(Duration::from_secs(settings.server.request_timeout_seconds))
             .max_concurrent_streams(Some(settings.server.max_concurrent_streams))
             .concurrency_limit_per_connection(settings.server.concurrency_limit_per_connection)
             .http2_keepalive_interval(Some(Duration::from_secs(60)));
@@ -166,33 +229,14 @@ impl Application {
                 .tls_config(tls_config(&settings)?)
                 .map_err(|error| StartupError::Tls(error.to_string()))?;
         }
+        // The deadline covers authentication too (its token lookup may wait for the database).
         let router = builder
+            .layer(deadlines)
             .layer(AuthLayer::new(authenticator.clone()))
+            .add_routes(api.routes.routes())
             .add_service(health_service.clone())
             .add_service(reflection_v1)
-            .add_service(reflection_v1alpha)
-            .add_service(OrganizationServiceServer::new(OrganizationApi::new(
-                store.clone(),
-            )))
-            .add_service(ReferenceDataServiceServer::new(ReferenceDataApi::new(
-                store.clone(),
-            )))
-            .add_service(TipReportServiceServer::new(TipReportApi::new(
-                store.clone(),
-            )))
-            .add_service(AccessServiceServer::new(AccessApi::new(
-                store.clone(),
-                authenticator.clone(),
-            )))
-            .add_service(AuditServiceServer::new(AuditApi::new(store.clone())))
-            .add_service(GrantServiceServer::new(GrantApi::new(
-                store.clone(),
-                calendar,
-            )))
-            .add_service(ProjectServiceServer::new(ProjectApi::new(
-                store.clone(),
-                calendar,
-            )));
+            .add_service(reflection_v1alpha);
 
         let health_only = health_listener.map(|listener| {
             let mut stop = stop_receiver.clone();
@@ -208,11 +252,12 @@ impl Application {
 
         // On the shutdown signal: NOT_SERVING first, so balancers stop sending, then drain.
         let reporter = health_reporter.clone();
+        let names = health_names.clone();
         let stop = stop_sender.clone();
         let signal = async move {
             shutdown.await;
             tracing::info!("shutting down: health is NOT_SERVING, draining in-flight calls");
-            set_health(&reporter, ServingStatus::NotServing).await;
+            set_health(&reporter, &names, ServingStatus::NotServing).await;
             let _sent = stop.send(true);
         };
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
@@ -278,9 +323,9 @@ fn tls_config(settings: &Settings) -> Result<ServerTlsConfig, StartupError> {
     Ok(config)
 }
 
-async fn set_health(reporter: &HealthReporter, status: ServingStatus) {
+async fn set_health(reporter: &HealthReporter, names: &[&'static str], status: ServingStatus) {
     reporter.set_service_status("", status).await;
-    for service in SERVICES {
+    for service in names {
         reporter.set_service_status(*service, status).await;
     }
 }
@@ -289,6 +334,7 @@ async fn set_health(reporter: &HealthReporter, status: ServingStatus) {
 async fn probe_database(
     store: Store,
     reporter: HealthReporter,
+    names: HealthNames,
     interval: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -303,10 +349,10 @@ async fn probe_database(
             serving = reachable;
             if reachable {
                 tracing::info!("database reachable again: SERVING");
-                set_health(&reporter, ServingStatus::Serving).await;
+                set_health(&reporter, &names, ServingStatus::Serving).await;
             } else {
                 tracing::error!("database unreachable: NOT_SERVING");
-                set_health(&reporter, ServingStatus::NotServing).await;
+                set_health(&reporter, &names, ServingStatus::NotServing).await;
             }
         }
     }

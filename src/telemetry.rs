@@ -1,7 +1,19 @@
 //! The tracing subscriber: pretty lines for people, JSON for collectors.
 //! `RUST_LOG` overrides the configured filter. SQL statements are logged only
 //! when `database.log_statements` is on (see `store::connect`).
+//!
+//! And the end of the access log's line: a call's final status is the one in
+//! its trailers, so a stream is logged when its body ends (or when the client
+//! leaves, as `CANCELLED`), with the code it ended with and its whole latency.
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use http_body::{Body as _, Frame, SizeHint};
+use tonic::Code;
+use tonic::body::Body;
+use tracing::Span;
 use tracing_subscriber::EnvFilter;
 
 use crate::settings::{LogFormat, TelemetrySettings};
@@ -19,4 +31,184 @@ pub fn init(settings: &TelemetrySettings) {
         LogFormat::Pretty => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+/// Records `code` and `latency_ms` in the call's `span` and logs "rpc finished",
+/// once the call's final status is known (see [`on_final_status`]).
+pub fn log_when_finished(
+    response: http::Response<Body>,
+    span: Span,
+    started: Instant,
+) -> http::Response<Body> {
+    on_final_status(response, move |code| {
+        span.record("latency_ms", started.elapsed().as_secs_f64() * 1000.0);
+        span.record("code", format!("{code:?}"));
+        span.in_scope(|| tracing::info!("rpc finished"));
+    })
+}
+
+/// Calls `finish` once with the final status of a gRPC `response`: at once for a
+/// trailers-only answer (the status is in its headers), otherwise when its body
+/// yields the trailers, or with `CANCELLED` when the body is dropped before its end.
+pub fn on_final_status(
+    response: http::Response<Body>,
+    finish: impl FnOnce(Code) + Send + 'static,
+) -> http::Response<Body> {
+    let in_headers = grpc_status(response.headers());
+    if in_headers.is_some() || response.body().is_end_stream() {
+        finish(in_headers.unwrap_or(Code::Ok));
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let body = FinalStatusBody {
+        inner: body,
+        finish: Some(Box::new(finish)),
+    };
+    http::Response::from_parts(parts, Body::new(body))
+}
+
+fn grpc_status(headers: &http::HeaderMap) -> Option<Code> {
+    headers
+        .get("grpc-status")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<i32>().ok())
+        .map(Code::from_i32)
+}
+
+/// A response body that reports its final status; see [`on_final_status`].
+struct FinalStatusBody {
+    inner: Body,
+    finish: Option<Box<dyn FnOnce(Code) + Send>>,
+}
+
+impl FinalStatusBody {
+    fn finish(&mut self, code: Code) {
+        if let Some(finish) = self.finish.take() {
+            finish(code);
+        }
+    }
+}
+
+impl http_body::Body for FinalStatusBody {
+    type Data = <Body as http_body::Body>::Data;
+    type Error = <Body as http_body::Body>::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(context);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(trailers) = frame.trailers_ref() {
+                    // Trailers without a status are a broken answer: the client sees UNKNOWN.
+                    self.finish(grpc_status(trailers).unwrap_or(Code::Unknown));
+                }
+            }
+            Poll::Ready(Some(Err(status))) => self.finish(status.code()),
+            Poll::Ready(None) => self.finish(Code::Ok),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for FinalStatusBody {
+    fn drop(&mut self) {
+        // Dropped before its end: the client went away (or reset the stream).
+        self.finish(Code::Cancelled);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    type Recorded = Arc<Mutex<Vec<Code>>>;
+
+    fn recorder() -> (Recorded, impl FnOnce(Code) + Send + 'static) {
+        let recorded = Recorded::default();
+        let sink = recorded.clone();
+        (recorded, move |code| {
+            if let Ok(mut codes) = sink.lock() {
+                codes.push(code);
+            }
+        })
+    }
+
+    fn codes(recorded: &Recorded) -> Vec<Code> {
+        recorded
+            .lock()
+            .map(|codes| codes.clone())
+            .unwrap_or_default()
+    }
+
+    /// A streaming answer: two messages in the body, then `status` in the trailers.
+    fn stream_ending_with(status: Code) -> http::Response<Body> {
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("grpc-status", (status as i32).into());
+        let frames = vec![
+            Ok::<_, tonic::Status>(Frame::data(bytes_of("first"))),
+            Ok(Frame::data(bytes_of("second"))),
+            Ok(Frame::trailers(trailers)),
+        ];
+        http::Response::new(Body::new(http_body_util::StreamBody::new(
+            tokio_stream::iter(frames),
+        )))
+    }
+
+    fn bytes_of(text: &'static str) -> <Body as http_body::Body>::Data {
+        text.as_bytes().to_vec().into()
+    }
+
+    #[tokio::test]
+    async fn a_stream_is_recorded_with_the_status_of_its_trailers_when_its_body_ends() {
+        let (recorded, finish) = recorder();
+
+        let response = on_final_status(stream_ending_with(Code::Internal), finish);
+        let before_the_body = codes(&recorded);
+        let collected = response.into_body().collect().await;
+
+        assert!(
+            before_the_body.is_empty(),
+            "nothing is known before the end"
+        );
+        assert!(collected.is_ok());
+        assert_eq!(codes(&recorded), vec![Code::Internal]);
+    }
+
+    #[tokio::test]
+    async fn a_stream_dropped_before_its_end_is_recorded_as_cancelled() {
+        let (recorded, finish) = recorder();
+
+        let mut body = on_final_status(stream_ending_with(Code::Ok), finish).into_body();
+        let first = body.frame().await;
+        drop(body);
+
+        assert!(first.is_some_and(|frame| frame.is_ok()));
+        assert_eq!(codes(&recorded), vec![Code::Cancelled]);
+    }
+
+    #[test]
+    fn a_trailers_only_answer_is_recorded_from_its_headers_at_once() {
+        let (recorded, finish) = recorder();
+
+        let response = on_final_status(tonic::Status::not_found("gone").into_http(), finish);
+
+        assert_eq!(codes(&recorded), vec![Code::NotFound]);
+        drop(response);
+        assert_eq!(codes(&recorded), vec![Code::NotFound], "recorded once");
+    }
 }

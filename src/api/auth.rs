@@ -194,20 +194,18 @@ where
                     }
                     Err(error) => Ok(tonic::Status::from(error).into_http()),
                 };
+                // The line is written when the call ends: for a stream, with its trailers' status.
                 let span = tracing::Span::current();
-                span.record("latency_ms", started.elapsed().as_secs_f64() * 1000.0);
-                if let Ok(response) = &response {
-                    // Errors travel in the headers (trailers-only); a success's status is in the trailers.
-                    let code = response
-                        .headers()
-                        .get("grpc-status")
-                        .and_then(|value| value.to_str().ok())
-                        .and_then(|value| value.parse::<i32>().ok())
-                        .unwrap_or(0);
-                    span.record("code", format!("{:?}", tonic::Code::from_i32(code)));
+                match response {
+                    Ok(response) => {
+                        Ok(crate::telemetry::log_when_finished(response, span, started))
+                    }
+                    Err(error) => {
+                        span.record("latency_ms", started.elapsed().as_secs_f64() * 1000.0);
+                        tracing::info!("rpc finished");
+                        Err(error)
+                    }
                 }
-                tracing::info!("rpc finished");
-                response
             }
             .instrument(span),
         )

@@ -397,10 +397,12 @@ pub async fn check_filter_places(
 pub mod access_api;
 pub mod audit_api;
 pub mod auth;
+pub mod deadline;
 pub mod grant_api;
 pub mod organization_api;
 pub mod paging;
 pub mod permissions;
 pub mod project_api;
 pub mod reference_data_api;
+pub mod streaming;
 pub mod tip_report_api;

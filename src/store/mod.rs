@@ -2,6 +2,12 @@
 //! default). Finders take the caller's `Scope`, so tenant filtering cannot be
 //! forgotten; every write goes through a `Tx`, which appends its audit events
 //! to the hash chain in the same transaction as the change.
+//!
+//! Reads and writes use separate handles: reads `db`, writes (`begin`,
+//! `migrate`, `connection`) `writer`. On PostgreSQL both are the one pool; on
+//! SQLite (WAL mode) `db` is a pool of query-only connections and `writer` the
+//! single connection that writes, so a long read or an open write
+//! transaction never stalls the other reads.
 
 pub mod audit;
 mod entities;
@@ -26,6 +32,7 @@ use serde_json::Value as Json;
 use crate::domain::access::Actor;
 use crate::domain::audit::{Audited, PendingEvent};
 use crate::error::{Error, Result};
+use crate::secret::{self, ExposeSecret, SecretString, split_url_password};
 use crate::settings::DatabaseSettings;
 
 pub use audit::ChainVerification;
@@ -43,7 +50,12 @@ pub struct CallContext {
 /// The database handle shared by all services.
 #[derive(Clone)]
 pub struct Store {
+    /// Reads. SQLite: query-only connections, which never take a write lock.
     db: DatabaseConnection,
+    /// Writes. SQLite: the one connection that writes; PostgreSQL: the same pool as `db`.
+    writer: DatabaseConnection,
+    /// Whether `writer` is a pool of its own (to ping and close it too).
+    separate_writer: bool,
 }
 
 /// One page of a keyset-paginated list.
@@ -131,46 +143,45 @@ impl Keyset {
 
 impl Store {
     /// Connects with short timeouts; statement logging only when configured.
-    pub async fn connect(settings: &DatabaseSettings, url: &str) -> Result<Store> {
-        let mut options = ConnectOptions::new(url.to_string());
-        let sqlite = url.starts_with("sqlite:");
-        options
-            // SQLite allows one writer at a time; one connection keeps writes serial and
-            // avoids "database is locked". PostgreSQL gets the configured pool.
-            .max_connections(if sqlite { 1 } else { settings.max_connections })
-            .min_connections(0)
-            .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
-            .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
-            .sqlx_logging(settings.log_statements)
-            .sqlx_logging_level(tracing::log::LevelFilter::Debug);
-        if sqlite {
-            options.map_sqlx_sqlite_opts(|options| {
-                options
-                    .foreign_keys(true)
-                    .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                    .busy_timeout(Duration::from_secs(5))
-            });
-        }
-        let db = Database::connect(options).await.map_err(Error::from)?;
-        Ok(Store { db })
+    /// The URL's password never reaches the driver's URL, its errors or its trace spans.
+    pub async fn connect(settings: &DatabaseSettings, url: &SecretString) -> Result<Store> {
+        let store = if url.expose_secret().starts_with("sqlite:") {
+            connect_sqlite(settings, url.expose_secret()).await
+        } else {
+            connect_postgres(settings, url).await
+        };
+        store.map_err(|error| {
+            let mut message = error.to_string();
+            if let Some(password) = split_url_password(url).password {
+                // Defence in depth: the driver never saw the password in the URL.
+                message = message.replace(password.expose_secret(), secret::REDACTED);
+            }
+            let shown = secret::redact_url(url.expose_secret());
+            match Error::from(error) {
+                Error::Unavailable(_) => {
+                    Error::Unavailable(format!("cannot connect to {shown}: {message}"))
+                }
+                _ => Error::Internal(format!("cannot connect to {shown}: {message}")),
+            }
+        })
     }
 
     /// Applies pending migrations.
     pub async fn migrate(&self) -> Result<()> {
         use migration::MigratorTrait;
-        migration::Migrator::up(&self.db, None)
+        migration::Migrator::up(&self.writer, None)
             .await
             .map_err(|error| Error::Internal(format!("migration failed: {error}")))
     }
 
-    /// Whether the database answers now.
+    /// Whether the database answers now, for reads and for writes.
     pub async fn ping(&self) -> bool {
-        self.db.ping().await.is_ok()
+        self.db.ping().await.is_ok() && (!self.separate_writer || self.writer.ping().await.is_ok())
     }
 
-    /// The raw connection (migrations command, tests).
+    /// The read-write connection (migrations command, tests).
     pub fn connection(&self) -> &DatabaseConnection {
-        &self.db
+        &self.writer
     }
 
     /// Which database this is.
@@ -180,7 +191,7 @@ impl Store {
 
     /// Starts a write transaction for `call`.
     pub async fn begin(&self, call: &CallContext) -> Result<Tx> {
-        let txn = self.db.begin().await?;
+        let txn = self.writer.begin().await?;
         Ok(Tx {
             txn,
             call: call.clone(),
@@ -188,10 +199,87 @@ impl Store {
         })
     }
 
-    /// Closes the pool.
+    /// Closes the pools.
     pub async fn close(self) {
         let _closing = self.db.close().await;
+        if self.separate_writer {
+            let _closing = self.writer.close().await;
+        }
     }
+}
+
+/// The options both backends share: short timeouts, statement logging only when configured.
+fn pool_options(settings: &DatabaseSettings, url: String, connections: u32) -> ConnectOptions {
+    let mut options = ConnectOptions::new(url);
+    options
+        .max_connections(connections)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
+        .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
+        .sqlx_logging(settings.log_statements)
+        .sqlx_logging_level(tracing::log::LevelFilter::Debug);
+    options
+}
+
+/// PostgreSQL: one pool for reads and writes; the password travels apart from the URL.
+async fn connect_postgres(
+    settings: &DatabaseSettings,
+    url: &SecretString,
+) -> std::result::Result<Store, DbErr> {
+    let split = split_url_password(url);
+    let mut options = pool_options(settings, split.url, settings.max_connections);
+    if let Some(password) = split.password {
+        options.map_sqlx_postgres_opts(move |options| options.password(password.expose_secret()));
+    }
+    let db = Database::connect(options).await?;
+    Ok(Store {
+        writer: db.clone(),
+        db,
+        separate_writer: false,
+    })
+}
+
+/// SQLite: WAL mode, one writer connection, and a pool of query-only readers.
+/// An in-memory database lives in its one connection, so it keeps one for all.
+async fn connect_sqlite(
+    settings: &DatabaseSettings,
+    url: &str,
+) -> std::result::Result<Store, DbErr> {
+    use sea_orm::sqlx::sqlite::SqliteJournalMode;
+    let busy_timeout = Duration::from_secs(5);
+    let mut writer_options = pool_options(settings, url.to_string(), 1);
+    writer_options.map_sqlx_sqlite_opts(move |options| {
+        options
+            .foreign_keys(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // Another process (`tipgrants migrate`) may hold the write lock for a moment.
+            .busy_timeout(busy_timeout)
+    });
+    // The writer connects first: it creates the file and switches it to WAL.
+    let writer = Database::connect(writer_options).await?;
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return Ok(Store {
+            db: writer.clone(),
+            writer,
+            separate_writer: false,
+        });
+    }
+    let mut reader_options =
+        pool_options(settings, url.to_string(), settings.sqlite_read_connections);
+    reader_options.map_sqlx_sqlite_opts(move |options| {
+        options
+            .foreign_keys(true)
+            .create_if_missing(false)
+            .busy_timeout(busy_timeout)
+            // A reader refuses to write, so it never takes the write lock.
+            .pragma("query_only", "ON")
+    });
+    let db = Database::connect(reader_options).await?;
+    Ok(Store {
+        db,
+        writer,
+        separate_writer: true,
+    })
 }
 
 /// A write transaction with its pending audit events. Dropped without
@@ -316,6 +404,43 @@ fn is_connection_failure(error: &RuntimeErr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_in_memory_database_reads_and_writes_through_its_one_connection() {
+        let mut settings =
+            crate::settings::Settings::load_from(None, Vec::new()).expect("defaults");
+        settings.database.sqlite_path = ":memory:".into();
+
+        let store = Store::connect(&settings.database, &settings.database_url())
+            .await
+            .expect("an in-memory database opens");
+        store.migrate().await.expect("and migrates");
+        let tokens = store.count_tokens().await;
+
+        assert_eq!(tokens.ok(), Some(0), "reads see the migrated schema");
+    }
+
+    #[tokio::test]
+    async fn a_failed_connection_never_echoes_the_database_password() {
+        let mut settings =
+            crate::settings::Settings::load_from(None, Vec::new()).expect("defaults");
+        settings.database.connect_timeout_ms = 300;
+        settings.database.acquire_timeout_ms = 300;
+        for url in [
+            "postgres://app:hunter2-s3cret@[not-a-host/grants",
+            "postgres://app:hunter2-s3cret@127.0.0.1:1/grants",
+            "postgres://127.0.0.1:1/grants?user=app&password=hunter2-s3cret",
+        ] {
+            let error = match Store::connect(&settings.database, &url.into()).await {
+                Ok(_) => panic!("{} connected", secret::redact_url(url)),
+                Err(error) => error,
+            };
+
+            let shown = format!("{error} {error:?}");
+            assert!(!shown.contains("hunter2-s3cret"), "{shown}");
+            assert!(shown.contains("cannot connect to postgres://"), "{shown}");
+        }
+    }
 
     #[test]
     fn a_pool_timeout_is_unavailable_and_a_duplicate_key_already_exists() {

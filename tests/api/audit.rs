@@ -329,7 +329,7 @@ async fn audit_events_filter_by_time_range_and_refuse_an_empty_range() {
         seconds: boundary.seconds,
         nanos: boundary.nanos + 1_000,
     };
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    wait_until_the_clock_passes(after).await;
     let late = app.organization("Late", "HT").await;
     let range = |start: Option<prost_types::Timestamp>, end: Option<prost_types::Timestamp>| {
         pb::ListAuditEventsRequest {

@@ -1,7 +1,12 @@
 //! Many calls at once: money never overdrawn, one audit chain, one record
 //! per request id. Meaningful on PostgreSQL (a pool of connections); on
-//! SQLite the single connection serialises the same calls.
+//! SQLite the single writer connection serialises the same writes, while
+//! reads run beside them.
 
+use std::time::Duration;
+
+use tipgrants::domain::access::{Actor, NewToken, Role};
+use tipgrants::store::CallContext;
 use tonic::Code;
 
 use crate::helpers::*;
@@ -126,5 +131,49 @@ async fn concurrent_retries_with_one_request_id_create_one_record() {
         names
             .iter()
             .all(|name| name == &listed.organizations[0].name)
+    );
+}
+
+#[tokio::test]
+async fn a_read_is_answered_while_a_write_transaction_is_open() {
+    let app = spawn_app().await;
+    let organization = app.organization("Open Door", "HT").await;
+    let call = CallContext {
+        actor: Actor::system(),
+        method: "/tests/HoldAWriteTransaction".into(),
+        request_id: String::new(),
+    };
+    let mut write = app.store.begin(&call).await.unwrap();
+    write
+        .create_token(
+            NewToken {
+                display_name: "written, not committed".into(),
+                owner: "tests".into(),
+                role: Role::Auditor,
+                organization_id: None,
+                expire_time: chrono::Utc::now() + chrono::Duration::days(1),
+            },
+            None,
+        )
+        .await
+        .unwrap();
+
+    // The timeout only guards against a hang; the read must not wait for the write at all.
+    let read = tokio::time::timeout(
+        Duration::from_secs(60),
+        app.organizations(app.admin())
+            .get_organization(pb::GetOrganizationRequest {
+                name: organization.name.clone(),
+            }),
+    )
+    .await
+    .expect("the read does not wait for the write transaction");
+    let committed = write.commit().await;
+
+    let read = read.expect("the read is answered while the transaction is open");
+    assert_eq!(read.into_inner().display_name, "Open Door");
+    assert!(
+        committed.is_ok(),
+        "the transaction stayed open through the read and then committed: {committed:?}"
     );
 }

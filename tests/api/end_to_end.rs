@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use tipgrants::secret::ExposeSecret;
+
 /// grpcurl from `TIPGRANTS_GRPCURL` or `.tools/bin/grpcurl`; a missing one fails loudly.
 pub fn grpcurl_path() -> PathBuf {
     let path = std::env::var_os("TIPGRANTS_GRPCURL")
@@ -185,7 +187,10 @@ fn fresh_server_environment(directory: &tempfile::TempDir) -> Vec<(String, Strin
         .block_on(crate::helpers::test_settings(directory));
     [
         ("SERVER__LISTEN_ADDRESS", settings.server.listen_address),
-        ("DATABASE__URL", settings.database.url),
+        (
+            "DATABASE__URL",
+            settings.database.url.expose_secret().to_string(),
+        ),
         ("DATABASE__SQLITE_PATH", settings.database.sqlite_path),
         (
             "AUTH__BOOTSTRAP_TOKEN_FILE",

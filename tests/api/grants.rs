@@ -549,7 +549,7 @@ async fn revisions_answer_what_the_terms_were_on_a_given_date() {
     app.funding_account("ESF").await;
     let grant = app.grant("G-1", &grantee(&app).await.name).await;
     let after_creation = grant.create_time.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    wait_until_the_clock_passes(after_creation).await;
     app.grants(app.admin())
         .update_grant(pb::UpdateGrantRequest {
             grant: Some(pb::Grant {

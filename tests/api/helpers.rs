@@ -1,7 +1,8 @@
 //! `spawn_app()`: the real server in-process on port 0 against a fresh
 //! database, with generated clients. SQLite by default; PostgreSQL when
-//! `TEST_DATABASE_URL` is set (a template database is migrated once per run,
-//! and each test gets `CREATE DATABASE ... TEMPLATE` of it).
+//! `TEST_DATABASE_URL` is set. Either way a template is migrated once per
+//! test binary and each test gets a copy: a copy of the SQLite file, or
+//! `CREATE DATABASE ... TEMPLATE` on PostgreSQL.
 
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -61,10 +62,12 @@ pub async fn test_settings(directory: &TempDir) -> Settings {
         .ok()
         .filter(|url| !url.is_empty())
     {
-        Some(admin_url) => settings.database.url = fresh_postgres_database(&admin_url).await,
+        Some(admin_url) => settings.database.url = fresh_postgres_database(&admin_url).await.into(),
         None => {
-            settings.database.sqlite_path =
-                directory.path().join("test.sqlite3").display().to_string()
+            let path = directory.path().join("test.sqlite3");
+            std::fs::write(&path, migrated_sqlite_template().await)
+                .expect("copy the migrated SQLite template");
+            settings.database.sqlite_path = path.display().to_string()
         }
     }
     settings
@@ -557,6 +560,33 @@ pub fn expect_invalid<T: std::fmt::Debug>(
     assert_eq!(reason(&status), "INVALID_FIELD");
 }
 
+static SQLITE_TEMPLATE: OnceCell<Vec<u8>> = OnceCell::const_new();
+
+/// The bytes of a migrated SQLite database, made once per test binary.
+async fn migrated_sqlite_template() -> &'static [u8] {
+    SQLITE_TEMPLATE
+        .get_or_init(|| async {
+            let directory = tempfile::tempdir().expect("temporary directory");
+            let path = directory.path().join("template.sqlite3");
+            let mut settings =
+                Settings::load_from(None, Vec::<(String, String)>::new()).expect("defaults");
+            settings.database.sqlite_path = path.display().to_string();
+            let store = Store::connect(&settings.database, &settings.database_url())
+                .await
+                .expect("create the SQLite template");
+            store.migrate().await.expect("migrate the SQLite template");
+            // Fold the write-ahead log into the file, so the file alone is the whole database.
+            store
+                .connection()
+                .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+                .await
+                .expect("checkpoint the SQLite template");
+            store.close().await;
+            std::fs::read(&path).expect("read the SQLite template")
+        })
+        .await
+}
+
 static TEMPLATE: OnceCell<String> = OnceCell::const_new();
 static CREATE_DATABASE: Mutex<()> = Mutex::const_new(());
 
@@ -585,7 +615,7 @@ async fn fresh_postgres_database(admin_url: &str) -> String {
                 .expect("create the template database");
             let _closed = admin.close().await;
             let settings = Settings::load_from(None, Vec::<(String, String)>::new()).expect("defaults");
-            let store = Store::connect(&settings.database, &with_database(admin_url, &name))
+            let store = Store::connect(&settings.database, &with_database(admin_url, &name).into())
                 .await
                 .expect("connect to the template");
             store.migrate().await.expect("migrate the template");
@@ -605,4 +635,100 @@ async fn fresh_postgres_database(admin_url: &str) -> String {
         .expect("create a test database from the template");
     let _closed = admin.close().await;
     with_database(admin_url, &name)
+}
+
+/// How long [`eventually`] waits before it gives up: a guard against hangs, not a measure.
+const EVENTUALLY_GIVES_UP_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Polls `check` until it answers `Some`, and returns that. Panics naming `what`
+/// if it never does (a hang guard; tests never assert wall-clock times).
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let polling = async {
+        loop {
+            if let Some(found) = check().await {
+                return found;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    };
+    match tokio::time::timeout(EVENTUALLY_GIVES_UP_AFTER, polling).await {
+        Ok(found) => found,
+        Err(_) => panic!("gave up waiting: {what}"),
+    }
+}
+
+/// Waits until the clock has passed `time` by at least a microsecond (what the
+/// database keeps), so whatever happens next is stamped strictly later.
+pub async fn wait_until_the_clock_passes(time: prost_types::Timestamp) {
+    let micros = i64::from(time.nanos) / 1_000 + time.seconds * 1_000_000;
+    eventually("the clock passes the timestamp", || async {
+        (chrono::Utc::now().timestamp_micros() > micros).then_some(())
+    })
+    .await
+}
+
+/// JSON log lines written on this thread while it lives. A `#[tokio::test]` runs on one
+/// thread, with the server it spawns: its lines are the server's lines.
+pub struct CapturedLogs {
+    written: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+#[derive(Clone)]
+struct SharedBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for SharedBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("log buffer poisoned"))?
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Starts capturing this thread's logs (info and above, as JSON lines).
+pub fn capture_logs() -> CapturedLogs {
+    let written = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let buffer = SharedBuffer(written.clone());
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(move || buffer.clone())
+        .finish();
+    CapturedLogs {
+        written,
+        _guard: tracing::subscriber::set_default(subscriber),
+    }
+}
+
+impl CapturedLogs {
+    /// The `code` of every "rpc finished" line of `method` so far, in order.
+    pub fn finished_codes(&self, method: &str) -> Vec<String> {
+        let written = self
+            .written
+            .lock()
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap_or_default();
+        written
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|line| line["fields"]["message"] == "rpc finished")
+            .filter(|line| line["span"]["method"] == method)
+            .map(|line| {
+                line["span"]["code"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect()
+    }
 }

@@ -2,6 +2,7 @@
 
 use std::io::Write;
 
+use tipgrants::secret::ExposeSecret;
 use tipgrants::settings::Settings;
 
 fn load(environment: &[(&str, &str)]) -> Result<Settings, String> {
@@ -18,8 +19,13 @@ fn load(environment: &[(&str, &str)]) -> Result<Settings, String> {
 fn the_defaults_serve_on_loopback_with_sqlite_and_an_october_fiscal_year() {
     let settings = load(&[]).unwrap();
     assert_eq!(settings.server.listen_address, "127.0.0.1:50051");
-    assert!(settings.database.url.is_empty());
-    assert!(settings.database_url().starts_with("sqlite://"));
+    assert!(settings.database.url.expose_secret().is_empty());
+    assert!(
+        settings
+            .database_url()
+            .expose_secret()
+            .starts_with("sqlite://")
+    );
     assert!(!settings.database.log_statements);
     assert_eq!(settings.fiscal_year.first_month, 10);
 }
@@ -32,7 +38,10 @@ fn environment_variables_override_the_defaults() {
         ("TIPGRANTS__DATABASE__MAX_CONNECTIONS", "3"),
     ])
     .unwrap();
-    assert_eq!(settings.database_url(), "postgres://u@localhost/db");
+    assert_eq!(
+        settings.database_url().expose_secret(),
+        "postgres://u@localhost/db"
+    );
     assert_eq!(settings.fiscal_year.first_month, 7);
     assert_eq!(settings.database.max_connections, 3);
 }
@@ -100,6 +109,26 @@ fn each_bad_value_is_refused_with_a_message_naming_its_key() {
             "TIPGRANTS__SERVER__REQUEST_TIMEOUT_SECONDS",
             "soon",
             "request_timeout_seconds",
+        ),
+        (
+            "TIPGRANTS__DATABASE__SQLITE_READ_CONNECTIONS",
+            "0",
+            "database.sqlite_read_connections",
+        ),
+        (
+            "TIPGRANTS__DATABASE__SQLITE_READ_CONNECTIONS",
+            "65",
+            "database.sqlite_read_connections",
+        ),
+        (
+            "TIPGRANTS__SERVER__STREAM_IDLE_TIMEOUT_SECONDS",
+            "0",
+            "server.stream_idle_timeout_seconds",
+        ),
+        (
+            "TIPGRANTS__SERVER__STREAM_MAX_DURATION_SECONDS",
+            "1",
+            "server.stream_max_duration_seconds",
         ),
     ];
     for (key, value, named) in cases {

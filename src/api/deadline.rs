@@ -1,0 +1,146 @@
+//! Deadlines per kind of method. A unary call ends with `CANCELLED` after
+//! `server.request_timeout_seconds` (or the client's `grpc-timeout`, when
+//! shorter). A streaming method is not bound by that: its call gets a
+//! [`StreamBudget`] in its extensions (see `streaming`), and only the start
+//! of its answer is bounded here, by that budget. Which methods stream is read
+//! from the services' own descriptor sets, so a new stream needs no entry here.
+
+use std::collections::HashSet;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use prost::Message;
+use tonic::body::Body;
+use tower::{Layer, Service};
+
+use super::streaming::{StreamBudget, StreamLimits, parse_grpc_timeout};
+
+/// The paths (`/package.Service/Method`) of every method that streams, in
+/// either direction, among the encoded `FileDescriptorSet`s given.
+pub fn streaming_methods(descriptor_sets: &[&[u8]]) -> Result<HashSet<String>, prost::DecodeError> {
+    let mut methods = HashSet::new();
+    for encoded in descriptor_sets {
+        let set = prost_types::FileDescriptorSet::decode(*encoded)?;
+        for file in &set.file {
+            for service in &file.service {
+                let qualified = match file.package() {
+                    "" => service.name().to_string(),
+                    package => format!("{package}.{}", service.name()),
+                };
+                for method in &service.method {
+                    if method.client_streaming() || method.server_streaming() {
+                        methods.insert(format!("/{qualified}/{}", method.name()));
+                    }
+                }
+            }
+        }
+    }
+    Ok(methods)
+}
+
+/// The layer; see the module documentation.
+#[derive(Clone)]
+pub struct DeadlineLayer {
+    unary_timeout: Duration,
+    stream_limits: StreamLimits,
+    streaming_methods: Arc<HashSet<String>>,
+}
+
+impl DeadlineLayer {
+    pub fn new(
+        unary_timeout: Duration,
+        stream_limits: StreamLimits,
+        streaming_methods: HashSet<String>,
+    ) -> DeadlineLayer {
+        DeadlineLayer {
+            unary_timeout,
+            stream_limits,
+            streaming_methods: Arc::new(streaming_methods),
+        }
+    }
+}
+
+impl<S> Layer<S> for DeadlineLayer {
+    type Service = DeadlineService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        DeadlineService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// See [`DeadlineLayer`].
+#[derive(Clone)]
+pub struct DeadlineService<S> {
+    inner: S,
+    layer: DeadlineLayer,
+}
+
+type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send + 'static>>;
+
+impl<S, B> Service<http::Request<B>> for DeadlineService<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(context)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        // The clone that was polled ready serves this call; a fresh clone stays behind.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let client_timeout = request
+            .headers()
+            .get("grpc-timeout")
+            .and_then(|value| value.to_str().ok())
+            .and_then(parse_grpc_timeout);
+        let timeout = if self.layer.streaming_methods.contains(request.uri().path()) {
+            let budget = StreamBudget::starting_now(self.layer.stream_limits, client_timeout);
+            request.extensions_mut().insert(budget);
+            budget.remaining()
+        } else {
+            client_timeout.map_or(self.layer.unary_timeout, |client| {
+                client.min(self.layer.unary_timeout)
+            })
+        };
+        Box::pin(async move {
+            match tokio::time::timeout(timeout, inner.call(request)).await {
+                Ok(response) => response,
+                // What tonic's own timeout answers, so clients see no change.
+                Err(_elapsed) => Ok(tonic::Status::cancelled("Timeout expired").into_http()),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_streaming_methods_are_read_from_the_descriptors() {
+        let methods = streaming_methods(&[
+            tonic_health::pb::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+            crate::pb::FILE_DESCRIPTOR_SET,
+        ])
+        .expect("valid descriptor sets");
+
+        assert!(methods.contains("/grpc.health.v1.Health/Watch"));
+        assert!(methods.contains("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"));
+        assert!(!methods.contains("/grpc.health.v1.Health/Check"));
+        assert!(!methods.contains("/tipgrants.v1.OrganizationService/GetOrganization"));
+    }
+}
