@@ -1,0 +1,420 @@
+//! The results file (one `key value` per line, appended by each run and by
+//! `scripts/bench.sh` for pgbench) and the one table printed from it: absolute
+//! numbers, ratios to pgbench, and each goal of issue 12 met or not.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+/// Appends `key value` lines.
+pub fn append(path: &Path, pairs: &[(String, String)]) -> Result<(), String> {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|error| format!("{}: {error}", path.display()))?;
+    for (key, value) in pairs {
+        writeln!(file, "{key} {value}").map_err(|error| format!("{}: {error}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The results, later lines winning.
+pub fn load(path: &Path) -> Result<BTreeMap<String, String>, String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|error| format!("{}: {error}", path.display()))?;
+    Ok(text
+        .lines()
+        .filter_map(|line| line.split_once(' '))
+        .map(|(key, value)| (key.to_string(), value.trim().to_string()))
+        .collect())
+}
+
+/// One row of the table.
+struct Row {
+    goal: &'static str,
+    measure: String,
+    value: String,
+    yardstick: String,
+    ratio: String,
+    target: &'static str,
+    met: Verdict,
+}
+
+#[derive(Clone, Copy)]
+enum Verdict {
+    Met,
+    Unmet,
+    Missing,
+    Info,
+}
+
+impl Verdict {
+    fn of(met: bool) -> Verdict {
+        if met { Verdict::Met } else { Verdict::Unmet }
+    }
+
+    fn text(self) -> &'static str {
+        match self {
+            Verdict::Met => "yes",
+            Verdict::Unmet => "**no**",
+            Verdict::Missing => "not measured",
+            Verdict::Info => "",
+        }
+    }
+}
+
+struct Results(BTreeMap<String, String>);
+
+impl Results {
+    fn number(&self, key: &str) -> Option<f64> {
+        self.0.get(key)?.parse().ok()
+    }
+
+    fn text(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+}
+
+fn per_second(rate: f64) -> String {
+    let whole = rate.round() as u64;
+    let digits = whole.to_string();
+    let mut grouped = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    format!("{grouped}/s")
+}
+
+fn ms(micros: f64) -> String {
+    if micros < 10_000.0 {
+        format!("{:.2} ms", micros / 1000.0)
+    } else {
+        format!("{:.0} ms", micros / 1000.0)
+    }
+}
+
+fn mib(kib: f64) -> String {
+    format!("{:.1} MiB", kib / 1024.0)
+}
+
+fn percent(ratio: f64) -> String {
+    format!("{:.0}%", ratio * 100.0)
+}
+
+/// P2's goal, and P8's admitted calls may take three times as long.
+const P2_P99_MS: f64 = 5.0;
+const P8_REFUSAL_MS: f64 = 10.0;
+
+/// The table, in Markdown, and how many goals were unmet.
+pub fn table(path: &Path) -> Result<(String, usize), String> {
+    let results = Results(load(path)?);
+    let mut rows = Vec::new();
+    let concurrency = results.text("postgres.concurrency").unwrap_or("?");
+    let connections = results.text("postgres.connections").unwrap_or("?");
+    let clients = results.text("pgbench.clients").unwrap_or("?");
+    let select = results.number("pgbench.select.tps");
+    let tpcb = results.number("pgbench.tpcb.tps");
+
+    for (scenario, method) in [
+        ("get-organization", "GetOrganization"),
+        ("get-grant", "GetGrant"),
+    ] {
+        let measure = format!(
+            "{method}, closed loop, {concurrency} in flight over {connections} connections"
+        );
+        rows.push(versus(
+            &results,
+            "P1",
+            measure,
+            &format!("postgres.closed.{scenario}"),
+            select.map(|tps| (tps, format!("pgbench -S -M prepared, {clients} clients"))),
+            0.25,
+            ">= 25%",
+        ));
+    }
+    for (scenario, method) in [
+        ("get-organization", "GetOrganization"),
+        ("get-grant", "GetGrant"),
+    ] {
+        let key = format!("postgres.open.{scenario}");
+        let row = match (
+            results.number(&format!("{key}.target_rate")),
+            results.number(&format!("{key}.p99_us")),
+        ) {
+            (Some(rate), Some(p99)) => {
+                let failed = results.number(&format!("{key}.failed")).unwrap_or(0.0);
+                Row {
+                    goal: "P2",
+                    measure: format!("{method}, open loop at {} (half of P1)", per_second(rate)),
+                    value: format!(
+                        "p99 {}, p99.9 {}{}",
+                        ms(p99),
+                        ms(results.number(&format!("{key}.p999_us")).unwrap_or(0.0)),
+                        if failed > 0.0 {
+                            format!(", {failed} failed")
+                        } else {
+                            String::new()
+                        }
+                    ),
+                    yardstick: String::new(),
+                    ratio: String::new(),
+                    target: "p99 <= 5 ms",
+                    met: Verdict::of(p99 <= P2_P99_MS * 1000.0 && failed == 0.0),
+                }
+            }
+            _ => missing(
+                "P2",
+                format!("{method}, open loop at half of P1"),
+                "p99 <= 5 ms",
+            ),
+        };
+        rows.push(row);
+    }
+    rows.push(versus(
+        &results,
+        "P3",
+        format!(
+            "CreateOrganization (audited, fresh request_id), closed loop, {concurrency} in flight"
+        ),
+        "postgres.closed.create-organization",
+        tpcb.map(|tps| (tps, format!("pgbench TPC-B, {clients} clients"))),
+        0.5,
+        ">= 50%",
+    ));
+    rows.push(match results.number("postgres.memory.idle_kib") {
+        Some(idle) => Row {
+            goal: "P7",
+            measure: "resident memory (VmRSS), idle after start".into(),
+            value: mib(idle),
+            yardstick: String::new(),
+            ratio: String::new(),
+            target: "<= 30 MiB",
+            met: Verdict::of(idle <= 30.0 * 1024.0),
+        },
+        None => missing("P7", "resident memory, idle".into(), "<= 30 MiB"),
+    });
+    rows.push(
+        match (
+            results.number("postgres.memory.peak_kib"),
+            results.number("postgres.memory.hwm_kib"),
+        ) {
+            (Some(peak), Some(hwm)) => Row {
+                goal: "P7",
+                measure: format!(
+                    "resident memory with {} calls in flight (GetOrganization over {} connections)",
+                    results.text("postgres.memory.in_flight").unwrap_or("?"),
+                    results.text("postgres.memory.connections").unwrap_or("?"),
+                ),
+                value: format!("{} (VmHWM {})", mib(peak), mib(hwm)),
+                yardstick: String::new(),
+                ratio: String::new(),
+                target: "<= 100 MiB",
+                met: Verdict::of(hwm <= 100.0 * 1024.0),
+            },
+            _ => missing(
+                "P7",
+                "resident memory with 1,000 calls in flight".into(),
+                "<= 100 MiB",
+            ),
+        },
+    );
+    rows.extend(overload(&results));
+    for (scenario, method) in [
+        ("get-organization", "GetOrganization"),
+        ("get-grant", "GetGrant"),
+    ] {
+        let postgres = results.number(&format!("postgres.closed.{scenario}.rate"));
+        rows.push(versus(
+            &results,
+            "--",
+            format!("{method} on embedded SQLite, same loop"),
+            &format!("sqlite.closed.{scenario}"),
+            postgres.map(|rate| (rate, "the same call on PostgreSQL (P1)".to_string())),
+            1.0,
+            ">= 100%",
+        ));
+    }
+    for (key, measure) in [
+        (
+            "postgres.closed.health",
+            "grpc.health.v1.Health/Check (no token, no database)",
+        ),
+        (
+            "sqlite.memory.idle_kib",
+            "SQLite: resident memory, idle after start",
+        ),
+    ] {
+        let value = if key.ends_with("kib") {
+            results.number(key).map(mib)
+        } else {
+            results.number(&format!("{key}.rate")).map(|rate| {
+                format!(
+                    "{}, p99 {}",
+                    per_second(rate),
+                    ms(results.number(&format!("{key}.p99_us")).unwrap_or(0.0))
+                )
+            })
+        };
+        if let Some(value) = value {
+            rows.push(Row {
+                goal: "info",
+                measure: measure.into(),
+                value,
+                yardstick: String::new(),
+                ratio: String::new(),
+                target: "",
+                met: Verdict::Info,
+            });
+        }
+    }
+
+    let unmet = rows
+        .iter()
+        .filter(|row| matches!(row.met, Verdict::Unmet | Verdict::Missing))
+        .count();
+    let mut out = String::from(
+        "| # | measure | tipgrants | yardstick | ratio | goal | met |\n| --- | --- | --- | --- | --- | --- | --- |\n",
+    );
+    for row in rows {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            row.goal,
+            row.measure,
+            row.value,
+            row.yardstick,
+            row.ratio,
+            row.target,
+            row.met.text()
+        ));
+    }
+    Ok((out, unmet))
+}
+
+fn missing(goal: &'static str, measure: String, target: &'static str) -> Row {
+    Row {
+        goal,
+        measure,
+        value: "-".into(),
+        yardstick: String::new(),
+        ratio: String::new(),
+        target,
+        met: Verdict::Missing,
+    }
+}
+
+/// A rate against a yardstick rate.
+fn versus(
+    results: &Results,
+    goal: &'static str,
+    measure: String,
+    key: &str,
+    yardstick: Option<(f64, String)>,
+    at_least: f64,
+    target: &'static str,
+) -> Row {
+    let Some(rate) = results.number(&format!("{key}.rate")) else {
+        return missing(goal, measure, target);
+    };
+    let failed = results.number(&format!("{key}.failed")).unwrap_or(0.0);
+    let value = format!(
+        "{}, p99 {}{}",
+        per_second(rate),
+        ms(results.number(&format!("{key}.p99_us")).unwrap_or(0.0)),
+        if failed > 0.0 {
+            format!(", {failed} failed")
+        } else {
+            String::new()
+        }
+    );
+    match yardstick {
+        Some((reference, name)) if reference > 0.0 => Row {
+            goal,
+            measure,
+            value,
+            yardstick: format!("{name}: {}", per_second(reference)),
+            ratio: percent(rate / reference),
+            target,
+            met: Verdict::of(rate / reference >= at_least && failed == 0.0),
+        },
+        _ => Row {
+            goal,
+            measure,
+            value,
+            yardstick: "not measured".into(),
+            ratio: String::new(),
+            target,
+            met: Verdict::Missing,
+        },
+    }
+}
+
+/// P8: the refusals at twice the sustainable rate, and the admitted calls.
+fn overload(results: &Results) -> Vec<Row> {
+    let key = "postgres.overload.get-organization";
+    let Some(rate) = results.number(&format!("{key}.target_rate")) else {
+        return vec![missing(
+            "P8",
+            "at twice the sustainable rate".into(),
+            "refusals <= 10 ms, retryable; admitted p99 <= 15 ms",
+        )];
+    };
+    let sent = rate * results.number("postgres.duration").unwrap_or(0.0);
+    let failed = results.number(&format!("{key}.failed")).unwrap_or(0.0);
+    let codes = results.text(&format!("{key}.codes")).unwrap_or("-");
+    let refusal_p99 = results
+        .number(&format!("{key}.failed_p99_us"))
+        .unwrap_or(0.0);
+    let admitted_p99 = results.number(&format!("{key}.p99_us")).unwrap_or(0.0);
+    let unsent = results.number(&format!("{key}.unsent")).unwrap_or(0.0);
+    let only_unavailable = codes
+        .split(',')
+        .all(|part| part == "-" || part.starts_with("UNAVAILABLE:"));
+    let refusals = if failed == 0.0 {
+        "none refused".to_string()
+    } else {
+        format!(
+            "{failed} refused ({}), {codes}, p50 {}, p99 {}",
+            percent(if sent > 0.0 { failed / sent } else { 0.0 }),
+            ms(results
+                .number(&format!("{key}.failed_p50_us"))
+                .unwrap_or(0.0)),
+            ms(refusal_p99),
+        )
+    };
+    vec![
+        Row {
+            goal: "P8",
+            measure: format!(
+                "GetOrganization, open loop at {} (twice P1): refusals",
+                per_second(rate)
+            ),
+            value: refusals,
+            yardstick: String::new(),
+            ratio: String::new(),
+            target: "<= 10 ms, retryable (UNAVAILABLE)",
+            met: Verdict::of(only_unavailable && refusal_p99 <= P8_REFUSAL_MS * 1000.0),
+        },
+        Row {
+            goal: "P8",
+            measure: "the same run: admitted calls".into(),
+            value: format!(
+                "{} answered, p99 {}{}",
+                per_second(results.number(&format!("{key}.rate")).unwrap_or(0.0)),
+                ms(admitted_p99),
+                if unsent > 0.0 {
+                    format!(", {unsent} not sent (generator's in-flight cap)")
+                } else {
+                    String::new()
+                }
+            ),
+            yardstick: String::new(),
+            ratio: String::new(),
+            target: "p99 <= 15 ms (3x P2)",
+            met: Verdict::of(admitted_p99 <= 3.0 * P2_P99_MS * 1000.0 && unsent == 0.0),
+        },
+    ]
+}

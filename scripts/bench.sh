@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# Usage: scripts/bench.sh
+#
+# Speed under load, side by side with PostgreSQL's own benchmark, in one run
+# (absolute numbers on shared machines move between runs; ratios measured in
+# one run hold). It:
+#   1. builds the release server and the load benchmark (load/, tipgrants-load);
+#   2. starts a throwaway PostgreSQL (scripts/with-postgres.sh: installs
+#      Debian's postgresql package if missing; as root the server runs as the
+#      postgres user) and runs pgbench -i, then pgbench -S -M prepared and
+#      TPC-B (-M prepared) at the load benchmark's concurrency;
+#   3. starts target/release/tipgrants on that PostgreSQL (settings from
+#      TIPGRANTS__* variables, port 0, the bootstrap token in a file) and runs
+#      the load benchmark: closed loops (Health/Check, GetOrganization,
+#      GetGrant, audited CreateOrganization), open loops at half the reads'
+#      rates, an overload at twice GetOrganization's rate, resident memory idle
+#      and with 1,000 calls in flight;
+#   4. the same reads on the embedded SQLite;
+#   5. prints one table: absolute numbers, ratios, and the goals of issue 12.
+#
+# Everything listens on loopback only; every wait is bounded. The results
+# (key value lines) are kept in target/bench/. Settings (environment):
+#   BENCH_DURATION_SECONDS  measured seconds per run (8)
+#   BENCH_WARMUP_SECONDS    warm-up seconds per run, not recorded (2)
+#   BENCH_CONCURRENCY       calls in flight, and pgbench clients (8)
+#   BENCH_CONNECTIONS       HTTP/2 connections; pgbench threads (-j) (2)
+#   BENCH_THREADS           the load generator's runtime threads (2)
+#   BENCH_PGBENCH_SCALE     pgbench -i scale (10: a million accounts)
+#   BENCH_MEMORY_IN_FLIGHT  calls in flight for the memory measure (1000)
+#   BENCH_PERF              1: also profile GetOrganization on PostgreSQL with
+#                           perf (report in target/bench/)
+#   BENCH_SKIP_BUILD        1: use the binaries already in target/release
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+
+log() { echo "bench: $*" >&2; }
+die() {
+    log "error: $*"
+    exit 1
+}
+
+export BENCH_DURATION_SECONDS="${BENCH_DURATION_SECONDS:-8}"
+export BENCH_WARMUP_SECONDS="${BENCH_WARMUP_SECONDS:-2}"
+export BENCH_CONCURRENCY="${BENCH_CONCURRENCY:-8}"
+export BENCH_CONNECTIONS="${BENCH_CONNECTIONS:-2}"
+export BENCH_THREADS="${BENCH_THREADS:-2}"
+BENCH_PGBENCH_SCALE="${BENCH_PGBENCH_SCALE:-10}"
+BENCH_MEMORY_IN_FLIGHT="${BENCH_MEMORY_IN_FLIGHT:-1000}"
+
+for name in BENCH_DURATION_SECONDS BENCH_WARMUP_SECONDS BENCH_CONCURRENCY BENCH_CONNECTIONS \
+    BENCH_THREADS BENCH_PGBENCH_SCALE BENCH_MEMORY_IN_FLIGHT; do
+    [[ "${!name}" =~ ^[0-9]+$ ]] || die "$name must be a whole number, not '${!name}'"
+done
+((BENCH_DURATION_SECONDS >= 1 && BENCH_DURATION_SECONDS <= 600)) || die "BENCH_DURATION_SECONDS: 1 to 600"
+((BENCH_WARMUP_SECONDS <= 600)) || die "BENCH_WARMUP_SECONDS: 0 to 600"
+((BENCH_CONCURRENCY >= 1 && BENCH_CONCURRENCY <= 1000)) || die "BENCH_CONCURRENCY: 1 to 1000"
+((BENCH_CONNECTIONS >= 1 && BENCH_CONNECTIONS <= 100)) || die "BENCH_CONNECTIONS: 1 to 100"
+
+SERVER="$REPO/target/release/tipgrants"
+LOAD="$REPO/target/release/tipgrants-load"
+
+# ------------------------------------------------- outside: build, then PostgreSQL --
+
+if [[ -z "${BENCH_INSIDE_POSTGRES:-}" ]]; then
+    if [[ "${BENCH_SKIP_BUILD:-}" != 1 ]]; then
+        log "building the release server and the load benchmark ..."
+        cargo build --release --quiet -p tipgrants -p tipgrants-load
+    fi
+    [[ -x "$SERVER" && -x "$LOAD" ]] || die "missing $SERVER or $LOAD (build them, or unset BENCH_SKIP_BUILD)"
+    # A throwaway server always: pgbench -i rewrites its tables.
+    BENCH_INSIDE_POSTGRES=1 exec env -u TEST_DATABASE_URL "$REPO/scripts/with-postgres.sh" "$0" "$@"
+fi
+
+# ------------------------------------------------------ inside: PostgreSQL runs --
+
+[[ "${TEST_DATABASE_URL:-}" =~ ^postgres://([^@/]+)@([0-9.]+):([0-9]+)/ ]] \
+    || die "unexpected TEST_DATABASE_URL '${TEST_DATABASE_URL:-}'"
+PGUSER_NAME="${BASH_REMATCH[1]}"
+PGHOST_ADDR="${BASH_REMATCH[2]}"
+PGPORT_NUM="${BASH_REMATCH[3]}"
+
+find_pgbench() {
+    local dir
+    for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k4 -V -r); do
+        if [[ -x "$dir/pgbench" ]]; then
+            echo "$dir/pgbench"
+            return
+        fi
+    done
+    command -v pgbench
+}
+PGBENCH="$(find_pgbench)" || die "pgbench not found (Debian package postgresql-contrib or postgresql)"
+PSQL="$(dirname "$PGBENCH")/psql"
+[[ -x "$PSQL" ]] || PSQL="$(command -v psql)" || die "psql not found"
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/tipgrants-bench.XXXXXXXX")"
+OUT="$REPO/target/bench"
+mkdir -p "$OUT"
+RESULTS="$WORK/results.txt"
+: >"$RESULTS"
+SERVER_PID=""
+
+stop_server() {
+    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        local _
+        for _ in $(seq 1 100); do
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    SERVER_PID=""
+}
+# shellcheck disable=SC2317  # invoked by trap
+cleanup() {
+    local rc=$?
+    trap - EXIT
+    stop_server
+    rm -rf "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+
+pg() { "$PSQL" -X -q -v ON_ERROR_STOP=1 -h "$PGHOST_ADDR" -p "$PGPORT_NUM" -U "$PGUSER_NAME" "$@"; }
+pg -d postgres -c "CREATE DATABASE pgbench" -c "CREATE DATABASE tipgrants"
+
+# pgbench prints "tps = 12345.678901 (without initial connection time)".
+pgbench_tps() {
+    local output
+    output="$("$PGBENCH" -h "$PGHOST_ADDR" -p "$PGPORT_NUM" -U "$PGUSER_NAME" -n -M prepared \
+        -c "$BENCH_CONCURRENCY" -j "$BENCH_CONNECTIONS" -T "$BENCH_DURATION_SECONDS" "$@" pgbench 2>&1)" \
+        || die "pgbench $* failed: $output"
+    sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$output" | head -n1
+}
+
+log "pgbench -i -s $BENCH_PGBENCH_SCALE ..."
+"$PGBENCH" -h "$PGHOST_ADDR" -p "$PGPORT_NUM" -U "$PGUSER_NAME" -i -q -s "$BENCH_PGBENCH_SCALE" pgbench \
+    >"$WORK/pgbench-init.log" 2>&1 || die "pgbench -i failed: $(tail -n 5 "$WORK/pgbench-init.log")"
+log "pgbench -S -M prepared, $BENCH_CONCURRENCY clients, ${BENCH_DURATION_SECONDS}s ..."
+SELECT_TPS="$(pgbench_tps -S)"
+log "  $SELECT_TPS tps"
+log "pgbench TPC-B -M prepared, $BENCH_CONCURRENCY clients, ${BENCH_DURATION_SECONDS}s ..."
+TPCB_TPS="$(pgbench_tps)"
+log "  $TPCB_TPS tps"
+cat >>"$RESULTS" <<EOF
+pgbench.clients $BENCH_CONCURRENCY
+pgbench.threads $BENCH_CONNECTIONS
+pgbench.scale $BENCH_PGBENCH_SCALE
+pgbench.select.tps $SELECT_TPS
+pgbench.tpcb.tps $TPCB_TPS
+EOF
+
+# Starts the release server with TIPGRANTS__* settings ("$@": NAME=VALUE pairs) on port 0,
+# and waits (at most 60 s) for its "serving gRPC address=..." line.
+start_server() {
+    local name="$1"
+    shift
+    local server_log="$WORK/server-$name.log"
+    env TIPGRANTS__SERVER__LISTEN_ADDRESS=127.0.0.1:0 \
+        TIPGRANTS__AUTH__BOOTSTRAP_TOKEN_FILE="$WORK/token-$name" \
+        TIPGRANTS__TELEMETRY__FORMAT=pretty \
+        "$@" "$SERVER" serve >"$server_log" 2>&1 &
+    SERVER_PID=$!
+    local _ address=""
+    for _ in $(seq 1 600); do
+        address="$(grep -o -m1 'serving gRPC address=127\.0\.0\.1:[0-9]*' "$server_log" | sed 's/.*address=//' || true)"
+        [[ -n "$address" ]] && break
+        kill -0 "$SERVER_PID" 2>/dev/null || die "the server stopped: $(tail -n 20 "$server_log")"
+        sleep 0.1
+    done
+    [[ -n "$address" ]] || die "the server did not start within 60 s: $(tail -n 20 "$server_log")"
+    [[ -s "$WORK/token-$name" ]] || die "no bootstrap token in $WORK/token-$name"
+    SERVER_ADDRESS="$address"
+    log "$name server (pid $SERVER_PID) at $SERVER_ADDRESS"
+}
+
+load() {
+    "$LOAD" --address "$SERVER_ADDRESS" --token-file "$WORK/token-$1" --results "$RESULTS" "${@:2}"
+}
+
+log "load benchmark on PostgreSQL ..."
+start_server postgres \
+    TIPGRANTS__DATABASE__URL="postgres://$PGUSER_NAME@$PGHOST_ADDR:$PGPORT_NUM/tipgrants"
+load postgres suite --label postgres --server-pid "$SERVER_PID" --open --overload \
+    --memory-in-flight "$BENCH_MEMORY_IN_FLIGHT"
+if [[ "${BENCH_PERF:-}" == 1 ]]; then
+    command -v perf >/dev/null 2>&1 || die "BENCH_PERF=1 needs perf"
+    log "profiling GetOrganization (perf record -g -p $SERVER_PID) ..."
+    perf record -q -g -o "$WORK/perf.data" -p "$SERVER_PID" -- sleep "$((BENCH_WARMUP_SECONDS + BENCH_DURATION_SECONDS))" &
+    PERF_PID=$!
+    "$LOAD" --address "$SERVER_ADDRESS" --token-file "$WORK/token-postgres" closed --scenario get-organization >&2
+    wait "$PERF_PID" || true
+    perf report -i "$WORK/perf.data" --no-children --sort dso,sym --stdio 2>/dev/null \
+        | head -n 200 >"$OUT/perf-get-organization.txt" || true
+    log "profile: $OUT/perf-get-organization.txt"
+fi
+stop_server
+
+log "the same reads on embedded SQLite ..."
+start_server sqlite TIPGRANTS__DATABASE__URL= TIPGRANTS__DATABASE__SQLITE_PATH="$WORK/bench.sqlite3"
+load sqlite suite --label sqlite --server-pid "$SERVER_PID" --scenarios get-organization,get-grant
+stop_server
+
+STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
+cp "$RESULTS" "$OUT/results-$STAMP.txt"
+echo
+echo "tipgrants under load, $(nproc) cores, PostgreSQL $("$PGBENCH" --version | awk '{print $3}') on loopback," \
+    "${BENCH_CONCURRENCY} in flight over ${BENCH_CONNECTIONS} connections, ${BENCH_WARMUP_SECONDS}s warm-up + ${BENCH_DURATION_SECONDS}s per run:"
+echo
+"$LOAD" --results "$RESULTS" report
+echo "(kept in $OUT/results-$STAMP.txt)"
