@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use tokio::sync::Semaphore;
 
 use crate::secret::{ExposeSecret, SecretString};
 
@@ -38,6 +39,8 @@ pub struct ServerSettings {
     pub stream_max_duration_seconds: u64,
     pub max_concurrent_streams: u32,
     pub concurrency_limit_per_connection: usize,
+    pub max_calls_in_flight: usize,
+    pub admission_wait_ms: u64,
     pub health_check_interval_ms: u64,
 }
 
@@ -203,6 +206,15 @@ impl Settings {
             return Err(invalid(
                 "server.concurrency_limit_per_connection",
                 "must be at least 1",
+            ));
+        }
+        if !(1..=Semaphore::MAX_PERMITS).contains(&self.server.max_calls_in_flight) {
+            return Err(invalid("server.max_calls_in_flight", "must be at least 1"));
+        }
+        if self.server.admission_wait_ms > 10_000 {
+            return Err(invalid(
+                "server.admission_wait_ms",
+                "must be between 0 and 10000",
             ));
         }
         if !(50..=600_000).contains(&self.server.health_check_interval_ms) {

@@ -23,6 +23,7 @@ use tonic_health::server::HealthReporter;
 use tower::Service;
 
 use crate::api::access_api::AccessApi;
+use crate::api::admission::AdmissionLayer;
 use crate::api::audit_api::AuditApi;
 use crate::api::auth::{AuthLayer, Authenticator};
 use crate::api::deadline::{DeadlineLayer, streaming_methods};
@@ -230,9 +231,14 @@ impl Application {
                 .map_err(|error| StartupError::Tls(error.to_string()))?;
         }
         // The deadline covers authentication too (its token lookup may wait for the database).
+        // Admission comes after authentication: it counts only calls that carry a caller.
         let router = builder
             .layer(deadlines)
             .layer(AuthLayer::new(authenticator.clone()))
+            .layer(AdmissionLayer::new(
+                settings.server.max_calls_in_flight,
+                Duration::from_millis(settings.server.admission_wait_ms),
+            ))
             .add_routes(api.routes.routes())
             .add_service(health_service.clone())
             .add_service(reflection_v1)

@@ -395,6 +395,7 @@ pub async fn check_filter_places(
 
 // The service modules come after the macros above, which they use.
 pub mod access_api;
+pub mod admission;
 pub mod audit_api;
 pub mod auth;
 pub mod deadline;
