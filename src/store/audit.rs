@@ -37,16 +37,10 @@ pub(super) async fn append(txn: &DatabaseTransaction, events: Vec<PendingEvent>)
     if events.is_empty() {
         return Ok(());
     }
-    // A no-op update takes the head's row lock until commit (PostgreSQL); SQLite has one writer.
-    audit_head::Entity::update_many()
-        .col_expr(
-            audit_head::Column::Sequence,
-            Expr::col(audit_head::Column::Sequence),
-        )
-        .filter(audit_head::Column::Id.eq(1))
-        .exec(txn)
-        .await?;
+    // SELECT ... FOR UPDATE reads the head and takes its row lock until commit in one round
+    // trip (PostgreSQL); SQLite has one writer and no row locks (the clause is left out).
     let head = audit_head::Entity::find_by_id(1)
+        .lock_exclusive()
         .one(txn)
         .await?
         .ok_or_else(|| Error::Internal("audit_head row is missing".into()))?;
