@@ -205,9 +205,11 @@ pub fn table(path: &Path) -> Result<(String, usize), String> {
             (Some(peak), Some(hwm)) => Row {
                 goal: "P7",
                 measure: format!(
-                    "resident memory with {} calls in flight (GetOrganization over {} connections)",
+                    "resident memory with {} calls in flight (GetOrganization over {} connections; {} answered, {} refused)",
                     results.text("postgres.memory.in_flight").unwrap_or("?"),
                     results.text("postgres.memory.connections").unwrap_or("?"),
+                    results.text("postgres.memory.run.ok").unwrap_or("?"),
+                    results.text("postgres.memory.run.failed").unwrap_or("?"),
                 ),
                 value: format!("{} (VmHWM {})", mib(peak), mib(hwm)),
                 yardstick: String::new(),
