@@ -57,6 +57,7 @@ done
 ((BENCH_WARMUP_SECONDS <= 600)) || die "BENCH_WARMUP_SECONDS: 0 to 600"
 ((BENCH_CONCURRENCY >= 1 && BENCH_CONCURRENCY <= 1000)) || die "BENCH_CONCURRENCY: 1 to 1000"
 ((BENCH_CONNECTIONS >= 1 && BENCH_CONNECTIONS <= 100)) || die "BENCH_CONNECTIONS: 1 to 100"
+((BENCH_MEMORY_IN_FLIGHT >= 1 && BENCH_MEMORY_IN_FLIGHT <= 10000)) || die "BENCH_MEMORY_IN_FLIGHT: 1 to 10000"
 
 SERVER="$REPO/target/release/tipgrants"
 LOAD="$REPO/target/release/tipgrants-load"
@@ -155,7 +156,8 @@ pgbench.tpcb.tps $TPCB_TPS
 EOF
 
 # Starts the release server with TIPGRANTS__* settings ("$@": NAME=VALUE pairs) on port 0,
-# and waits (at most 60 s) for its "serving gRPC address=..." line.
+# and waits (at most 60 s) for its "serving gRPC address=..." line. On a new database it
+# writes the bootstrap token to $WORK/token-NAME (a second server on it reuses the first's).
 start_server() {
     local name="$1"
     shift
@@ -173,7 +175,6 @@ start_server() {
         sleep 0.1
     done
     [[ -n "$address" ]] || die "the server did not start within 60 s: $(tail -n 20 "$server_log")"
-    [[ -s "$WORK/token-$name" ]] || die "no bootstrap token in $WORK/token-$name"
     SERVER_ADDRESS="$address"
     log "$name server (pid $SERVER_PID) at $SERVER_ADDRESS"
 }
@@ -198,6 +199,15 @@ if [[ "${BENCH_PERF:-}" == 1 ]]; then
         | head -n 200 >"$OUT/perf-get-organization.txt" || true
     log "profile: $OUT/perf-get-organization.txt"
 fi
+stop_server
+
+# Admission refuses most of 1,000 calls at once: measure them all served too.
+log "memory with $BENCH_MEMORY_IN_FLIGHT calls served at once ..."
+start_server postgres-served \
+    TIPGRANTS__DATABASE__URL="postgres://$PGUSER_NAME@$PGHOST_ADDR:$PGPORT_NUM/tipgrants" \
+    TIPGRANTS__SERVER__MAX_CALLS_IN_FLIGHT="$BENCH_MEMORY_IN_FLIGHT"
+load postgres suite --label postgres-served --server-pid "$SERVER_PID" --memory-only \
+    --memory-in-flight "$BENCH_MEMORY_IN_FLIGHT"
 stop_server
 
 log "the same reads on embedded SQLite ..."

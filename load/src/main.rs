@@ -93,6 +93,9 @@ enum Command {
             default_value = "health,get-organization,get-grant,create-organization"
         )]
         scenarios: Vec<Scenario>,
+        /// Only the memory measures (idle, and with `--memory-in-flight` calls): no closed loops.
+        #[arg(long)]
+        memory_only: bool,
         /// Open loop at half the closed-loop rate of the reads (P2).
         #[arg(long)]
         open: bool,
@@ -203,6 +206,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             label,
             server_pid,
             scenarios,
+            memory_only,
             open,
             overload,
             memory_in_flight,
@@ -215,7 +219,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             };
             suite
                 .run(
-                    &scenarios,
+                    if memory_only { &[] } else { &scenarios },
                     open,
                     overload,
                     memory_in_flight,

@@ -224,6 +224,25 @@ pub fn table(path: &Path) -> Result<(String, usize), String> {
             ),
         },
     );
+    if let (Some(peak), Some(hwm)) = (
+        results.number("postgres-served.memory.peak_kib"),
+        results.number("postgres-served.memory.hwm_kib"),
+    ) {
+        rows.push(Row {
+            goal: "P7",
+            measure: format!(
+                "the same with all of them served at once (server.max_calls_in_flight = {}; {} answered, {} refused)",
+                results.text("postgres-served.memory.in_flight").unwrap_or("?"),
+                results.text("postgres-served.memory.run.ok").unwrap_or("?"),
+                results.text("postgres-served.memory.run.failed").unwrap_or("?"),
+            ),
+            value: format!("{} (VmHWM {})", mib(peak), mib(hwm)),
+            yardstick: String::new(),
+            ratio: String::new(),
+            target: "<= 100 MiB",
+            met: Verdict::of(hwm <= 100.0 * 1024.0),
+        });
+    }
     rows.extend(overload(&results));
     for (scenario, method) in [
         ("get-organization", "GetOrganization"),
