@@ -30,6 +30,7 @@
 #   BENCH_PERF              1: also profile GetOrganization on PostgreSQL with
 #                           perf (report in target/bench/)
 #   BENCH_SKIP_BUILD        1: use the binaries already in target/release
+#   BENCH_KEEP_LOGS         1: keep the servers' logs in target/bench/ (large: one line per call)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -121,6 +122,9 @@ cleanup() {
     local rc=$?
     trap - EXIT
     stop_server
+    if [[ "${BENCH_KEEP_LOGS:-}" == 1 ]]; then
+        cp "$WORK"/server-*.log "$OUT/" 2>/dev/null || true
+    fi
     rm -rf "$WORK"
     exit "$rc"
 }
