@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use tokio::sync::Semaphore;
 
 use crate::secret::{ExposeSecret, SecretString};
 
@@ -208,8 +207,11 @@ impl Settings {
                 "must be at least 1",
             ));
         }
-        if !(1..=Semaphore::MAX_PERMITS).contains(&self.server.max_calls_in_flight) {
-            return Err(invalid("server.max_calls_in_flight", "must be at least 1"));
+        if !(1..=100_000).contains(&self.server.max_calls_in_flight) {
+            return Err(invalid(
+                "server.max_calls_in_flight",
+                "must be between 1 and 100000",
+            ));
         }
         if self.server.admission_wait_ms > 10_000 {
             return Err(invalid(
