@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use tonic::Request;
 
 use crate::domain::CodeEnum;
+use crate::domain::names::ResourceName;
 use crate::domain::validate;
 use crate::error::{Error, Result};
 use crate::store::{CallContext, Store, Tx};
@@ -21,6 +22,42 @@ pub fn call_context<T>(request: &Request<T>) -> Result<CallContext> {
         .get::<CallContext>()
         .cloned()
         .ok_or(Error::Unauthenticated)
+}
+
+/// The caller and the message of a request.
+pub fn accept<T>(request: Request<T>) -> Result<(CallContext, T)> {
+    let call = call_context(&request)?;
+    Ok((call, request.into_inner()))
+}
+
+/// A message field the request must carry.
+pub fn required<'a, T>(field: &str, value: &'a Option<T>) -> Result<&'a T> {
+    value
+        .as_ref()
+        .ok_or_else(|| Error::invalid(field, "is required"))
+}
+
+/// What every update request names: the record, its etag, and the fields to change.
+pub struct Update<N, F> {
+    pub name: N,
+    pub expected: Option<i64>,
+    pub fields: Vec<F>,
+}
+
+impl<N: ResourceName, F: CodeEnum> Update<N, F> {
+    /// Reads `{resource}.name`, `{resource}.etag` and the update mask.
+    pub fn parse(
+        resource: &str,
+        name: &str,
+        etag: &str,
+        mask: Option<&prost_types::FieldMask>,
+    ) -> Result<Self> {
+        Ok(Update {
+            name: N::parse(&format!("{resource}.name"), name)?,
+            expected: parse_etag(&format!("{resource}.etag"), etag)?,
+            fields: mask_fields(mask)?,
+        })
+    }
 }
 
 /// The revision an etag stands for; empty means "no check".
@@ -173,6 +210,30 @@ pub trait StateChangeRequest: Message + Default + Send + Sync + 'static {
     }
 }
 
+/// A state-change request, read: who asks, the write (with its
+/// `request_id`), the record's name, the caller's etag, and the reason.
+pub struct StateChange<N> {
+    pub call: CallContext,
+    pub write: Write,
+    pub name: N,
+    pub expected: Option<i64>,
+    pub reason: String,
+}
+
+impl<N: ResourceName> StateChange<N> {
+    /// Reads a state-change request.
+    pub fn parse<R: StateChangeRequest>(request: Request<R>) -> Result<Self> {
+        let (call, request) = accept(request)?;
+        Ok(StateChange {
+            write: Write::of(&call, request.request_id(), &request)?,
+            name: N::parse("name", request.name())?,
+            expected: parse_etag("etag", request.etag())?,
+            reason: request.reason().to_string(),
+            call,
+        })
+    }
+}
+
 /// Implements [`StateChangeRequest`] for requests with `name`, `etag`,
 /// `request_id`, and (after `with reason:`) a `reason`.
 macro_rules! state_change_requests {
@@ -196,11 +257,38 @@ macro_rules! state_change_requests {
 }
 
 /// A `CallContext` with the request's own `request_id` when it has one (it wins over `x-request-id`).
-pub fn with_request_id(mut call: CallContext, request_id: &str) -> CallContext {
+fn with_request_id(mut call: CallContext, request_id: &str) -> CallContext {
     if !request_id.trim().is_empty() {
         call.request_id = request_id.trim().chars().take(100).collect();
     }
     call
+}
+
+/// An idempotent write, prepared from its request: the key (`request_id`
+/// and a hash of the request) and the call that the audit events name.
+pub struct Write {
+    key: Option<Idempotency>,
+    call: CallContext,
+}
+
+impl Write {
+    /// The write of `request`, whose `request_id` may be empty.
+    pub fn of<M: Message>(call: &CallContext, request_id: &str, request: &M) -> Result<Write> {
+        Ok(Write {
+            key: Idempotency::of(request_id, request)?,
+            call: with_request_id(call.clone(), request_id),
+        })
+    }
+
+    /// Runs `write` in one transaction with its audit events; a retry with
+    /// the same `request_id` answers the first result and writes nothing.
+    pub async fn run<R: Message + Default>(
+        &self,
+        store: &Store,
+        write: impl AsyncFnOnce(&mut Tx) -> Result<R>,
+    ) -> Result<R> {
+        Idempotency::write(&self.key, store, &self.call, write).await
+    }
 }
 
 /// A domain `code_enum!` with a proto twin whose value names are one of

@@ -4,13 +4,13 @@ use tonic::{Request, Response, Status};
 
 use super::paging::{self, PageRequest};
 use super::{
-    Idempotency, ProtoEnum, call_context, etag, filter_code, mask_fields, parse_etag, timestamp,
-    with_request_id,
+    ProtoEnum, Update, Write, accept, call_context, etag, filter_code, parse_etag, required,
+    timestamp,
 };
 use crate::domain::names::{OrganizationName, ResourceName};
 use crate::domain::organization::{self, Organization, OrganizationInput, OrganizationKind};
 use crate::domain::reference;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::pb::v1 as pb;
 use crate::pb::v1::organization_service_server::OrganizationService;
 use crate::store::Store;
@@ -144,21 +144,17 @@ impl OrganizationService for OrganizationApi {
         &self,
         request: Request<pb::CreateOrganizationRequest>,
     ) -> Result<Response<pb::Organization>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let idempotency = Idempotency::of(&request.request_id, &request)?;
-        let organization = request
-            .organization
-            .as_ref()
-            .ok_or_else(|| Error::invalid("organization", "is required"))?;
+        let (call, request) = accept(request)?;
+        let write = Write::of(&call, &request.request_id, &request)?;
+        let organization = required("organization", &request.organization)?;
         let fields = input(organization).validate("organization")?;
 
-        let call = with_request_id(call, &request.request_id);
-        let answer = Idempotency::write(&idempotency, &self.store, &call, async |tx| {
-            check_references(tx, &fields.country_code).await?;
-            Ok(to_proto(&tx.create_organization(fields).await?))
-        })
-        .await?;
+        let answer = write
+            .run(&self.store, async |tx| {
+                check_references(tx, &fields.country_code).await?;
+                Ok(to_proto(&tx.create_organization(fields).await?))
+            })
+            .await?;
         Ok(Response::new(answer))
     }
 
@@ -166,14 +162,18 @@ impl OrganizationService for OrganizationApi {
         &self,
         request: Request<pb::UpdateOrganizationRequest>,
     ) -> Result<Response<pb::Organization>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let changes = request
-            .organization
-            .ok_or_else(|| Error::invalid("organization", "is required"))?;
-        let name = OrganizationName::parse("organization.name", &changes.name)?;
-        let expected = parse_etag("organization.etag", &changes.etag)?;
-        let fields = mask_fields::<OrganizationField>(request.update_mask.as_ref())?;
+        let (call, request) = accept(request)?;
+        let changes = required("organization", &request.organization)?;
+        let Update {
+            name,
+            expected,
+            fields,
+        } = Update::<OrganizationName, OrganizationField>::parse(
+            "organization",
+            &changes.name,
+            &changes.etag,
+            request.update_mask.as_ref(),
+        )?;
 
         let mut tx = self.store.begin(&call).await?;
         let current = tx
