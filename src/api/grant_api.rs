@@ -4,7 +4,7 @@ use tonic::{Request, Response, Status};
 
 use super::paging::{self, PageRequest};
 use super::{
-    ProtoEnum, StateChange, StateChangeRequest, Update, Write, accept, call_context, etag,
+    ProtoEnum, StateChange, StateChangeRequest, Write, accept, accept_update, call_context, etag,
     filter_code, filter_number, from_timestamp, required, timestamp,
 };
 use crate::domain::fiscal_year::FiscalCalendar;
@@ -48,6 +48,8 @@ code_enum! {
         ProgramOfficer => "program_officer",
     }
 }
+
+update_requests!(pb::UpdateGrantRequest => grant: pb::Grant);
 
 state_change_requests!(; with reason:
     pb::ActivateGrantRequest,
@@ -272,18 +274,8 @@ impl GrantService for GrantApi {
         &self,
         request: Request<pb::UpdateGrantRequest>,
     ) -> Result<Response<pb::Grant>, Status> {
-        let (call, request) = accept(request)?;
-        let changes = required("grant", &request.grant)?;
-        let Update {
-            name,
-            expected,
-            fields,
-        } = Update::<GrantName, GrantField>::parse(
-            "grant",
-            &changes.name,
-            &changes.etag,
-            request.update_mask.as_ref(),
-        )?;
+        let (call, changes, name, expected, fields) =
+            accept_update::<_, GrantName, GrantField>(request)?;
 
         let mut tx = self.store.begin(&call).await?;
         let current = tx

@@ -37,27 +37,53 @@ pub fn required<'a, T>(field: &str, value: &'a Option<T>) -> Result<&'a T> {
         .ok_or_else(|| Error::invalid(field, "is required"))
 }
 
-/// What every update request names: the record, its etag, and the fields to change.
-pub struct Update<N, F> {
-    pub name: N,
-    pub expected: Option<i64>,
-    pub fields: Vec<F>,
+/// An update request (`UpdateGrantRequest`, ...): the changed resource,
+/// which carries its `name` and `etag`, and the update mask.
+pub trait UpdateRequest: Send + 'static {
+    /// The request field that holds the resource, e.g. `grant`.
+    const RESOURCE: &'static str;
+    /// The resource message.
+    type Resource: Send;
+    fn into_parts(self) -> (Option<Self::Resource>, Option<prost_types::FieldMask>);
+    fn name_and_etag(resource: &Self::Resource) -> (&str, &str);
 }
 
-impl<N: ResourceName, F: CodeEnum> Update<N, F> {
-    /// Reads `{resource}.name`, `{resource}.etag` and the update mask.
-    pub fn parse(
-        resource: &str,
-        name: &str,
-        etag: &str,
-        mask: Option<&prost_types::FieldMask>,
-    ) -> Result<Self> {
-        Ok(Update {
-            name: N::parse(&format!("{resource}.name"), name)?,
-            expected: parse_etag(&format!("{resource}.etag"), etag)?,
-            fields: mask_fields(mask)?,
-        })
-    }
+/// Implements [`UpdateRequest`]: `update_requests!(pb::UpdateGrantRequest => grant: pb::Grant)`.
+macro_rules! update_requests {
+    ($($request:ty => $field:ident: $resource:ty),+ $(,)?) => {
+        $(
+            impl $crate::api::UpdateRequest for $request {
+                const RESOURCE: &'static str = stringify!($field);
+                type Resource = $resource;
+
+                fn into_parts(self) -> (Option<$resource>, Option<prost_types::FieldMask>) {
+                    (self.$field, self.update_mask)
+                }
+
+                fn name_and_etag(resource: &$resource) -> (&str, &str) {
+                    (&resource.name, &resource.etag)
+                }
+            }
+        )+
+    };
+}
+
+/// An update request, read: the caller, the changes, the record they name
+/// (`N`), the caller's etag, and the fields of the mask (`F`).
+pub type Update<R, N, F> = (CallContext, R, N, Option<i64>, Vec<F>);
+
+/// Reads an update request; the resource, its name and its mask are required.
+pub fn accept_update<R: UpdateRequest, N: ResourceName, F: CodeEnum>(
+    request: Request<R>,
+) -> Result<Update<R::Resource, N, F>> {
+    let (call, request) = accept(request)?;
+    let (resource, mask) = request.into_parts();
+    let changes = resource.ok_or_else(|| Error::invalid(R::RESOURCE, "is required"))?;
+    let (name, etag) = R::name_and_etag(&changes);
+    let name = N::parse(&format!("{}.name", R::RESOURCE), name)?;
+    let expected = parse_etag(&format!("{}.etag", R::RESOURCE), etag)?;
+    let fields = mask_fields(mask.as_ref())?;
+    Ok((call, changes, name, expected, fields))
 }
 
 /// The revision an etag stands for; empty means "no check".

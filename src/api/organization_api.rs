@@ -4,7 +4,7 @@ use tonic::{Request, Response, Status};
 
 use super::paging::{self, PageRequest};
 use super::{
-    ProtoEnum, Update, Write, accept, call_context, etag, filter_code, parse_etag, required,
+    ProtoEnum, Write, accept, accept_update, call_context, etag, filter_code, parse_etag, required,
     timestamp,
 };
 use crate::domain::names::{OrganizationName, ResourceName};
@@ -37,6 +37,8 @@ code_enum! {
         Identifiers => "identifiers",
     }
 }
+
+update_requests!(pb::UpdateOrganizationRequest => organization: pb::Organization);
 
 /// Checks what the store knows about an organisation's references: its country exists.
 async fn check_references(tx: &Tx, country_code: &str) -> Result<()> {
@@ -162,18 +164,8 @@ impl OrganizationService for OrganizationApi {
         &self,
         request: Request<pb::UpdateOrganizationRequest>,
     ) -> Result<Response<pb::Organization>, Status> {
-        let (call, request) = accept(request)?;
-        let changes = required("organization", &request.organization)?;
-        let Update {
-            name,
-            expected,
-            fields,
-        } = Update::<OrganizationName, OrganizationField>::parse(
-            "organization",
-            &changes.name,
-            &changes.etag,
-            request.update_mask.as_ref(),
-        )?;
+        let (call, changes, name, expected, fields) =
+            accept_update::<_, OrganizationName, OrganizationField>(request)?;
 
         let mut tx = self.store.begin(&call).await?;
         let current = tx

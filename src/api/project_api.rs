@@ -4,7 +4,7 @@ use tonic::{Request, Response, Status};
 
 use super::paging::{self, PageRequest};
 use super::{
-    ProtoEnum, StateChange, StateChangeRequest, Update, Write, accept, call_context, etag,
+    ProtoEnum, StateChange, StateChangeRequest, Write, accept, accept_update, call_context, etag,
     filter_code, parse_etag, required, timestamp,
 };
 use crate::domain::fiscal_year::FiscalCalendar;
@@ -59,6 +59,11 @@ code_enum! {
         Targets => "targets",
     }
 }
+
+update_requests!(
+    pb::UpdateProjectRequest => project: pb::Project,
+    pb::UpdateIndicatorRequest => indicator: pb::Indicator,
+);
 
 state_change_requests!(
     pb::StartProjectRequest,
@@ -339,18 +344,8 @@ impl ProjectService for ProjectApi {
         &self,
         request: Request<pb::UpdateProjectRequest>,
     ) -> Result<Response<pb::Project>, Status> {
-        let (call, request) = accept(request)?;
-        let changes = required("project", &request.project)?;
-        let Update {
-            name,
-            expected,
-            fields,
-        } = Update::<ProjectName, ProjectField>::parse(
-            "project",
-            &changes.name,
-            &changes.etag,
-            request.update_mask.as_ref(),
-        )?;
+        let (call, changes, name, expected, fields) =
+            accept_update::<_, ProjectName, ProjectField>(request)?;
 
         let mut tx = self.store.begin(&call).await?;
         let scope = call.actor.scope();
@@ -489,18 +484,8 @@ impl ProjectService for ProjectApi {
         &self,
         request: Request<pb::UpdateIndicatorRequest>,
     ) -> Result<Response<pb::Indicator>, Status> {
-        let (call, request) = accept(request)?;
-        let changes = required("indicator", &request.indicator)?;
-        let Update {
-            name,
-            expected,
-            fields,
-        } = Update::<IndicatorName, IndicatorField>::parse(
-            "indicator",
-            &changes.name,
-            &changes.etag,
-            request.update_mask.as_ref(),
-        )?;
+        let (call, changes, name, expected, fields) =
+            accept_update::<_, IndicatorName, IndicatorField>(request)?;
 
         let mut tx = self.store.begin(&call).await?;
         let (grant, project) = Self::open_project(&tx, &call, &name.project()).await?;

@@ -3,7 +3,7 @@
 use tonic::{Request, Response, Status};
 
 use super::paging::{self, PageRequest};
-use super::{Update, Write, accept, call_context, etag, parse_etag, required, timestamp};
+use super::{Write, accept, accept_update, call_context, etag, parse_etag, required, timestamp};
 use crate::domain::names::{CountryName, FundingAccountName, RegionName, ResourceName};
 use crate::domain::reference::{self, Country, FundingAccount, Region};
 use crate::error::Result;
@@ -62,6 +62,8 @@ code_enum! {
         Description => "description",
     }
 }
+
+update_requests!(pb::UpdateFundingAccountRequest => funding_account: pb::FundingAccount);
 
 #[tonic::async_trait]
 impl ReferenceDataService for ReferenceDataApi {
@@ -123,18 +125,8 @@ impl ReferenceDataService for ReferenceDataApi {
         &self,
         request: Request<pb::UpdateFundingAccountRequest>,
     ) -> Result<Response<pb::FundingAccount>, Status> {
-        let (call, request) = accept(request)?;
-        let changes = required("funding_account", &request.funding_account)?;
-        let Update {
-            name,
-            expected,
-            fields,
-        } = Update::<FundingAccountName, FundingAccountField>::parse(
-            "funding_account",
-            &changes.name,
-            &changes.etag,
-            request.update_mask.as_ref(),
-        )?;
+        let (call, changes, name, expected, fields) =
+            accept_update::<_, FundingAccountName, FundingAccountField>(request)?;
 
         let mut tx = self.store.begin(&call).await?;
         let current = tx.funding_account_for_update(&name.code, expected).await?;

@@ -6,7 +6,7 @@ use tonic::{Request, Response, Status};
 
 use super::paging::{self, PageRequest};
 use super::{
-    ProtoEnum, Update, Write, accept, call_context, etag, filter_code, parse_etag, required,
+    ProtoEnum, Write, accept, accept_update, call_context, etag, filter_code, parse_etag, required,
     timestamp,
 };
 use crate::domain::names::{
@@ -50,6 +50,11 @@ code_enum! {
         Text => "text",
     }
 }
+
+update_requests!(
+    pb::UpdateTipRankingRequest => tip_ranking: pb::TipRanking,
+    pb::UpdateTipRecommendationRequest => tip_recommendation: pb::TipRecommendation,
+);
 
 /// A parent country must be a known one.
 async fn check_country(tx: &Tx, field: &str, country: &CountryName) -> Result<()> {
@@ -248,19 +253,8 @@ impl TipReportService for TipReportApi {
         &self,
         request: Request<pb::UpdateTipRankingRequest>,
     ) -> Result<Response<pb::TipRanking>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let changes = required("tip_ranking", &request.tip_ranking)?;
-        let Update {
-            name,
-            expected,
-            fields,
-        } = Update::<TipRankingName, RankingField>::parse(
-            "tip_ranking",
-            &changes.name,
-            &changes.etag,
-            request.update_mask.as_ref(),
-        )?;
+        let (call, changes, name, expected, fields) =
+            accept_update::<_, TipRankingName, RankingField>(request)?;
         let mut tier = None;
         for field in fields {
             match field {
@@ -352,18 +346,8 @@ impl TipReportService for TipReportApi {
         &self,
         request: Request<pb::UpdateTipRecommendationRequest>,
     ) -> Result<Response<pb::TipRecommendation>, Status> {
-        let (call, request) = accept(request)?;
-        let changes = required("tip_recommendation", &request.tip_recommendation)?;
-        let Update {
-            name,
-            expected,
-            fields,
-        } = Update::<TipRecommendationName, RecommendationField>::parse(
-            "tip_recommendation",
-            &changes.name,
-            &changes.etag,
-            request.update_mask.as_ref(),
-        )?;
+        let (call, changes, name, expected, fields) =
+            accept_update::<_, TipRecommendationName, RecommendationField>(request)?;
 
         let mut tx = self.store.begin(&call).await?;
         let current = tx
