@@ -6,8 +6,10 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Select,
+    ActiveModelTrait,
+    ActiveValue::{Set, Unchanged},
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Select,
 };
 
 use super::entities::{
@@ -526,11 +528,11 @@ impl Tx {
     async fn save_grant(&mut self, before: &Grant, mut after: Grant, audit: bool) -> Result<Grant> {
         after.update_time = now();
         after.revision = before.revision + 1;
-        let mut row = grants::Entity::find_by_id(before.id.as_str())
-            .one(&self.txn)
-            .await?
-            .ok_or_else(|| not_found(&before.id))?
-            .into_active_model();
+        // The row is locked and known: update it by key, without reading it again.
+        let mut row = grants::ActiveModel {
+            id: Unchanged(before.id.clone()),
+            ..Default::default()
+        };
         row.title = Set(after.terms.title.clone());
         row.instrument = Set(after.terms.instrument.code().into());
         row.approach = Set(after.terms.approach.code().into());

@@ -1,8 +1,9 @@
 //! Organisations. A grantee's scope is its own organisation.
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    Select,
+    ActiveModelTrait,
+    ActiveValue::{Set, Unchanged},
+    ColumnTrait, EntityTrait, QueryFilter, Select,
 };
 
 use super::entities::organizations;
@@ -151,11 +152,10 @@ impl Tx {
         current: Organization,
         fields: OrganizationFields,
     ) -> Result<Organization> {
-        let mut row = organizations::Entity::find_by_id(current.id.as_str())
-            .one(&self.txn)
-            .await?
-            .ok_or_else(|| not_found(&current.id))?
-            .into_active_model();
+        let mut row = organizations::ActiveModel {
+            id: Unchanged(current.id.clone()),
+            ..Default::default()
+        };
         row.display_name = Set(fields.display_name.clone());
         row.kind = Set(fields.kind.code().to_string());
         row.country_code = Set(fields.country_code.clone());
@@ -174,11 +174,10 @@ impl Tx {
     /// Soft-deletes `current`.
     pub async fn delete_organization(&mut self, current: Organization) -> Result<Organization> {
         let time = now();
-        let mut row = organizations::Entity::find_by_id(current.id.as_str())
-            .one(&self.txn)
-            .await?
-            .ok_or_else(|| not_found(&current.id))?
-            .into_active_model();
+        let mut row = organizations::ActiveModel {
+            id: Unchanged(current.id.clone()),
+            ..Default::default()
+        };
         row.delete_time = Set(Some(time));
         row.update_time = Set(time);
         row.revision = Set(current.revision + 1);

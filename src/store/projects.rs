@@ -6,8 +6,9 @@ use std::collections::HashMap;
 
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, QuerySelect, Select,
+    ActiveModelTrait,
+    ActiveValue::{Set, Unchanged},
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Select,
 };
 
 use super::entities::{
@@ -444,11 +445,10 @@ impl Tx {
         saved.state = state;
         saved.update_time = now();
         saved.revision = current.revision + 1;
-        let mut row = projects::Entity::find_by_id(current.id.as_str())
-            .one(&self.txn)
-            .await?
-            .ok_or_else(|| project_not_found(&current.grant_id, &current.id))?
-            .into_active_model();
+        let mut row = projects::ActiveModel {
+            id: Unchanged(current.id.clone()),
+            ..Default::default()
+        };
         row.title = Set(saved.fields.title.clone());
         row.summary = Set(saved.fields.summary.clone());
         row.start_date = Set(saved.fields.start_date);
@@ -521,13 +521,10 @@ impl Tx {
         delete: bool,
     ) -> Result<Indicator> {
         let time = now();
-        let mut row = indicators::Entity::find_by_id(current.id.as_str())
-            .one(&self.txn)
-            .await?
-            .ok_or_else(|| Error::NotFound {
-                resource: current.resource_name(),
-            })?
-            .into_active_model();
+        let mut row = indicators::ActiveModel {
+            id: Unchanged(current.id.clone()),
+            ..Default::default()
+        };
         row.display_name = Set(fields.display_name.clone());
         row.unit = Set(fields.unit.clone());
         row.outcome_kind = Set(fields.outcome_kind.code().into());

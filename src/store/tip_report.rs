@@ -5,8 +5,10 @@
 
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Select,
+    ActiveModelTrait,
+    ActiveValue::{Set, Unchanged},
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Select,
 };
 
 use super::entities::{countries, tip_rankings, tip_recommendations};
@@ -345,10 +347,11 @@ impl Tx {
         current: TipRanking,
         fields: TipRankingFields,
     ) -> Result<TipRanking> {
-        let mut row = find_ranking(&self.txn, &current.country_code, current.report_year)
-            .await?
-            .ok_or_else(|| ranking_not_found(&current.country_code, current.report_year))?
-            .into_active_model();
+        let mut row = tip_rankings::ActiveModel {
+            country_code: Unchanged(current.country_code.clone()),
+            report_year: Unchanged(current.report_year),
+            ..Default::default()
+        };
         row.tier = Set(fields.tier.code().to_string());
         row.update_time = Set(now());
         row.revision = Set(current.revision + 1);
@@ -406,9 +409,10 @@ impl Tx {
         current: TipRecommendation,
         fields: TipRecommendationFields,
     ) -> Result<TipRecommendation> {
-        let mut row = find_recommendation(&self.txn, &current.country_code, &current.id)
-            .await?
-            .into_active_model();
+        let mut row = tip_recommendations::ActiveModel {
+            id: Unchanged(current.id.clone()),
+            ..Default::default()
+        };
         row.report_year = Set(fields.report_year);
         row.pillar = Set(fields.pillar.code().to_string());
         row.text = Set(fields.text.clone());
@@ -429,9 +433,10 @@ impl Tx {
         current: TipRecommendation,
     ) -> Result<TipRecommendation> {
         let time = now();
-        let mut row = find_recommendation(&self.txn, &current.country_code, &current.id)
-            .await?
-            .into_active_model();
+        let mut row = tip_recommendations::ActiveModel {
+            id: Unchanged(current.id.clone()),
+            ..Default::default()
+        };
         row.delete_time = Set(Some(time));
         row.update_time = Set(time);
         row.revision = Set(current.revision + 1);
