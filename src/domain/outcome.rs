@@ -560,7 +560,9 @@ impl OutcomeInput<'_> {
         };
         let milestone_id = match self.milestone.trim() {
             "" => Ok(None),
-            name => MilestoneName::parse(&field("milestone"), name).map(|name| Some(name.milestone)),
+            name => {
+                MilestoneName::parse(&field("milestone"), name).map(|name| Some(name.milestone))
+            }
         };
         let (
             kind,
@@ -608,17 +610,12 @@ fn breakdown(
 ) -> Checked<Breakdown> {
     let mut violations = Violations::new();
     let mut check = |field: &str, parts: &[i64]| {
-        let sum = parts
-            .iter()
-            .try_fold(0i64, |sum, part| {
-                (*part >= 0).then_some(())?;
-                sum.checked_add(*part)
-            });
+        let sum = parts.iter().try_fold(0i64, |sum, part| {
+            (*part >= 0).then_some(())?;
+            sum.checked_add(*part)
+        });
         match sum {
-            None => violations.add(
-                format!("{prefix}.{field}"),
-                "parts must not be negative",
-            ),
+            None => violations.add(format!("{prefix}.{field}"), "parts must not be negative"),
             Some(sum) if sum > quantity => violations.add(
                 format!("{prefix}.{field}"),
                 format!("the parts add up to {sum}, more than the quantity {quantity}"),
@@ -699,7 +696,11 @@ pub fn milestone_key(fields: &OutcomeFields) -> Option<(String, OutcomeKind, Nai
     if !is_milestone(fields.kind, fields.first_for_country) || fields.country_code.is_empty() {
         return None;
     }
-    Some((fields.country_code.clone(), fields.kind, fields.outcome_date?))
+    Some((
+        fields.country_code.clone(),
+        fields.kind,
+        fields.outcome_date?,
+    ))
 }
 
 /// A milestone: one fact in one country.
@@ -727,7 +728,11 @@ impl Milestone {
 }
 
 /// A milestone a client named must be of the outcome's country and kind.
-pub fn check_named_milestone(field: &str, fields: &OutcomeFields, milestone: &Milestone) -> Result<()> {
+pub fn check_named_milestone(
+    field: &str,
+    fields: &OutcomeFields,
+    milestone: &Milestone,
+) -> Result<()> {
     let kind_matches = milestone.kind == fields.kind;
     let country_matches =
         fields.country_code.is_empty() || milestone.country_code == fields.country_code;
@@ -742,10 +747,98 @@ pub fn check_named_milestone(field: &str, fields: &OutcomeFields, milestone: &Mi
                 milestone.kind,
                 milestone.country_code,
                 fields.kind,
-                if fields.country_code.is_empty() { "-" } else { &fields.country_code }
+                if fields.country_code.is_empty() {
+                    "-"
+                } else {
+                    &fields.country_code
+                }
             ),
         ))
     }
+}
+
+/// One accepted outcome counting toward an indicator: its report's period, its fiscal year, quantity and milestone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actual {
+    pub period: String,
+    pub fiscal_year: Option<i32>,
+    pub quantity: i64,
+    pub milestone_id: Option<String>,
+}
+
+/// Target and accepted actual of one indicator in one (fiscal year, part).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeriodProgress {
+    pub fiscal_year: i32,
+    pub part: FiscalPart,
+    pub target: i64,
+    pub actual: i64,
+}
+
+/// An indicator's targets beside its accepted actuals, period by period. A
+/// milestone counts once, in the first period that reports it; an outcome
+/// of the final report counts in its own fiscal year.
+pub fn indicator_progress(
+    indicator: &Indicator,
+    actuals: &[Actual],
+) -> (Vec<PeriodProgress>, i64, i64) {
+    let mut periods: std::collections::BTreeMap<(i32, FiscalPart), (i64, i64)> = Default::default();
+    for target in &indicator.fields.targets {
+        if let Some(part) = FiscalPart::from_code(&target.period) {
+            periods.entry((target.fiscal_year, part)).or_default().0 += target.value;
+        }
+    }
+    let mut counted_milestones: Vec<&str> = Vec::new();
+    for actual in actuals {
+        if let Some(milestone) = actual.milestone_id.as_deref() {
+            if counted_milestones.contains(&milestone) {
+                continue;
+            }
+            counted_milestones.push(milestone);
+        }
+        let key = match actual.period.parse::<ReportPeriod>() {
+            Ok(ReportPeriod::Fiscal { year, part }) => Some((year, part)),
+            _ => actual.fiscal_year.map(|year| (year, FiscalPart::Year)),
+        };
+        if let Some(key) = key {
+            let entry = periods.entry(key).or_default();
+            entry.1 = entry.1.saturating_add(if actual.milestone_id.is_some() {
+                1
+            } else {
+                actual.quantity
+            });
+        }
+    }
+    let total_actual = periods
+        .values()
+        .map(|(_, actual)| *actual)
+        .fold(0i64, i64::saturating_add);
+    let years_with_whole_target: Vec<i32> = indicator
+        .fields
+        .targets
+        .iter()
+        .filter(|target| target.period.is_empty())
+        .map(|target| target.fiscal_year)
+        .collect();
+    let total_target = indicator
+        .fields
+        .targets
+        .iter()
+        .filter(|target| {
+            target.period.is_empty() || !years_with_whole_target.contains(&target.fiscal_year)
+        })
+        .map(|target| target.value)
+        .fold(0i64, i64::saturating_add);
+    let periods = periods
+        .into_iter()
+        .map(|((fiscal_year, part), (target, actual))| PeriodProgress {
+            fiscal_year,
+            part,
+            target,
+            actual,
+        })
+        .collect();
+    (periods, total_actual, total_target)
 }
 
 #[cfg(test)]
@@ -779,9 +872,24 @@ mod tests {
         assert_eq!(
             shown,
             vec![
-                ("2014-Q2".into(), date("2014-01-15"), date("2014-03-31"), date("2014-04-30")),
-                ("2014-Q3".into(), date("2014-04-01"), date("2014-06-30"), date("2014-07-30")),
-                ("FINAL".into(), date("2014-01-15"), date("2014-06-30"), date("2014-09-28")),
+                (
+                    "2014-Q2".into(),
+                    date("2014-01-15"),
+                    date("2014-03-31"),
+                    date("2014-04-30")
+                ),
+                (
+                    "2014-Q3".into(),
+                    date("2014-04-01"),
+                    date("2014-06-30"),
+                    date("2014-07-30")
+                ),
+                (
+                    "FINAL".into(),
+                    date("2014-01-15"),
+                    date("2014-06-30"),
+                    date("2014-09-28")
+                ),
             ]
         );
     }
@@ -821,7 +929,10 @@ mod tests {
     fn a_period_is_overdue_only_without_a_submitted_report_after_its_due_date() {
         let due = date("2014-07-30");
         let (before, after) = (date("2014-07-30"), date("2014-07-31"));
-        assert_eq!(period_status(None, due, before), ReportingStatus::NotStarted);
+        assert_eq!(
+            period_status(None, due, before),
+            ReportingStatus::NotStarted
+        );
         assert_eq!(period_status(None, due, after), ReportingStatus::Overdue);
         assert_eq!(
             period_status(Some(OutcomeReportState::Draft), due, after),
@@ -858,7 +969,11 @@ mod tests {
                     .iter()
                     .find(|(t, f, _)| *t == transition && *f == from)
                     .map(|(_, _, to)| *to);
-                assert_eq!(transition.target(from), expected, "{transition:?} from {from:?}");
+                assert_eq!(
+                    transition.target(from),
+                    expected,
+                    "{transition:?} from {from:?}"
+                );
             }
         }
     }

@@ -349,7 +349,11 @@ pub fn to_json_column<T: serde::Serialize>(value: &T) -> Result<Json> {
 }
 
 /// The value of a stored code; an unknown one is a corrupt row (INTERNAL, with the column and row in the log).
-pub(crate) fn decode_code<T: crate::domain::CodeEnum>(column: &str, id: &str, code: &str) -> Result<T> {
+pub(crate) fn decode_code<T: crate::domain::CodeEnum>(
+    column: &str,
+    id: &str,
+    code: &str,
+) -> Result<T> {
     T::from_code(code)
         .ok_or_else(|| Error::Internal(format!("{column} of {id} holds an unknown code {code:?}")))
 }

@@ -138,7 +138,11 @@ fn outcome_to_domain(row: outcomes::Model, report: &OutcomeReportName) -> Result
     })
 }
 
-fn milestone_to_domain(row: milestones::Model, outcome_count: i64, accepted: bool) -> Result<Milestone> {
+fn milestone_to_domain(
+    row: milestones::Model,
+    outcome_count: i64,
+    accepted: bool,
+) -> Result<Milestone> {
     Ok(Milestone {
         kind: decode_code("milestones.kind", &row.id, &row.kind)?,
         country_code: row.country_code,
@@ -408,7 +412,9 @@ impl Store {
             };
         }
         let page = page
-            .fetch(&self.db, select, milestones::Column::Id, |row| row.id.clone())
+            .fetch(&self.db, select, milestones::Column::Id, |row| {
+                row.id.clone()
+            })
             .await?;
         Ok(Page {
             items: milestones_with_counts(&self.db, page.items).await?,
@@ -443,21 +449,24 @@ impl Store {
             .await?;
         Ok(rows
             .into_iter()
-            .map(|(period, fiscal_year, quantity, milestone_id)| AcceptedActual {
-                period,
-                fiscal_year,
-                quantity,
-                milestone_id,
-            })
+            .map(
+                |(period, fiscal_year, quantity, milestone_id)| AcceptedActual {
+                    period,
+                    fiscal_year,
+                    quantity,
+                    milestone_id,
+                },
+            )
             .collect())
     }
 
-    /// The projects (in id order, after `after`) whose schedules a list shows, with their grants' cadence and officer.
+    /// The projects (in id order, from `from`) whose schedules a list shows,
+    /// with their grants' cadence and officer. `from` is (id, whether that id itself is included).
     pub async fn schedule_subjects(
         &self,
         scope: &Scope,
         filter: &ScheduleFilter,
-        after: Option<&str>,
+        from: Option<(&str, bool)>,
         limit: u64,
     ) -> Result<Vec<ScheduleSubject>> {
         let mut select = super::projects::scoped(scope);
@@ -494,8 +503,10 @@ impl Store {
                 ),
             );
         }
-        if let Some(after) = after {
-            select = select.filter(projects::Column::Id.gt(after));
+        match from {
+            Some((id, true)) => select = select.filter(projects::Column::Id.gte(id)),
+            Some((id, false)) => select = select.filter(projects::Column::Id.gt(id)),
+            None => {}
         }
         let rows = select
             .order_by_asc(projects::Column::Id)
@@ -514,9 +525,15 @@ impl Store {
                 let grant = grants
                     .iter()
                     .find(|grant| grant.id == project.grant_id)
-                    .ok_or_else(|| Error::Internal(format!("grant of {} is missing", project.id)))?;
+                    .ok_or_else(|| {
+                        Error::Internal(format!("grant of {} is missing", project.id))
+                    })?;
                 Ok(ScheduleSubject {
-                    cadence: decode_code("grants.reporting_cadence", &grant.id, &grant.reporting_cadence)?,
+                    cadence: decode_code(
+                        "grants.reporting_cadence",
+                        &grant.id,
+                        &grant.reporting_cadence,
+                    )?,
                     program_officer: grant.program_officer.clone(),
                     project,
                 })
@@ -530,10 +547,14 @@ impl Store {
             return Ok(Vec::new());
         }
         let rows = outcome_reports::Entity::find()
-            .filter(outcome_reports::Column::ProjectId.is_in(project_ids.iter().map(String::as_str)))
+            .filter(
+                outcome_reports::Column::ProjectId.is_in(project_ids.iter().map(String::as_str)),
+            )
             .all(&self.db)
             .await?;
-        rows.into_iter().map(|row| report_to_domain(row, 0)).collect()
+        rows.into_iter()
+            .map(|row| report_to_domain(row, 0))
+            .collect()
     }
 }
 
@@ -553,7 +574,12 @@ async fn find_milestone(conn: &impl ConnectionTrait, name: &MilestoneName) -> Re
 }
 
 /// The columns of a new outcome row.
-fn outcome_row(report: &OutcomeReport, id: String, fields: &OutcomeFields, fiscal_year: Option<i32>) -> Result<outcomes::ActiveModel> {
+fn outcome_row(
+    report: &OutcomeReport,
+    id: String,
+    fields: &OutcomeFields,
+    fiscal_year: Option<i32>,
+) -> Result<outcomes::ActiveModel> {
     let time = now();
     Ok(outcomes::ActiveModel {
         id: Set(id),
