@@ -41,6 +41,18 @@ enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// The audit log (against the configured database).
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Print the head of the audit chain (sequence and hash): keep it somewhere
+    /// else, and pass it to VerifyAuditChain later to detect a truncated log.
+    Head,
 }
 
 #[derive(Subcommand)]
@@ -100,6 +112,7 @@ fn main() -> ExitCode {
             Command::Serve => serve(settings).await,
             Command::Migrate { action } => migrate(settings, action).await,
             Command::Token { action } => token(settings, action).await,
+            Command::Audit { action } => audit(settings, action).await,
         }
     });
     match outcome {
@@ -151,6 +164,22 @@ async fn migrate(settings: Settings, action: MigrateAction) -> Result<(), String
         }
     };
     result.map_err(|error| format!("migration failed: {error}"))
+}
+
+async fn audit(settings: Settings, action: AuditAction) -> Result<(), String> {
+    let AuditAction::Head = action;
+    let store = connect(&settings).await?;
+    let (sequence, hash) = store
+        .audit_head()
+        .await
+        .map_err(|error| error.to_string())?;
+    println!("sequence {sequence}");
+    println!("hash {hash}");
+    eprintln!(
+        "keep both outside this server; later, VerifyAuditChain with expected_head_sequence and \
+         expected_head_hash fails if the log no longer contains this event"
+    );
+    Ok(())
 }
 
 async fn token(settings: Settings, action: TokenAction) -> Result<(), String> {

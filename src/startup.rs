@@ -165,6 +165,7 @@ impl Application {
         let api = ApiServices::default()
             .add(OrganizationServiceServer::new(OrganizationApi::new(
                 store.clone(),
+                authenticator.clone(),
             )))
             .add(ReferenceDataServiceServer::new(ReferenceDataApi::new(
                 store.clone(),

@@ -98,7 +98,7 @@ fn report_to_proto(
         reviewer_comments: report.reviewer_comments.clone(),
         submitter: report.submitter.clone(),
         submit_time: report.submit_time.map(timestamp),
-        reviewer: outcome::reviewer_as_seen_by(&report.reviewer, viewer),
+        reviewer: viewer.sees_actor(&report.reviewer),
         review_time: report.review_time.map(timestamp),
         outcome_count: report.outcome_count,
         create_time: Some(timestamp(report.create_time)),

@@ -227,7 +227,7 @@ pub const TABLE: &[(&str, &[Role])] = &[
 pub enum Access {
     /// No token: the health service.
     Public,
-    /// No token while `server.reflection` is on; any valid token when it is off.
+    /// No token while `server.reflection` is on; refused to every caller when it is off.
     Reflection,
     /// A token of one of these roles.
     Roles(&'static [Role]),

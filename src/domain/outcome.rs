@@ -9,7 +9,7 @@ use std::str::FromStr;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::access::{Actor, Role};
+use super::access::Actor;
 use super::fiscal_year::{FiscalCalendar, FiscalPart, check_fiscal_year};
 use super::grant::ReportingCadence;
 use super::names::{
@@ -375,15 +375,6 @@ pub fn decide_report_transition(
         report.reviewer_comments.clone()
     };
     Ok((target, comments))
-}
-
-/// How a grantee sees the reviewer: staff token ids stay inside the office.
-pub fn reviewer_as_seen_by(reviewer: &str, viewer: &Actor) -> String {
-    if viewer.role == Role::Grantee && !reviewer.is_empty() {
-        "program office".to_string()
-    } else {
-        reviewer.to_string()
-    }
 }
 
 /// Whether an indicator has a target for `period`: the part itself or the whole year; for the final report, any target.

@@ -449,23 +449,28 @@ async fn health_needs_no_token() {
 }
 
 #[tokio::test]
-async fn reflection_needs_a_valid_token_when_the_setting_is_off() {
+async fn reflection_is_refused_to_every_caller_when_the_setting_is_off() {
     let app = spawn_app_with(|settings| settings.server.reflection = false).await;
-    let path = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
+    let grantee_org = app.organization("Reflection NGO", "HT").await;
     let auditor = app.token(pb::Role::Auditor, "").await;
-    assert_eq!(call_raw_path(&app, path, None).await, Code::Unauthenticated);
-    assert_eq!(
-        call_raw_path(&app, path, Some("tg_unknown")).await,
-        Code::Unauthenticated
-    );
-    assert_ne!(
-        call_raw_path(&app, path, Some(&auditor)).await,
-        Code::Unauthenticated
-    );
-    assert_ne!(
-        call_raw_path(&app, path, Some(&auditor)).await,
-        Code::PermissionDenied
-    );
+    let grantee = app.token(pb::Role::Grantee, &grantee_org.name).await;
+    for path in [
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+    ] {
+        assert_eq!(call_raw_path(&app, path, None).await, Code::Unauthenticated);
+        assert_eq!(
+            call_raw_path(&app, path, Some("tg_unknown")).await,
+            Code::Unauthenticated
+        );
+        for token in [&app.admin_token, &auditor, &grantee] {
+            assert_eq!(
+                call_raw_path(&app, path, Some(token)).await,
+                Code::PermissionDenied,
+                "{path}"
+            );
+        }
+    }
 }
 
 async fn call_raw_path(app: &TestApp, path: &str, token: Option<&str>) -> Code {

@@ -37,7 +37,7 @@ fn after_value(event: &pb::AuditEvent, field: &str) -> Option<prost_types::value
 
 async fn verify(app: &TestApp) -> pb::VerifyAuditChainResponse {
     app.audit(app.admin())
-        .verify_audit_chain(pb::VerifyAuditChainRequest {})
+        .verify_audit_chain(pb::VerifyAuditChainRequest::default())
         .await
         .unwrap()
         .into_inner()

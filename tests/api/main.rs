@@ -8,6 +8,7 @@ mod concurrency;
 mod end_to_end;
 mod grants;
 mod guides;
+mod hardening;
 mod helpers;
 mod organizations;
 mod projects;
