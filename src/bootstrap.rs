@@ -32,6 +32,12 @@ pub async fn create_token(
     id: Option<&str>,
 ) -> Result<(String, String)> {
     let mut tx = store.begin(&system_call(method)).await?;
+    if let Some(organization) = &new.organization_id {
+        tx.organization_presence(organization).await?.require_live(
+            "organization",
+            &crate::domain::names::OrganizationName::new(organization),
+        )?;
+    }
     let (token, secret) = tx.create_token(new, id).await?;
     tx.commit().await?;
     Ok((token.resource_name(), secret))

@@ -76,6 +76,18 @@ fn describe(violations: &[FieldViolation]) -> String {
         .join("; ")
 }
 
+impl From<FieldViolation> for Error {
+    fn from(violation: FieldViolation) -> Self {
+        Error::InvalidArgument(vec![violation])
+    }
+}
+
+impl From<FieldViolation> for Status {
+    fn from(violation: FieldViolation) -> Self {
+        Error::from(violation).into()
+    }
+}
+
 /// Shorthand for results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

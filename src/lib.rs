@@ -4,9 +4,10 @@
 //! Data flows one way: `api` parses and authorises, `domain` decides,
 //! `store` persists. `startup` wires them into a server.
 
+#[macro_use]
+pub mod domain;
 pub mod api;
 pub mod bootstrap;
-pub mod domain;
 pub mod error;
 pub mod pb;
 pub mod secret;

@@ -161,16 +161,10 @@ async fn token(settings: Settings, action: TokenAction) -> Result<(), String> {
         organization,
         expire_days,
     } = action;
-    let role = Role::from_code(&role).ok_or_else(|| {
-        format!("--role {role:?}: use admin, program-officer, case-worker, auditor or grantee")
-    })?;
-    let organization_id = organization
-        .map(|name| {
-            name.strip_prefix("organizations/")
-                .map(str::to_string)
-                .ok_or_else(|| format!("--organization {name:?}: use organizations/{{id}}"))
-        })
-        .transpose()?;
+    let role =
+        Role::from_code(&role.trim().to_ascii_uppercase().replace('-', "_")).ok_or_else(|| {
+            format!("--role {role:?}: use admin, program-officer, case-worker, auditor or grantee")
+        })?;
     if !(1..=tipgrants::domain::access::MAX_TOKEN_LIFETIME_DAYS).contains(&expire_days) {
         return Err("--expire-days: must be from 1 to 731".into());
     }
@@ -178,7 +172,7 @@ async fn token(settings: Settings, action: TokenAction) -> Result<(), String> {
         display_name: &name,
         owner: &owner,
         role: Some(role),
-        organization_id: Ok(organization_id),
+        organization: organization.as_deref().unwrap_or_default(),
         expire_time: Some(Utc::now() + Duration::days(expire_days)),
     }
     .validate("token", Utc::now())

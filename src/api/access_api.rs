@@ -6,11 +6,13 @@ use chrono::Utc;
 use tonic::{Request, Response, Status};
 
 use super::auth::Authenticator;
-use super::enums::*;
-use super::paging;
-use super::{Idempotency, call_context, from_timestamp, parse_name, timestamp, with_request_id};
+use super::paging::{self, PageRequest};
+use super::{
+    ProtoEnum, Write, accept, call_context, filter_code, from_timestamp, required, timestamp,
+};
 use crate::domain::access::{ApiToken, Role, TokenInput};
-use crate::error::{Error, Result};
+use crate::domain::names::{ApiTokenName, OrganizationName, ResourceName};
+use crate::error::Result;
 use crate::pb::v1 as pb;
 use crate::pb::v1::access_service_server::AccessService;
 use crate::store::Store;
@@ -36,11 +38,11 @@ fn to_proto(token: &ApiToken) -> pb::ApiToken {
         name: token.resource_name(),
         display_name: token.display_name.clone(),
         owner: token.owner.clone(),
-        role: role_to_proto(token.role),
+        role: token.role.to_proto(),
         organization: token
             .organization_id
             .as_ref()
-            .map(|id| format!("organizations/{id}"))
+            .map(|id| OrganizationName::new(id).to_string())
             .unwrap_or_default(),
         expire_time: Some(timestamp(token.expire_time)),
         revoke_time: token.revoke_time.map(timestamp),
@@ -54,12 +56,17 @@ fn parse_filter(filter: &str) -> Result<TokenFilter> {
     for (field, value) in paging::parse_filter(filter, &["role", "organization", "owner"])? {
         match field.as_str() {
             "role" => {
-                parsed.role = Some(Role::from_code(value.trim_start_matches("ROLE_")).ok_or_else(|| {
-                    Error::invalid("filter", format!("role {value:?} is not ADMIN, PROGRAM_OFFICER, CASE_WORKER, AUDITOR or GRANTEE"))
-                })?)
+                parsed.role = Some(filter_code::<Role>(
+                    &value,
+                    "role: ADMIN, PROGRAM_OFFICER, CASE_WORKER, AUDITOR or GRANTEE",
+                )?)
             }
-            "organization" => parsed.organization_id = Some(parse_name("filter", &value, "organizations")?.to_string()),
-            _ => parsed.owner = Some(value),
+            "organization" => {
+                parsed.organization_id =
+                    Some(OrganizationName::parse("filter", &value)?.organization)
+            }
+            "owner" => parsed.owner = Some(value),
+            other => return Err(paging::unknown_filter_field(other)),
         }
     }
     Ok(parsed)
@@ -71,50 +78,41 @@ impl AccessService for AccessApi {
         &self,
         request: Request<pb::CreateApiTokenRequest>,
     ) -> Result<Response<pb::CreateApiTokenResponse>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let idempotency = Idempotency::of(&request.request_id, &request)?;
-        let token = request
-            .api_token
-            .as_ref()
-            .ok_or_else(|| Error::invalid("api_token", "is required"))?;
+        let (call, request) = accept(request)?;
+        let write = Write::of(&call, &request.request_id, &request)?;
+        let token = required("api_token", &request.api_token)?;
         let expire_time = token
             .expire_time
             .as_ref()
             .map(|time| from_timestamp("api_token.expire_time", time))
             .transpose()?;
-        let organization_id = if token.organization.is_empty() {
-            Ok(None)
-        } else {
-            parse_name(
-                "api_token.organization",
-                &token.organization,
-                "organizations",
-            )
-            .map(|id| Some(id.to_string()))
-            .map_err(|error| error.to_string())
-        };
         let new = TokenInput {
             display_name: &token.display_name,
             owner: &token.owner,
-            role: role_from_proto(token.role),
-            organization_id,
+            role: Role::from_proto(token.role),
+            organization: &token.organization,
             expire_time,
         }
         .validate("api_token", Utc::now())?;
 
         // The secret exists only in the first answer: the remembered replay carries the token without it.
         let mut secret = String::new();
-        let call = with_request_id(call, &request.request_id);
-        let replay = Idempotency::write(&idempotency, &self.store, &call, async |tx| {
-            let (created, new_secret) = tx.create_token(new, None).await?;
-            secret = new_secret;
-            Ok(pb::CreateApiTokenResponse {
-                api_token: Some(to_proto(&created)),
-                secret: String::new(),
+        let replay = write
+            .run(&self.store, async |tx| {
+                if let Some(organization) = &new.organization_id {
+                    tx.organization_presence(organization).await?.require_live(
+                        "api_token.organization",
+                        &OrganizationName::new(organization),
+                    )?;
+                }
+                let (created, new_secret) = tx.create_token(new, None).await?;
+                secret = new_secret;
+                Ok(pb::CreateApiTokenResponse {
+                    api_token: Some(to_proto(&created)),
+                    secret: String::new(),
+                })
             })
-        })
-        .await?;
+            .await?;
         Ok(Response::new(pb::CreateApiTokenResponse {
             secret,
             ..replay
@@ -126,8 +124,10 @@ impl AccessService for AccessApi {
         request: Request<pb::GetApiTokenRequest>,
     ) -> Result<Response<pb::ApiToken>, Status> {
         call_context(&request)?;
-        let id = parse_name("name", &request.get_ref().name, "apiTokens")?;
-        Ok(Response::new(to_proto(&self.store.get_token(id).await?)))
+        let name = ApiTokenName::parse("name", &request.get_ref().name)?;
+        Ok(Response::new(to_proto(
+            &self.store.get_token(&name.token).await?,
+        )))
     }
 
     async fn list_api_tokens(
@@ -138,13 +138,16 @@ impl AccessService for AccessApi {
         let request = request.get_ref();
         let mut filter = parse_filter(&request.filter)?;
         filter.show_inactive = request.show_inactive;
-        let query = format!("{}|{}", request.filter, request.show_inactive);
-        let after = paging::decode_token(&request.page_token, &query)?;
-        let size = paging::page_size(request.page_size)?;
-        let page = self.store.list_tokens(&filter, after, size).await?;
+        let page = PageRequest::parse(
+            &request.page_token,
+            request.page_size,
+            format!("{}|{}", request.filter, request.show_inactive),
+        )?;
+        let found = self.store.list_tokens(&filter, &page.keyset).await?;
+        let (api_tokens, next_page_token) = page.answer(found, to_proto);
         Ok(Response::new(pb::ListApiTokensResponse {
-            api_tokens: page.items.iter().map(to_proto).collect(),
-            next_page_token: paging::encode_token(page.next_after, &query),
+            api_tokens,
+            next_page_token,
         }))
     }
 
@@ -152,19 +155,18 @@ impl AccessService for AccessApi {
         &self,
         request: Request<pb::RevokeApiTokenRequest>,
     ) -> Result<Response<pb::ApiToken>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let idempotency = Idempotency::of(&request.request_id, &request)?;
-        let id = parse_name("name", &request.name, "apiTokens")?;
+        let (call, request) = accept(request)?;
+        let write = Write::of(&call, &request.request_id, &request)?;
+        let name = ApiTokenName::parse("name", &request.name)?;
         // Once committed, this replica forgets the token at once (others within the cache lifetime).
         let mut revoked_hash = None;
-        let call = with_request_id(call, &request.request_id);
-        let answer = Idempotency::write(&idempotency, &self.store, &call, async |tx| {
-            let (revoked, secret_hash) = tx.revoke_token(id).await?;
-            revoked_hash = Some(secret_hash);
-            Ok(to_proto(&revoked))
-        })
-        .await?;
+        let answer = write
+            .run(&self.store, async |tx| {
+                let (revoked, secret_hash) = tx.revoke_token(&name.token).await?;
+                revoked_hash = Some(secret_hash);
+                Ok(to_proto(&revoked))
+            })
+            .await?;
         if let Some(secret_hash) = revoked_hash {
             self.authenticator.forget(&secret_hash).await;
         }

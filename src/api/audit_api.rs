@@ -2,11 +2,11 @@
 
 use tonic::{Request, Response, Status};
 
-use super::enums::role_to_proto;
-use super::paging;
-use super::{call_context, from_timestamp, timestamp};
+use super::paging::{self, PageRequest};
+use super::{ProtoEnum, call_context, from_timestamp, timestamp};
 use crate::domain::access::Role;
 use crate::domain::audit::AuditEvent;
+use crate::domain::names::AuditEventName;
 use crate::error::{Error, Result};
 use crate::pb::v1 as pb;
 use crate::pb::v1::audit_service_server::AuditService;
@@ -52,12 +52,12 @@ fn json_to_struct(map: &serde_json::Map<String, serde_json::Value>) -> prost_typ
 
 fn to_proto(event: &AuditEvent) -> pb::AuditEvent {
     pb::AuditEvent {
-        name: format!("auditEvents/{}", event.sequence),
+        name: AuditEventName::new(event.sequence.to_string()).to_string(),
         sequence: event.sequence,
         event_time: Some(timestamp(event.event_time)),
         actor: event.actor.clone(),
         actor_role: Role::from_code(&event.actor_role)
-            .map(role_to_proto)
+            .map(Role::to_proto)
             .unwrap_or_default(),
         method: event.method.clone(),
         resource: event.resource.clone(),
@@ -74,7 +74,8 @@ fn parse_filter(request: &pb::ListAuditEventsRequest) -> Result<AuditFilter> {
         match field.as_str() {
             "resource" => filter.resource = Some(value),
             "actor" => filter.actor = Some(value),
-            _ => filter.method = Some(value),
+            "method" => filter.method = Some(value),
+            other => return Err(paging::unknown_filter_field(other)),
         }
     }
     filter.start_time = request
@@ -104,22 +105,19 @@ impl AuditService for AuditApi {
         call_context(&request)?;
         let request = request.get_ref();
         let filter = parse_filter(request)?;
-        let query = format!(
-            "{}|{:?}|{:?}",
-            request.filter, filter.start_time, filter.end_time
-        );
-        let after = paging::decode_token(&request.page_token, &query)?
-            .map(|after| {
-                after
-                    .parse::<i64>()
-                    .map_err(|_| Error::invalid("page_token", "is not a page token of this list"))
-            })
-            .transpose()?;
-        let size = paging::page_size(request.page_size)?;
-        let page = self.store.list_audit_events(&filter, after, size).await?;
+        let page = PageRequest::parse(
+            &request.page_token,
+            request.page_size,
+            format!(
+                "{}|{:?}|{:?}",
+                request.filter, filter.start_time, filter.end_time
+            ),
+        )?;
+        let found = self.store.list_audit_events(&filter, &page.keyset).await?;
+        let (audit_events, next_page_token) = page.answer(found, to_proto);
         Ok(Response::new(pb::ListAuditEventsResponse {
-            audit_events: page.items.iter().map(to_proto).collect(),
-            next_page_token: paging::encode_token(page.next_after, &query),
+            audit_events,
+            next_page_token,
         }))
     }
 

@@ -60,7 +60,7 @@ impl Authenticator {
         let roles = match permissions::access(method) {
             Access::Public => return Ok(None),
             Access::Reflection if self.allow_reflection => return Ok(None),
-            Access::Reflection => &Role::ALL[..],
+            Access::Reflection => Role::ALL,
             Access::Roles(roles) => roles,
         };
         let actor = self.authenticate(headers).await?;

@@ -4,24 +4,13 @@
 //! violations), the decision, the write with its audit event in one
 //! transaction, the answer. No SeaORM here.
 
-pub mod access_api;
-pub mod audit_api;
-pub mod auth;
-pub mod deadline;
-pub mod grant_api;
-pub mod organization_api;
-pub mod paging;
-pub mod permissions;
-pub mod project_api;
-pub mod reference_data_api;
-pub mod streaming;
-pub mod tip_report_api;
-
 use chrono::{DateTime, Utc};
 use prost::Message;
 use sha2::{Digest, Sha256};
 use tonic::Request;
 
+use crate::domain::CodeEnum;
+use crate::domain::names::ResourceName;
 use crate::domain::validate;
 use crate::error::{Error, Result};
 use crate::store::{CallContext, Store, Tx};
@@ -35,25 +24,66 @@ pub fn call_context<T>(request: &Request<T>) -> Result<CallContext> {
         .ok_or(Error::Unauthenticated)
 }
 
-/// The id in a resource name `{collection}/{id}`; the error names `field`.
-pub fn parse_name<'a>(field: &str, name: &'a str, collection: &str) -> Result<&'a str> {
-    let id = name
-        .strip_prefix(collection)
-        .and_then(|rest| rest.strip_prefix('/'))
-        .filter(|id| !id.is_empty() && !id.contains('/') && id.len() <= 100);
-    id.ok_or_else(|| {
-        if name.is_empty() {
-            Error::invalid(
-                field,
-                format!("is required: a resource name such as {collection}/..."),
-            )
-        } else {
-            Error::invalid(
-                field,
-                format!("{name:?} is not a resource name of the form {collection}/{{id}}"),
-            )
-        }
-    })
+/// The caller and the message of a request.
+pub fn accept<T>(request: Request<T>) -> Result<(CallContext, T)> {
+    let call = call_context(&request)?;
+    Ok((call, request.into_inner()))
+}
+
+/// A message field the request must carry.
+pub fn required<'a, T>(field: &str, value: &'a Option<T>) -> Result<&'a T> {
+    value
+        .as_ref()
+        .ok_or_else(|| Error::invalid(field, "is required"))
+}
+
+/// An update request (`UpdateGrantRequest`, ...): the changed resource,
+/// which carries its `name` and `etag`, and the update mask.
+pub trait UpdateRequest: Send + 'static {
+    /// The request field that holds the resource, e.g. `grant`.
+    const RESOURCE: &'static str;
+    /// The resource message.
+    type Resource: Send;
+    fn into_parts(self) -> (Option<Self::Resource>, Option<prost_types::FieldMask>);
+    fn name_and_etag(resource: &Self::Resource) -> (&str, &str);
+}
+
+/// Implements [`UpdateRequest`]: `update_requests!(pb::UpdateGrantRequest => grant: pb::Grant)`.
+macro_rules! update_requests {
+    ($($request:ty => $field:ident: $resource:ty),+ $(,)?) => {
+        $(
+            impl $crate::api::UpdateRequest for $request {
+                const RESOURCE: &'static str = stringify!($field);
+                type Resource = $resource;
+
+                fn into_parts(self) -> (Option<$resource>, Option<prost_types::FieldMask>) {
+                    (self.$field, self.update_mask)
+                }
+
+                fn name_and_etag(resource: &$resource) -> (&str, &str) {
+                    (&resource.name, &resource.etag)
+                }
+            }
+        )+
+    };
+}
+
+/// An update request, read: the caller, the changes, the record they name
+/// (`N`), the caller's etag, and the fields of the mask (`F`).
+pub type Update<R, N, F> = (CallContext, R, N, Option<i64>, Vec<F>);
+
+/// Reads an update request; the resource, its name and its mask are required.
+pub fn accept_update<R: UpdateRequest, N: ResourceName, F: CodeEnum>(
+    request: Request<R>,
+) -> Result<Update<R::Resource, N, F>> {
+    let (call, request) = accept(request)?;
+    let (resource, mask) = request.into_parts();
+    let changes = resource.ok_or_else(|| Error::invalid(R::RESOURCE, "is required"))?;
+    let (name, etag) = R::name_and_etag(&changes);
+    let name = N::parse(&format!("{}.name", R::RESOURCE), name)?;
+    let expected = parse_etag(&format!("{}.etag", R::RESOURCE), etag)?;
+    let fields = mask_fields(mask.as_ref())?;
+    Ok((call, changes, name, expected, fields))
 }
 
 /// The revision an etag stands for; empty means "no check".
@@ -89,36 +119,47 @@ pub fn from_timestamp(field: &str, value: &prost_types::Timestamp) -> Result<Dat
         .ok_or_else(|| Error::invalid(field, "is not a valid timestamp"))
 }
 
-/// The paths of an update mask, checked against the fields that may change.
-/// `*` stands for all of them; an empty mask is refused, so nothing changes by accident.
-pub fn mask_paths(mask: Option<&prost_types::FieldMask>, allowed: &[&str]) -> Result<Vec<String>> {
-    let paths = mask.map(|mask| mask.paths.clone()).unwrap_or_default();
+/// The fields named by an update mask, as the resource's own enum of
+/// updatable fields (a `code_enum!` whose codes are the paths), so a merge
+/// matches every field by name and an unknown path is an error, never a
+/// silent write. `*` stands for all of them; an empty mask is refused, so
+/// nothing changes by accident.
+pub fn mask_fields<F: CodeEnum>(mask: Option<&prost_types::FieldMask>) -> Result<Vec<F>> {
+    let allowed = || {
+        F::ALL
+            .iter()
+            .map(|field| field.code())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let paths = mask.map(|mask| mask.paths.as_slice()).unwrap_or_default();
     if paths.is_empty() {
         return Err(Error::invalid(
             "update_mask",
-            format!(
-                "is required: name the fields to change ({})",
-                allowed.join(", ")
-            ),
+            format!("is required: name the fields to change ({})", allowed()),
         ));
     }
     if paths.iter().any(|path| path == "*") {
-        return Ok(allowed.iter().map(|path| path.to_string()).collect());
+        return Ok(F::ALL.to_vec());
     }
     let mut violations = validate::Violations::new();
-    for path in &paths {
-        if !allowed.contains(&path.as_str()) {
-            violations.add(
+    let mut fields = Vec::new();
+    for path in paths {
+        match F::from_code(path) {
+            Some(field) if !fields.contains(&field) => fields.push(field),
+            Some(_) => {}
+            None => violations.add(
                 "update_mask",
                 format!(
-                    "{path:?} cannot be changed; fields that can: {}",
-                    allowed.join(", ")
+                    "{} cannot be changed; fields that can: {}",
+                    crate::domain::names::excerpt(path),
+                    allowed()
                 ),
-            );
+            ),
         }
     }
     violations.finish()?;
-    Ok(paths)
+    Ok(fields)
 }
 
 /// An idempotent call's key: the caller's `request_id` and a hash of the request.
@@ -130,11 +171,18 @@ pub struct Idempotency {
 impl Idempotency {
     /// `None` when the request carries no `request_id`.
     pub fn of<M: Message>(request_id: &str, request: &M) -> Result<Option<Idempotency>> {
-        let request_id =
-            validate::request_id(request_id).map_err(|v| Error::invalid(v.field, v.description))?;
+        Self::of_digest(
+            request_id,
+            Sha256::digest(request.encode_to_vec()).as_slice(),
+        )
+    }
+
+    /// The key of a request whose SHA-256 `digest` the caller computed (a client stream, message by message).
+    pub fn of_digest(request_id: &str, digest: &[u8]) -> Result<Option<Idempotency>> {
+        let request_id = validate::request_id(request_id)?;
         Ok(request_id.map(|request_id| Idempotency {
             request_id,
-            request_hash: hex::encode(Sha256::digest(request.encode_to_vec())),
+            request_hash: hex::encode(digest),
         }))
     }
 
@@ -182,180 +230,274 @@ impl Idempotency {
     }
 }
 
+/// The fields every state-change request carries (`ActivateGrant`,
+/// `StartProject`, ...): the handlers of one resource's state changes share
+/// one path and differ only by the transition.
+pub trait StateChangeRequest: Message + Default + Send + Sync + 'static {
+    fn name(&self) -> &str;
+    fn etag(&self) -> &str;
+    fn request_id(&self) -> &str;
+    /// Why (required by some transitions); empty when the request has no reason.
+    fn reason(&self) -> &str {
+        ""
+    }
+}
+
+/// A state-change request, read: who asks, the write (with its
+/// `request_id`), the record's name, the caller's etag, and the reason.
+pub struct StateChange<N> {
+    pub call: CallContext,
+    pub write: Write,
+    pub name: N,
+    pub expected: Option<i64>,
+    pub reason: String,
+}
+
+impl<N: ResourceName> StateChange<N> {
+    /// Reads a state-change request.
+    pub fn parse<R: StateChangeRequest>(request: Request<R>) -> Result<Self> {
+        let (call, request) = accept(request)?;
+        Ok(StateChange {
+            write: Write::of(&call, request.request_id(), &request)?,
+            name: N::parse("name", request.name())?,
+            expected: parse_etag("etag", request.etag())?,
+            reason: request.reason().to_string(),
+            call,
+        })
+    }
+}
+
+/// Implements [`StateChangeRequest`] for requests with `name`, `etag`,
+/// `request_id`, and (after `with reason:`) a `reason`.
+macro_rules! state_change_requests {
+    ($($request:ty),* $(; with reason: $($with_reason:ty),*)?) => {
+        $(
+            impl $crate::api::StateChangeRequest for $request {
+                fn name(&self) -> &str { &self.name }
+                fn etag(&self) -> &str { &self.etag }
+                fn request_id(&self) -> &str { &self.request_id }
+            }
+        )*
+        $($(
+            impl $crate::api::StateChangeRequest for $with_reason {
+                fn name(&self) -> &str { &self.name }
+                fn etag(&self) -> &str { &self.etag }
+                fn request_id(&self) -> &str { &self.request_id }
+                fn reason(&self) -> &str { &self.reason }
+            }
+        )*)?
+    };
+}
+
 /// A `CallContext` with the request's own `request_id` when it has one (it wins over `x-request-id`).
-pub fn with_request_id(mut call: CallContext, request_id: &str) -> CallContext {
+fn with_request_id(mut call: CallContext, request_id: &str) -> CallContext {
     if !request_id.trim().is_empty() {
         call.request_id = request_id.trim().chars().take(100).collect();
     }
     call
 }
 
-/// Converts between a proto enum (`PREFIX_CODE`) and a domain `code_enum!`
-/// (`CODE`) by name, so the two cannot drift apart silently: the round-trip
-/// test in `enum_conversions` covers every domain value.
-macro_rules! proto_enum {
-    ($from:ident, $to:ident, $proto:ty, $domain:ty, $prefix:literal) => {
-        /// The domain value of a proto enum number (`None` for unspecified or unknown).
-        pub fn $from(value: i32) -> Option<$domain> {
-            let name = <$proto>::try_from(value).ok()?.as_str_name();
-            <$domain>::from_code(name.strip_prefix($prefix)?)
-        }
+/// An idempotent write, prepared from its request: the key (`request_id`
+/// and a hash of the request) and the call that the audit events name.
+pub struct Write {
+    key: Option<Idempotency>,
+    call: CallContext,
+}
 
-        /// The proto enum number of a domain value.
-        pub fn $to(value: $domain) -> i32 {
-            <$proto>::from_str_name(&format!("{}{}", $prefix, value.code()))
-                .map(|proto| proto as i32)
-                .unwrap_or_default()
+impl Write {
+    /// The write of `request`, whose `request_id` may be empty.
+    pub fn of<M: Message>(call: &CallContext, request_id: &str, request: &M) -> Result<Write> {
+        Ok(Write {
+            key: Idempotency::of(request_id, request)?,
+            call: with_request_id(call.clone(), request_id),
+        })
+    }
+
+    /// The write of a client stream whose messages hash to `digest`.
+    pub fn of_stream(call: &CallContext, request_id: &str, digest: &[u8]) -> Result<Write> {
+        Ok(Write {
+            key: Idempotency::of_digest(request_id, digest)?,
+            call: with_request_id(call.clone(), request_id),
+        })
+    }
+
+    /// Runs `write` in one transaction with its audit events; a retry with
+    /// the same `request_id` answers the first result and writes nothing.
+    pub async fn run<R: Message + Default>(
+        &self,
+        store: &Store,
+        write: impl AsyncFnOnce(&mut Tx) -> Result<R>,
+    ) -> Result<R> {
+        Idempotency::write(&self.key, store, &self.call, write).await
+    }
+}
+
+/// A domain `code_enum!` with a proto twin whose value names are one of
+/// `PREFIXES` followed by the domain code (`GRANT_STATE_ACTIVE` for
+/// `ACTIVE`). The conversion goes by name, so the two cannot drift apart
+/// silently: the round-trip test in `enums` covers every domain value.
+pub trait ProtoEnum: CodeEnum {
+    /// The prefixes of the proto value names, longest first.
+    const PREFIXES: &'static [&'static str];
+
+    /// The proto value name of a number, if it is one.
+    fn proto_name(value: i32) -> Option<&'static str>;
+
+    /// The domain value of a proto number (`None` for unspecified or unknown).
+    fn from_proto(value: i32) -> Option<Self> {
+        let name = Self::proto_name(value)?;
+        Self::PREFIXES
+            .iter()
+            .find_map(|prefix| Self::from_code(name.strip_prefix(prefix)?))
+    }
+
+    /// The proto number of a domain value.
+    fn to_proto(self) -> i32;
+
+    /// A filter value: the code or the proto name, any case (`active`, `GRANT_STATE_ACTIVE`).
+    fn from_filter(value: &str) -> Option<Self> {
+        let upper = value.trim().to_ascii_uppercase();
+        Self::from_code(&upper).or_else(|| {
+            Self::PREFIXES
+                .iter()
+                .find_map(|prefix| Self::from_code(upper.strip_prefix(prefix)?))
+        })
+    }
+}
+
+/// Implements [`ProtoEnum`] for a domain enum and its proto twin.
+macro_rules! proto_enum {
+    ($domain:ty, $proto:ty, [$($prefix:literal),+]) => {
+        impl ProtoEnum for $domain {
+            const PREFIXES: &'static [&'static str] = &[$($prefix),+];
+
+            fn proto_name(value: i32) -> Option<&'static str> {
+                <$proto>::try_from(value).ok().map(|proto| proto.as_str_name())
+            }
+
+            fn to_proto(self) -> i32 {
+                // Proto numbers are small: the table of every named value is built once.
+                static TABLE: std::sync::OnceLock<Vec<($domain, i32)>> = std::sync::OnceLock::new();
+                TABLE
+                    .get_or_init(|| {
+                        (1..=i32::from(u8::MAX))
+                            .filter_map(|number| Some((<$domain>::from_proto(number)?, number)))
+                            .collect()
+                    })
+                    .iter()
+                    .find(|(value, _)| *value == self)
+                    .map(|(_, number)| *number)
+                    .unwrap_or_default()
+            }
         }
     };
 }
 
-/// Proto <-> domain enums of grants and projects.
+/// Proto <-> domain enums, one line each.
 pub mod enums {
+    use super::ProtoEnum;
     use crate::domain::access::Role;
     use crate::domain::grant::{
         GrantApproach, GrantInstrument, GrantState, ObligationKind, ReportingCadence,
     };
     use crate::domain::organization::OrganizationKind;
+    use crate::domain::outcome::{OutcomeReportState, ReportingStatus};
     use crate::domain::pillar::Pillar;
     use crate::domain::project::{ActivityKind, OutcomeKind, ProjectState};
+    use crate::domain::tip_report::TipTier;
     use crate::pb::v1 as pb;
 
+    proto_enum!(GrantInstrument, pb::GrantInstrument, ["GRANT_INSTRUMENT_"]);
+    proto_enum!(GrantApproach, pb::GrantApproach, ["GRANT_APPROACH_"]);
     proto_enum!(
-        instrument_from_proto,
-        instrument_to_proto,
-        pb::GrantInstrument,
-        GrantInstrument,
-        "GRANT_INSTRUMENT_"
-    );
-    proto_enum!(
-        approach_from_proto,
-        approach_to_proto,
-        pb::GrantApproach,
-        GrantApproach,
-        "GRANT_APPROACH_"
-    );
-    proto_enum!(
-        cadence_from_proto,
-        cadence_to_proto,
-        pb::ReportingCadence,
         ReportingCadence,
-        "REPORTING_CADENCE_"
+        pb::ReportingCadence,
+        ["REPORTING_CADENCE_"]
     );
+    proto_enum!(GrantState, pb::GrantState, ["GRANT_STATE_"]);
+    proto_enum!(ObligationKind, pb::ObligationKind, ["OBLIGATION_KIND_"]);
+    proto_enum!(ActivityKind, pb::ActivityKind, ["ACTIVITY_KIND_"]);
+    proto_enum!(ProjectState, pb::ProjectState, ["PROJECT_STATE_"]);
+    proto_enum!(OutcomeKind, pb::OutcomeKind, ["OUTCOME_KIND_"]);
     proto_enum!(
-        grant_state_from_proto,
-        grant_state_to_proto,
-        pb::GrantState,
-        GrantState,
-        "GRANT_STATE_"
-    );
-    proto_enum!(
-        obligation_kind_from_proto,
-        obligation_kind_to_proto,
-        pb::ObligationKind,
-        ObligationKind,
-        "OBLIGATION_KIND_"
-    );
-    proto_enum!(
-        activity_from_proto,
-        activity_to_proto,
-        pb::ActivityKind,
-        ActivityKind,
-        "ACTIVITY_KIND_"
-    );
-    proto_enum!(
-        project_state_from_proto,
-        project_state_to_proto,
-        pb::ProjectState,
-        ProjectState,
-        "PROJECT_STATE_"
-    );
-    proto_enum!(
-        outcome_kind_from_proto,
-        outcome_kind_to_proto,
-        pb::OutcomeKind,
-        OutcomeKind,
-        "OUTCOME_KIND_"
-    );
-
-    proto_enum!(
-        organization_kind_from_proto,
-        organization_kind_to_proto,
-        pb::OrganizationKind,
         OrganizationKind,
-        "ORGANIZATION_KIND_"
+        pb::OrganizationKind,
+        ["ORGANIZATION_KIND_"]
     );
-    proto_enum!(role_from_proto, role_to_proto, pb::Role, Role, "ROLE_");
+    proto_enum!(Role, pb::Role, ["ROLE_"]);
+    proto_enum!(Pillar, pb::Pillar, ["PILLAR_"]);
+    // `TIP_TIER_1` is `TIER_1`, but `TIP_TIER_SPECIAL_CASE` is `SPECIAL_CASE`.
+    proto_enum!(TipTier, pb::TipTier, ["TIP_TIER_", "TIP_"]);
     proto_enum!(
-        pillar_from_proto,
-        pillar_to_proto,
-        pb::Pillar,
-        Pillar,
-        "PILLAR_"
+        OutcomeReportState,
+        pb::OutcomeReportState,
+        ["OUTCOME_REPORT_STATE_"]
+    );
+    proto_enum!(
+        ReportingStatus,
+        pb::ReportingPeriodStatus,
+        ["REPORTING_PERIOD_STATUS_"]
     );
 
+    /// Every domain value has its proto value, and back.
     #[cfg(test)]
-    mod enum_conversions {
-        use super::*;
-
-        macro_rules! round_trip {
-            ($domain:ty, $from:ident, $to:ident) => {
-                for value in <$domain>::ALL.iter().copied() {
-                    assert_eq!($from($to(value)), Some(value), "{value:?}");
-                }
-                assert_eq!($from(0), None);
-            };
+    fn round_trip<T: ProtoEnum>() {
+        for value in T::ALL.iter().copied() {
+            assert_eq!(T::from_proto(value.to_proto()), Some(value), "{value:?}");
+            assert_eq!(T::from_filter(value.code()), Some(value), "{value:?}");
         }
+        assert_eq!(T::from_proto(0), None);
+    }
 
-        #[test]
-        fn every_domain_value_has_its_proto_value() {
-            round_trip!(GrantInstrument, instrument_from_proto, instrument_to_proto);
-            round_trip!(GrantApproach, approach_from_proto, approach_to_proto);
-            round_trip!(ReportingCadence, cadence_from_proto, cadence_to_proto);
-            round_trip!(GrantState, grant_state_from_proto, grant_state_to_proto);
-            round_trip!(
-                ObligationKind,
-                obligation_kind_from_proto,
-                obligation_kind_to_proto
-            );
-            round_trip!(ActivityKind, activity_from_proto, activity_to_proto);
-            round_trip!(
-                ProjectState,
-                project_state_from_proto,
-                project_state_to_proto
-            );
-            round_trip!(OutcomeKind, outcome_kind_from_proto, outcome_kind_to_proto);
-            round_trip!(
-                OrganizationKind,
-                organization_kind_from_proto,
-                organization_kind_to_proto
-            );
-            round_trip!(Pillar, pillar_from_proto, pillar_to_proto);
-            for role in Role::ALL {
-                assert_eq!(role_from_proto(role_to_proto(role)), Some(role), "{role:?}");
-            }
-        }
+    #[test]
+    fn every_domain_value_has_its_proto_value() {
+        round_trip::<GrantInstrument>();
+        round_trip::<GrantApproach>();
+        round_trip::<ReportingCadence>();
+        round_trip::<GrantState>();
+        round_trip::<ObligationKind>();
+        round_trip::<ActivityKind>();
+        round_trip::<ProjectState>();
+        round_trip::<OutcomeKind>();
+        round_trip::<OrganizationKind>();
+        round_trip::<Role>();
+        round_trip::<Pillar>();
+        round_trip::<TipTier>();
+        round_trip::<OutcomeReportState>();
+        round_trip::<ReportingStatus>();
+        assert_eq!(
+            TipTier::from_filter("TIP_TIER_SPECIAL_CASE"),
+            Some(TipTier::SpecialCase)
+        );
+        assert_eq!(
+            TipTier::from_filter("tip_tier_2_watch_list"),
+            Some(TipTier::Tier2WatchList)
+        );
+        assert_eq!(Role::from_filter("ROLE_GRANTEE"), Some(Role::Grantee));
     }
 }
 
-/// A filter value naming a code enum, with or without its proto prefix; the error names `filter`.
-pub fn filter_code<T>(
-    value: &str,
-    prefix: &str,
-    parse: fn(&str) -> Option<T>,
-    what: &str,
-) -> Result<T> {
-    let code = value.trim().to_ascii_uppercase();
-    parse(code.strip_prefix(prefix).unwrap_or(&code))
-        .ok_or_else(|| Error::invalid("filter", format!("{value:?} is not a {what}")))
+/// A filter value naming an enum value, by code or proto name; the error names `filter`.
+pub fn filter_code<T: ProtoEnum>(value: &str, what: &str) -> Result<T> {
+    T::from_filter(value).ok_or_else(|| {
+        Error::invalid(
+            "filter",
+            format!("{} is not a {what}", crate::domain::names::excerpt(value)),
+        )
+    })
 }
 
 /// A filter value that must be a whole number (e.g. a fiscal year).
 pub fn filter_number(field: &str, value: &str) -> Result<i32> {
-    value
-        .trim()
-        .parse()
-        .map_err(|_| Error::invalid("filter", format!("{field} {value:?} is not a number")))
+    value.trim().parse().map_err(|_| {
+        Error::invalid(
+            "filter",
+            format!(
+                "{field} {} is not a number",
+                crate::domain::names::excerpt(value)
+            ),
+        )
+    })
 }
 
 /// Refuses a filter on a country or region that does not exist, rather than answering an empty list.
@@ -372,7 +514,10 @@ pub async fn check_filter_places(
         store.get_country(country).await.map_err(|error| {
             unknown(
                 error,
-                format!("country {country:?} is not a known ISO 3166-1 alpha-2 code"),
+                format!(
+                    "country {} is not a known ISO 3166-1 alpha-2 code",
+                    crate::domain::names::excerpt(country)
+                ),
             )
         })?;
     }
@@ -380,9 +525,27 @@ pub async fn check_filter_places(
         store.get_region(region).await.map_err(|error| {
             unknown(
                 error,
-                format!("region {region:?} is not a region code such as AF or WHA"),
+                format!(
+                    "region {} is not a region code such as AF or WHA",
+                    crate::domain::names::excerpt(region)
+                ),
             )
         })?;
     }
     Ok(())
 }
+
+// The service modules come after the macros above, which they use.
+pub mod access_api;
+pub mod audit_api;
+pub mod auth;
+pub mod deadline;
+pub mod grant_api;
+pub mod organization_api;
+pub mod outcome_report_api;
+pub mod paging;
+pub mod permissions;
+pub mod project_api;
+pub mod reference_data_api;
+pub mod streaming;
+pub mod tip_report_api;

@@ -2,17 +2,19 @@
 
 use tonic::{Request, Response, Status};
 
-use super::enums::*;
-use super::paging;
+use super::paging::{self, PageRequest};
 use super::{
-    Idempotency, call_context, etag, filter_code, mask_paths, parse_etag, parse_name, timestamp,
-    with_request_id,
+    ProtoEnum, Write, accept, accept_update, call_context, etag, filter_code, parse_etag, required,
+    timestamp,
 };
+use crate::domain::names::{OrganizationName, ResourceName};
 use crate::domain::organization::{self, Organization, OrganizationInput, OrganizationKind};
-use crate::error::{Error, Result};
+use crate::domain::reference;
+use crate::error::Result;
 use crate::pb::v1 as pb;
 use crate::pb::v1::organization_service_server::OrganizationService;
 use crate::store::Store;
+use crate::store::Tx;
 use crate::store::organizations::OrganizationFilter;
 
 /// Serves organisations.
@@ -26,14 +28,34 @@ impl OrganizationApi {
     }
 }
 
-const UPDATABLE: &[&str] = &["display_name", "kind", "country_code", "identifiers"];
+code_enum! {
+    /// The fields of an organisation an update may change (the paths of its mask).
+    OrganizationField {
+        DisplayName => "display_name",
+        Kind => "kind",
+        CountryCode => "country_code",
+        Identifiers => "identifiers",
+    }
+}
+
+update_requests!(pb::UpdateOrganizationRequest => organization: pb::Organization);
+
+/// Checks what the store knows about an organisation's references: its country exists.
+async fn check_references(tx: &Tx, country_code: &str) -> Result<()> {
+    let unknown = tx.unknown_countries(&[country_code.to_string()]).await?;
+    Ok(reference::check_known_country(
+        "organization.country_code",
+        country_code,
+        &unknown,
+    )?)
+}
 
 /// The proto form of an organisation.
 pub fn to_proto(organization: &Organization) -> pb::Organization {
     pb::Organization {
         name: organization.resource_name(),
         display_name: organization.fields.display_name.clone(),
-        kind: organization_kind_to_proto(organization.fields.kind),
+        kind: organization.fields.kind.to_proto(),
         country_code: organization.fields.country_code.clone(),
         identifiers: organization
             .fields
@@ -54,7 +76,7 @@ pub fn to_proto(organization: &Organization) -> pb::Organization {
 fn input(organization: &pb::Organization) -> OrganizationInput<'_> {
     OrganizationInput {
         display_name: &organization.display_name,
-        kind: organization_kind_from_proto(organization.kind),
+        kind: OrganizationKind::from_proto(organization.kind),
         country_code: &organization.country_code,
         identifiers: organization
             .identifiers
@@ -69,14 +91,13 @@ fn parse_filter(filter: &str) -> Result<OrganizationFilter> {
     for (field, value) in paging::parse_filter(filter, &["kind", "country_code"])? {
         match field.as_str() {
             "kind" => {
-                parsed.kind = Some(filter_code(
+                parsed.kind = Some(filter_code::<OrganizationKind>(
                     &value,
-                    "ORGANIZATION_KIND_",
-                    OrganizationKind::from_code,
                     "kind: NGO, INTERNATIONAL_ORGANIZATION, UNIVERSITY, GOVERNMENT or PRIVATE_FIRM",
                 )?)
             }
-            _ => parsed.country_code = Some(value.to_ascii_uppercase()),
+            "country_code" => parsed.country_code = Some(value.to_ascii_uppercase()),
+            other => return Err(paging::unknown_filter_field(other)),
         }
     }
     Ok(parsed)
@@ -89,8 +110,11 @@ impl OrganizationService for OrganizationApi {
         request: Request<pb::GetOrganizationRequest>,
     ) -> Result<Response<pb::Organization>, Status> {
         let call = call_context(&request)?;
-        let id = parse_name("name", &request.get_ref().name, "organizations")?;
-        let organization = self.store.get_organization(&call.actor.scope(), id).await?;
+        let name = OrganizationName::parse("name", &request.get_ref().name)?;
+        let organization = self
+            .store
+            .get_organization(&call.actor.scope(), &name.organization)
+            .await?;
         Ok(Response::new(to_proto(&organization)))
     }
 
@@ -102,16 +126,19 @@ impl OrganizationService for OrganizationApi {
         let request = request.get_ref();
         let mut filter = parse_filter(&request.filter)?;
         filter.show_deleted = request.show_deleted;
-        let query = format!("{}|{}", request.filter, request.show_deleted);
-        let after = paging::decode_token(&request.page_token, &query)?;
-        let size = paging::page_size(request.page_size)?;
-        let page = self
+        let page = PageRequest::parse(
+            &request.page_token,
+            request.page_size,
+            format!("{}|{}", request.filter, request.show_deleted),
+        )?;
+        let found = self
             .store
-            .list_organizations(&call.actor.scope(), &filter, after, size)
+            .list_organizations(&call.actor.scope(), &filter, &page.keyset)
             .await?;
+        let (organizations, next_page_token) = page.answer(found, to_proto);
         Ok(Response::new(pb::ListOrganizationsResponse {
-            organizations: page.items.iter().map(to_proto).collect(),
-            next_page_token: paging::encode_token(page.next_after, &query),
+            organizations,
+            next_page_token,
         }))
     }
 
@@ -119,20 +146,17 @@ impl OrganizationService for OrganizationApi {
         &self,
         request: Request<pb::CreateOrganizationRequest>,
     ) -> Result<Response<pb::Organization>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let idempotency = Idempotency::of(&request.request_id, &request)?;
-        let organization = request
-            .organization
-            .as_ref()
-            .ok_or_else(|| Error::invalid("organization", "is required"))?;
+        let (call, request) = accept(request)?;
+        let write = Write::of(&call, &request.request_id, &request)?;
+        let organization = required("organization", &request.organization)?;
         let fields = input(organization).validate("organization")?;
 
-        let call = with_request_id(call, &request.request_id);
-        let answer = Idempotency::write(&idempotency, &self.store, &call, async |tx| {
-            Ok(to_proto(&tx.create_organization(fields).await?))
-        })
-        .await?;
+        let answer = write
+            .run(&self.store, async |tx| {
+                check_references(tx, &fields.country_code).await?;
+                Ok(to_proto(&tx.create_organization(fields).await?))
+            })
+            .await?;
         Ok(Response::new(answer))
     }
 
@@ -140,29 +164,30 @@ impl OrganizationService for OrganizationApi {
         &self,
         request: Request<pb::UpdateOrganizationRequest>,
     ) -> Result<Response<pb::Organization>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let changes = request
-            .organization
-            .ok_or_else(|| Error::invalid("organization", "is required"))?;
-        let id = parse_name("organization.name", &changes.name, "organizations")?;
-        let expected = parse_etag("organization.etag", &changes.etag)?;
-        let paths = mask_paths(request.update_mask.as_ref(), UPDATABLE)?;
+        let (call, changes, name, expected, fields) =
+            accept_update::<_, OrganizationName, OrganizationField>(request)?;
 
         let mut tx = self.store.begin(&call).await?;
         let current = tx
-            .organization_for_update(&call.actor.scope(), id, expected)
+            .organization_for_update(&call.actor.scope(), &name.organization, expected)
             .await?;
         let mut merged = to_proto(&current);
-        for path in &paths {
-            match path.as_str() {
-                "display_name" => merged.display_name = changes.display_name.clone(),
-                "kind" => merged.kind = changes.kind,
-                "country_code" => merged.country_code = changes.country_code.clone(),
-                _ => merged.identifiers = changes.identifiers.clone(),
+        for field in fields {
+            match field {
+                OrganizationField::DisplayName => {
+                    merged.display_name = changes.display_name.clone()
+                }
+                OrganizationField::Kind => merged.kind = changes.kind,
+                OrganizationField::CountryCode => {
+                    merged.country_code = changes.country_code.clone()
+                }
+                OrganizationField::Identifiers => merged.identifiers = changes.identifiers.clone(),
             }
         }
         let fields = input(&merged).validate("organization")?;
+        if fields.country_code != current.fields.country_code {
+            check_references(&tx, &fields.country_code).await?;
+        }
         let updated = tx.update_organization(current, fields).await?;
         tx.commit().await?;
         Ok(Response::new(to_proto(&updated)))
@@ -174,11 +199,11 @@ impl OrganizationService for OrganizationApi {
     ) -> Result<Response<pb::Organization>, Status> {
         let call = call_context(&request)?;
         let request = request.get_ref();
-        let id = parse_name("name", &request.name, "organizations")?;
+        let name = OrganizationName::parse("name", &request.name)?;
         let expected = parse_etag("etag", &request.etag)?;
         let mut tx = self.store.begin(&call).await?;
         let current = tx
-            .organization_for_update(&call.actor.scope(), id, expected)
+            .organization_for_update(&call.actor.scope(), &name.organization, expected)
             .await?;
         let open_grants = tx.open_grants_of(&current.id).await?;
         organization::check_deletable(&current, open_grants)?;

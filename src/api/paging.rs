@@ -9,6 +9,44 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::store::{Keyset, Page};
+
+/// Where a list call starts and how much it takes: the decoded page token
+/// and the page size, bound to the query (parent, filter, flags) that the
+/// token belongs to. Every list handler decodes and encodes tokens here.
+#[derive(Debug, Clone)]
+pub struct PageRequest {
+    /// Where the page starts and how many rows it holds.
+    pub keyset: Keyset,
+    query: String,
+}
+
+impl PageRequest {
+    /// Reads `page_token` and `page_size` of a list request over `query`.
+    pub fn parse(page_token: &str, page_size: i32, query: impl Into<String>) -> Result<Self> {
+        let query = query.into();
+        Ok(PageRequest {
+            keyset: Keyset {
+                after: decode_token(page_token, &query)?,
+                limit: page_size_of(page_size)?,
+            },
+            query,
+        })
+    }
+
+    /// The `next_page_token` after a page that ends at `next_after`.
+    pub fn next_token(&self, next_after: Option<String>) -> String {
+        encode_token(next_after, &self.query)
+    }
+
+    /// The answer's items, converted, and its `next_page_token`.
+    pub fn answer<T, P>(&self, page: Page<T>, convert: impl FnMut(&T) -> P) -> (Vec<P>, String) {
+        (
+            page.items.iter().map(convert).collect(),
+            encode_token(page.next_after, &self.query),
+        )
+    }
+}
 
 /// Page size when the caller sets none.
 pub const DEFAULT_PAGE_SIZE: u64 = 50;
@@ -16,7 +54,7 @@ pub const DEFAULT_PAGE_SIZE: u64 = 50;
 pub const MAX_PAGE_SIZE: u64 = 500;
 
 /// The page size to use.
-pub fn page_size(requested: i32) -> Result<u64> {
+fn page_size_of(requested: i32) -> Result<u64> {
     match requested {
         size if size < 0 => Err(Error::invalid("page_size", "must not be negative")),
         0 => Ok(DEFAULT_PAGE_SIZE),
@@ -48,7 +86,7 @@ fn fingerprint(query: &str) -> String {
 }
 
 /// Decodes a page token for `query` (the filter and flags of the request).
-pub fn decode_token(token: &str, query: &str) -> Result<Option<String>> {
+fn decode_token(token: &str, query: &str) -> Result<Option<String>> {
     if token.is_empty() {
         return Ok(None);
     }
@@ -70,7 +108,7 @@ pub fn decode_token(token: &str, query: &str) -> Result<Option<String>> {
 }
 
 /// The token of the page after `after` for `query`; empty when there is none.
-pub fn encode_token(after: Option<String>, query: &str) -> String {
+fn encode_token(after: Option<String>, query: &str) -> String {
     match after {
         None => String::new(),
         Some(after) => {
@@ -81,6 +119,14 @@ pub fn encode_token(after: Option<String>, query: &str) -> String {
             URL_SAFE_NO_PAD.encode(serde_json::to_vec(&token).unwrap_or_default())
         }
     }
+}
+
+/// The error for a filter field the list does not know (what `parse_filter` refuses first).
+pub fn unknown_filter_field(field: &str) -> Error {
+    Error::invalid(
+        "filter",
+        format!("unknown field {}", crate::domain::names::excerpt(field)),
+    )
 }
 
 /// Parses `field = value AND field = value` against the allowed field names.
@@ -175,6 +221,9 @@ mod tests {
     #[test]
     fn a_token_is_bound_to_its_filter() {
         let token = encode_token(Some("abc".into()), "kind=NGO");
+        assert!(page_size_of(-1).is_err());
+        assert_eq!(page_size_of(0).unwrap(), DEFAULT_PAGE_SIZE);
+        assert_eq!(page_size_of(100_000).unwrap(), MAX_PAGE_SIZE);
         assert_eq!(
             decode_token(&token, "kind=NGO").unwrap(),
             Some("abc".into())

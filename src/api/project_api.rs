@@ -2,24 +2,26 @@
 
 use tonic::{Request, Response, Status};
 
-use super::enums::*;
-use super::grant_api::parse_child;
-use super::paging;
+use super::paging::{self, PageRequest};
 use super::{
-    Idempotency, call_context, etag, filter_code, mask_paths, parse_etag, parse_name, timestamp,
-    with_request_id,
+    ProtoEnum, StateChange, StateChangeRequest, Write, accept, accept_update, call_context, etag,
+    filter_code, parse_etag, required, timestamp,
 };
 use crate::domain::fiscal_year::FiscalCalendar;
+use crate::domain::names::{
+    GrantName, IndicatorName, ProjectName, ResourceName, TipRecommendationName, parse_parent,
+};
 use crate::domain::pillar::Pillar;
 use crate::domain::project::{
-    self, Indicator, IndicatorInput, Project, ProjectInput, ProjectState, ProjectTransition,
+    self, ActivityKind, Indicator, IndicatorInput, OutcomeKind, Project, ProjectInput,
+    ProjectState, ProjectTransition,
 };
-use crate::domain::tip_report::parse_recommendation_name;
-use crate::error::{Error, Result};
+use crate::domain::reference;
+use crate::error::Result;
 use crate::pb::v1 as pb;
 use crate::pb::v1::project_service_server::ProjectService;
 use crate::store::projects::ProjectFilter;
-use crate::store::{CallContext, Store};
+use crate::store::{Store, Tx};
 
 /// Serves projects and indicators.
 pub struct ProjectApi {
@@ -33,23 +35,41 @@ impl ProjectApi {
     }
 }
 
-const PROJECT_UPDATABLE: &[&str] = &[
-    "title",
-    "summary",
-    "country_codes",
-    "pillars",
-    "activity_kinds",
-    "start_date",
-    "end_date",
-    "tip_recommendations",
-];
-const INDICATOR_UPDATABLE: &[&str] = &[
-    "display_name",
-    "unit",
-    "outcome_kind",
-    "baseline",
-    "targets",
-];
+code_enum! {
+    /// The fields of a project an update may change (the paths of its mask).
+    ProjectField {
+        Title => "title",
+        Summary => "summary",
+        CountryCodes => "country_codes",
+        Pillars => "pillars",
+        ActivityKinds => "activity_kinds",
+        StartDate => "start_date",
+        EndDate => "end_date",
+        TipRecommendations => "tip_recommendations",
+    }
+}
+
+code_enum! {
+    /// The fields of an indicator an update may change (the paths of its mask).
+    IndicatorField {
+        DisplayName => "display_name",
+        Unit => "unit",
+        OutcomeKind => "outcome_kind",
+        Baseline => "baseline",
+        Targets => "targets",
+    }
+}
+
+update_requests!(
+    pb::UpdateProjectRequest => project: pb::Project,
+    pb::UpdateIndicatorRequest => indicator: pb::Indicator,
+);
+
+state_change_requests!(
+    pb::StartProjectRequest,
+    pb::CompleteProjectRequest,
+    pb::CancelProjectRequest
+);
 
 fn to_proto(project: &Project, recommendation_countries: &[(String, String)]) -> pb::Project {
     pb::Project {
@@ -61,17 +81,17 @@ fn to_proto(project: &Project, recommendation_countries: &[(String, String)]) ->
             .fields
             .pillars
             .iter()
-            .map(|pillar| pillar_to_proto(*pillar))
+            .map(|pillar| pillar.to_proto())
             .collect(),
         activity_kinds: project
             .fields
             .activity_kinds
             .iter()
-            .map(|kind| activity_to_proto(*kind))
+            .map(|kind| kind.to_proto())
             .collect(),
         start_date: project.fields.start_date.to_string(),
         end_date: project.fields.end_date.to_string(),
-        state: project_state_to_proto(project.state),
+        state: project.state.to_proto(),
         tip_recommendations: project
             .fields
             .recommendation_ids
@@ -82,7 +102,7 @@ fn to_proto(project: &Project, recommendation_countries: &[(String, String)]) ->
                     .find(|(_, known)| known == id)
                     .map(|(country, _)| country.as_str())
                     .unwrap_or("-");
-                format!("countries/{country}/tipRecommendations/{id}")
+                TipRecommendationName::new(country, id).to_string()
             })
             .collect(),
         create_time: Some(timestamp(project.create_time)),
@@ -96,7 +116,7 @@ fn indicator_to_proto(indicator: &Indicator) -> pb::Indicator {
         name: indicator.resource_name(),
         display_name: indicator.fields.display_name.clone(),
         unit: indicator.fields.unit.clone(),
-        outcome_kind: outcome_kind_to_proto(indicator.fields.outcome_kind),
+        outcome_kind: indicator.fields.outcome_kind.to_proto(),
         baseline: indicator.fields.baseline,
         targets: indicator
             .fields
@@ -115,12 +135,6 @@ fn indicator_to_proto(indicator: &Indicator) -> pb::Indicator {
     }
 }
 
-/// `countries/{country}/tipRecommendations/{id}` -> (country, id), or why the name is wrong.
-fn parse_recommendation(name: &str) -> std::result::Result<(String, String), String> {
-    parse_recommendation_name("tip_recommendations", name)
-        .map_err(|violation| violation.description)
-}
-
 fn project_input(project: &pb::Project) -> ProjectInput<'_> {
     ProjectInput {
         title: &project.title,
@@ -129,20 +143,16 @@ fn project_input(project: &pb::Project) -> ProjectInput<'_> {
         pillars: project
             .pillars
             .iter()
-            .map(|value| pillar_from_proto(*value))
+            .map(|value| Pillar::from_proto(*value))
             .collect(),
         activity_kinds: project
             .activity_kinds
             .iter()
-            .map(|value| activity_from_proto(*value))
+            .map(|value| ActivityKind::from_proto(*value))
             .collect(),
         start_date: &project.start_date,
         end_date: &project.end_date,
-        recommendations: project
-            .tip_recommendations
-            .iter()
-            .map(|name| parse_recommendation(name))
-            .collect(),
+        tip_recommendations: &project.tip_recommendations,
     }
 }
 
@@ -150,7 +160,7 @@ fn indicator_input(indicator: &pb::Indicator) -> IndicatorInput<'_> {
     IndicatorInput {
         display_name: &indicator.display_name,
         unit: &indicator.unit,
-        outcome_kind: outcome_kind_from_proto(indicator.outcome_kind),
+        outcome_kind: OutcomeKind::from_proto(indicator.outcome_kind),
         baseline: indicator.baseline,
         targets: indicator
             .targets
@@ -160,63 +170,74 @@ fn indicator_input(indicator: &pb::Indicator) -> IndicatorInput<'_> {
     }
 }
 
-/// `grants/{grant}/projects/{project}/indicators/{indicator}` -> (grant, project, indicator).
-fn parse_indicator_name<'a>(field: &str, name: &'a str) -> Result<(&'a str, &'a str, &'a str)> {
-    match name.split('/').collect::<Vec<_>>().as_slice() {
-        ["grants", grant, "projects", project, "indicators", id]
-            if !grant.is_empty() && !project.is_empty() && !id.is_empty() =>
-        {
-            Ok((grant, project, id))
-        }
-        _ => Err(Error::invalid(
-            field,
-            format!(
-                "{name:?} is not a resource name of the form grants/{{grant}}/projects/{{project}}/indicators/{{indicator}}"
-            ),
-        )),
-    }
-}
-
 impl ProjectApi {
     /// The answer for a project: its recommendations named with their countries.
     fn answer(&self, project: &Project, names: &[String]) -> pb::Project {
         let known: Vec<(String, String)> = names
             .iter()
-            .filter_map(|name| parse_recommendation(name).ok())
+            .filter_map(|name| name.parse::<TipRecommendationName>().ok())
+            .map(|name| (name.country, name.recommendation))
             .collect();
         to_proto(project, &known)
     }
 
+    /// The one path of every project state change: they differ only by `transition`.
     async fn change_state(
         &self,
-        call: CallContext,
-        name: &str,
-        etag: &str,
-        request_id: &str,
-        request: &impl prost::Message,
+        request: Request<impl StateChangeRequest>,
         transition: ProjectTransition,
-    ) -> Result<pb::Project> {
-        let idempotency = Idempotency::of(request_id, request)?;
-        let (grant_id, id) = parse_child("name", name, "projects")?;
-        let expected = parse_etag("etag", etag)?;
-        let write_call = with_request_id(call.clone(), request_id);
-        let answer = Idempotency::write(&idempotency, &self.store, &write_call, async |tx| {
-            let grant = tx
-                .grant_for_update(&call.actor.scope(), grant_id, None)
-                .await?;
-            let current = tx
-                .project_for_update(&call.actor.scope(), grant_id, id, expected)
-                .await?;
-            let state = project::decide_project_transition(&current, &grant, transition)?;
-            let fields = current.fields.clone();
-            let changed = tx.save_project(current, fields, state).await?;
-            let names = tx
-                .recommendation_names(&changed.fields.recommendation_ids)
-                .await?;
-            Ok(self.answer(&changed, &names))
-        })
-        .await?;
-        Ok(answer)
+    ) -> Result<Response<pb::Project>, Status> {
+        let change = StateChange::<ProjectName>::parse(request)?;
+        let scope = change.call.actor.scope();
+        let name = &change.name;
+        let answer = change
+            .write
+            .run(&self.store, async |tx| {
+                let grant = tx.grant_for_update(&scope, &name.grant, None).await?;
+                let current = tx
+                    .project_for_update(&scope, &name.grant, &name.project, change.expected)
+                    .await?;
+                let state = project::decide_project_transition(&current, &grant, transition)?;
+                let fields = current.fields.clone();
+                let changed = tx.save_project(current, fields, state).await?;
+                let names = tx
+                    .recommendation_names(&changed.fields.recommendation_ids)
+                    .await?;
+                Ok(self.answer(&changed, &names))
+            })
+            .await?;
+        Ok(Response::new(answer))
+    }
+
+    /// Checks what the store knows about a project's references: its
+    /// countries exist and the recommendations it cites are live and filed under them.
+    async fn check_references(tx: &Tx, project: &pb::Project, countries: &[String]) -> Result<()> {
+        let unknown = tx.unknown_countries(countries).await?;
+        reference::check_known_countries("project.country_codes", countries, &unknown)?;
+        let live = tx
+            .tip_recommendations_for(&project::recommendation_ids(&project.tip_recommendations))
+            .await?;
+        project::check_recommendations_live(
+            "project.tip_recommendations",
+            &project.tip_recommendations,
+            &live,
+        )
+    }
+
+    /// The locked, open grant and project of an indicator change.
+    async fn open_project(
+        tx: &Tx,
+        call: &crate::store::CallContext,
+        name: &ProjectName,
+    ) -> Result<(crate::domain::grant::Grant, Project)> {
+        let scope = call.actor.scope();
+        let grant = tx.grant_for_update(&scope, &name.grant, None).await?;
+        grant.check_open()?;
+        let project = tx
+            .project_for_update(&scope, &name.grant, &name.project, None)
+            .await?;
+        project.check_open()?;
+        Ok((grant, project))
     }
 }
 
@@ -227,10 +248,10 @@ impl ProjectService for ProjectApi {
         request: Request<pb::GetProjectRequest>,
     ) -> Result<Response<pb::Project>, Status> {
         let call = call_context(&request)?;
-        let (grant_id, id) = parse_child("name", &request.get_ref().name, "projects")?;
+        let name = ProjectName::parse("name", &request.get_ref().name)?;
         let project = self
             .store
-            .get_project(&call.actor.scope(), grant_id, id)
+            .get_project(&call.actor.scope(), &name.grant, &name.project)
             .await?;
         let names = self
             .store
@@ -245,12 +266,9 @@ impl ProjectService for ProjectApi {
     ) -> Result<Response<pb::ListProjectsResponse>, Status> {
         let call = call_context(&request)?;
         let request = request.get_ref();
-        let grant_id = match request.parent.as_str() {
-            "grants/-" => None,
-            parent => Some(parse_name("parent", parent, "grants")?.to_string()),
-        };
+        let parent = parse_parent::<GrantName>("parent", &request.parent)?;
         let mut filter = ProjectFilter {
-            grant_id,
+            grant_id: parent.map(|name| name.grant),
             ..Default::default()
         };
         for (field, value) in
@@ -262,18 +280,11 @@ impl ProjectService for ProjectApi {
                     filter.region_code =
                         Some(value.trim_start_matches("regions/").to_ascii_uppercase())
                 }
-                "pillar" => {
-                    filter.pillar =
-                        Some(filter_code(&value, "PILLAR_", Pillar::from_code, "pillar")?)
+                "pillar" => filter.pillar = Some(filter_code::<Pillar>(&value, "pillar")?),
+                "state" => {
+                    filter.state = Some(filter_code::<ProjectState>(&value, "project state")?)
                 }
-                _ => {
-                    filter.state = Some(filter_code(
-                        &value,
-                        "PROJECT_STATE_",
-                        ProjectState::from_code,
-                        "project state",
-                    )?)
-                }
+                other => return Err(paging::unknown_filter_field(other).into()),
             }
         }
         super::check_filter_places(
@@ -282,26 +293,26 @@ impl ProjectService for ProjectApi {
             filter.region_code.as_deref(),
         )
         .await?;
-        let query = format!("{}|{}", request.parent, request.filter);
-        let after = paging::decode_token(&request.page_token, &query)?;
-        let size = paging::page_size(request.page_size)?;
-        let page = self
+        let page = PageRequest::parse(
+            &request.page_token,
+            request.page_size,
+            format!("{}|{}", request.parent, request.filter),
+        )?;
+        let found = self
             .store
-            .list_projects(&call.actor.scope(), &filter, after, size)
+            .list_projects(&call.actor.scope(), &filter, &page.keyset)
             .await?;
-        let ids: Vec<String> = page
+        let ids: Vec<String> = found
             .items
             .iter()
             .flat_map(|project| project.fields.recommendation_ids.clone())
             .collect();
         let names = self.store.recommendation_names(&ids).await?;
+        let (projects, next_page_token) =
+            page.answer(found, |project| self.answer(project, &names));
         Ok(Response::new(pb::ListProjectsResponse {
-            projects: page
-                .items
-                .iter()
-                .map(|project| self.answer(project, &names))
-                .collect(),
-            next_page_token: paging::encode_token(page.next_after, &query),
+            projects,
+            next_page_token,
         }))
     }
 
@@ -309,28 +320,23 @@ impl ProjectService for ProjectApi {
         &self,
         request: Request<pb::CreateProjectRequest>,
     ) -> Result<Response<pb::Project>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let idempotency = Idempotency::of(&request.request_id, &request)?;
-        let grant_id = parse_name("parent", &request.parent, "grants")?;
-        let project = request
-            .project
-            .as_ref()
-            .ok_or_else(|| Error::invalid("project", "is required"))?;
+        let (call, request) = accept(request)?;
+        let write = Write::of(&call, &request.request_id, &request)?;
+        let parent = GrantName::parse("parent", &request.parent)?;
+        let project = required("project", &request.project)?;
 
-        let write_call = with_request_id(call.clone(), &request.request_id);
-        let answer = Idempotency::write(&idempotency, &self.store, &write_call, async |tx| {
-            let grant = tx
-                .grant_for_update(&call.actor.scope(), grant_id, None)
-                .await?;
-            grant.check_open()?;
-            let fields = project_input(project).validate("project", &grant)?;
-            tx.require_recommendations("project.tip_recommendations", &project.tip_recommendations)
-                .await?;
-            let created = tx.create_project(&grant, fields).await?;
-            Ok(self.answer(&created, &project.tip_recommendations))
-        })
-        .await?;
+        let answer = write
+            .run(&self.store, async |tx| {
+                let grant = tx
+                    .grant_for_update(&call.actor.scope(), &parent.grant, None)
+                    .await?;
+                grant.check_open()?;
+                let fields = project_input(project).validate("project", &grant)?;
+                Self::check_references(tx, project, &fields.country_codes).await?;
+                let created = tx.create_project(&grant, fields).await?;
+                Ok(self.answer(&created, &project.tip_recommendations))
+            })
+            .await?;
         Ok(Response::new(answer))
     }
 
@@ -338,43 +344,39 @@ impl ProjectService for ProjectApi {
         &self,
         request: Request<pb::UpdateProjectRequest>,
     ) -> Result<Response<pb::Project>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let changes = request
-            .project
-            .ok_or_else(|| Error::invalid("project", "is required"))?;
-        let (grant_id, id) = parse_child("project.name", &changes.name, "projects")?;
-        let expected = parse_etag("project.etag", &changes.etag)?;
-        let paths = mask_paths(request.update_mask.as_ref(), PROJECT_UPDATABLE)?;
+        let (call, changes, name, expected, fields) =
+            accept_update::<_, ProjectName, ProjectField>(request)?;
 
         let mut tx = self.store.begin(&call).await?;
-        let grant = tx
-            .grant_for_update(&call.actor.scope(), grant_id, None)
-            .await?;
+        let scope = call.actor.scope();
+        let grant = tx.grant_for_update(&scope, &name.grant, None).await?;
         grant.check_open()?;
         let current = tx
-            .project_for_update(&call.actor.scope(), grant_id, id, expected)
+            .project_for_update(&scope, &name.grant, &name.project, expected)
             .await?;
         current.check_open()?;
         let current_names = tx
             .recommendation_names(&current.fields.recommendation_ids)
             .await?;
         let mut merged = self.answer(&current, &current_names);
-        for path in &paths {
-            match path.as_str() {
-                "title" => merged.title = changes.title.clone(),
-                "summary" => merged.summary = changes.summary.clone(),
-                "country_codes" => merged.country_codes = changes.country_codes.clone(),
-                "pillars" => merged.pillars = changes.pillars.clone(),
-                "activity_kinds" => merged.activity_kinds = changes.activity_kinds.clone(),
-                "start_date" => merged.start_date = changes.start_date.clone(),
-                "end_date" => merged.end_date = changes.end_date.clone(),
-                _ => merged.tip_recommendations = changes.tip_recommendations.clone(),
+        for field in fields {
+            match field {
+                ProjectField::Title => merged.title = changes.title.clone(),
+                ProjectField::Summary => merged.summary = changes.summary.clone(),
+                ProjectField::CountryCodes => merged.country_codes = changes.country_codes.clone(),
+                ProjectField::Pillars => merged.pillars = changes.pillars.clone(),
+                ProjectField::ActivityKinds => {
+                    merged.activity_kinds = changes.activity_kinds.clone()
+                }
+                ProjectField::StartDate => merged.start_date = changes.start_date.clone(),
+                ProjectField::EndDate => merged.end_date = changes.end_date.clone(),
+                ProjectField::TipRecommendations => {
+                    merged.tip_recommendations = changes.tip_recommendations.clone()
+                }
             }
         }
         let fields = project_input(&merged).validate("project", &grant)?;
-        tx.require_recommendations("project.tip_recommendations", &merged.tip_recommendations)
-            .await?;
+        Self::check_references(&tx, &merged, &fields.country_codes).await?;
         let state = current.state;
         let updated = tx.save_project(current, fields, state).await?;
         let answer = self.answer(&updated, &merged.tip_recommendations);
@@ -386,94 +388,48 @@ impl ProjectService for ProjectApi {
         &self,
         request: Request<pb::StartProjectRequest>,
     ) -> Result<Response<pb::Project>, Status> {
-        let call = call_context(&request)?;
-        let r = request.get_ref();
-        Ok(Response::new(
-            self.change_state(
-                call,
-                &r.name,
-                &r.etag,
-                &r.request_id,
-                r,
-                ProjectTransition::Start,
-            )
-            .await?,
-        ))
+        self.change_state(request, ProjectTransition::Start).await
     }
 
     async fn complete_project(
         &self,
         request: Request<pb::CompleteProjectRequest>,
     ) -> Result<Response<pb::Project>, Status> {
-        let call = call_context(&request)?;
-        let r = request.get_ref();
-        Ok(Response::new(
-            self.change_state(
-                call,
-                &r.name,
-                &r.etag,
-                &r.request_id,
-                r,
-                ProjectTransition::Complete,
-            )
-            .await?,
-        ))
+        self.change_state(request, ProjectTransition::Complete)
+            .await
     }
 
     async fn cancel_project(
         &self,
         request: Request<pb::CancelProjectRequest>,
     ) -> Result<Response<pb::Project>, Status> {
-        let call = call_context(&request)?;
-        let r = request.get_ref();
-        Ok(Response::new(
-            self.change_state(
-                call,
-                &r.name,
-                &r.etag,
-                &r.request_id,
-                r,
-                ProjectTransition::Cancel,
-            )
-            .await?,
-        ))
+        self.change_state(request, ProjectTransition::Cancel).await
     }
 
     async fn create_indicator(
         &self,
         request: Request<pb::CreateIndicatorRequest>,
     ) -> Result<Response<pb::Indicator>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let idempotency = Idempotency::of(&request.request_id, &request)?;
-        let (grant_id, project_id) = parse_child("parent", &request.parent, "projects")?;
-        let indicator = request
-            .indicator
-            .as_ref()
-            .ok_or_else(|| Error::invalid("indicator", "is required"))?;
+        let (call, request) = accept(request)?;
+        let write = Write::of(&call, &request.request_id, &request)?;
+        let parent = ProjectName::parse("parent", &request.parent)?;
+        let indicator = required("indicator", &request.indicator)?;
         let fields = indicator_input(indicator).validate("indicator")?;
 
-        let write_call = with_request_id(call.clone(), &request.request_id);
-        let answer = Idempotency::write(&idempotency, &self.store, &write_call, async |tx| {
-            let grant = tx
-                .grant_for_update(&call.actor.scope(), grant_id, None)
-                .await?;
-            grant.check_open()?;
-            let project = tx
-                .project_for_update(&call.actor.scope(), grant_id, project_id, None)
-                .await?;
-            project.check_open()?;
-            project::check_targets(
-                "indicator",
-                &fields,
-                &project,
-                grant.terms.reporting_cadence,
-                &self.calendar,
-            )?;
-            let created = tx.create_indicator(&project, fields).await?;
-            Ok(indicator_to_proto(&created))
-        })
-        .await?;
+        let answer = write
+            .run(&self.store, async |tx| {
+                let (grant, project) = Self::open_project(tx, &call, &parent).await?;
+                project::check_targets(
+                    "indicator",
+                    &fields,
+                    &project,
+                    grant.terms.reporting_cadence,
+                    &self.calendar,
+                )?;
+                let created = tx.create_indicator(&project, fields).await?;
+                Ok(indicator_to_proto(&created))
+            })
+            .await?;
         Ok(Response::new(answer))
     }
 
@@ -482,10 +438,15 @@ impl ProjectService for ProjectApi {
         request: Request<pb::GetIndicatorRequest>,
     ) -> Result<Response<pb::Indicator>, Status> {
         let call = call_context(&request)?;
-        let (grant_id, project_id, id) = parse_indicator_name("name", &request.get_ref().name)?;
+        let name = IndicatorName::parse("name", &request.get_ref().name)?;
         let indicator = self
             .store
-            .get_indicator(&call.actor.scope(), grant_id, project_id, id)
+            .get_indicator(
+                &call.actor.scope(),
+                &name.grant,
+                &name.project,
+                &name.indicator,
+            )
             .await?;
         Ok(Response::new(indicator_to_proto(&indicator)))
     }
@@ -496,24 +457,26 @@ impl ProjectService for ProjectApi {
     ) -> Result<Response<pb::ListIndicatorsResponse>, Status> {
         let call = call_context(&request)?;
         let request = request.get_ref();
-        let (grant_id, project_id) = parse_child("parent", &request.parent, "projects")?;
-        let query = format!("{}|{}", request.parent, request.show_deleted);
-        let after = paging::decode_token(&request.page_token, &query)?;
-        let size = paging::page_size(request.page_size)?;
-        let page = self
+        let parent = ProjectName::parse("parent", &request.parent)?;
+        let page = PageRequest::parse(
+            &request.page_token,
+            request.page_size,
+            format!("{}|{}", request.parent, request.show_deleted),
+        )?;
+        let found = self
             .store
             .list_indicators(
                 &call.actor.scope(),
-                grant_id,
-                project_id,
+                &parent.grant,
+                &parent.project,
                 request.show_deleted,
-                after,
-                size,
+                &page.keyset,
             )
             .await?;
+        let (indicators, next_page_token) = page.answer(found, indicator_to_proto);
         Ok(Response::new(pb::ListIndicatorsResponse {
-            indicators: page.items.iter().map(indicator_to_proto).collect(),
-            next_page_token: paging::encode_token(page.next_after, &query),
+            indicators,
+            next_page_token,
         }))
     }
 
@@ -521,33 +484,22 @@ impl ProjectService for ProjectApi {
         &self,
         request: Request<pb::UpdateIndicatorRequest>,
     ) -> Result<Response<pb::Indicator>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let changes = request
-            .indicator
-            .ok_or_else(|| Error::invalid("indicator", "is required"))?;
-        let (grant_id, project_id, id) = parse_indicator_name("indicator.name", &changes.name)?;
-        let expected = parse_etag("indicator.etag", &changes.etag)?;
-        let paths = mask_paths(request.update_mask.as_ref(), INDICATOR_UPDATABLE)?;
+        let (call, changes, name, expected, fields) =
+            accept_update::<_, IndicatorName, IndicatorField>(request)?;
 
         let mut tx = self.store.begin(&call).await?;
-        let grant = tx
-            .grant_for_update(&call.actor.scope(), grant_id, None)
+        let (grant, project) = Self::open_project(&tx, &call, &name.project()).await?;
+        let current = tx
+            .indicator_for_update(&project, &name.indicator, expected)
             .await?;
-        grant.check_open()?;
-        let project = tx
-            .project_for_update(&call.actor.scope(), grant_id, project_id, None)
-            .await?;
-        project.check_open()?;
-        let current = tx.indicator_for_update(&project, id, expected).await?;
         let mut merged = indicator_to_proto(&current);
-        for path in &paths {
-            match path.as_str() {
-                "display_name" => merged.display_name = changes.display_name.clone(),
-                "unit" => merged.unit = changes.unit.clone(),
-                "outcome_kind" => merged.outcome_kind = changes.outcome_kind,
-                "baseline" => merged.baseline = changes.baseline,
-                _ => merged.targets = changes.targets.clone(),
+        for field in fields {
+            match field {
+                IndicatorField::DisplayName => merged.display_name = changes.display_name.clone(),
+                IndicatorField::Unit => merged.unit = changes.unit.clone(),
+                IndicatorField::OutcomeKind => merged.outcome_kind = changes.outcome_kind,
+                IndicatorField::Baseline => merged.baseline = changes.baseline,
+                IndicatorField::Targets => merged.targets = changes.targets.clone(),
             }
         }
         let fields = indicator_input(&merged).validate("indicator")?;
@@ -569,18 +521,13 @@ impl ProjectService for ProjectApi {
     ) -> Result<Response<pb::Indicator>, Status> {
         let call = call_context(&request)?;
         let request = request.get_ref();
-        let (grant_id, project_id, id) = parse_indicator_name("name", &request.name)?;
+        let name = IndicatorName::parse("name", &request.name)?;
         let expected = parse_etag("etag", &request.etag)?;
         let mut tx = self.store.begin(&call).await?;
-        let grant = tx
-            .grant_for_update(&call.actor.scope(), grant_id, None)
+        let (_grant, project) = Self::open_project(&tx, &call, &name.project()).await?;
+        let current = tx
+            .indicator_for_update(&project, &name.indicator, expected)
             .await?;
-        grant.check_open()?;
-        let project = tx
-            .project_for_update(&call.actor.scope(), grant_id, project_id, None)
-            .await?;
-        project.check_open()?;
-        let current = tx.indicator_for_update(&project, id, expected).await?;
         let fields = current.fields.clone();
         let deleted = tx.save_indicator(current, fields, true).await?;
         tx.commit().await?;

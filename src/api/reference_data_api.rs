@@ -2,12 +2,11 @@
 
 use tonic::{Request, Response, Status};
 
-use super::paging;
-use super::{
-    Idempotency, call_context, etag, mask_paths, parse_etag, parse_name, timestamp, with_request_id,
-};
+use super::paging::{self, PageRequest};
+use super::{Write, accept, accept_update, call_context, etag, parse_etag, required, timestamp};
+use crate::domain::names::{CountryName, FundingAccountName, RegionName, ResourceName};
 use crate::domain::reference::{self, Country, FundingAccount, Region};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::pb::v1 as pb;
 use crate::pb::v1::reference_data_service_server::ReferenceDataService;
 use crate::store::Store;
@@ -56,7 +55,15 @@ fn region_to_proto(region: &Region) -> pb::Region {
     }
 }
 
-const UPDATABLE: &[&str] = &["display_name", "description"];
+code_enum! {
+    /// The fields of a funding account an update may change (the paths of its mask).
+    FundingAccountField {
+        DisplayName => "display_name",
+        Description => "description",
+    }
+}
+
+update_requests!(pb::UpdateFundingAccountRequest => funding_account: pb::FundingAccount);
 
 #[tonic::async_trait]
 impl ReferenceDataService for ReferenceDataApi {
@@ -65,11 +72,8 @@ impl ReferenceDataService for ReferenceDataApi {
         request: Request<pb::GetFundingAccountRequest>,
     ) -> Result<Response<pb::FundingAccount>, Status> {
         call_context(&request)?;
-        let code = parse_name("name", &request.get_ref().name, "fundingAccounts")?;
-        let account = self
-            .store
-            .get_funding_account(&code.to_ascii_uppercase())
-            .await?;
+        let name = FundingAccountName::parse("name", &request.get_ref().name)?;
+        let account = self.store.get_funding_account(&name.code).await?;
         Ok(Response::new(account_to_proto(&account)))
     }
 
@@ -79,16 +83,19 @@ impl ReferenceDataService for ReferenceDataApi {
     ) -> Result<Response<pb::ListFundingAccountsResponse>, Status> {
         call_context(&request)?;
         let request = request.get_ref();
-        let query = format!("{}", request.show_deleted);
-        let after = paging::decode_token(&request.page_token, &query)?;
-        let size = paging::page_size(request.page_size)?;
-        let page = self
+        let page = PageRequest::parse(
+            &request.page_token,
+            request.page_size,
+            request.show_deleted.to_string(),
+        )?;
+        let found = self
             .store
-            .list_funding_accounts(request.show_deleted, after, size)
+            .list_funding_accounts(request.show_deleted, &page.keyset)
             .await?;
+        let (funding_accounts, next_page_token) = page.answer(found, account_to_proto);
         Ok(Response::new(pb::ListFundingAccountsResponse {
-            funding_accounts: page.items.iter().map(account_to_proto).collect(),
-            next_page_token: paging::encode_token(page.next_after, &query),
+            funding_accounts,
+            next_page_token,
         }))
     }
 
@@ -96,25 +103,21 @@ impl ReferenceDataService for ReferenceDataApi {
         &self,
         request: Request<pb::CreateFundingAccountRequest>,
     ) -> Result<Response<pb::FundingAccount>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let idempotency = Idempotency::of(&request.request_id, &request)?;
-        let account = request
-            .funding_account
-            .as_ref()
-            .ok_or_else(|| Error::invalid("funding_account", "is required"))?;
+        let (call, request) = accept(request)?;
+        let write = Write::of(&call, &request.request_id, &request)?;
+        let account = required("funding_account", &request.funding_account)?;
         let (code, fields) = reference::new_funding_account(
             &request.funding_account_id,
             &account.display_name,
             &account.description,
         )?;
 
-        let write_call = with_request_id(call, &request.request_id);
-        let answer = Idempotency::write(&idempotency, &self.store, &write_call, async |tx| {
-            let created = tx.create_funding_account(&code, fields).await?;
-            Ok(account_to_proto(&created))
-        })
-        .await?;
+        let answer = write
+            .run(&self.store, async |tx| {
+                let created = tx.create_funding_account(&code, fields).await?;
+                Ok(account_to_proto(&created))
+            })
+            .await?;
         Ok(Response::new(answer))
     }
 
@@ -122,23 +125,20 @@ impl ReferenceDataService for ReferenceDataApi {
         &self,
         request: Request<pb::UpdateFundingAccountRequest>,
     ) -> Result<Response<pb::FundingAccount>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let changes = request
-            .funding_account
-            .ok_or_else(|| Error::invalid("funding_account", "is required"))?;
-        let code = parse_name("funding_account.name", &changes.name, "fundingAccounts")?
-            .to_ascii_uppercase();
-        let expected = parse_etag("funding_account.etag", &changes.etag)?;
-        let paths = mask_paths(request.update_mask.as_ref(), UPDATABLE)?;
+        let (call, changes, name, expected, fields) =
+            accept_update::<_, FundingAccountName, FundingAccountField>(request)?;
 
         let mut tx = self.store.begin(&call).await?;
-        let current = tx.funding_account_for_update(&code, expected).await?;
+        let current = tx.funding_account_for_update(&name.code, expected).await?;
         let mut merged = current.fields.clone();
-        for path in &paths {
-            match path.as_str() {
-                "display_name" => merged.display_name = changes.display_name.clone(),
-                _ => merged.description = changes.description.clone(),
+        for field in fields {
+            match field {
+                FundingAccountField::DisplayName => {
+                    merged.display_name = changes.display_name.clone()
+                }
+                FundingAccountField::Description => {
+                    merged.description = changes.description.clone()
+                }
             }
         }
         let fields = reference::funding_account_fields(
@@ -157,10 +157,10 @@ impl ReferenceDataService for ReferenceDataApi {
     ) -> Result<Response<pb::FundingAccount>, Status> {
         let call = call_context(&request)?;
         let request = request.get_ref();
-        let code = parse_name("name", &request.name, "fundingAccounts")?.to_ascii_uppercase();
+        let name = FundingAccountName::parse("name", &request.name)?;
         let expected = parse_etag("etag", &request.etag)?;
         let mut tx = self.store.begin(&call).await?;
-        let current = tx.funding_account_for_update(&code, expected).await?;
+        let current = tx.funding_account_for_update(&name.code, expected).await?;
         let fields = current.fields.clone();
         let deleted = tx.save_funding_account(current, fields, true).await?;
         tx.commit().await?;
@@ -172,8 +172,8 @@ impl ReferenceDataService for ReferenceDataApi {
         request: Request<pb::GetCountryRequest>,
     ) -> Result<Response<pb::Country>, Status> {
         call_context(&request)?;
-        let code = parse_name("name", &request.get_ref().name, "countries")?;
-        let country = self.store.get_country(&code.to_ascii_uppercase()).await?;
+        let name = CountryName::parse("name", &request.get_ref().name)?;
+        let country = self.store.get_country(&name.country).await?;
         Ok(Response::new(country_to_proto(&country)))
     }
 
@@ -187,15 +187,15 @@ impl ReferenceDataService for ReferenceDataApi {
             .into_iter()
             .next()
             .map(|(_, value)| value.trim_start_matches("regions/").to_ascii_uppercase());
-        let after = paging::decode_token(&request.page_token, &request.filter)?;
-        let size = paging::page_size(request.page_size)?;
-        let page = self
+        let page = PageRequest::parse(&request.page_token, request.page_size, &request.filter)?;
+        let found = self
             .store
-            .list_countries(region.as_deref(), after, size)
+            .list_countries(region.as_deref(), &page.keyset)
             .await?;
+        let (countries, next_page_token) = page.answer(found, country_to_proto);
         Ok(Response::new(pb::ListCountriesResponse {
-            countries: page.items.iter().map(country_to_proto).collect(),
-            next_page_token: paging::encode_token(page.next_after, &request.filter),
+            countries,
+            next_page_token,
         }))
     }
 
@@ -204,8 +204,8 @@ impl ReferenceDataService for ReferenceDataApi {
         request: Request<pb::GetRegionRequest>,
     ) -> Result<Response<pb::Region>, Status> {
         call_context(&request)?;
-        let code = parse_name("name", &request.get_ref().name, "regions")?;
-        let region = self.store.get_region(&code.to_ascii_uppercase()).await?;
+        let name = RegionName::parse("name", &request.get_ref().name)?;
+        let region = self.store.get_region(&name.region).await?;
         Ok(Response::new(region_to_proto(&region)))
     }
 

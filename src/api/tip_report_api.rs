@@ -4,22 +4,25 @@
 
 use tonic::{Request, Response, Status};
 
-use super::enums::*;
-use super::paging;
+use super::paging::{self, PageRequest};
 use super::{
-    Idempotency, call_context, etag, filter_code, mask_paths, parse_etag, timestamp,
-    with_request_id,
+    ProtoEnum, Write, accept, accept_update, call_context, etag, filter_code, parse_etag, required,
+    timestamp,
+};
+use crate::domain::names::{
+    CountryName, ResourceName, TipRankingName, TipRecommendationName, excerpt, parse_parent,
 };
 use crate::domain::pillar::Pillar;
+use crate::domain::reference;
 use crate::domain::tip_report::{
-    self, Countries, TipRanking, TipRecommendation, TipRecommendationInput, TipTier,
+    self, TipRanking, TipRecommendation, TipRecommendationInput, TipTier,
 };
-use crate::domain::validate::Violations;
-use crate::error::{Error, FieldViolation, Result};
+use crate::domain::validate::CheckAll;
+use crate::error::{Error, Result};
 use crate::pb::v1 as pb;
 use crate::pb::v1::tip_report_service_server::TipReportService;
-use crate::store::Store;
 use crate::store::tip_report::{TipRankingFilter, TipRecommendationFilter};
+use crate::store::{Store, Tx};
 
 /// Serves the TIP Report data.
 pub struct TipReportApi {
@@ -32,46 +35,37 @@ impl TipReportApi {
     }
 }
 
-const RANKING_UPDATABLE: &[&str] = &["tier"];
-const RECOMMENDATION_UPDATABLE: &[&str] = &["report_year", "pillar", "text"];
-
-fn invalid(violation: FieldViolation) -> Error {
-    Error::InvalidArgument(vec![violation])
-}
-
-/// Adds the field violations of `result` to `violations`, keeping its value when valid.
-fn collect<T>(violations: &mut Violations, result: Result<T>) -> Result<Option<T>> {
-    match result {
-        Ok(value) => Ok(Some(value)),
-        Err(Error::InvalidArgument(found)) => {
-            for violation in found {
-                violations.add(violation.field, violation.description);
-            }
-            Ok(None)
-        }
-        Err(other) => Err(other),
+code_enum! {
+    /// The fields of a ranking an update may change (the paths of its mask).
+    RankingField {
+        Tier => "tier",
     }
 }
 
-fn tier_to_proto(tier: TipTier) -> pb::TipTier {
-    match tier {
-        TipTier::Tier1 => pb::TipTier::TipTier1,
-        TipTier::Tier2 => pb::TipTier::TipTier2,
-        TipTier::Tier2WatchList => pb::TipTier::TipTier2WatchList,
-        TipTier::Tier3 => pb::TipTier::TipTier3,
-        TipTier::SpecialCase => pb::TipTier::SpecialCase,
+code_enum! {
+    /// The fields of a recommendation an update may change (the paths of its mask).
+    RecommendationField {
+        ReportYear => "report_year",
+        Pillar => "pillar",
+        Text => "text",
     }
 }
 
-fn tier_from_proto(value: i32) -> Option<TipTier> {
-    match pb::TipTier::try_from(value).ok()? {
-        pb::TipTier::Unspecified => None,
-        pb::TipTier::TipTier1 => Some(TipTier::Tier1),
-        pb::TipTier::TipTier2 => Some(TipTier::Tier2),
-        pb::TipTier::TipTier2WatchList => Some(TipTier::Tier2WatchList),
-        pb::TipTier::TipTier3 => Some(TipTier::Tier3),
-        pb::TipTier::SpecialCase => Some(TipTier::SpecialCase),
-    }
+update_requests!(
+    pb::UpdateTipRankingRequest => tip_ranking: pb::TipRanking,
+    pb::UpdateTipRecommendationRequest => tip_recommendation: pb::TipRecommendation,
+);
+
+/// A parent country must be a known one.
+async fn check_country(tx: &Tx, field: &str, country: &CountryName) -> Result<()> {
+    let unknown = tx
+        .unknown_countries(std::slice::from_ref(&country.country))
+        .await?;
+    Ok(reference::check_known_country(
+        field,
+        &country.country,
+        &unknown,
+    )?)
 }
 
 /// The proto form of a ranking.
@@ -80,7 +74,7 @@ pub fn ranking_to_proto(ranking: &TipRanking) -> pb::TipRanking {
         name: ranking.resource_name(),
         country_code: ranking.country_code.clone(),
         report_year: ranking.report_year,
-        tier: tier_to_proto(ranking.fields.tier) as i32,
+        tier: ranking.fields.tier.to_proto(),
         create_time: Some(timestamp(ranking.create_time)),
         update_time: Some(timestamp(ranking.update_time)),
         etag: etag(ranking.revision),
@@ -93,7 +87,7 @@ pub fn recommendation_to_proto(recommendation: &TipRecommendation) -> pb::TipRec
         name: recommendation.resource_name(),
         country_code: recommendation.country_code.clone(),
         report_year: recommendation.report_year,
-        pillar: pillar_to_proto(recommendation.pillar),
+        pillar: recommendation.pillar.to_proto(),
         text: recommendation.text.clone(),
         create_time: Some(timestamp(recommendation.create_time)),
         update_time: Some(timestamp(recommendation.update_time)),
@@ -105,7 +99,7 @@ pub fn recommendation_to_proto(recommendation: &TipRecommendation) -> pb::TipRec
 fn input(recommendation: &pb::TipRecommendation) -> TipRecommendationInput<'_> {
     TipRecommendationInput {
         report_year: recommendation.report_year,
-        pillar: pillar_from_proto(recommendation.pillar),
+        pillar: Pillar::from_proto(recommendation.pillar),
         text: &recommendation.text,
     }
 }
@@ -114,7 +108,7 @@ fn filter_year(value: &str) -> Result<i32> {
     value.parse::<i32>().map_err(|_| {
         Error::invalid(
             "filter",
-            format!("report_year {value:?} is not a year such as 2014"),
+            format!("report_year {} is not a year such as 2014", excerpt(value)),
         )
     })
 }
@@ -129,14 +123,13 @@ fn parse_ranking_filter(filter: &str) -> Result<TipRankingFilter> {
         match field.as_str() {
             "report_year" => parsed.report_year = Some(filter_year(&value)?),
             "tier" => {
-                parsed.tier = Some(TipTier::from_code(&value).ok_or_else(|| {
-                    Error::invalid(
-                        "filter",
-                        format!("tier {value:?} is not TIER_1, TIER_2, TIER_2_WATCH_LIST, TIER_3 or SPECIAL_CASE"),
-                    )
-                })?)
+                parsed.tier = Some(filter_code::<TipTier>(
+                    &value,
+                    "tier: TIER_1, TIER_2, TIER_2_WATCH_LIST, TIER_3 or SPECIAL_CASE",
+                )?)
             }
-            _ => parsed.region_code = Some(filter_region(&value)),
+            "region" => parsed.region_code = Some(filter_region(&value)),
+            other => return Err(paging::unknown_filter_field(other)),
         }
     }
     Ok(parsed)
@@ -148,14 +141,13 @@ fn parse_recommendation_filter(filter: &str) -> Result<TipRecommendationFilter> 
         match field.as_str() {
             "report_year" => parsed.report_year = Some(filter_year(&value)?),
             "pillar" => {
-                parsed.pillar = Some(filter_code(
+                parsed.pillar = Some(filter_code::<Pillar>(
                     &value,
-                    "PILLAR_",
-                    Pillar::from_code,
                     "pillar: PROSECUTION, PROTECTION, PREVENTION or PARTNERSHIP",
                 )?)
             }
-            _ => parsed.region_code = Some(filter_region(&value)),
+            "region" => parsed.region_code = Some(filter_region(&value)),
+            other => return Err(paging::unknown_filter_field(other)),
         }
     }
     Ok(parsed)
@@ -163,13 +155,11 @@ fn parse_recommendation_filter(filter: &str) -> Result<TipRecommendationFilter> 
 
 impl TipReportApi {
     /// The country code of a list's parent (`None` for `countries/-`); a named country must exist.
-    async fn list_parent(&self, parent: &str) -> Result<(Countries, Option<String>)> {
-        let countries = tip_report::parse_countries("parent", parent).map_err(invalid)?;
-        let code = match &countries {
-            Countries::All => None,
-            Countries::One(code) => Some(self.store.get_country(code).await?.alpha2),
-        };
-        Ok((countries, code))
+    async fn list_parent(&self, parent: &str) -> Result<Option<String>> {
+        match parse_parent::<CountryName>("parent", parent)? {
+            None => Ok(None),
+            Some(name) => Ok(Some(self.store.get_country(&name.country).await?.alpha2)),
+        }
     }
 
     /// Checks that a region filter names a known region.
@@ -181,7 +171,10 @@ impl TipReportApi {
             Ok(_) => Ok(()),
             Err(Error::NotFound { .. }) => Err(Error::invalid(
                 "filter",
-                format!("region {region_code:?} is not a known region code such as AF or WHA"),
+                format!(
+                    "region {} is not a known region code such as AF or WHA",
+                    excerpt(region_code)
+                ),
             )),
             Err(other) => Err(other),
         }
@@ -194,35 +187,29 @@ impl TipReportService for TipReportApi {
         &self,
         request: Request<pb::CreateTipRankingRequest>,
     ) -> Result<Response<pb::TipRanking>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let idempotency = Idempotency::of(&request.request_id, &request)?;
-        let mut violations = Violations::new();
-        let country = violations.check(tip_report::parse_country("parent", &request.parent));
-        let report_year =
-            violations.check(tip_report::report_year("report_year", request.report_year));
-        let fields = match &request.tip_ranking {
-            Some(ranking) => violations.check(tip_report::ranking_fields(
-                "tip_ranking",
-                tier_from_proto(ranking.tier),
-            )),
-            None => {
-                violations.add("tip_ranking", "is required");
-                None
-            }
-        };
-        violations.finish()?;
-        let (Some(country), Some(report_year), Some(fields)) = (country, report_year, fields)
-        else {
-            return Err(Error::Internal("validated ranking without values".into()).into());
-        };
+        let (call, request) = accept(request)?;
+        let write = Write::of(&call, &request.request_id, &request)?;
+        let (country, report_year, fields) = (
+            CountryName::parse("parent", &request.parent),
+            tip_report::report_year("report_year", request.report_year),
+            required("tip_ranking", &request.tip_ranking).and_then(|ranking| {
+                Ok(tip_report::ranking_fields(
+                    "tip_ranking",
+                    TipTier::from_proto(ranking.tier),
+                )?)
+            }),
+        )
+            .all()?;
 
-        let write_call = with_request_id(call, &request.request_id);
-        let answer = Idempotency::write(&idempotency, &self.store, &write_call, async |tx| {
-            let created = tx.create_tip_ranking(&country, report_year, fields).await?;
-            Ok(ranking_to_proto(&created))
-        })
-        .await?;
+        let answer = write
+            .run(&self.store, async |tx| {
+                check_country(tx, "parent", &country).await?;
+                let created = tx
+                    .create_tip_ranking(&country.country, report_year, fields)
+                    .await?;
+                Ok(ranking_to_proto(&created))
+            })
+            .await?;
         Ok(Response::new(answer))
     }
 
@@ -231,9 +218,11 @@ impl TipReportService for TipReportApi {
         request: Request<pb::GetTipRankingRequest>,
     ) -> Result<Response<pb::TipRanking>, Status> {
         call_context(&request)?;
-        let (country, report_year) =
-            tip_report::parse_ranking_name("name", &request.get_ref().name).map_err(invalid)?;
-        let ranking = self.store.get_tip_ranking(&country, report_year).await?;
+        let name = TipRankingName::parse("name", &request.get_ref().name)?;
+        let ranking = self
+            .store
+            .get_tip_ranking(&name.country, name.year())
+            .await?;
         Ok(Response::new(ranking_to_proto(&ranking)))
     }
 
@@ -243,17 +232,20 @@ impl TipReportService for TipReportApi {
     ) -> Result<Response<pb::ListTipRankingsResponse>, Status> {
         call_context(&request)?;
         let request = request.get_ref();
-        let (countries, country_code) = self.list_parent(&request.parent).await?;
+        let country_code = self.list_parent(&request.parent).await?;
         let mut filter = parse_ranking_filter(&request.filter)?;
         filter.country_code = country_code;
         self.require_region(filter.region_code.as_deref()).await?;
-        let query = format!("{}|{}", countries.parent(), request.filter);
-        let after = paging::decode_token(&request.page_token, &query)?;
-        let size = paging::page_size(request.page_size)?;
-        let page = self.store.list_tip_rankings(&filter, after, size).await?;
+        let page = PageRequest::parse(
+            &request.page_token,
+            request.page_size,
+            format!("{}|{}", parent_key(&filter.country_code), request.filter),
+        )?;
+        let found = self.store.list_tip_rankings(&filter, &page.keyset).await?;
+        let (tip_rankings, next_page_token) = page.answer(found, ranking_to_proto);
         Ok(Response::new(pb::ListTipRankingsResponse {
-            tip_rankings: page.items.iter().map(ranking_to_proto).collect(),
-            next_page_token: paging::encode_token(page.next_after, &query),
+            tip_rankings,
+            next_page_token,
         }))
     }
 
@@ -261,22 +253,19 @@ impl TipReportService for TipReportApi {
         &self,
         request: Request<pb::UpdateTipRankingRequest>,
     ) -> Result<Response<pb::TipRanking>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let changes = request
-            .tip_ranking
-            .ok_or_else(|| Error::invalid("tip_ranking", "is required"))?;
-        let (country, report_year) =
-            tip_report::parse_ranking_name("tip_ranking.name", &changes.name).map_err(invalid)?;
-        let expected = parse_etag("tip_ranking.etag", &changes.etag)?;
-        // `tier` is the only field that may change, so a valid mask always names it.
-        mask_paths(request.update_mask.as_ref(), RANKING_UPDATABLE)?;
-        let fields = tip_report::ranking_fields("tip_ranking", tier_from_proto(changes.tier))
-            .map_err(invalid)?;
+        let (call, changes, name, expected, fields) =
+            accept_update::<_, TipRankingName, RankingField>(request)?;
+        let mut tier = None;
+        for field in fields {
+            match field {
+                RankingField::Tier => tier = TipTier::from_proto(changes.tier),
+            }
+        }
+        let fields = tip_report::ranking_fields("tip_ranking", tier)?;
 
         let mut tx = self.store.begin(&call).await?;
         let current = tx
-            .tip_ranking_for_update(&country, report_year, expected)
+            .tip_ranking_for_update(&name.country, name.year(), expected)
             .await?;
         let updated = tx.update_tip_ranking(current, fields).await?;
         tx.commit().await?;
@@ -287,32 +276,24 @@ impl TipReportService for TipReportApi {
         &self,
         request: Request<pb::CreateTipRecommendationRequest>,
     ) -> Result<Response<pb::TipRecommendation>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let idempotency = Idempotency::of(&request.request_id, &request)?;
-        let mut violations = Violations::new();
-        let country = violations.check(tip_report::parse_country("parent", &request.parent));
-        let fields = match &request.tip_recommendation {
-            Some(recommendation) => collect(
-                &mut violations,
-                input(recommendation).validate("tip_recommendation"),
-            )?,
-            None => {
-                violations.add("tip_recommendation", "is required");
-                None
-            }
-        };
-        violations.finish()?;
-        let (Some(country), Some(fields)) = (country, fields) else {
-            return Err(Error::Internal("validated recommendation without values".into()).into());
-        };
+        let (call, request) = accept(request)?;
+        let write = Write::of(&call, &request.request_id, &request)?;
+        let (country, fields) = (
+            CountryName::parse("parent", &request.parent),
+            required("tip_recommendation", &request.tip_recommendation)
+                .and_then(|recommendation| input(recommendation).validate("tip_recommendation")),
+        )
+            .all()?;
 
-        let write_call = with_request_id(call, &request.request_id);
-        let answer = Idempotency::write(&idempotency, &self.store, &write_call, async |tx| {
-            let created = tx.create_tip_recommendation(&country, fields).await?;
-            Ok(recommendation_to_proto(&created))
-        })
-        .await?;
+        let answer = write
+            .run(&self.store, async |tx| {
+                check_country(tx, "parent", &country).await?;
+                let created = tx
+                    .create_tip_recommendation(&country.country, fields)
+                    .await?;
+                Ok(recommendation_to_proto(&created))
+            })
+            .await?;
         Ok(Response::new(answer))
     }
 
@@ -321,9 +302,11 @@ impl TipReportService for TipReportApi {
         request: Request<pb::GetTipRecommendationRequest>,
     ) -> Result<Response<pb::TipRecommendation>, Status> {
         call_context(&request)?;
-        let (country, id) = tip_report::parse_recommendation_name("name", &request.get_ref().name)
-            .map_err(invalid)?;
-        let recommendation = self.store.get_tip_recommendation(&country, &id).await?;
+        let name = TipRecommendationName::parse("name", &request.get_ref().name)?;
+        let recommendation = self
+            .store
+            .get_tip_recommendation(&name.country, &name.recommendation)
+            .await?;
         Ok(Response::new(recommendation_to_proto(&recommendation)))
     }
 
@@ -333,26 +316,29 @@ impl TipReportService for TipReportApi {
     ) -> Result<Response<pb::ListTipRecommendationsResponse>, Status> {
         call_context(&request)?;
         let request = request.get_ref();
-        let (countries, country_code) = self.list_parent(&request.parent).await?;
+        let country_code = self.list_parent(&request.parent).await?;
         let mut filter = parse_recommendation_filter(&request.filter)?;
         filter.country_code = country_code;
         filter.show_deleted = request.show_deleted;
         self.require_region(filter.region_code.as_deref()).await?;
-        let query = format!(
-            "{}|{}|{}",
-            countries.parent(),
-            request.filter,
-            request.show_deleted
-        );
-        let after = paging::decode_token(&request.page_token, &query)?;
-        let size = paging::page_size(request.page_size)?;
-        let page = self
+        let page = PageRequest::parse(
+            &request.page_token,
+            request.page_size,
+            format!(
+                "{}|{}|{}",
+                parent_key(&filter.country_code),
+                request.filter,
+                request.show_deleted
+            ),
+        )?;
+        let found = self
             .store
-            .list_tip_recommendations(&filter, after, size)
+            .list_tip_recommendations(&filter, &page.keyset)
             .await?;
+        let (tip_recommendations, next_page_token) = page.answer(found, recommendation_to_proto);
         Ok(Response::new(pb::ListTipRecommendationsResponse {
-            tip_recommendations: page.items.iter().map(recommendation_to_proto).collect(),
-            next_page_token: paging::encode_token(page.next_after, &query),
+            tip_recommendations,
+            next_page_token,
         }))
     }
 
@@ -360,27 +346,19 @@ impl TipReportService for TipReportApi {
         &self,
         request: Request<pb::UpdateTipRecommendationRequest>,
     ) -> Result<Response<pb::TipRecommendation>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let changes = request
-            .tip_recommendation
-            .ok_or_else(|| Error::invalid("tip_recommendation", "is required"))?;
-        let (country, id) =
-            tip_report::parse_recommendation_name("tip_recommendation.name", &changes.name)
-                .map_err(invalid)?;
-        let expected = parse_etag("tip_recommendation.etag", &changes.etag)?;
-        let paths = mask_paths(request.update_mask.as_ref(), RECOMMENDATION_UPDATABLE)?;
+        let (call, changes, name, expected, fields) =
+            accept_update::<_, TipRecommendationName, RecommendationField>(request)?;
 
         let mut tx = self.store.begin(&call).await?;
         let current = tx
-            .tip_recommendation_for_update(&country, &id, expected)
+            .tip_recommendation_for_update(&name.country, &name.recommendation, expected)
             .await?;
         let mut merged = recommendation_to_proto(&current);
-        for path in &paths {
-            match path.as_str() {
-                "report_year" => merged.report_year = changes.report_year,
-                "pillar" => merged.pillar = changes.pillar,
-                _ => merged.text = changes.text.clone(),
+        for field in fields {
+            match field {
+                RecommendationField::ReportYear => merged.report_year = changes.report_year,
+                RecommendationField::Pillar => merged.pillar = changes.pillar,
+                RecommendationField::Text => merged.text = changes.text.clone(),
             }
         }
         let fields = input(&merged).validate("tip_recommendation")?;
@@ -395,15 +373,22 @@ impl TipReportService for TipReportApi {
     ) -> Result<Response<pb::TipRecommendation>, Status> {
         let call = call_context(&request)?;
         let request = request.get_ref();
-        let (country, id) =
-            tip_report::parse_recommendation_name("name", &request.name).map_err(invalid)?;
+        let name = TipRecommendationName::parse("name", &request.name)?;
         let expected = parse_etag("etag", &request.etag)?;
         let mut tx = self.store.begin(&call).await?;
         let current = tx
-            .tip_recommendation_for_update(&country, &id, expected)
+            .tip_recommendation_for_update(&name.country, &name.recommendation, expected)
             .await?;
         let deleted = tx.delete_tip_recommendation(current).await?;
         tx.commit().await?;
         Ok(Response::new(recommendation_to_proto(&deleted)))
+    }
+}
+
+/// The normalised parent of a list, which its page tokens are bound to.
+fn parent_key(country_code: &Option<String>) -> String {
+    match country_code {
+        Some(code) => CountryName::new(code).to_string(),
+        None => "countries/-".to_string(),
     }
 }

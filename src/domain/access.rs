@@ -8,50 +8,18 @@ use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::validate::{self, MAX_DISPLAY_NAME, Violations};
-use crate::error::{Error, Result};
+use super::names::{ApiTokenName, OrganizationName, ResourceName};
+use super::validate::{self, CheckAll};
+use crate::error::{Error, FieldViolation, Result};
 
-/// The role of a token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Role {
-    Admin,
-    ProgramOfficer,
-    CaseWorker,
-    Auditor,
-    Grantee,
-}
-
-impl Role {
-    pub const ALL: [Role; 5] = [
-        Role::Admin,
-        Role::ProgramOfficer,
-        Role::CaseWorker,
-        Role::Auditor,
-        Role::Grantee,
-    ];
-
-    /// The stored code, e.g. `PROGRAM_OFFICER`.
-    pub fn code(self) -> &'static str {
-        match self {
-            Role::Admin => "ADMIN",
-            Role::ProgramOfficer => "PROGRAM_OFFICER",
-            Role::CaseWorker => "CASE_WORKER",
-            Role::Auditor => "AUDITOR",
-            Role::Grantee => "GRANTEE",
-        }
-    }
-
-    /// Parses a stored or command-line code (case-insensitive, `-` or `_`).
-    pub fn from_code(code: &str) -> Option<Role> {
-        let normalized = code.trim().to_ascii_uppercase().replace('-', "_");
-        Role::ALL.into_iter().find(|role| role.code() == normalized)
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.code())
+code_enum! {
+    /// The role of a token.
+    Role {
+        Admin => "ADMIN",
+        ProgramOfficer => "PROGRAM_OFFICER",
+        CaseWorker => "CASE_WORKER",
+        Auditor => "AUDITOR",
+        Grantee => "GRANTEE",
     }
 }
 
@@ -80,7 +48,7 @@ impl Actor {
 
     /// `apiTokens/{id}`.
     pub fn resource_name(&self) -> String {
-        format!("apiTokens/{}", self.token_id)
+        ApiTokenName::new(&self.token_id).to_string()
     }
 
     /// Which rows this actor may see.
@@ -145,75 +113,69 @@ pub struct TokenInput<'a> {
     pub display_name: &'a str,
     pub owner: &'a str,
     pub role: Option<Role>,
-    /// Organisation id, already parsed from its resource name (or the field's violation).
-    pub organization_id: Result<Option<String>, String>,
+    /// The organisation's resource name, empty for none.
+    pub organization: &'a str,
     pub expire_time: Option<DateTime<Utc>>,
 }
 
 impl TokenInput<'_> {
     /// Checks the token rules at `now`.
     pub fn validate(self, prefix: &str, now: DateTime<Utc>) -> Result<NewToken> {
-        let mut violations = Violations::new();
-        let display_name = violations.check(validate::required_text(
-            &format!("{prefix}.display_name"),
-            self.display_name,
-            MAX_DISPLAY_NAME,
-        ));
-        let owner = violations.check(validate::required_text(
-            &format!("{prefix}.owner"),
-            self.owner,
-            MAX_DISPLAY_NAME,
-        ));
-        let organization_field = format!("{prefix}.organization");
-        let organization_id = match self.organization_id {
-            Ok(id) => id,
-            Err(description) => {
-                violations.add(&organization_field, description);
-                None
-            }
+        let field = |name: &str| format!("{prefix}.{name}");
+        let organization = match self.organization.trim() {
+            "" => Ok(None),
+            name => OrganizationName::parse(&field("organization"), name).map(Some),
         };
-        match (self.role, &organization_id) {
-            (None, _) => violations.add(
-                format!("{prefix}.role"),
-                "is required: ADMIN, PROGRAM_OFFICER, CASE_WORKER, AUDITOR or GRANTEE",
-            ),
-            (Some(Role::Grantee), None) => {
-                violations.add(&organization_field, "is required for a GRANTEE token")
-            }
-            (Some(role), Some(_)) if role != Role::Grantee => violations.add(
-                &organization_field,
+        let role = validate::required(
+            &field("role"),
+            self.role,
+            "ADMIN, PROGRAM_OFFICER, CASE_WORKER, AUDITOR, GRANTEE",
+        );
+        let bound = match (&role, &organization) {
+            (Ok(Role::Grantee), Ok(None)) => Err(FieldViolation::new(
+                field("organization"),
+                "is required for a GRANTEE token",
+            )),
+            (Ok(role), Ok(Some(_))) if *role != Role::Grantee => Err(FieldViolation::new(
+                field("organization"),
                 "must be empty unless the role is GRANTEE",
-            ),
-            _ => {}
-        }
-        let expire_time = match self.expire_time {
-            None => now + Duration::days(DEFAULT_TOKEN_LIFETIME_DAYS),
-            Some(time) if time <= now => {
-                violations.add(format!("{prefix}.expire_time"), "must be in the future");
-                now
-            }
-            Some(time) if time > now + Duration::days(MAX_TOKEN_LIFETIME_DAYS) => {
-                violations.add(
-                    format!("{prefix}.expire_time"),
-                    "must be at most two years ahead",
-                );
-                now
-            }
-            Some(time) => time,
+            )),
+            _ => Ok(()),
         };
+        let expire_time = match self.expire_time {
+            None => Ok(now + Duration::days(DEFAULT_TOKEN_LIFETIME_DAYS)),
+            Some(time) if time <= now => Err(FieldViolation::new(
+                field("expire_time"),
+                "must be in the future",
+            )),
+            Some(time) if time > now + Duration::days(MAX_TOKEN_LIFETIME_DAYS) => Err(
+                FieldViolation::new(field("expire_time"), "must be at most two years ahead"),
+            ),
+            Some(time) => Ok(time),
+        };
+        let (display_name, owner, role, organization, (), expire_time) = (
+            validate::display_name(&field("display_name"), self.display_name),
+            validate::display_name(&field("owner"), self.owner),
+            role,
+            organization,
+            bound,
+            expire_time,
+        )
+            .all()?;
         // Both databases keep microseconds: keep no more, so what is stored is what is answered.
         let expire_time =
             DateTime::from_timestamp_micros(expire_time.timestamp_micros()).unwrap_or(expire_time);
-        violations.finish()?;
         Ok(NewToken {
-            display_name: display_name.unwrap_or_default(),
-            owner: owner.unwrap_or_default(),
-            role: self.role.unwrap_or(Role::Auditor),
-            organization_id,
+            display_name,
+            owner,
+            role,
+            organization_id: organization.map(|name| name.organization),
             expire_time,
         })
     }
 }
+
+audited!(ApiToken => id, display_name, owner, role, organization_id, expire_time, revoke_time, create_time, secret_prefix);
 
 /// A stored token (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -231,7 +193,7 @@ pub struct ApiToken {
 
 impl ApiToken {
     pub fn resource_name(&self) -> String {
-        format!("apiTokens/{}", self.id)
+        ApiTokenName::new(&self.id).to_string()
     }
 
     /// Whether the token may be used at `now`.

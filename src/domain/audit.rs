@@ -7,6 +7,19 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 /// The `previous_hash` of the first event.
+/// A record whose changes the audit log shows: the fields an event may show,
+/// listed one by one (`audited!`), so personal data never reaches the log by default.
+pub trait Audited {
+    /// The fields an audit event shows; an error when one does not serialise.
+    fn audit_view(&self) -> crate::error::Result<Value>;
+}
+
+/// One field of an audit view as JSON; a value that does not serialise is an error, never `null`.
+pub fn to_json<T: serde::Serialize>(value: &T) -> crate::error::Result<Value> {
+    serde_json::to_value(value)
+        .map_err(|error| crate::error::Error::Internal(format!("audit view: {error}")))
+}
+
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// An audit event before it is chained.

@@ -38,11 +38,72 @@ impl FiscalCalendar {
         }
     }
 
-    /// First and last day of fiscal year `year`.
+    /// First and last day of fiscal year `year`; `None` beyond the dates chrono can represent.
     pub fn bounds(&self, year: i32) -> Option<(NaiveDate, NaiveDate)> {
-        let start_year = if self.first_month > 1 { year - 1 } else { year };
+        let start_year = if self.first_month > 1 {
+            year.checked_sub(1)?
+        } else {
+            year
+        };
         let start = NaiveDate::from_ymd_opt(start_year, self.first_month, 1)?;
-        let next = NaiveDate::from_ymd_opt(start_year + 1, self.first_month, 1)?;
+        let next = NaiveDate::from_ymd_opt(start_year.checked_add(1)?, self.first_month, 1)?;
+        Some((start, next.pred_opt()?))
+    }
+}
+
+/// A part of a fiscal year that grantees report on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FiscalPart {
+    /// The whole year.
+    Year,
+    /// Half 1 or 2.
+    Half(u8),
+    /// Quarter 1 to 4.
+    Quarter(u8),
+}
+
+impl FiscalPart {
+    /// `Q3`, `H1`, or empty for the whole year (the form indicator targets use).
+    pub fn code(self) -> String {
+        match self {
+            FiscalPart::Year => String::new(),
+            FiscalPart::Half(half) => format!("H{half}"),
+            FiscalPart::Quarter(quarter) => format!("Q{quarter}"),
+        }
+    }
+
+    /// The part of a code: empty, `H1`-`H2`, `Q1`-`Q4`.
+    pub fn from_code(code: &str) -> Option<FiscalPart> {
+        let number = |prefix: char, max: u8| {
+            code.strip_prefix(prefix)
+                .and_then(|digit| digit.parse::<u8>().ok())
+                .filter(|value| (1..=max).contains(value))
+        };
+        match code {
+            "" => Some(FiscalPart::Year),
+            _ => number('H', 2)
+                .map(FiscalPart::Half)
+                .or_else(|| number('Q', 4).map(FiscalPart::Quarter)),
+        }
+    }
+
+    /// The months it starts after the year's first month, and how many months it lasts.
+    fn months(self) -> (u32, u32) {
+        match self {
+            FiscalPart::Year => (0, 12),
+            FiscalPart::Half(half) => (6 * (u32::from(half) - 1), 6),
+            FiscalPart::Quarter(quarter) => (3 * (u32::from(quarter) - 1), 3),
+        }
+    }
+}
+
+impl FiscalCalendar {
+    /// First and last day of one part of fiscal year `year`.
+    pub fn part_bounds(&self, year: i32, part: FiscalPart) -> Option<(NaiveDate, NaiveDate)> {
+        let (year_start, _) = self.bounds(year)?;
+        let (offset, length) = part.months();
+        let start = year_start.checked_add_months(chrono::Months::new(offset))?;
+        let next = start.checked_add_months(chrono::Months::new(length))?;
         Some((start, next.pred_opt()?))
     }
 }
@@ -55,6 +116,40 @@ pub fn check_fiscal_year(year: i32) -> Result<i32, String> {
         Err(format!(
             "must be a fiscal year from {FIRST_FISCAL_YEAR} to {LAST_FISCAL_YEAR}"
         ))
+    }
+}
+
+#[cfg(test)]
+mod part_tests {
+    use super::*;
+
+    fn date(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn quarters_and_halves_follow_the_fiscal_year() {
+        let calendar = FiscalCalendar::default();
+        assert_eq!(
+            calendar.part_bounds(2014, FiscalPart::Quarter(1)),
+            Some((date("2013-10-01"), date("2013-12-31")))
+        );
+        assert_eq!(
+            calendar.part_bounds(2014, FiscalPart::Quarter(3)),
+            Some((date("2014-04-01"), date("2014-06-30")))
+        );
+        assert_eq!(
+            calendar.part_bounds(2014, FiscalPart::Half(2)),
+            Some((date("2014-04-01"), date("2014-09-30")))
+        );
+        assert_eq!(
+            calendar.part_bounds(2014, FiscalPart::Year),
+            calendar.bounds(2014)
+        );
+        assert_eq!(FiscalPart::from_code("Q4"), Some(FiscalPart::Quarter(4)));
+        assert_eq!(FiscalPart::from_code("Q5"), None);
+        assert_eq!(FiscalPart::from_code(""), Some(FiscalPart::Year));
+        assert_eq!(FiscalPart::Half(1).code(), "H1");
     }
 }
 
@@ -115,5 +210,113 @@ mod tests {
         assert!(check_fiscal_year(1989).is_err());
         assert!(check_fiscal_year(2101).is_err());
         assert_eq!(check_fiscal_year(2014), Ok(2014));
+    }
+
+    #[test]
+    fn the_default_calendar_is_the_october_calendar() {
+        assert_eq!(FiscalCalendar::default(), FiscalCalendar::new(10));
+    }
+
+    #[test]
+    fn a_january_calendar_keeps_september_and_october_in_the_same_year() {
+        let calendar = FiscalCalendar::new(1);
+        assert_eq!(calendar.fiscal_year_of(date(2014, 9, 30)), 2014);
+        assert_eq!(calendar.fiscal_year_of(date(2014, 10, 1)), 2014);
+        assert_eq!(calendar.fiscal_year_of(date(2015, 1, 1)), 2015);
+    }
+
+    #[test]
+    fn a_july_year_turns_on_the_first_of_july() {
+        let calendar = FiscalCalendar::new(7);
+        assert_eq!(calendar.fiscal_year_of(date(2014, 6, 30)), 2014);
+        assert_eq!(calendar.fiscal_year_of(date(2014, 7, 1)), 2015);
+        assert_eq!(calendar.fiscal_year_of(date(2014, 9, 30)), 2015);
+        assert_eq!(calendar.fiscal_year_of(date(2014, 10, 1)), 2015);
+        assert_eq!(
+            calendar.bounds(2015),
+            Some((date(2014, 7, 1), date(2015, 6, 30)))
+        );
+    }
+
+    #[test]
+    fn a_december_year_turns_on_the_first_of_december() {
+        let calendar = FiscalCalendar::new(12);
+        assert_eq!(calendar.fiscal_year_of(date(2014, 11, 30)), 2014);
+        assert_eq!(calendar.fiscal_year_of(date(2014, 12, 1)), 2015);
+        assert_eq!(
+            calendar.bounds(2015),
+            Some((date(2014, 12, 1), date(2015, 11, 30)))
+        );
+    }
+
+    #[test]
+    fn a_march_year_ends_on_the_twenty_ninth_of_february_in_a_leap_year() {
+        let calendar = FiscalCalendar::new(3);
+        assert_eq!(
+            calendar.bounds(2016),
+            Some((date(2015, 3, 1), date(2016, 2, 29)))
+        );
+        assert_eq!(
+            calendar.bounds(2015),
+            Some((date(2014, 3, 1), date(2015, 2, 28)))
+        );
+    }
+
+    #[test]
+    fn every_date_lies_within_the_bounds_of_its_fiscal_year_for_every_first_month() {
+        for first_month in 1..=12 {
+            let calendar = FiscalCalendar::new(first_month);
+            let mut day = date(2011, 12, 25);
+            while day <= date(2017, 1, 7) {
+                let year = calendar.fiscal_year_of(day);
+                let (start, end) = calendar.bounds(year).unwrap();
+                assert!(
+                    start <= day && day <= end,
+                    "first month {first_month}: {day} is in fiscal year {year}, bounds {start}..={end}"
+                );
+                day = day.succ_opt().unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn consecutive_fiscal_years_meet_without_a_gap_or_an_overlap() {
+        for first_month in 1..=12 {
+            let calendar = FiscalCalendar::new(first_month);
+            for year in FIRST_FISCAL_YEAR..LAST_FISCAL_YEAR {
+                let (_, end) = calendar.bounds(year).unwrap();
+                let (next_start, _) = calendar.bounds(year + 1).unwrap();
+                assert_eq!(
+                    end.succ_opt(),
+                    Some(next_start),
+                    "first month {first_month}, fiscal year {year}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_first_month_out_of_range_is_clamped_to_january_or_december() {
+        assert_eq!(FiscalCalendar::new(0), FiscalCalendar::new(1));
+        assert_eq!(FiscalCalendar::new(13), FiscalCalendar::new(12));
+    }
+
+    #[test]
+    fn bounds_beyond_representable_dates_are_none_instead_of_a_panic() {
+        for first_month in [1, 10] {
+            let calendar = FiscalCalendar::new(first_month);
+            assert_eq!(calendar.bounds(i32::MIN), None);
+            assert_eq!(calendar.bounds(i32::MAX), None);
+        }
+    }
+
+    #[test]
+    fn the_first_and_last_recorded_fiscal_years_are_accepted() {
+        assert_eq!(check_fiscal_year(FIRST_FISCAL_YEAR), Ok(1990));
+        assert_eq!(check_fiscal_year(LAST_FISCAL_YEAR), Ok(2100));
+        assert_eq!(
+            check_fiscal_year(0),
+            Err("must be a fiscal year from 1990 to 2100".to_string())
+        );
     }
 }

@@ -7,8 +7,11 @@ use serde::{Deserialize, Serialize};
 
 use super::fiscal_year::{FiscalCalendar, check_fiscal_year};
 use super::money::{Cents, MAX_AMOUNT};
+use super::names::{
+    FundingAccountName, GrantName, ObligationName, OrganizationName, ProjectName, ResourceName,
+};
 use super::reference::funding_account_code;
-use super::validate::{self, MAX_DISPLAY_NAME, Violations};
+use super::validate::{self, CheckAll, Checked, MAX_DISPLAY_NAME, Violations};
 use crate::error::{Error, FieldViolation, Result};
 
 code_enum! {
@@ -101,20 +104,22 @@ pub struct Grant {
 
 impl Grant {
     pub fn resource_name(&self) -> String {
-        format!("grants/{}", self.id)
+        GrantName::new(&self.id).to_string()
     }
 
     /// Net amount obligated across accounts and years (bounded: see [`totals`]).
     pub fn obligated(&self) -> Cents {
         Cents(self.totals.iter().map(|total| total.amount.0).sum())
     }
+}
 
-    /// What the audit diff of a grant shows: terms, state and money.
-    pub fn audit_view(&self) -> serde_json::Value {
-        serde_json::json!({
+impl super::audit::Audited for Grant {
+    /// Terms, state and money.
+    fn audit_view(&self) -> Result<serde_json::Value> {
+        Ok(serde_json::json!({
             "award_number": self.terms.award_number,
             "title": self.terms.title,
-            "grantee": format!("organizations/{}", self.terms.organization_id),
+            "grantee": OrganizationName::new(&self.terms.organization_id).to_string(),
             "instrument": self.terms.instrument,
             "approach": self.terms.approach,
             "start_date": self.terms.start_date,
@@ -124,9 +129,11 @@ impl Grant {
             "state": self.state,
             "state_reason": self.state_reason,
             "obligated_amount": self.obligated().0,
-        })
+        }))
     }
+}
 
+impl Grant {
     /// Refuses changes to a closed or terminated grant.
     pub fn check_open(&self) -> Result<()> {
         if self.state.is_final() {
@@ -142,24 +149,21 @@ impl Grant {
     /// Checks that a project period lies inside the grant's period of performance.
     pub fn check_inside_period(
         &self,
-        violations: &mut Violations,
         prefix: &str,
         start: NaiveDate,
         end: NaiveDate,
-    ) {
+    ) -> Checked<()> {
         let (grant_start, grant_end) = (self.terms.start_date, self.terms.end_date);
-        if start < grant_start || start > grant_end {
-            violations.add(
-                format!("{prefix}.start_date"),
-                format!("{start} is outside the grant's period of performance {grant_start} to {grant_end}"),
-            );
+        let mut violations = Violations::new();
+        for (field, date) in [("start_date", start), ("end_date", end)] {
+            if !(grant_start..=grant_end).contains(&date) {
+                violations.add(
+                    format!("{prefix}.{field}"),
+                    format!("{date} is outside the grant's period of performance {grant_start} to {grant_end}"),
+                );
+            }
         }
-        if end > grant_end || end < grant_start {
-            violations.add(
-                format!("{prefix}.end_date"),
-                format!("{end} is outside the grant's period of performance {grant_start} to {grant_end}"),
-            );
-        }
+        violations.or(())
     }
 }
 
@@ -167,8 +171,8 @@ impl Grant {
 pub struct GrantInput<'a> {
     pub award_number: &'a str,
     pub title: &'a str,
-    /// The organisation id, or the violation of its resource name.
-    pub organization_id: std::result::Result<&'a str, String>,
+    /// The grantee's resource name, `organizations/{organization}`.
+    pub grantee: &'a str,
     pub instrument: Option<GrantInstrument>,
     pub approach: Option<GrantApproach>,
     pub start_date: &'a str,
@@ -198,97 +202,57 @@ fn award_number(field: &str, value: &str) -> std::result::Result<String, FieldVi
     Ok(number)
 }
 
-fn required<T>(
-    violations: &mut Violations,
-    field: &str,
-    value: Option<T>,
-    allowed: &str,
-) -> Option<T> {
-    if value.is_none() {
-        violations.add(field, format!("is required: one of {allowed}"));
-    }
-    value
-}
-
 impl GrantInput<'_> {
     /// Checks every rule and reports all violations at once.
     pub fn validate(&self, prefix: &str) -> Result<GrantTerms> {
-        let mut violations = Violations::new();
-        let award_number = violations.check(award_number(
-            &format!("{prefix}.award_number"),
-            self.award_number,
-        ));
-        let title = violations.check(validate::required_text(
-            &format!("{prefix}.title"),
-            self.title,
-            300,
-        ));
-        let organization_id = match self.organization_id {
-            Ok(id) => Some(id.to_string()),
-            Err(ref description) => {
-                violations.add(format!("{prefix}.grantee"), description.clone());
-                None
-            }
-        };
-        let instrument = required(
-            &mut violations,
-            &format!("{prefix}.instrument"),
-            self.instrument,
-            "GRANT, COOPERATIVE_AGREEMENT, INTER_AGENCY_AGREEMENT",
-        );
-        let approach = required(
-            &mut violations,
-            &format!("{prefix}.approach"),
-            self.approach,
-            "SHORT_TERM_TECHNICAL_ASSISTANCE, COMPREHENSIVE_MULTI_YEAR",
-        );
-        let period = validate::period(&mut violations, prefix, self.start_date, self.end_date);
-        let reporting_cadence = required(
-            &mut violations,
-            &format!("{prefix}.reporting_cadence"),
-            self.reporting_cadence,
-            "QUARTERLY, SEMI_ANNUAL, ANNUAL",
-        );
-        let program_officer = violations.check(validate::required_text(
-            &format!("{prefix}.program_officer"),
-            self.program_officer,
-            MAX_DISPLAY_NAME,
-        ));
-        violations.finish()?;
-        match (
+        let field = |name: &str| format!("{prefix}.{name}");
+        let (
             award_number,
             title,
-            organization_id,
+            grantee,
             instrument,
             approach,
-            period,
+            (start_date, end_date),
             reporting_cadence,
             program_officer,
-        ) {
-            (
-                Some(award_number),
-                Some(title),
-                Some(organization_id),
-                Some(instrument),
-                Some(approach),
-                Some((start_date, end_date)),
-                Some(reporting_cadence),
-                Some(program_officer),
-            ) => Ok(GrantTerms {
-                award_number,
-                title,
-                organization_id,
-                instrument,
-                approach,
-                start_date,
-                end_date,
-                reporting_cadence,
-                program_officer,
-            }),
-            _ => Err(Error::Internal(
-                "grant terms validated without values".into(),
-            )),
-        }
+        ) = (
+            award_number(&field("award_number"), self.award_number),
+            validate::required_text(&field("title"), self.title, 300),
+            OrganizationName::parse(&field("grantee"), self.grantee),
+            validate::required(
+                &field("instrument"),
+                self.instrument,
+                "GRANT, COOPERATIVE_AGREEMENT, INTER_AGENCY_AGREEMENT",
+            ),
+            validate::required(
+                &field("approach"),
+                self.approach,
+                "SHORT_TERM_TECHNICAL_ASSISTANCE, COMPREHENSIVE_MULTI_YEAR",
+            ),
+            validate::period(prefix, self.start_date, self.end_date),
+            validate::required(
+                &field("reporting_cadence"),
+                self.reporting_cadence,
+                "QUARTERLY, SEMI_ANNUAL, ANNUAL",
+            ),
+            validate::required_text(
+                &field("program_officer"),
+                self.program_officer,
+                MAX_DISPLAY_NAME,
+            ),
+        )
+            .all()?;
+        Ok(GrantTerms {
+            award_number,
+            title,
+            organization_id: grantee.organization,
+            instrument,
+            approach,
+            start_date,
+            end_date,
+            reporting_cadence,
+            program_officer,
+        })
     }
 }
 
@@ -326,6 +290,30 @@ impl Transition {
     /// Whether the transition needs a reason.
     fn needs_reason(self) -> bool {
         matches!(self, Transition::Suspend | Transition::Terminate)
+    }
+}
+
+/// A project's period, as the store found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectPeriod {
+    pub project: ProjectName,
+    pub start_date: NaiveDate,
+    pub end_date: NaiveDate,
+}
+
+/// New terms must keep every project inside the period of performance
+/// (`outside` is a project that would fall outside it, as the store found).
+pub fn check_projects_fit(terms: &GrantTerms, outside: Option<ProjectPeriod>) -> Result<()> {
+    match outside {
+        None => Ok(()),
+        Some(project) => Err(Error::precondition(
+            "PROJECT_OUTSIDE_GRANT_PERIOD",
+            project.project.to_string(),
+            format!(
+                "project period {} to {} would fall outside the new period {} to {}: change the project first",
+                project.start_date, project.end_date, terms.start_date, terms.end_date
+            ),
+        )),
     }
 }
 
@@ -396,6 +384,8 @@ pub struct NewObligation {
     pub note: String,
 }
 
+audited!(NewObligation => kind, account_code, fiscal_year, amount, obligation_date, note);
+
 /// A stored obligation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Obligation {
@@ -408,7 +398,7 @@ pub struct Obligation {
 
 impl Obligation {
     pub fn resource_name(&self) -> String {
-        format!("grants/{}/obligations/{}", self.grant_id, self.id)
+        ObligationName::new(&self.grant_id, &self.id).to_string()
     }
 
     /// The signed movement: negative for a de-obligation.
@@ -423,8 +413,8 @@ impl Obligation {
 /// Unchecked obligation as it came in.
 pub struct ObligationInput<'a> {
     pub kind: Option<ObligationKind>,
-    /// The account code, or the violation of its resource name.
-    pub account_code: std::result::Result<&'a str, String>,
+    /// `fundingAccounts/{code}`; a bare code (`ESF`) is accepted too.
+    pub funding_account: &'a str,
     pub fiscal_year: i32,
     pub amount: i64,
     pub obligation_date: &'a str,
@@ -434,76 +424,71 @@ pub struct ObligationInput<'a> {
 impl ObligationInput<'_> {
     /// Checks the obligation's own rules: funds of a fiscal year cannot be obligated before that year begins.
     pub fn validate(&self, prefix: &str, calendar: &FiscalCalendar) -> Result<NewObligation> {
-        let mut violations = Violations::new();
-        let kind = required(
-            &mut violations,
-            &format!("{prefix}.kind"),
-            self.kind,
-            "INITIAL_AWARD, INCREMENT, DEOBLIGATION",
-        );
-        let account_field = format!("{prefix}.funding_account");
-        let account_code = match self.account_code {
-            Ok(code) => violations.check(funding_account_code(&account_field, code)),
-            Err(ref description) => {
-                violations.add(&account_field, description.clone());
-                None
-            }
-        };
-        let fiscal_year_field = format!("{prefix}.fiscal_year");
-        let fiscal_year = match check_fiscal_year(self.fiscal_year) {
-            Ok(year) => Some(year),
-            Err(description) => {
-                violations.add(&fiscal_year_field, description);
-                None
-            }
-        };
-        let amount_field = format!("{prefix}.amount");
-        if self.amount <= 0 {
-            violations.add(
-                &amount_field,
-                "must be positive (a de-obligation is its own kind)",
-            );
-        } else if self.amount > MAX_AMOUNT.0 {
-            violations.add(&amount_field, format!("must be at most {MAX_AMOUNT}"));
+        let field = |name: &str| format!("{prefix}.{name}");
+        let (kind, account_code, fiscal_year, amount, obligation_date, note) = (
+            validate::required(
+                &field("kind"),
+                self.kind,
+                "INITIAL_AWARD, INCREMENT, DEOBLIGATION",
+            ),
+            funding_account(&field("funding_account"), self.funding_account),
+            check_fiscal_year(self.fiscal_year)
+                .map_err(|description| FieldViolation::new(field("fiscal_year"), description)),
+            positive_amount(&field("amount"), self.amount),
+            validate::date(&field("obligation_date"), self.obligation_date),
+            validate::optional_text(&field("note"), self.note, 2000),
+        )
+            .all()?;
+        let date_year = calendar.fiscal_year_of(obligation_date);
+        if fiscal_year > date_year {
+            return Err(Error::invalid(
+                field("fiscal_year"),
+                format!(
+                    "funds of fiscal year {fiscal_year} cannot be obligated on {obligation_date}, which is in fiscal year {date_year}"
+                ),
+            ));
         }
-        let obligation_date = violations.check(validate::date(
-            &format!("{prefix}.obligation_date"),
-            self.obligation_date,
+        Ok(NewObligation {
+            kind,
+            account_code,
+            fiscal_year,
+            amount,
+            obligation_date,
+            note,
+        })
+    }
+}
+
+/// A funding account named `fundingAccounts/{code}` or by its bare code.
+fn funding_account(field: &str, value: &str) -> std::result::Result<String, FieldViolation> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(FieldViolation::new(
+            field,
+            "is required, e.g. fundingAccounts/ESF",
         ));
-        if let (Some(year), Some(date)) = (fiscal_year, obligation_date) {
-            let date_year = calendar.fiscal_year_of(date);
-            if year > date_year {
-                violations.add(
-                    &fiscal_year_field,
-                    format!("funds of fiscal year {year} cannot be obligated on {date}, which is in fiscal year {date_year}"),
-                );
-            }
-        }
-        let note = violations.check(validate::optional_text(
-            &format!("{prefix}.note"),
-            self.note,
-            2000,
-        ));
-        violations.finish()?;
-        match (kind, account_code, fiscal_year, obligation_date, note) {
-            (
-                Some(kind),
-                Some(account_code),
-                Some(fiscal_year),
-                Some(obligation_date),
-                Some(note),
-            ) => Ok(NewObligation {
-                kind,
-                account_code,
-                fiscal_year,
-                amount: Cents(self.amount),
-                obligation_date,
-                note,
-            }),
-            _ => Err(Error::Internal(
-                "obligation validated without values".into(),
-            )),
-        }
+    }
+    match value.parse::<FundingAccountName>() {
+        Ok(name) => funding_account_code(field, &name.code),
+        Err(_) if !value.contains('/') => funding_account_code(field, value),
+        Err(error) => Err(error.at(field)),
+    }
+}
+
+/// An amount of money above zero and at most [`MAX_AMOUNT`].
+fn positive_amount(field: &str, amount: i64) -> std::result::Result<Cents, FieldViolation> {
+    if amount <= 0 {
+        Err(FieldViolation::new(
+            field,
+            "must be positive (a de-obligation is its own kind)",
+        ))
+    } else if amount > MAX_AMOUNT.0 {
+        Err(FieldViolation::new(
+            field,
+            format!("must be at most {MAX_AMOUNT}"),
+        ))
+    } else {
+        Ok(Cents(amount))
     }
 }
 

@@ -29,9 +29,50 @@ macro_rules! code_enum {
             }
         }
 
+        impl $crate::domain::CodeEnum for $name {
+            const ALL: &'static [$name] = $name::ALL;
+
+            fn code(self) -> &'static str {
+                $name::code(self)
+            }
+        }
+
         impl std::fmt::Display for $name {
             fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 formatter.write_str(self.code())
+            }
+        }
+    };
+}
+
+/// An enum with a stable code per value (what `code_enum!` declares): the
+/// store, the api's proto conversions and filters use it generically.
+pub trait CodeEnum: Copy + PartialEq + std::fmt::Debug + 'static {
+    /// Every value.
+    const ALL: &'static [Self];
+
+    /// The stored code, e.g. `ACTIVE`.
+    fn code(self) -> &'static str;
+
+    /// The value of a code.
+    fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|value| value.code() == code)
+    }
+}
+
+/// Implements [`audit::Audited`] from an explicit list of fields:
+/// `audited!(OrganizationFields => display_name, kind, country_code, identifiers)`.
+/// A field left out never reaches the append-only log.
+macro_rules! audited {
+    ($type:ty => $($field:ident),+ $(,)?) => {
+        impl $crate::domain::audit::Audited for $type {
+            fn audit_view(&self) -> $crate::error::Result<serde_json::Value> {
+                let mut view = serde_json::Map::new();
+                $(view.insert(
+                    stringify!($field).to_string(),
+                    $crate::domain::audit::to_json(&self.$field)?,
+                );)+
+                Ok(serde_json::Value::Object(view))
             }
         }
     };
@@ -42,7 +83,9 @@ pub mod audit;
 pub mod fiscal_year;
 pub mod grant;
 pub mod money;
+pub mod names;
 pub mod organization;
+pub mod outcome;
 pub mod pillar;
 pub mod project;
 pub mod reference;

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 )]
 pub struct Cents(pub i64);
 
-/// The largest amount one record may carry: 1 trillion dollars, far beyond any award,
-/// and small enough that sums of millions of records cannot overflow `i64`.
+/// The largest amount one record may carry: 1 trillion dollars, far beyond any award.
+/// About 92,000 records at this maximum fit in an `i64` sum; every sum is checked anyway.
 pub const MAX_AMOUNT: Cents = Cents(100_000_000_000_000);
 
 impl Cents {
@@ -25,11 +25,12 @@ impl Cents {
     /// Thousands of dollars, rounded half away from zero, from the exact amount.
     pub fn thousands_of_dollars(self) -> i64 {
         let cents_per_thousand: i64 = 100_000;
-        let half = cents_per_thousand / 2;
-        if self.0 >= 0 {
-            (self.0 + half) / cents_per_thousand
+        // Quotient and remainder, so that amounts near `i64::MAX` cannot overflow.
+        let (whole, rest) = (self.0 / cents_per_thousand, self.0 % cents_per_thousand);
+        if rest.abs() >= cents_per_thousand / 2 {
+            whole + rest.signum()
         } else {
-            (self.0 - half) / cents_per_thousand
+            whole
         }
     }
 }
@@ -63,5 +64,90 @@ mod tests {
     #[test]
     fn addition_reports_overflow_instead_of_wrapping() {
         assert_eq!(Cents(i64::MAX).checked_add(Cents(1)), None);
+    }
+
+    #[test]
+    fn display_always_shows_two_digits_of_cents() {
+        assert_eq!(Cents(0).to_string(), "$0.00");
+        assert_eq!(Cents(7).to_string(), "$0.07");
+        assert_eq!(Cents(100).to_string(), "$1.00");
+        assert_eq!(Cents(75_000_000).to_string(), "$750000.00");
+        assert_eq!(Cents(-123_456).to_string(), "-$1234.56");
+    }
+
+    #[test]
+    fn display_of_the_most_negative_amount_does_not_overflow() {
+        assert_eq!(Cents(i64::MIN).to_string(), "-$92233720368547758.08");
+        assert_eq!(Cents(i64::MAX).to_string(), "$92233720368547758.07");
+    }
+
+    #[test]
+    fn the_largest_amount_of_one_record_is_one_trillion_dollars() {
+        assert_eq!(MAX_AMOUNT.to_string(), "$1000000000000.00");
+    }
+
+    #[test]
+    fn addition_and_subtraction_are_exact_including_de_obligations() {
+        assert_eq!(
+            Cents(75_000_000).checked_add(Cents(50_000_000)),
+            Some(Cents(125_000_000))
+        );
+        assert_eq!(
+            Cents(125_000_000).checked_add(Cents(-25_000_000)),
+            Some(Cents(100_000_000))
+        );
+        assert_eq!(Cents(5).checked_sub(Cents(7)), Some(Cents(-2)));
+    }
+
+    #[test]
+    fn subtraction_reports_overflow_instead_of_wrapping() {
+        assert_eq!(Cents(i64::MIN).checked_sub(Cents(1)), None);
+        assert_eq!(Cents(i64::MAX).checked_sub(Cents(-1)), None);
+        assert_eq!(Cents(i64::MIN).checked_add(Cents(-1)), None);
+    }
+
+    #[test]
+    fn a_sum_of_92233_maximal_amounts_fits_and_one_more_overflows() {
+        let sum = (0..92_233).try_fold(Cents(0), |sum, _| sum.checked_add(MAX_AMOUNT));
+        assert_eq!(sum, Some(Cents(9_223_300_000_000_000_000)));
+        assert_eq!(sum.and_then(|sum| sum.checked_add(MAX_AMOUNT)), None);
+    }
+
+    #[test]
+    fn thousands_round_half_away_from_zero_at_the_boundary() {
+        assert_eq!(Cents(0).thousands_of_dollars(), 0);
+        assert_eq!(Cents(49_999).thousands_of_dollars(), 0);
+        assert_eq!(Cents(50_000).thousands_of_dollars(), 1);
+        assert_eq!(Cents(-49_999).thousands_of_dollars(), 0);
+        assert_eq!(Cents(-50_000).thousands_of_dollars(), -1);
+        assert_eq!(Cents(-149_999).thousands_of_dollars(), -1);
+    }
+
+    #[test]
+    fn thousands_of_the_extreme_amounts_do_not_overflow() {
+        assert_eq!(Cents(i64::MAX).thousands_of_dollars(), 92_233_720_368_548);
+        assert_eq!(Cents(i64::MIN).thousands_of_dollars(), -92_233_720_368_548);
+        assert_eq!(MAX_AMOUNT.thousands_of_dollars(), 1_000_000_000);
+    }
+
+    #[test]
+    fn amounts_serialise_as_plain_integers_of_cents_and_parse_back() {
+        assert_eq!(
+            serde_json::to_string(&Cents(125_000_000)).unwrap(),
+            "125000000"
+        );
+        assert_eq!(
+            serde_json::from_str::<Cents>("-2500").unwrap(),
+            Cents(-2500)
+        );
+        assert!(serde_json::from_str::<Cents>("12.5").is_err());
+        assert!(serde_json::from_str::<Cents>("\"125\"").is_err());
+    }
+
+    #[test]
+    fn amounts_order_by_their_value() {
+        assert!(Cents(-1) < Cents(0));
+        assert!(Cents(99) < Cents(100));
+        assert!(Cents(1) < MAX_AMOUNT);
     }
 }

@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::validate::{self, MAX_DISPLAY_NAME, Violations};
+use super::names::OrganizationName;
+use super::validate::{self, CheckAll, Checked, Violations};
 use crate::error::{FieldViolation, Result};
 
 code_enum! {
@@ -33,6 +34,8 @@ pub struct OrganizationFields {
     pub identifiers: Vec<Identifier>,
 }
 
+audited!(OrganizationFields => display_name, kind, country_code, identifiers);
+
 /// A stored organisation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Organization {
@@ -47,7 +50,7 @@ pub struct Organization {
 
 impl Organization {
     pub fn resource_name(&self) -> String {
-        format!("organizations/{}", self.id)
+        OrganizationName::new(&self.id).to_string()
     }
 }
 
@@ -62,53 +65,52 @@ pub struct OrganizationInput<'a> {
 impl OrganizationInput<'_> {
     /// Checks every rule and reports all violations at once.
     pub fn validate(&self, prefix: &str) -> Result<OrganizationFields> {
-        let mut violations = Violations::new();
-        let display_name = violations.check(validate::required_text(
-            &format!("{prefix}.display_name"),
-            self.display_name,
-            MAX_DISPLAY_NAME,
-        ));
-        if self.kind.is_none() {
-            violations.add(
-                format!("{prefix}.kind"),
-                "is required: one of NGO, INTERNATIONAL_ORGANIZATION, UNIVERSITY, GOVERNMENT, PRIVATE_FIRM",
-            );
-        }
-        let country_code = violations.check(validate::country_code(
-            &format!("{prefix}.country_code"),
-            self.country_code,
-        ));
-        let mut identifiers: Vec<Identifier> = Vec::new();
-        for (index, (scheme, value)) in self.identifiers.iter().enumerate() {
-            let field = format!("{prefix}.identifiers[{index}]");
-            match check_identifier(&field, scheme, value) {
-                Ok(identifier) => {
-                    if identifiers
-                        .iter()
-                        .any(|seen| seen.scheme == identifier.scheme)
-                    {
-                        violations.add(
-                            format!("{field}.scheme"),
-                            format!("scheme {} appears more than once", identifier.scheme),
-                        );
-                    } else {
-                        identifiers.push(identifier);
-                    }
-                }
-                Err(violation) => violations.add(violation.field, violation.description),
-            }
-        }
-        if self.identifiers.len() > 20 {
-            violations.add(format!("{prefix}.identifiers"), "at most 20 identifiers");
-        }
-        violations.finish()?;
+        let field = |name: &str| format!("{prefix}.{name}");
+        let (display_name, kind, country_code, identifiers) = (
+            validate::display_name(&field("display_name"), self.display_name),
+            validate::required(
+                &field("kind"),
+                self.kind,
+                "NGO, INTERNATIONAL_ORGANIZATION, UNIVERSITY, GOVERNMENT, PRIVATE_FIRM",
+            ),
+            validate::country_code(&field("country_code"), self.country_code),
+            identifier_list(&field("identifiers"), &self.identifiers),
+        )
+            .all()?;
         Ok(OrganizationFields {
-            display_name: display_name.unwrap_or_default(),
-            kind: self.kind.unwrap_or(OrganizationKind::Ngo),
-            country_code: country_code.unwrap_or_default(),
+            display_name,
+            kind,
+            country_code,
             identifiers,
         })
     }
+}
+
+/// At most 20 identifiers, each scheme once.
+fn identifier_list(field: &str, values: &[(&str, &str)]) -> Checked<Vec<Identifier>> {
+    let mut violations = Violations::new();
+    let mut identifiers: Vec<Identifier> = Vec::new();
+    if values.len() > 20 {
+        violations.add(field, "at most 20 identifiers");
+    }
+    for (index, (scheme, value)) in values.iter().enumerate().take(21) {
+        let item = format!("{field}[{index}]");
+        match check_identifier(&item, scheme, value) {
+            Ok(identifier)
+                if identifiers
+                    .iter()
+                    .any(|seen| seen.scheme == identifier.scheme) =>
+            {
+                violations.add(
+                    format!("{item}.scheme"),
+                    format!("scheme {} appears more than once", identifier.scheme),
+                )
+            }
+            Ok(identifier) => identifiers.push(identifier),
+            Err(violation) => violations.push(violation),
+        }
+    }
+    violations.or(identifiers)
 }
 
 fn check_identifier(field: &str, scheme: &str, value: &str) -> Result<Identifier, FieldViolation> {

@@ -6,9 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use super::fiscal_year::check_fiscal_year;
 use super::grant::Grant;
+use super::names::{IndicatorName, ProjectName, ResourceName, TipRecommendationName};
 use super::pillar::Pillar;
-use super::validate::{self, MAX_DISPLAY_NAME, MAX_TEXT, Violations};
-use crate::error::{Error, Result};
+use super::validate::{self, CheckAll, Checked, MAX_DISPLAY_NAME, MAX_TEXT, Violations};
+use crate::error::{Error, FieldViolation, Result};
 
 code_enum! {
     /// A kind of project activity.
@@ -90,16 +91,7 @@ pub struct Project {
 
 impl Project {
     pub fn resource_name(&self) -> String {
-        format!("grants/{}/projects/{}", self.grant_id, self.id)
-    }
-
-    /// What the audit diff of a project shows.
-    pub fn audit_view(&self) -> serde_json::Value {
-        let mut view = serde_json::to_value(&self.fields).unwrap_or_default();
-        if let Some(map) = view.as_object_mut() {
-            map.insert("state".into(), serde_json::json!(self.state));
-        }
-        view
+        ProjectName::new(&self.grant_id, &self.id).to_string()
     }
 
     /// Refuses changes to a finished project.
@@ -115,6 +107,20 @@ impl Project {
     }
 }
 
+audited!(ProjectFields => title, summary, country_codes, pillars, activity_kinds, start_date, end_date, recommendation_ids);
+
+impl super::audit::Audited for Project {
+    /// The project's fields and its state.
+    fn audit_view(&self) -> Result<serde_json::Value> {
+        let mut view = self.fields.audit_view()?;
+        if let Some(map) = view.as_object_mut() {
+            map.insert("state".into(), super::audit::to_json(&self.state)?);
+        }
+        Ok(view)
+    }
+}
+audited!(IndicatorFields => display_name, unit, outcome_kind, baseline, targets);
+
 /// Unchecked project fields as they came in.
 pub struct ProjectInput<'a> {
     pub title: &'a str,
@@ -124,95 +130,159 @@ pub struct ProjectInput<'a> {
     pub activity_kinds: Vec<Option<ActivityKind>>,
     pub start_date: &'a str,
     pub end_date: &'a str,
-    /// Recommendation ids with their country, or the violation of each resource name.
-    pub recommendations: Vec<std::result::Result<(String, String), String>>,
+    /// Resource names `countries/{alpha2}/tipRecommendations/{id}`.
+    pub tip_recommendations: &'a [String],
 }
 
 impl ProjectInput<'_> {
     /// Checks every rule (the period inside the grant's) and reports all violations at once.
-    /// Existence of countries and recommendations is checked by the store.
+    /// Whether the countries and recommendations exist is a fact the caller asks the store.
     pub fn validate(&self, prefix: &str, grant: &Grant) -> Result<ProjectFields> {
-        let mut violations = Violations::new();
-        let title = violations.check(validate::required_text(
-            &format!("{prefix}.title"),
-            self.title,
-            300,
-        ));
-        let summary = violations.check(validate::optional_text(
-            &format!("{prefix}.summary"),
-            self.summary,
-            MAX_TEXT,
-        ));
-        let countries_field = format!("{prefix}.country_codes");
-        let mut country_codes: Vec<String> = Vec::new();
-        if self.country_codes.is_empty() {
-            violations.add(&countries_field, "needs at least one country");
-        }
-        if self.country_codes.len() > MAX_PROJECT_COUNTRIES {
-            violations.add(
-                &countries_field,
-                format!("at most {MAX_PROJECT_COUNTRIES} countries"),
-            );
-        }
-        for (index, code) in self.country_codes.iter().enumerate() {
-            let field = format!("{countries_field}[{index}]");
-            if let Some(code) = violations.check(validate::country_code(&field, code)) {
-                if country_codes.contains(&code) {
-                    violations.add(field, format!("{code} appears more than once"));
-                } else {
-                    country_codes.push(code);
-                }
-            }
-        }
-        let pillars = validate::enum_list(
-            &mut violations,
-            &format!("{prefix}.pillars"),
-            &self.pillars,
-            "PROSECUTION, PROTECTION, PREVENTION, PARTNERSHIP",
+        let field = |name: &str| format!("{prefix}.{name}");
+        let country_codes = country_list(&field("country_codes"), self.country_codes);
+        let period =
+            validate::period(prefix, self.start_date, self.end_date).and_then(|(start, end)| {
+                grant.check_inside_period(prefix, start, end)?;
+                Ok((start, end))
+            });
+        // Recommendations are checked against every well-formed country, even when the list has bad ones.
+        let well_formed: Vec<String> = self
+            .country_codes
+            .iter()
+            .filter_map(|code| validate::country_code("", code).ok())
+            .collect();
+        let recommendations = recommendation_list(
+            &field("tip_recommendations"),
+            self.tip_recommendations,
+            &well_formed,
         );
-        let activity_kinds = validate::enum_list(
-            &mut violations,
-            &format!("{prefix}.activity_kinds"),
-            &self.activity_kinds,
-            "the ACTIVITY_KIND values",
-        );
-        let period = validate::period(&mut violations, prefix, self.start_date, self.end_date);
-        if let Some((start, end)) = period {
-            grant.check_inside_period(&mut violations, prefix, start, end);
-        }
-        let mut recommendation_ids: Vec<String> = Vec::new();
-        for (index, recommendation) in self.recommendations.iter().enumerate() {
-            let field = format!("{prefix}.tip_recommendations[{index}]");
-            match recommendation {
-                Err(description) => violations.add(field, description.clone()),
-                Ok((country, _)) if !country_codes.contains(country) => {
-                    violations.add(field, format!("is a recommendation for {country}, which is not one of the project's countries"))
-                }
-                Ok((_, id)) if recommendation_ids.contains(id) => violations.add(field, "appears more than once"),
-                Ok((_, id)) => recommendation_ids.push(id.clone()),
+        let (
+            title,
+            summary,
+            country_codes,
+            pillars,
+            activity_kinds,
+            (start_date, end_date),
+            recommendation_ids,
+        ) = (
+            validate::required_text(&field("title"), self.title, 300),
+            validate::optional_text(&field("summary"), self.summary, MAX_TEXT),
+            country_codes,
+            validate::enum_list(
+                &field("pillars"),
+                &self.pillars,
+                "PROSECUTION, PROTECTION, PREVENTION, PARTNERSHIP",
+            ),
+            validate::enum_list(
+                &field("activity_kinds"),
+                &self.activity_kinds,
+                "the ACTIVITY_KIND values",
+            ),
+            period,
+            recommendations,
+        )
+            .all()?;
+        Ok(ProjectFields {
+            title,
+            summary,
+            country_codes,
+            pillars,
+            activity_kinds,
+            start_date,
+            end_date,
+            recommendation_ids,
+        })
+    }
+}
+
+/// One to [`MAX_PROJECT_COUNTRIES`] distinct country codes, sorted (one canonical order for answers and diffs).
+fn country_list(field: &str, values: &[String]) -> Checked<Vec<String>> {
+    let mut violations = Violations::new();
+    let mut codes: Vec<String> = Vec::new();
+    if values.is_empty() {
+        violations.add(field, "needs at least one country");
+    }
+    if values.len() > MAX_PROJECT_COUNTRIES {
+        violations.add(field, format!("at most {MAX_PROJECT_COUNTRIES} countries"));
+    }
+    for (index, code) in values.iter().enumerate().take(MAX_PROJECT_COUNTRIES + 1) {
+        let item = format!("{field}[{index}]");
+        match validate::country_code(&item, code) {
+            Ok(code) if codes.contains(&code) => {
+                violations.add(item, format!("{code} appears more than once"))
             }
-        }
-        violations.finish()?;
-        // One canonical order, so every answer (and every audit diff) lists them the same way.
-        country_codes.sort();
-        let (mut pillars, mut activity_kinds) = (pillars, activity_kinds);
-        pillars.sort();
-        activity_kinds.sort();
-        recommendation_ids.sort();
-        match (title, summary, period) {
-            (Some(title), Some(summary), Some((start_date, end_date))) => Ok(ProjectFields {
-                title,
-                summary,
-                country_codes,
-                pillars,
-                activity_kinds,
-                start_date,
-                end_date,
-                recommendation_ids,
-            }),
-            _ => Err(Error::Internal("project validated without values".into())),
+            Ok(code) => codes.push(code),
+            Err(violation) => violations.push(violation),
         }
     }
+    codes.sort();
+    violations.or(codes)
+}
+
+/// Distinct recommendation ids, each filed under one of `countries`, sorted.
+fn recommendation_list(
+    field: &str,
+    names: &[String],
+    countries: &[String],
+) -> Checked<Vec<String>> {
+    let mut violations = Violations::new();
+    let mut ids: Vec<String> = Vec::new();
+    for (index, name) in names.iter().enumerate() {
+        let item = format!("{field}[{index}]");
+        match TipRecommendationName::parse(&item, name) {
+            Err(violation) => violations.push(violation),
+            Ok(name) if !countries.contains(&name.country) => violations.add(
+                item,
+                format!(
+                    "is a recommendation for {}, which is not one of the project's countries",
+                    name.country
+                ),
+            ),
+            Ok(name) if ids.contains(&name.recommendation) => {
+                violations.add(item, "appears more than once")
+            }
+            Ok(name) => ids.push(name.recommendation),
+        }
+    }
+    ids.sort();
+    violations.or(ids)
+}
+
+/// Each cited recommendation must be live and filed under the country its
+/// name says (`live` are the live recommendations among those cited, as the store found them).
+pub fn check_recommendations_live(
+    field: &str,
+    names: &[String],
+    live: &[super::tip_report::TipRecommendation],
+) -> Result<()> {
+    let mut violations = Violations::new();
+    for (index, name) in names.iter().enumerate() {
+        let Ok(name) = name.parse::<TipRecommendationName>() else {
+            continue;
+        };
+        let item = format!("{field}[{index}]");
+        match live.iter().find(|found| found.id == name.recommendation) {
+            Some(found) if found.country_code == name.country => {}
+            Some(found) => violations.add(
+                item,
+                format!(
+                    "is filed under {}, not {}",
+                    found.country_code, name.country
+                ),
+            ),
+            None => violations.add(item, "does not exist or is deleted"),
+        }
+    }
+    violations.finish()
+}
+
+/// The ids of recommendation names (those that parse; validation reports the others).
+pub fn recommendation_ids(names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .filter_map(|name| name.parse::<TipRecommendationName>().ok())
+        .map(|name| name.recommendation)
+        .collect()
 }
 
 /// A change of a project's state.
@@ -293,10 +363,7 @@ pub struct Indicator {
 
 impl Indicator {
     pub fn resource_name(&self) -> String {
-        format!(
-            "grants/{}/projects/{}/indicators/{}",
-            self.grant_id, self.project_id, self.id
-        )
+        IndicatorName::new(&self.grant_id, &self.project_id, &self.id).to_string()
     }
 }
 
@@ -316,79 +383,79 @@ pub struct IndicatorInput<'a> {
 impl IndicatorInput<'_> {
     /// Checks every rule and reports all violations at once.
     pub fn validate(&self, prefix: &str) -> Result<IndicatorFields> {
-        let mut violations = Violations::new();
-        let display_name = violations.check(validate::required_text(
-            &format!("{prefix}.display_name"),
-            self.display_name,
-            MAX_DISPLAY_NAME,
-        ));
-        let unit = violations.check(validate::required_text(
-            &format!("{prefix}.unit"),
-            self.unit,
-            50,
-        ));
-        if self.outcome_kind.is_none() {
-            violations.add(
-                format!("{prefix}.outcome_kind"),
-                "is required: one of the OUTCOME_KIND values",
-            );
-        }
-        if !(0..=MAX_INDICATOR_VALUE).contains(&self.baseline) {
-            violations.add(
-                format!("{prefix}.baseline"),
+        let field = |name: &str| format!("{prefix}.{name}");
+        let baseline = if (0..=MAX_INDICATOR_VALUE).contains(&self.baseline) {
+            Ok(self.baseline)
+        } else {
+            Err(FieldViolation::new(
+                field("baseline"),
                 format!("must be from 0 to {MAX_INDICATOR_VALUE}"),
+            ))
+        };
+        let (display_name, unit, outcome_kind, baseline, targets) = (
+            validate::required_text(&field("display_name"), self.display_name, MAX_DISPLAY_NAME),
+            validate::required_text(&field("unit"), self.unit, 50),
+            validate::required(
+                &field("outcome_kind"),
+                self.outcome_kind,
+                "the OUTCOME_KIND values",
+            ),
+            baseline,
+            target_list(&field("targets"), &self.targets),
+        )
+            .all()?;
+        Ok(IndicatorFields {
+            display_name,
+            unit,
+            outcome_kind,
+            baseline,
+            targets,
+        })
+    }
+}
+
+/// At most 200 targets, one per fiscal year and period.
+fn target_list(field: &str, values: &[(i32, &str, i64)]) -> Checked<Vec<IndicatorTarget>> {
+    let mut violations = Violations::new();
+    let mut targets: Vec<IndicatorTarget> = Vec::new();
+    if values.len() > 200 {
+        violations.add(field, "at most 200 targets");
+    }
+    for (index, (fiscal_year, period, value)) in values.iter().enumerate().take(201) {
+        let item = format!("{field}[{index}]");
+        if let Err(description) = check_fiscal_year(*fiscal_year) {
+            violations.add(format!("{item}.fiscal_year"), description);
+        }
+        let period = period.trim().to_ascii_uppercase();
+        if !PERIODS.contains(&period.as_str()) {
+            violations.add(
+                format!("{item}.period"),
+                "must be empty (whole year) or Q1-Q4, H1, H2",
             );
         }
-        let mut targets: Vec<IndicatorTarget> = Vec::new();
-        if self.targets.len() > 200 {
-            violations.add(format!("{prefix}.targets"), "at most 200 targets");
+        if !(1..=MAX_INDICATOR_VALUE).contains(value) {
+            violations.add(
+                format!("{item}.value"),
+                format!("must be from 1 to {MAX_INDICATOR_VALUE}"),
+            );
         }
-        for (index, (fiscal_year, period, value)) in self.targets.iter().enumerate() {
-            let field = format!("{prefix}.targets[{index}]");
-            if let Err(description) = check_fiscal_year(*fiscal_year) {
-                violations.add(format!("{field}.fiscal_year"), description);
-            }
-            let period = period.trim().to_ascii_uppercase();
-            if !PERIODS.contains(&period.as_str()) {
-                violations.add(
-                    format!("{field}.period"),
-                    "must be empty (whole year) or Q1-Q4, H1, H2",
-                );
-            }
-            if !(1..=MAX_INDICATOR_VALUE).contains(value) {
-                violations.add(
-                    format!("{field}.value"),
-                    format!("must be from 1 to {MAX_INDICATOR_VALUE}"),
-                );
-            }
-            if targets
-                .iter()
-                .any(|seen| seen.fiscal_year == *fiscal_year && seen.period == period)
-            {
-                violations.add(
-                    field,
-                    format!("fiscal year {fiscal_year} {period} has a target already"),
-                );
-                continue;
-            }
-            targets.push(IndicatorTarget {
-                fiscal_year: *fiscal_year,
-                period,
-                value: *value,
-            });
+        if targets
+            .iter()
+            .any(|seen| seen.fiscal_year == *fiscal_year && seen.period == period)
+        {
+            violations.add(
+                item,
+                format!("fiscal year {fiscal_year} {period} has a target already"),
+            );
+            continue;
         }
-        violations.finish()?;
-        match (display_name, unit, self.outcome_kind) {
-            (Some(display_name), Some(unit), Some(outcome_kind)) => Ok(IndicatorFields {
-                display_name,
-                unit,
-                outcome_kind,
-                baseline: self.baseline,
-                targets,
-            }),
-            _ => Err(Error::Internal("indicator validated without values".into())),
-        }
+        targets.push(IndicatorTarget {
+            fiscal_year: *fiscal_year,
+            period,
+            value: *value,
+        });
     }
+    violations.or(targets)
 }
 
 /// Checks an indicator's targets against what they measure: each fiscal year

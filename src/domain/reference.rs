@@ -3,7 +3,8 @@
 
 use serde::Serialize;
 
-use super::validate::{self, MAX_DISPLAY_NAME, Violations};
+use super::names::FundingAccountName;
+use super::validate::{self, CheckAll};
 use crate::error::{FieldViolation, Result};
 
 /// The fields a caller sets on a funding account.
@@ -12,6 +13,8 @@ pub struct FundingAccountFields {
     pub display_name: String,
     pub description: String,
 }
+
+audited!(FundingAccountFields => display_name, description);
 
 /// A stored funding account, e.g. ESF.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -27,7 +30,7 @@ pub struct FundingAccount {
 
 impl FundingAccount {
     pub fn resource_name(&self) -> String {
-        format!("fundingAccounts/{}", self.code)
+        FundingAccountName::new(&self.code).to_string()
     }
 }
 
@@ -51,40 +54,20 @@ pub fn funding_account_code(field: &str, value: &str) -> Result<String, FieldVio
     }
 }
 
-/// Checks the fields of a funding account, adding what is wrong to `violations`.
-fn check_fields(
-    violations: &mut Violations,
-    prefix: &str,
-    display_name: &str,
-    description: &str,
-) -> Option<FundingAccountFields> {
-    let display_name = violations.check(validate::required_text(
-        &format!("{prefix}.display_name"),
-        display_name,
-        MAX_DISPLAY_NAME,
-    ));
-    let description = violations.check(validate::optional_text(
-        &format!("{prefix}.description"),
-        description,
-        2000,
-    ));
-    Some(FundingAccountFields {
-        display_name: display_name?,
-        description: description?,
-    })
-}
-
 /// Checks the fields of a funding account.
 pub fn funding_account_fields(
     prefix: &str,
     display_name: &str,
     description: &str,
 ) -> Result<FundingAccountFields> {
-    let mut violations = Violations::new();
-    let fields = check_fields(&mut violations, prefix, display_name, description);
-    violations.finish()?;
-    fields.ok_or_else(|| {
-        crate::error::Error::Internal("funding account validated without values".into())
+    let (display_name, description) = (
+        validate::display_name(&format!("{prefix}.display_name"), display_name),
+        validate::optional_text(&format!("{prefix}.description"), description, 2000),
+    )
+        .all()?;
+    Ok(FundingAccountFields {
+        display_name,
+        description,
     })
 }
 
@@ -94,18 +77,38 @@ pub fn new_funding_account(
     display_name: &str,
     description: &str,
 ) -> Result<(String, FundingAccountFields)> {
-    let mut violations = Violations::new();
-    let code = violations.check(funding_account_code("funding_account_id", code));
-    let fields = check_fields(
-        &mut violations,
-        "funding_account",
-        display_name,
-        description,
-    );
-    violations.finish()?;
-    code.zip(fields).ok_or_else(|| {
-        crate::error::Error::Internal("funding account validated without values".into())
-    })
+    (
+        funding_account_code("funding_account_id", code),
+        funding_account_fields("funding_account", display_name, description),
+    )
+        .all()
+}
+
+/// Refuses a country code that is not ISO 3166-1 (`unknown` lists the codes the store did not find).
+pub fn check_known_country(
+    field: &str,
+    code: &str,
+    unknown: &[String],
+) -> Result<(), FieldViolation> {
+    if unknown.iter().any(|missing| missing == code) {
+        Err(FieldViolation::new(
+            field,
+            format!("{code:?} is not a known ISO 3166-1 alpha-2 country code"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Refuses each code of the list field `field` that is not ISO 3166-1.
+pub fn check_known_countries(field: &str, codes: &[String], unknown: &[String]) -> Result<()> {
+    let mut violations = super::Violations::new();
+    for (index, code) in codes.iter().enumerate() {
+        if let Err(violation) = check_known_country(&format!("{field}[{index}]"), code, unknown) {
+            violations.push(violation);
+        }
+    }
+    violations.finish()
 }
 
 /// A country or territory of ISO 3166-1.

@@ -1,5 +1,8 @@
-//! Collects every field violation of a request, so the caller hears about all
-//! bad fields at once, and holds the small rules many resources share.
+//! One validation shape: every check answers `Result<T, Violations>` (a
+//! single `FieldViolation` converts), and a tuple of checks is combined by
+//! [`CheckAll::all`] into all the values or every violation at once, so a
+//! request hears about all its bad fields in one answer and no value is ever
+//! defaulted. Also the small rules many resources share.
 
 use crate::error::{Error, FieldViolation};
 
@@ -12,6 +15,9 @@ pub const MAX_TEXT: usize = 10_000;
 #[derive(Debug, Default)]
 pub struct Violations(Vec<FieldViolation>);
 
+/// A checked value, or what is wrong with it.
+pub type Checked<T> = Result<T, Violations>;
+
 impl Violations {
     pub fn new() -> Self {
         Self::default()
@@ -22,15 +28,23 @@ impl Violations {
         self.0.push(FieldViolation::new(field, rule));
     }
 
-    /// Records the violation of a result, keeping its value when valid.
-    pub fn check<T>(&mut self, result: Result<T, FieldViolation>) -> Option<T> {
+    /// Records the violations of a check, keeping its value when valid.
+    pub fn check<T, E>(&mut self, result: Result<T, E>) -> Option<T>
+    where
+        Violations: From<E>,
+    {
         match result {
             Ok(value) => Some(value),
-            Err(violation) => {
-                self.0.push(violation);
+            Err(error) => {
+                self.0.extend(Violations::from(error).0);
                 None
             }
         }
+    }
+
+    /// Records a violation found by another check.
+    pub fn push(&mut self, violation: FieldViolation) {
+        self.0.push(violation);
     }
 
     /// `Ok` when no field is bad, else `INVALID_ARGUMENT` with all of them.
@@ -42,9 +56,92 @@ impl Violations {
         }
     }
 
+    /// `value` when no field is bad, else these violations (for a check that is itself a step).
+    pub fn or<T>(self, value: T) -> Checked<T> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(self)
+        }
+    }
+
+    /// How many violations were found.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+}
+
+impl From<FieldViolation> for Violations {
+    fn from(violation: FieldViolation) -> Self {
+        Violations(vec![violation])
+    }
+}
+
+/// The violations of a nested check's `INVALID_ARGUMENT`. Only validation
+/// errors are nested; any other error keeps its text under the empty field.
+impl From<Error> for Violations {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::InvalidArgument(violations) => Violations(violations),
+            other => Violations::from(FieldViolation::new("", other.to_string())),
+        }
+    }
+}
+
+impl From<Violations> for Error {
+    fn from(violations: Violations) -> Self {
+        Error::InvalidArgument(violations.0)
+    }
+}
+
+/// A tuple of checks, combined into all their values or all their violations.
+pub trait CheckAll {
+    /// The tuple of checked values.
+    type Values;
+
+    /// Every value, or `INVALID_ARGUMENT` naming every bad field.
+    fn all(self) -> Result<Self::Values, Error>;
+}
+
+macro_rules! check_all_tuple {
+    ($($value:ident $error:ident $name:ident),+) => {
+        impl<$($value, $error),+> CheckAll for ($(Result<$value, $error>,)+)
+        where
+            $(Violations: From<$error>),+
+        {
+            type Values = ($($value,)+);
+
+            fn all(self) -> Result<Self::Values, Error> {
+                let ($($name,)+) = self;
+                let mut violations = Violations::new();
+                $(let $name = violations.check($name);)+
+                match ($($name,)+) {
+                    ($(Some($name),)+) => Ok(($($name,)+)),
+                    _ => Err(Error::InvalidArgument(violations.0)),
+                }
+            }
+        }
+    };
+}
+
+check_all_tuple!(A EA a);
+check_all_tuple!(A EA a, B EB b);
+check_all_tuple!(A EA a, B EB b, C EC c);
+check_all_tuple!(A EA a, B EB b, C EC c, D ED d);
+check_all_tuple!(A EA a, B EB b, C EC c, D ED d, E EE e);
+check_all_tuple!(A EA a, B EB b, C EC c, D ED d, E EE e, F EF f);
+check_all_tuple!(A EA a, B EB b, C EC c, D ED d, E EE e, F EF f, G EG g);
+check_all_tuple!(A EA a, B EB b, C EC c, D ED d, E EE e, F EF f, G EG g, H EH h);
+check_all_tuple!(A EA a, B EB b, C EC c, D ED d, E EE e, F EF f, G EG g, H EH h, I EI i);
+check_all_tuple!(A EA a, B EB b, C EC c, D ED d, E EE e, F EF f, G EG g, H EH h, I EI i, J EJ j);
+
+/// A required enum value (`None` when unspecified or unknown); `allowed` lists the choices.
+pub fn required<T>(field: &str, value: Option<T>, allowed: &str) -> Result<T, FieldViolation> {
+    value.ok_or_else(|| FieldViolation::new(field, format!("is required: one of {allowed}")))
 }
 
 /// A required, trimmed, single-line text of at most `max` characters.
@@ -54,6 +151,11 @@ pub fn required_text(field: &str, value: &str, max: usize) -> Result<String, Fie
         return Err(FieldViolation::new(field, "is required"));
     }
     optional_text(field, trimmed, max)
+}
+
+/// A display name: required, trimmed, at most [`MAX_DISPLAY_NAME`] characters.
+pub fn display_name(field: &str, value: &str) -> Result<String, FieldViolation> {
+    required_text(field, value, MAX_DISPLAY_NAME)
 }
 
 /// An optional, trimmed text of at most `max` characters.
@@ -126,33 +228,32 @@ pub fn date(field: &str, value: &str) -> Result<chrono::NaiveDate, FieldViolatio
 
 /// A period `[start, end]` of `prefix.start_date` and `prefix.end_date`; the end may not come before the start.
 pub fn period(
-    violations: &mut Violations,
     prefix: &str,
     start: &str,
     end: &str,
-) -> Option<(chrono::NaiveDate, chrono::NaiveDate)> {
-    let start = violations.check(date(&format!("{prefix}.start_date"), start));
-    let end = violations.check(date(&format!("{prefix}.end_date"), end));
-    match (start, end) {
-        (Some(start), Some(end)) if end < start => {
-            violations.add(
-                format!("{prefix}.end_date"),
-                format!("{end} is before start_date {start}"),
-            );
-            None
-        }
-        (Some(start), Some(end)) => Some((start, end)),
-        _ => None,
+) -> Checked<(chrono::NaiveDate, chrono::NaiveDate)> {
+    let (start, end) = (
+        date(&format!("{prefix}.start_date"), start),
+        date(&format!("{prefix}.end_date"), end),
+    )
+        .all()?;
+    if end < start {
+        return Err(FieldViolation::new(
+            format!("{prefix}.end_date"),
+            format!("{end} is before start_date {start}"),
+        )
+        .into());
     }
+    Ok((start, end))
 }
 
-/// Values of a repeated enum field: at least one, none unspecified, no repeats.
-pub fn enum_list<T: PartialEq + Copy>(
-    violations: &mut Violations,
+/// Values of a repeated enum field: at least one, none unspecified, no repeats; sorted.
+pub fn enum_list<T: Ord + Copy>(
     field: &str,
     values: &[Option<T>],
     allowed: &str,
-) -> Vec<T> {
+) -> Checked<Vec<T>> {
+    let mut violations = Violations::new();
     let mut found: Vec<T> = Vec::new();
     if values.is_empty() {
         violations.add(field, format!("needs at least one of {allowed}"));
@@ -169,5 +270,29 @@ pub fn enum_list<T: PartialEq + Copy>(
             Some(value) => found.push(*value),
         }
     }
-    found
+    found.sort();
+    violations.or(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_checks_answer_every_value_or_every_violation() {
+        let ok: (Result<i32, FieldViolation>, Checked<&str>) = (Ok(1), Ok("a"));
+        assert_eq!(ok.all().unwrap(), (1, "a"));
+        let bad = (
+            Err::<i32, _>(FieldViolation::new("a", "is bad")),
+            Ok::<_, FieldViolation>(2),
+            period("p", "2014-02-01", "2014-01-01"),
+        );
+        match bad.all() {
+            Err(Error::InvalidArgument(violations)) => {
+                let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+                assert_eq!(fields, ["a", "p.end_date"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

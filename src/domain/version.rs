@@ -4,7 +4,51 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, FieldViolation, Result};
+
+/// Whether a record that a request refers to exists and is live: a fact the
+/// store answers, so the rule about it is decided here and the api names the field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    Live,
+    Deleted,
+    Missing,
+}
+
+impl Presence {
+    /// The presence of a row read with its delete time (`None` when there is no row).
+    pub fn of(delete_time: Option<Option<DateTime<Utc>>>) -> Presence {
+        match delete_time {
+            None => Presence::Missing,
+            Some(None) => Presence::Live,
+            Some(Some(_)) => Presence::Deleted,
+        }
+    }
+
+    /// A reference in field `field` to `name` must be to a live record.
+    pub fn require_live(
+        self,
+        field: &str,
+        name: &impl std::fmt::Display,
+    ) -> Result<(), FieldViolation> {
+        match self {
+            Presence::Live => Ok(()),
+            Presence::Deleted => Err(FieldViolation::new(field, format!("{name} is deleted"))),
+            Presence::Missing => Err(FieldViolation::new(field, format!("{name} does not exist"))),
+        }
+    }
+}
+
+/// Refuses a second record with the same unique key (`existing` is the one that has it).
+pub fn check_unique(existing: Option<String>, what: &str) -> Result<()> {
+    match existing {
+        None => Ok(()),
+        Some(resource) => Err(Error::AlreadyExists {
+            message: format!("{what} is already {resource}"),
+            resource,
+        }),
+    }
+}
 
 /// Refuses a change when the caller's etag (if any) is not the record's revision.
 pub fn check_etag(resource: &str, revision: i64, expected: Option<i64>) -> Result<()> {

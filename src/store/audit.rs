@@ -10,7 +10,7 @@ use sea_orm::{
 };
 
 use super::entities::{audit_events, audit_head};
-use super::{Page, Store, fetch_page, now};
+use super::{Keyset, Page, Store, now};
 use crate::domain::audit::{self, AuditEvent, ChainCheck, PendingEvent};
 use crate::error::{Error, Result};
 
@@ -103,8 +103,7 @@ impl Store {
     pub async fn list_audit_events(
         &self,
         filter: &AuditFilter,
-        after: Option<i64>,
-        limit: u64,
+        page: &Keyset,
     ) -> Result<Page<AuditEvent>> {
         let mut select = audit_events::Entity::find();
         if let Some(resource) = &filter.resource {
@@ -122,21 +121,11 @@ impl Store {
         if let Some(end) = filter.end_time {
             select = select.filter(audit_events::Column::EventTime.lt(end));
         }
-        let (rows, more) = fetch_page(
-            &self.db,
-            select,
-            audit_events::Column::Sequence,
-            after.map(Into::into),
-            limit,
-        )
-        .await?;
-        let next_after = more
-            .then(|| rows.last().map(|row| row.sequence.to_string()))
-            .flatten();
-        Ok(Page {
-            items: rows.into_iter().map(to_domain).collect(),
-            next_after,
+        page.fetch_numbered(&self.db, select, audit_events::Column::Sequence, |row| {
+            row.sequence
         })
+        .await?
+        .try_map(|row| Ok(to_domain(row)))
     }
 
     /// Recomputes the whole chain, in batches, against the recorded head.

@@ -1,26 +1,30 @@
 //! Grants, their obligations and revisions. A grantee's scope is the grants
 //! of its own organisation. Every change to a grant (terms, state, money)
 //! takes the grant's row lock, moves its revision and stores a revision
-//! snapshot, so "what were the terms on date D?" has an exact answer.
+//! so "what were the terms on date D?" has an exact answer.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Select,
+    ActiveModelTrait,
+    ActiveValue::{Set, Unchanged},
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Select,
 };
 
 use super::entities::{
-    countries, grant_revisions, grants, indicators, obligations, organizations, project_countries,
+    countries, grant_revisions, grants, indicators, obligations, project_countries,
     project_pillars, projects,
 };
-use super::{Page, Store, Tx, fetch_page, new_id, now};
+use super::{Keyset, Page, Store, Tx, new_id, now};
 use crate::domain::access::Scope;
+use crate::domain::audit::Audited;
 use crate::domain::grant::{
     self, Grant, GrantApproach, GrantInstrument, GrantRevision, GrantState, GrantTerms,
     NewObligation, Obligation, ObligationKind, ReportingCadence,
 };
 use crate::domain::money::Cents;
+use crate::domain::names::{GrantName, ObligationName, ProjectName};
 use crate::domain::pillar::Pillar;
 use crate::domain::version;
 use crate::error::{Error, Result};
@@ -57,7 +61,7 @@ pub(super) fn scoped(scope: &Scope) -> Select<grants::Entity> {
 
 fn not_found(id: &str) -> Error {
     Error::NotFound {
-        resource: format!("grants/{id}"),
+        resource: GrantName::new(id).to_string(),
     }
 }
 
@@ -203,8 +207,7 @@ impl Store {
         &self,
         scope: &Scope,
         filter: &GrantFilter,
-        after: Option<String>,
-        limit: u64,
+        page: &Keyset,
     ) -> Result<Page<Grant>> {
         let mut select = scoped(scope);
         if let Some(organization) = &filter.organization_id {
@@ -260,20 +263,12 @@ impl Store {
                 .to_owned();
             select = select.filter(grants::Column::Id.in_subquery(with_pillar));
         }
-        let (rows, more) = fetch_page(
-            &self.db,
-            select,
-            grants::Column::Id,
-            after.map(Into::into),
-            limit,
-        )
-        .await?;
-        let next_after = more
-            .then(|| rows.last().map(|row| row.id.clone()))
-            .flatten();
+        let page = page
+            .fetch(&self.db, select, grants::Column::Id, |row| row.id.clone())
+            .await?;
         Ok(Page {
-            items: with_money(&self.db, rows).await?,
-            next_after,
+            items: with_money(&self.db, page.items).await?,
+            next_after: page.next_after,
         })
     }
 
@@ -290,7 +285,7 @@ impl Store {
             .one(&self.db)
             .await?
             .ok_or_else(|| Error::NotFound {
-                resource: format!("grants/{grant_id}/obligations/{id}"),
+                resource: ObligationName::new(grant_id, id).to_string(),
             })
             .and_then(obligation_to_domain)
     }
@@ -301,8 +296,7 @@ impl Store {
         scope: &Scope,
         grant_id: &str,
         filter: &ObligationFilter,
-        after: Option<String>,
-        limit: u64,
+        page: &Keyset,
     ) -> Result<Page<Obligation>> {
         require_visible(&self.db, scope, grant_id).await?;
         let mut select =
@@ -316,24 +310,11 @@ impl Store {
         if let Some(kind) = filter.kind {
             select = select.filter(obligations::Column::Kind.eq(kind.code()));
         }
-        let (rows, more) = fetch_page(
-            &self.db,
-            select,
-            obligations::Column::Id,
-            after.map(Into::into),
-            limit,
-        )
-        .await?;
-        let next_after = more
-            .then(|| rows.last().map(|row| row.id.clone()))
-            .flatten();
-        Ok(Page {
-            items: rows
-                .into_iter()
-                .map(obligation_to_domain)
-                .collect::<Result<_>>()?,
-            next_after,
+        page.fetch(&self.db, select, obligations::Column::Id, |row| {
+            row.id.clone()
         })
+        .await?
+        .try_map(obligation_to_domain)
     }
 
     /// A page of a grant's revisions, oldest first; with `as_of`, only the one in effect then.
@@ -342,55 +323,45 @@ impl Store {
         scope: &Scope,
         grant_id: &str,
         as_of: Option<DateTime<Utc>>,
-        after: Option<i64>,
-        limit: u64,
+        page: &Keyset,
     ) -> Result<Page<GrantRevision>> {
         require_visible(&self.db, scope, grant_id).await?;
         let select =
             grant_revisions::Entity::find().filter(grant_revisions::Column::GrantId.eq(grant_id));
-        let (rows, more) = match as_of {
-            Some(time) => {
-                let row = select
+        let rows = match as_of {
+            Some(time) => Page {
+                items: select
                     .filter(grant_revisions::Column::RevisionTime.lte(time))
                     .order_by_desc(grant_revisions::Column::Revision)
                     .one(&self.db)
-                    .await?;
-                (row.into_iter().collect::<Vec<_>>(), false)
-            }
+                    .await?
+                    .into_iter()
+                    .collect(),
+                next_after: None,
+            },
             None => {
-                fetch_page(
-                    &self.db,
-                    select,
-                    grant_revisions::Column::Revision,
-                    after.map(Into::into),
-                    limit,
-                )
+                page.fetch_numbered(&self.db, select, grant_revisions::Column::Revision, |row| {
+                    row.revision
+                })
                 .await?
             }
         };
-        let next_after = more
-            .then(|| rows.last().map(|row| row.revision.to_string()))
-            .flatten();
-        let items = rows
-            .into_iter()
-            .map(|row| {
-                let grant: Grant = serde_json::from_value(row.terms).map_err(|error| {
-                    Error::Internal(format!(
-                        "grant_revisions of {grant_id}/{}: {error}",
-                        row.revision
-                    ))
-                })?;
-                Ok(GrantRevision {
-                    grant_id: row.grant_id,
-                    revision: row.revision,
-                    revision_time: row.revision_time,
-                    actor: row.actor,
-                    method: row.method,
-                    grant,
-                })
+        rows.try_map(|row| {
+            let grant: Grant = serde_json::from_value(row.terms).map_err(|error| {
+                Error::Internal(format!(
+                    "grant_revisions of {grant_id}/{}: {error}",
+                    row.revision
+                ))
+            })?;
+            Ok(GrantRevision {
+                grant_id: row.grant_id,
+                revision: row.revision,
+                revision_time: row.revision_time,
+                actor: row.actor,
+                method: row.method,
+                grant,
             })
-            .collect::<Result<_>>()?;
-        Ok(Page { items, next_after })
+        })
     }
 }
 
@@ -468,51 +439,55 @@ impl Tx {
                 projects::Column::State.ne(crate::domain::project::ProjectState::Cancelled.code()),
             )
             .to_owned();
-        let rows = indicators::Entity::find()
+        // One row at most: `targets` is a JSON array, empty when the indicator has no target.
+        let with_target = indicators::Entity::find()
+            .select_only()
+            .column(indicators::Column::Id)
             .filter(indicators::Column::ProjectId.in_subquery(live_projects))
             .filter(indicators::Column::DeleteTime.is_null())
-            .all(&self.txn)
+            .filter(sea_orm::sea_query::Expr::cust(
+                "CAST(targets AS TEXT) <> '[]'",
+            ))
+            .into_tuple::<String>()
+            .one(&self.txn)
             .await?;
-        Ok(rows.iter().any(|row| {
-            row.targets
-                .as_array()
-                .is_some_and(|targets| !targets.is_empty())
-        }))
+        Ok(with_target.is_some())
+    }
+
+    /// The grant that already has award number `award_number`, if any.
+    pub async fn grant_with_award_number(&self, award_number: &str) -> Result<Option<GrantName>> {
+        Ok(grants::Entity::find()
+            .filter(grants::Column::AwardNumber.eq(award_number))
+            .one(&self.txn)
+            .await?
+            .map(|row| GrantName::new(row.id)))
+    }
+
+    /// A project of the grant whose period would fall outside `start`..`end`, if any.
+    pub async fn project_outside(
+        &self,
+        grant_id: &str,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<Option<grant::ProjectPeriod>> {
+        Ok(projects::Entity::find()
+            .filter(projects::Column::GrantId.eq(grant_id))
+            .filter(
+                Condition::any()
+                    .add(projects::Column::StartDate.lt(start))
+                    .add(projects::Column::EndDate.gt(end)),
+            )
+            .one(&self.txn)
+            .await?
+            .map(|row| grant::ProjectPeriod {
+                project: ProjectName::new(row.grant_id, row.id),
+                start_date: row.start_date,
+                end_date: row.end_date,
+            }))
     }
 
     /// Creates a grant in DRAFT, revision 1.
     pub async fn create_grant(&mut self, terms: GrantTerms) -> Result<Grant> {
-        match organizations::Entity::find_by_id(terms.organization_id.as_str())
-            .one(&self.txn)
-            .await?
-        {
-            Some(row) if row.delete_time.is_none() => {}
-            Some(_) => {
-                return Err(Error::invalid(
-                    "grant.grantee",
-                    format!("organizations/{} is deleted", terms.organization_id),
-                ));
-            }
-            None => {
-                return Err(Error::invalid(
-                    "grant.grantee",
-                    format!("organizations/{} does not exist", terms.organization_id),
-                ));
-            }
-        }
-        let existing = grants::Entity::find()
-            .filter(grants::Column::AwardNumber.eq(terms.award_number.as_str()))
-            .one(&self.txn)
-            .await?;
-        if let Some(existing) = existing {
-            return Err(Error::AlreadyExists {
-                resource: format!("grants/{}", existing.id),
-                message: format!(
-                    "award number {} is already grants/{}",
-                    terms.award_number, existing.id
-                ),
-            });
-        }
         let time = now();
         let grant = Grant {
             id: new_id(),
@@ -544,7 +519,7 @@ impl Tx {
         .insert(&self.txn)
         .await?;
         self.write_revision(&grant).await?;
-        self.audit(&grant.resource_name(), None, Some(&grant.audit_view()));
+        self.audit(&grant.resource_name(), None, Some(&grant))?;
         Ok(grant)
     }
 
@@ -553,11 +528,11 @@ impl Tx {
     async fn save_grant(&mut self, before: &Grant, mut after: Grant, audit: bool) -> Result<Grant> {
         after.update_time = now();
         after.revision = before.revision + 1;
-        let mut row = grants::Entity::find_by_id(before.id.as_str())
-            .one(&self.txn)
-            .await?
-            .ok_or_else(|| not_found(&before.id))?
-            .into_active_model();
+        // The row is locked and known: update it by key, without reading it again.
+        let mut row = grants::ActiveModel {
+            id: Unchanged(before.id.clone()),
+            ..Default::default()
+        };
         row.title = Set(after.terms.title.clone());
         row.instrument = Set(after.terms.instrument.code().into());
         row.approach = Set(after.terms.approach.code().into());
@@ -572,11 +547,7 @@ impl Tx {
         row.update(&self.txn).await?;
         self.write_revision(&after).await?;
         if audit {
-            self.audit(
-                &after.resource_name(),
-                Some(&before.audit_view()),
-                Some(&after.audit_view()),
-            );
+            self.audit(&after.resource_name(), Some(before), Some(&after))?;
         }
         Ok(after)
     }
@@ -597,27 +568,8 @@ impl Tx {
         Ok(())
     }
 
-    /// Replaces the terms of `current`. Projects must still fit in the new period.
+    /// Replaces the terms of `current`.
     pub async fn update_grant(&mut self, current: Grant, terms: GrantTerms) -> Result<Grant> {
-        let outside = projects::Entity::find()
-            .filter(projects::Column::GrantId.eq(current.id.as_str()))
-            .filter(
-                Condition::any()
-                    .add(projects::Column::StartDate.lt(terms.start_date))
-                    .add(projects::Column::EndDate.gt(terms.end_date)),
-            )
-            .one(&self.txn)
-            .await?;
-        if let Some(project) = outside {
-            return Err(Error::precondition(
-                "PROJECT_OUTSIDE_GRANT_PERIOD",
-                format!("grants/{}/projects/{}", current.id, project.id),
-                format!(
-                    "project period {} to {} would fall outside the new period {} to {}: change the project first",
-                    project.start_date, project.end_date, terms.start_date, terms.end_date
-                ),
-            ));
-        }
         let mut after = current.clone();
         after.terms = terms;
         self.save_grant(&current, after, true).await
@@ -644,8 +596,6 @@ impl Tx {
         mut existing: Vec<Obligation>,
         new: NewObligation,
     ) -> Result<(Obligation, Grant)> {
-        self.require_live_funding_account("obligation.funding_account", &new.account_code)
-            .await?;
         let obligation = Obligation {
             id: new_id(),
             grant_id: current.id.clone(),
@@ -669,14 +619,14 @@ impl Tx {
         existing.push(obligation.clone());
         after.totals = grant::totals(&existing)?;
         let grant = self.save_grant(&current, after, false).await?;
-        let mut view = super::snapshot(&obligation.fields);
+        let mut view = obligation.fields.audit_view()?;
         if let Some(map) = view.as_object_mut() {
             map.insert(
                 "grant_obligated_amount".into(),
                 serde_json::json!(grant.obligated().0),
             );
         }
-        self.audit(&obligation.resource_name(), None, Some(&view));
+        self.audit_views(&obligation.resource_name(), None, Some(&view));
         Ok((obligation, grant))
     }
 }

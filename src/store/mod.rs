@@ -14,6 +14,7 @@ mod entities;
 pub mod grants;
 mod idempotency;
 pub mod organizations;
+pub mod outcomes;
 pub mod projects;
 mod reference;
 pub mod tip_report;
@@ -30,7 +31,7 @@ use sea_orm::{
 use serde_json::Value as Json;
 
 use crate::domain::access::Actor;
-use crate::domain::audit::PendingEvent;
+use crate::domain::audit::{Audited, PendingEvent};
 use crate::error::{Error, Result};
 use crate::secret::{self, ExposeSecret, SecretString, split_url_password};
 use crate::settings::DatabaseSettings;
@@ -64,6 +65,81 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// The key after which the next page starts; `None` on the last page.
     pub next_after: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// The same page with each item converted.
+    pub fn try_map<U>(self, convert: impl FnMut(T) -> Result<U>) -> Result<Page<U>> {
+        Ok(Page {
+            items: self.items.into_iter().map(convert).collect::<Result<_>>()?,
+            next_after: self.next_after,
+        })
+    }
+}
+
+/// Where a keyset page starts (the key of the last row of the page before)
+/// and how many rows it holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Keyset {
+    pub after: Option<String>,
+    pub limit: u64,
+}
+
+impl Keyset {
+    /// A page of `select` in the order of the text key `key`.
+    async fn fetch<E: EntityTrait>(
+        &self,
+        conn: &impl ConnectionTrait,
+        select: Select<E>,
+        key: E::Column,
+        key_of: impl Fn(&E::Model) -> String,
+    ) -> Result<Page<E::Model>> {
+        let after = self.after.clone().map(Value::from);
+        self.fetch_after(conn, select, key, after, key_of).await
+    }
+
+    /// A page of `select` in the order of the numeric key `key`.
+    async fn fetch_numbered<E: EntityTrait>(
+        &self,
+        conn: &impl ConnectionTrait,
+        select: Select<E>,
+        key: E::Column,
+        key_of: impl Fn(&E::Model) -> i64,
+    ) -> Result<Page<E::Model>> {
+        let after = match &self.after {
+            None => None,
+            Some(after) => Some(Value::from(after.parse::<i64>().map_err(|_| {
+                Error::invalid("page_token", "is not a page token of this list")
+            })?)),
+        };
+        self.fetch_after(conn, select, key, after, |row| key_of(row).to_string())
+            .await
+    }
+
+    async fn fetch_after<E: EntityTrait>(
+        &self,
+        conn: &impl ConnectionTrait,
+        mut select: Select<E>,
+        key: E::Column,
+        after: Option<Value>,
+        key_of: impl Fn(&E::Model) -> String,
+    ) -> Result<Page<E::Model>> {
+        if let Some(after) = after {
+            select = select.filter(key.gt(after));
+        }
+        let mut rows = select
+            .order_by_asc(key)
+            .limit(self.limit + 1)
+            .all(conn)
+            .await?;
+        let more = rows.len() as u64 > self.limit;
+        rows.truncate(self.limit as usize);
+        let next_after = if more { rows.last().map(key_of) } else { None };
+        Ok(Page {
+            items: rows,
+            next_after,
+        })
+    }
 }
 
 impl Store {
@@ -218,7 +294,25 @@ pub struct Tx {
 impl Tx {
     /// Records a change of `resource` from `before` to `after` (JSON snapshots;
     /// `None` for a creation). The event is chained at commit.
-    pub fn audit(&mut self, resource: &str, before: Option<&Json>, after: Option<&Json>) {
+    pub fn audit<A: Audited>(
+        &mut self,
+        resource: &str,
+        before: Option<&A>,
+        after: Option<&A>,
+    ) -> Result<()> {
+        let before = before.map(Audited::audit_view).transpose()?;
+        let after = after.map(Audited::audit_view).transpose()?;
+        self.audit_views(resource, before.as_ref(), after.as_ref());
+        Ok(())
+    }
+
+    /// Records a change between two ready audit views.
+    pub(crate) fn audit_views(
+        &mut self,
+        resource: &str,
+        before: Option<&Json>,
+        after: Option<&Json>,
+    ) {
         let diff = crate::domain::audit::diff(before, after);
         self.audit_with_diff(resource, diff);
     }
@@ -248,9 +342,20 @@ impl Tx {
     }
 }
 
-/// A snapshot of a domain value for audit diffs.
-pub fn snapshot<T: serde::Serialize>(value: &T) -> Json {
-    serde_json::to_value(value).unwrap_or(Json::Null)
+/// A domain value as a JSON column; one that does not serialise is an error, never `null`.
+pub fn to_json_column<T: serde::Serialize>(value: &T) -> Result<Json> {
+    serde_json::to_value(value)
+        .map_err(|error| Error::Internal(format!("JSON column value: {error}")))
+}
+
+/// The value of a stored code; an unknown one is a corrupt row (INTERNAL, with the column and row in the log).
+pub(crate) fn decode_code<T: crate::domain::CodeEnum>(
+    column: &str,
+    id: &str,
+    code: &str,
+) -> Result<T> {
+    T::from_code(code)
+        .ok_or_else(|| Error::Internal(format!("{column} of {id} holds an unknown code {code:?}")))
 }
 
 /// Now, truncated to microseconds (what both databases keep), so a value read back equals the one written.
@@ -262,28 +367,6 @@ pub fn now() -> DateTime<Utc> {
 /// A new time-ordered id (UUIDv7): ids sort by creation, which keyset pagination uses.
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
-}
-
-/// Fetches one keyset page: rows whose `key` is after `after`, in key order.
-async fn fetch_page<E, C>(
-    conn: &C,
-    select: Select<E>,
-    key: E::Column,
-    after: Option<Value>,
-    limit: u64,
-) -> Result<(Vec<E::Model>, bool)>
-where
-    E: EntityTrait,
-    C: ConnectionTrait,
-{
-    let mut select = select;
-    if let Some(after) = after {
-        select = select.filter(key.gt(after));
-    }
-    let mut rows = select.order_by_asc(key).limit(limit + 1).all(conn).await?;
-    let more = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
-    Ok((rows, more))
 }
 
 impl From<DbErr> for Error {

@@ -1,15 +1,16 @@
 //! Organisations. A grantee's scope is its own organisation.
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    Select,
+    ActiveModelTrait,
+    ActiveValue::{Set, Unchanged},
+    ColumnTrait, EntityTrait, QueryFilter, Select,
 };
 
 use super::entities::organizations;
-use super::{Page, Store, Tx, fetch_page, new_id, now, snapshot};
+use super::{Keyset, Page, Store, Tx, new_id, now};
 use crate::domain::access::Scope;
 use crate::domain::organization::{Identifier, Organization, OrganizationFields, OrganizationKind};
-use crate::domain::version;
+use crate::domain::version::{self, Presence};
 use crate::error::{Error, Result};
 
 /// What to list.
@@ -80,8 +81,7 @@ impl Store {
         &self,
         scope: &Scope,
         filter: &OrganizationFilter,
-        after: Option<String>,
-        limit: u64,
+        page: &Keyset,
     ) -> Result<Page<Organization>> {
         let mut select = scoped(scope);
         if let Some(kind) = filter.kind {
@@ -93,38 +93,19 @@ impl Store {
         if !filter.show_deleted {
             select = select.filter(organizations::Column::DeleteTime.is_null());
         }
-        let (rows, more) = fetch_page(
-            &self.db,
-            select,
-            organizations::Column::Id,
-            after.map(Into::into),
-            limit,
-        )
-        .await?;
-        let next_after = more
-            .then(|| rows.last().map(|row| row.id.clone()))
-            .flatten();
-        Ok(Page {
-            items: rows.into_iter().map(to_domain).collect::<Result<_>>()?,
-            next_after,
+        page.fetch(&self.db, select, organizations::Column::Id, |row| {
+            row.id.clone()
         })
+        .await?
+        .try_map(to_domain)
     }
 }
 
 impl Tx {
-    /// Checks that `id` names a live organisation (for references such as a grant's grantee).
-    pub async fn require_live_organization(&self, field: &str, id: &str) -> Result<()> {
-        match organizations::Entity::find_by_id(id).one(&self.txn).await? {
-            Some(row) if row.delete_time.is_none() => Ok(()),
-            Some(_) => Err(Error::invalid(
-                field,
-                format!("organizations/{id} is deleted"),
-            )),
-            None => Err(Error::invalid(
-                field,
-                format!("organizations/{id} does not exist"),
-            )),
-        }
+    /// Whether organisation `id` exists and is live.
+    pub async fn organization_presence(&self, id: &str) -> Result<Presence> {
+        let row = organizations::Entity::find_by_id(id).one(&self.txn).await?;
+        Ok(Presence::of(row.map(|row| row.delete_time)))
     }
 
     /// Creates an organisation.
@@ -132,15 +113,13 @@ impl Tx {
         &mut self,
         fields: OrganizationFields,
     ) -> Result<Organization> {
-        self.require_country("organization.country_code", &fields.country_code)
-            .await?;
         let time = now();
         let row = organizations::ActiveModel {
             id: Set(new_id()),
             display_name: Set(fields.display_name.clone()),
             kind: Set(fields.kind.code().to_string()),
             country_code: Set(fields.country_code.clone()),
-            identifiers: Set(snapshot(&fields.identifiers)),
+            identifiers: Set(super::to_json_column(&fields.identifiers)?),
             create_time: Set(time),
             update_time: Set(time),
             delete_time: Set(None),
@@ -149,11 +128,7 @@ impl Tx {
         .insert(&self.txn)
         .await?;
         let created = to_domain(row)?;
-        self.audit(
-            &created.resource_name(),
-            None,
-            Some(&snapshot(&created.fields)),
-        );
+        self.audit(&created.resource_name(), None, Some(&created.fields))?;
         Ok(created)
     }
 
@@ -177,38 +152,32 @@ impl Tx {
         current: Organization,
         fields: OrganizationFields,
     ) -> Result<Organization> {
-        if fields.country_code != current.fields.country_code {
-            self.require_country("organization.country_code", &fields.country_code)
-                .await?;
-        }
-        let mut row = organizations::Entity::find_by_id(current.id.as_str())
-            .one(&self.txn)
-            .await?
-            .ok_or_else(|| not_found(&current.id))?
-            .into_active_model();
+        let mut row = organizations::ActiveModel {
+            id: Unchanged(current.id.clone()),
+            ..Default::default()
+        };
         row.display_name = Set(fields.display_name.clone());
         row.kind = Set(fields.kind.code().to_string());
         row.country_code = Set(fields.country_code.clone());
-        row.identifiers = Set(snapshot(&fields.identifiers));
+        row.identifiers = Set(super::to_json_column(&fields.identifiers)?);
         row.update_time = Set(now());
         row.revision = Set(current.revision + 1);
         let updated = to_domain(row.update(&self.txn).await?)?;
         self.audit(
             &updated.resource_name(),
-            Some(&snapshot(&current.fields)),
-            Some(&snapshot(&updated.fields)),
-        );
+            Some(&current.fields),
+            Some(&updated.fields),
+        )?;
         Ok(updated)
     }
 
     /// Soft-deletes `current`.
     pub async fn delete_organization(&mut self, current: Organization) -> Result<Organization> {
         let time = now();
-        let mut row = organizations::Entity::find_by_id(current.id.as_str())
-            .one(&self.txn)
-            .await?
-            .ok_or_else(|| not_found(&current.id))?
-            .into_active_model();
+        let mut row = organizations::ActiveModel {
+            id: Unchanged(current.id.clone()),
+            ..Default::default()
+        };
         row.delete_time = Set(Some(time));
         row.update_time = Set(time);
         row.revision = Set(current.revision + 1);

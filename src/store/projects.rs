@@ -6,16 +6,16 @@ use std::collections::HashMap;
 
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, QuerySelect, Select,
+    ActiveModelTrait,
+    ActiveValue::{Set, Unchanged},
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Select,
 };
 
 use super::entities::{
-    countries, grants, indicators, project_countries, project_pillars, project_recommendations,
-    projects,
+    grants, indicators, project_countries, project_pillars, project_recommendations, projects,
 };
 use super::grants::countries_of_region;
-use super::{Page, Store, Tx, fetch_page, new_id, now};
+use super::{Keyset, Page, Store, Tx, new_id, now};
 use crate::domain::access::Scope;
 use crate::domain::grant::Grant;
 use crate::domain::pillar::Pillar;
@@ -36,7 +36,7 @@ pub struct ProjectFilter {
     pub state: Option<ProjectState>,
 }
 
-fn scoped(scope: &Scope) -> Select<projects::Entity> {
+pub(super) fn scoped(scope: &Scope) -> Select<projects::Entity> {
     let select = projects::Entity::find();
     match scope {
         Scope::All => select,
@@ -160,7 +160,7 @@ fn to_domain(row: projects::Model, children: &Children) -> Result<Project> {
     })
 }
 
-async fn with_children(
+pub(super) async fn with_children(
     conn: &impl ConnectionTrait,
     rows: Vec<projects::Model>,
 ) -> Result<Vec<Project>> {
@@ -187,7 +187,7 @@ async fn require_visible(
         .ok_or_else(|| project_not_found(grant_id, id))
 }
 
-async fn find(
+pub(super) async fn find(
     conn: &impl ConnectionTrait,
     scope: &Scope,
     grant_id: &str,
@@ -210,7 +210,7 @@ async fn find(
         .ok_or_else(|| project_not_found(grant_id, id))
 }
 
-fn indicator_to_domain(row: indicators::Model, grant_id: &str) -> Result<Indicator> {
+pub(super) fn indicator_to_domain(row: indicators::Model, grant_id: &str) -> Result<Indicator> {
     let outcome_kind = OutcomeKind::from_code(&row.outcome_kind)
         .ok_or_else(|| corrupt("indicators.outcome_kind", &row.id, &row.outcome_kind))?;
     let targets = serde_json::from_value(row.targets.clone())
@@ -244,8 +244,7 @@ impl Store {
         &self,
         scope: &Scope,
         filter: &ProjectFilter,
-        after: Option<String>,
-        limit: u64,
+        page: &Keyset,
     ) -> Result<Page<Project>> {
         let mut select = scoped(scope);
         if let Some(grant_id) = &filter.grant_id {
@@ -286,20 +285,12 @@ impl Store {
                 ),
             );
         }
-        let (rows, more) = fetch_page(
-            &self.db,
-            select,
-            projects::Column::Id,
-            after.map(Into::into),
-            limit,
-        )
-        .await?;
-        let next_after = more
-            .then(|| rows.last().map(|row| row.id.clone()))
-            .flatten();
+        let page = page
+            .fetch(&self.db, select, projects::Column::Id, |row| row.id.clone())
+            .await?;
         Ok(Page {
-            items: with_children(&self.db, rows).await?,
-            next_after,
+            items: with_children(&self.db, page.items).await?,
+            next_after: page.next_after,
         })
     }
 
@@ -329,8 +320,7 @@ impl Store {
         grant_id: &str,
         project_id: &str,
         show_deleted: bool,
-        after: Option<String>,
-        limit: u64,
+        page: &Keyset,
     ) -> Result<Page<Indicator>> {
         require_visible(&self.db, scope, grant_id, project_id).await?;
         let mut select =
@@ -338,24 +328,11 @@ impl Store {
         if !show_deleted {
             select = select.filter(indicators::Column::DeleteTime.is_null());
         }
-        let (rows, more) = fetch_page(
-            &self.db,
-            select,
-            indicators::Column::Id,
-            after.map(Into::into),
-            limit,
-        )
-        .await?;
-        let next_after = more
-            .then(|| rows.last().map(|row| row.id.clone()))
-            .flatten();
-        Ok(Page {
-            items: rows
-                .into_iter()
-                .map(|row| indicator_to_domain(row, grant_id))
-                .collect::<Result<_>>()?,
-            next_after,
+        page.fetch(&self.db, select, indicators::Column::Id, |row| {
+            row.id.clone()
         })
+        .await?
+        .try_map(|row| indicator_to_domain(row, grant_id))
     }
 }
 
@@ -371,27 +348,6 @@ impl Tx {
         let project = find(&self.txn, scope, grant_id, id, true).await?;
         version::check_etag(&project.resource_name(), project.revision, etag)?;
         Ok(project)
-    }
-
-    /// Checks that every country exists; each unknown one is named by its index under `field`.
-    async fn require_countries(&self, field: &str, codes: &[String]) -> Result<()> {
-        let known: Vec<String> = countries::Entity::find()
-            .filter(countries::Column::Alpha2.is_in(codes.iter().map(String::as_str)))
-            .all(&self.txn)
-            .await?
-            .into_iter()
-            .map(|row| row.alpha2)
-            .collect();
-        let mut violations = crate::domain::Violations::new();
-        for (index, code) in codes.iter().enumerate() {
-            if !known.contains(code) {
-                violations.add(
-                    format!("{field}[{index}]"),
-                    format!("{code:?} is not a known ISO 3166-1 alpha-2 country code"),
-                );
-            }
-        }
-        violations.finish()
     }
 
     async fn write_children(&self, project_id: &str, fields: &ProjectFields) -> Result<()> {
@@ -447,8 +403,6 @@ impl Tx {
         grant: &Grant,
         fields: ProjectFields,
     ) -> Result<Project> {
-        self.require_countries("project.country_codes", &fields.country_codes)
-            .await?;
         let time = now();
         let project = Project {
             id: new_id(),
@@ -467,7 +421,7 @@ impl Tx {
             start_date: Set(project.fields.start_date),
             end_date: Set(project.fields.end_date),
             state: Set(project.state.code().into()),
-            activity_kinds: Set(super::snapshot(&project.fields.activity_kinds)),
+            activity_kinds: Set(super::to_json_column(&project.fields.activity_kinds)?),
             create_time: Set(time),
             update_time: Set(time),
             revision: Set(1),
@@ -475,7 +429,7 @@ impl Tx {
         .insert(&self.txn)
         .await?;
         self.write_children(&project.id, &project.fields).await?;
-        self.audit(&project.resource_name(), None, Some(&project.audit_view()));
+        self.audit(&project.resource_name(), None, Some(&project))?;
         Ok(project)
     }
 
@@ -486,37 +440,28 @@ impl Tx {
         fields: ProjectFields,
         state: ProjectState,
     ) -> Result<Project> {
-        if fields.country_codes != current.fields.country_codes {
-            self.require_countries("project.country_codes", &fields.country_codes)
-                .await?;
-        }
         let mut saved = current.clone();
         saved.fields = fields;
         saved.state = state;
         saved.update_time = now();
         saved.revision = current.revision + 1;
-        let mut row = projects::Entity::find_by_id(current.id.as_str())
-            .one(&self.txn)
-            .await?
-            .ok_or_else(|| project_not_found(&current.grant_id, &current.id))?
-            .into_active_model();
+        let mut row = projects::ActiveModel {
+            id: Unchanged(current.id.clone()),
+            ..Default::default()
+        };
         row.title = Set(saved.fields.title.clone());
         row.summary = Set(saved.fields.summary.clone());
         row.start_date = Set(saved.fields.start_date);
         row.end_date = Set(saved.fields.end_date);
         row.state = Set(saved.state.code().into());
-        row.activity_kinds = Set(super::snapshot(&saved.fields.activity_kinds));
+        row.activity_kinds = Set(super::to_json_column(&saved.fields.activity_kinds)?);
         row.update_time = Set(saved.update_time);
         row.revision = Set(saved.revision);
         row.update(&self.txn).await?;
         if saved.fields != current.fields {
             self.write_children(&saved.id, &saved.fields).await?;
         }
-        self.audit(
-            &saved.resource_name(),
-            Some(&current.audit_view()),
-            Some(&saved.audit_view()),
-        );
+        self.audit(&saved.resource_name(), Some(&current), Some(&saved))?;
         Ok(saved)
     }
 
@@ -555,7 +500,7 @@ impl Tx {
             unit: Set(fields.unit.clone()),
             outcome_kind: Set(fields.outcome_kind.code().into()),
             baseline: Set(fields.baseline),
-            targets: Set(super::snapshot(&fields.targets)),
+            targets: Set(super::to_json_column(&fields.targets)?),
             create_time: Set(time),
             update_time: Set(time),
             delete_time: Set(None),
@@ -564,11 +509,7 @@ impl Tx {
         .insert(&self.txn)
         .await?;
         let created = indicator_to_domain(row, &project.grant_id)?;
-        self.audit(
-            &created.resource_name(),
-            None,
-            Some(&super::snapshot(&created.fields)),
-        );
+        self.audit(&created.resource_name(), None, Some(&created.fields))?;
         Ok(created)
     }
 
@@ -580,18 +521,15 @@ impl Tx {
         delete: bool,
     ) -> Result<Indicator> {
         let time = now();
-        let mut row = indicators::Entity::find_by_id(current.id.as_str())
-            .one(&self.txn)
-            .await?
-            .ok_or_else(|| Error::NotFound {
-                resource: current.resource_name(),
-            })?
-            .into_active_model();
+        let mut row = indicators::ActiveModel {
+            id: Unchanged(current.id.clone()),
+            ..Default::default()
+        };
         row.display_name = Set(fields.display_name.clone());
         row.unit = Set(fields.unit.clone());
         row.outcome_kind = Set(fields.outcome_kind.code().into());
         row.baseline = Set(fields.baseline);
-        row.targets = Set(super::snapshot(&fields.targets));
+        row.targets = Set(super::to_json_column(&fields.targets)?);
         if delete {
             row.delete_time = Set(Some(time));
         }
@@ -606,9 +544,9 @@ impl Tx {
         } else {
             self.audit(
                 &saved.resource_name(),
-                Some(&super::snapshot(&current.fields)),
-                Some(&super::snapshot(&saved.fields)),
-            );
+                Some(&current.fields),
+                Some(&saved.fields),
+            )?;
         }
         Ok(saved)
     }
@@ -633,33 +571,5 @@ impl Tx {
             .iter()
             .map(|recommendation| recommendation.resource_name())
             .collect())
-    }
-
-    /// Checks that each named recommendation is live and filed under the country its name says.
-    pub async fn require_recommendations(&self, field: &str, names: &[String]) -> Result<()> {
-        let parsed: Vec<Option<(String, String)>> = names
-            .iter()
-            .map(|name| crate::domain::tip_report::parse_recommendation_name(field, name).ok())
-            .collect();
-        let ids: Vec<String> = parsed.iter().flatten().map(|(_, id)| id.clone()).collect();
-        let live = self.tip_recommendations_for(&ids).await?;
-        let mut violations = crate::domain::Violations::new();
-        for (index, parsed) in parsed.iter().enumerate() {
-            let Some((country, id)) = parsed else {
-                continue;
-            };
-            match live.iter().find(|recommendation| &recommendation.id == id) {
-                Some(recommendation) if &recommendation.country_code == country => {}
-                Some(recommendation) => violations.add(
-                    format!("{field}[{index}]"),
-                    format!(
-                        "is filed under {}, not {country}",
-                        recommendation.country_code
-                    ),
-                ),
-                None => violations.add(format!("{field}[{index}]"), "does not exist or is deleted"),
-            }
-        }
-        violations.finish()
     }
 }

@@ -2,14 +2,16 @@
 //! migrations) and funding accounts (admin-managed).
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder,
+    ActiveModelTrait,
+    ActiveValue::{Set, Unchanged},
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
 };
 
 use super::entities::{countries, funding_accounts, regions};
-use super::{Page, Store, Tx, fetch_page, now, snapshot};
+use super::{Keyset, Page, Store, Tx, now};
 use crate::domain::reference::{Country, FundingAccount, FundingAccountFields, Region};
 use crate::domain::version;
+use crate::domain::version::Presence;
 use crate::error::{Error, Result};
 
 fn country(row: countries::Model) -> Country {
@@ -65,27 +67,20 @@ impl Store {
     pub async fn list_countries(
         &self,
         region_code: Option<&str>,
-        after: Option<String>,
-        limit: u64,
+        page: &Keyset,
     ) -> Result<Page<Country>> {
         let mut select = countries::Entity::find();
         if let Some(region_code) = region_code {
             select = select.filter(countries::Column::RegionCode.eq(region_code));
         }
-        let (rows, more) = fetch_page(
-            &self.db,
-            select,
-            countries::Column::Alpha2,
-            after.map(Into::into),
-            limit,
-        )
-        .await?;
-        let next_after = more
-            .then(|| rows.last().map(|row| row.alpha2.clone()))
-            .flatten();
+        let page = page
+            .fetch(&self.db, select, countries::Column::Alpha2, |row| {
+                row.alpha2.clone()
+            })
+            .await?;
         Ok(Page {
-            items: rows.into_iter().map(country).collect(),
-            next_after,
+            items: page.items.into_iter().map(country).collect(),
+            next_after: page.next_after,
         })
     }
 
@@ -122,59 +117,47 @@ impl Store {
     pub async fn list_funding_accounts(
         &self,
         show_deleted: bool,
-        after: Option<String>,
-        limit: u64,
+        page: &Keyset,
     ) -> Result<Page<FundingAccount>> {
         let mut select = funding_accounts::Entity::find();
         if !show_deleted {
             select = select.filter(funding_accounts::Column::DeleteTime.is_null());
         }
-        let (rows, more) = fetch_page(
-            &self.db,
-            select,
-            funding_accounts::Column::Code,
-            after.map(Into::into),
-            limit,
-        )
-        .await?;
-        let next_after = more
-            .then(|| rows.last().map(|row| row.code.clone()))
-            .flatten();
+        let page = page
+            .fetch(&self.db, select, funding_accounts::Column::Code, |row| {
+                row.code.clone()
+            })
+            .await?;
         Ok(Page {
-            items: rows.into_iter().map(account).collect(),
-            next_after,
+            items: page.items.into_iter().map(account).collect(),
+            next_after: page.next_after,
         })
     }
 }
 
 impl Tx {
-    /// Checks that `code` is a known country; the error names `field`.
-    pub async fn require_country(&self, field: &str, code: &str) -> Result<()> {
-        match countries::Entity::find_by_id(code).one(&self.txn).await? {
-            Some(_) => Ok(()),
-            None => Err(Error::invalid(
-                field,
-                format!("{code:?} is not a known ISO 3166-1 alpha-2 country code"),
-            )),
-        }
+    /// Which of `codes` are not ISO 3166-1 country codes.
+    pub async fn unknown_countries(&self, codes: &[String]) -> Result<Vec<String>> {
+        let known: Vec<String> = countries::Entity::find()
+            .filter(countries::Column::Alpha2.is_in(codes.iter().map(String::as_str)))
+            .all(&self.txn)
+            .await?
+            .into_iter()
+            .map(|row| row.alpha2)
+            .collect();
+        Ok(codes
+            .iter()
+            .filter(|code| !known.contains(code))
+            .cloned()
+            .collect())
     }
 
-    /// Checks that `code` names a live funding account; the error names `field`.
-    pub async fn require_live_funding_account(&self, field: &str, code: &str) -> Result<()> {
-        match funding_accounts::Entity::find_by_id(code)
+    /// Whether funding account `code` exists and is live.
+    pub async fn funding_account_presence(&self, code: &str) -> Result<Presence> {
+        let row = funding_accounts::Entity::find_by_id(code)
             .one(&self.txn)
-            .await?
-        {
-            Some(row) if row.delete_time.is_none() => Ok(()),
-            Some(_) => Err(Error::invalid(
-                field,
-                format!("fundingAccounts/{code} is deleted"),
-            )),
-            None => Err(Error::invalid(
-                field,
-                format!("fundingAccounts/{code} does not exist"),
-            )),
-        }
+            .await?;
+        Ok(Presence::of(row.map(|row| row.delete_time)))
     }
 
     /// Creates a funding account with a caller-chosen code.
@@ -206,11 +189,7 @@ impl Tx {
         .insert(&self.txn)
         .await?;
         let created = account(row);
-        self.audit(
-            &created.resource_name(),
-            None,
-            Some(&snapshot(&created.fields)),
-        );
+        self.audit(&created.resource_name(), None, Some(&created.fields))?;
         Ok(created)
     }
 
@@ -239,11 +218,10 @@ impl Tx {
         delete: bool,
     ) -> Result<FundingAccount> {
         let time = now();
-        let mut row = funding_accounts::Entity::find_by_id(current.code.as_str())
-            .one(&self.txn)
-            .await?
-            .ok_or_else(|| account_not_found(&current.code))?
-            .into_active_model();
+        let mut row = funding_accounts::ActiveModel {
+            code: Unchanged(current.code.clone()),
+            ..Default::default()
+        };
         row.display_name = Set(fields.display_name.clone());
         row.description = Set(fields.description.clone());
         if delete {
@@ -260,9 +238,9 @@ impl Tx {
         } else {
             self.audit(
                 &saved.resource_name(),
-                Some(&snapshot(&current.fields)),
-                Some(&snapshot(&saved.fields)),
-            );
+                Some(&current.fields),
+                Some(&saved.fields),
+            )?;
         }
         Ok(saved)
     }

@@ -5,15 +5,18 @@
 
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Select,
+    ActiveModelTrait,
+    ActiveValue::{Set, Unchanged},
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Select,
 };
 
 use super::entities::{countries, tip_rankings, tip_recommendations};
-use super::{Page, Store, Tx, fetch_page, new_id, now, snapshot};
+use super::{Keyset, Page, Store, Tx, new_id, now};
+use crate::domain::names::{TipRankingName, TipRecommendationName};
 use crate::domain::pillar::Pillar;
 use crate::domain::tip_report::{
-    self, TipRanking, TipRankingFields, TipRecommendation, TipRecommendationFields, TipTier,
+    TipRanking, TipRankingFields, TipRecommendation, TipRecommendationFields, TipTier,
 };
 use crate::domain::version;
 use crate::error::{Error, Result};
@@ -80,16 +83,13 @@ fn recommendation(row: tip_recommendations::Model) -> Result<TipRecommendation> 
 
 fn ranking_not_found(country_code: &str, report_year: i32) -> Error {
     Error::NotFound {
-        resource: tip_report::ranking_name(country_code, report_year),
+        resource: TipRankingName::new(country_code, report_year.to_string()).to_string(),
     }
 }
 
 fn recommendation_not_found(country_code: &str, id: &str) -> Error {
     Error::NotFound {
-        resource: format!(
-            "countries/{country_code}/{}/{id}",
-            tip_report::RECOMMENDATIONS
-        ),
+        resource: TipRecommendationName::new(country_code, id).to_string(),
     }
 }
 
@@ -170,8 +170,7 @@ impl Store {
     pub async fn list_tip_rankings(
         &self,
         filter: &TipRankingFilter,
-        after: Option<String>,
-        limit: u64,
+        page: &Keyset,
     ) -> Result<Page<TipRanking>> {
         let mut select = tip_rankings::Entity::find();
         if let Some(country_code) = &filter.country_code {
@@ -186,8 +185,8 @@ impl Store {
         if let Some(region_code) = &filter.region_code {
             select = in_region(select, tip_rankings::Column::CountryCode, region_code);
         }
-        if let Some(after) = after {
-            let (country_code, report_year) = parse_ranking_position(&after)?;
+        if let Some(after) = &page.after {
+            let (country_code, report_year) = parse_ranking_position(after)?;
             select = select.filter(
                 Condition::any()
                     .add(tip_rankings::Column::CountryCode.gt(country_code.as_str()))
@@ -201,11 +200,11 @@ impl Store {
         let mut rows = select
             .order_by_asc(tip_rankings::Column::CountryCode)
             .order_by_asc(tip_rankings::Column::ReportYear)
-            .limit(limit + 1)
+            .limit(page.limit + 1)
             .all(&self.db)
             .await?;
-        let more = rows.len() as u64 > limit;
-        rows.truncate(limit as usize);
+        let more = rows.len() as u64 > page.limit;
+        rows.truncate(page.limit as usize);
         let next_after = more.then(|| rows.last().map(ranking_position)).flatten();
         Ok(Page {
             items: rows.into_iter().map(ranking).collect::<Result<_>>()?,
@@ -226,8 +225,7 @@ impl Store {
     pub async fn list_tip_recommendations(
         &self,
         filter: &TipRecommendationFilter,
-        after: Option<String>,
-        limit: u64,
+        page: &Keyset,
     ) -> Result<Page<TipRecommendation>> {
         let mut select = tip_recommendations::Entity::find();
         if let Some(country_code) = &filter.country_code {
@@ -250,24 +248,11 @@ impl Store {
         if !filter.show_deleted {
             select = select.filter(tip_recommendations::Column::DeleteTime.is_null());
         }
-        let (rows, more) = fetch_page(
-            &self.db,
-            select,
-            tip_recommendations::Column::Id,
-            after.map(Into::into),
-            limit,
-        )
-        .await?;
-        let next_after = more
-            .then(|| rows.last().map(|row| row.id.clone()))
-            .flatten();
-        Ok(Page {
-            items: rows
-                .into_iter()
-                .map(recommendation)
-                .collect::<Result<_>>()?,
-            next_after,
+        page.fetch(&self.db, select, tip_recommendations::Column::Id, |row| {
+            row.id.clone()
         })
+        .await?
+        .try_map(recommendation)
     }
 
     /// The recommendations among `ids`, deleted or not, in id order (unknown ids are left out):
@@ -313,12 +298,11 @@ impl Tx {
         report_year: i32,
         fields: TipRankingFields,
     ) -> Result<TipRanking> {
-        self.require_country("parent", country_code).await?;
         if find_ranking(&self.txn, country_code, report_year)
             .await?
             .is_some()
         {
-            let resource = tip_report::ranking_name(country_code, report_year);
+            let resource = TipRankingName::new(country_code, report_year.to_string()).to_string();
             return Err(Error::AlreadyExists {
                 message: format!(
                     "{resource} already exists: a country has one ranking per report year; update its tier instead"
@@ -338,11 +322,7 @@ impl Tx {
         .insert(&self.txn)
         .await?;
         let created = ranking(row)?;
-        self.audit(
-            &created.resource_name(),
-            None,
-            Some(&snapshot(&created.fields)),
-        );
+        self.audit(&created.resource_name(), None, Some(&created.fields))?;
         Ok(created)
     }
 
@@ -367,19 +347,20 @@ impl Tx {
         current: TipRanking,
         fields: TipRankingFields,
     ) -> Result<TipRanking> {
-        let mut row = find_ranking(&self.txn, &current.country_code, current.report_year)
-            .await?
-            .ok_or_else(|| ranking_not_found(&current.country_code, current.report_year))?
-            .into_active_model();
+        let mut row = tip_rankings::ActiveModel {
+            country_code: Unchanged(current.country_code.clone()),
+            report_year: Unchanged(current.report_year),
+            ..Default::default()
+        };
         row.tier = Set(fields.tier.code().to_string());
         row.update_time = Set(now());
         row.revision = Set(current.revision + 1);
         let updated = ranking(row.update(&self.txn).await?)?;
         self.audit(
             &updated.resource_name(),
-            Some(&snapshot(&current.fields)),
-            Some(&snapshot(&updated.fields)),
-        );
+            Some(&current.fields),
+            Some(&updated.fields),
+        )?;
         Ok(updated)
     }
 
@@ -389,7 +370,6 @@ impl Tx {
         country_code: &str,
         fields: TipRecommendationFields,
     ) -> Result<TipRecommendation> {
-        self.require_country("parent", country_code).await?;
         let time = now();
         let row = tip_recommendations::ActiveModel {
             id: Set(new_id()),
@@ -405,11 +385,7 @@ impl Tx {
         .insert(&self.txn)
         .await?;
         let created = recommendation(row)?;
-        self.audit(
-            &created.resource_name(),
-            None,
-            Some(&snapshot(&created.fields())),
-        );
+        self.audit(&created.resource_name(), None, Some(&created.fields()))?;
         Ok(created)
     }
 
@@ -433,9 +409,10 @@ impl Tx {
         current: TipRecommendation,
         fields: TipRecommendationFields,
     ) -> Result<TipRecommendation> {
-        let mut row = find_recommendation(&self.txn, &current.country_code, &current.id)
-            .await?
-            .into_active_model();
+        let mut row = tip_recommendations::ActiveModel {
+            id: Unchanged(current.id.clone()),
+            ..Default::default()
+        };
         row.report_year = Set(fields.report_year);
         row.pillar = Set(fields.pillar.code().to_string());
         row.text = Set(fields.text.clone());
@@ -444,9 +421,9 @@ impl Tx {
         let updated = recommendation(row.update(&self.txn).await?)?;
         self.audit(
             &updated.resource_name(),
-            Some(&snapshot(&current.fields())),
-            Some(&snapshot(&updated.fields())),
-        );
+            Some(&current.fields()),
+            Some(&updated.fields()),
+        )?;
         Ok(updated)
     }
 
@@ -456,9 +433,10 @@ impl Tx {
         current: TipRecommendation,
     ) -> Result<TipRecommendation> {
         let time = now();
-        let mut row = find_recommendation(&self.txn, &current.country_code, &current.id)
-            .await?
-            .into_active_model();
+        let mut row = tip_recommendations::ActiveModel {
+            id: Unchanged(current.id.clone()),
+            ..Default::default()
+        };
         row.delete_time = Set(Some(time));
         row.update_time = Set(time);
         row.revision = Set(current.revision + 1);

@@ -7,7 +7,7 @@ use sea_orm::{
 };
 
 use super::entities::api_tokens;
-use super::{Page, Store, Tx, fetch_page, new_id, now, snapshot};
+use super::{Keyset, Page, Store, Tx, new_id, now};
 use crate::domain::access::{self, ApiToken, NewToken, Role};
 use crate::error::{Error, Result};
 
@@ -77,12 +77,7 @@ impl Store {
     }
 
     /// A page of tokens, oldest first.
-    pub async fn list_tokens(
-        &self,
-        filter: &TokenFilter,
-        after: Option<String>,
-        limit: u64,
-    ) -> Result<Page<ApiToken>> {
+    pub async fn list_tokens(&self, filter: &TokenFilter, page: &Keyset) -> Result<Page<ApiToken>> {
         let mut select = api_tokens::Entity::find();
         if let Some(role) = filter.role {
             select = select.filter(api_tokens::Column::Role.eq(role.code()));
@@ -98,21 +93,11 @@ impl Store {
                 .filter(api_tokens::Column::RevokeTime.is_null())
                 .filter(api_tokens::Column::ExpireTime.gt(Utc::now()));
         }
-        let (rows, more) = fetch_page(
-            &self.db,
-            select,
-            api_tokens::Column::Id,
-            after.map(Into::into),
-            limit,
-        )
-        .await?;
-        let next_after = more
-            .then(|| rows.last().map(|row| row.id.clone()))
-            .flatten();
-        Ok(Page {
-            items: rows.into_iter().map(to_domain).collect::<Result<_>>()?,
-            next_after,
+        page.fetch(&self.db, select, api_tokens::Column::Id, |row| {
+            row.id.clone()
         })
+        .await?
+        .try_map(to_domain)
     }
 }
 
@@ -124,10 +109,6 @@ impl Tx {
         new: NewToken,
         id: Option<&str>,
     ) -> Result<(ApiToken, String)> {
-        if let Some(organization) = &new.organization_id {
-            self.require_live_organization("api_token.organization", organization)
-                .await?;
-        }
         let secret = access::generate_secret();
         let row = api_tokens::ActiveModel {
             id: Set(id.map(str::to_string).unwrap_or_else(new_id)),
@@ -144,7 +125,7 @@ impl Tx {
         .insert(&self.txn)
         .await?;
         let token = to_domain(row)?;
-        self.audit(&token.resource_name(), None, Some(&snapshot(&token)));
+        self.audit(&token.resource_name(), None, Some(&token))?;
         Ok((token, secret))
     }
 
@@ -160,11 +141,7 @@ impl Tx {
         let mut active = row.into_active_model();
         active.revoke_time = Set(Some(now()));
         let after = to_domain(active.update(&self.txn).await?)?;
-        self.audit(
-            &after.resource_name(),
-            Some(&snapshot(&before)),
-            Some(&snapshot(&after)),
-        );
+        self.audit(&after.resource_name(), Some(&before), Some(&after))?;
         Ok((after, secret_hash))
     }
 }

@@ -1,12 +1,17 @@
 //! End to end: the built `tipgrants` binary, driven by a real grpcurl 1.8.6
-//! (reflection v1alpha) exactly as an administrator would use it.
+//! (reflection v1alpha) exactly as an administrator would use it. The binary
+//! listens on port 0 and the test reads the port back from its log line
+//! "serving gRPC address=...", so no port is ever guessed; it uses the pass's
+//! database (SQLite, or PostgreSQL with `TEST_DATABASE_URL`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use tipgrants::secret::ExposeSecret;
+
 /// grpcurl from `TIPGRANTS_GRPCURL` or `.tools/bin/grpcurl`; a missing one fails loudly.
-fn grpcurl_path() -> PathBuf {
+pub fn grpcurl_path() -> PathBuf {
     let path = std::env::var_os("TIPGRANTS_GRPCURL")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/bin/grpcurl"));
@@ -18,57 +23,100 @@ fn grpcurl_path() -> PathBuf {
     path
 }
 
-struct Server {
+/// The built `tipgrants` binary, serving on a port it chose itself (port 0) against a fresh
+/// database of the pass: a SQLite file, or a PostgreSQL database when `TEST_DATABASE_URL` is set.
+pub struct Server {
     child: Child,
-    address: String,
+    /// The address the server bound, read back from its log.
+    pub address: String,
+    environment: Vec<(String, String)>,
     directory: tempfile::TempDir,
 }
 
 impl Server {
-    fn start() -> Server {
+    pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// Starts the binary with `extra` environment variables over the test's settings, and waits
+    /// until it logs the address it is serving on.
+    pub fn start_with(extra: &[(&str, &str)]) -> Server {
         let directory = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let address = format!("127.0.0.1:{port}");
+        let mut environment = fresh_server_environment(&directory);
+        environment.extend(
+            extra
+                .iter()
+                .map(|(key, value)| (key.to_string(), value.to_string())),
+        );
         let child = Command::new(env!("CARGO_BIN_EXE_tipgrants"))
             .arg("serve")
-            .envs(server_environment(directory.path(), &address))
+            .env_remove("RUST_LOG")
+            .envs(environment.clone())
             .stdout(Stdio::null())
             .stderr(Stdio::from(
                 std::fs::File::create(directory.path().join("server.log")).unwrap(),
             ))
             .spawn()
             .expect("start the tipgrants binary");
-        let server = Server {
+        let mut server = Server {
             child,
-            address,
+            address: String::new(),
+            environment,
             directory,
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !server
-            .grpcurl(&["grpc.health.v1.Health/Check"], None, None)
-            .status
-            .success()
-        {
-            assert!(
-                Instant::now() < deadline,
-                "the server did not become healthy: {}",
-                server.log()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        server.address = server.wait_for_bound_address();
         server
     }
 
-    fn log(&self) -> String {
+    /// Reads the "serving gRPC" line the server logs once it listens; fails if it exits first,
+    /// or if it serves another database than the pass's.
+    fn wait_for_bound_address(&mut self) -> String {
+        let expected = match std::env::var("TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => "postgres",
+            _ => "sqlite",
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some((address, database)) = serving_line(&self.log()) {
+                assert_eq!(database, expected, "the database of the pass");
+                return address;
+            }
+            if let Some(status) = self.child.try_wait().expect("poll the server") {
+                panic!(
+                    "the server exited ({status}) before it served: {}",
+                    self.log()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not log the address it serves on: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn directory(&self) -> &Path {
+        self.directory.path()
+    }
+
+    /// The server's environment (database, token file), for commands that must use the same database.
+    pub fn environment(&self) -> Vec<(String, String)> {
+        self.environment.clone()
+    }
+
+    /// Standard error of the server so far.
+    pub fn log(&self) -> String {
         std::fs::read_to_string(self.directory.path().join("server.log")).unwrap_or_default()
     }
 
-    fn admin_token(&self) -> String {
-        std::fs::read_to_string(self.directory.path().join("admin-token"))
+    /// Where the server wrote its bootstrap admin token.
+    pub fn admin_token_file(&self) -> PathBuf {
+        self.directory.path().join("admin-token")
+    }
+
+    pub fn admin_token(&self) -> String {
+        std::fs::read_to_string(self.admin_token_file())
             .unwrap()
             .trim()
             .to_string()
@@ -91,7 +139,7 @@ impl Server {
         command.output().expect("run grpcurl")
     }
 
-    fn stop(mut self) -> std::process::ExitStatus {
+    pub fn stop(mut self) -> std::process::ExitStatus {
         // SAFETY: sending SIGTERM to our own child process by its id.
         unsafe {
             libc::kill(self.child.id() as i32, libc::SIGTERM);
@@ -107,9 +155,60 @@ impl Drop for Server {
     }
 }
 
-fn server_environment(directory: &Path, address: &str) -> Vec<(String, String)> {
+/// The address and the database backend in the server's "serving gRPC" log line, in the pretty
+/// or the JSON format.
+fn serving_line(log: &str) -> Option<(String, String)> {
+    log.lines().find_map(|line| {
+        if let Ok(event) = serde_json::from_str::<serde_json::Value>(line) {
+            if event["message"] != "serving gRPC" {
+                return None;
+            }
+            let field = |name: &str| event[name].as_str().map(str::to_string);
+            return field("address").zip(field("database"));
+        }
+        let (_, fields) = line.split_once("serving gRPC ")?;
+        let field = |name: &str| {
+            fields
+                .split_whitespace()
+                .find_map(|field| field.strip_prefix(&format!("{name}=")))
+                .map(|value| value.trim_matches('"').to_string())
+        };
+        field("address").zip(field("database"))
+    })
+}
+
+/// The settings of `spawn_app()` (port 0, a fresh database of the pass, the token file in
+/// `directory`) as the binary's environment variables.
+fn fresh_server_environment(directory: &tempfile::TempDir) -> Vec<(String, String)> {
+    let settings = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime to prepare the database")
+        .block_on(crate::helpers::test_settings(directory));
+    [
+        ("SERVER__LISTEN_ADDRESS", settings.server.listen_address),
+        (
+            "DATABASE__URL",
+            settings.database.url.expose_secret().to_string(),
+        ),
+        ("DATABASE__SQLITE_PATH", settings.database.sqlite_path),
+        (
+            "AUTH__BOOTSTRAP_TOKEN_FILE",
+            settings.auth.bootstrap_token_file,
+        ),
+        ("SERVER__SHUTDOWN_GRACE_PERIOD_SECONDS", "3".into()),
+        // The bound address is logged at INFO.
+        ("TELEMETRY__FILTER", "info".into()),
+    ]
+    .into_iter()
+    .map(|(key, value)| (format!("TIPGRANTS__{key}"), value))
+    .collect()
+}
+
+/// A SQLite database in `directory`, whatever the pass: for tests that need a database no
+/// migration has touched yet.
+fn unmigrated_sqlite_environment(directory: &Path) -> Vec<(String, String)> {
     vec![
-        ("TIPGRANTS__SERVER__LISTEN_ADDRESS".into(), address.into()),
         (
             "TIPGRANTS__DATABASE__SQLITE_PATH".into(),
             directory.join("e2e.sqlite3").display().to_string(),
@@ -117,10 +216,6 @@ fn server_environment(directory: &Path, address: &str) -> Vec<(String, String)> 
         (
             "TIPGRANTS__AUTH__BOOTSTRAP_TOKEN_FILE".into(),
             directory.join("admin-token").display().to_string(),
-        ),
-        (
-            "TIPGRANTS__SERVER__SHUTDOWN_GRACE_PERIOD_SECONDS".into(),
-            "3".into(),
         ),
     ]
 }
@@ -230,7 +325,7 @@ fn tokens_made_on_the_command_line_work_with_their_role() {
             "--name",
             "officer laptop",
         ])
-        .envs(server_environment(server.directory.path(), &server.address))
+        .envs(server.environment())
         .output()
         .expect("run tipgrants token create");
     assert!(token.status.success(), "{}", text(&token));
@@ -256,7 +351,7 @@ fn tokens_made_on_the_command_line_work_with_their_role() {
 
     let bad_role = Command::new(env!("CARGO_BIN_EXE_tipgrants"))
         .args(["token", "create", "--role", "superuser", "--name", "x"])
-        .envs(server_environment(server.directory.path(), &server.address))
+        .envs(server.environment())
         .output()
         .unwrap();
     assert!(!bad_role.status.success());
@@ -406,7 +501,7 @@ fn a_program_officer_sets_up_and_activates_a_regional_grant_with_grpcurl_alone()
 #[test]
 fn migrate_reports_status_rolls_back_one_step_and_applies_again() {
     let directory = tempfile::tempdir().unwrap();
-    let environment = server_environment(directory.path(), "127.0.0.1:0");
+    let environment = unmigrated_sqlite_environment(directory.path());
     let migrate = |action: &str| {
         let output = Command::new(env!("CARGO_BIN_EXE_tipgrants"))
             .args(["migrate", action])
@@ -450,35 +545,7 @@ fn migrate_reports_status_rolls_back_one_step_and_applies_again() {
 
 #[test]
 fn each_call_logs_one_json_line_with_method_code_latency_and_request_id() {
-    let directory = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let address = format!("127.0.0.1:{port}");
-    let log = directory.path().join("server.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_tipgrants"))
-        .envs(server_environment(directory.path(), &address))
-        .env("TIPGRANTS__TELEMETRY__FORMAT", "json")
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
-        .spawn()
-        .unwrap();
-    let server = Server {
-        child,
-        address,
-        directory,
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !server
-        .grpcurl(&["grpc.health.v1.Health/Check"], None, None)
-        .status
-        .success()
-    {
-        assert!(Instant::now() < deadline, "not healthy: {}", server.log());
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let server = Server::start_with(&[("TIPGRANTS__TELEMETRY__FORMAT", "json")]);
     let admin = server.admin_token();
 
     let output = Command::new(grpcurl_path())

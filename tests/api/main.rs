@@ -1,11 +1,13 @@
 //! The integration suite: the real server, real databases, generated clients,
-//! and a real grpcurl for the end-to-end test. One binary, one module per area.
+//! and a real grpcurl for the end-to-end tests and the guides' shell blocks.
+//! One binary, one module per area.
 
 mod access;
 mod audit;
 mod concurrency;
 mod end_to_end;
 mod grants;
+mod guides;
 mod helpers;
 mod organizations;
 mod projects;

@@ -1,0 +1,432 @@
+//! Resource names, one typed name per resource (`GrantName`,
+//! `ProjectName { grant, project }`, ...), each parsed by `FromStr` and
+//! printed by `Display` from one pattern. Every layer uses these: the api
+//! parses request fields into them, the domain and the store print them.
+//!
+//! The rules are the same for every name: the collection words must match,
+//! each id is 1 to [`MAX_ID`] printable ASCII characters without `/`, and an
+//! error quotes at most [`ECHO`] characters of what it was given.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::FieldViolation;
+
+/// Longest id in a name.
+pub const MAX_ID: usize = 100;
+/// Most characters of a bad input an error message repeats.
+pub const ECHO: usize = 40;
+/// The id that stands for "any" in a list's parent (`grants/-`).
+pub const ANY: &str = "-";
+
+/// `value` quoted, cut to its first [`ECHO`] characters.
+pub fn excerpt(value: &str) -> String {
+    if value.chars().count() <= ECHO {
+        format!("{value:?}")
+    } else {
+        let head: String = value.chars().take(ECHO).collect();
+        format!("{head:?}... ({} characters)", value.chars().count())
+    }
+}
+
+/// Why a string is not a resource name of some pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameError {
+    message: String,
+}
+
+impl NameError {
+    fn new(value: &str, pattern: &str) -> Self {
+        let message = if value.is_empty() {
+            format!("is required: a resource name of the form {pattern}")
+        } else {
+            format!(
+                "{} is not a resource name of the form {pattern}",
+                excerpt(value)
+            )
+        };
+        NameError { message }
+    }
+
+    /// The violation of field `field`.
+    pub fn at(self, field: impl Into<String>) -> FieldViolation {
+        FieldViolation::new(field, self.message)
+    }
+}
+
+impl fmt::Display for NameError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.message)
+    }
+}
+
+/// How one id segment is checked and normalised.
+#[derive(Debug, Clone, Copy)]
+pub enum IdRule {
+    /// Any id the server or a caller chose.
+    Id,
+    /// An ISO 3166-1 alpha-2 code, upper-cased (`ht` -> `HT`); `-` stays.
+    Alpha2,
+    /// An upper-cased code (`esf` -> `ESF`).
+    Code,
+    /// A year of four digits.
+    Year,
+}
+
+impl IdRule {
+    fn apply(self, id: &str) -> Option<String> {
+        let printable = !id.is_empty()
+            && id.len() <= MAX_ID
+            && id.chars().all(|c| c.is_ascii_graphic() && c != '/');
+        if !printable {
+            return None;
+        }
+        match self {
+            IdRule::Id => Some(id.to_string()),
+            _ if id == ANY => Some(id.to_string()),
+            IdRule::Alpha2 => (id.len() == 2 && id.chars().all(|c| c.is_ascii_alphabetic()))
+                .then(|| id.to_ascii_uppercase()),
+            IdRule::Code => Some(id.to_ascii_uppercase()),
+            IdRule::Year => {
+                (id.len() == 4 && id.chars().all(|c| c.is_ascii_digit())).then(|| id.to_string())
+            }
+        }
+    }
+}
+
+/// The ids of `value` under `collections` (`["grants", "projects"]` for
+/// `grants/{grant}/projects/{project}`), checked by `rules`.
+pub fn parse_ids<const N: usize>(
+    value: &str,
+    collections: [&str; N],
+    rules: [IdRule; N],
+    pattern: &str,
+) -> Result<[String; N], NameError> {
+    let error = || NameError::new(value, pattern);
+    let mut parts = value.split('/');
+    let mut ids: [String; N] = std::array::from_fn(|_| String::new());
+    for (index, collection) in collections.iter().enumerate() {
+        if parts.next() != Some(*collection) {
+            return Err(error());
+        }
+        let id = parts.next().ok_or_else(error)?;
+        ids[index] = rules[index].apply(id).ok_or_else(error)?;
+    }
+    match parts.next() {
+        None => Ok(ids),
+        Some(_) => Err(error()),
+    }
+}
+
+/// A typed resource name: parsed from and printed as one pattern.
+pub trait ResourceName: FromStr<Err = NameError> + fmt::Display {
+    /// The pattern, e.g. `grants/{grant}/projects/{project}`.
+    const PATTERN: &'static str;
+
+    /// Parses `value` of request field `field`.
+    fn parse(field: &str, value: &str) -> Result<Self, FieldViolation> {
+        value.parse().map_err(|error: NameError| error.at(field))
+    }
+}
+
+/// Declares a typed name: `Name { "collection" / field: Rule, ... }`.
+macro_rules! resource_name {
+    ($(#[$meta:meta])* $name:ident {
+        $c0:literal / $f0:ident : $r0:ident $(, $c:literal / $f:ident : $r:ident)* $(,)?
+    }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub struct $name {
+            pub $f0: String,
+            $(pub $f: String),*
+        }
+
+        impl $name {
+            /// The name of these ids.
+            pub fn new($f0: impl Into<String> $(, $f: impl Into<String>)*) -> Self {
+                Self { $f0: $f0.into() $(, $f: $f.into())* }
+            }
+        }
+
+        impl ResourceName for $name {
+            const PATTERN: &'static str =
+                concat!($c0, "/{", stringify!($f0), "}" $(, "/", $c, "/{", stringify!($f), "}")*);
+        }
+
+        impl FromStr for $name {
+            type Err = NameError;
+
+            fn from_str(value: &str) -> Result<Self, NameError> {
+                let [$f0 $(, $f)*] = parse_ids(
+                    value,
+                    [$c0 $(, $c)*],
+                    [IdRule::$r0 $(, IdRule::$r)*],
+                    <Self as ResourceName>::PATTERN,
+                )?;
+                Ok(Self { $f0 $(, $f)* })
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(formatter, "{}/{}", $c0, self.$f0)?;
+                $(write!(formatter, "/{}/{}", $c, self.$f)?;)*
+                Ok(())
+            }
+        }
+    };
+}
+
+resource_name! {
+    /// `organizations/{organization}`: a grantee or partner.
+    OrganizationName { "organizations" / organization: Id }
+}
+resource_name! {
+    /// `apiTokens/{token}`.
+    ApiTokenName { "apiTokens" / token: Id }
+}
+resource_name! {
+    /// `fundingAccounts/{code}`, e.g. `fundingAccounts/ESF`.
+    FundingAccountName { "fundingAccounts" / code: Code }
+}
+resource_name! {
+    /// `countries/{alpha2}`, e.g. `countries/HT`.
+    CountryName { "countries" / country: Alpha2 }
+}
+resource_name! {
+    /// `regions/{code}`, e.g. `regions/WHA`.
+    RegionName { "regions" / region: Code }
+}
+resource_name! {
+    /// `countries/{alpha2}/tipRankings/{report_year}`.
+    TipRankingName { "countries" / country: Alpha2, "tipRankings" / report_year: Year }
+}
+resource_name! {
+    /// `countries/{alpha2}/tipRecommendations/{recommendation}`.
+    TipRecommendationName { "countries" / country: Alpha2, "tipRecommendations" / recommendation: Id }
+}
+resource_name! {
+    /// `auditEvents/{sequence}`.
+    AuditEventName { "auditEvents" / sequence: Id }
+}
+resource_name! {
+    /// `grants/{grant}`.
+    GrantName { "grants" / grant: Id }
+}
+resource_name! {
+    /// `grants/{grant}/obligations/{obligation}`.
+    ObligationName { "grants" / grant: Id, "obligations" / obligation: Id }
+}
+resource_name! {
+    /// `grants/{grant}/revisions/{revision}`.
+    GrantRevisionName { "grants" / grant: Id, "revisions" / revision: Id }
+}
+resource_name! {
+    /// `grants/{grant}/projects/{project}`.
+    ProjectName { "grants" / grant: Id, "projects" / project: Id }
+}
+resource_name! {
+    /// `grants/{grant}/projects/{project}/indicators/{indicator}`.
+    IndicatorName { "grants" / grant: Id, "projects" / project: Id, "indicators" / indicator: Id }
+}
+
+resource_name! {
+    /// `grants/{grant}/projects/{project}/outcomeReports/{report}`.
+    OutcomeReportName { "grants" / grant: Id, "projects" / project: Id, "outcomeReports" / report: Id }
+}
+resource_name! {
+    /// `grants/{grant}/projects/{project}/outcomeReports/{report}/outcomes/{outcome}`.
+    OutcomeName {
+        "grants" / grant: Id,
+        "projects" / project: Id,
+        "outcomeReports" / report: Id,
+        "outcomes" / outcome: Id,
+    }
+}
+resource_name! {
+    /// `milestones/{milestone}`.
+    MilestoneName { "milestones" / milestone: Id }
+}
+
+impl OutcomeReportName {
+    /// The project the report belongs to.
+    pub fn project(&self) -> ProjectName {
+        ProjectName::new(&self.grant, &self.project)
+    }
+}
+
+impl OutcomeName {
+    /// The report the outcome belongs to.
+    pub fn report(&self) -> OutcomeReportName {
+        OutcomeReportName::new(&self.grant, &self.project, &self.report)
+    }
+}
+
+impl HasWildcard for ProjectName {
+    fn is_any(&self) -> bool {
+        self.grant == ANY && self.project == ANY
+    }
+}
+
+impl ProjectName {
+    /// The grant the project belongs to.
+    pub fn grant(&self) -> GrantName {
+        GrantName::new(&self.grant)
+    }
+}
+
+impl IndicatorName {
+    /// The project the indicator belongs to.
+    pub fn project(&self) -> ProjectName {
+        ProjectName::new(&self.grant, &self.project)
+    }
+}
+
+impl TipRankingName {
+    /// The report year as a number (the name's rule guarantees four digits).
+    pub fn year(&self) -> i32 {
+        self.report_year.parse().unwrap_or_default()
+    }
+}
+
+/// A list's parent: one resource, or every one of its kind (`grants/-`).
+pub fn parse_parent<N>(field: &str, value: &str) -> Result<Option<N>, FieldViolation>
+where
+    N: ResourceName + HasWildcard,
+{
+    let name = N::parse(field, value)?;
+    Ok((!name.is_any()).then_some(name))
+}
+
+/// Names whose ids may all be the wildcard `-`.
+pub trait HasWildcard {
+    /// Whether every id is `-`.
+    fn is_any(&self) -> bool;
+}
+
+impl HasWildcard for GrantName {
+    fn is_any(&self) -> bool {
+        self.grant == ANY
+    }
+}
+
+impl HasWildcard for CountryName {
+    fn is_any(&self) -> bool {
+        self.country == ANY
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_print_as_they_parse() {
+        for text in [
+            "grants/g1",
+            "grants/g1/projects/p1",
+            "grants/g1/projects/p1/indicators/i1",
+            "grants/g1/obligations/o1",
+            "countries/HT/tipRankings/2014",
+            "countries/HT/tipRecommendations/r1",
+            "organizations/o1",
+            "fundingAccounts/ESF",
+        ] {
+            let printed = match text.split('/').count() {
+                2 if text.starts_with("grants") => text.parse::<GrantName>().map(|n| n.to_string()),
+                2 if text.starts_with("organizations") => {
+                    text.parse::<OrganizationName>().map(|n| n.to_string())
+                }
+                2 => text.parse::<FundingAccountName>().map(|n| n.to_string()),
+                4 if text.contains("projects") => {
+                    text.parse::<ProjectName>().map(|n| n.to_string())
+                }
+                4 if text.contains("obligations") => {
+                    text.parse::<ObligationName>().map(|n| n.to_string())
+                }
+                4 if text.contains("tipRankings") => {
+                    text.parse::<TipRankingName>().map(|n| n.to_string())
+                }
+                4 => text.parse::<TipRecommendationName>().map(|n| n.to_string()),
+                _ => text.parse::<IndicatorName>().map(|n| n.to_string()),
+            };
+            assert_eq!(printed.as_deref(), Ok(text));
+        }
+        assert_eq!(
+            IndicatorName::PATTERN,
+            "grants/{grant}/projects/{project}/indicators/{indicator}"
+        );
+    }
+
+    #[test]
+    fn codes_are_normalised_and_ids_bounded() {
+        let name: TipRankingName = "countries/ht/tipRankings/2014".parse().unwrap();
+        assert_eq!((name.country.as_str(), name.year()), ("HT", 2014));
+        assert_eq!(
+            "fundingAccounts/esf"
+                .parse::<FundingAccountName>()
+                .unwrap()
+                .code,
+            "ESF"
+        );
+        assert!("grants/".parse::<GrantName>().is_err());
+        assert!("grants/a/b".parse::<GrantName>().is_err());
+        assert!("grant/a".parse::<GrantName>().is_err());
+        assert!("grants/a b".parse::<GrantName>().is_err());
+        assert!(
+            format!("grants/{}", "x".repeat(MAX_ID))
+                .parse::<GrantName>()
+                .is_ok()
+        );
+        assert!(
+            format!("grants/{}", "x".repeat(MAX_ID + 1))
+                .parse::<GrantName>()
+                .is_err()
+        );
+        assert!(
+            "countries/HTI/tipRecommendations/a"
+                .parse::<TipRecommendationName>()
+                .is_err()
+        );
+        assert!(
+            "countries/HT/tipRankings/x"
+                .parse::<TipRankingName>()
+                .is_err()
+        );
+        assert!(
+            "countries/HT/tipRecommendations/2014"
+                .parse::<TipRankingName>()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn an_error_repeats_only_a_short_prefix_of_the_input() {
+        let huge = "grants/".to_string() + &"x".repeat(1_000_000);
+        let violation = GrantName::parse("name", &huge).unwrap_err();
+        assert!(
+            violation.description.len() < 200,
+            "{}",
+            violation.description
+        );
+        assert!(violation.description.contains("grants/{grant}"));
+        assert_eq!(
+            GrantName::parse("name", "").unwrap_err().description,
+            "is required: a resource name of the form grants/{grant}"
+        );
+    }
+
+    #[test]
+    fn a_wildcard_parent_means_every_parent() {
+        assert_eq!(parse_parent::<GrantName>("parent", "grants/-"), Ok(None));
+        assert_eq!(
+            parse_parent::<GrantName>("parent", "grants/g1"),
+            Ok(Some(GrantName::new("g1")))
+        );
+        assert_eq!(
+            parse_parent::<CountryName>("parent", "countries/-"),
+            Ok(None)
+        );
+        assert!(parse_parent::<CountryName>("parent", "regions/AF").is_err());
+    }
+}
