@@ -21,6 +21,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub telemetry: TelemetrySettings,
     pub fiscal_year: FiscalYearSettings,
+    pub reporting: ReportingSettings,
     pub auth: AuthSettings,
 }
 
@@ -87,6 +88,16 @@ pub enum LogFormat {
 #[serde(deny_unknown_fields)]
 pub struct FiscalYearSettings {
     pub first_month: u32,
+}
+
+/// `[reporting]`: when outcome reports fall due.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportingSettings {
+    /// Days after a reporting period's end that its report is due.
+    pub due_days: u32,
+    /// Days after a project's end that its final report is due.
+    pub final_due_days: u32,
 }
 
 /// `[auth]`: token cache and bootstrap.
@@ -247,6 +258,12 @@ impl Settings {
                 "fiscal_year.first_month",
                 "must be a month number from 1 to 12",
             ));
+        }
+        if !(0..=365).contains(&self.reporting.due_days) {
+            return Err(invalid("reporting.due_days", "must be from 0 to 365"));
+        }
+        if !(0..=365).contains(&self.reporting.final_due_days) {
+            return Err(invalid("reporting.final_due_days", "must be from 0 to 365"));
         }
         if !(1..=3600).contains(&self.auth.token_cache_ttl_seconds) {
             return Err(invalid(

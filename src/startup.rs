@@ -28,16 +28,19 @@ use crate::api::auth::{AuthLayer, Authenticator};
 use crate::api::deadline::{DeadlineLayer, streaming_methods};
 use crate::api::grant_api::GrantApi;
 use crate::api::organization_api::OrganizationApi;
+use crate::api::outcome_report_api::OutcomeReportApi;
 use crate::api::project_api::ProjectApi;
 use crate::api::reference_data_api::ReferenceDataApi;
 use crate::api::streaming::StreamLimits;
 use crate::api::tip_report_api::TipReportApi;
 use crate::bootstrap;
 use crate::domain::fiscal_year::FiscalCalendar;
+use crate::domain::outcome::ReportingRules;
 use crate::pb::v1::access_service_server::AccessServiceServer;
 use crate::pb::v1::audit_service_server::AuditServiceServer;
 use crate::pb::v1::grant_service_server::GrantServiceServer;
 use crate::pb::v1::organization_service_server::OrganizationServiceServer;
+use crate::pb::v1::outcome_report_service_server::OutcomeReportServiceServer;
 use crate::pb::v1::project_service_server::ProjectServiceServer;
 use crate::pb::v1::reference_data_service_server::ReferenceDataServiceServer;
 use crate::pb::v1::tip_report_service_server::TipReportServiceServer;
@@ -181,6 +184,14 @@ impl Application {
             .add(ProjectServiceServer::new(ProjectApi::new(
                 store.clone(),
                 calendar,
+            )))
+            .add(OutcomeReportServiceServer::new(OutcomeReportApi::new(
+                store.clone(),
+                ReportingRules {
+                    calendar,
+                    due_days: settings.reporting.due_days,
+                    final_due_days: settings.reporting.final_due_days,
+                },
             )));
         let health_names: HealthNames = api.names.into();
 

@@ -7,6 +7,7 @@ mod m20261128_000001_foundation;
 mod m20261128_000002_access;
 mod m20261128_000003_grants;
 mod m20261128_000004_append_only;
+mod m20261129_000005_outcomes;
 mod seed;
 
 /// All migrations, in order.
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_access::Migration),
             Box::new(m20261128_000003_grants::Migration),
             Box::new(m20261128_000004_append_only::Migration),
+            Box::new(m20261129_000005_outcomes::Migration),
         ]
     }
 }

@@ -171,11 +171,18 @@ pub struct Idempotency {
 impl Idempotency {
     /// `None` when the request carries no `request_id`.
     pub fn of<M: Message>(request_id: &str, request: &M) -> Result<Option<Idempotency>> {
-        let request_id =
-            validate::request_id(request_id).map_err(|v| Error::invalid(v.field, v.description))?;
+        Self::of_digest(
+            request_id,
+            Sha256::digest(request.encode_to_vec()).as_slice(),
+        )
+    }
+
+    /// The key of a request whose SHA-256 `digest` the caller computed (a client stream, message by message).
+    pub fn of_digest(request_id: &str, digest: &[u8]) -> Result<Option<Idempotency>> {
+        let request_id = validate::request_id(request_id)?;
         Ok(request_id.map(|request_id| Idempotency {
             request_id,
-            request_hash: hex::encode(Sha256::digest(request.encode_to_vec())),
+            request_hash: hex::encode(digest),
         }))
     }
 
@@ -306,6 +313,14 @@ impl Write {
         })
     }
 
+    /// The write of a client stream whose messages hash to `digest`.
+    pub fn of_stream(call: &CallContext, request_id: &str, digest: &[u8]) -> Result<Write> {
+        Ok(Write {
+            key: Idempotency::of_digest(request_id, digest)?,
+            call: with_request_id(call.clone(), request_id),
+        })
+    }
+
     /// Runs `write` in one transaction with its audit events; a retry with
     /// the same `request_id` answers the first result and writes nothing.
     pub async fn run<R: Message + Default>(
@@ -386,6 +401,7 @@ pub mod enums {
         GrantApproach, GrantInstrument, GrantState, ObligationKind, ReportingCadence,
     };
     use crate::domain::organization::OrganizationKind;
+    use crate::domain::outcome::{OutcomeReportState, ReportingStatus};
     use crate::domain::pillar::Pillar;
     use crate::domain::project::{ActivityKind, OutcomeKind, ProjectState};
     use crate::domain::tip_report::TipTier;
@@ -412,6 +428,16 @@ pub mod enums {
     proto_enum!(Pillar, pb::Pillar, ["PILLAR_"]);
     // `TIP_TIER_1` is `TIER_1`, but `TIP_TIER_SPECIAL_CASE` is `SPECIAL_CASE`.
     proto_enum!(TipTier, pb::TipTier, ["TIP_TIER_", "TIP_"]);
+    proto_enum!(
+        OutcomeReportState,
+        pb::OutcomeReportState,
+        ["OUTCOME_REPORT_STATE_"]
+    );
+    proto_enum!(
+        ReportingStatus,
+        pb::ReportingPeriodStatus,
+        ["REPORTING_PERIOD_STATUS_"]
+    );
 
     /// Every domain value has its proto value, and back.
     #[cfg(test)]
@@ -437,6 +463,8 @@ pub mod enums {
         round_trip::<Role>();
         round_trip::<Pillar>();
         round_trip::<TipTier>();
+        round_trip::<OutcomeReportState>();
+        round_trip::<ReportingStatus>();
         assert_eq!(
             TipTier::from_filter("TIP_TIER_SPECIAL_CASE"),
             Some(TipTier::SpecialCase)
@@ -514,6 +542,7 @@ pub mod auth;
 pub mod deadline;
 pub mod grant_api;
 pub mod organization_api;
+pub mod outcome_report_api;
 pub mod paging;
 pub mod permissions;
 pub mod project_api;

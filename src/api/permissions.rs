@@ -13,6 +13,8 @@ const ADMIN: &[Role] = &[Admin];
 const PROGRAM_STAFF: &[Role] = &[Admin, ProgramOfficer];
 /// Everyone who follows the program side: staff who run it, auditors, and grantees (their own records).
 const PROGRAM_READERS: &[Role] = &[Admin, ProgramOfficer, Auditor, Grantee];
+/// Who writes outcome reports: program staff, and grantees (their own projects).
+const REPORTERS: &[Role] = &[Admin, ProgramOfficer, Grantee];
 /// Administrators and auditors.
 const OVERSIGHT: &[Role] = &[Admin, Auditor];
 
@@ -135,6 +137,80 @@ pub const TABLE: &[(&str, &[Role])] = &[
     (
         "/tipgrants.v1.TipReportService/DeleteTipRecommendation",
         ADMIN,
+    ),
+    // Outcome reports: grantees write their own, program officers review (never their own
+    // submission), administrators reopen; everyone on the program side reads.
+    (
+        "/tipgrants.v1.OutcomeReportService/ListReportingPeriods",
+        PROGRAM_READERS,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/CreateOutcomeReport",
+        REPORTERS,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/GetOutcomeReport",
+        PROGRAM_READERS,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/ListOutcomeReports",
+        PROGRAM_READERS,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/UpdateOutcomeReport",
+        REPORTERS,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/SubmitOutcomeReport",
+        REPORTERS,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/AcceptOutcomeReport",
+        PROGRAM_STAFF,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/ReturnOutcomeReport",
+        PROGRAM_STAFF,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/ReopenOutcomeReport",
+        ADMIN,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/CreateOutcome",
+        REPORTERS,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/GetOutcome",
+        PROGRAM_READERS,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/ListOutcomes",
+        PROGRAM_READERS,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/UpdateOutcome",
+        REPORTERS,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/DeleteOutcome",
+        REPORTERS,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/UploadOutcomes",
+        REPORTERS,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/ListMilestones",
+        PROGRAM_READERS,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/GetMilestone",
+        PROGRAM_READERS,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/GetIndicatorProgress",
+        PROGRAM_READERS,
     ),
     // Tokens: administrators only.
     ("/tipgrants.v1.AccessService/CreateApiToken", ADMIN),

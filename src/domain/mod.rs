@@ -85,6 +85,7 @@ pub mod grant;
 pub mod money;
 pub mod names;
 pub mod organization;
+pub mod outcome;
 pub mod pillar;
 pub mod project;
 pub mod reference;

@@ -65,6 +65,11 @@ impl Violations {
         }
     }
 
+    /// How many violations were found.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -322,3 +322,74 @@ pub mod indicators {
     }
     no_relations!();
 }
+
+pub mod outcome_reports {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "outcome_reports")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub grant_id: String,
+        pub project_id: String,
+        pub period: String,
+        pub period_start_date: Date,
+        pub period_end_date: Date,
+        pub due_date: Option<Date>,
+        pub state: String,
+        pub narrative: String,
+        pub reviewer_comments: String,
+        pub submitter: String,
+        pub submit_time: Option<DateTimeUtc>,
+        pub reviewer: String,
+        pub review_time: Option<DateTimeUtc>,
+        pub create_time: DateTimeUtc,
+        pub update_time: DateTimeUtc,
+        pub revision: i64,
+    }
+    no_relations!();
+}
+
+pub mod milestones {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "milestones")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub kind: String,
+        pub country_code: String,
+        pub milestone_date: Date,
+        pub fiscal_year: i32,
+        pub description: String,
+        pub create_time: DateTimeUtc,
+    }
+    no_relations!();
+}
+
+pub mod outcomes {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "outcomes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub report_id: String,
+        pub kind: String,
+        pub country_code: String,
+        pub outcome_date: Option<Date>,
+        pub fiscal_year: Option<i32>,
+        pub quantity: i64,
+        pub breakdown: Json,
+        pub first_for_country: bool,
+        pub description: String,
+        pub evidence_uri: String,
+        pub indicator_id: String,
+        pub milestone_id: Option<String>,
+        pub create_time: DateTimeUtc,
+        pub update_time: DateTimeUtc,
+        pub delete_time: Option<DateTimeUtc>,
+        pub revision: i64,
+    }
+    no_relations!();
+}

@@ -14,6 +14,7 @@ mod entities;
 pub mod grants;
 mod idempotency;
 pub mod organizations;
+pub mod outcomes;
 pub mod projects;
 mod reference;
 pub mod tip_report;
@@ -345,6 +346,16 @@ impl Tx {
 pub fn to_json_column<T: serde::Serialize>(value: &T) -> Result<Json> {
     serde_json::to_value(value)
         .map_err(|error| Error::Internal(format!("JSON column value: {error}")))
+}
+
+/// The value of a stored code; an unknown one is a corrupt row (INTERNAL, with the column and row in the log).
+pub(crate) fn decode_code<T: crate::domain::CodeEnum>(
+    column: &str,
+    id: &str,
+    code: &str,
+) -> Result<T> {
+    T::from_code(code)
+        .ok_or_else(|| Error::Internal(format!("{column} of {id} holds an unknown code {code:?}")))
 }
 
 /// Now, truncated to microseconds (what both databases keep), so a value read back equals the one written.

@@ -36,7 +36,7 @@ pub struct ProjectFilter {
     pub state: Option<ProjectState>,
 }
 
-fn scoped(scope: &Scope) -> Select<projects::Entity> {
+pub(super) fn scoped(scope: &Scope) -> Select<projects::Entity> {
     let select = projects::Entity::find();
     match scope {
         Scope::All => select,
@@ -160,7 +160,7 @@ fn to_domain(row: projects::Model, children: &Children) -> Result<Project> {
     })
 }
 
-async fn with_children(
+pub(super) async fn with_children(
     conn: &impl ConnectionTrait,
     rows: Vec<projects::Model>,
 ) -> Result<Vec<Project>> {
@@ -187,7 +187,7 @@ async fn require_visible(
         .ok_or_else(|| project_not_found(grant_id, id))
 }
 
-async fn find(
+pub(super) async fn find(
     conn: &impl ConnectionTrait,
     scope: &Scope,
     grant_id: &str,
@@ -210,7 +210,7 @@ async fn find(
         .ok_or_else(|| project_not_found(grant_id, id))
 }
 
-fn indicator_to_domain(row: indicators::Model, grant_id: &str) -> Result<Indicator> {
+pub(super) fn indicator_to_domain(row: indicators::Model, grant_id: &str) -> Result<Indicator> {
     let outcome_kind = OutcomeKind::from_code(&row.outcome_kind)
         .ok_or_else(|| corrupt("indicators.outcome_kind", &row.id, &row.outcome_kind))?;
     let targets = serde_json::from_value(row.targets.clone())

@@ -224,6 +224,75 @@ const EXPECTED: &[(&str, &[&str])] = &[
         "ProjectService/DeleteIndicator",
         &["ADMIN", "PROGRAM_OFFICER"],
     ),
+    (
+        "OutcomeReportService/ListReportingPeriods",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "OutcomeReportService/CreateOutcomeReport",
+        &["ADMIN", "PROGRAM_OFFICER", "GRANTEE"],
+    ),
+    (
+        "OutcomeReportService/GetOutcomeReport",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "OutcomeReportService/ListOutcomeReports",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "OutcomeReportService/UpdateOutcomeReport",
+        &["ADMIN", "PROGRAM_OFFICER", "GRANTEE"],
+    ),
+    (
+        "OutcomeReportService/SubmitOutcomeReport",
+        &["ADMIN", "PROGRAM_OFFICER", "GRANTEE"],
+    ),
+    (
+        "OutcomeReportService/AcceptOutcomeReport",
+        &["ADMIN", "PROGRAM_OFFICER"],
+    ),
+    (
+        "OutcomeReportService/ReturnOutcomeReport",
+        &["ADMIN", "PROGRAM_OFFICER"],
+    ),
+    ("OutcomeReportService/ReopenOutcomeReport", &["ADMIN"]),
+    (
+        "OutcomeReportService/CreateOutcome",
+        &["ADMIN", "PROGRAM_OFFICER", "GRANTEE"],
+    ),
+    (
+        "OutcomeReportService/GetOutcome",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "OutcomeReportService/ListOutcomes",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "OutcomeReportService/UpdateOutcome",
+        &["ADMIN", "PROGRAM_OFFICER", "GRANTEE"],
+    ),
+    (
+        "OutcomeReportService/DeleteOutcome",
+        &["ADMIN", "PROGRAM_OFFICER", "GRANTEE"],
+    ),
+    (
+        "OutcomeReportService/UploadOutcomes",
+        &["ADMIN", "PROGRAM_OFFICER", "GRANTEE"],
+    ),
+    (
+        "OutcomeReportService/ListMilestones",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "OutcomeReportService/GetMilestone",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "OutcomeReportService/GetIndicatorProgress",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
     ("AccessService/CreateApiToken", &["ADMIN"]),
     ("AccessService/GetApiToken", &["ADMIN"]),
     ("AccessService/ListApiTokens", &["ADMIN"]),
