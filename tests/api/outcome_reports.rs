@@ -366,6 +366,30 @@ async fn reopen(
         .await
 }
 
+/// The code of a call's answer and the fields its violations name (in order).
+fn refusal<T>(result: Answer<T>) -> (Code, Vec<String>) {
+    match result {
+        Ok(_) => (Code::Ok, Vec::new()),
+        Err(status) => (status.code(), violated_fields(&status)),
+    }
+}
+
+/// The code and message of a call's answer, to compare two answers.
+type Reply = (Code, String);
+
+fn answer<T>(result: Answer<T>) -> Reply {
+    match result {
+        Ok(_) => (Code::Ok, String::new()),
+        Err(status) => (status.code(), status.message().to_string()),
+    }
+}
+
+/// A name of the same shape as `name`, whose last id exists nowhere.
+fn missing_sibling(name: &str) -> String {
+    let (parent, _) = name.rsplit_once('/').expect("a resource name");
+    format!("{parent}/{}", uuid::Uuid::now_v7())
+}
+
 /// The state of a call's answer, for one-line assertions.
 fn state_of(answer: Answer<pb::OutcomeReport>) -> State {
     let report = answer
@@ -782,6 +806,47 @@ async fn an_annual_grant_schedules_one_report_per_fiscal_year() {
 }
 
 #[tokio::test]
+async fn due_dates_follow_the_configured_days_after_each_period_and_after_the_project() {
+    let app = spawn_app_with(|settings| {
+        settings.reporting.due_days = 45;
+        settings.reporting.final_due_days = 60;
+    })
+    .await;
+    let grantee = a_grantee(&app, "DUE-1").await;
+
+    let periods = periods_of(&app, app.admin(), &grantee.project.name, "").await;
+    let created = report(&app, grantee.auth(), &grantee.project.name, "2014-Q3").await;
+
+    assert_eq!(
+        schedule(&periods),
+        vec![
+            row(
+                "2014-Q2",
+                "2014-01-15",
+                "2014-03-31",
+                "2014-05-15",
+                Period::Overdue
+            ),
+            row(
+                "2014-Q3",
+                "2014-04-01",
+                "2014-06-30",
+                "2014-08-14",
+                Period::Overdue
+            ),
+            row(
+                "FINAL",
+                "2014-01-15",
+                "2014-06-30",
+                "2014-08-29",
+                Period::Overdue
+            ),
+        ]
+    );
+    assert_eq!(created.due_date, "2014-08-14");
+}
+
+#[tokio::test]
 async fn a_fiscal_year_starting_in_january_moves_the_quarters() {
     let app = spawn_app_with(|settings| settings.fiscal_year.first_month = 1).await;
     let grantee = a_grantee(&app, "CALENDAR-1").await;
@@ -1131,7 +1196,13 @@ async fn a_report_for_a_period_the_project_does_not_have_is_refused() {
     let grantee = a_grantee(&app, "PERIODS-1").await;
 
     for period in [
-        "", "2014-Q1", "2014-Q4", "2014-Q5", "2014-H1", "2014", "final", "2014-q3",
+        "",
+        "2014-Q1",
+        "2014-Q4",
+        "2014-Q5",
+        "2014-H1",
+        "2014",
+        "FINAL-2014",
     ] {
         let result = create_report(&app, grantee.auth(), &grantee.project.name, period, "").await;
         expect_invalid(result, &["outcome_report.period"]);
@@ -1642,15 +1713,17 @@ async fn each_bad_outcome_field_is_named_and_the_report_is_unchanged() {
         ),
     ];
 
+    let mut failures = Vec::new();
     for (case, outcome, field) in cases {
         let result = create_outcome(&app, grantee.auth(), &created.name, outcome).await;
-        let status = expect_code(result, Code::InvalidArgument);
-        assert_eq!(
-            violated_fields(&status),
-            vec![field.to_string()],
-            "{case}: {status:?}"
-        );
+        let (code, fields) = refusal(result);
+        if (code, fields.as_slice()) != (Code::InvalidArgument, &[field.to_string()][..]) {
+            failures.push(format!(
+                "{case}: {code:?} naming {fields:?}, expected {field}"
+            ));
+        }
     }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
     let exact = create_outcome(
         &app,
         grantee.auth(),
@@ -2119,10 +2192,16 @@ async fn a_grantee_cannot_submit_another_organisations_report() {
     let theirs = a_grantee(&app, "THEIRS-1").await;
     let their_report = report(&app, theirs.auth(), &theirs.project.name, "2014-Q3").await;
 
-    let result = submit(&app, mine.auth(), &their_report.name, "").await;
+    let foreign = submit(&app, mine.auth(), &their_report.name, "").await;
+    let missing = submit(&app, mine.auth(), &missing_sibling(&their_report.name), "").await;
 
-    let status = expect_code(result, Code::NotFound);
-    assert_eq!(status.message(), format!("{} not found", their_report.name));
+    let foreign = answer(foreign);
+    assert_eq!(foreign.0, Code::NotFound, "{foreign:?}");
+    assert_eq!(
+        foreign,
+        answer(missing),
+        "the same answer as for a missing report"
+    );
     assert_eq!(read_report(&app, &their_report.name).await, their_report);
 }
 
@@ -2417,10 +2496,11 @@ async fn a_returned_report_carries_the_reason_and_is_edited_and_resubmitted() {
         trained("HT", "2014-06-02", 5),
     )
     .await;
+    let current = read_report(&app, &created.name).await;
     let narrative = update_narrative(
         &app,
         grantee.auth(),
-        &seen_by_grantee,
+        &current,
         "Rosters attached",
         &["narrative"],
     )
@@ -3028,15 +3108,15 @@ async fn an_upload_with_one_bad_item_writes_nothing_and_names_its_position_and_f
         ),
     ];
 
+    let mut failures = Vec::new();
     for (outcomes, field) in cases {
         let result = upload(&app, grantee.auth(), &created.name, "", outcomes).await;
-        let status = expect_code(result, Code::InvalidArgument);
-        assert_eq!(
-            violated_fields(&status),
-            vec![field.to_string()],
-            "{status:?}"
-        );
+        let (code, fields) = refusal(result);
+        if (code, fields.as_slice()) != (Code::InvalidArgument, &[field.to_string()][..]) {
+            failures.push(format!("{code:?} naming {fields:?}, expected {field}"));
+        }
     }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 
     assert!(outcomes_of(&app, &created.name, true).await.is_empty());
     assert_eq!(read_report(&app, &created.name).await, before);
@@ -3299,100 +3379,176 @@ async fn a_grantee_neither_sees_nor_writes_another_organisations_reports() {
     )
     .await;
     let their_indicator = app.indicator(&theirs.project.name, new_indicator(10)).await;
-    let mut client = app.outcome_reports(mine.auth());
-    // The same answer as for a record that does not exist: the code, and no other message.
-    let not_found = |status: Status, name: &str| {
-        assert_eq!(status.code(), Code::NotFound, "{name}: {status:?}");
-        assert!(
-            status.message().ends_with("not found"),
-            "{name}: {status:?}"
-        );
+    let me = mine.auth();
+    let client = || app.outcome_reports(me);
+    // Each call on their record, then the same call on a record of the same shape that does not exist.
+    let report_name = their_report.name.clone();
+    let missing_report = missing_sibling(&report_name);
+    let outcome_name = their_outcome.name.clone();
+    let missing_outcome = missing_sibling(&outcome_name);
+    let project_name = theirs.project.name.clone();
+    let missing_project = missing_sibling(&project_name);
+    let indicator_name = their_indicator.name.clone();
+    let missing_indicator = missing_sibling(&indicator_name);
+    let mut answers: Vec<(&str, Reply, Reply)> = Vec::new();
+    let get = |name: String| async move {
+        answer(
+            client()
+                .get_outcome_report(pb::GetOutcomeReportRequest { name })
+                .await,
+        )
     };
+    answers.push((
+        "GetOutcomeReport",
+        get(report_name.clone()).await,
+        get(missing_report.clone()).await,
+    ));
+    let update = |name: &str| pb::OutcomeReport {
+        name: name.into(),
+        ..their_report.clone()
+    };
+    answers.push((
+        "UpdateOutcomeReport",
+        answer(update_narrative(&app, me, &update(&report_name), "Mine now", &["narrative"]).await),
+        answer(
+            update_narrative(
+                &app,
+                me,
+                &update(&missing_report),
+                "Mine now",
+                &["narrative"],
+            )
+            .await,
+        ),
+    ));
+    answers.push((
+        "SubmitOutcomeReport",
+        answer(submit(&app, me, &report_name, "").await),
+        answer(submit(&app, me, &missing_report, "").await),
+    ));
+    answers.push((
+        "CreateOutcome",
+        answer(create_outcome(&app, me, &report_name, trained("HT", "2014-05-15", 1)).await),
+        answer(create_outcome(&app, me, &missing_report, trained("HT", "2014-05-15", 1)).await),
+    ));
+    answers.push((
+        "UploadOutcomes",
+        answer(upload(&app, me, &report_name, "", many_trained(2)).await),
+        answer(upload(&app, me, &missing_report, "", many_trained(2)).await),
+    ));
+    let list_outcomes = |parent: String| async move {
+        answer(
+            client()
+                .list_outcomes(pb::ListOutcomesRequest {
+                    parent,
+                    ..Default::default()
+                })
+                .await,
+        )
+    };
+    answers.push((
+        "ListOutcomes",
+        list_outcomes(report_name.clone()).await,
+        list_outcomes(missing_report.clone()).await,
+    ));
+    let get_outcome = |name: String| async move {
+        answer(client().get_outcome(pb::GetOutcomeRequest { name }).await)
+    };
+    answers.push((
+        "GetOutcome",
+        get_outcome(outcome_name.clone()).await,
+        get_outcome(missing_outcome.clone()).await,
+    ));
+    let change = |name: &str| pb::Outcome {
+        name: name.into(),
+        quantity: 1,
+        ..Default::default()
+    };
+    answers.push((
+        "UpdateOutcome",
+        answer(update_outcome(&app, me, change(&outcome_name), &["quantity"]).await),
+        answer(update_outcome(&app, me, change(&missing_outcome), &["quantity"]).await),
+    ));
+    answers.push((
+        "DeleteOutcome",
+        answer(delete_outcome(&app, me, &outcome_name).await),
+        answer(delete_outcome(&app, me, &missing_outcome).await),
+    ));
+    answers.push((
+        "CreateOutcomeReport",
+        answer(create_report(&app, me, &project_name, "2014-Q2", "").await),
+        answer(create_report(&app, me, &missing_project, "2014-Q2", "").await),
+    ));
+    let periods = |parent: String| async move {
+        answer(
+            client()
+                .list_reporting_periods(pb::ListReportingPeriodsRequest {
+                    parent,
+                    ..Default::default()
+                })
+                .await,
+        )
+    };
+    answers.push((
+        "ListReportingPeriods",
+        periods(project_name.clone()).await,
+        periods(missing_project.clone()).await,
+    ));
+    let reports = |parent: String| async move {
+        answer(
+            client()
+                .list_outcome_reports(pb::ListOutcomeReportsRequest {
+                    parent,
+                    ..Default::default()
+                })
+                .await,
+        )
+    };
+    answers.push((
+        "ListOutcomeReports",
+        reports(project_name.clone()).await,
+        reports(missing_project.clone()).await,
+    ));
+    let progress = |indicator: String| async move {
+        answer(
+            client()
+                .get_indicator_progress(pb::GetIndicatorProgressRequest { indicator })
+                .await,
+        )
+    };
+    answers.push((
+        "GetIndicatorProgress",
+        progress(indicator_name.clone()).await,
+        progress(missing_indicator.clone()).await,
+    ));
+    let all_reports = reports_listed(&app, me, "grants/-/projects/-", "").await;
+    let all_periods = periods_of(&app, me, "grants/-/projects/-", "").await;
 
-    let get = client
-        .get_outcome_report(pb::GetOutcomeReportRequest {
-            name: their_report.name.clone(),
-        })
-        .await;
-    let missing = client
-        .get_outcome_report(pb::GetOutcomeReportRequest {
-            name: format!("{}/outcomeReports/missing", mine.project.name),
-        })
-        .await;
-    let list = client
-        .list_outcome_reports(pb::ListOutcomeReportsRequest {
-            parent: theirs.project.name.clone(),
-            ..Default::default()
-        })
-        .await;
-    let periods = client
-        .list_reporting_periods(pb::ListReportingPeriodsRequest {
-            parent: theirs.project.name.clone(),
-            ..Default::default()
-        })
-        .await;
-    let create = create_report(&app, mine.auth(), &theirs.project.name, "2014-Q2", "").await;
-    let outcome = client
-        .get_outcome(pb::GetOutcomeRequest {
-            name: their_outcome.name.clone(),
-        })
-        .await;
-    let outcomes = client
-        .list_outcomes(pb::ListOutcomesRequest {
-            parent: their_report.name.clone(),
-            ..Default::default()
-        })
-        .await;
-    let add_outcome = create_outcome(
-        &app,
-        mine.auth(),
-        &their_report.name,
-        trained("HT", "2014-05-15", 1),
-    )
-    .await;
-    let change = update_outcome(
-        &app,
-        mine.auth(),
-        pb::Outcome {
-            name: their_outcome.name.clone(),
-            quantity: 1,
-            ..Default::default()
-        },
-        &["quantity"],
-    )
-    .await;
-    let delete = delete_outcome(&app, mine.auth(), &their_outcome.name).await;
-    let narrative =
-        update_narrative(&app, mine.auth(), &their_report, "Mine now", &["narrative"]).await;
-    let submitted = submit(&app, mine.auth(), &their_report.name, "").await;
-    let uploaded = upload(&app, mine.auth(), &their_report.name, "", many_trained(2)).await;
-    let progress = client
-        .get_indicator_progress(pb::GetIndicatorProgressRequest {
-            indicator: their_indicator.name.clone(),
-        })
-        .await;
-    let all_reports = reports_listed(&app, mine.auth(), "grants/-/projects/-", "").await;
-    let all_periods = periods_of(&app, mine.auth(), "grants/-/projects/-", "").await;
-
-    let foreign = get.unwrap_err();
-    assert_eq!(foreign.code(), Code::NotFound);
-    assert_eq!(
-        foreign.message(),
-        format!("{} not found", their_report.name)
+    // A message names what was asked for: compare the two with that name taken out.
+    let mut failures = Vec::new();
+    for (what, foreign, missing) in &answers {
+        let (asked, asked_missing) = match *what {
+            "GetOutcome" | "UpdateOutcome" | "DeleteOutcome" => (&outcome_name, &missing_outcome),
+            "CreateOutcomeReport" | "ListReportingPeriods" | "ListOutcomeReports" => {
+                (&project_name, &missing_project)
+            }
+            "GetIndicatorProgress" => (&indicator_name, &missing_indicator),
+            _ => (&report_name, &missing_report),
+        };
+        let same = foreign.0 == missing.0
+            && foreign.1.replace(asked.as_str(), "{name}")
+                == missing.1.replace(asked_missing.as_str(), "{name}");
+        if foreign.0 != Code::NotFound || !same {
+            failures.push(format!(
+                "{what}: their record answers {foreign:?}, a missing one {missing:?}"
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "not NOT_FOUND exactly like a missing record:\n{}",
+        failures.join("\n")
     );
-    expect_code(missing, Code::NotFound);
-    not_found(list.unwrap_err(), &theirs.project.name);
-    not_found(periods.unwrap_err(), &theirs.project.name);
-    not_found(create.unwrap_err(), &theirs.project.name);
-    not_found(outcome.unwrap_err(), &their_outcome.name);
-    not_found(outcomes.unwrap_err(), &their_report.name);
-    not_found(add_outcome.unwrap_err(), &their_report.name);
-    not_found(change.unwrap_err(), &their_outcome.name);
-    not_found(delete.unwrap_err(), &their_outcome.name);
-    not_found(narrative.unwrap_err(), &their_report.name);
-    not_found(submitted.unwrap_err(), &their_report.name);
-    not_found(uploaded.unwrap_err(), &their_report.name);
-    not_found(progress.unwrap_err(), &their_indicator.name);
     assert_eq!(all_reports, vec![my_report.name]);
     assert!(all_periods.iter().all(|p| p.project == mine.project.name));
     assert_eq!(all_periods.len(), 3);
