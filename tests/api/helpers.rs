@@ -206,6 +206,16 @@ impl TestApp {
         )
     }
 
+    pub fn outcome_reports(
+        &self,
+        token: Option<&str>,
+    ) -> pb::outcome_report_service_client::OutcomeReportServiceClient<Authed> {
+        pb::outcome_report_service_client::OutcomeReportServiceClient::with_interceptor(
+            self.channel(),
+            self.bearer(token),
+        )
+    }
+
     /// Admin clients, the most common case.
     pub fn admin(&self) -> Option<&str> {
         Some(&self.admin_token)

@@ -11,6 +11,7 @@ mod guides;
 mod hardening;
 mod helpers;
 mod organizations;
+mod outcome_reports;
 mod projects;
 mod reference_data;
 mod server;
