@@ -162,6 +162,11 @@ impl Application {
             settings.server.reflection,
         ));
         let calendar = FiscalCalendar::new(settings.fiscal_year.first_month);
+        let reporting = ReportingRules {
+            calendar,
+            due_days: settings.reporting.due_days,
+            final_due_days: settings.reporting.final_due_days,
+        };
         let api = ApiServices::default()
             .add(OrganizationServiceServer::new(OrganizationApi::new(
                 store.clone(),
@@ -184,15 +189,11 @@ impl Application {
             )))
             .add(ProjectServiceServer::new(ProjectApi::new(
                 store.clone(),
-                calendar,
+                reporting,
             )))
             .add(OutcomeReportServiceServer::new(OutcomeReportApi::new(
                 store.clone(),
-                ReportingRules {
-                    calendar,
-                    due_days: settings.reporting.due_days,
-                    final_due_days: settings.reporting.final_due_days,
-                },
+                reporting,
             )));
         let health_names: HealthNames = api.names.into();
 

@@ -625,6 +625,12 @@ impl OutcomeReportService for OutcomeReportApi {
         let request = request.get_ref();
         let mut filter = parse_report_filter(&request.filter)?;
         filter.project = project_parent(&request.parent)?;
+        if let Some((grant, project)) = &filter.project {
+            // A named project must be visible: NOT_FOUND like any other read.
+            self.store
+                .get_project(&call.actor.scope(), grant, project)
+                .await?;
+        }
         let page = PageRequest::parse(
             &request.page_token,
             request.page_size,
