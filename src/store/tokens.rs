@@ -7,7 +7,7 @@ use sea_orm::{
 };
 
 use super::entities::api_tokens;
-use super::{Keyset, Page, Store, Tx, new_id, now};
+use super::{Keyset, Page, Store, Tx, decode_code, new_id, now};
 use crate::domain::access::{self, ApiToken, NewToken, Role};
 use crate::error::{Error, Result};
 
@@ -21,8 +21,7 @@ pub struct TokenFilter {
 }
 
 fn to_domain(row: api_tokens::Model) -> Result<ApiToken> {
-    let role = Role::from_code(&row.role)
-        .ok_or_else(|| Error::Internal(format!("api_tokens.role of {}: {}", row.id, row.role)))?;
+    let role: Role = decode_code("api_tokens.role", &row.id, &row.role)?;
     Ok(ApiToken {
         id: row.id,
         display_name: row.display_name,

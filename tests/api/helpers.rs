@@ -714,9 +714,13 @@ pub fn capture_logs() -> CapturedLogs {
         .with_max_level(tracing::Level::INFO)
         .with_writer(move || buffer.clone())
         .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    // Callsites first seen by another test's thread (with no subscriber) may have cached
+    // "not interested"; recompute their interest now that this thread has one.
+    tracing::callsite::rebuild_interest_cache();
     CapturedLogs {
         written,
-        _guard: tracing::subscriber::set_default(subscriber),
+        _guard: guard,
     }
 }
 
