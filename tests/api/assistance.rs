@@ -555,7 +555,7 @@ async fn whoever_referred_a_case_or_started_its_review_cannot_approve_it() {
 
     assert_eq!(fund.balance(2014).await.committed, 0);
     assert!(
-        fund.approve_as(&fund.reviewer, &own.name, &[100])
+        fund.approve_as(&fund.app.admin_token, &own.name, &[100])
             .await
             .is_ok(),
         "another token decides"
@@ -666,7 +666,8 @@ async fn withdrawing_releases_what_was_not_paid_and_a_withdrawn_or_closed_case_t
             .await,
         "ASSISTANCE_CASE_CLOSED",
     );
-    assert_eq!(fund.read(&case.name).await, withdrawn);
+    let unchanged = fund.read(&case.name).await;
+    assert_eq!((unchanged.etag, unchanged.state), (withdrawn.etag, withdrawn.state));
     assert_eq!(fund.balance(2014).await, balance);
 }
 
