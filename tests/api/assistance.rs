@@ -667,7 +667,10 @@ async fn withdrawing_releases_what_was_not_paid_and_a_withdrawn_or_closed_case_t
         "ASSISTANCE_CASE_CLOSED",
     );
     let unchanged = fund.read(&case.name).await;
-    assert_eq!((unchanged.etag, unchanged.state), (withdrawn.etag, withdrawn.state));
+    assert_eq!(
+        (unchanged.etag, unchanged.state),
+        (withdrawn.etag, withdrawn.state)
+    );
     assert_eq!(fund.balance(2014).await, balance);
 }
 
