@@ -1,12 +1,14 @@
 //! The `tipgrants` command: `serve` (default), `migrate up|down|status`,
-//! `token create`. Thin: parse the command line, load settings, init
-//! telemetry, run.
+//! `token create` against the configured database, and the client commands
+//! `outcomes template|upload` against a running server (`tipgrants::cli`).
+//! Thin: parse the command line, load settings, init telemetry, run.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chrono::{Duration, Utc};
 use clap::{Parser, Subcommand};
+use tipgrants::cli::OutcomesCommand;
 use tipgrants::domain::access::Role;
 use tipgrants::settings::Settings;
 use tipgrants::startup::{Application, shutdown_signal};
@@ -20,7 +22,7 @@ use tipgrants::{bootstrap, telemetry};
     about = "Grant-tracking and case-management gRPC server for anti-trafficking programs"
 )]
 struct Cli {
-    /// Settings file (TOML) applied over the embedded defaults; TIPGRANTS__SECTION__KEY variables override both.
+    /// Settings file (TOML) of serve, migrate and token, applied over the embedded defaults; TIPGRANTS__SECTION__KEY variables override both.
     #[arg(long, global = true, env = "TIPGRANTS_CONFIG")]
     config: Option<PathBuf>,
     #[command(subcommand)]
@@ -29,6 +31,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    #[command(flatten)]
+    Database(DatabaseCommand),
+    /// Outcome reports from a CSV file, against a running server (no settings, no database).
+    Outcomes {
+        #[command(subcommand)]
+        action: OutcomesCommand,
+    },
+}
+
+/// The commands that load the settings and use the configured database.
+#[derive(Subcommand)]
+enum DatabaseCommand {
     /// Serve the gRPC API (the default).
     Serve,
     /// Manage the database schema.
@@ -77,7 +91,17 @@ enum TokenAction {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match Settings::load(cli.config.as_deref()) {
+    match cli
+        .command
+        .unwrap_or(Command::Database(DatabaseCommand::Serve))
+    {
+        Command::Outcomes { action } => tipgrants::cli::run_outcomes(action),
+        Command::Database(command) => run_on_database(cli.config, command),
+    }
+}
+
+fn run_on_database(config: Option<PathBuf>, command: DatabaseCommand) -> ExitCode {
+    let settings = match Settings::load(config.as_deref()) {
         Ok(settings) => settings,
         Err(error) => {
             eprintln!("tipgrants: {error}");
@@ -96,10 +120,10 @@ fn main() -> ExitCode {
         }
     };
     let outcome = runtime.block_on(async move {
-        match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => serve(settings).await,
-            Command::Migrate { action } => migrate(settings, action).await,
-            Command::Token { action } => token(settings, action).await,
+        match command {
+            DatabaseCommand::Serve => serve(settings).await,
+            DatabaseCommand::Migrate { action } => migrate(settings, action).await,
+            DatabaseCommand::Token { action } => token(settings, action).await,
         }
     });
     match outcome {

@@ -10,6 +10,7 @@ mod grants;
 mod guides;
 mod helpers;
 mod organizations;
+mod outcomes_cli;
 mod projects;
 mod reference_data;
 mod server;
