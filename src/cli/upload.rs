@@ -254,26 +254,36 @@ fn refusal(status: Status, subject: &str, file: Option<&OutcomeFile>) -> Failure
         .get_details_error_info()
         .map(|info| format!(", {}", info.reason))
         .unwrap_or_default();
-    let mut lines = vec![format!(
-        "{subject}: refused by the server ({:?}{reason}), nothing was added: {message}",
+    let head = format!(
+        "{subject}: refused by the server ({:?}{reason}), nothing was added",
         status.code()
-    )];
-    if let Some(bad_request) = status.get_details_bad_request() {
-        for violation in bad_request.field_violations {
-            let description = violation.description;
-            lines.push(match file.and_then(|file| file.locate(&violation.field)) {
-                Some((line, column)) => format!("line {line}: {column}: {description}"),
-                None => match violation.field.as_str() {
-                    "header.outcome_report" => format!("--report: {description}"),
-                    "header.request_id" => format!("--request-id: {description}"),
-                    field => format!("{field}: {description}"),
-                },
-            });
-        }
+    );
+    let violations = status
+        .get_details_bad_request()
+        .map(|bad_request| bad_request.field_violations)
+        .unwrap_or_default();
+    // The violations, one a line, say all that the message says.
+    let mut lines = vec![if violations.is_empty() {
+        format!("{head}: {message}")
+    } else {
+        format!("{head}:")
+    }];
+    for violation in violations {
+        let description = violation.description;
+        lines.push(match file.and_then(|file| file.locate(&violation.field)) {
+            Some((line, column)) => format!("line {line}: {column}: {description}"),
+            None => match violation.field.as_str() {
+                "header.outcome_report" => format!("--report: {description}"),
+                "header.request_id" => format!("--request-id: {description}"),
+                field => format!("{field}: {description}"),
+            },
+        });
     }
     if let Some(failure) = status.get_details_precondition_failure() {
         for violation in failure.violations {
-            lines.push(format!("{}: {}", violation.subject, violation.description));
+            if violation.description != message {
+                lines.push(format!("{}: {}", violation.subject, violation.description));
+            }
         }
     }
     Failure::Refused(lines)
