@@ -201,9 +201,9 @@ fn rate(count: usize, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64()
 }
 
-/// Sets up a grantee's project with an indicator, and one draft report per size; returns
-/// the indicator and the reports.
-async fn setup(channel: &Channel, token: &str) -> (String, Vec<String>) {
+/// Sets up one project with an indicator and a draft report per size; returns (indicator, report)
+/// of each.
+async fn setup(channel: &Channel, token: &str) -> Vec<(String, String)> {
     let mut organizations =
         pb::organization_service_client::OrganizationServiceClient::new(channel.clone());
     let organization = organizations
@@ -246,8 +246,7 @@ async fn setup(channel: &Channel, token: &str) -> (String, Vec<String>) {
         .into_inner();
     let mut projects = pb::project_service_client::ProjectServiceClient::new(channel.clone());
     let mut reports = OutcomeReportServiceClient::new(channel.clone());
-    let mut indicator = String::new();
-    let mut report_names = Vec::new();
+    let mut prepared = Vec::new();
     for (index, _) in SIZES.iter().enumerate() {
         let project = projects
             .create_project(bearer(
@@ -270,7 +269,7 @@ async fn setup(channel: &Channel, token: &str) -> (String, Vec<String>) {
             .await
             .expect("project")
             .into_inner();
-        indicator = projects
+        let indicator = projects
             .create_indicator(bearer(
                 token,
                 pb::CreateIndicatorRequest {
@@ -308,9 +307,9 @@ async fn setup(channel: &Channel, token: &str) -> (String, Vec<String>) {
             .await
             .expect("report")
             .into_inner();
-        report_names.push(report.name);
+        prepared.push((indicator, report.name));
     }
-    (indicator, report_names)
+    prepared
 }
 
 #[tokio::main]
@@ -342,7 +341,7 @@ async fn main() {
         .connect()
         .await
         .expect("connect");
-    let (indicator, report_names) = setup(&channel, &token).await;
+    let prepared = setup(&channel, &token).await;
     let mut client = OutcomeReportServiceClient::new(channel.clone());
     println!("UploadOutcomes benchmark ({backend:?}), median of {RUNS} runs");
     println!(
@@ -351,8 +350,8 @@ async fn main() {
     );
 
     let memory_before = resident_kib();
-    for (&size, report) in SIZES.iter().zip(&report_names) {
-        let outcomes: Vec<pb::Outcome> = (0..size).map(|n| outcome(n, &indicator)).collect();
+    for (&size, (indicator, report)) in SIZES.iter().zip(&prepared) {
+        let outcomes: Vec<pb::Outcome> = (0..size).map(|n| outcome(n, indicator)).collect();
         let report_id = report.rsplit('/').next().expect("report id");
         let sql_file = directory.path().join(format!("insert-{size}.sql"));
         std::fs::write(&sql_file, insert_sql(&outcomes, report_id)).expect("write the SQL");
@@ -404,11 +403,12 @@ async fn main() {
 
     // What `tipgrants outcomes upload` does before the first message: read the CSV.
     let size = *SIZES.last().expect("a size");
+    let (indicator, report) = prepared.last().expect("a report");
     let mut csv = String::from(
         "kind,country_code,outcome_date,quantity,officials_police,officials_prosecutors,officials_judges,victims_female,victims_male,victims_children,victims_adults,description,evidence_uri,indicator\n",
     );
     for n in 0..size {
-        let o = outcome(n, &indicator);
+        let o = outcome(n, indicator);
         let officials = o.officials_trained.unwrap_or_default();
         let victims = o.victims.unwrap_or_default();
         csv.push_str(&format!(
@@ -431,7 +431,7 @@ async fn main() {
             o.indicator
         ));
     }
-    let report: OutcomeReportName = report_names[0].parse().expect("report name");
+    let report: OutcomeReportName = report.parse().expect("report name");
     let started = Instant::now();
     let file = outcome_csv::read(csv.as_bytes(), &report).expect("the CSV reads");
     let elapsed = started.elapsed();

@@ -26,6 +26,9 @@ use crate::pb::v1::outcome_report_service_client::OutcomeReportServiceClient;
 const PROGRESS_FROM: usize = 1_000;
 /// How long to wait for the server to accept the connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest header block (and so trailers) to accept. The refusal of a file names up to a hundred
+/// rows in its `grpc-status-details-bin` trailer, beyond the client's default of 16 KiB.
+const MAX_HEADER_LIST_SIZE: u32 = 1024 * 1024;
 
 /// What an upload did.
 #[derive(Debug, PartialEq, Eq)]
@@ -187,7 +190,8 @@ async fn connect(server: &str, ca_cert: Option<&Path>) -> Result<Channel, Failur
     };
     let mut endpoint = Endpoint::from_shared(server.to_string())
         .map_err(|_| usage())?
-        .connect_timeout(CONNECT_TIMEOUT);
+        .connect_timeout(CONNECT_TIMEOUT)
+        .http2_max_header_list_size(MAX_HEADER_LIST_SIZE);
     match (endpoint.uri().scheme_str(), ca_cert) {
         (Some("https"), ca_cert) => {
             let tls = match ca_cert {

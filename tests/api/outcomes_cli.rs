@@ -249,6 +249,32 @@ async fn a_file_with_bad_rows_prints_each_line_and_column_and_adds_nothing() {
 }
 
 #[tokio::test]
+async fn a_file_whose_every_row_is_bad_gets_the_servers_whole_list_of_lines() {
+    let app = spawn_app().await;
+    let draft = draft_report(&app).await;
+    let mut text = String::from("kind,country_code,outcome_date,quantity,description\n");
+    for row in 0..250 {
+        text.push_str(&format!(
+            "OFFICIALS_TRAINED,HT,1999-01-01,25,Course number {row} on victim identification\n"
+        ));
+    }
+    let file = draft.write_csv("outcomes.csv", &text);
+
+    let run = draft.upload(&server_of(&app), &file, &[]).await;
+
+    // The server names a hundred rows, in a trailer larger than a client's default 16 KiB.
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let named: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|line| line.contains(": outcome_date: 1999-01-01 is outside the report's period"))
+        .collect();
+    assert_eq!(named.len(), 100, "{run:?}");
+    assert!(named[0].starts_with("line 2: "), "{run:?}");
+    assert!(draft.outcomes(&app).await.is_empty());
+}
+
+#[tokio::test]
 async fn a_broken_csv_row_is_reported_by_line_without_calling_the_server() {
     let logs = capture_logs();
     let app = spawn_app().await;
