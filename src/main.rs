@@ -1,12 +1,15 @@
 //! The `tipgrants` command: `serve` (default), `migrate up|down|status`,
-//! `token create`, `keys generate|rotate`. Thin: parse the command line, load settings, init
-//! telemetry, run.
+//! `token create`, `audit head` and `keys generate|rotate` against the
+//! configured database, and the client commands
+//! `outcomes template|upload` against a running server (`tipgrants::cli`).
+//! Thin: parse the command line, load settings, init telemetry, run.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chrono::{Duration, Utc};
 use clap::{Parser, Subcommand};
+use tipgrants::cli::OutcomesCommand;
 use tipgrants::domain::access::Role;
 use tipgrants::settings::Settings;
 use tipgrants::startup::{Application, shutdown_signal};
@@ -20,7 +23,7 @@ use tipgrants::{bootstrap, telemetry};
     about = "Grant-tracking and case-management gRPC server for anti-trafficking programs"
 )]
 struct Cli {
-    /// Settings file (TOML) applied over the embedded defaults; TIPGRANTS__SECTION__KEY variables override both.
+    /// Settings file (TOML) of serve, migrate and token, applied over the embedded defaults; TIPGRANTS__SECTION__KEY variables override both.
     #[arg(long, global = true, env = "TIPGRANTS_CONFIG")]
     config: Option<PathBuf>,
     #[command(subcommand)]
@@ -29,6 +32,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    #[command(flatten)]
+    Database(DatabaseCommand),
+    /// Outcome reports from a CSV file, against a running server (no settings, no database).
+    Outcomes {
+        #[command(subcommand)]
+        action: OutcomesCommand,
+    },
+}
+
+/// The commands that load the settings and use the configured database.
+#[derive(Subcommand)]
+enum DatabaseCommand {
     /// Serve the gRPC API (the default).
     Serve,
     /// Manage the database schema.
@@ -111,7 +126,17 @@ enum TokenAction {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match Settings::load(cli.config.as_deref()) {
+    match cli
+        .command
+        .unwrap_or(Command::Database(DatabaseCommand::Serve))
+    {
+        Command::Outcomes { action } => tipgrants::cli::run_outcomes(action),
+        Command::Database(command) => run_on_database(cli.config, command),
+    }
+}
+
+fn run_on_database(config: Option<PathBuf>, command: DatabaseCommand) -> ExitCode {
+    let settings = match Settings::load(config.as_deref()) {
         Ok(settings) => settings,
         Err(error) => {
             eprintln!("tipgrants: {error}");
@@ -130,12 +155,12 @@ fn main() -> ExitCode {
         }
     };
     let outcome = runtime.block_on(async move {
-        match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => serve(settings).await,
-            Command::Migrate { action } => migrate(settings, action).await,
-            Command::Token { action } => token(settings, action).await,
-            Command::Audit { action } => audit(settings, action).await,
-            Command::Keys { action } => keys(settings, action).await,
+        match command {
+            DatabaseCommand::Serve => serve(settings).await,
+            DatabaseCommand::Migrate { action } => migrate(settings, action).await,
+            DatabaseCommand::Token { action } => token(settings, action).await,
+            DatabaseCommand::Audit { action } => audit(settings, action).await,
+            DatabaseCommand::Keys { action } => keys(settings, action).await,
         }
     });
     match outcome {
@@ -189,22 +214,6 @@ async fn migrate(settings: Settings, action: MigrateAction) -> Result<(), String
     result.map_err(|error| format!("migration failed: {error}"))
 }
 
-async fn audit(settings: Settings, action: AuditAction) -> Result<(), String> {
-    let AuditAction::Head = action;
-    let store = connect(&settings).await?;
-    let (sequence, hash) = store
-        .audit_head()
-        .await
-        .map_err(|error| error.to_string())?;
-    println!("sequence {sequence}");
-    println!("hash {hash}");
-    eprintln!(
-        "keep both outside this server; later, VerifyAuditChain with expected_head_sequence and \
-         expected_head_hash fails if the log no longer contains this event"
-    );
-    Ok(())
-}
-
 async fn token(settings: Settings, action: TokenAction) -> Result<(), String> {
     let TokenAction::Create {
         role,
@@ -238,6 +247,22 @@ async fn token(settings: Settings, action: TokenAction) -> Result<(), String> {
         .map_err(|error| error.to_string())?;
     eprintln!("created {resource} ({role}); its secret is shown once:");
     println!("{secret}");
+    Ok(())
+}
+
+async fn audit(settings: Settings, action: AuditAction) -> Result<(), String> {
+    let AuditAction::Head = action;
+    let store = connect(&settings).await?;
+    let (sequence, hash) = store
+        .audit_head()
+        .await
+        .map_err(|error| error.to_string())?;
+    println!("sequence {sequence}");
+    println!("hash {hash}");
+    eprintln!(
+        "keep both outside this server; later, VerifyAuditChain with expected_head_sequence and \
+         expected_head_hash fails if the log no longer contains this event"
+    );
     Ok(())
 }
 

@@ -30,8 +30,8 @@ use crate::store::{CallContext, Store, Tx, now};
 
 /// Most outcomes one upload may carry.
 pub const MAX_UPLOAD: usize = 100_000;
-/// Most item errors one refused upload names.
-const MAX_UPLOAD_VIOLATIONS: usize = 100;
+/// Most item errors one refused upload collects (an answer lists at most 50 of them: `src/error.rs`).
+const MAX_UPLOAD_VIOLATIONS: usize = 50;
 
 /// Serves outcome reports, outcomes and milestones.
 pub struct OutcomeReportApi {

@@ -636,9 +636,9 @@ fn breakdown(
                 sum.checked_add(*part)
             });
             match sum {
-                None => problems.push(format!("{what}parts must not be negative")),
+                None => problems.push(format!("{what}the parts must not be negative")),
                 Some(sum) if quantity >= 0 && sum > quantity => problems.push(format!(
-                    "{what}parts add up to {sum}, more than the quantity {quantity}"
+                    "{what}the parts add up to {sum}, more than the quantity {quantity}"
                 )),
                 Some(_) => {}
             }

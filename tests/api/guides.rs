@@ -1,6 +1,7 @@
 //! The guides in `docs/guides/` run as written. Each guide's ```sh blocks run
 //! in order, in one `bash -euo pipefail` session, against a fresh `tipgrants`
-//! binary (port 0, read back from its log; the pass's database). Blocks fenced
+//! binary (port 0, read back from its log; the pass's database), with that
+//! binary and grpcurl on the `PATH`. Blocks fenced
 //! otherwise (```text for answers) never run; the conventions, including the
 //! `<!-- guides-test: ... -->` markers, are in `docs/guides/README.md`.
 
@@ -12,7 +13,12 @@ use std::time::{Duration, Instant};
 use crate::end_to_end::{Server, grpcurl_path};
 
 /// The guides, in the order a newcomer reads them.
-const GUIDES: &[&str] = &["administrator.md", "program-officer.md", "case-worker.md"];
+const GUIDES: &[&str] = &[
+    "administrator.md",
+    "program-officer.md",
+    "grantee.md",
+    "case-worker.md",
+];
 
 /// The variables a guide's setup block tells the reader to set; the test sets the same ones.
 const SETUP_VARIABLES: &[&str] = &["PATH", "ADDRESS", "TOKEN"];
@@ -184,10 +190,11 @@ fn run_guide(guide: &str) {
     );
 
     let server = Server::start_with(GUIDE_ENVIRONMENT);
-    // grpcurl as the reader calls it: `grpcurl`, found on PATH.
+    // grpcurl and tipgrants as the reader calls them: `grpcurl`, `tipgrants`, found on PATH.
     let bin = server.directory().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     std::os::unix::fs::symlink(grpcurl_path(), bin.join("grpcurl")).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_tipgrants"), bin.join("tipgrants")).unwrap();
     let progress = server.directory().join("guide-progress");
     let output_path = server.directory().join("guide-output");
     let script = script_of(guide, &blocks, &server, &bin, &progress);
@@ -249,6 +256,11 @@ fn the_program_officer_guide_runs_as_written_against_a_fresh_server() {
 #[test]
 fn the_case_worker_guide_runs_as_written_against_a_fresh_server() {
     run_guide("case-worker.md");
+}
+
+#[test]
+fn the_grantee_guide_runs_as_written_against_a_fresh_server() {
+    run_guide("grantee.md");
 }
 
 #[test]

@@ -13,6 +13,7 @@ mod hardening;
 mod helpers;
 mod organizations;
 mod outcome_reports;
+mod outcomes_cli;
 mod projects;
 mod reference_data;
 mod server;
