@@ -4,6 +4,7 @@
 
 mod access;
 mod audit;
+mod bad_input;
 mod concurrency;
 mod end_to_end;
 mod grants;
