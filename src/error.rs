@@ -3,13 +3,24 @@
 //! Every error carries a stable `ErrorInfo.reason`; invalid arguments carry
 //! `google.rpc.BadRequest` field violations, precondition failures carry
 //! `google.rpc.PreconditionFailure`. Internal causes are logged here and
-//! answered as an opaque `INTERNAL`.
+//! answered as an opaque `INTERNAL`. Whatever a message or a detail repeats
+//! of the request, the answer stays small: each text is cut to a bound here
+//! (a huge echo would overflow the client's header limit and reach it as
+//! `INTERNAL`).
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 /// The `ErrorInfo.domain` of every error.
 pub const ERROR_DOMAIN: &str = "tipgrants";
+
+/// The most bytes of an error message; a longer one is cut.
+pub const MAX_MESSAGE_BYTES: usize = 1024;
+/// The most bytes of one text in the details (a field path, a description, a subject).
+pub const MAX_DETAIL_BYTES: usize = 512;
+/// The most bytes of field violations listed in one error; those beyond are left out (the
+/// message still counts them).
+pub const MAX_VIOLATION_BYTES: usize = 4096;
 
 /// One invalid field of a request: its path (e.g. `grant.period.end_date`) and the rule it breaks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,10 +177,19 @@ impl From<Error> for Status {
             }
             other => other.to_string(),
         };
+        let message = bounded(&message, MAX_MESSAGE_BYTES);
+        let detail = |text: &str| bounded(text, MAX_DETAIL_BYTES);
         match &error {
             Error::InvalidArgument(violations) => {
+                let mut budget = MAX_VIOLATION_BYTES;
                 for violation in violations {
-                    details.add_bad_request_violation(&violation.field, &violation.description);
+                    let (field, description) =
+                        (detail(&violation.field), detail(&violation.description));
+                    let Some(left) = budget.checked_sub(field.len() + description.len()) else {
+                        break;
+                    };
+                    budget = left;
+                    details.add_bad_request_violation(field, description);
                 }
             }
             Error::FailedPrecondition {
@@ -177,14 +197,66 @@ impl From<Error> for Status {
                 subject,
                 description,
             } => {
-                details.add_precondition_failure_violation(*reason, subject, description);
+                details.add_precondition_failure_violation(
+                    *reason,
+                    detail(subject),
+                    detail(description),
+                );
             }
             Error::NotFound { resource } | Error::AlreadyExists { resource, .. } => {
-                details.set_resource_info("", resource, "", &message);
+                details.set_resource_info("", detail(resource), "", &message);
             }
             _ => {}
         }
         details.set_error_info(error.reason(), ERROR_DOMAIN, []);
         Status::with_error_details(code, message, details)
+    }
+}
+
+/// `text`, cut to at most `limit` bytes on a character boundary, saying so when cut.
+fn bounded(text: &str, limit: usize) -> String {
+    const CUT: &str = "... (cut)";
+    if text.len() <= limit {
+        return text.to_string();
+    }
+    let mut end = limit.saturating_sub(CUT.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{CUT}", &text[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_that_echoes_a_huge_input_stays_small() {
+        let huge = "\u{202e}".repeat(100_000);
+        let violations = (0..1_000)
+            .map(|index| FieldViolation::new(format!("items[{index}].{huge}"), huge.clone()))
+            .collect();
+
+        let status = Status::from(Error::InvalidArgument(violations));
+        let not_found = Status::from(Error::NotFound {
+            resource: format!("organizations/{huge}"),
+        });
+
+        for status in [status, not_found] {
+            assert!(status.message().len() <= MAX_MESSAGE_BYTES, "{}", status.message().len());
+            assert!(status.message().ends_with("... (cut)"));
+            assert!(
+                status.message().len() + status.details().len() <= 8 * 1024,
+                "{} bytes of details",
+                status.details().len()
+            );
+        }
+    }
+
+    #[test]
+    fn a_short_error_is_sent_whole() {
+        let status = Status::from(Error::invalid("grant.title", "must not be empty"));
+
+        assert_eq!(status.message(), "invalid request: grant.title: must not be empty");
     }
 }
