@@ -243,7 +243,11 @@ mod tests {
         });
 
         for status in [status, not_found] {
-            assert!(status.message().len() <= MAX_MESSAGE_BYTES, "{}", status.message().len());
+            assert!(
+                status.message().len() <= MAX_MESSAGE_BYTES,
+                "{}",
+                status.message().len()
+            );
             assert!(status.message().ends_with("... (cut)"));
             assert!(
                 status.message().len() + status.details().len() <= 8 * 1024,
@@ -257,6 +261,9 @@ mod tests {
     fn a_short_error_is_sent_whole() {
         let status = Status::from(Error::invalid("grant.title", "must not be empty"));
 
-        assert_eq!(status.message(), "invalid request: grant.title: must not be empty");
+        assert_eq!(
+            status.message(),
+            "invalid request: grant.title: must not be empty"
+        );
     }
 }

@@ -169,9 +169,16 @@ fn every_rpc(pool: &DescriptorPool) -> Vec<Rpc> {
         .collect();
     let ends_a_record = |rpc: &Rpc| {
         let method = rpc.path.rsplit('/').next().unwrap_or_default();
-        ["Delete", "Revoke", "Terminate", "Close", "Cancel", "Suspend"]
-            .iter()
-            .any(|verb| method.starts_with(verb))
+        [
+            "Delete",
+            "Revoke",
+            "Terminate",
+            "Close",
+            "Cancel",
+            "Suspend",
+        ]
+        .iter()
+        .any(|verb| method.starts_with(verb))
     };
     rpcs.sort_by_key(|rpc| (ends_a_record(rpc), rpc.path.clone()));
     assert!(rpcs.len() > 50, "the descriptor set lists every RPC");
@@ -292,7 +299,10 @@ async fn create_first_outcome_report(app: &TestApp, project: &str) {
         .and_then(|period| period.as_message().cloned())
         .expect("the project has reporting periods");
     let mut report = message("OutcomeReport");
-    report.set_field_by_name("period", first.get_field_by_name("period").unwrap().into_owned());
+    report.set_field_by_name(
+        "period",
+        first.get_field_by_name("period").unwrap().into_owned(),
+    );
     let mut create = message("CreateOutcomeReportRequest");
     create.set_field_by_name("parent", Value::String(project.into()));
     create.set_field_by_name("outcome_report", Value::Message(report));
@@ -326,6 +336,7 @@ async fn harvest(app: &TestApp, rpcs: &[Rpc], tokens_in_use: &BTreeSet<String>) 
         .collect();
     let mut values: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut page_tokens = BTreeSet::new();
+    let mut asked = BTreeSet::new();
     for _round in 0..3 {
         let known = names.len();
         for rpc in rpcs.iter().filter(|rpc| rpc.path.contains("/List")) {
@@ -334,7 +345,11 @@ async fn harvest(app: &TestApp, rpcs: &[Rpc], tokens_in_use: &BTreeSet<String>) 
                 None => vec![String::new()],
             };
             for parent in parents {
-                for page_size in [1, 500] {
+                if !asked.insert((rpc.path.clone(), parent.clone())) {
+                    continue;
+                }
+                // The whole list first; then pages of one, for page tokens, where a list answered.
+                for page_size in [500, 1] {
                     let mut request = DynamicMessage::new(rpc.input.clone());
                     if rpc.input.get_field_by_name("parent").is_some() {
                         request.set_field_by_name("parent", Value::String(parent.clone()));
@@ -342,10 +357,15 @@ async fn harvest(app: &TestApp, rpcs: &[Rpc], tokens_in_use: &BTreeSet<String>) 
                     if rpc.input.get_field_by_name("page_size").is_some() {
                         request.set_field_by_name("page_size", Value::I32(page_size));
                     }
-                    let Ok(answers) =
-                        send(app, &rpc.path, &app.admin_token, vec![request.encode_to_vec()]).await
+                    let Ok(answers) = send(
+                        app,
+                        &rpc.path,
+                        &app.admin_token,
+                        vec![request.encode_to_vec()],
+                    )
+                    .await
                     else {
-                        continue;
+                        break;
                     };
                     for answer in answers {
                         let answer = DynamicMessage::decode(rpc.output.clone(), answer.as_slice())
@@ -365,11 +385,15 @@ async fn harvest(app: &TestApp, rpcs: &[Rpc], tokens_in_use: &BTreeSet<String>) 
                 }
             }
         }
+        names = a_few_of_each_shape(names);
         if names.len() == known {
             break;
         }
     }
     names.retain(|name| !name.is_empty() && !tokens_in_use.contains(name));
+    for seen in values.values_mut() {
+        seen.retain(|value| !tokens_in_use.contains(value));
+    }
     let mut field_names: BTreeSet<String> = BTreeSet::new();
     for rpc in rpcs {
         for message in [&rpc.input, &rpc.output] {
@@ -385,6 +409,33 @@ async fn harvest(app: &TestApp, rpcs: &[Rpc], tokens_in_use: &BTreeSet<String>) 
         page_tokens: page_tokens.into_iter().collect(),
         field_names: field_names.into_iter().collect(),
     }
+}
+
+/// At most four names of each shape (`countries/*`, `grants/*/projects/*`), parents kept: the
+/// 250 countries need not all be tried, but the one with a ranking must.
+fn a_few_of_each_shape(names: BTreeSet<String>) -> BTreeSet<String> {
+    let shape = |name: &str| {
+        name.split('/')
+            .enumerate()
+            .map(|(index, segment)| if index % 2 == 1 { "*" } else { segment })
+            .collect::<Vec<_>>()
+            .join("/")
+    };
+    let mut per_shape: HashMap<String, usize> = HashMap::new();
+    let is_parent = |name: &str| {
+        names
+            .iter()
+            .any(|other| other.len() > name.len() && other.starts_with(&format!("{name}/")))
+    };
+    names
+        .iter()
+        .filter(|name| {
+            let seen = per_shape.entry(shape(name)).or_default();
+            *seen += 1;
+            *seen <= 4 || is_parent(name)
+        })
+        .cloned()
+        .collect()
 }
 
 fn looks_like_a_name(value: &str) -> bool {
@@ -434,7 +485,12 @@ struct Fuzzer {
 
 impl Fuzzer {
     /// Sends one request (a stream of them to a client-streaming RPC) and checks the rules.
-    async fn check(&self, rpc: &Rpc, role: &Role, messages: &[DynamicMessage]) -> Result<(), String> {
+    async fn check(
+        &self,
+        rpc: &Rpc,
+        role: &Role,
+        messages: &[DynamicMessage],
+    ) -> Result<(), String> {
         self.calls.set(self.calls.get() + 1);
         let encoded = messages.iter().map(Message::encode_to_vec).collect();
         let answer = tokio::time::timeout(HANG_GUARD, send(&self.app, &rpc.path, &role.1, encoded))
@@ -450,7 +506,11 @@ impl Fuzzer {
         if let Err(status) = &answer {
             let size = status.message().len() + status.details().len();
             if FORBIDDEN.contains(&status.code()) {
-                broken.push(format!("answered {:?}: {}", status.code(), cut(status.message(), 300)));
+                broken.push(format!(
+                    "answered {:?}: {}",
+                    status.code(),
+                    cut(status.message(), 300)
+                ));
             }
             if size > MAX_ERROR_BYTES {
                 broken.push(format!(
@@ -471,7 +531,10 @@ impl Fuzzer {
                 .filter(|(table, count)| before.get(*table) != Some(count))
                 .map(|(table, count)| format!("{table}: {:?} -> {count}", before.get(table)))
                 .collect();
-            broken.push(format!("a refused call ({code:?}) wrote: {}", changed.join(", ")));
+            broken.push(format!(
+                "a refused call ({code:?}) wrote: {}",
+                changed.join(", ")
+            ));
         }
         match broken.is_empty() {
             true => Ok(()),
@@ -510,10 +573,7 @@ async fn send(
         format!("Bearer {token}").parse().expect("an ASCII token"),
     );
     let path = http::uri::PathAndQuery::try_from(path).expect("a method path");
-    let mut answers = grpc
-        .streaming(request, path, RawCodec)
-        .await?
-        .into_inner();
+    let mut answers = grpc.streaming(request, path, RawCodec).await?.into_inner();
     let mut messages = Vec::new();
     while let Some(message) = answers.message().await? {
         messages.push(message);
@@ -564,8 +624,14 @@ impl Decoder for RawCodec {
 // ---------------------------------------------------------------- strategies --
 
 /// The requests of one call: one message, or a stream of up to four for a client stream.
+/// A third are wild (every field hostile); the rest plausible but for one field, so that
+/// calls get past the first check and into the rules and the store.
 fn requests_of(rpc: &Rpc, corpus: &Corpus) -> BoxedStrategy<Vec<DynamicMessage>> {
-    let message = message_strategy(&rpc.input, corpus, 0);
+    let hints = Hints::of(rpc, corpus);
+    let message = Union::new_weighted(vec![
+        (1, message_strategy(&rpc.input, corpus, 0)),
+        (2, near_valid_message(&rpc.input, corpus, &hints, 0)),
+    ]);
     if rpc.client_streaming {
         proptest::collection::vec(message, 0..5).boxed()
     } else {
@@ -590,7 +656,8 @@ fn message_strategy(
             let described = field.clone();
             proptest::option::weighted(
                 presence,
-                field_strategy(&field, corpus, depth).prop_map(move |value| (described.clone(), value)),
+                field_strategy(&field, corpus, depth)
+                    .prop_map(move |value| (described.clone(), value)),
             )
         })
         .collect();
@@ -603,6 +670,185 @@ fn message_strategy(
             message
         })
         .boxed()
+}
+
+/// The names an RPC's `name` and `parent` fields plausibly take: those of the collection its
+/// method names (`GetOutcomeReport`: `.../outcomeReports/{id}`), and their parents.
+struct Hints {
+    names: Vec<String>,
+    parents: Vec<String>,
+}
+
+impl Hints {
+    fn of(rpc: &Rpc, corpus: &Corpus) -> Hints {
+        const VERBS: &[&str] = &[
+            "Get",
+            "List",
+            "Create",
+            "Update",
+            "Delete",
+            "Activate",
+            "Suspend",
+            "Close",
+            "Terminate",
+            "Start",
+            "Complete",
+            "Cancel",
+            "Submit",
+            "Accept",
+            "Return",
+            "Reopen",
+            "Revoke",
+            "Upload",
+        ];
+        let method = rpc.path.rsplit('/').next().unwrap_or_default();
+        let noun = VERBS
+            .iter()
+            .find_map(|verb| method.strip_prefix(verb))
+            .unwrap_or(method);
+        let mut collection = noun[..1].to_lowercase() + &noun[1..];
+        if !method.starts_with("List") && !collection.ends_with('s') {
+            collection = match collection.strip_suffix('y') {
+                Some(stem) => format!("{stem}ies"),
+                None => format!("{collection}s"),
+            };
+        }
+        let mut names = Vec::new();
+        let mut parents = BTreeSet::new();
+        for name in &corpus.names {
+            let segments: Vec<&str> = name.split('/').collect();
+            if segments.len() >= 2 && segments[segments.len() - 2] == collection {
+                names.push(name.clone());
+                parents.insert(segments[..segments.len() - 2].join("/"));
+            }
+        }
+        Hints {
+            names,
+            parents: parents.into_iter().collect(),
+        }
+    }
+}
+
+/// A plausible message with one field (or one field of a nested message) hostile.
+fn near_valid_message(
+    descriptor: &MessageDescriptor,
+    corpus: &Corpus,
+    hints: &Hints,
+    depth: u32,
+) -> BoxedStrategy<DynamicMessage> {
+    let plausible = plausible_message(descriptor, corpus, hints, depth);
+    if depth > 3 || descriptor.fields().len() == 0 {
+        return plausible;
+    }
+    let one_bad_field: Vec<BoxedStrategy<DynamicMessage>> = descriptor
+        .fields()
+        .map(|field| {
+            let bad = match field.kind() {
+                Kind::Message(inner) if !field.is_list() && !field.is_map() => {
+                    near_valid_message(&inner, corpus, hints, depth + 1)
+                        .prop_map(Value::Message)
+                        .boxed()
+                }
+                _ => field_strategy(&field, corpus, depth),
+            };
+            (plausible.clone(), bad)
+                .prop_map(move |(mut message, value)| {
+                    message.set_field(&field, value);
+                    message
+                })
+                .boxed()
+        })
+        .collect();
+    Union::new_weighted(vec![(1, plausible), (3, Union::new(one_bad_field).boxed())]).boxed()
+}
+
+/// A message whose fields hold values the server itself answered, or ordinary ones.
+fn plausible_message(
+    descriptor: &MessageDescriptor,
+    corpus: &Corpus,
+    hints: &Hints,
+    depth: u32,
+) -> BoxedStrategy<DynamicMessage> {
+    let empty = DynamicMessage::new(descriptor.clone());
+    if depth > 3 {
+        return Just(empty).boxed();
+    }
+    let fields: Vec<_> = descriptor
+        .fields()
+        .filter(|field| !field.is_map())
+        .map(|field| {
+            let single = plausible_value(&field, corpus, hints, depth);
+            let value = match field.is_list() {
+                true => proptest::collection::vec(single, 0..3)
+                    .prop_map(Value::List)
+                    .boxed(),
+                false => single,
+            };
+            proptest::option::weighted(0.7, value.prop_map(move |value| (field.clone(), value)))
+        })
+        .collect();
+    fields
+        .prop_map(move |chosen| {
+            let mut message = empty.clone();
+            for (field, value) in chosen.into_iter().flatten() {
+                message.set_field(&field, value);
+            }
+            message
+        })
+        .boxed()
+}
+
+fn plausible_value(
+    field: &FieldDescriptor,
+    corpus: &Corpus,
+    hints: &Hints,
+    depth: u32,
+) -> BoxedStrategy<Value> {
+    match field.kind() {
+        Kind::String => {
+            let seen = match field.name() {
+                "paths" => corpus.field_names.clone(),
+                "name" if !hints.names.is_empty() => hints.names.clone(),
+                "parent" if !hints.parents.is_empty() => hints.parents.clone(),
+                "parent" => corpus.names.clone(),
+                name => corpus.values.get(name).cloned().unwrap_or_default(),
+            };
+            match seen.is_empty() {
+                true => prop_oneof![Just(String::new()), "[A-Za-z][a-z ]{0,23}"].boxed(),
+                false => proptest::sample::select(seen).boxed(),
+            }
+            .prop_map(Value::String)
+            .boxed()
+        }
+        Kind::Enum(enumeration) => {
+            let numbers: Vec<i32> = enumeration
+                .values()
+                .map(|value| value.number())
+                .filter(|number| *number != 0)
+                .collect();
+            match numbers.is_empty() {
+                true => Just(Value::EnumNumber(0)).boxed(),
+                false => proptest::sample::select(numbers)
+                    .prop_map(Value::EnumNumber)
+                    .boxed(),
+            }
+        }
+        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => {
+            prop_oneof![0..10, 2013..2017].prop_map(Value::I32).boxed()
+        }
+        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64
+            if field.parent_message().full_name() == "google.protobuf.Timestamp" =>
+        {
+            (1_700_000_000..2_000_000_000i64)
+                .prop_map(Value::I64)
+                .boxed()
+        }
+        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => (0..10_000i64).prop_map(Value::I64).boxed(),
+        Kind::Message(inner) => plausible_message(&inner, corpus, hints, depth + 1)
+            .prop_map(Value::Message)
+            .boxed(),
+        _ => field_strategy(field, corpus, depth),
+    }
 }
 
 fn field_strategy(field: &FieldDescriptor, corpus: &Corpus, depth: u32) -> BoxedStrategy<Value> {
@@ -627,17 +873,26 @@ fn field_strategy(field: &FieldDescriptor, corpus: &Corpus, depth: u32) -> Boxed
     if !field.is_list() {
         return single;
     }
-    let few = proptest::collection::vec(single.clone(), 0..4);
-    match field.kind() {
-        // Thousands of scalars in one list: what a batch of bad data looks like.
-        Kind::Message(_) => few.prop_map(Value::List).boxed(),
-        _ => Union::new_weighted(vec![
-            (6, few.boxed()),
-            (1, proptest::collection::vec(single, 200..2_000).boxed()),
-        ])
-        .prop_map(Value::List)
-        .boxed(),
-    }
+    let few = proptest::collection::vec(single, 0..4);
+    let many = match field.kind() {
+        Kind::Message(_) | Kind::Bytes => return few.prop_map(Value::List).boxed(),
+        // Thousands of short values in one list: what a batch of bad data looks like.
+        Kind::String => {
+            let mut seen = corpus.names.clone();
+            seen.extend(corpus.values.get(field.name()).cloned().unwrap_or_default());
+            seen.extend(NEAR_MISSES.iter().map(|text| text.to_string()));
+            proptest::sample::select(seen)
+                .prop_map(Value::String)
+                .boxed()
+        }
+        _ => single_value(field, corpus, depth),
+    };
+    Union::new_weighted(vec![
+        (6, few.boxed()),
+        (1, proptest::collection::vec(many, 200..2_000).boxed()),
+    ])
+    .prop_map(Value::List)
+    .boxed()
 }
 
 fn map_key(value: Value) -> Option<MapKey> {
@@ -724,8 +979,23 @@ fn int64() -> BoxedStrategy<i64> {
 
 /// Characters that hide, reorder or break text.
 const INVISIBLE: &[char] = &[
-    '\u{202E}', '\u{202D}', '\u{2066}', '\u{200B}', '\u{200D}', '\u{FEFF}', '\u{0}', '\n', '\r',
-    '\t', '\u{7}', '\u{1B}', '\u{7F}', '\u{85}', '\u{2028}', '\u{FFFD}', '\u{10FFFF}',
+    '\u{202E}',
+    '\u{202D}',
+    '\u{2066}',
+    '\u{200B}',
+    '\u{200D}',
+    '\u{FEFF}',
+    '\u{0}',
+    '\n',
+    '\r',
+    '\t',
+    '\u{7}',
+    '\u{1B}',
+    '\u{7F}',
+    '\u{85}',
+    '\u{2028}',
+    '\u{FFFD}',
+    '\u{10FFFF}',
 ];
 
 /// Characters that long strings are made of: one to four bytes, and the ones that quoting,
@@ -829,7 +1099,12 @@ fn plain_text(corpus: &Corpus) -> Vec<(u32, BoxedStrategy<String>)> {
     vec![
         (3, Just(String::new()).boxed()),
         (4, proptest::sample::select(names.clone()).boxed()),
-        (2, proptest::sample::select(MALFORMED_NAMES).prop_map(String::from).boxed()),
+        (
+            2,
+            proptest::sample::select(MALFORMED_NAMES)
+                .prop_map(String::from)
+                .boxed(),
+        ),
         (3, mutated_name(names.clone())),
         (
             3,
@@ -848,7 +1123,12 @@ fn plain_text(corpus: &Corpus) -> Vec<(u32, BoxedStrategy<String>)> {
                 .boxed(),
         ),
         (2, "[ -~]{0,160}".boxed()),
-        (1, proptest::sample::select(NEAR_MISSES).prop_map(String::from).boxed()),
+        (
+            1,
+            proptest::sample::select(NEAR_MISSES)
+                .prop_map(String::from)
+                .boxed(),
+        ),
         (1, long_text(names.clone(), 100..10_000)),
         (1, long_text(names, 65_536..HUGE)),
     ]
@@ -860,7 +1140,13 @@ fn mutated_name(names: Vec<String>) -> BoxedStrategy<String> {
         proptest::sample::select(names),
         0..6u8,
         "[ -~]{0,120}",
-        proptest::sample::select(vec!["organizations", "grants", "projects", "countries", "apiTokens"]),
+        proptest::sample::select(vec![
+            "organizations",
+            "grants",
+            "projects",
+            "countries",
+            "apiTokens",
+        ]),
     )
         .prop_map(|(name, how, id, collection)| {
             let (head, _last) = name.rsplit_once('/').unwrap_or((&name, ""));
@@ -999,7 +1285,12 @@ fn filter_expression(corpus: &Corpus) -> BoxedStrategy<String> {
                 .prop_map(|terms| terms.join(" AND "))
                 .boxed(),
         ),
-        (2, proptest::sample::select(BROKEN_FILTERS).prop_map(String::from).boxed()),
+        (
+            2,
+            proptest::sample::select(BROKEN_FILTERS)
+                .prop_map(String::from)
+                .boxed(),
+        ),
     ])
     .boxed()
 }
@@ -1070,7 +1361,11 @@ fn summarize_value(value: &Value) -> String {
         ),
         Value::List(items) => format!(
             "[{}]",
-            items.iter().map(summarize_value).collect::<Vec<_>>().join(", ")
+            items
+                .iter()
+                .map(summarize_value)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         other => format!("{other:?}"),
     }

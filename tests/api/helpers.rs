@@ -323,7 +323,9 @@ impl TestApp {
             sea_orm::DatabaseBackend::Postgres => {
                 "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1"
             }
-            _ => "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1",
+            _ => {
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1"
+            }
         };
         let tables: Vec<String> = connection
             .query_all_raw(sea_orm::Statement::from_string(backend, listing))
