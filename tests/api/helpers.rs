@@ -314,6 +314,20 @@ impl TestApp {
             .collect()
     }
 
+    /// The one number a raw query answers (a `COUNT(*)`, say).
+    pub async fn query_number(&self, sql: &str) -> i64 {
+        let connection = self.store.connection();
+        connection
+            .query_one_raw(sea_orm::Statement::from_string(
+                connection.get_database_backend(),
+                sql,
+            ))
+            .await
+            .unwrap_or_else(|error| panic!("SQL failed: {sql}: {error}"))
+            .and_then(|row| row.try_get_by_index::<i64>(0).ok())
+            .unwrap_or_else(|| panic!("no number from {sql}"))
+    }
+
     /// How many rows each table of the schema holds (migration bookkeeping aside), read in one
     /// statement: a call that writes nothing leaves every count as it was.
     pub async fn row_counts(&self) -> std::collections::BTreeMap<String, i64> {

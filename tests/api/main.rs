@@ -7,6 +7,7 @@ mod audit;
 mod bad_input;
 mod concurrency;
 mod end_to_end;
+mod faults;
 mod grants;
 mod guides;
 mod helpers;
