@@ -1,5 +1,6 @@
-//! Faults under load: PostgreSQL stopped dead (immediate shutdown) while
-//! clients read and write, then started again; and the server itself killed
+//! Faults under load: PostgreSQL stopped dead (immediate shutdown), and then
+//! shut down by an operator (fast shutdown), while clients read and write,
+//! started again each time; and the server itself killed
 //! (SIGKILL) mid-write, then started again. What must hold: health turns
 //! `NOT_SERVING` within the probe's interval, no call outlives its deadline,
 //! calls fail as `UNAVAILABLE` (retryable) and never hang or answer
@@ -59,61 +60,57 @@ async fn when_postgresql_dies_under_load_calls_fail_fast_as_unavailable_and_no_a
     let read_target = app.organization("Read under load", "HT").await.name;
     let load = Load::start(&app, &read_target);
 
+    let mut outages = Vec::new();
+    // A crash first; then an operator's shutdown, which tells each session it is ending.
+    for mode in ["immediate", "fast"] {
+        let acknowledged = acknowledged_writes(&load.calls()).count();
+        load.wait_until(
+            "20 more writes are acknowledged while PostgreSQL is up",
+            |calls| acknowledged_writes(calls).count() >= acknowledged + 20,
+        )
+        .await;
+        let stopping = Instant::now();
+        postgres.stop(mode).await;
+        let died = Instant::now();
+        let not_serving_after = eventually("health turns NOT_SERVING", || async {
+            (health(app.channel()).await == Some(ServingStatus::NotServing)).then(|| died.elapsed())
+        })
+        .await;
+        load.wait_until(
+            "every client has had calls refused while PostgreSQL is down",
+            |calls| calls.iter().filter(|call| call.started > died).count() >= 3 * CLIENTS,
+        )
+        .await;
+        let restarting = Instant::now();
+        postgres.start_again().await;
+        let back_after = tokio::time::timeout(BACK_WITHIN, serving_again(&app, &read_target))
+            .await
+            .unwrap_or_else(|_| {
+                panic!("the server did not serve again within {BACK_WITHIN:?} of PostgreSQL's return ({mode} shutdown)")
+            });
+        println!(
+            "database death ({mode} shutdown): NOT_SERVING {not_serving_after:?} after, serving again {back_after:?} after its return"
+        );
+        assert!(
+            not_serving_after <= 2 * HEALTH_CHECK_INTERVAL + SLACK,
+            "health turned NOT_SERVING {not_serving_after:?} after PostgreSQL died ({mode} shutdown, interval {HEALTH_CHECK_INTERVAL:?})"
+        );
+        outages.push(Outage {
+            stopping,
+            died,
+            restarting,
+            back: Instant::now(),
+        });
+    }
+    let acknowledged = acknowledged_writes(&load.calls()).count();
     load.wait_until(
-        "20 writes are acknowledged while PostgreSQL is up",
-        |calls| acknowledged_writes(calls).count() >= 20,
-    )
-    .await;
-    let stopping = Instant::now();
-    postgres.stop_immediately().await;
-    let died = Instant::now();
-    let not_serving_after = eventually("health turns NOT_SERVING", || async {
-        (health(app.channel()).await == Some(ServingStatus::NotServing)).then(|| died.elapsed())
-    })
-    .await;
-    load.wait_until(
-        "every client has had calls refused while PostgreSQL is down",
-        |calls| calls.iter().filter(|call| call.started > died).count() >= 3 * CLIENTS,
-    )
-    .await;
-    let restarting = Instant::now();
-    postgres.start_again().await;
-    let back_after = tokio::time::timeout(BACK_WITHIN, async {
-        let started = Instant::now();
-        loop {
-            let read = app
-                .organizations(app.admin())
-                .get_organization(pb::GetOrganizationRequest {
-                    name: read_target.clone(),
-                })
-                .await;
-            if read.is_ok() && health(app.channel()).await == Some(ServingStatus::Serving) {
-                return started.elapsed();
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-    .unwrap_or_else(|_| {
-        panic!("the server did not serve again within {BACK_WITHIN:?} of PostgreSQL's return")
-    });
-    let acknowledged_before = acknowledged_writes(&load.calls()).count();
-    load.wait_until(
-        "20 more writes are acknowledged after PostgreSQL's return",
-        |calls| acknowledged_writes(calls).count() >= acknowledged_before + 20,
+        "20 more writes are acknowledged after the last return",
+        |calls| acknowledged_writes(calls).count() >= acknowledged + 20,
     )
     .await;
     let calls = load.stop().await;
 
-    println!(
-        "database death: {} calls; NOT_SERVING {not_serving_after:?} after the death, serving {back_after:?} after the return; {}",
-        calls.len(),
-        summary(&calls)
-    );
-    assert!(
-        not_serving_after <= 2 * HEALTH_CHECK_INTERVAL + SLACK,
-        "health turned NOT_SERVING {not_serving_after:?} after PostgreSQL died (interval {HEALTH_CHECK_INTERVAL:?})"
-    );
+    println!("database death: {} calls; {}", calls.len(), summary(&calls));
     let late: Vec<_> = calls
         .iter()
         .filter(|call| call.took() > CALL_DEADLINE + SLACK)
@@ -124,7 +121,7 @@ async fn when_postgresql_dies_under_load_calls_fail_fast_as_unavailable_and_no_a
     );
     let wrong: Vec<_> = calls
         .iter()
-        .filter(|call| !call.code_is_right(stopping, died, restarting))
+        .filter(|call| !call.code_is_right(&outages))
         .collect();
     assert!(wrong.is_empty(), "calls with the wrong code: {wrong:#?}");
     for call in acknowledged_writes(&calls) {
@@ -252,19 +249,46 @@ impl Call {
         self.finished - self.started
     }
 
-    /// OK before PostgreSQL was stopped; `UNAVAILABLE` for a call made while it was down;
-    /// around the stop and the start, OK, `UNAVAILABLE`, or the end of a deadline.
-    fn code_is_right(&self, stopping: Instant, died: Instant, restarting: Instant) -> bool {
-        if self.finished < stopping {
-            self.code == Code::Ok
-        } else if self.started > died && self.finished < restarting {
-            self.code == Code::Unavailable
-        } else {
-            matches!(
-                self.code,
-                Code::Ok | Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled
-            )
+    /// `UNAVAILABLE` for a call made while PostgreSQL was down; around a stop and a return,
+    /// OK, `UNAVAILABLE`, or the end of a deadline; OK at any other time.
+    fn code_is_right(&self, outages: &[Outage]) -> bool {
+        for outage in outages {
+            if self.started > outage.died && self.finished < outage.restarting {
+                return self.code == Code::Unavailable;
+            }
+            if self.finished >= outage.stopping && self.started <= outage.back {
+                return matches!(
+                    self.code,
+                    Code::Ok | Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled
+                );
+            }
         }
+        self.code == Code::Ok
+    }
+}
+
+/// When PostgreSQL was told to stop, was gone, was told to start, and the server served again.
+struct Outage {
+    stopping: Instant,
+    died: Instant,
+    restarting: Instant,
+    back: Instant,
+}
+
+/// Waits until a read succeeds and health is SERVING; returns how long that took.
+async fn serving_again(app: &TestApp, read_target: &str) -> Duration {
+    let started = Instant::now();
+    loop {
+        let read = app
+            .organizations(app.admin())
+            .get_organization(pb::GetOrganizationRequest {
+                name: read_target.to_string(),
+            })
+            .await;
+        if read.is_ok() && health(app.channel()).await == Some(ServingStatus::Serving) {
+            return started.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -637,15 +661,16 @@ impl ThrowawayPostgres {
         .await;
     }
 
-    /// Stops the server as a crash would: every process at once, no checkpoint.
-    async fn stop_immediately(&self) {
+    /// Stops the server in `mode`: `immediate` as a crash would (every process at once, no
+    /// checkpoint), `fast` as an operator would (each session told it is ending).
+    async fn stop(&self, mode: &str) {
         self.run(
             "pg_ctl",
             &[
                 "-D",
                 &self.path("data").display().to_string(),
                 "-m",
-                "immediate",
+                mode,
                 "-w",
                 "-s",
                 "stop",
