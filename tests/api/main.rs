@@ -3,6 +3,7 @@
 //! One binary, one module per area.
 
 mod access;
+mod assistance;
 mod audit;
 mod bad_input;
 mod concurrency;
@@ -10,8 +11,10 @@ mod end_to_end;
 mod faults;
 mod grants;
 mod guides;
+mod hardening;
 mod helpers;
 mod organizations;
+mod outcome_reports;
 mod projects;
 mod reference_data;
 mod server;
