@@ -367,7 +367,8 @@ async fn set_health(reporter: &HealthReporter, names: &[&'static str], status: S
     }
 }
 
-/// Keeps health in step with the database: NOT_SERVING while it does not answer.
+/// Keeps health in step with the database: NOT_SERVING while it does not answer within the
+/// interval, so at most two intervals after it dies.
 async fn probe_database(
     store: Store,
     reporter: HealthReporter,
@@ -381,7 +382,11 @@ async fn probe_database(
             _ = tokio::time::sleep(interval) => {}
             _ = stop.wait_for(|stopped| *stopped) => return,
         }
-        let reachable = store.ping().await;
+        // A ping slower than the interval is a failure: against a dead database the pool keeps
+        // retrying until its acquire timeout, and health must not lag the interval by that.
+        let reachable = tokio::time::timeout(interval, store.ping())
+            .await
+            .unwrap_or(false);
         if reachable != serving {
             serving = reachable;
             if reachable {

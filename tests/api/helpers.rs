@@ -345,6 +345,64 @@ impl TestApp {
             .collect()
     }
 
+    /// The one number a raw query answers (a `COUNT(*)`, say).
+    pub async fn query_number(&self, sql: &str) -> i64 {
+        let connection = self.store.connection();
+        connection
+            .query_one_raw(sea_orm::Statement::from_string(
+                connection.get_database_backend(),
+                sql,
+            ))
+            .await
+            .unwrap_or_else(|error| panic!("SQL failed: {sql}: {error}"))
+            .and_then(|row| row.try_get_by_index::<i64>(0).ok())
+            .unwrap_or_else(|| panic!("no number from {sql}"))
+    }
+
+    /// How many rows each table of the schema holds (migration bookkeeping aside), read in one
+    /// statement: a call that writes nothing leaves every count as it was.
+    pub async fn row_counts(&self) -> std::collections::BTreeMap<String, i64> {
+        let connection = self.store.connection();
+        let backend = connection.get_database_backend();
+        let listing = match backend {
+            sea_orm::DatabaseBackend::Postgres => {
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1"
+            }
+            _ => {
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1"
+            }
+        };
+        let tables: Vec<String> = connection
+            .query_all_raw(sea_orm::Statement::from_string(backend, listing))
+            .await
+            .expect("list the tables")
+            .iter()
+            .map(|row| row.try_get_by_index::<String>(0).expect("a table name"))
+            .filter(|table| table != "seaql_migrations")
+            .collect();
+        let counts = tables
+            .iter()
+            .map(|table| format!("(SELECT COUNT(*) FROM \"{table}\")"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let row = connection
+            .query_one_raw(sea_orm::Statement::from_string(
+                backend,
+                format!("SELECT {counts}"),
+            ))
+            .await
+            .expect("count the rows")
+            .expect("one row");
+        tables
+            .into_iter()
+            .enumerate()
+            .map(|(index, table)| {
+                let count = row.try_get_by_index::<i64>(index).expect("a count");
+                (table, count)
+            })
+            .collect()
+    }
+
     /// Sends the shutdown signal without waiting.
     pub fn signal_shutdown(&mut self) -> JoinHandle<()> {
         if let Some(shutdown) = self.shutdown.take() {

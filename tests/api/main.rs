@@ -5,8 +5,10 @@
 mod access;
 mod assistance;
 mod audit;
+mod bad_input;
 mod concurrency;
 mod end_to_end;
+mod faults;
 mod grants;
 mod guides;
 mod hardening;
