@@ -404,6 +404,7 @@ pub mod enums {
     use crate::domain::outcome::{OutcomeReportState, ReportingStatus};
     use crate::domain::pillar::Pillar;
     use crate::domain::project::{ActivityKind, OutcomeKind, ProjectState};
+    use crate::domain::report::Grouping;
     use crate::domain::tip_report::TipTier;
     use crate::pb::v1 as pb;
 
@@ -438,6 +439,7 @@ pub mod enums {
         pb::ReportingPeriodStatus,
         ["REPORTING_PERIOD_STATUS_"]
     );
+    proto_enum!(Grouping, pb::ReportGrouping, ["REPORT_GROUPING_"]);
 
     /// Every domain value has its proto value, and back.
     #[cfg(test)]
@@ -465,6 +467,7 @@ pub mod enums {
         round_trip::<TipTier>();
         round_trip::<OutcomeReportState>();
         round_trip::<ReportingStatus>();
+        round_trip::<Grouping>();
         assert_eq!(
             TipTier::from_filter("TIP_TIER_SPECIAL_CASE"),
             Some(TipTier::SpecialCase)
@@ -547,5 +550,6 @@ pub mod paging;
 pub mod permissions;
 pub mod project_api;
 pub mod reference_data_api;
+pub mod report_api;
 pub mod streaming;
 pub mod tip_report_api;
