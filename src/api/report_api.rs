@@ -2,15 +2,19 @@
 //! `streaming::spawn_stream` (bounded channel, the stream's limits, a
 //! client's leaving stops the producer). At most
 //! `reports.max_concurrent_streams` reports run at once: the permit is taken
-//! before the stream starts and travels with its producer, so it is released
-//! as soon as the producer ends or is dropped; beyond the limit the call
-//! fails at once with RESOURCE_EXHAUSTED and a retry hint. Grantees get their
+//! before the stream starts and is shared by its producer and the stream the
+//! client reads, so it is released once both are gone (the report is read to
+//! its end, or the client cancelled and the producer was stopped); beyond the
+//! limit the call fails at once with RESOURCE_EXHAUSTED and a retry hint. Grantees get their
 //! own grants only: the store reads within the caller's scope.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
@@ -139,14 +143,27 @@ fn figures_to_proto(figures: Figures, grouping: Grouping) -> pb::ReportFigures {
     }
 }
 
+/// The stream a client reads, holding its share of the report's permit.
+pub struct ReportStream {
+    messages: ReceiverStream<Result<pb::StreamFiscalYearReportResponse, Status>>,
+    _permit: Arc<OwnedSemaphorePermit>,
+}
+
+impl Stream for ReportStream {
+    type Item = Result<pb::StreamFiscalYearReportResponse, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.messages).poll_next(context)
+    }
+}
+
 fn message(part: Part) -> pb::StreamFiscalYearReportResponse {
     pb::StreamFiscalYearReportResponse { part: Some(part) }
 }
 
 #[tonic::async_trait]
 impl ReportService for ReportApi {
-    type StreamFiscalYearReportStream =
-        ReceiverStream<Result<pb::StreamFiscalYearReportResponse, Status>>;
+    type StreamFiscalYearReportStream = ReportStream;
 
     async fn stream_fiscal_year_report(
         &self,
@@ -164,13 +181,15 @@ impl ReportService for ReportApi {
                     message: "every report slot is taken; retry later".into(),
                     retry_after: RETRY_AFTER,
                 })?;
+        let permit = Arc::new(permit);
+        let producer_permit = permit.clone();
         let scope = call.actor.scope();
         let own_grants_only = matches!(scope, Scope::Organization(_));
         let store = self.store.clone();
         let calendar = self.calendar;
-        let stream = spawn_stream(budget, STREAM_CAPACITY, move |sender| async move {
+        let messages = spawn_stream(budget, STREAM_CAPACITY, move |sender| async move {
             // Held until the producer ends or is dropped (the client left, the deadline passed).
-            let _permit = permit;
+            let _permit = producer_permit;
             let started = crate::store::now();
             let snapshot = store.portfolio(&scope).await?;
             let header = pb::ReportHeader {
@@ -203,7 +222,10 @@ impl ReportService for ReportApi {
                 .await?;
             Ok(())
         });
-        Ok(Response::new(stream))
+        Ok(Response::new(ReportStream {
+            messages,
+            _permit: permit,
+        }))
     }
 
     async fn get_portfolio_summary(
