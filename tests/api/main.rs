@@ -14,6 +14,7 @@ mod organizations;
 mod outcome_reports;
 mod projects;
 mod reference_data;
+mod reports;
 mod server;
 mod settings;
 mod tip_report;
