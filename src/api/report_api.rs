@@ -34,6 +34,7 @@ use crate::pb::v1::report_service_server::ReportService;
 use crate::pb::v1::stream_fiscal_year_report_response::Part;
 use crate::settings::ReportsSettings;
 use crate::store::Store;
+use crate::store::reports::GroupNames;
 
 /// Messages of one report waiting in memory at most.
 const STREAM_CAPACITY: usize = 16;
@@ -115,8 +116,19 @@ fn parse_request(request: &pb::StreamFiscalYearReportRequest) -> Result<ReportRe
     })
 }
 
-/// The proto figures; a grantee group becomes its organisation's name.
-fn figures_to_proto(figures: Figures, grouping: Grouping) -> pb::ReportFigures {
+/// The proto figures; a grantee group becomes its organisation's resource name.
+fn figures_to_proto(figures: Figures, grouping: Grouping, names: &GroupNames) -> pb::ReportFigures {
+    let names_of = match grouping {
+        Grouping::Account => Some(&names.accounts),
+        Grouping::Country => Some(&names.countries),
+        Grouping::Region => Some(&names.regions),
+        Grouping::Grantee => Some(&names.organizations),
+        Grouping::Pillar | Grouping::None => None,
+    };
+    let group_display_name = names_of
+        .and_then(|names| names.get(&figures.group))
+        .cloned()
+        .unwrap_or_default();
     let group = match grouping {
         Grouping::Grantee if !figures.group.is_empty() => {
             OrganizationName::new(figures.group).to_string()
@@ -126,7 +138,7 @@ fn figures_to_proto(figures: Figures, grouping: Grouping) -> pb::ReportFigures {
     pb::ReportFigures {
         fiscal_year: figures.fiscal_year,
         group,
-        group_display_name: String::new(),
+        group_display_name,
         obligated_cents: figures.obligated_cents,
         obligated_thousands: figures.obligated_thousands,
         grants_active: figures.grants_active,
@@ -204,13 +216,18 @@ impl ReportService for ReportApi {
             for year in report.years {
                 for row in year.rows {
                     sender
-                        .send(message(Part::Row(figures_to_proto(row, asked.group_by))))
+                        .send(message(Part::Row(figures_to_proto(
+                            row,
+                            asked.group_by,
+                            &snapshot.names,
+                        ))))
                         .await?;
                 }
                 sender
                     .send(message(Part::Subtotal(figures_to_proto(
                         year.subtotal,
                         asked.group_by,
+                        &snapshot.names,
                     ))))
                     .await?;
             }
@@ -218,6 +235,7 @@ impl ReportService for ReportApi {
                 .send(message(Part::GrandTotal(figures_to_proto(
                     report.grand_total,
                     asked.group_by,
+                    &snapshot.names,
                 ))))
                 .await?;
             Ok(())

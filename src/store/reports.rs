@@ -12,9 +12,10 @@ use sea_orm::{
     ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
 };
 
+use super::entities::regions as region_rows;
 use super::entities::{
-    countries, grants, obligations, outcome_reports, outcomes, project_countries, project_pillars,
-    projects,
+    countries, funding_accounts, grants, obligations, organizations, outcome_reports, outcomes,
+    project_countries, project_pillars, projects,
 };
 use super::{Store, decode_code, now};
 use crate::domain::access::Scope;
@@ -24,11 +25,22 @@ use crate::domain::project::OutcomeKind;
 use crate::domain::report::{GrantFact, ObligationFact, OutcomeFact, Portfolio, ProjectFact};
 use crate::error::Result;
 
-/// A portfolio and the time its snapshot was taken.
+/// A portfolio, the display names of its groups, and the time its snapshot was taken.
 #[derive(Debug, Clone)]
 pub struct PortfolioSnapshot {
     pub portfolio: Portfolio,
+    pub names: GroupNames,
     pub as_of: DateTime<Utc>,
+}
+
+/// Display names by code or id, from the same snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct GroupNames {
+    pub accounts: BTreeMap<String, String>,
+    pub countries: BTreeMap<String, String>,
+    pub regions: BTreeMap<String, String>,
+    /// The grantees of the grants read.
+    pub organizations: BTreeMap<String, String>,
 }
 
 impl Store {
@@ -80,11 +92,36 @@ impl Store {
         let project_rows = project_rows.all(&snapshot).await?;
         let report_rows = report_rows.all(&snapshot).await?;
         let project_ids: BTreeSet<&str> = project_rows.iter().map(|p| p.id.as_str()).collect();
-        let regions: BTreeMap<String, String> = countries::Entity::find()
+        let mut names = GroupNames::default();
+        let mut regions: BTreeMap<String, String> = BTreeMap::new();
+        for country in countries::Entity::find().all(&snapshot).await? {
+            names
+                .countries
+                .insert(country.alpha2.clone(), country.display_name);
+            regions.insert(country.alpha2, country.region_code);
+        }
+        names.regions = region_rows::Entity::find()
             .all(&snapshot)
             .await?
             .into_iter()
-            .map(|country| (country.alpha2, country.region_code))
+            .map(|region| (region.code, region.display_name))
+            .collect();
+        names.accounts = funding_accounts::Entity::find()
+            .all(&snapshot)
+            .await?
+            .into_iter()
+            .map(|account| (account.code, account.display_name))
+            .collect();
+        let grantees: BTreeSet<&str> = grant_rows
+            .iter()
+            .map(|grant| grant.organization_id.as_str())
+            .collect();
+        names.organizations = organizations::Entity::find()
+            .all(&snapshot)
+            .await?
+            .into_iter()
+            .filter(|organization| grantees.contains(organization.id.as_str()))
+            .map(|organization| (organization.id, organization.display_name))
             .collect();
         let mut countries_of: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
         for row in project_countries::Entity::find()
@@ -177,6 +214,7 @@ impl Store {
                 obligations,
                 outcomes: outcome_facts,
             },
+            names,
             as_of,
         })
     }

@@ -19,6 +19,8 @@ use pb::ObligationKind::{Increment, InitialAward};
 struct Read {
     header: pb::ReportHeader,
     lines: Vec<(i32, String, i64, i64, i64)>,
+    /// The display names of the rows' groups.
+    names: Vec<String>,
 }
 
 async fn read_report(
@@ -34,6 +36,7 @@ async fn read_report(
         .into_inner();
     let mut header = None;
     let mut lines = Vec::new();
+    let mut names = Vec::new();
     while let Some(message) = stream.next().await {
         let line = |figures: pb::ReportFigures, group: &str| {
             (
@@ -50,7 +53,10 @@ async fn read_report(
         };
         match message.expect("the report streams").part.expect("a part") {
             Part::Header(found) => header = Some(found),
-            Part::Row(row) => lines.push(line(row, "")),
+            Part::Row(row) => {
+                names.push(row.group_display_name.clone());
+                lines.push(line(row, ""));
+            }
             Part::Subtotal(subtotal) => lines.push(line(subtotal, "SUBTOTAL")),
             Part::GrandTotal(total) => lines.push(line(total, "TOTAL")),
         }
@@ -58,6 +64,7 @@ async fn read_report(
     Read {
         header: header.expect("a header first"),
         lines,
+        names,
     }
 }
 
@@ -152,6 +159,15 @@ async fn grouping_by_account_gives_each_fiscal_year_its_rows_and_subtotal_then_a
         ]
     );
     let header = report.header;
+    assert_eq!(
+        report.names,
+        vec![
+            "ESF account",
+            "INCLE account",
+            "ESF account",
+            "INCLE account"
+        ]
+    );
     assert_eq!(header.fiscal_year_first_month, 10);
     assert!(!header.own_grants_only);
     assert!(header.as_of_time.is_some());
@@ -255,6 +271,7 @@ async fn a_grantee_gets_a_report_of_its_own_grants_only() {
         .into_inner();
 
     assert!(own.header.own_grants_only);
+    assert_eq!(own.names, vec!["Alpha", "Alpha"]);
     assert_eq!(
         own.lines,
         vec![
