@@ -10,6 +10,7 @@ pub mod api;
 pub mod bootstrap;
 pub mod error;
 pub mod pb;
+pub mod privacy;
 pub mod secret;
 pub mod settings;
 pub mod startup;

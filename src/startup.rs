@@ -23,6 +23,7 @@ use tonic_health::server::HealthReporter;
 use tower::Service;
 
 use crate::api::access_api::AccessApi;
+use crate::api::assistance_api::{AssistanceApi, AssistanceRules};
 use crate::api::audit_api::AuditApi;
 use crate::api::auth::{AuthLayer, Authenticator};
 use crate::api::deadline::{DeadlineLayer, streaming_methods};
@@ -38,6 +39,7 @@ use crate::bootstrap;
 use crate::domain::fiscal_year::FiscalCalendar;
 use crate::domain::outcome::ReportingRules;
 use crate::pb::v1::access_service_server::AccessServiceServer;
+use crate::pb::v1::assistance_service_server::AssistanceServiceServer;
 use crate::pb::v1::audit_service_server::AuditServiceServer;
 use crate::pb::v1::grant_service_server::GrantServiceServer;
 use crate::pb::v1::organization_service_server::OrganizationServiceServer;
@@ -91,6 +93,9 @@ pub enum StartupError {
     Tls(String),
     #[error("reflection: {0}")]
     Reflection(String),
+    /// Victims' personal data cannot be kept safe with the configured keys.
+    #[error("privacy: {0}")]
+    Privacy(String),
 }
 
 /// A built server, bound and ready to run.
@@ -111,6 +116,12 @@ impl Application {
             store.migrate().await?;
         }
         bootstrap::ensure_admin_token(&store, settings.bootstrap_token_file().as_deref()).await?;
+        let keyring = settings
+            .keyring()
+            .map_err(|error| StartupError::Privacy(error.to_string()))?;
+        crate::privacy::check_startup(&store, &keyring)
+            .await
+            .map_err(StartupError::Privacy)?;
         let listener = bind(&settings.server.listen_address).await?;
         let address = listener.local_addr().map_err(|source| StartupError::Bind {
             address: settings.server.listen_address.clone(),
@@ -169,6 +180,11 @@ impl Application {
             due_days: settings.reporting.due_days,
             final_due_days: settings.reporting.final_due_days,
         };
+        let keyring = Arc::new(
+            settings
+                .keyring()
+                .map_err(|error| StartupError::Privacy(error.to_string()))?,
+        );
         let api = ApiServices::default()
             .add(OrganizationServiceServer::new(OrganizationApi::new(
                 store.clone(),
@@ -196,6 +212,14 @@ impl Application {
             .add(OutcomeReportServiceServer::new(OutcomeReportApi::new(
                 store.clone(),
                 reporting,
+            )))
+            .add(AssistanceServiceServer::new(AssistanceApi::new(
+                store.clone(),
+                keyring,
+                AssistanceRules {
+                    calendar,
+                    critical_decision_hours: settings.assistance.critical_decision_hours,
+                },
             )))
             .add(ReportServiceServer::new(ReportApi::new(
                 store.clone(),

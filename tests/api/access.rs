@@ -293,6 +293,71 @@ const EXPECTED: &[(&str, &[&str])] = &[
         "OutcomeReportService/GetIndicatorProgress",
         &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
     ),
+    ("AssistanceService/CreateFundAllocation", &["ADMIN"]),
+    (
+        "AssistanceService/GetFundAllocation",
+        &["ADMIN", "CASE_WORKER", "AUDITOR"],
+    ),
+    (
+        "AssistanceService/ListFundAllocations",
+        &["ADMIN", "CASE_WORKER", "AUDITOR"],
+    ),
+    (
+        "AssistanceService/GetFundBalance",
+        &["ADMIN", "CASE_WORKER", "AUDITOR"],
+    ),
+    (
+        "AssistanceService/CreateAssistanceCase",
+        &["ADMIN", "CASE_WORKER", "GRANTEE"],
+    ),
+    (
+        "AssistanceService/GetAssistanceCase",
+        &["ADMIN", "CASE_WORKER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "AssistanceService/ListAssistanceCases",
+        &["ADMIN", "CASE_WORKER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "AssistanceService/UpdateAssistanceCase",
+        &["ADMIN", "CASE_WORKER", "GRANTEE"],
+    ),
+    (
+        "AssistanceService/StartCaseReview",
+        &["ADMIN", "CASE_WORKER"],
+    ),
+    (
+        "AssistanceService/ApproveAssistanceCase",
+        &["ADMIN", "CASE_WORKER"],
+    ),
+    (
+        "AssistanceService/DenyAssistanceCase",
+        &["ADMIN", "CASE_WORKER"],
+    ),
+    (
+        "AssistanceService/WithdrawAssistanceCase",
+        &["ADMIN", "CASE_WORKER", "GRANTEE"],
+    ),
+    (
+        "AssistanceService/CloseAssistanceCase",
+        &["ADMIN", "CASE_WORKER"],
+    ),
+    (
+        "AssistanceService/CreateDisbursement",
+        &["ADMIN", "CASE_WORKER"],
+    ),
+    (
+        "AssistanceService/ListDisbursements",
+        &["ADMIN", "CASE_WORKER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "AssistanceService/GetCasePersonalData",
+        &["ADMIN", "CASE_WORKER"],
+    ),
+    (
+        "AssistanceService/SummarizeAssistanceCases",
+        &["ADMIN", "PROGRAM_OFFICER", "CASE_WORKER", "AUDITOR"],
+    ),
     ("AccessService/CreateApiToken", &["ADMIN"]),
     ("AccessService/GetApiToken", &["ADMIN"]),
     ("AccessService/ListApiTokens", &["ADMIN"]),

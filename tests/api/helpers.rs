@@ -83,6 +83,17 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     let directory = tempfile::tempdir().expect("temporary directory");
     let mut settings = test_settings(&directory).await;
     customize(&mut settings);
+    start_app(directory, settings).await
+}
+
+/// Starts a server with exactly `settings`, e.g. on a database another server of the test used
+/// before (its bootstrap token file must already hold the admin token).
+pub async fn spawn_app_on(settings: Settings) -> TestApp {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    start_app(directory, settings).await
+}
+
+async fn start_app(directory: TempDir, settings: Settings) -> TestApp {
     let token_file = settings.bootstrap_token_file().expect("token file set");
     let application = Application::build(settings)
         .await
@@ -191,6 +202,16 @@ impl TestApp {
         token: Option<&str>,
     ) -> pb::grant_service_client::GrantServiceClient<Authed> {
         pb::grant_service_client::GrantServiceClient::with_interceptor(
+            self.channel(),
+            self.bearer(token),
+        )
+    }
+
+    pub fn assistance(
+        &self,
+        token: Option<&str>,
+    ) -> pb::assistance_service_client::AssistanceServiceClient<Authed> {
+        pb::assistance_service_client::AssistanceServiceClient::with_interceptor(
             self.channel(),
             self.bearer(token),
         )

@@ -3,6 +3,7 @@
 //! One binary, one module per area.
 
 mod access;
+mod assistance;
 mod audit;
 mod concurrency;
 mod end_to_end;

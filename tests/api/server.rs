@@ -167,7 +167,7 @@ async fn health_reports_every_service_of_the_api() {
         .collect();
     let mut health = HealthClient::new(app.channel());
 
-    assert_eq!(services.len(), 9);
+    assert_eq!(services.len(), 10);
     for service in services {
         let status = health
             .check(HealthCheckRequest {
@@ -238,8 +238,15 @@ async fn the_access_log_records_each_stream_with_the_status_it_ended_with() {
     let app = spawn_app().await;
     let mut health = HealthClient::new(app.channel());
 
-    // A stream the client leaves after its first message.
-    let mut watch = health
+    // A stream the client leaves after its first message: on a connection of its own,
+    // which the client then closes, so the server sees the end whatever else runs.
+    let own_connection = tonic::transport::Channel::from_shared(format!("http://{}", app.address))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connected");
+    let mut leaving = HealthClient::new(own_connection);
+    let mut watch = leaving
         .watch(HealthCheckRequest {
             service: String::new(),
         })
@@ -248,6 +255,7 @@ async fn the_access_log_records_each_stream_with_the_status_it_ended_with() {
         .into_inner();
     let first = watch.next().await;
     drop(watch);
+    drop(leaving);
     let left = eventually("the abandoned Watch is logged", || async {
         let codes = logs.finished_codes(WATCH);
         (!codes.is_empty()).then_some(codes)
