@@ -25,7 +25,7 @@ use crate::domain::fiscal_year::FiscalCalendar;
 use crate::domain::names::{OrganizationName, ResourceName};
 use crate::domain::pillar::Pillar;
 use crate::domain::report::{
-    Figures, Grouping, ReportFilters, ReportRequest, build_report, check_year_range,
+    Count, Figures, Grouping, ReportFilters, ReportRequest, build_report, check_year_range,
 };
 use crate::domain::validate::Violations;
 use crate::error::{Error, Result};
@@ -46,6 +46,8 @@ pub struct ReportApi {
     store: Store,
     calendar: FiscalCalendar,
     streams: Arc<Semaphore>,
+    /// Counts of people below this are suppressed.
+    suppression_threshold: i64,
 }
 
 impl ReportApi {
@@ -54,6 +56,7 @@ impl ReportApi {
             store,
             calendar,
             streams: Arc::new(Semaphore::new(settings.max_concurrent_streams as usize)),
+            suppression_threshold: i64::from(settings.suppression_threshold),
         }
     }
 }
@@ -135,7 +138,24 @@ fn figures_to_proto(figures: Figures, grouping: Grouping, names: &GroupNames) ->
         }
         _ => figures.group,
     };
+    let count = |count: Count| match count {
+        Count::Shown(value) => (value, false),
+        Count::Suppressed => (0, true),
+    };
+    let emergency_fund = figures.emergency.map(|emergency| {
+        let (cases, cases_suppressed) = count(emergency.cases);
+        let (victims_helped, victims_helped_suppressed) = count(emergency.victims_helped);
+        pb::EmergencyFundFigures {
+            cases,
+            cases_suppressed,
+            approved_cents: emergency.approved_cents,
+            paid_cents: emergency.paid_cents,
+            victims_helped,
+            victims_helped_suppressed,
+        }
+    });
     pb::ReportFigures {
+        emergency_fund,
         fiscal_year: figures.fiscal_year,
         group,
         group_display_name,
@@ -199,6 +219,7 @@ impl ReportService for ReportApi {
         let own_grants_only = matches!(scope, Scope::Organization(_));
         let store = self.store.clone();
         let calendar = self.calendar;
+        let k = self.suppression_threshold;
         let messages = spawn_stream(budget, STREAM_CAPACITY, move |sender| async move {
             // Held until the producer ends or is dropped (the client left, the deadline passed).
             let _permit = producer_permit;
@@ -210,9 +231,10 @@ impl ReportService for ReportApi {
                 as_of_time: Some(timestamp(snapshot.as_of)),
                 fiscal_year_first_month: calendar.first_month() as i32,
                 own_grants_only,
+                suppression_threshold: k as i32,
             };
             sender.send(message(Part::Header(header))).await?;
-            let report = build_report(&asked, calendar, &snapshot.portfolio);
+            let report = build_report(&asked, calendar, &snapshot.portfolio, k);
             for year in report.years {
                 for row in year.rows {
                     sender
@@ -260,7 +282,13 @@ impl ReportService for ReportApi {
             filters: ReportFilters::default(),
             group_by: Grouping::None,
         };
-        let total = build_report(&asked, self.calendar, &snapshot.portfolio).grand_total;
+        let total = build_report(
+            &asked,
+            self.calendar,
+            &snapshot.portfolio,
+            self.suppression_threshold,
+        )
+        .grand_total;
         Ok(Response::new(pb::PortfolioSummary {
             from_fiscal_year: from_year,
             to_fiscal_year: to_year,

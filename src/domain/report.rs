@@ -137,12 +137,36 @@ pub struct OutcomeFact {
     pub milestone_id: Option<String>,
 }
 
+/// One emergency-assistance case, without anything personal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseFact {
+    /// The fiscal year of its referral.
+    pub fiscal_year: i32,
+    pub referring_organization_id: String,
+    pub country_code: String,
+    pub region_code: String,
+    pub approved_cents: i64,
+    pub paid_cents: i64,
+    pub consent_to_statistics: bool,
+}
+
 /// Everything a report counts, read from one snapshot.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Portfolio {
     pub grants: Vec<GrantFact>,
     pub obligations: Vec<ObligationFact>,
     pub outcomes: Vec<OutcomeFact>,
+    pub cases: Vec<CaseFact>,
+}
+
+/// The emergency fund's figures of a fiscal year or of the whole report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmergencyFigures {
+    pub cases: Count,
+    pub approved_cents: i64,
+    pub paid_cents: i64,
+    /// Victims helped (a case with a payment) who consented to statistics.
+    pub victims_helped: Count,
 }
 
 /// Outcomes of one kind.
@@ -164,6 +188,8 @@ pub struct Figures {
     pub grants_active: i64,
     pub projects_active: i64,
     pub outcomes: BTreeMap<OutcomeKind, Tally>,
+    /// Subtotals and the grand total only.
+    pub emergency: Option<EmergencyFigures>,
 }
 
 /// One fiscal year of a report.
@@ -285,11 +311,13 @@ impl Cell {
     }
 }
 
-/// Builds the report `request` asks for from `portfolio` (already limited to the caller's scope).
+/// Builds the report `request` asks for from `portfolio` (already limited to
+/// the caller's scope); counts of people below `k` are suppressed.
 pub fn build_report(
     request: &ReportRequest,
     calendar: FiscalCalendar,
     portfolio: &Portfolio,
+    k: i64,
 ) -> FiscalYearReport {
     let filters = &request.filters;
     let grouping = request.group_by;
@@ -446,7 +474,70 @@ pub fn build_report(
     }
     let mut grand_total = total.finish();
     round_thousands(&mut years, &mut grand_total, grouping);
+    add_emergency_fund(&mut years, &mut grand_total, &portfolio.cases, filters, k);
     FiscalYearReport { years, grand_total }
+}
+
+/// The emergency fund's figures per fiscal year and in all, with small counts
+/// suppressed across the years (a suppressed year is not the total minus the others).
+fn add_emergency_fund(
+    years: &mut [YearReport],
+    grand_total: &mut Figures,
+    cases: &[CaseFact],
+    filters: &ReportFilters,
+    k: i64,
+) {
+    let chosen = |case: &&CaseFact| {
+        filters
+            .country
+            .as_ref()
+            .is_none_or(|country| &case.country_code == country)
+            && filters
+                .region
+                .as_ref()
+                .is_none_or(|region| &case.region_code == region)
+            && filters
+                .grantee
+                .as_ref()
+                .is_none_or(|grantee| &case.referring_organization_id == grantee)
+    };
+    let mut counts = Vec::new();
+    let mut helped = Vec::new();
+    let mut amounts = Vec::new();
+    for year in years.iter() {
+        let of_year: Vec<&CaseFact> = cases
+            .iter()
+            .filter(chosen)
+            .filter(|case| case.fiscal_year == year.subtotal.fiscal_year)
+            .collect();
+        counts.push(of_year.len() as i64);
+        helped.push(
+            of_year
+                .iter()
+                .filter(|case| case.consent_to_statistics && case.paid_cents > 0)
+                .count() as i64,
+        );
+        amounts.push((
+            of_year.iter().map(|case| case.approved_cents).sum::<i64>(),
+            of_year.iter().map(|case| case.paid_cents).sum::<i64>(),
+        ));
+    }
+    let (case_cells, case_total) = suppress_small_cells(&counts, k);
+    let (helped_cells, helped_total) = suppress_small_cells(&helped, k);
+    for (index, year) in years.iter_mut().enumerate() {
+        year.subtotal.emergency = Some(EmergencyFigures {
+            cases: case_cells[index],
+            approved_cents: amounts[index].0,
+            paid_cents: amounts[index].1,
+            victims_helped: helped_cells[index],
+        });
+    }
+    grand_total.emergency = Some(EmergencyFigures {
+        cases: case_total,
+        approved_cents: amounts.iter().map(|amount| amount.0).sum(),
+        paid_cents: amounts.iter().map(|amount| amount.1).sum(),
+        victims_helped: helped_total,
+    });
 }
 
 /// The outcomes of accepted reports in fiscal year `year`, within the filters.
@@ -640,12 +731,14 @@ mod tests {
                 obligation("g1", "INCLE", 2014, -5_000_000),
             ],
             outcomes: vec![],
+            cases: vec![],
         };
 
         let report = build_report(
             &request(2013, 2014, Grouping::Account),
             FiscalCalendar::default(),
             &portfolio,
+            11,
         );
 
         let y2013 = &report.years[0];
@@ -687,17 +780,20 @@ mod tests {
             grants: vec![grant("g1", "o1", &[("BW", "AF"), ("NA", "AF")])],
             obligations: vec![obligation("g1", "ESF", 2013, 10_000_000)],
             outcomes: vec![],
+            cases: vec![],
         };
 
         let by_country = build_report(
             &request(2013, 2013, Grouping::Country),
             FiscalCalendar::default(),
             &portfolio,
+            11,
         );
         let by_region = build_report(
             &request(2013, 2013, Grouping::Region),
             FiscalCalendar::default(),
             &portfolio,
+            11,
         );
 
         let rows: Vec<(&str, i64)> = by_country.years[0]
@@ -736,6 +832,7 @@ mod tests {
                 outcome("g1", OutcomeKind::OfficialsTrained, 30, None),
                 outcome("g2", OutcomeKind::OfficialsTrained, 12, None),
             ],
+            cases: vec![],
         };
         let mut only_o2 = request(2014, 2014, Grouping::Grantee);
         only_o2.filters.grantee = Some("o2".into());
@@ -744,8 +841,9 @@ mod tests {
             &request(2014, 2014, Grouping::None),
             FiscalCalendar::default(),
             &portfolio,
+            11,
         );
-        let filtered = build_report(&only_o2, FiscalCalendar::default(), &portfolio);
+        let filtered = build_report(&only_o2, FiscalCalendar::default(), &portfolio, 11);
 
         let outcomes = &all.grand_total.outcomes;
         assert_eq!(
@@ -771,6 +869,78 @@ mod tests {
                 count: 1,
                 quantity: 12
             }
+        );
+    }
+
+    #[test]
+    fn the_emergency_fund_counts_consenting_victims_helped_and_suppresses_a_small_year_with_another()
+     {
+        let case = |year, paid, consent| CaseFact {
+            fiscal_year: year,
+            referring_organization_id: "o1".into(),
+            country_code: "HT".into(),
+            region_code: "WHA".into(),
+            approved_cents: 50_000,
+            paid_cents: paid,
+            consent_to_statistics: consent,
+        };
+        // FY2013: 12 helped and consenting, 1 helped without consent, 1 not (yet) paid.
+        // FY2014: 3 helped and consenting. FY2015: 20 helped and consenting.
+        let mut cases: Vec<CaseFact> = (0..12).map(|_| case(2013, 40_000, true)).collect();
+        cases.push(case(2013, 40_000, false));
+        cases.push(case(2013, 0, true));
+        cases.extend((0..3).map(|_| case(2014, 10_000, true)));
+        cases.extend((0..20).map(|_| case(2015, 10_000, true)));
+        let portfolio = Portfolio {
+            cases,
+            ..Portfolio::default()
+        };
+
+        let report = build_report(
+            &request(2013, 2015, Grouping::None),
+            FiscalCalendar::default(),
+            &portfolio,
+            11,
+        );
+
+        let emergency: Vec<EmergencyFigures> = report
+            .years
+            .iter()
+            .filter_map(|year| year.subtotal.emergency)
+            .collect();
+        use Count::{Shown, Suppressed};
+        assert_eq!(
+            emergency,
+            vec![
+                // 14 cases and 12 helped are the smallest other counts: suppressed with FY2014's 3.
+                EmergencyFigures {
+                    cases: Suppressed,
+                    approved_cents: 700_000,
+                    paid_cents: 520_000,
+                    victims_helped: Suppressed
+                },
+                EmergencyFigures {
+                    cases: Suppressed,
+                    approved_cents: 150_000,
+                    paid_cents: 30_000,
+                    victims_helped: Suppressed
+                },
+                EmergencyFigures {
+                    cases: Shown(20),
+                    approved_cents: 1_000_000,
+                    paid_cents: 200_000,
+                    victims_helped: Shown(20)
+                },
+            ]
+        );
+        assert_eq!(
+            report.grand_total.emergency,
+            Some(EmergencyFigures {
+                cases: Shown(37),
+                approved_cents: 1_850_000,
+                paid_cents: 750_000,
+                victims_helped: Shown(35)
+            })
         );
     }
 

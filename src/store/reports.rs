@@ -2,16 +2,20 @@
 //! all from ONE snapshot (a read-only REPEATABLE READ transaction on
 //! PostgreSQL, a read transaction on SQLite's WAL), so a report never mixes
 //! data from before and after a concurrent write. No counting here: the
-//! domain (`domain::report`) aggregates.
+//! domain (`domain::report`) aggregates. Assistance cases are read without
+//! any personal data (not even sealed): only year, referrer, country, amounts
+//! and the consent to statistics.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
 };
 
+use super::entities::assistance_cases;
 use super::entities::regions as region_rows;
 use super::entities::{
     countries, funding_accounts, grants, obligations, organizations, outcome_reports, outcomes,
@@ -22,7 +26,9 @@ use crate::domain::access::Scope;
 use crate::domain::outcome::OutcomeReportState;
 use crate::domain::pillar::Pillar;
 use crate::domain::project::OutcomeKind;
-use crate::domain::report::{GrantFact, ObligationFact, OutcomeFact, Portfolio, ProjectFact};
+use crate::domain::report::{
+    CaseFact, GrantFact, ObligationFact, OutcomeFact, Portfolio, ProjectFact,
+};
 use crate::error::Result;
 
 /// A portfolio, the display names of its groups, and the time its snapshot was taken.
@@ -174,6 +180,48 @@ impl Store {
                 });
             }
         }
+        let mut cases = assistance_cases::Entity::find()
+            .select_only()
+            .columns([
+                assistance_cases::Column::FiscalYear,
+                assistance_cases::Column::ReferringOrganizationId,
+                assistance_cases::Column::CountryCode,
+                assistance_cases::Column::ApprovedAmount,
+                assistance_cases::Column::PaidAmount,
+                assistance_cases::Column::ConsentToStatistics,
+            ])
+            .order_by_asc(assistance_cases::Column::Id);
+        if let Scope::Organization(organization) = scope {
+            cases = cases.filter(
+                assistance_cases::Column::ReferringOrganizationId.eq(organization.as_str()),
+            );
+        }
+        let case_facts = cases
+            .into_tuple::<(i32, String, String, i64, i64, bool)>()
+            .all(&snapshot)
+            .await?
+            .into_iter()
+            .map(
+                |(
+                    fiscal_year,
+                    referring_organization_id,
+                    country_code,
+                    approved,
+                    paid,
+                    consent,
+                )| {
+                    CaseFact {
+                        fiscal_year,
+                        referring_organization_id,
+                        region_code: regions.get(&country_code).cloned().unwrap_or_default(),
+                        country_code,
+                        approved_cents: approved,
+                        paid_cents: paid,
+                        consent_to_statistics: consent,
+                    }
+                },
+            )
+            .collect();
         snapshot.rollback().await?;
 
         let mut projects_of: BTreeMap<String, Vec<ProjectFact>> = BTreeMap::new();
@@ -213,6 +261,7 @@ impl Store {
                 grants,
                 obligations,
                 outcomes: outcome_facts,
+                cases: case_facts,
             },
             names,
             as_of,
