@@ -21,6 +21,8 @@ struct Read {
     lines: Vec<(i32, String, i64, i64, i64)>,
     /// The display names of the rows' groups.
     names: Vec<String>,
+    /// The emergency fund's figures of the subtotals and the grand total.
+    funds: Vec<Option<pb::EmergencyFundFigures>>,
 }
 
 async fn read_report(
@@ -37,6 +39,7 @@ async fn read_report(
     let mut header = None;
     let mut lines = Vec::new();
     let mut names = Vec::new();
+    let mut funds = Vec::new();
     while let Some(message) = stream.next().await {
         let line = |figures: pb::ReportFigures, group: &str| {
             (
@@ -57,14 +60,21 @@ async fn read_report(
                 names.push(row.group_display_name.clone());
                 lines.push(line(row, ""));
             }
-            Part::Subtotal(subtotal) => lines.push(line(subtotal, "SUBTOTAL")),
-            Part::GrandTotal(total) => lines.push(line(total, "TOTAL")),
+            Part::Subtotal(mut subtotal) => {
+                funds.push(subtotal.emergency_fund.take());
+                lines.push(line(subtotal, "SUBTOTAL"));
+            }
+            Part::GrandTotal(mut total) => {
+                funds.push(total.emergency_fund.take());
+                lines.push(line(total, "TOTAL"));
+            }
         }
     }
     Read {
         header: header.expect("a header first"),
         lines,
         names,
+        funds,
     }
 }
 
@@ -415,4 +425,84 @@ async fn a_report_beyond_the_stream_limit_is_refused_at_once_and_a_cancelled_one
     );
     let messages: Vec<_> = admitted.into_inner().collect::<Vec<_>>().await;
     assert_eq!(messages.len(), 3, "header, subtotal, grand total");
+}
+
+/// Inserts `count` paid cases of fiscal year `year` referred by `organization` (an id), in Haiti.
+async fn paid_cases(app: &TestApp, organization: &str, year: i32, count: usize, consent: bool) {
+    app.execute_sql(&format!(
+        "INSERT INTO fund_years (fiscal_year, allocated, committed, paid, case_sequence, update_time) \
+         VALUES ({year}, 10000000, 0, 0, 0, '2014-01-01T00:00:00Z') ON CONFLICT DO NOTHING"
+    ))
+    .await;
+    for index in 0..count {
+        app.execute_sql(&format!(
+            "INSERT INTO assistance_cases (id, case_number, fiscal_year, referring_organization_id, \
+             country_code, victim_sex, victim_age_group, victim_nationality, trafficking_form, urgency, \
+             consent_to_services, consent_to_statistics, needs, state, referral_time, state_reason, \
+             outcome, referrer, reviewer, decider, requested_amount, approved_amount, paid_amount, \
+             create_time, update_time, revision) VALUES ('c-{year}-{index}-{consent}', \
+             'EA-{year}-{index}-{consent}', {year}, '{organization}', 'HT', 'FEMALE', 'ADULT', 'HT', \
+             'LABOR', 'HIGH', TRUE, {consent}, '[]', 'APPROVED', '2014-01-01T00:00:00Z', '', '', \
+             'r', 'r', 'd', 50000, 50000, 40000, '2014-01-01T00:00:00Z', '2014-01-01T00:00:00Z', 1)"
+        ))
+        .await;
+    }
+}
+
+fn fund(report: &Read) -> Vec<Option<pb::EmergencyFundFigures>> {
+    report.funds.clone()
+}
+
+#[tokio::test]
+async fn the_emergency_fund_counts_consenting_victims_and_suppresses_a_small_year_with_its_complement()
+ {
+    let app = spawn_app().await;
+    let (alpha, beta) = small_portfolio(&app).await;
+    let alpha_id = alpha.name.trim_start_matches("organizations/").to_string();
+    paid_cases(&app, &alpha_id, 2014, 12, true).await;
+    paid_cases(&app, &alpha_id, 2014, 2, false).await;
+    paid_cases(&app, &alpha_id, 2015, 3, true).await;
+    let beta_token = app.token(pb::Role::Grantee, &beta.name).await;
+
+    let staff = read_report(&app, app.admin(), by(pb::ReportGrouping::None, 2014, 2015)).await;
+    let beta_view = read_report(
+        &app,
+        Some(&beta_token),
+        by(pb::ReportGrouping::None, 2014, 2014),
+    )
+    .await;
+
+    let figures = |cases,
+                   cases_suppressed,
+                   approved_cents,
+                   paid_cents,
+                   victims_helped,
+                   victims_helped_suppressed| {
+        Some(pb::EmergencyFundFigures {
+            cases,
+            cases_suppressed,
+            approved_cents,
+            paid_cents,
+            victims_helped,
+            victims_helped_suppressed,
+        })
+    };
+    // FY2015's 3 is below k = 11, and FY2014's 14 cases and 12 helped go with it so that
+    // neither follows from the total.
+    assert_eq!(
+        fund(&staff),
+        vec![
+            figures(0, true, 700_000, 560_000, 0, true),
+            figures(0, true, 150_000, 120_000, 0, true),
+            figures(17, false, 850_000, 680_000, 15, false),
+        ]
+    );
+    assert_eq!(staff.header.suppression_threshold, 11);
+    assert_eq!(
+        fund(&beta_view),
+        vec![
+            figures(0, false, 0, 0, 0, false),
+            figures(0, false, 0, 0, 0, false)
+        ]
+    );
 }
