@@ -60,6 +60,13 @@ pub enum Error {
     /// The token's role may not call this method.
     #[error("the {role} role may not call {method}")]
     PermissionDenied { role: String, method: String },
+    /// A limit is reached (e.g. report streams running at once); retry after `retry_after`.
+    #[error("{message}")]
+    ResourceExhausted {
+        reason: &'static str,
+        message: String,
+        retry_after: std::time::Duration,
+    },
     /// A dependency (the database) is not reachable now; retry later.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -130,6 +137,7 @@ impl Error {
             Error::Aborted { .. } => Code::Aborted,
             Error::Unauthenticated => Code::Unauthenticated,
             Error::PermissionDenied { .. } => Code::PermissionDenied,
+            Error::ResourceExhausted { .. } => Code::ResourceExhausted,
             Error::Unavailable(_) => Code::Unavailable,
             Error::Internal(_) => Code::Internal,
         }
@@ -145,6 +153,7 @@ impl Error {
             Error::Aborted { reason, .. } => reason,
             Error::Unauthenticated => "UNAUTHENTICATED",
             Error::PermissionDenied { .. } => "PERMISSION_DENIED",
+            Error::ResourceExhausted { reason, .. } => reason,
             Error::Unavailable(_) => "DATABASE_UNAVAILABLE",
             Error::Internal(_) => "INTERNAL",
         }
@@ -202,6 +211,9 @@ impl From<Error> for Status {
                     bounded(subject, MAX_FIELD),
                     bounded(description, MAX_FIELD),
                 );
+            }
+            Error::ResourceExhausted { retry_after, .. } => {
+                details.set_retry_info(Some(*retry_after));
             }
             Error::NotFound { resource } | Error::AlreadyExists { resource, .. } => {
                 details.set_resource_info("", bounded(resource, MAX_FIELD), "", &message);

@@ -22,6 +22,7 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     pub fiscal_year: FiscalYearSettings,
     pub reporting: ReportingSettings,
+    pub reports: ReportsSettings,
     pub auth: AuthSettings,
     pub privacy: PrivacySettings,
     pub assistance: AssistanceSettings,
@@ -100,6 +101,16 @@ pub struct ReportingSettings {
     pub due_days: u32,
     /// Days after a project's end that its final report is due.
     pub final_due_days: u32,
+}
+
+/// `[reports]`: fiscal-year reports.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportsSettings {
+    /// Report streams running at once; more fail at once with RESOURCE_EXHAUSTED.
+    pub max_concurrent_streams: u32,
+    /// Counts of people below this are suppressed (k; the data hub publishes with 11).
+    pub suppression_threshold: u32,
 }
 
 /// `[auth]`: token cache and bootstrap.
@@ -284,6 +295,18 @@ impl Settings {
         }
         if !(0..=365).contains(&self.reporting.final_due_days) {
             return Err(invalid("reporting.final_due_days", "must be from 0 to 365"));
+        }
+        if !(1..=1000).contains(&self.reports.max_concurrent_streams) {
+            return Err(invalid(
+                "reports.max_concurrent_streams",
+                "must be from 1 to 1000",
+            ));
+        }
+        if !(1..=1000).contains(&self.reports.suppression_threshold) {
+            return Err(invalid(
+                "reports.suppression_threshold",
+                "must be from 1 to 1000",
+            ));
         }
         if !(1..=3600).contains(&self.auth.token_cache_ttl_seconds) {
             return Err(invalid(

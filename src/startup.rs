@@ -32,6 +32,7 @@ use crate::api::organization_api::OrganizationApi;
 use crate::api::outcome_report_api::OutcomeReportApi;
 use crate::api::project_api::ProjectApi;
 use crate::api::reference_data_api::ReferenceDataApi;
+use crate::api::report_api::ReportApi;
 use crate::api::streaming::StreamLimits;
 use crate::api::tip_report_api::TipReportApi;
 use crate::bootstrap;
@@ -45,6 +46,7 @@ use crate::pb::v1::organization_service_server::OrganizationServiceServer;
 use crate::pb::v1::outcome_report_service_server::OutcomeReportServiceServer;
 use crate::pb::v1::project_service_server::ProjectServiceServer;
 use crate::pb::v1::reference_data_service_server::ReferenceDataServiceServer;
+use crate::pb::v1::report_service_server::ReportServiceServer;
 use crate::pb::v1::tip_report_service_server::TipReportServiceServer;
 use crate::settings::Settings;
 use crate::store::Store;
@@ -218,6 +220,11 @@ impl Application {
                     calendar,
                     critical_decision_hours: settings.assistance.critical_decision_hours,
                 },
+            )))
+            .add(ReportServiceServer::new(ReportApi::new(
+                store.clone(),
+                calendar,
+                &settings.reports,
             )));
         let health_names: HealthNames = api.names.into();
 

@@ -407,6 +407,7 @@ pub mod enums {
     use crate::domain::outcome::{OutcomeReportState, ReportingStatus};
     use crate::domain::pillar::Pillar;
     use crate::domain::project::{ActivityKind, OutcomeKind, ProjectState};
+    use crate::domain::report::Grouping;
     use crate::domain::tip_report::TipTier;
     use crate::pb::v1 as pb;
 
@@ -451,6 +452,7 @@ pub mod enums {
     proto_enum!(AgeGroup, pb::AgeGroup, ["AGE_GROUP_"]);
     proto_enum!(TraffickingForm, pb::TraffickingForm, ["TRAFFICKING_FORM_"]);
     proto_enum!(NeedKind, pb::NeedKind, ["NEED_KIND_"]);
+    proto_enum!(Grouping, pb::ReportGrouping, ["REPORT_GROUPING_"]);
 
     /// Every domain value has its proto value, and back.
     #[cfg(test)]
@@ -484,6 +486,7 @@ pub mod enums {
         round_trip::<AgeGroup>();
         round_trip::<TraffickingForm>();
         round_trip::<NeedKind>();
+        round_trip::<Grouping>();
         assert_eq!(
             TipTier::from_filter("TIP_TIER_SPECIAL_CASE"),
             Some(TipTier::SpecialCase)
@@ -567,5 +570,6 @@ pub mod paging;
 pub mod permissions;
 pub mod project_api;
 pub mod reference_data_api;
+pub mod report_api;
 pub mod streaming;
 pub mod tip_report_api;

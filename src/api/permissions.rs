@@ -299,6 +299,15 @@ pub const TABLE: &[(&str, &[Role])] = &[
     // The audit log: administrators and auditors.
     ("/tipgrants.v1.AuditService/ListAuditEvents", OVERSIGHT),
     ("/tipgrants.v1.AuditService/VerifyAuditChain", OVERSIGHT),
+    // Fiscal-year reports: program readers (grantees: their own grants only).
+    (
+        "/tipgrants.v1.ReportService/StreamFiscalYearReport",
+        PROGRAM_READERS,
+    ),
+    (
+        "/tipgrants.v1.ReportService/GetPortfolioSummary",
+        PROGRAM_READERS,
+    ),
 ];
 
 /// What a call to `method` needs.

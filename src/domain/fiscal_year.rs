@@ -29,6 +29,11 @@ impl FiscalCalendar {
         }
     }
 
+    /// The month the fiscal year starts in (1-12).
+    pub fn first_month(&self) -> u32 {
+        self.first_month
+    }
+
     /// The fiscal year a date falls in.
     pub fn fiscal_year_of(&self, date: NaiveDate) -> i32 {
         if self.first_month > 1 && date.month() >= self.first_month {

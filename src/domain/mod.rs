@@ -90,6 +90,7 @@ pub mod outcome;
 pub mod pillar;
 pub mod project;
 pub mod reference;
+pub mod report;
 pub mod tip_report;
 pub mod validate;
 pub mod version;

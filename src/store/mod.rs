@@ -18,6 +18,7 @@ pub mod organizations;
 pub mod outcomes;
 pub mod projects;
 mod reference;
+pub mod reports;
 pub mod tip_report;
 pub mod tokens;
 

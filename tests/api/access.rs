@@ -364,6 +364,14 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ("AccessService/RevokeApiToken", &["ADMIN"]),
     ("AuditService/ListAuditEvents", &["ADMIN", "AUDITOR"]),
     ("AuditService/VerifyAuditChain", &["ADMIN", "AUDITOR"]),
+    (
+        "ReportService/StreamFiscalYearReport",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "ReportService/GetPortfolioSummary",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
 ];
 
 /// Every RPC the server's descriptor set declares in `tipgrants.v1`, as `Service/Method`.

@@ -129,7 +129,7 @@ async fn start_app(directory: TempDir, settings: Settings) -> TestApp {
 }
 
 impl TestApp {
-    fn bearer(&self, token: Option<&str>) -> Bearer {
+    pub fn bearer(&self, token: Option<&str>) -> Bearer {
         Bearer(
             token.map(|token| {
                 MetadataValue::from_str(&format!("Bearer {token}")).expect("ascii token")
@@ -232,6 +232,16 @@ impl TestApp {
         token: Option<&str>,
     ) -> pb::outcome_report_service_client::OutcomeReportServiceClient<Authed> {
         pb::outcome_report_service_client::OutcomeReportServiceClient::with_interceptor(
+            self.channel(),
+            self.bearer(token),
+        )
+    }
+
+    pub fn reports(
+        &self,
+        token: Option<&str>,
+    ) -> pb::report_service_client::ReportServiceClient<Authed> {
+        pb::report_service_client::ReportServiceClient::with_interceptor(
             self.channel(),
             self.bearer(token),
         )

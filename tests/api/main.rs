@@ -18,6 +18,7 @@ mod outcome_reports;
 mod outcomes_cli;
 mod projects;
 mod reference_data;
+mod reports;
 mod server;
 mod settings;
 mod tip_report;
