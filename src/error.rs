@@ -160,21 +160,27 @@ impl Error {
     }
 }
 
-/// Most characters of an answer's message: whatever a request carried, an error stays small.
-const MAX_MESSAGE: usize = 2000;
-/// Most characters of one detail (a field path, a rule, a resource name).
+/// Most bytes of an answer's message: whatever a request carried, an error stays small. Bytes,
+/// not characters: the message travels percent-encoded in a header (and again in the details),
+/// and the client's header limit counts bytes.
+const MAX_MESSAGE: usize = 1024;
+/// Most bytes of one detail (a field path, a rule, a resource name).
 const MAX_FIELD: usize = 300;
-/// Most field violations one answer lists.
+/// Most field violations one answer lists...
 const MAX_VIOLATIONS: usize = 50;
+/// ...and most bytes of their fields and rules together, so the details stay under 8 KiB.
+const MAX_VIOLATION_BYTES: usize = 4096;
 
-/// `text`, cut to `max` characters with a mark that it was cut.
+/// `text`, cut to at most `max` bytes (on a character boundary) with a mark that it was cut.
 fn bounded(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_string()
-    } else {
-        let head: String = text.chars().take(max).collect();
-        format!("{head}... (cut)")
+    if text.len() <= max {
+        return text.to_string();
     }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... (cut)", &text[..end])
 }
 
 impl From<Error> for Status {
@@ -194,11 +200,15 @@ impl From<Error> for Status {
         };
         match &error {
             Error::InvalidArgument(violations) => {
+                let mut budget = MAX_VIOLATION_BYTES;
                 for violation in violations.iter().take(MAX_VIOLATIONS) {
-                    details.add_bad_request_violation(
-                        bounded(&violation.field, MAX_FIELD),
-                        bounded(&violation.description, MAX_FIELD),
-                    );
+                    let field = bounded(&violation.field, MAX_FIELD);
+                    let description = bounded(&violation.description, MAX_FIELD);
+                    let Some(left) = budget.checked_sub(field.len() + description.len()) else {
+                        break;
+                    };
+                    budget = left;
+                    details.add_bad_request_violation(field, description);
                 }
             }
             Error::FailedPrecondition {
@@ -222,5 +232,43 @@ impl From<Error> for Status {
         }
         details.set_error_info(error.reason(), ERROR_DOMAIN, []);
         Status::with_error_details(code, message, details)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_that_echoes_huge_input_in_wide_characters_stays_under_8_kib() {
+        let huge = "𝕏\u{202e}".repeat(50_000);
+        let violations = (0..1_000)
+            .map(|index| FieldViolation::new(format!("paths[{index}].{huge}"), huge.clone()))
+            .collect();
+
+        let invalid = Status::from(Error::InvalidArgument(violations));
+        let not_found = Status::from(Error::NotFound {
+            resource: format!("organizations/{huge}"),
+        });
+
+        for status in [invalid, not_found] {
+            assert!(status.message().len() <= MAX_MESSAGE + "... (cut)".len());
+            assert!(status.message().ends_with("... (cut)"));
+            assert!(
+                status.message().len() + status.details().len() <= 8 * 1024,
+                "{} bytes of details",
+                status.details().len()
+            );
+        }
+    }
+
+    #[test]
+    fn a_short_error_is_sent_whole() {
+        let status = Status::from(Error::invalid("grant.title", "must not be empty"));
+
+        assert_eq!(
+            status.message(),
+            "invalid request: grant.title: must not be empty"
+        );
     }
 }
