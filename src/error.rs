@@ -168,8 +168,12 @@ const MAX_MESSAGE: usize = 1024;
 const MAX_FIELD: usize = 300;
 /// Most field violations one answer lists...
 const MAX_VIOLATIONS: usize = 50;
-/// ...and most bytes of their fields and rules together, so the details stay under 8 KiB.
-const MAX_VIOLATION_BYTES: usize = 4096;
+/// ...and most bytes they take, encoded (fields, rules, and about 8 bytes of framing each).
+/// With the message (sent twice: in `grpc-message` and in the details) an error stays under
+/// 8 KiB, and so under a default client's 16 KiB header limit once percent-encoded and base64.
+const MAX_VIOLATION_BYTES: usize = 5632;
+/// The framing of one encoded field violation, at most.
+const VIOLATION_FRAMING: usize = 8;
 
 /// `text`, cut to at most `max` bytes (on a character boundary) with a mark that it was cut.
 fn bounded(text: &str, max: usize) -> String {
@@ -204,7 +208,8 @@ impl From<Error> for Status {
                 for violation in violations.iter().take(MAX_VIOLATIONS) {
                     let field = bounded(&violation.field, MAX_FIELD);
                     let description = bounded(&violation.description, MAX_FIELD);
-                    let Some(left) = budget.checked_sub(field.len() + description.len()) else {
+                    let size = field.len() + description.len() + VIOLATION_FRAMING;
+                    let Some(left) = budget.checked_sub(size) else {
                         break;
                     };
                     budget = left;
