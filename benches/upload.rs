@@ -53,8 +53,8 @@ fn resident_kib() -> u64 {
 fn outcome(n: usize, indicator: &str) -> pb::Outcome {
     let day = 1 + n % 28;
     let month = 1 + n % 3;
-    let country = if n % 2 == 0 { "HT" } else { "DO" };
-    if n % 3 == 0 {
+    let country = if n.is_multiple_of(2) { "HT" } else { "DO" };
+    if n.is_multiple_of(3) {
         pb::Outcome {
             kind: pb::OutcomeKind::VictimsIdentified as i32,
             country_code: country.into(),

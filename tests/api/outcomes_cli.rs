@@ -239,8 +239,7 @@ async fn a_file_with_bad_rows_prints_each_line_and_column_and_adds_nothing() {
         "{run:?}"
     );
     assert!(
-        lines.iter().any(|line| *line
-            == "line 5: officials_*: the parts add up to 25, more than the quantity 20"),
+        lines.contains(&"line 5: officials_*: the parts add up to 25, more than the quantity 20"),
         "{run:?}"
     );
     assert!(!run.stderr.contains("line 2:"), "{run:?}");
