@@ -151,6 +151,23 @@ impl Error {
     }
 }
 
+/// Most characters of an answer's message: whatever a request carried, an error stays small.
+const MAX_MESSAGE: usize = 2000;
+/// Most characters of one detail (a field path, a rule, a resource name).
+const MAX_FIELD: usize = 300;
+/// Most field violations one answer lists.
+const MAX_VIOLATIONS: usize = 50;
+
+/// `text`, cut to `max` characters with a mark that it was cut.
+fn bounded(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let head: String = text.chars().take(max).collect();
+        format!("{head}... (cut)")
+    }
+}
+
 impl From<Error> for Status {
     fn from(error: Error) -> Status {
         let code = error.code();
@@ -164,12 +181,15 @@ impl From<Error> for Status {
                 tracing::warn!(%cause, "database unavailable");
                 "the database is unavailable; retry later".to_string()
             }
-            other => other.to_string(),
+            other => bounded(&other.to_string(), MAX_MESSAGE),
         };
         match &error {
             Error::InvalidArgument(violations) => {
-                for violation in violations {
-                    details.add_bad_request_violation(&violation.field, &violation.description);
+                for violation in violations.iter().take(MAX_VIOLATIONS) {
+                    details.add_bad_request_violation(
+                        bounded(&violation.field, MAX_FIELD),
+                        bounded(&violation.description, MAX_FIELD),
+                    );
                 }
             }
             Error::FailedPrecondition {
@@ -177,10 +197,14 @@ impl From<Error> for Status {
                 subject,
                 description,
             } => {
-                details.add_precondition_failure_violation(*reason, subject, description);
+                details.add_precondition_failure_violation(
+                    *reason,
+                    bounded(subject, MAX_FIELD),
+                    bounded(description, MAX_FIELD),
+                );
             }
             Error::NotFound { resource } | Error::AlreadyExists { resource, .. } => {
-                details.set_resource_info("", resource, "", &message);
+                details.set_resource_info("", bounded(resource, MAX_FIELD), "", &message);
             }
             _ => {}
         }

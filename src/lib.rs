@@ -13,6 +13,7 @@ pub mod bootstrap;
 pub mod cli;
 pub mod error;
 pub mod pb;
+pub mod privacy;
 pub mod secret;
 pub mod settings;
 pub mod startup;

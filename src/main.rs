@@ -1,5 +1,6 @@
 //! The `tipgrants` command: `serve` (default), `migrate up|down|status`,
-//! `token create` against the configured database, and the client commands
+//! `token create`, `audit head` and `keys generate|rotate` against the
+//! configured database, and the client commands
 //! `outcomes template|upload` against a running server (`tipgrants::cli`).
 //! Thin: parse the command line, load settings, init telemetry, run.
 
@@ -54,6 +55,40 @@ enum DatabaseCommand {
     Token {
         #[command(subcommand)]
         action: TokenAction,
+    },
+    /// The audit log (against the configured database).
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+    /// Keys that seal victims' personal data (`privacy.keys`).
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Print the head of the audit chain (sequence and hash): keep it somewhere
+    /// else, and pass it to VerifyAuditChain later to detect a truncated log.
+    Head,
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Print a fresh key entry `ID:BASE64` for privacy.keys (32 random bytes); nothing is stored.
+    Generate {
+        /// The key's id (1 to 32 letters, digits, '-' or '_'), e.g. k2; default `k` and today's date.
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Re-seal, with privacy.active_key, the personal data still sealed with older keys, in small
+    /// batches (each its own transaction) while the server runs. Give the servers the new key first.
+    Rotate {
+        /// Cases per transaction.
+        #[arg(long, default_value_t = 50)]
+        batch: u64,
     },
 }
 
@@ -124,6 +159,8 @@ fn run_on_database(config: Option<PathBuf>, command: DatabaseCommand) -> ExitCod
             DatabaseCommand::Serve => serve(settings).await,
             DatabaseCommand::Migrate { action } => migrate(settings, action).await,
             DatabaseCommand::Token { action } => token(settings, action).await,
+            DatabaseCommand::Audit { action } => audit(settings, action).await,
+            DatabaseCommand::Keys { action } => keys(settings, action).await,
         }
     });
     match outcome {
@@ -211,4 +248,49 @@ async fn token(settings: Settings, action: TokenAction) -> Result<(), String> {
     eprintln!("created {resource} ({role}); its secret is shown once:");
     println!("{secret}");
     Ok(())
+}
+
+async fn audit(settings: Settings, action: AuditAction) -> Result<(), String> {
+    let AuditAction::Head = action;
+    let store = connect(&settings).await?;
+    let (sequence, hash) = store
+        .audit_head()
+        .await
+        .map_err(|error| error.to_string())?;
+    println!("sequence {sequence}");
+    println!("hash {hash}");
+    eprintln!(
+        "keep both outside this server; later, VerifyAuditChain with expected_head_sequence and \
+         expected_head_hash fails if the log no longer contains this event"
+    );
+    Ok(())
+}
+
+async fn keys(settings: Settings, action: KeysAction) -> Result<(), String> {
+    use tipgrants::secret::ExposeSecret;
+    match action {
+        KeysAction::Generate { id } => {
+            let id = id.unwrap_or_else(|| format!("k{}", Utc::now().format("%Y%m%d")));
+            let key = tipgrants::privacy::generate_key(&id)?;
+            eprintln!(
+                "a new key {id}: add it in front of privacy.keys (TIPGRANTS__PRIVACY__KEYS) and set privacy.active_key = \"{id}\"; keep it secret and never commit it"
+            );
+            println!("{}", key.expose_secret());
+            Ok(())
+        }
+        KeysAction::Rotate { batch } => {
+            let keyring = settings.keyring().map_err(|error| error.to_string())?;
+            let store = connect(&settings).await?;
+            let done = tipgrants::privacy::rotate(&store, &keyring, batch.clamp(1, 1000))
+                .await
+                .map_err(|error| error.to_string())?;
+            eprintln!(
+                "re-sealed the personal data of {} case(s) with key {} in {} transaction(s)",
+                done.cases,
+                keyring.active_id().unwrap_or_default(),
+                done.batches
+            );
+            Ok(())
+        }
+    }
 }

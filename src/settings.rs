@@ -23,6 +23,8 @@ pub struct Settings {
     pub fiscal_year: FiscalYearSettings,
     pub reporting: ReportingSettings,
     pub auth: AuthSettings,
+    pub privacy: PrivacySettings,
+    pub assistance: AssistanceSettings,
 }
 
 /// `[server]`: listeners and limits.
@@ -106,6 +108,24 @@ pub struct ReportingSettings {
 pub struct AuthSettings {
     pub token_cache_ttl_seconds: u64,
     pub bootstrap_token_file: String,
+}
+
+/// `[privacy]`: the keys that seal victims' personal data (see `crate::privacy`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacySettings {
+    /// `id:base64,id:base64`: every key opens, the active one seals. A secret.
+    pub keys: SecretString,
+    /// The id of the key that seals new values (may be empty with exactly one key).
+    pub active_key: String,
+}
+
+/// `[assistance]`: the emergency victim-assistance fund.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssistanceSettings {
+    /// A CRITICAL case still undecided this many hours after its referral is late.
+    pub critical_decision_hours: u32,
 }
 
 /// A setting that cannot be used, with the key it belongs to.
@@ -271,6 +291,13 @@ impl Settings {
                 "must be between 1 and 3600",
             ));
         }
+        self.keyring()?;
+        if !(1..=720).contains(&self.assistance.critical_decision_hours) {
+            return Err(invalid(
+                "assistance.critical_decision_hours",
+                "must be from 1 to 720",
+            ));
+        }
         tracing_subscriber::EnvFilter::try_new(&self.telemetry.filter)
             .map_err(|error| invalid("telemetry.filter", error.to_string()))?;
         Ok(())
@@ -295,6 +322,12 @@ impl Settings {
         } else {
             SecretString::from(url)
         }
+    }
+
+    /// The keys of victims' personal data (validated; the error never shows a key).
+    pub fn keyring(&self) -> Result<crate::privacy::Keyring, SettingsError> {
+        crate::privacy::Keyring::parse(&self.privacy.keys, &self.privacy.active_key)
+            .map_err(|message| invalid("privacy.keys", message))
     }
 
     /// Where the bootstrap admin token goes: a file, or standard error when `None`.

@@ -162,6 +162,9 @@ impl AccessService for AccessApi {
         let mut revoked_hash = None;
         let answer = write
             .run(&self.store, async |tx| {
+                let token = tx.get_token_in(&name.token).await?;
+                let other_admins = tx.other_live_admin_tokens(&token.id).await?;
+                token.check_not_last_admin(other_admins)?;
                 let (revoked, secret_hash) = tx.revoke_token(&name.token).await?;
                 revoked_hash = Some(secret_hash);
                 Ok(to_proto(&revoked))

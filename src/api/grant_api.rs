@@ -7,6 +7,7 @@ use super::{
     ProtoEnum, StateChange, StateChangeRequest, Write, accept, accept_update, call_context, etag,
     filter_code, filter_number, from_timestamp, required, timestamp,
 };
+use crate::domain::access::Actor;
 use crate::domain::fiscal_year::FiscalCalendar;
 use crate::domain::grant::{
     self, Grant, GrantApproach, GrantInput, GrantInstrument, GrantRevision, GrantState, Obligation,
@@ -103,12 +104,13 @@ fn obligation_to_proto(obligation: &Obligation) -> pb::Obligation {
     }
 }
 
-fn revision_to_proto(revision: &GrantRevision) -> pb::GrantRevision {
+/// The proto form of a revision, as `viewer` may see it (grantees never see staff token ids).
+fn revision_to_proto(revision: &GrantRevision, viewer: &Actor) -> pb::GrantRevision {
     pb::GrantRevision {
         name: GrantRevisionName::new(&revision.grant_id, revision.revision.to_string()).to_string(),
         revision: revision.revision,
         revision_time: Some(timestamp(revision.revision_time)),
-        actor: revision.actor.clone(),
+        actor: viewer.sees_actor(&revision.actor),
         method: revision.method.clone(),
         grant: Some(to_proto(&revision.grant)),
     }
@@ -443,7 +445,8 @@ impl GrantService for GrantApi {
             .store
             .list_grant_revisions(&call.actor.scope(), &parent.grant, as_of, &page.keyset)
             .await?;
-        let (revisions, next_page_token) = page.answer(found, revision_to_proto);
+        let (revisions, next_page_token) =
+            page.answer(found, |revision| revision_to_proto(revision, &call.actor));
         Ok(Response::new(pb::ListGrantRevisionsResponse {
             revisions,
             next_page_token,

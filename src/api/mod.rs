@@ -397,6 +397,9 @@ macro_rules! proto_enum {
 pub mod enums {
     use super::ProtoEnum;
     use crate::domain::access::Role;
+    use crate::domain::assistance::{
+        AgeGroup, CaseState, CaseUrgency, NeedKind, TraffickingForm, VictimSex,
+    };
     use crate::domain::grant::{
         GrantApproach, GrantInstrument, GrantState, ObligationKind, ReportingCadence,
     };
@@ -438,6 +441,16 @@ pub mod enums {
         pb::ReportingPeriodStatus,
         ["REPORTING_PERIOD_STATUS_"]
     );
+    proto_enum!(
+        CaseState,
+        pb::AssistanceCaseState,
+        ["ASSISTANCE_CASE_STATE_"]
+    );
+    proto_enum!(CaseUrgency, pb::CaseUrgency, ["CASE_URGENCY_"]);
+    proto_enum!(VictimSex, pb::VictimSex, ["VICTIM_SEX_"]);
+    proto_enum!(AgeGroup, pb::AgeGroup, ["AGE_GROUP_"]);
+    proto_enum!(TraffickingForm, pb::TraffickingForm, ["TRAFFICKING_FORM_"]);
+    proto_enum!(NeedKind, pb::NeedKind, ["NEED_KIND_"]);
 
     /// Every domain value has its proto value, and back.
     #[cfg(test)]
@@ -465,6 +478,12 @@ pub mod enums {
         round_trip::<TipTier>();
         round_trip::<OutcomeReportState>();
         round_trip::<ReportingStatus>();
+        round_trip::<CaseState>();
+        round_trip::<CaseUrgency>();
+        round_trip::<VictimSex>();
+        round_trip::<AgeGroup>();
+        round_trip::<TraffickingForm>();
+        round_trip::<NeedKind>();
         assert_eq!(
             TipTier::from_filter("TIP_TIER_SPECIAL_CASE"),
             Some(TipTier::SpecialCase)
@@ -537,6 +556,7 @@ pub async fn check_filter_places(
 
 // The service modules come after the macros above, which they use.
 pub mod access_api;
+pub mod assistance_api;
 pub mod audit_api;
 pub mod auth;
 pub mod deadline;

@@ -20,11 +20,16 @@ use crate::store::organizations::OrganizationFilter;
 /// Serves organisations.
 pub struct OrganizationApi {
     store: Store,
+    /// Forgets the tokens of a deleted organisation at once.
+    authenticator: std::sync::Arc<super::auth::Authenticator>,
 }
 
 impl OrganizationApi {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, authenticator: std::sync::Arc<super::auth::Authenticator>) -> Self {
+        Self {
+            store,
+            authenticator,
+        }
     }
 }
 
@@ -208,7 +213,12 @@ impl OrganizationService for OrganizationApi {
         let open_grants = tx.open_grants_of(&current.id).await?;
         organization::check_deletable(&current, open_grants)?;
         let deleted = tx.delete_organization(current).await?;
+        // Its grantee tokens die with it, in the same transaction, each revocation audited.
+        let revoked = tx.revoke_tokens_of_organization(&deleted.id).await?;
         tx.commit().await?;
+        for secret_hash in revoked {
+            self.authenticator.forget(&secret_hash).await;
+        }
         Ok(Response::new(to_proto(&deleted)))
     }
 }

@@ -30,8 +30,8 @@ use crate::store::{CallContext, Store, Tx, now};
 
 /// Most outcomes one upload may carry.
 pub const MAX_UPLOAD: usize = 100_000;
-/// Most item errors one refused upload names.
-const MAX_UPLOAD_VIOLATIONS: usize = 100;
+/// Most item errors one refused upload collects (an answer lists at most 50 of them: `src/error.rs`).
+const MAX_UPLOAD_VIOLATIONS: usize = 50;
 
 /// Serves outcome reports, outcomes and milestones.
 pub struct OutcomeReportApi {
@@ -98,7 +98,7 @@ fn report_to_proto(
         reviewer_comments: report.reviewer_comments.clone(),
         submitter: report.submitter.clone(),
         submit_time: report.submit_time.map(timestamp),
-        reviewer: outcome::reviewer_as_seen_by(&report.reviewer, viewer),
+        reviewer: viewer.sees_actor(&report.reviewer),
         review_time: report.review_time.map(timestamp),
         outcome_count: report.outcome_count,
         create_time: Some(timestamp(report.create_time)),
@@ -625,6 +625,12 @@ impl OutcomeReportService for OutcomeReportApi {
         let request = request.get_ref();
         let mut filter = parse_report_filter(&request.filter)?;
         filter.project = project_parent(&request.parent)?;
+        if let Some((grant, project)) = &filter.project {
+            // A named project must be visible: NOT_FOUND like any other read.
+            self.store
+                .get_project(&call.actor.scope(), grant, project)
+                .await?;
+        }
         let page = PageRequest::parse(
             &request.page_token,
             request.page_size,

@@ -11,6 +11,7 @@ use crate::domain::fiscal_year::FiscalCalendar;
 use crate::domain::names::{
     GrantName, IndicatorName, ProjectName, ResourceName, TipRecommendationName, parse_parent,
 };
+use crate::domain::outcome::{self, ReportingRules};
 use crate::domain::pillar::Pillar;
 use crate::domain::project::{
     self, ActivityKind, Indicator, IndicatorInput, OutcomeKind, Project, ProjectInput,
@@ -27,11 +28,17 @@ use crate::store::{Store, Tx};
 pub struct ProjectApi {
     store: Store,
     calendar: FiscalCalendar,
+    /// To move open outcome reports when a project's period changes.
+    rules: ReportingRules,
 }
 
 impl ProjectApi {
-    pub fn new(store: Store, calendar: FiscalCalendar) -> Self {
-        Self { store, calendar }
+    pub fn new(store: Store, rules: ReportingRules) -> Self {
+        Self {
+            store,
+            calendar: rules.calendar,
+            rules,
+        }
     }
 }
 
@@ -379,6 +386,18 @@ impl ProjectService for ProjectApi {
         Self::check_references(&tx, &merged, &fields.country_codes).await?;
         let state = current.state;
         let updated = tx.save_project(current, fields, state).await?;
+        // Open reports follow the project's new period; submitted ones keep theirs.
+        let schedule = outcome::schedule(
+            &self.rules,
+            grant.terms.reporting_cadence,
+            updated.fields.start_date,
+            updated.fields.end_date,
+        );
+        for report in tx.reports_of_project(&updated).await? {
+            if let Some(after) = outcome::rescheduled(&report, &schedule) {
+                tx.save_outcome_report(&report, after).await?;
+            }
+        }
         let answer = self.answer(&updated, &merged.tip_recommendations);
         tx.commit().await?;
         Ok(Response::new(answer))

@@ -79,6 +79,7 @@ macro_rules! audited {
 }
 
 pub mod access;
+pub mod assistance;
 pub mod audit;
 pub mod fiscal_year;
 pub mod grant;

@@ -247,6 +247,18 @@ resource_name! {
     /// `milestones/{milestone}`.
     MilestoneName { "milestones" / milestone: Id }
 }
+resource_name! {
+    /// `fundAllocations/{allocation}`: money added to (or taken from) one fiscal year's assistance fund.
+    FundAllocationName { "fundAllocations" / allocation: Id }
+}
+resource_name! {
+    /// `assistanceCases/{case}`: an emergency victim-assistance case.
+    AssistanceCaseName { "assistanceCases" / case: Id }
+}
+resource_name! {
+    /// `assistanceCases/{case}/disbursements/{disbursement}`: one payment of a case.
+    DisbursementName { "assistanceCases" / case: Id, "disbursements" / disbursement: Id }
+}
 
 impl OutcomeReportName {
     /// The project the report belongs to.

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::access::{Actor, Role};
+use super::access::Actor;
 use super::fiscal_year::{FiscalCalendar, FiscalPart, check_fiscal_year};
 use super::grant::ReportingCadence;
 use super::names::{
@@ -212,7 +212,17 @@ pub struct OutcomeReport {
     pub outcome_count: i64,
 }
 
-audited!(OutcomeReport => period, state, narrative, reviewer_comments, submitter, reviewer, due_date);
+audited!(OutcomeReport => period, period_start_date, period_end_date, state, narrative, reviewer_comments, submitter, reviewer, due_date);
+
+impl OutcomeReport {
+    /// Whether its period follows the project's schedule: until it is submitted.
+    pub fn follows_schedule(&self) -> bool {
+        matches!(
+            self.state,
+            OutcomeReportState::Draft | OutcomeReportState::Returned
+        )
+    }
+}
 
 impl OutcomeReport {
     pub fn name(&self) -> OutcomeReportName {
@@ -234,6 +244,24 @@ impl OutcomeReport {
             )),
         }
     }
+}
+
+/// An open report after its project's period changed: its period's new dates,
+/// or `None` when nothing changes (a submitted report keeps what it was submitted for).
+pub fn rescheduled(report: &OutcomeReport, schedule: &[ScheduledPeriod]) -> Option<OutcomeReport> {
+    if !report.follows_schedule() {
+        return None;
+    }
+    let period = schedule
+        .iter()
+        .find(|period| period.period.to_string() == report.period)?;
+    if (period.start_date, period.end_date) == (report.period_start_date, report.period_end_date) {
+        return None;
+    }
+    let mut after = report.clone();
+    after.period_start_date = period.start_date;
+    after.period_end_date = period.end_date;
+    Some(after)
 }
 
 /// A new report, checked: its period is one of the project's schedule.
@@ -375,15 +403,6 @@ pub fn decide_report_transition(
         report.reviewer_comments.clone()
     };
     Ok((target, comments))
-}
-
-/// How a grantee sees the reviewer: staff token ids stay inside the office.
-pub fn reviewer_as_seen_by(reviewer: &str, viewer: &Actor) -> String {
-    if viewer.role == Role::Grantee && !reviewer.is_empty() {
-        "program office".to_string()
-    } else {
-        reviewer.to_string()
-    }
 }
 
 /// Whether an indicator has a target for `period`: the part itself or the whole year; for the final report, any target.
@@ -601,44 +620,48 @@ impl OutcomeInput<'_> {
     }
 }
 
-/// Breakdown parts are not negative and do not add up to more than the quantity.
+/// Breakdown parts are not negative and do not add up to more than the
+/// quantity (each breakdown named at most once; a bad quantity is its own violation).
 fn breakdown(
     prefix: &str,
     quantity: i64,
     officials: OfficialsTrained,
     victims: Victims,
 ) -> Checked<Breakdown> {
-    let mut violations = Violations::new();
-    let mut check = |field: &str, parts: &[i64]| {
-        let sum = parts.iter().try_fold(0i64, |sum, part| {
-            (*part >= 0).then_some(())?;
-            sum.checked_add(*part)
-        });
-        match sum {
-            None => violations.add(format!("{prefix}.{field}"), "parts must not be negative"),
-            Some(sum) if sum > quantity => violations.add(
-                format!("{prefix}.{field}"),
-                format!("the parts add up to {sum}, more than the quantity {quantity}"),
-            ),
-            Some(_) => {}
+    let problem = |parts: &[(&str, &[i64])]| -> Option<String> {
+        let mut problems = Vec::new();
+        for (what, values) in parts {
+            let sum = values.iter().try_fold(0i64, |sum, part| {
+                (*part >= 0).then_some(())?;
+                sum.checked_add(*part)
+            });
+            match sum {
+                None => problems.push(format!("{what}the parts must not be negative")),
+                Some(sum) if quantity >= 0 && sum > quantity => problems.push(format!(
+                    "{what}the parts add up to {sum}, more than the quantity {quantity}"
+                )),
+                Some(_) => {}
+            }
         }
+        (!problems.is_empty()).then(|| problems.join("; "))
     };
-    check(
-        "officials_trained",
-        &[
-            officials.police,
-            officials.prosecutors,
-            officials.judges,
-            officials.labour_inspectors,
-            officials.social_workers,
-            officials.other,
-        ],
-    );
-    check(
-        "victims",
-        &[victims.female, victims.male, victims.other_sex],
-    );
-    check("victims", &[victims.children, victims.adults]);
+    let mut violations = Violations::new();
+    let officials_parts = [
+        officials.police,
+        officials.prosecutors,
+        officials.judges,
+        officials.labour_inspectors,
+        officials.social_workers,
+        officials.other,
+    ];
+    if let Some(problem) = problem(&[("", &officials_parts)]) {
+        violations.add(format!("{prefix}.officials_trained"), problem);
+    }
+    let by_sex = [victims.female, victims.male, victims.other_sex];
+    let by_age = [victims.children, victims.adults];
+    if let Some(problem) = problem(&[("by sex: ", &by_sex), ("by age group: ", &by_age)]) {
+        violations.add(format!("{prefix}.victims"), problem);
+    }
     violations.or(Breakdown {
         officials_trained: officials,
         victims,

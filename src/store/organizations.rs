@@ -7,7 +7,7 @@ use sea_orm::{
 };
 
 use super::entities::organizations;
-use super::{Keyset, Page, Store, Tx, new_id, now};
+use super::{Keyset, Page, Store, Tx, decode_code, new_id, now};
 use crate::domain::access::Scope;
 use crate::domain::organization::{Identifier, Organization, OrganizationFields, OrganizationKind};
 use crate::domain::version::{self, Presence};
@@ -34,9 +34,7 @@ fn to_domain(row: organizations::Model) -> Result<Organization> {
         serde_json::from_value(row.identifiers).map_err(|error| {
             Error::Internal(format!("organizations.identifiers of {}: {error}", row.id))
         })?;
-    let kind = OrganizationKind::from_code(&row.kind).ok_or_else(|| {
-        Error::Internal(format!("organizations.kind of {}: {}", row.id, row.kind))
-    })?;
+    let kind: OrganizationKind = decode_code("organizations.kind", &row.id, &row.kind)?;
     Ok(Organization {
         id: row.id,
         fields: OrganizationFields {

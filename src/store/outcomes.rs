@@ -676,6 +676,8 @@ impl Tx {
         after.revision = current.revision + 1;
         outcome_reports::ActiveModel {
             id: Unchanged(current.id.clone()),
+            period_start_date: Set(after.period_start_date),
+            period_end_date: Set(after.period_end_date),
             due_date: Set(after.due_date),
             state: Set(after.state.code().to_string()),
             narrative: Set(after.narrative.clone()),
@@ -692,6 +694,18 @@ impl Tx {
         .await?;
         self.audit(&after.resource_name(), Some(current), Some(&after))?;
         Ok(after)
+    }
+
+    /// The reports of a project, every state.
+    pub async fn reports_of_project(&self, project: &Project) -> Result<Vec<OutcomeReport>> {
+        outcome_reports::Entity::find()
+            .filter(outcome_reports::Column::ProjectId.eq(project.id.as_str()))
+            .order_by_asc(outcome_reports::Column::Id)
+            .all(&self.txn)
+            .await?
+            .into_iter()
+            .map(|row| report_to_domain(row, 0))
+            .collect()
     }
 
     /// The live outcomes of a report, oldest first.

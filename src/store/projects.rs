@@ -15,7 +15,7 @@ use super::entities::{
     grants, indicators, project_countries, project_pillars, project_recommendations, projects,
 };
 use super::grants::countries_of_region;
-use super::{Keyset, Page, Store, Tx, new_id, now};
+use super::{Keyset, Page, Store, Tx, decode_code, new_id, now};
 use crate::domain::access::Scope;
 use crate::domain::grant::Grant;
 use crate::domain::pillar::Pillar;
@@ -58,10 +58,6 @@ fn project_not_found(grant_id: &str, id: &str) -> Error {
     }
 }
 
-fn corrupt(what: &str, id: &str, value: &str) -> Error {
-    Error::Internal(format!("{what} of {id} holds an unknown value {value:?}"))
-}
-
 /// The country, pillar and recommendation rows of some projects, by project id.
 struct Children {
     countries: HashMap<String, Vec<String>>,
@@ -95,8 +91,7 @@ async fn children(conn: &impl ConnectionTrait, ids: &[String]) -> Result<Childre
         .all(conn)
         .await?
     {
-        let pillar = Pillar::from_code(&row.pillar)
-            .ok_or_else(|| corrupt("project_pillars.pillar", &row.project_id, &row.pillar))?;
+        let pillar = decode_code::<Pillar>("project_pillars.pillar", &row.project_id, &row.pillar)?;
         children
             .pillars
             .entry(row.project_id)
@@ -124,10 +119,7 @@ fn to_domain(row: projects::Model, children: &Children) -> Result<Project> {
         })?;
     let activity_kinds = activity_codes
         .iter()
-        .map(|code| {
-            ActivityKind::from_code(code)
-                .ok_or_else(|| corrupt("projects.activity_kinds", &row.id, code))
-        })
+        .map(|code| decode_code::<ActivityKind>("projects.activity_kinds", &row.id, code))
         .collect::<Result<Vec<_>>>()?;
     let mut country_codes = children.countries.get(&row.id).cloned().unwrap_or_default();
     country_codes.sort();
@@ -140,8 +132,7 @@ fn to_domain(row: projects::Model, children: &Children) -> Result<Project> {
         .unwrap_or_default();
     recommendation_ids.sort();
     Ok(Project {
-        state: ProjectState::from_code(&row.state)
-            .ok_or_else(|| corrupt("projects.state", &row.id, &row.state))?,
+        state: decode_code::<ProjectState>("projects.state", &row.id, &row.state)?,
         fields: ProjectFields {
             title: row.title,
             summary: row.summary,
@@ -211,8 +202,8 @@ pub(super) async fn find(
 }
 
 pub(super) fn indicator_to_domain(row: indicators::Model, grant_id: &str) -> Result<Indicator> {
-    let outcome_kind = OutcomeKind::from_code(&row.outcome_kind)
-        .ok_or_else(|| corrupt("indicators.outcome_kind", &row.id, &row.outcome_kind))?;
+    let outcome_kind =
+        decode_code::<OutcomeKind>("indicators.outcome_kind", &row.id, &row.outcome_kind)?;
     let targets = serde_json::from_value(row.targets.clone())
         .map_err(|error| Error::Internal(format!("indicators.targets of {}: {error}", row.id)))?;
     Ok(Indicator {

@@ -12,7 +12,7 @@ use sea_orm::{
 };
 
 use super::entities::{countries, tip_rankings, tip_recommendations};
-use super::{Keyset, Page, Store, Tx, new_id, now};
+use super::{Keyset, Page, Store, Tx, decode_code, new_id, now};
 use crate::domain::names::{TipRankingName, TipRecommendationName};
 use crate::domain::pillar::Pillar;
 use crate::domain::tip_report::{
@@ -45,12 +45,8 @@ pub struct TipRecommendationFilter {
 }
 
 fn ranking(row: tip_rankings::Model) -> Result<TipRanking> {
-    let tier = TipTier::from_code(&row.tier).ok_or_else(|| {
-        Error::Internal(format!(
-            "tip_rankings.tier of {}/{}: {}",
-            row.country_code, row.report_year, row.tier
-        ))
-    })?;
+    let position = format!("{}/{}", row.country_code, row.report_year);
+    let tier: TipTier = decode_code("tip_rankings.tier", &position, &row.tier)?;
     Ok(TipRanking {
         country_code: row.country_code,
         report_year: row.report_year,
@@ -62,12 +58,7 @@ fn ranking(row: tip_rankings::Model) -> Result<TipRanking> {
 }
 
 fn recommendation(row: tip_recommendations::Model) -> Result<TipRecommendation> {
-    let pillar = Pillar::from_code(&row.pillar).ok_or_else(|| {
-        Error::Internal(format!(
-            "tip_recommendations.pillar of {}: {}",
-            row.id, row.pillar
-        ))
-    })?;
+    let pillar: Pillar = decode_code("tip_recommendations.pillar", &row.id, &row.pillar)?;
     Ok(TipRecommendation {
         id: row.id,
         country_code: row.country_code,
