@@ -174,12 +174,17 @@ fn psql_path() -> PathBuf {
     found.pop().unwrap_or_else(|| "psql".into())
 }
 
-/// Runs `psql -f file` once and returns how long it took, connection included.
+/// Runs `psql -f file` once and returns how long it took, its start and connection included.
 async fn time_psql(url: &str, file: &std::path::Path) -> Duration {
+    time_psql_with(url, &["-f".as_ref(), file.as_os_str()]).await
+}
+
+/// Runs psql with `arguments` after the connection flags; returns how long it took.
+async fn time_psql_with(url: &str, arguments: &[&std::ffi::OsStr]) -> Duration {
     let started = Instant::now();
     let output = tokio::process::Command::new(psql_path())
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f"])
-        .arg(file)
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url])
+        .args(arguments)
         .output()
         .await
         .expect("run psql (set PSQL to its path)");
@@ -344,9 +349,25 @@ async fn main() {
     let prepared = setup(&channel, &token).await;
     let mut client = OutcomeReportServiceClient::new(channel.clone());
     println!("UploadOutcomes benchmark ({backend:?}), median of {RUNS} runs");
+    // psql's own start and connection, for the column without them.
+    let mut starts = Vec::new();
+    if let Some(url) = &postgres_url {
+        for _ in 0..RUNS {
+            starts.push(time_psql_with(url, &["-c".as_ref(), "SELECT 1".as_ref()]).await);
+        }
+    }
+    let psql_start = if starts.is_empty() {
+        Duration::ZERO
+    } else {
+        median(starts)
+    };
     println!(
-        "{:>8}  {:>22}  {:>22}  {:>12}",
-        "outcomes", "UploadOutcomes (/s)", "psql INSERT (/s)", "upload/psql"
+        "{:>8}  {:>20}  {:>18}  {:>12}  {:>26}",
+        "outcomes",
+        "UploadOutcomes (/s)",
+        "psql -f (/s)",
+        "upload/psql",
+        "psql without its start (/s)"
     );
 
     let memory_before = resident_kib();
@@ -354,7 +375,6 @@ async fn main() {
         let outcomes: Vec<pb::Outcome> = (0..size).map(|n| outcome(n, indicator)).collect();
         let report_id = report.rsplit('/').next().expect("report id");
         let sql_file = directory.path().join(format!("insert-{size}.sql"));
-        std::fs::write(&sql_file, insert_sql(&outcomes, report_id)).expect("write the SQL");
         let mut uploads = Vec::new();
         let mut inserts = Vec::new();
         for _ in 0..RUNS {
@@ -381,22 +401,30 @@ async fn main() {
             uploads.push(started.elapsed());
             assert_eq!(answer.outcome_count, size as i64);
             if let Some(url) = &postgres_url {
+                // New ids each run: the same rows again, as a second upload writes them.
+                std::fs::write(&sql_file, insert_sql(&outcomes, report_id)).expect("write the SQL");
                 inserts.push(time_psql(url, &sql_file).await);
             }
         }
         let upload_rate = rate(size, median(uploads));
         if inserts.is_empty() {
-            println!("{size:>8}  {upload_rate:>22.0}  {:>22}  {:>12}", "-", "-");
-        } else {
-            let insert_rate = rate(size, median(inserts));
             println!(
-                "{size:>8}  {upload_rate:>22.0}  {insert_rate:>22.0}  {:>12.2}",
-                upload_rate / insert_rate
+                "{size:>8}  {upload_rate:>20.0}  {:>18}  {:>12}  {:>26}",
+                "-", "-", "-"
+            );
+        } else {
+            let insert = median(inserts);
+            let insert_rate = rate(size, insert);
+            println!(
+                "{size:>8}  {upload_rate:>20.0}  {insert_rate:>18.0}  {:>12.2}  {:>26.0}",
+                upload_rate / insert_rate,
+                rate(size, insert.saturating_sub(psql_start)),
             );
         }
     }
     println!(
-        "resident memory (client and server): before {} KiB, after {} KiB",
+        "psql's start and connection: {psql_start:.1?}; resident memory (client and server): \
+         before {} KiB, after {} KiB",
         memory_before,
         resident_kib()
     );

@@ -26,8 +26,8 @@ use crate::pb::v1::outcome_report_service_client::OutcomeReportServiceClient;
 const PROGRESS_FROM: usize = 1_000;
 /// How long to wait for the server to accept the connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Largest header block (and so trailers) to accept. The refusal of a file names up to a hundred
-/// rows in its `grpc-status-details-bin` trailer, beyond the client's default of 16 KiB.
+/// Largest header block (and so trailers) to accept. The refusal of a file names many rows in
+/// its `grpc-status-details-bin` trailer, which can pass the client's default of 16 KiB.
 const MAX_HEADER_LIST_SIZE: u32 = 1024 * 1024;
 
 /// What an upload did.
