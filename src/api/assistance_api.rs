@@ -14,7 +14,7 @@ use super::{
     ProtoEnum, StateChange, StateChangeRequest, Write, accept, accept_update, call_context, etag,
     filter_code, filter_number, from_timestamp, required, timestamp,
 };
-use crate::domain::access::{Actor, Role};
+use crate::domain::access::Actor;
 use crate::domain::assistance::{
     self, AgeGroup, AssistanceCase, CaseState, CaseTransition, CaseUrgency, Disbursement,
     DisbursementInput, FundAllocation, FundYear, NeedInput, NeedKind, PersonalData, PersonalField,
@@ -109,15 +109,6 @@ impl StateChangeRequest for pb::CloseAssistanceCaseRequest {
     }
 }
 
-/// How a grantee sees the office's tokens: by role, never by id.
-fn token_as_seen_by(token: &str, viewer: &Actor) -> String {
-    if viewer.role == Role::Grantee && !token.is_empty() && !token.ends_with(&viewer.token_id) {
-        "assistance office".to_string()
-    } else {
-        token.to_string()
-    }
-}
-
 /// The proto form of a case, as `viewer` may see it: never its personal data, only which fields it holds.
 fn case_to_proto(case: &AssistanceCase, viewer: &Actor) -> pb::AssistanceCase {
     pb::AssistanceCase {
@@ -157,9 +148,9 @@ fn case_to_proto(case: &AssistanceCase, viewer: &Actor) -> pb::AssistanceCase {
         requested_amount: case.requested().0,
         approved_amount: case.approved().0,
         paid_amount: case.paid().0,
-        referrer: token_as_seen_by(&case.referrer, viewer),
-        reviewer: token_as_seen_by(&case.reviewer, viewer),
-        decider: token_as_seen_by(&case.decider, viewer),
+        referrer: viewer.sees_actor_of(&case.referrer, "assistance office"),
+        reviewer: viewer.sees_actor_of(&case.reviewer, "assistance office"),
+        decider: viewer.sees_actor_of(&case.decider, "assistance office"),
         personal_data: None,
         personal_data_fields: case
             .personal_data_fields
@@ -191,7 +182,7 @@ fn disbursement_to_proto(disbursement: &Disbursement, viewer: &Actor) -> pb::Dis
         amount: disbursement.amount.0,
         payment_time: Some(timestamp(disbursement.payment_time)),
         reference: disbursement.reference.clone(),
-        creator: token_as_seen_by(&disbursement.creator, viewer),
+        creator: viewer.sees_actor_of(&disbursement.creator, "assistance office"),
         create_time: Some(timestamp(disbursement.create_time)),
     }
 }

@@ -54,8 +54,13 @@ impl Actor {
     /// How this caller sees who made a change (`apiTokens/{id}`): a grantee
     /// sees its own tokens, and "program office" for anyone else, never a staff token id.
     pub fn sees_actor(&self, actor: &str) -> String {
+        self.sees_actor_of(actor, "program office")
+    }
+
+    /// Like [`Actor::sees_actor`], naming the staff `office` (e.g. "assistance office").
+    pub fn sees_actor_of(&self, actor: &str, office: &str) -> String {
         if self.role == Role::Grantee && !actor.is_empty() && actor != self.resource_name() {
-            "program office".to_string()
+            office.to_string()
         } else {
             actor.to_string()
         }
