@@ -44,10 +44,16 @@ pub async fn create_token(
 }
 
 /// Creates the first admin token when no token exists, and hands it over.
+/// With a token file, the file is created first (exclusively): a path that
+/// exists already stops the start before any token is made.
 pub async fn ensure_admin_token(store: &Store, file: Option<&Path>) -> Result<()> {
     if store.count_tokens().await? > 0 {
         return Ok(());
     }
+    let mut opened = match file {
+        Some(path) => Some((path, create_private_file(path)?)),
+        None => None,
+    };
     let new = NewToken {
         display_name: "bootstrap admin".into(),
         owner: "bootstrap".into(),
@@ -57,13 +63,21 @@ pub async fn ensure_admin_token(store: &Store, file: Option<&Path>) -> Result<()
     };
     let secret = match create_token(store, "bootstrap", new, Some(BOOTSTRAP_TOKEN_ID)).await {
         Ok((_, secret)) => secret,
-        // Another replica bootstrapped at the same moment.
-        Err(Error::AlreadyExists { .. }) => return Ok(()),
-        Err(error) => return Err(error),
+        Err(error) => {
+            // Nothing to hand over: leave no empty file behind.
+            if let Some((path, _)) = opened.take() {
+                let _removed = std::fs::remove_file(path);
+            }
+            return match error {
+                // Another replica bootstrapped at the same moment.
+                Error::AlreadyExists { .. } => Ok(()),
+                error => Err(error),
+            };
+        }
     };
-    match file {
-        Some(path) => {
-            write_private_file(path, &secret).map_err(|error| {
+    match opened {
+        Some((path, mut handle)) => {
+            writeln!(handle, "{secret}").map_err(|error| {
                 Error::Internal(format!("cannot write {}: {error}", path.display()))
             })?;
             tracing::warn!(
@@ -84,19 +98,31 @@ pub async fn ensure_admin_token(store: &Store, file: Option<&Path>) -> Result<()
     Ok(())
 }
 
-fn write_private_file(path: &Path, secret: &str) -> std::io::Result<()> {
+/// Creates the token file, refusing one that exists (a file or a link) with a message naming the setting.
+fn create_private_file(path: &Path) -> Result<std::fs::File> {
+    open_private_file(path).map_err(|error| {
+        let why = if error.kind() == std::io::ErrorKind::AlreadyExists {
+            "it already exists (a file or a link): remove it, or choose a new path in a directory only this user can write".to_string()
+        } else {
+            error.to_string()
+        };
+        Error::Internal(format!(
+            "auth.bootstrap_token_file: cannot create {}: {why}",
+            path.display()
+        ))
+    })
+}
+
+/// Opens a new file only this user can read. The file must not exist:
+/// `create_new` (O_CREAT|O_EXCL) refuses an existing file and any symbolic
+/// link, so a file planted by another user never receives the secret.
+fn open_private_file(path: &Path) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    writeln!(file, "{secret}")
+    options.open(path)
 }

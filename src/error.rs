@@ -60,6 +60,13 @@ pub enum Error {
     /// The token's role may not call this method.
     #[error("the {role} role may not call {method}")]
     PermissionDenied { role: String, method: String },
+    /// A limit is reached (e.g. report streams running at once); retry after `retry_after`.
+    #[error("{message}")]
+    ResourceExhausted {
+        reason: &'static str,
+        message: String,
+        retry_after: std::time::Duration,
+    },
     /// A dependency (the database) is not reachable now; retry later.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -130,6 +137,7 @@ impl Error {
             Error::Aborted { .. } => Code::Aborted,
             Error::Unauthenticated => Code::Unauthenticated,
             Error::PermissionDenied { .. } => Code::PermissionDenied,
+            Error::ResourceExhausted { .. } => Code::ResourceExhausted,
             Error::Unavailable(_) => Code::Unavailable,
             Error::Internal(_) => Code::Internal,
         }
@@ -145,10 +153,38 @@ impl Error {
             Error::Aborted { reason, .. } => reason,
             Error::Unauthenticated => "UNAUTHENTICATED",
             Error::PermissionDenied { .. } => "PERMISSION_DENIED",
+            Error::ResourceExhausted { reason, .. } => reason,
             Error::Unavailable(_) => "DATABASE_UNAVAILABLE",
             Error::Internal(_) => "INTERNAL",
         }
     }
+}
+
+/// Most bytes of an answer's message: whatever a request carried, an error stays small. Bytes,
+/// not characters: the message travels percent-encoded in a header (and again in the details),
+/// and the client's header limit counts bytes.
+const MAX_MESSAGE: usize = 1024;
+/// Most bytes of one detail (a field path, a rule, a resource name).
+const MAX_FIELD: usize = 300;
+/// Most field violations one answer lists...
+const MAX_VIOLATIONS: usize = 50;
+/// ...and most bytes they take, encoded (fields, rules, and about 8 bytes of framing each).
+/// With the message (sent twice: in `grpc-message` and in the details) an error stays under
+/// 8 KiB, and so under a default client's 16 KiB header limit once percent-encoded and base64.
+const MAX_VIOLATION_BYTES: usize = 5632;
+/// The framing of one encoded field violation, at most.
+const VIOLATION_FRAMING: usize = 8;
+
+/// `text`, cut to at most `max` bytes (on a character boundary) with a mark that it was cut.
+fn bounded(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... (cut)", &text[..end])
 }
 
 impl From<Error> for Status {
@@ -164,12 +200,20 @@ impl From<Error> for Status {
                 tracing::warn!(%cause, "database unavailable");
                 "the database is unavailable; retry later".to_string()
             }
-            other => other.to_string(),
+            other => bounded(&other.to_string(), MAX_MESSAGE),
         };
         match &error {
             Error::InvalidArgument(violations) => {
-                for violation in violations {
-                    details.add_bad_request_violation(&violation.field, &violation.description);
+                let mut budget = MAX_VIOLATION_BYTES;
+                for violation in violations.iter().take(MAX_VIOLATIONS) {
+                    let field = bounded(&violation.field, MAX_FIELD);
+                    let description = bounded(&violation.description, MAX_FIELD);
+                    let size = field.len() + description.len() + VIOLATION_FRAMING;
+                    let Some(left) = budget.checked_sub(size) else {
+                        break;
+                    };
+                    budget = left;
+                    details.add_bad_request_violation(field, description);
                 }
             }
             Error::FailedPrecondition {
@@ -177,14 +221,59 @@ impl From<Error> for Status {
                 subject,
                 description,
             } => {
-                details.add_precondition_failure_violation(*reason, subject, description);
+                details.add_precondition_failure_violation(
+                    *reason,
+                    bounded(subject, MAX_FIELD),
+                    bounded(description, MAX_FIELD),
+                );
+            }
+            Error::ResourceExhausted { retry_after, .. } => {
+                details.set_retry_info(Some(*retry_after));
             }
             Error::NotFound { resource } | Error::AlreadyExists { resource, .. } => {
-                details.set_resource_info("", resource, "", &message);
+                details.set_resource_info("", bounded(resource, MAX_FIELD), "", &message);
             }
             _ => {}
         }
         details.set_error_info(error.reason(), ERROR_DOMAIN, []);
         Status::with_error_details(code, message, details)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_that_echoes_huge_input_in_wide_characters_stays_under_8_kib() {
+        let huge = "𝕏\u{202e}".repeat(50_000);
+        let violations = (0..1_000)
+            .map(|index| FieldViolation::new(format!("paths[{index}].{huge}"), huge.clone()))
+            .collect();
+
+        let invalid = Status::from(Error::InvalidArgument(violations));
+        let not_found = Status::from(Error::NotFound {
+            resource: format!("organizations/{huge}"),
+        });
+
+        for status in [invalid, not_found] {
+            assert!(status.message().len() <= MAX_MESSAGE + "... (cut)".len());
+            assert!(status.message().ends_with("... (cut)"));
+            assert!(
+                status.message().len() + status.details().len() <= 8 * 1024,
+                "{} bytes of details",
+                status.details().len()
+            );
+        }
+    }
+
+    #[test]
+    fn a_short_error_is_sent_whole() {
+        let status = Status::from(Error::invalid("grant.title", "must not be empty"));
+
+        assert_eq!(
+            status.message(),
+            "invalid request: grant.title: must not be empty"
+        );
     }
 }

@@ -1,12 +1,15 @@
 //! The `tipgrants` command: `serve` (default), `migrate up|down|status`,
-//! `token create`. Thin: parse the command line, load settings, init
-//! telemetry, run.
+//! `token create`, `audit head` and `keys generate|rotate` against the
+//! configured database, and the client commands
+//! `outcomes template|upload` against a running server (`tipgrants::cli`).
+//! Thin: parse the command line, load settings, init telemetry, run.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chrono::{Duration, Utc};
 use clap::{Parser, Subcommand};
+use tipgrants::cli::OutcomesCommand;
 use tipgrants::domain::access::Role;
 use tipgrants::settings::Settings;
 use tipgrants::startup::{Application, shutdown_signal};
@@ -20,7 +23,7 @@ use tipgrants::{bootstrap, telemetry};
     about = "Grant-tracking and case-management gRPC server for anti-trafficking programs"
 )]
 struct Cli {
-    /// Settings file (TOML) applied over the embedded defaults; TIPGRANTS__SECTION__KEY variables override both.
+    /// Settings file (TOML) of serve, migrate and token, applied over the embedded defaults; TIPGRANTS__SECTION__KEY variables override both.
     #[arg(long, global = true, env = "TIPGRANTS_CONFIG")]
     config: Option<PathBuf>,
     #[command(subcommand)]
@@ -29,6 +32,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    #[command(flatten)]
+    Database(DatabaseCommand),
+    /// Outcome reports from a CSV file, against a running server (no settings, no database).
+    Outcomes {
+        #[command(subcommand)]
+        action: OutcomesCommand,
+    },
+}
+
+/// The commands that load the settings and use the configured database.
+#[derive(Subcommand)]
+enum DatabaseCommand {
     /// Serve the gRPC API (the default).
     Serve,
     /// Manage the database schema.
@@ -40,6 +55,40 @@ enum Command {
     Token {
         #[command(subcommand)]
         action: TokenAction,
+    },
+    /// The audit log (against the configured database).
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+    /// Keys that seal victims' personal data (`privacy.keys`).
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Print the head of the audit chain (sequence and hash): keep it somewhere
+    /// else, and pass it to VerifyAuditChain later to detect a truncated log.
+    Head,
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Print a fresh key entry `ID:BASE64` for privacy.keys (32 random bytes); nothing is stored.
+    Generate {
+        /// The key's id (1 to 32 letters, digits, '-' or '_'), e.g. k2; default `k` and today's date.
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Re-seal, with privacy.active_key, the personal data still sealed with older keys, in small
+    /// batches (each its own transaction) while the server runs. Give the servers the new key first.
+    Rotate {
+        /// Cases per transaction.
+        #[arg(long, default_value_t = 50)]
+        batch: u64,
     },
 }
 
@@ -77,7 +126,17 @@ enum TokenAction {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match Settings::load(cli.config.as_deref()) {
+    match cli
+        .command
+        .unwrap_or(Command::Database(DatabaseCommand::Serve))
+    {
+        Command::Outcomes { action } => tipgrants::cli::run_outcomes(action),
+        Command::Database(command) => run_on_database(cli.config, command),
+    }
+}
+
+fn run_on_database(config: Option<PathBuf>, command: DatabaseCommand) -> ExitCode {
+    let settings = match Settings::load(config.as_deref()) {
         Ok(settings) => settings,
         Err(error) => {
             eprintln!("tipgrants: {error}");
@@ -96,10 +155,12 @@ fn main() -> ExitCode {
         }
     };
     let outcome = runtime.block_on(async move {
-        match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => serve(settings).await,
-            Command::Migrate { action } => migrate(settings, action).await,
-            Command::Token { action } => token(settings, action).await,
+        match command {
+            DatabaseCommand::Serve => serve(settings).await,
+            DatabaseCommand::Migrate { action } => migrate(settings, action).await,
+            DatabaseCommand::Token { action } => token(settings, action).await,
+            DatabaseCommand::Audit { action } => audit(settings, action).await,
+            DatabaseCommand::Keys { action } => keys(settings, action).await,
         }
     });
     match outcome {
@@ -187,4 +248,49 @@ async fn token(settings: Settings, action: TokenAction) -> Result<(), String> {
     eprintln!("created {resource} ({role}); its secret is shown once:");
     println!("{secret}");
     Ok(())
+}
+
+async fn audit(settings: Settings, action: AuditAction) -> Result<(), String> {
+    let AuditAction::Head = action;
+    let store = connect(&settings).await?;
+    let (sequence, hash) = store
+        .audit_head()
+        .await
+        .map_err(|error| error.to_string())?;
+    println!("sequence {sequence}");
+    println!("hash {hash}");
+    eprintln!(
+        "keep both outside this server; later, VerifyAuditChain with expected_head_sequence and \
+         expected_head_hash fails if the log no longer contains this event"
+    );
+    Ok(())
+}
+
+async fn keys(settings: Settings, action: KeysAction) -> Result<(), String> {
+    use tipgrants::secret::ExposeSecret;
+    match action {
+        KeysAction::Generate { id } => {
+            let id = id.unwrap_or_else(|| format!("k{}", Utc::now().format("%Y%m%d")));
+            let key = tipgrants::privacy::generate_key(&id)?;
+            eprintln!(
+                "a new key {id}: add it in front of privacy.keys (TIPGRANTS__PRIVACY__KEYS) and set privacy.active_key = \"{id}\"; keep it secret and never commit it"
+            );
+            println!("{}", key.expose_secret());
+            Ok(())
+        }
+        KeysAction::Rotate { batch } => {
+            let keyring = settings.keyring().map_err(|error| error.to_string())?;
+            let store = connect(&settings).await?;
+            let done = tipgrants::privacy::rotate(&store, &keyring, batch.clamp(1, 1000))
+                .await
+                .map_err(|error| error.to_string())?;
+            eprintln!(
+                "re-sealed the personal data of {} case(s) with key {} in {} transaction(s)",
+                done.cases,
+                keyring.active_id().unwrap_or_default(),
+                done.batches
+            );
+            Ok(())
+        }
+    }
 }

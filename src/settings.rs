@@ -21,7 +21,11 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub telemetry: TelemetrySettings,
     pub fiscal_year: FiscalYearSettings,
+    pub reporting: ReportingSettings,
+    pub reports: ReportsSettings,
     pub auth: AuthSettings,
+    pub privacy: PrivacySettings,
+    pub assistance: AssistanceSettings,
 }
 
 /// `[server]`: listeners and limits.
@@ -91,12 +95,50 @@ pub struct FiscalYearSettings {
     pub first_month: u32,
 }
 
+/// `[reporting]`: when outcome reports fall due.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportingSettings {
+    /// Days after a reporting period's end that its report is due.
+    pub due_days: u32,
+    /// Days after a project's end that its final report is due.
+    pub final_due_days: u32,
+}
+
+/// `[reports]`: fiscal-year reports.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportsSettings {
+    /// Report streams running at once; more fail at once with RESOURCE_EXHAUSTED.
+    pub max_concurrent_streams: u32,
+    /// Counts of people below this are suppressed (k; the data hub publishes with 11).
+    pub suppression_threshold: u32,
+}
+
 /// `[auth]`: token cache and bootstrap.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSettings {
     pub token_cache_ttl_seconds: u64,
     pub bootstrap_token_file: String,
+}
+
+/// `[privacy]`: the keys that seal victims' personal data (see `crate::privacy`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacySettings {
+    /// `id:base64,id:base64`: every key opens, the active one seals. A secret.
+    pub keys: SecretString,
+    /// The id of the key that seals new values (may be empty with exactly one key).
+    pub active_key: String,
+}
+
+/// `[assistance]`: the emergency victim-assistance fund.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssistanceSettings {
+    /// A CRITICAL case still undecided this many hours after its referral is late.
+    pub critical_decision_hours: u32,
 }
 
 /// A setting that cannot be used, with the key it belongs to.
@@ -262,10 +304,35 @@ impl Settings {
                 "must be a month number from 1 to 12",
             ));
         }
+        if !(0..=365).contains(&self.reporting.due_days) {
+            return Err(invalid("reporting.due_days", "must be from 0 to 365"));
+        }
+        if !(0..=365).contains(&self.reporting.final_due_days) {
+            return Err(invalid("reporting.final_due_days", "must be from 0 to 365"));
+        }
+        if !(1..=1000).contains(&self.reports.max_concurrent_streams) {
+            return Err(invalid(
+                "reports.max_concurrent_streams",
+                "must be from 1 to 1000",
+            ));
+        }
+        if !(1..=1000).contains(&self.reports.suppression_threshold) {
+            return Err(invalid(
+                "reports.suppression_threshold",
+                "must be from 1 to 1000",
+            ));
+        }
         if !(1..=3600).contains(&self.auth.token_cache_ttl_seconds) {
             return Err(invalid(
                 "auth.token_cache_ttl_seconds",
                 "must be between 1 and 3600",
+            ));
+        }
+        self.keyring()?;
+        if !(1..=720).contains(&self.assistance.critical_decision_hours) {
+            return Err(invalid(
+                "assistance.critical_decision_hours",
+                "must be from 1 to 720",
             ));
         }
         tracing_subscriber::EnvFilter::try_new(&self.telemetry.filter)
@@ -292,6 +359,12 @@ impl Settings {
         } else {
             SecretString::from(url)
         }
+    }
+
+    /// The keys of victims' personal data (validated; the error never shows a key).
+    pub fn keyring(&self) -> Result<crate::privacy::Keyring, SettingsError> {
+        crate::privacy::Keyring::parse(&self.privacy.keys, &self.privacy.active_key)
+            .map_err(|message| invalid("privacy.keys", message))
     }
 
     /// Where the bootstrap admin token goes: a file, or standard error when `None`.

@@ -24,23 +24,30 @@ use tower::Service;
 
 use crate::api::access_api::AccessApi;
 use crate::api::admission::AdmissionLayer;
+use crate::api::assistance_api::{AssistanceApi, AssistanceRules};
 use crate::api::audit_api::AuditApi;
 use crate::api::auth::{AuthLayer, Authenticator};
 use crate::api::deadline::{DeadlineLayer, streaming_methods};
 use crate::api::grant_api::GrantApi;
 use crate::api::organization_api::OrganizationApi;
+use crate::api::outcome_report_api::OutcomeReportApi;
 use crate::api::project_api::ProjectApi;
 use crate::api::reference_data_api::ReferenceDataApi;
+use crate::api::report_api::ReportApi;
 use crate::api::streaming::StreamLimits;
 use crate::api::tip_report_api::TipReportApi;
 use crate::bootstrap;
 use crate::domain::fiscal_year::FiscalCalendar;
+use crate::domain::outcome::ReportingRules;
 use crate::pb::v1::access_service_server::AccessServiceServer;
+use crate::pb::v1::assistance_service_server::AssistanceServiceServer;
 use crate::pb::v1::audit_service_server::AuditServiceServer;
 use crate::pb::v1::grant_service_server::GrantServiceServer;
 use crate::pb::v1::organization_service_server::OrganizationServiceServer;
+use crate::pb::v1::outcome_report_service_server::OutcomeReportServiceServer;
 use crate::pb::v1::project_service_server::ProjectServiceServer;
 use crate::pb::v1::reference_data_service_server::ReferenceDataServiceServer;
+use crate::pb::v1::report_service_server::ReportServiceServer;
 use crate::pb::v1::tip_report_service_server::TipReportServiceServer;
 use crate::settings::Settings;
 use crate::store::Store;
@@ -87,6 +94,9 @@ pub enum StartupError {
     Tls(String),
     #[error("reflection: {0}")]
     Reflection(String),
+    /// Victims' personal data cannot be kept safe with the configured keys.
+    #[error("privacy: {0}")]
+    Privacy(String),
 }
 
 /// A built server, bound and ready to run.
@@ -107,6 +117,12 @@ impl Application {
             store.migrate().await?;
         }
         bootstrap::ensure_admin_token(&store, settings.bootstrap_token_file().as_deref()).await?;
+        let keyring = settings
+            .keyring()
+            .map_err(|error| StartupError::Privacy(error.to_string()))?;
+        crate::privacy::check_startup(&store, &keyring)
+            .await
+            .map_err(StartupError::Privacy)?;
         let listener = bind(&settings.server.listen_address).await?;
         let address = listener.local_addr().map_err(|source| StartupError::Bind {
             address: settings.server.listen_address.clone(),
@@ -160,9 +176,20 @@ impl Application {
             settings.server.reflection,
         ));
         let calendar = FiscalCalendar::new(settings.fiscal_year.first_month);
+        let reporting = ReportingRules {
+            calendar,
+            due_days: settings.reporting.due_days,
+            final_due_days: settings.reporting.final_due_days,
+        };
+        let keyring = Arc::new(
+            settings
+                .keyring()
+                .map_err(|error| StartupError::Privacy(error.to_string()))?,
+        );
         let api = ApiServices::default()
             .add(OrganizationServiceServer::new(OrganizationApi::new(
                 store.clone(),
+                authenticator.clone(),
             )))
             .add(ReferenceDataServiceServer::new(ReferenceDataApi::new(
                 store.clone(),
@@ -181,7 +208,24 @@ impl Application {
             )))
             .add(ProjectServiceServer::new(ProjectApi::new(
                 store.clone(),
+                reporting,
+            )))
+            .add(OutcomeReportServiceServer::new(OutcomeReportApi::new(
+                store.clone(),
+                reporting,
+            )))
+            .add(AssistanceServiceServer::new(AssistanceApi::new(
+                store.clone(),
+                keyring,
+                AssistanceRules {
+                    calendar,
+                    critical_decision_hours: settings.assistance.critical_decision_hours,
+                },
+            )))
+            .add(ReportServiceServer::new(ReportApi::new(
+                store.clone(),
                 calendar,
+                &settings.reports,
             )));
         let health_names: HealthNames = api.names.into();
 
@@ -336,7 +380,8 @@ async fn set_health(reporter: &HealthReporter, names: &[&'static str], status: S
     }
 }
 
-/// Keeps health in step with the database: NOT_SERVING while it does not answer.
+/// Keeps health in step with the database: NOT_SERVING while it does not answer within the
+/// interval, so at most two intervals after it dies.
 async fn probe_database(
     store: Store,
     reporter: HealthReporter,
@@ -350,7 +395,11 @@ async fn probe_database(
             _ = tokio::time::sleep(interval) => {}
             _ = stop.wait_for(|stopped| *stopped) => return,
         }
-        let reachable = store.ping().await;
+        // A ping slower than the interval is a failure: against a dead database the pool keeps
+        // retrying until its acquire timeout, and health must not lag the interval by that.
+        let reachable = tokio::time::timeout(interval, store.ping())
+            .await
+            .unwrap_or(false);
         if reachable != serving {
             serving = reachable;
             if reachable {

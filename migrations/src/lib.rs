@@ -7,6 +7,9 @@ mod m20261128_000001_foundation;
 mod m20261128_000002_access;
 mod m20261128_000003_grants;
 mod m20261128_000004_append_only;
+mod m20261129_000005_outcomes;
+mod m20261129_000006_audit_sequence;
+mod m20261201_000006_assistance;
 mod seed;
 
 /// All migrations, in order.
@@ -20,6 +23,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_access::Migration),
             Box::new(m20261128_000003_grants::Migration),
             Box::new(m20261128_000004_append_only::Migration),
+            Box::new(m20261129_000005_outcomes::Migration),
+            Box::new(m20261129_000006_audit_sequence::Migration),
+            Box::new(m20261201_000006_assistance::Migration),
         ]
     }
 }

@@ -8,11 +8,11 @@ use tonic::{Request, Response, Status};
 use super::auth::Authenticator;
 use super::paging::{self, PageRequest};
 use super::{
-    Idempotency, ProtoEnum, call_context, filter_code, from_timestamp, timestamp, with_request_id,
+    ProtoEnum, Write, accept, call_context, filter_code, from_timestamp, required, timestamp,
 };
 use crate::domain::access::{ApiToken, Role, TokenInput};
 use crate::domain::names::{ApiTokenName, OrganizationName, ResourceName};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::pb::v1 as pb;
 use crate::pb::v1::access_service_server::AccessService;
 use crate::store::Store;
@@ -78,13 +78,9 @@ impl AccessService for AccessApi {
         &self,
         request: Request<pb::CreateApiTokenRequest>,
     ) -> Result<Response<pb::CreateApiTokenResponse>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let idempotency = Idempotency::of(&request.request_id, &request)?;
-        let token = request
-            .api_token
-            .as_ref()
-            .ok_or_else(|| Error::invalid("api_token", "is required"))?;
+        let (call, request) = accept(request)?;
+        let write = Write::of(&call, &request.request_id, &request)?;
+        let token = required("api_token", &request.api_token)?;
         let expire_time = token
             .expire_time
             .as_ref()
@@ -101,22 +97,22 @@ impl AccessService for AccessApi {
 
         // The secret exists only in the first answer: the remembered replay carries the token without it.
         let mut secret = String::new();
-        let call = with_request_id(call, &request.request_id);
-        let replay = Idempotency::write(&idempotency, &self.store, &call, async |tx| {
-            if let Some(organization) = &new.organization_id {
-                tx.organization_presence(organization).await?.require_live(
-                    "api_token.organization",
-                    &OrganizationName::new(organization),
-                )?;
-            }
-            let (created, new_secret) = tx.create_token(new, None).await?;
-            secret = new_secret;
-            Ok(pb::CreateApiTokenResponse {
-                api_token: Some(to_proto(&created)),
-                secret: String::new(),
+        let replay = write
+            .run(&self.store, async |tx| {
+                if let Some(organization) = &new.organization_id {
+                    tx.organization_presence(organization).await?.require_live(
+                        "api_token.organization",
+                        &OrganizationName::new(organization),
+                    )?;
+                }
+                let (created, new_secret) = tx.create_token(new, None).await?;
+                secret = new_secret;
+                Ok(pb::CreateApiTokenResponse {
+                    api_token: Some(to_proto(&created)),
+                    secret: String::new(),
+                })
             })
-        })
-        .await?;
+            .await?;
         Ok(Response::new(pb::CreateApiTokenResponse {
             secret,
             ..replay
@@ -159,19 +155,21 @@ impl AccessService for AccessApi {
         &self,
         request: Request<pb::RevokeApiTokenRequest>,
     ) -> Result<Response<pb::ApiToken>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let idempotency = Idempotency::of(&request.request_id, &request)?;
+        let (call, request) = accept(request)?;
+        let write = Write::of(&call, &request.request_id, &request)?;
         let name = ApiTokenName::parse("name", &request.name)?;
         // Once committed, this replica forgets the token at once (others within the cache lifetime).
         let mut revoked_hash = None;
-        let call = with_request_id(call, &request.request_id);
-        let answer = Idempotency::write(&idempotency, &self.store, &call, async |tx| {
-            let (revoked, secret_hash) = tx.revoke_token(&name.token).await?;
-            revoked_hash = Some(secret_hash);
-            Ok(to_proto(&revoked))
-        })
-        .await?;
+        let answer = write
+            .run(&self.store, async |tx| {
+                let token = tx.get_token_in(&name.token).await?;
+                let other_admins = tx.other_live_admin_tokens(&token.id).await?;
+                token.check_not_last_admin(other_admins)?;
+                let (revoked, secret_hash) = tx.revoke_token(&name.token).await?;
+                revoked_hash = Some(secret_hash);
+                Ok(to_proto(&revoked))
+            })
+            .await?;
         if let Some(secret_hash) = revoked_hash {
             self.authenticator.forget(&secret_hash).await;
         }

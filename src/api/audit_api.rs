@@ -126,7 +126,28 @@ impl AuditService for AuditApi {
         request: Request<pb::VerifyAuditChainRequest>,
     ) -> Result<Response<pb::VerifyAuditChainResponse>, Status> {
         call_context(&request)?;
-        let verification = self.store.verify_audit_chain().await?;
+        let request = request.get_ref();
+        let anchor = match (
+            request.expected_head_sequence,
+            request.expected_head_hash.trim(),
+        ) {
+            (0, "") => None,
+            (sequence, hash)
+                if sequence >= 1
+                    && hash.len() == 64
+                    && hash.chars().all(|c| c.is_ascii_hexdigit()) =>
+            {
+                Some((sequence, hash.to_ascii_lowercase()))
+            }
+            _ => {
+                return Err(crate::error::Error::invalid(
+                    "expected_head_sequence",
+                    "an anchor is a sequence of at least 1 with its 64-hex-digit expected_head_hash",
+                )
+                .into());
+            }
+        };
+        let verification = self.store.verify_audit_chain(anchor).await?;
         let (first_broken_sequence, problem) =
             verification.check.broken.clone().unwrap_or_default();
         Ok(Response::new(pb::VerifyAuditChainResponse {

@@ -20,7 +20,7 @@ use tower::{Layer, Service};
 use tracing::Instrument;
 
 use super::permissions::{self, Access};
-use crate::domain::access::{self, ApiToken, Role};
+use crate::domain::access::{self, ApiToken};
 use crate::error::{Error, Result};
 use crate::store::{CallContext, Store};
 
@@ -51,7 +51,8 @@ impl Authenticator {
     }
 
     /// The caller of `method`, or `None` for calls that need no token.
-    /// Reflection needs no token while `server.reflection` is on, and any valid token when it is off.
+    /// Reflection needs no token while `server.reflection` is on, and is refused to every caller
+    /// when it is off (UNAUTHENTICATED without a valid token, PERMISSION_DENIED with one).
     pub async fn authorize(
         &self,
         method: &str,
@@ -60,7 +61,7 @@ impl Authenticator {
         let roles = match permissions::access(method) {
             Access::Public => return Ok(None),
             Access::Reflection if self.allow_reflection => return Ok(None),
-            Access::Reflection => Role::ALL,
+            Access::Reflection => &[],
             Access::Roles(roles) => roles,
         };
         let actor = self.authenticate(headers).await?;
@@ -155,13 +156,24 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let authenticator = self.authenticator.clone();
         let method = request.uri().path().to_string();
-        let request_id = request
-            .headers()
-            .get("x-request-id")
-            .and_then(|value| value.to_str().ok())
-            .filter(|value| !value.is_empty() && value.len() <= 100)
-            .map(str::to_string)
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        // One rule for `x-request-id` and a body's `request_id`: a bad one is refused, never stored.
+        let header_id = match request.headers().get("x-request-id") {
+            None => Ok(None),
+            Some(value) => value
+                .to_str()
+                .ok()
+                .and_then(|value| crate::domain::validate::request_id(value).ok())
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "x-request-id",
+                        "must be at most 100 printable ASCII characters",
+                    )
+                }),
+        };
+        let request_id = match &header_id {
+            Ok(Some(id)) => id.clone(),
+            _ => uuid::Uuid::new_v4().to_string(),
+        };
         let span = tracing::info_span!(
             "rpc",
             method = %method,
@@ -173,7 +185,11 @@ where
         Box::pin(
             async move {
                 let started = Instant::now();
-                let response = match authenticator.authorize(&method, request.headers()).await {
+                let authorized = match header_id {
+                    Ok(_) => authenticator.authorize(&method, request.headers()).await,
+                    Err(error) => Err(error),
+                };
+                let response = match authorized {
                     Ok(actor) => {
                         if let Some(actor) = actor {
                             tracing::Span::current().record("actor", actor.resource_name());

@@ -4,9 +4,10 @@ use tonic::{Request, Response, Status};
 
 use super::paging::{self, PageRequest};
 use super::{
-    Idempotency, ProtoEnum, StateChangeRequest, call_context, etag, filter_code, filter_number,
-    from_timestamp, mask_fields, parse_etag, timestamp, with_request_id,
+    ProtoEnum, StateChange, StateChangeRequest, Write, accept, accept_update, call_context, etag,
+    filter_code, filter_number, from_timestamp, required, timestamp,
 };
+use crate::domain::access::Actor;
 use crate::domain::fiscal_year::FiscalCalendar;
 use crate::domain::grant::{
     self, Grant, GrantApproach, GrantInput, GrantInstrument, GrantRevision, GrantState, Obligation,
@@ -48,6 +49,8 @@ code_enum! {
         ProgramOfficer => "program_officer",
     }
 }
+
+update_requests!(pb::UpdateGrantRequest => grant: pb::Grant);
 
 state_change_requests!(; with reason:
     pb::ActivateGrantRequest,
@@ -101,12 +104,13 @@ fn obligation_to_proto(obligation: &Obligation) -> pb::Obligation {
     }
 }
 
-fn revision_to_proto(revision: &GrantRevision) -> pb::GrantRevision {
+/// The proto form of a revision, as `viewer` may see it (grantees never see staff token ids).
+fn revision_to_proto(revision: &GrantRevision, viewer: &Actor) -> pb::GrantRevision {
     pb::GrantRevision {
         name: GrantRevisionName::new(&revision.grant_id, revision.revision.to_string()).to_string(),
         revision: revision.revision,
         revision_time: Some(timestamp(revision.revision_time)),
-        actor: revision.actor.clone(),
+        actor: viewer.sees_actor(&revision.actor),
         method: revision.method.clone(),
         grant: Some(to_proto(&revision.grant)),
     }
@@ -180,23 +184,21 @@ impl GrantApi {
         request: Request<impl StateChangeRequest>,
         transition: Transition,
     ) -> Result<Response<pb::Grant>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let idempotency = Idempotency::of(request.request_id(), &request)?;
-        let name = GrantName::parse("name", request.name())?;
-        let expected = parse_etag("etag", request.etag())?;
-        let write_call = with_request_id(call.clone(), request.request_id());
-        let answer = Idempotency::write(&idempotency, &self.store, &write_call, async |tx| {
-            let current = tx
-                .grant_for_update(&call.actor.scope(), &name.grant, expected)
-                .await?;
-            let facts = tx.grant_project_facts(&current.id).await?;
-            let (state, reason) =
-                grant::decide_transition(&current, transition, request.reason(), facts)?;
-            let changed = tx.set_grant_state(current, state, reason).await?;
-            Ok(to_proto(&changed))
-        })
-        .await?;
+        let change = StateChange::<GrantName>::parse(request)?;
+        let scope = change.call.actor.scope();
+        let answer = change
+            .write
+            .run(&self.store, async |tx| {
+                let current = tx
+                    .grant_for_update(&scope, &change.name.grant, change.expected)
+                    .await?;
+                let facts = tx.grant_project_facts(&current.id).await?;
+                let (state, reason) =
+                    grant::decide_transition(&current, transition, &change.reason, facts)?;
+                let changed = tx.set_grant_state(current, state, reason).await?;
+                Ok(to_proto(&changed))
+            })
+            .await?;
         Ok(Response::new(answer))
     }
 }
@@ -245,32 +247,28 @@ impl GrantService for GrantApi {
         &self,
         request: Request<pb::CreateGrantRequest>,
     ) -> Result<Response<pb::Grant>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let idempotency = Idempotency::of(&request.request_id, &request)?;
-        let grant = request
-            .grant
-            .as_ref()
-            .ok_or_else(|| Error::invalid("grant", "is required"))?;
+        let (call, request) = accept(request)?;
+        let write = Write::of(&call, &request.request_id, &request)?;
+        let grant = required("grant", &request.grant)?;
         let terms = input(grant).validate("grant")?;
 
-        let write_call = with_request_id(call, &request.request_id);
-        let answer = Idempotency::write(&idempotency, &self.store, &write_call, async |tx| {
-            tx.organization_presence(&terms.organization_id)
-                .await?
-                .require_live(
-                    "grant.grantee",
-                    &OrganizationName::new(&terms.organization_id),
+        let answer = write
+            .run(&self.store, async |tx| {
+                tx.organization_presence(&terms.organization_id)
+                    .await?
+                    .require_live(
+                        "grant.grantee",
+                        &OrganizationName::new(&terms.organization_id),
+                    )?;
+                let taken = tx.grant_with_award_number(&terms.award_number).await?;
+                version::check_unique(
+                    taken.map(|name| name.to_string()),
+                    &format!("award number {}", terms.award_number),
                 )?;
-            let taken = tx.grant_with_award_number(&terms.award_number).await?;
-            version::check_unique(
-                taken.map(|name| name.to_string()),
-                &format!("award number {}", terms.award_number),
-            )?;
-            let created = tx.create_grant(terms).await?;
-            Ok(to_proto(&created))
-        })
-        .await?;
+                let created = tx.create_grant(terms).await?;
+                Ok(to_proto(&created))
+            })
+            .await?;
         Ok(Response::new(answer))
     }
 
@@ -278,14 +276,8 @@ impl GrantService for GrantApi {
         &self,
         request: Request<pb::UpdateGrantRequest>,
     ) -> Result<Response<pb::Grant>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let changes = request
-            .grant
-            .ok_or_else(|| Error::invalid("grant", "is required"))?;
-        let name = GrantName::parse("grant.name", &changes.name)?;
-        let expected = parse_etag("grant.etag", &changes.etag)?;
-        let fields = mask_fields::<GrantField>(request.update_mask.as_ref())?;
+        let (call, changes, name, expected, fields) =
+            accept_update::<_, GrantName, GrantField>(request)?;
 
         let mut tx = self.store.begin(&call).await?;
         let current = tx
@@ -350,14 +342,10 @@ impl GrantService for GrantApi {
         &self,
         request: Request<pb::CreateObligationRequest>,
     ) -> Result<Response<pb::Obligation>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let idempotency = Idempotency::of(&request.request_id, &request)?;
+        let (call, request) = accept(request)?;
+        let write = Write::of(&call, &request.request_id, &request)?;
         let parent = GrantName::parse("parent", &request.parent)?;
-        let obligation = request
-            .obligation
-            .as_ref()
-            .ok_or_else(|| Error::invalid("obligation", "is required"))?;
+        let obligation = required("obligation", &request.obligation)?;
         let new = ObligationInput {
             kind: ObligationKind::from_proto(obligation.kind),
             funding_account: &obligation.funding_account,
@@ -368,22 +356,22 @@ impl GrantService for GrantApi {
         }
         .validate("obligation", &self.calendar)?;
 
-        let write_call = with_request_id(call.clone(), &request.request_id);
-        let answer = Idempotency::write(&idempotency, &self.store, &write_call, async |tx| {
-            let (grant, existing) = tx
-                .grant_and_obligations_for_update(&call.actor.scope(), &parent.grant, None)
-                .await?;
-            grant::check_obligation(&grant, &existing, &new, "obligation")?;
-            tx.funding_account_presence(&new.account_code)
-                .await?
-                .require_live(
-                    "obligation.funding_account",
-                    &FundingAccountName::new(&new.account_code),
-                )?;
-            let (created, _grant) = tx.create_obligation(grant, existing, new).await?;
-            Ok(obligation_to_proto(&created))
-        })
-        .await?;
+        let answer = write
+            .run(&self.store, async |tx| {
+                let (grant, existing) = tx
+                    .grant_and_obligations_for_update(&call.actor.scope(), &parent.grant, None)
+                    .await?;
+                grant::check_obligation(&grant, &existing, &new, "obligation")?;
+                tx.funding_account_presence(&new.account_code)
+                    .await?
+                    .require_live(
+                        "obligation.funding_account",
+                        &FundingAccountName::new(&new.account_code),
+                    )?;
+                let (created, _grant) = tx.create_obligation(grant, existing, new).await?;
+                Ok(obligation_to_proto(&created))
+            })
+            .await?;
         Ok(Response::new(answer))
     }
 
@@ -457,7 +445,8 @@ impl GrantService for GrantApi {
             .store
             .list_grant_revisions(&call.actor.scope(), &parent.grant, as_of, &page.keyset)
             .await?;
-        let (revisions, next_page_token) = page.answer(found, revision_to_proto);
+        let (revisions, next_page_token) =
+            page.answer(found, |revision| revision_to_proto(revision, &call.actor));
         Ok(Response::new(pb::ListGrantRevisionsResponse {
             revisions,
             next_page_token,

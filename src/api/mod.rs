@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use tonic::Request;
 
 use crate::domain::CodeEnum;
+use crate::domain::names::ResourceName;
 use crate::domain::validate;
 use crate::error::{Error, Result};
 use crate::store::{CallContext, Store, Tx};
@@ -21,6 +22,68 @@ pub fn call_context<T>(request: &Request<T>) -> Result<CallContext> {
         .get::<CallContext>()
         .cloned()
         .ok_or(Error::Unauthenticated)
+}
+
+/// The caller and the message of a request.
+pub fn accept<T>(request: Request<T>) -> Result<(CallContext, T)> {
+    let call = call_context(&request)?;
+    Ok((call, request.into_inner()))
+}
+
+/// A message field the request must carry.
+pub fn required<'a, T>(field: &str, value: &'a Option<T>) -> Result<&'a T> {
+    value
+        .as_ref()
+        .ok_or_else(|| Error::invalid(field, "is required"))
+}
+
+/// An update request (`UpdateGrantRequest`, ...): the changed resource,
+/// which carries its `name` and `etag`, and the update mask.
+pub trait UpdateRequest: Send + 'static {
+    /// The request field that holds the resource, e.g. `grant`.
+    const RESOURCE: &'static str;
+    /// The resource message.
+    type Resource: Send;
+    fn into_parts(self) -> (Option<Self::Resource>, Option<prost_types::FieldMask>);
+    fn name_and_etag(resource: &Self::Resource) -> (&str, &str);
+}
+
+/// Implements [`UpdateRequest`]: `update_requests!(pb::UpdateGrantRequest => grant: pb::Grant)`.
+macro_rules! update_requests {
+    ($($request:ty => $field:ident: $resource:ty),+ $(,)?) => {
+        $(
+            impl $crate::api::UpdateRequest for $request {
+                const RESOURCE: &'static str = stringify!($field);
+                type Resource = $resource;
+
+                fn into_parts(self) -> (Option<$resource>, Option<prost_types::FieldMask>) {
+                    (self.$field, self.update_mask)
+                }
+
+                fn name_and_etag(resource: &$resource) -> (&str, &str) {
+                    (&resource.name, &resource.etag)
+                }
+            }
+        )+
+    };
+}
+
+/// An update request, read: the caller, the changes, the record they name
+/// (`N`), the caller's etag, and the fields of the mask (`F`).
+pub type Update<R, N, F> = (CallContext, R, N, Option<i64>, Vec<F>);
+
+/// Reads an update request; the resource, its name and its mask are required.
+pub fn accept_update<R: UpdateRequest, N: ResourceName, F: CodeEnum>(
+    request: Request<R>,
+) -> Result<Update<R::Resource, N, F>> {
+    let (call, request) = accept(request)?;
+    let (resource, mask) = request.into_parts();
+    let changes = resource.ok_or_else(|| Error::invalid(R::RESOURCE, "is required"))?;
+    let (name, etag) = R::name_and_etag(&changes);
+    let name = N::parse(&format!("{}.name", R::RESOURCE), name)?;
+    let expected = parse_etag(&format!("{}.etag", R::RESOURCE), etag)?;
+    let fields = mask_fields(mask.as_ref())?;
+    Ok((call, changes, name, expected, fields))
 }
 
 /// The revision an etag stands for; empty means "no check".
@@ -108,11 +171,18 @@ pub struct Idempotency {
 impl Idempotency {
     /// `None` when the request carries no `request_id`.
     pub fn of<M: Message>(request_id: &str, request: &M) -> Result<Option<Idempotency>> {
-        let request_id =
-            validate::request_id(request_id).map_err(|v| Error::invalid(v.field, v.description))?;
+        Self::of_digest(
+            request_id,
+            Sha256::digest(request.encode_to_vec()).as_slice(),
+        )
+    }
+
+    /// The key of a request whose SHA-256 `digest` the caller computed (a client stream, message by message).
+    pub fn of_digest(request_id: &str, digest: &[u8]) -> Result<Option<Idempotency>> {
+        let request_id = validate::request_id(request_id)?;
         Ok(request_id.map(|request_id| Idempotency {
             request_id,
-            request_hash: hex::encode(Sha256::digest(request.encode_to_vec())),
+            request_hash: hex::encode(digest),
         }))
     }
 
@@ -173,6 +243,30 @@ pub trait StateChangeRequest: Message + Default + Send + Sync + 'static {
     }
 }
 
+/// A state-change request, read: who asks, the write (with its
+/// `request_id`), the record's name, the caller's etag, and the reason.
+pub struct StateChange<N> {
+    pub call: CallContext,
+    pub write: Write,
+    pub name: N,
+    pub expected: Option<i64>,
+    pub reason: String,
+}
+
+impl<N: ResourceName> StateChange<N> {
+    /// Reads a state-change request.
+    pub fn parse<R: StateChangeRequest>(request: Request<R>) -> Result<Self> {
+        let (call, request) = accept(request)?;
+        Ok(StateChange {
+            write: Write::of(&call, request.request_id(), &request)?,
+            name: N::parse("name", request.name())?,
+            expected: parse_etag("etag", request.etag())?,
+            reason: request.reason().to_string(),
+            call,
+        })
+    }
+}
+
 /// Implements [`StateChangeRequest`] for requests with `name`, `etag`,
 /// `request_id`, and (after `with reason:`) a `reason`.
 macro_rules! state_change_requests {
@@ -196,11 +290,46 @@ macro_rules! state_change_requests {
 }
 
 /// A `CallContext` with the request's own `request_id` when it has one (it wins over `x-request-id`).
-pub fn with_request_id(mut call: CallContext, request_id: &str) -> CallContext {
+fn with_request_id(mut call: CallContext, request_id: &str) -> CallContext {
     if !request_id.trim().is_empty() {
         call.request_id = request_id.trim().chars().take(100).collect();
     }
     call
+}
+
+/// An idempotent write, prepared from its request: the key (`request_id`
+/// and a hash of the request) and the call that the audit events name.
+pub struct Write {
+    key: Option<Idempotency>,
+    call: CallContext,
+}
+
+impl Write {
+    /// The write of `request`, whose `request_id` may be empty.
+    pub fn of<M: Message>(call: &CallContext, request_id: &str, request: &M) -> Result<Write> {
+        Ok(Write {
+            key: Idempotency::of(request_id, request)?,
+            call: with_request_id(call.clone(), request_id),
+        })
+    }
+
+    /// The write of a client stream whose messages hash to `digest`.
+    pub fn of_stream(call: &CallContext, request_id: &str, digest: &[u8]) -> Result<Write> {
+        Ok(Write {
+            key: Idempotency::of_digest(request_id, digest)?,
+            call: with_request_id(call.clone(), request_id),
+        })
+    }
+
+    /// Runs `write` in one transaction with its audit events; a retry with
+    /// the same `request_id` answers the first result and writes nothing.
+    pub async fn run<R: Message + Default>(
+        &self,
+        store: &Store,
+        write: impl AsyncFnOnce(&mut Tx) -> Result<R>,
+    ) -> Result<R> {
+        Idempotency::write(&self.key, store, &self.call, write).await
+    }
 }
 
 /// A domain `code_enum!` with a proto twin whose value names are one of
@@ -268,12 +397,17 @@ macro_rules! proto_enum {
 pub mod enums {
     use super::ProtoEnum;
     use crate::domain::access::Role;
+    use crate::domain::assistance::{
+        AgeGroup, CaseState, CaseUrgency, NeedKind, TraffickingForm, VictimSex,
+    };
     use crate::domain::grant::{
         GrantApproach, GrantInstrument, GrantState, ObligationKind, ReportingCadence,
     };
     use crate::domain::organization::OrganizationKind;
+    use crate::domain::outcome::{OutcomeReportState, ReportingStatus};
     use crate::domain::pillar::Pillar;
     use crate::domain::project::{ActivityKind, OutcomeKind, ProjectState};
+    use crate::domain::report::Grouping;
     use crate::domain::tip_report::TipTier;
     use crate::pb::v1 as pb;
 
@@ -298,6 +432,27 @@ pub mod enums {
     proto_enum!(Pillar, pb::Pillar, ["PILLAR_"]);
     // `TIP_TIER_1` is `TIER_1`, but `TIP_TIER_SPECIAL_CASE` is `SPECIAL_CASE`.
     proto_enum!(TipTier, pb::TipTier, ["TIP_TIER_", "TIP_"]);
+    proto_enum!(
+        OutcomeReportState,
+        pb::OutcomeReportState,
+        ["OUTCOME_REPORT_STATE_"]
+    );
+    proto_enum!(
+        ReportingStatus,
+        pb::ReportingPeriodStatus,
+        ["REPORTING_PERIOD_STATUS_"]
+    );
+    proto_enum!(
+        CaseState,
+        pb::AssistanceCaseState,
+        ["ASSISTANCE_CASE_STATE_"]
+    );
+    proto_enum!(CaseUrgency, pb::CaseUrgency, ["CASE_URGENCY_"]);
+    proto_enum!(VictimSex, pb::VictimSex, ["VICTIM_SEX_"]);
+    proto_enum!(AgeGroup, pb::AgeGroup, ["AGE_GROUP_"]);
+    proto_enum!(TraffickingForm, pb::TraffickingForm, ["TRAFFICKING_FORM_"]);
+    proto_enum!(NeedKind, pb::NeedKind, ["NEED_KIND_"]);
+    proto_enum!(Grouping, pb::ReportGrouping, ["REPORT_GROUPING_"]);
 
     /// Every domain value has its proto value, and back.
     #[cfg(test)]
@@ -323,6 +478,15 @@ pub mod enums {
         round_trip::<Role>();
         round_trip::<Pillar>();
         round_trip::<TipTier>();
+        round_trip::<OutcomeReportState>();
+        round_trip::<ReportingStatus>();
+        round_trip::<CaseState>();
+        round_trip::<CaseUrgency>();
+        round_trip::<VictimSex>();
+        round_trip::<AgeGroup>();
+        round_trip::<TraffickingForm>();
+        round_trip::<NeedKind>();
+        round_trip::<Grouping>();
         assert_eq!(
             TipTier::from_filter("TIP_TIER_SPECIAL_CASE"),
             Some(TipTier::SpecialCase)
@@ -396,14 +560,17 @@ pub async fn check_filter_places(
 // The service modules come after the macros above, which they use.
 pub mod access_api;
 pub mod admission;
+pub mod assistance_api;
 pub mod audit_api;
 pub mod auth;
 pub mod deadline;
 pub mod grant_api;
 pub mod organization_api;
+pub mod outcome_report_api;
 pub mod paging;
 pub mod permissions;
 pub mod project_api;
 pub mod reference_data_api;
+pub mod report_api;
 pub mod streaming;
 pub mod tip_report_api;

@@ -4,13 +4,13 @@ use tonic::{Request, Response, Status};
 
 use super::paging::{self, PageRequest};
 use super::{
-    Idempotency, ProtoEnum, call_context, etag, filter_code, mask_fields, parse_etag, timestamp,
-    with_request_id,
+    ProtoEnum, Write, accept, accept_update, call_context, etag, filter_code, parse_etag, required,
+    timestamp,
 };
 use crate::domain::names::{OrganizationName, ResourceName};
 use crate::domain::organization::{self, Organization, OrganizationInput, OrganizationKind};
 use crate::domain::reference;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::pb::v1 as pb;
 use crate::pb::v1::organization_service_server::OrganizationService;
 use crate::store::Store;
@@ -20,11 +20,16 @@ use crate::store::organizations::OrganizationFilter;
 /// Serves organisations.
 pub struct OrganizationApi {
     store: Store,
+    /// Forgets the tokens of a deleted organisation at once.
+    authenticator: std::sync::Arc<super::auth::Authenticator>,
 }
 
 impl OrganizationApi {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, authenticator: std::sync::Arc<super::auth::Authenticator>) -> Self {
+        Self {
+            store,
+            authenticator,
+        }
     }
 }
 
@@ -37,6 +42,8 @@ code_enum! {
         Identifiers => "identifiers",
     }
 }
+
+update_requests!(pb::UpdateOrganizationRequest => organization: pb::Organization);
 
 /// Checks what the store knows about an organisation's references: its country exists.
 async fn check_references(tx: &Tx, country_code: &str) -> Result<()> {
@@ -144,21 +151,17 @@ impl OrganizationService for OrganizationApi {
         &self,
         request: Request<pb::CreateOrganizationRequest>,
     ) -> Result<Response<pb::Organization>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let idempotency = Idempotency::of(&request.request_id, &request)?;
-        let organization = request
-            .organization
-            .as_ref()
-            .ok_or_else(|| Error::invalid("organization", "is required"))?;
+        let (call, request) = accept(request)?;
+        let write = Write::of(&call, &request.request_id, &request)?;
+        let organization = required("organization", &request.organization)?;
         let fields = input(organization).validate("organization")?;
 
-        let call = with_request_id(call, &request.request_id);
-        let answer = Idempotency::write(&idempotency, &self.store, &call, async |tx| {
-            check_references(tx, &fields.country_code).await?;
-            Ok(to_proto(&tx.create_organization(fields).await?))
-        })
-        .await?;
+        let answer = write
+            .run(&self.store, async |tx| {
+                check_references(tx, &fields.country_code).await?;
+                Ok(to_proto(&tx.create_organization(fields).await?))
+            })
+            .await?;
         Ok(Response::new(answer))
     }
 
@@ -166,14 +169,8 @@ impl OrganizationService for OrganizationApi {
         &self,
         request: Request<pb::UpdateOrganizationRequest>,
     ) -> Result<Response<pb::Organization>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let changes = request
-            .organization
-            .ok_or_else(|| Error::invalid("organization", "is required"))?;
-        let name = OrganizationName::parse("organization.name", &changes.name)?;
-        let expected = parse_etag("organization.etag", &changes.etag)?;
-        let fields = mask_fields::<OrganizationField>(request.update_mask.as_ref())?;
+        let (call, changes, name, expected, fields) =
+            accept_update::<_, OrganizationName, OrganizationField>(request)?;
 
         let mut tx = self.store.begin(&call).await?;
         let current = tx
@@ -216,7 +213,12 @@ impl OrganizationService for OrganizationApi {
         let open_grants = tx.open_grants_of(&current.id).await?;
         organization::check_deletable(&current, open_grants)?;
         let deleted = tx.delete_organization(current).await?;
+        // Its grantee tokens die with it, in the same transaction, each revocation audited.
+        let revoked = tx.revoke_tokens_of_organization(&deleted.id).await?;
         tx.commit().await?;
+        for secret_hash in revoked {
+            self.authenticator.forget(&secret_hash).await;
+        }
         Ok(Response::new(to_proto(&deleted)))
     }
 }

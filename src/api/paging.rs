@@ -34,6 +34,11 @@ impl PageRequest {
         })
     }
 
+    /// The `next_page_token` after a page that ends at `next_after`.
+    pub fn next_token(&self, next_after: Option<String>) -> String {
+        encode_token(next_after, &self.query)
+    }
+
     /// The answer's items, converted, and its `next_page_token`.
     pub fn answer<T, P>(&self, page: Page<T>, convert: impl FnMut(&T) -> P) -> (Vec<P>, String) {
         (

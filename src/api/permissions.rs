@@ -13,8 +13,18 @@ const ADMIN: &[Role] = &[Admin];
 const PROGRAM_STAFF: &[Role] = &[Admin, ProgramOfficer];
 /// Everyone who follows the program side: staff who run it, auditors, and grantees (their own records).
 const PROGRAM_READERS: &[Role] = &[Admin, ProgramOfficer, Auditor, Grantee];
+/// Who writes outcome reports: program staff, and grantees (their own projects).
+const REPORTERS: &[Role] = &[Admin, ProgramOfficer, Grantee];
 /// Administrators and auditors.
 const OVERSIGHT: &[Role] = &[Admin, Auditor];
+/// Who runs the emergency assistance fund: administrators and case workers.
+const CASE_STAFF: &[Role] = &[Admin, CaseWorker];
+/// Who follows the fund's money: its staff and auditors.
+const FUND_READERS: &[Role] = &[Admin, CaseWorker, Auditor];
+/// Who reads cases: the fund's staff, auditors, and grantees (the cases they referred).
+const CASE_READERS: &[Role] = &[Admin, CaseWorker, Auditor, Grantee];
+/// Who refers and withdraws cases: the fund's staff and grantees (their own referrals).
+const REFERRERS: &[Role] = &[Admin, CaseWorker, Grantee];
 
 /// `(full gRPC method, roles allowed)`.
 pub const TABLE: &[(&str, &[Role])] = &[
@@ -136,6 +146,151 @@ pub const TABLE: &[(&str, &[Role])] = &[
         "/tipgrants.v1.TipReportService/DeleteTipRecommendation",
         ADMIN,
     ),
+    // Outcome reports: grantees write their own, program officers review (never their own
+    // submission), administrators reopen; everyone on the program side reads.
+    (
+        "/tipgrants.v1.OutcomeReportService/ListReportingPeriods",
+        PROGRAM_READERS,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/CreateOutcomeReport",
+        REPORTERS,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/GetOutcomeReport",
+        PROGRAM_READERS,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/ListOutcomeReports",
+        PROGRAM_READERS,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/UpdateOutcomeReport",
+        REPORTERS,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/SubmitOutcomeReport",
+        REPORTERS,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/AcceptOutcomeReport",
+        PROGRAM_STAFF,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/ReturnOutcomeReport",
+        PROGRAM_STAFF,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/ReopenOutcomeReport",
+        ADMIN,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/CreateOutcome",
+        REPORTERS,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/GetOutcome",
+        PROGRAM_READERS,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/ListOutcomes",
+        PROGRAM_READERS,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/UpdateOutcome",
+        REPORTERS,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/DeleteOutcome",
+        REPORTERS,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/UploadOutcomes",
+        REPORTERS,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/ListMilestones",
+        PROGRAM_READERS,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/GetMilestone",
+        PROGRAM_READERS,
+    ),
+    (
+        "/tipgrants.v1.OutcomeReportService/GetIndicatorProgress",
+        PROGRAM_READERS,
+    ),
+    // Emergency assistance: administrators fund it; case workers decide and pay; grantees refer
+    // (and see their own referrals); auditors read everything except victims' personal data,
+    // which only case workers and administrators read, each read audited.
+    (
+        "/tipgrants.v1.AssistanceService/CreateFundAllocation",
+        ADMIN,
+    ),
+    (
+        "/tipgrants.v1.AssistanceService/GetFundAllocation",
+        FUND_READERS,
+    ),
+    (
+        "/tipgrants.v1.AssistanceService/ListFundAllocations",
+        FUND_READERS,
+    ),
+    (
+        "/tipgrants.v1.AssistanceService/GetFundBalance",
+        FUND_READERS,
+    ),
+    (
+        "/tipgrants.v1.AssistanceService/CreateAssistanceCase",
+        REFERRERS,
+    ),
+    (
+        "/tipgrants.v1.AssistanceService/GetAssistanceCase",
+        CASE_READERS,
+    ),
+    (
+        "/tipgrants.v1.AssistanceService/ListAssistanceCases",
+        CASE_READERS,
+    ),
+    (
+        "/tipgrants.v1.AssistanceService/UpdateAssistanceCase",
+        REFERRERS,
+    ),
+    (
+        "/tipgrants.v1.AssistanceService/StartCaseReview",
+        CASE_STAFF,
+    ),
+    (
+        "/tipgrants.v1.AssistanceService/ApproveAssistanceCase",
+        CASE_STAFF,
+    ),
+    (
+        "/tipgrants.v1.AssistanceService/DenyAssistanceCase",
+        CASE_STAFF,
+    ),
+    (
+        "/tipgrants.v1.AssistanceService/WithdrawAssistanceCase",
+        REFERRERS,
+    ),
+    (
+        "/tipgrants.v1.AssistanceService/CloseAssistanceCase",
+        CASE_STAFF,
+    ),
+    (
+        "/tipgrants.v1.AssistanceService/CreateDisbursement",
+        CASE_STAFF,
+    ),
+    (
+        "/tipgrants.v1.AssistanceService/ListDisbursements",
+        CASE_READERS,
+    ),
+    (
+        "/tipgrants.v1.AssistanceService/GetCasePersonalData",
+        CASE_STAFF,
+    ),
+    (
+        "/tipgrants.v1.AssistanceService/SummarizeAssistanceCases",
+        &[Admin, ProgramOfficer, CaseWorker, Auditor],
+    ),
     // Tokens: administrators only.
     ("/tipgrants.v1.AccessService/CreateApiToken", ADMIN),
     ("/tipgrants.v1.AccessService/GetApiToken", ADMIN),
@@ -144,6 +299,15 @@ pub const TABLE: &[(&str, &[Role])] = &[
     // The audit log: administrators and auditors.
     ("/tipgrants.v1.AuditService/ListAuditEvents", OVERSIGHT),
     ("/tipgrants.v1.AuditService/VerifyAuditChain", OVERSIGHT),
+    // Fiscal-year reports: program readers (grantees: their own grants only).
+    (
+        "/tipgrants.v1.ReportService/StreamFiscalYearReport",
+        PROGRAM_READERS,
+    ),
+    (
+        "/tipgrants.v1.ReportService/GetPortfolioSummary",
+        PROGRAM_READERS,
+    ),
 ];
 
 /// What a call to `method` needs.
@@ -151,7 +315,7 @@ pub const TABLE: &[(&str, &[Role])] = &[
 pub enum Access {
     /// No token: the health service.
     Public,
-    /// No token while `server.reflection` is on; any valid token when it is off.
+    /// No token while `server.reflection` is on; refused to every caller when it is off.
     Reflection,
     /// A token of one of these roles.
     Roles(&'static [Role]),

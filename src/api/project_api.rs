@@ -4,20 +4,21 @@ use tonic::{Request, Response, Status};
 
 use super::paging::{self, PageRequest};
 use super::{
-    Idempotency, ProtoEnum, StateChangeRequest, call_context, etag, filter_code, mask_fields,
-    parse_etag, timestamp, with_request_id,
+    ProtoEnum, StateChange, StateChangeRequest, Write, accept, accept_update, call_context, etag,
+    filter_code, parse_etag, required, timestamp,
 };
 use crate::domain::fiscal_year::FiscalCalendar;
 use crate::domain::names::{
     GrantName, IndicatorName, ProjectName, ResourceName, TipRecommendationName, parse_parent,
 };
+use crate::domain::outcome::{self, ReportingRules};
 use crate::domain::pillar::Pillar;
 use crate::domain::project::{
     self, ActivityKind, Indicator, IndicatorInput, OutcomeKind, Project, ProjectInput,
     ProjectState, ProjectTransition,
 };
 use crate::domain::reference;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::pb::v1 as pb;
 use crate::pb::v1::project_service_server::ProjectService;
 use crate::store::projects::ProjectFilter;
@@ -27,11 +28,17 @@ use crate::store::{Store, Tx};
 pub struct ProjectApi {
     store: Store,
     calendar: FiscalCalendar,
+    /// To move open outcome reports when a project's period changes.
+    rules: ReportingRules,
 }
 
 impl ProjectApi {
-    pub fn new(store: Store, calendar: FiscalCalendar) -> Self {
-        Self { store, calendar }
+    pub fn new(store: Store, rules: ReportingRules) -> Self {
+        Self {
+            store,
+            calendar: rules.calendar,
+            rules,
+        }
     }
 }
 
@@ -59,6 +66,11 @@ code_enum! {
         Targets => "targets",
     }
 }
+
+update_requests!(
+    pb::UpdateProjectRequest => project: pb::Project,
+    pb::UpdateIndicatorRequest => indicator: pb::Indicator,
+);
 
 state_change_requests!(
     pb::StartProjectRequest,
@@ -182,27 +194,25 @@ impl ProjectApi {
         request: Request<impl StateChangeRequest>,
         transition: ProjectTransition,
     ) -> Result<Response<pb::Project>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let idempotency = Idempotency::of(request.request_id(), &request)?;
-        let name = ProjectName::parse("name", request.name())?;
-        let expected = parse_etag("etag", request.etag())?;
-        let write_call = with_request_id(call.clone(), request.request_id());
-        let answer = Idempotency::write(&idempotency, &self.store, &write_call, async |tx| {
-            let scope = call.actor.scope();
-            let grant = tx.grant_for_update(&scope, &name.grant, None).await?;
-            let current = tx
-                .project_for_update(&scope, &name.grant, &name.project, expected)
-                .await?;
-            let state = project::decide_project_transition(&current, &grant, transition)?;
-            let fields = current.fields.clone();
-            let changed = tx.save_project(current, fields, state).await?;
-            let names = tx
-                .recommendation_names(&changed.fields.recommendation_ids)
-                .await?;
-            Ok(self.answer(&changed, &names))
-        })
-        .await?;
+        let change = StateChange::<ProjectName>::parse(request)?;
+        let scope = change.call.actor.scope();
+        let name = &change.name;
+        let answer = change
+            .write
+            .run(&self.store, async |tx| {
+                let grant = tx.grant_for_update(&scope, &name.grant, None).await?;
+                let current = tx
+                    .project_for_update(&scope, &name.grant, &name.project, change.expected)
+                    .await?;
+                let state = project::decide_project_transition(&current, &grant, transition)?;
+                let fields = current.fields.clone();
+                let changed = tx.save_project(current, fields, state).await?;
+                let names = tx
+                    .recommendation_names(&changed.fields.recommendation_ids)
+                    .await?;
+                Ok(self.answer(&changed, &names))
+            })
+            .await?;
         Ok(Response::new(answer))
     }
 
@@ -317,27 +327,23 @@ impl ProjectService for ProjectApi {
         &self,
         request: Request<pb::CreateProjectRequest>,
     ) -> Result<Response<pb::Project>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let idempotency = Idempotency::of(&request.request_id, &request)?;
+        let (call, request) = accept(request)?;
+        let write = Write::of(&call, &request.request_id, &request)?;
         let parent = GrantName::parse("parent", &request.parent)?;
-        let project = request
-            .project
-            .as_ref()
-            .ok_or_else(|| Error::invalid("project", "is required"))?;
+        let project = required("project", &request.project)?;
 
-        let write_call = with_request_id(call.clone(), &request.request_id);
-        let answer = Idempotency::write(&idempotency, &self.store, &write_call, async |tx| {
-            let grant = tx
-                .grant_for_update(&call.actor.scope(), &parent.grant, None)
-                .await?;
-            grant.check_open()?;
-            let fields = project_input(project).validate("project", &grant)?;
-            Self::check_references(tx, project, &fields.country_codes).await?;
-            let created = tx.create_project(&grant, fields).await?;
-            Ok(self.answer(&created, &project.tip_recommendations))
-        })
-        .await?;
+        let answer = write
+            .run(&self.store, async |tx| {
+                let grant = tx
+                    .grant_for_update(&call.actor.scope(), &parent.grant, None)
+                    .await?;
+                grant.check_open()?;
+                let fields = project_input(project).validate("project", &grant)?;
+                Self::check_references(tx, project, &fields.country_codes).await?;
+                let created = tx.create_project(&grant, fields).await?;
+                Ok(self.answer(&created, &project.tip_recommendations))
+            })
+            .await?;
         Ok(Response::new(answer))
     }
 
@@ -345,14 +351,8 @@ impl ProjectService for ProjectApi {
         &self,
         request: Request<pb::UpdateProjectRequest>,
     ) -> Result<Response<pb::Project>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let changes = request
-            .project
-            .ok_or_else(|| Error::invalid("project", "is required"))?;
-        let name = ProjectName::parse("project.name", &changes.name)?;
-        let expected = parse_etag("project.etag", &changes.etag)?;
-        let fields = mask_fields::<ProjectField>(request.update_mask.as_ref())?;
+        let (call, changes, name, expected, fields) =
+            accept_update::<_, ProjectName, ProjectField>(request)?;
 
         let mut tx = self.store.begin(&call).await?;
         let scope = call.actor.scope();
@@ -386,6 +386,18 @@ impl ProjectService for ProjectApi {
         Self::check_references(&tx, &merged, &fields.country_codes).await?;
         let state = current.state;
         let updated = tx.save_project(current, fields, state).await?;
+        // Open reports follow the project's new period; submitted ones keep theirs.
+        let schedule = outcome::schedule(
+            &self.rules,
+            grant.terms.reporting_cadence,
+            updated.fields.start_date,
+            updated.fields.end_date,
+        );
+        for report in tx.reports_of_project(&updated).await? {
+            if let Some(after) = outcome::rescheduled(&report, &schedule) {
+                tx.save_outcome_report(&report, after).await?;
+            }
+        }
         let answer = self.answer(&updated, &merged.tip_recommendations);
         tx.commit().await?;
         Ok(Response::new(answer))
@@ -417,30 +429,26 @@ impl ProjectService for ProjectApi {
         &self,
         request: Request<pb::CreateIndicatorRequest>,
     ) -> Result<Response<pb::Indicator>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let idempotency = Idempotency::of(&request.request_id, &request)?;
+        let (call, request) = accept(request)?;
+        let write = Write::of(&call, &request.request_id, &request)?;
         let parent = ProjectName::parse("parent", &request.parent)?;
-        let indicator = request
-            .indicator
-            .as_ref()
-            .ok_or_else(|| Error::invalid("indicator", "is required"))?;
+        let indicator = required("indicator", &request.indicator)?;
         let fields = indicator_input(indicator).validate("indicator")?;
 
-        let write_call = with_request_id(call.clone(), &request.request_id);
-        let answer = Idempotency::write(&idempotency, &self.store, &write_call, async |tx| {
-            let (grant, project) = Self::open_project(tx, &call, &parent).await?;
-            project::check_targets(
-                "indicator",
-                &fields,
-                &project,
-                grant.terms.reporting_cadence,
-                &self.calendar,
-            )?;
-            let created = tx.create_indicator(&project, fields).await?;
-            Ok(indicator_to_proto(&created))
-        })
-        .await?;
+        let answer = write
+            .run(&self.store, async |tx| {
+                let (grant, project) = Self::open_project(tx, &call, &parent).await?;
+                project::check_targets(
+                    "indicator",
+                    &fields,
+                    &project,
+                    grant.terms.reporting_cadence,
+                    &self.calendar,
+                )?;
+                let created = tx.create_indicator(&project, fields).await?;
+                Ok(indicator_to_proto(&created))
+            })
+            .await?;
         Ok(Response::new(answer))
     }
 
@@ -495,14 +503,8 @@ impl ProjectService for ProjectApi {
         &self,
         request: Request<pb::UpdateIndicatorRequest>,
     ) -> Result<Response<pb::Indicator>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let changes = request
-            .indicator
-            .ok_or_else(|| Error::invalid("indicator", "is required"))?;
-        let name = IndicatorName::parse("indicator.name", &changes.name)?;
-        let expected = parse_etag("indicator.etag", &changes.etag)?;
-        let fields = mask_fields::<IndicatorField>(request.update_mask.as_ref())?;
+        let (call, changes, name, expected, fields) =
+            accept_update::<_, IndicatorName, IndicatorField>(request)?;
 
         let mut tx = self.store.begin(&call).await?;
         let (grant, project) = Self::open_project(&tx, &call, &name.project()).await?;

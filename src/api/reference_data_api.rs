@@ -3,10 +3,10 @@
 use tonic::{Request, Response, Status};
 
 use super::paging::{self, PageRequest};
-use super::{Idempotency, call_context, etag, mask_fields, parse_etag, timestamp, with_request_id};
+use super::{Write, accept, accept_update, call_context, etag, parse_etag, required, timestamp};
 use crate::domain::names::{CountryName, FundingAccountName, RegionName, ResourceName};
 use crate::domain::reference::{self, Country, FundingAccount, Region};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::pb::v1 as pb;
 use crate::pb::v1::reference_data_service_server::ReferenceDataService;
 use crate::store::Store;
@@ -63,6 +63,8 @@ code_enum! {
     }
 }
 
+update_requests!(pb::UpdateFundingAccountRequest => funding_account: pb::FundingAccount);
+
 #[tonic::async_trait]
 impl ReferenceDataService for ReferenceDataApi {
     async fn get_funding_account(
@@ -101,25 +103,21 @@ impl ReferenceDataService for ReferenceDataApi {
         &self,
         request: Request<pb::CreateFundingAccountRequest>,
     ) -> Result<Response<pb::FundingAccount>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let idempotency = Idempotency::of(&request.request_id, &request)?;
-        let account = request
-            .funding_account
-            .as_ref()
-            .ok_or_else(|| Error::invalid("funding_account", "is required"))?;
+        let (call, request) = accept(request)?;
+        let write = Write::of(&call, &request.request_id, &request)?;
+        let account = required("funding_account", &request.funding_account)?;
         let (code, fields) = reference::new_funding_account(
             &request.funding_account_id,
             &account.display_name,
             &account.description,
         )?;
 
-        let write_call = with_request_id(call, &request.request_id);
-        let answer = Idempotency::write(&idempotency, &self.store, &write_call, async |tx| {
-            let created = tx.create_funding_account(&code, fields).await?;
-            Ok(account_to_proto(&created))
-        })
-        .await?;
+        let answer = write
+            .run(&self.store, async |tx| {
+                let created = tx.create_funding_account(&code, fields).await?;
+                Ok(account_to_proto(&created))
+            })
+            .await?;
         Ok(Response::new(answer))
     }
 
@@ -127,14 +125,8 @@ impl ReferenceDataService for ReferenceDataApi {
         &self,
         request: Request<pb::UpdateFundingAccountRequest>,
     ) -> Result<Response<pb::FundingAccount>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let changes = request
-            .funding_account
-            .ok_or_else(|| Error::invalid("funding_account", "is required"))?;
-        let name = FundingAccountName::parse("funding_account.name", &changes.name)?;
-        let expected = parse_etag("funding_account.etag", &changes.etag)?;
-        let fields = mask_fields::<FundingAccountField>(request.update_mask.as_ref())?;
+        let (call, changes, name, expected, fields) =
+            accept_update::<_, FundingAccountName, FundingAccountField>(request)?;
 
         let mut tx = self.store.begin(&call).await?;
         let current = tx.funding_account_for_update(&name.code, expected).await?;

@@ -6,8 +6,8 @@ use tonic::{Request, Response, Status};
 
 use super::paging::{self, PageRequest};
 use super::{
-    Idempotency, ProtoEnum, call_context, etag, filter_code, mask_fields, parse_etag, timestamp,
-    with_request_id,
+    ProtoEnum, Write, accept, accept_update, call_context, etag, filter_code, parse_etag, required,
+    timestamp,
 };
 use crate::domain::names::{
     CountryName, ResourceName, TipRankingName, TipRecommendationName, excerpt, parse_parent,
@@ -51,15 +51,10 @@ code_enum! {
     }
 }
 
-/// A required message field of a request.
-fn required<'a, T>(
-    field: &str,
-    value: &'a Option<T>,
-) -> Result<&'a T, crate::error::FieldViolation> {
-    value
-        .as_ref()
-        .ok_or_else(|| crate::error::FieldViolation::new(field, "is required"))
-}
+update_requests!(
+    pb::UpdateTipRankingRequest => tip_ranking: pb::TipRanking,
+    pb::UpdateTipRecommendationRequest => tip_recommendation: pb::TipRecommendation,
+);
 
 /// A parent country must be a known one.
 async fn check_country(tx: &Tx, field: &str, country: &CountryName) -> Result<()> {
@@ -192,27 +187,29 @@ impl TipReportService for TipReportApi {
         &self,
         request: Request<pb::CreateTipRankingRequest>,
     ) -> Result<Response<pb::TipRanking>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let idempotency = Idempotency::of(&request.request_id, &request)?;
+        let (call, request) = accept(request)?;
+        let write = Write::of(&call, &request.request_id, &request)?;
         let (country, report_year, fields) = (
             CountryName::parse("parent", &request.parent),
             tip_report::report_year("report_year", request.report_year),
             required("tip_ranking", &request.tip_ranking).and_then(|ranking| {
-                tip_report::ranking_fields("tip_ranking", TipTier::from_proto(ranking.tier))
+                Ok(tip_report::ranking_fields(
+                    "tip_ranking",
+                    TipTier::from_proto(ranking.tier),
+                )?)
             }),
         )
             .all()?;
 
-        let write_call = with_request_id(call, &request.request_id);
-        let answer = Idempotency::write(&idempotency, &self.store, &write_call, async |tx| {
-            check_country(tx, "parent", &country).await?;
-            let created = tx
-                .create_tip_ranking(&country.country, report_year, fields)
-                .await?;
-            Ok(ranking_to_proto(&created))
-        })
-        .await?;
+        let answer = write
+            .run(&self.store, async |tx| {
+                check_country(tx, "parent", &country).await?;
+                let created = tx
+                    .create_tip_ranking(&country.country, report_year, fields)
+                    .await?;
+                Ok(ranking_to_proto(&created))
+            })
+            .await?;
         Ok(Response::new(answer))
     }
 
@@ -256,15 +253,10 @@ impl TipReportService for TipReportApi {
         &self,
         request: Request<pb::UpdateTipRankingRequest>,
     ) -> Result<Response<pb::TipRanking>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let changes = request
-            .tip_ranking
-            .ok_or_else(|| Error::invalid("tip_ranking", "is required"))?;
-        let name = TipRankingName::parse("tip_ranking.name", &changes.name)?;
-        let expected = parse_etag("tip_ranking.etag", &changes.etag)?;
+        let (call, changes, name, expected, fields) =
+            accept_update::<_, TipRankingName, RankingField>(request)?;
         let mut tier = None;
-        for field in mask_fields::<RankingField>(request.update_mask.as_ref())? {
+        for field in fields {
             match field {
                 RankingField::Tier => tier = TipTier::from_proto(changes.tier),
             }
@@ -284,26 +276,24 @@ impl TipReportService for TipReportApi {
         &self,
         request: Request<pb::CreateTipRecommendationRequest>,
     ) -> Result<Response<pb::TipRecommendation>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let idempotency = Idempotency::of(&request.request_id, &request)?;
+        let (call, request) = accept(request)?;
+        let write = Write::of(&call, &request.request_id, &request)?;
         let (country, fields) = (
             CountryName::parse("parent", &request.parent),
             required("tip_recommendation", &request.tip_recommendation)
-                .map_err(Error::from)
                 .and_then(|recommendation| input(recommendation).validate("tip_recommendation")),
         )
             .all()?;
 
-        let write_call = with_request_id(call, &request.request_id);
-        let answer = Idempotency::write(&idempotency, &self.store, &write_call, async |tx| {
-            check_country(tx, "parent", &country).await?;
-            let created = tx
-                .create_tip_recommendation(&country.country, fields)
-                .await?;
-            Ok(recommendation_to_proto(&created))
-        })
-        .await?;
+        let answer = write
+            .run(&self.store, async |tx| {
+                check_country(tx, "parent", &country).await?;
+                let created = tx
+                    .create_tip_recommendation(&country.country, fields)
+                    .await?;
+                Ok(recommendation_to_proto(&created))
+            })
+            .await?;
         Ok(Response::new(answer))
     }
 
@@ -356,14 +346,8 @@ impl TipReportService for TipReportApi {
         &self,
         request: Request<pb::UpdateTipRecommendationRequest>,
     ) -> Result<Response<pb::TipRecommendation>, Status> {
-        let call = call_context(&request)?;
-        let request = request.into_inner();
-        let changes = request
-            .tip_recommendation
-            .ok_or_else(|| Error::invalid("tip_recommendation", "is required"))?;
-        let name = TipRecommendationName::parse("tip_recommendation.name", &changes.name)?;
-        let expected = parse_etag("tip_recommendation.etag", &changes.etag)?;
-        let fields = mask_fields::<RecommendationField>(request.update_mask.as_ref())?;
+        let (call, changes, name, expected, fields) =
+            accept_update::<_, TipRecommendationName, RecommendationField>(request)?;
 
         let mut tx = self.store.begin(&call).await?;
         let current = tx

@@ -51,6 +51,21 @@ impl Actor {
         ApiTokenName::new(&self.token_id).to_string()
     }
 
+    /// How this caller sees who made a change (`apiTokens/{id}`): a grantee
+    /// sees its own tokens, and "program office" for anyone else, never a staff token id.
+    pub fn sees_actor(&self, actor: &str) -> String {
+        self.sees_actor_of(actor, "program office")
+    }
+
+    /// Like [`Actor::sees_actor`], naming the staff `office` (e.g. "assistance office").
+    pub fn sees_actor_of(&self, actor: &str, office: &str) -> String {
+        if self.role == Role::Grantee && !actor.is_empty() && actor != self.resource_name() {
+            office.to_string()
+        } else {
+            actor.to_string()
+        }
+    }
+
     /// Which rows this actor may see.
     pub fn scope(&self) -> Scope {
         match (&self.role, &self.organization_id) {
@@ -211,6 +226,20 @@ impl ApiToken {
             role: self.role,
             organization_id: self.organization_id.clone(),
         })
+    }
+
+    /// Refuses to revoke the last live admin token (`other_admins`: live admin
+    /// tokens besides this one): nobody could administer the server any more.
+    pub fn check_not_last_admin(&self, other_admins: u64) -> Result<()> {
+        if self.role == Role::Admin && other_admins == 0 {
+            return Err(Error::precondition(
+                "LAST_ADMIN_TOKEN",
+                self.resource_name(),
+                "this is the last live admin token: create another first \
+                 (CreateApiToken, or `tipgrants token create --role admin` on the server)",
+            ));
+        }
+        Ok(())
     }
 
     /// Refuses to revoke a token twice.

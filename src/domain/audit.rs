@@ -108,6 +108,8 @@ pub struct ChainCheck {
     pub checked: i64,
     pub last_sequence: i64,
     pub last_hash: String,
+    /// An anchor kept elsewhere: (sequence, hash) the chain must still contain.
+    pub anchor: Option<(i64, String)>,
     /// The first broken event and why.
     pub broken: Option<(i64, String)>,
 }
@@ -116,6 +118,7 @@ impl Default for ChainCheck {
     fn default() -> Self {
         Self {
             checked: 0,
+            anchor: None,
             last_sequence: 0,
             last_hash: GENESIS_HASH.to_string(),
             broken: None,
@@ -155,6 +158,12 @@ impl ChainCheck {
             );
             (recomputed != event.hash).then(|| "hash mismatch: the event was changed".to_string())
         };
+        let problem = problem.or_else(|| match &self.anchor {
+            Some((sequence, hash)) if *sequence == event.sequence && *hash != event.hash => Some(
+                "the event differs from the anchor kept for it: the log was rewritten".to_string(),
+            ),
+            _ => None,
+        });
         match problem {
             Some(problem) => self.broken = Some((expected_sequence.min(event.sequence), problem)),
             None => {
@@ -167,6 +176,18 @@ impl ChainCheck {
     /// Checks that the chain ends at the recorded head.
     pub fn finish(&mut self, head_sequence: i64, head_hash: &str) {
         if self.broken.is_some() {
+            return;
+        }
+        if let Some((sequence, _)) = &self.anchor
+            && *sequence > self.last_sequence
+        {
+            self.broken = Some((
+                self.last_sequence + 1,
+                format!(
+                    "the chain ends at event {} but the anchor kept is event {sequence}: events were removed",
+                    self.last_sequence
+                ),
+            ));
             return;
         }
         if self.last_sequence != head_sequence || self.last_hash != head_hash {

@@ -29,6 +29,11 @@ impl FiscalCalendar {
         }
     }
 
+    /// The month the fiscal year starts in (1-12).
+    pub fn first_month(&self) -> u32 {
+        self.first_month
+    }
+
     /// The fiscal year a date falls in.
     pub fn fiscal_year_of(&self, date: NaiveDate) -> i32 {
         if self.first_month > 1 && date.month() >= self.first_month {
@@ -51,6 +56,63 @@ impl FiscalCalendar {
     }
 }
 
+/// A part of a fiscal year that grantees report on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FiscalPart {
+    /// The whole year.
+    Year,
+    /// Half 1 or 2.
+    Half(u8),
+    /// Quarter 1 to 4.
+    Quarter(u8),
+}
+
+impl FiscalPart {
+    /// `Q3`, `H1`, or empty for the whole year (the form indicator targets use).
+    pub fn code(self) -> String {
+        match self {
+            FiscalPart::Year => String::new(),
+            FiscalPart::Half(half) => format!("H{half}"),
+            FiscalPart::Quarter(quarter) => format!("Q{quarter}"),
+        }
+    }
+
+    /// The part of a code: empty, `H1`-`H2`, `Q1`-`Q4`.
+    pub fn from_code(code: &str) -> Option<FiscalPart> {
+        let number = |prefix: char, max: u8| {
+            code.strip_prefix(prefix)
+                .and_then(|digit| digit.parse::<u8>().ok())
+                .filter(|value| (1..=max).contains(value))
+        };
+        match code {
+            "" => Some(FiscalPart::Year),
+            _ => number('H', 2)
+                .map(FiscalPart::Half)
+                .or_else(|| number('Q', 4).map(FiscalPart::Quarter)),
+        }
+    }
+
+    /// The months it starts after the year's first month, and how many months it lasts.
+    fn months(self) -> (u32, u32) {
+        match self {
+            FiscalPart::Year => (0, 12),
+            FiscalPart::Half(half) => (6 * (u32::from(half) - 1), 6),
+            FiscalPart::Quarter(quarter) => (3 * (u32::from(quarter) - 1), 3),
+        }
+    }
+}
+
+impl FiscalCalendar {
+    /// First and last day of one part of fiscal year `year`.
+    pub fn part_bounds(&self, year: i32, part: FiscalPart) -> Option<(NaiveDate, NaiveDate)> {
+        let (year_start, _) = self.bounds(year)?;
+        let (offset, length) = part.months();
+        let start = year_start.checked_add_months(chrono::Months::new(offset))?;
+        let next = start.checked_add_months(chrono::Months::new(length))?;
+        Some((start, next.pred_opt()?))
+    }
+}
+
 /// Checks that a fiscal year is one the office can have (1990-2100).
 pub fn check_fiscal_year(year: i32) -> Result<i32, String> {
     if (FIRST_FISCAL_YEAR..=LAST_FISCAL_YEAR).contains(&year) {
@@ -59,6 +121,40 @@ pub fn check_fiscal_year(year: i32) -> Result<i32, String> {
         Err(format!(
             "must be a fiscal year from {FIRST_FISCAL_YEAR} to {LAST_FISCAL_YEAR}"
         ))
+    }
+}
+
+#[cfg(test)]
+mod part_tests {
+    use super::*;
+
+    fn date(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn quarters_and_halves_follow_the_fiscal_year() {
+        let calendar = FiscalCalendar::default();
+        assert_eq!(
+            calendar.part_bounds(2014, FiscalPart::Quarter(1)),
+            Some((date("2013-10-01"), date("2013-12-31")))
+        );
+        assert_eq!(
+            calendar.part_bounds(2014, FiscalPart::Quarter(3)),
+            Some((date("2014-04-01"), date("2014-06-30")))
+        );
+        assert_eq!(
+            calendar.part_bounds(2014, FiscalPart::Half(2)),
+            Some((date("2014-04-01"), date("2014-09-30")))
+        );
+        assert_eq!(
+            calendar.part_bounds(2014, FiscalPart::Year),
+            calendar.bounds(2014)
+        );
+        assert_eq!(FiscalPart::from_code("Q4"), Some(FiscalPart::Quarter(4)));
+        assert_eq!(FiscalPart::from_code("Q5"), None);
+        assert_eq!(FiscalPart::from_code(""), Some(FiscalPart::Year));
+        assert_eq!(FiscalPart::Half(1).code(), "H1");
     }
 }
 

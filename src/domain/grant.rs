@@ -11,7 +11,7 @@ use super::names::{
     FundingAccountName, GrantName, ObligationName, OrganizationName, ProjectName, ResourceName,
 };
 use super::reference::funding_account_code;
-use super::validate::{self, CheckAll, Checked, MAX_DISPLAY_NAME, Violations};
+use super::validate::{self, CheckAll, Checked, Violations};
 use crate::error::{Error, FieldViolation, Result};
 
 code_enum! {
@@ -217,7 +217,7 @@ impl GrantInput<'_> {
             program_officer,
         ) = (
             award_number(&field("award_number"), self.award_number),
-            validate::required_text(&field("title"), self.title, 300),
+            validate::single_line(&field("title"), self.title, 300),
             OrganizationName::parse(&field("grantee"), self.grantee),
             validate::required(
                 &field("instrument"),
@@ -235,11 +235,7 @@ impl GrantInput<'_> {
                 self.reporting_cadence,
                 "QUARTERLY, SEMI_ANNUAL, ANNUAL",
             ),
-            validate::required_text(
-                &field("program_officer"),
-                self.program_officer,
-                MAX_DISPLAY_NAME,
-            ),
+            validate::display_name(&field("program_officer"), self.program_officer),
         )
             .all()?;
         Ok(GrantTerms {

@@ -79,15 +79,18 @@ macro_rules! audited {
 }
 
 pub mod access;
+pub mod assistance;
 pub mod audit;
 pub mod fiscal_year;
 pub mod grant;
 pub mod money;
 pub mod names;
 pub mod organization;
+pub mod outcome;
 pub mod pillar;
 pub mod project;
 pub mod reference;
+pub mod report;
 pub mod tip_report;
 pub mod validate;
 pub mod version;

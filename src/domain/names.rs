@@ -230,6 +230,56 @@ resource_name! {
     IndicatorName { "grants" / grant: Id, "projects" / project: Id, "indicators" / indicator: Id }
 }
 
+resource_name! {
+    /// `grants/{grant}/projects/{project}/outcomeReports/{report}`.
+    OutcomeReportName { "grants" / grant: Id, "projects" / project: Id, "outcomeReports" / report: Id }
+}
+resource_name! {
+    /// `grants/{grant}/projects/{project}/outcomeReports/{report}/outcomes/{outcome}`.
+    OutcomeName {
+        "grants" / grant: Id,
+        "projects" / project: Id,
+        "outcomeReports" / report: Id,
+        "outcomes" / outcome: Id,
+    }
+}
+resource_name! {
+    /// `milestones/{milestone}`.
+    MilestoneName { "milestones" / milestone: Id }
+}
+resource_name! {
+    /// `fundAllocations/{allocation}`: money added to (or taken from) one fiscal year's assistance fund.
+    FundAllocationName { "fundAllocations" / allocation: Id }
+}
+resource_name! {
+    /// `assistanceCases/{case}`: an emergency victim-assistance case.
+    AssistanceCaseName { "assistanceCases" / case: Id }
+}
+resource_name! {
+    /// `assistanceCases/{case}/disbursements/{disbursement}`: one payment of a case.
+    DisbursementName { "assistanceCases" / case: Id, "disbursements" / disbursement: Id }
+}
+
+impl OutcomeReportName {
+    /// The project the report belongs to.
+    pub fn project(&self) -> ProjectName {
+        ProjectName::new(&self.grant, &self.project)
+    }
+}
+
+impl OutcomeName {
+    /// The report the outcome belongs to.
+    pub fn report(&self) -> OutcomeReportName {
+        OutcomeReportName::new(&self.grant, &self.project, &self.report)
+    }
+}
+
+impl HasWildcard for ProjectName {
+    fn is_any(&self) -> bool {
+        self.grant == ANY && self.project == ANY
+    }
+}
+
 impl ProjectName {
     /// The grant the project belongs to.
     pub fn grant(&self) -> GrantName {

@@ -8,7 +8,7 @@ use super::fiscal_year::check_fiscal_year;
 use super::grant::Grant;
 use super::names::{IndicatorName, ProjectName, ResourceName, TipRecommendationName};
 use super::pillar::Pillar;
-use super::validate::{self, CheckAll, Checked, MAX_DISPLAY_NAME, MAX_TEXT, Violations};
+use super::validate::{self, CheckAll, Checked, MAX_TEXT, Violations};
 use crate::error::{Error, FieldViolation, Result};
 
 code_enum! {
@@ -165,7 +165,7 @@ impl ProjectInput<'_> {
             (start_date, end_date),
             recommendation_ids,
         ) = (
-            validate::required_text(&field("title"), self.title, 300),
+            validate::single_line(&field("title"), self.title, 300),
             validate::optional_text(&field("summary"), self.summary, MAX_TEXT),
             country_codes,
             validate::enum_list(
@@ -393,7 +393,7 @@ impl IndicatorInput<'_> {
             ))
         };
         let (display_name, unit, outcome_kind, baseline, targets) = (
-            validate::required_text(&field("display_name"), self.display_name, MAX_DISPLAY_NAME),
+            validate::display_name(&field("display_name"), self.display_name),
             validate::required_text(&field("unit"), self.unit, 50),
             validate::required(
                 &field("outcome_kind"),

@@ -65,6 +65,11 @@ impl Violations {
         }
     }
 
+    /// How many violations were found.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -148,9 +153,39 @@ pub fn required_text(field: &str, value: &str, max: usize) -> Result<String, Fie
     optional_text(field, trimmed, max)
 }
 
-/// A display name: required, trimmed, at most [`MAX_DISPLAY_NAME`] characters.
+/// A display name: required, trimmed, one line of at most [`MAX_DISPLAY_NAME`] characters.
 pub fn display_name(field: &str, value: &str) -> Result<String, FieldViolation> {
-    required_text(field, value, MAX_DISPLAY_NAME)
+    single_line(field, value, MAX_DISPLAY_NAME)
+}
+
+/// Characters that change how text around them is shown without being seen:
+/// bidirectional overrides and isolates, and zero-width characters. In a name
+/// they make look-alikes (a fraud risk in a grants system), so names refuse them.
+fn is_invisible_formatting(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}' | '\u{061C}' | '\u{FEFF}' | '\u{00AD}'
+    )
+}
+
+/// A required, trimmed, single-line text (a name or a title): no line breaks,
+/// tabs, control characters, bidirectional overrides or zero-width characters.
+pub fn single_line(field: &str, value: &str, max: usize) -> Result<String, FieldViolation> {
+    let text = required_text(field, value, max)?;
+    if text.chars().any(|c| c.is_control()) {
+        return Err(FieldViolation::new(
+            field,
+            "must be one line, without tabs or control characters",
+        ));
+    }
+    if text.chars().any(is_invisible_formatting) {
+        return Err(FieldViolation::new(
+            field,
+            "must not contain bidirectional overrides or zero-width characters",
+        ));
+    }
+    Ok(text)
 }
 
 /// An optional, trimmed text of at most `max` characters.
@@ -272,6 +307,21 @@ pub fn enum_list<T: Ord + Copy>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_one_visible_line() {
+        assert_eq!(display_name("n", "  Caritas  ").unwrap(), "Caritas");
+        for bad in [
+            "Cari\ntas",
+            "Cari\ttas",
+            "Cari\u{202E}tas",
+            "Cari\u{200B}tas",
+            "\u{FEFF}Caritas",
+        ] {
+            assert!(display_name("n", bad).is_err(), "{bad:?}");
+        }
+        assert!(display_name("n", "Fundación Esperanza – Perú").is_ok());
+    }
 
     #[test]
     fn all_checks_answer_every_value_or_every_violation() {

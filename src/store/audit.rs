@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use super::entities::{audit_events, audit_head};
@@ -122,23 +122,46 @@ impl Store {
         .try_map(|row| Ok(to_domain(row)))
     }
 
-    /// Recomputes the whole chain, in batches, against the recorded head.
-    pub async fn verify_audit_chain(&self) -> Result<ChainVerification> {
+    /// Recomputes the whole chain, in batches, against the recorded head and
+    /// the caller's `anchor`, inside one read-only snapshot: events committed
+    /// meanwhile are not half-seen. Every row counts, from the lowest sequence.
+    pub async fn verify_audit_chain(
+        &self,
+        anchor: Option<(i64, String)>,
+    ) -> Result<ChainVerification> {
+        let snapshot = match self.backend() {
+            sea_orm::DatabaseBackend::Postgres => {
+                self.db
+                    .begin_with_config(
+                        Some(sea_orm::IsolationLevel::RepeatableRead),
+                        Some(sea_orm::AccessMode::ReadOnly),
+                    )
+                    .await?
+            }
+            // A SQLite read transaction sees one snapshot (WAL) from its first read.
+            _ => self.db.begin().await?,
+        };
         let head = audit_head::Entity::find_by_id(1)
-            .one(&self.db)
+            .one(&snapshot)
             .await?
             .ok_or_else(|| Error::Internal("audit_head row is missing".into()))?;
-        let mut check = ChainCheck::default();
-        let mut after = 0i64;
+        let mut check = ChainCheck {
+            anchor,
+            ..ChainCheck::default()
+        };
+        let mut after: Option<i64> = None;
         loop {
-            let rows = audit_events::Entity::find()
-                .filter(audit_events::Column::Sequence.gt(after))
+            let mut select = audit_events::Entity::find();
+            if let Some(after) = after {
+                select = select.filter(audit_events::Column::Sequence.gt(after));
+            }
+            let rows = select
                 .order_by_asc(audit_events::Column::Sequence)
                 .limit(VERIFY_BATCH)
-                .all(&self.db)
+                .all(&snapshot)
                 .await?;
             let Some(last) = rows.last() else { break };
-            after = last.sequence;
+            after = Some(last.sequence);
             for row in rows {
                 check.check(&to_domain(row));
             }
@@ -147,11 +170,21 @@ impl Store {
             }
         }
         check.finish(head.sequence, &head.hash);
+        snapshot.rollback().await?;
         Ok(ChainVerification {
             check,
             head_sequence: head.sequence,
             head_hash: head.hash,
         })
+    }
+
+    /// The recorded head of the chain: (sequence, hash), to keep elsewhere as an anchor.
+    pub async fn audit_head(&self) -> Result<(i64, String)> {
+        let head = audit_head::Entity::find_by_id(1)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| Error::Internal("audit_head row is missing".into()))?;
+        Ok((head.sequence, head.hash))
     }
 }
 

@@ -322,3 +322,170 @@ pub mod indicators {
     }
     no_relations!();
 }
+
+pub mod outcome_reports {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "outcome_reports")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub grant_id: String,
+        pub project_id: String,
+        pub period: String,
+        pub period_start_date: Date,
+        pub period_end_date: Date,
+        pub due_date: Option<Date>,
+        pub state: String,
+        pub narrative: String,
+        pub reviewer_comments: String,
+        pub submitter: String,
+        pub submit_time: Option<DateTimeUtc>,
+        pub reviewer: String,
+        pub review_time: Option<DateTimeUtc>,
+        pub create_time: DateTimeUtc,
+        pub update_time: DateTimeUtc,
+        pub revision: i64,
+    }
+    no_relations!();
+}
+
+pub mod milestones {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "milestones")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub kind: String,
+        pub country_code: String,
+        pub milestone_date: Date,
+        pub fiscal_year: i32,
+        pub description: String,
+        pub create_time: DateTimeUtc,
+    }
+    no_relations!();
+}
+
+pub mod outcomes {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "outcomes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub report_id: String,
+        pub kind: String,
+        pub country_code: String,
+        pub outcome_date: Option<Date>,
+        pub fiscal_year: Option<i32>,
+        pub quantity: i64,
+        pub breakdown: Json,
+        pub first_for_country: bool,
+        pub description: String,
+        pub evidence_uri: String,
+        pub indicator_id: String,
+        pub milestone_id: Option<String>,
+        pub create_time: DateTimeUtc,
+        pub update_time: DateTimeUtc,
+        pub delete_time: Option<DateTimeUtc>,
+        pub revision: i64,
+    }
+    no_relations!();
+}
+
+pub mod fund_years {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "fund_years")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub fiscal_year: i32,
+        pub allocated: i64,
+        pub committed: i64,
+        pub paid: i64,
+        pub case_sequence: i64,
+        pub update_time: DateTimeUtc,
+    }
+    no_relations!();
+}
+
+pub mod fund_allocations {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "fund_allocations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub fiscal_year: i32,
+        pub amount: i64,
+        pub note: String,
+        pub creator: String,
+        pub create_time: DateTimeUtc,
+    }
+    no_relations!();
+}
+
+pub mod assistance_cases {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "assistance_cases")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub case_number: String,
+        pub fiscal_year: i32,
+        pub referring_organization_id: String,
+        pub country_code: String,
+        pub victim_sex: String,
+        pub victim_age_group: String,
+        pub victim_nationality: String,
+        pub trafficking_form: String,
+        pub urgency: String,
+        pub consent_to_services: bool,
+        pub consent_to_statistics: bool,
+        /// The needs with their money, a JSON list.
+        pub needs: Json,
+        pub state: String,
+        pub referral_time: DateTimeUtc,
+        pub decision_time: Option<DateTimeUtc>,
+        pub first_payment_time: Option<DateTimeUtc>,
+        pub close_time: Option<DateTimeUtc>,
+        pub state_reason: String,
+        pub outcome: String,
+        pub referrer: String,
+        pub reviewer: String,
+        pub decider: String,
+        pub requested_amount: i64,
+        pub approved_amount: i64,
+        pub paid_amount: i64,
+        /// Sealed personal data (`{key_id}:{nonce}:{ciphertext}`), never plaintext.
+        pub full_name_sealed: Option<String>,
+        pub contact_sealed: Option<String>,
+        pub notes_sealed: Option<String>,
+        pub personal_data_key: Option<String>,
+        pub create_time: DateTimeUtc,
+        pub update_time: DateTimeUtc,
+        pub revision: i64,
+    }
+    no_relations!();
+}
+
+pub mod disbursements {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "disbursements")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub case_id: String,
+        pub need_number: i32,
+        pub need_kind: String,
+        pub amount: i64,
+        pub payment_time: DateTimeUtc,
+        pub reference: String,
+        pub creator: String,
+        pub create_time: DateTimeUtc,
+    }
+    no_relations!();
+}

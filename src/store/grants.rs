@@ -6,15 +6,17 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Select,
+    ActiveModelTrait,
+    ActiveValue::{Set, Unchanged},
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Select,
 };
 
 use super::entities::{
     countries, grant_revisions, grants, indicators, obligations, project_countries,
     project_pillars, projects,
 };
-use super::{Keyset, Page, Store, Tx, new_id, now};
+use super::{Keyset, Page, Store, Tx, decode_code, new_id, now};
 use crate::domain::access::Scope;
 use crate::domain::audit::Audited;
 use crate::domain::grant::{
@@ -63,13 +65,8 @@ fn not_found(id: &str) -> Error {
     }
 }
 
-fn corrupt(what: &str, id: &str, value: &str) -> Error {
-    Error::Internal(format!("{what} of {id} holds an unknown code {value:?}"))
-}
-
 fn obligation_to_domain(row: obligations::Model) -> Result<Obligation> {
-    let kind = ObligationKind::from_code(&row.kind)
-        .ok_or_else(|| corrupt("obligations.kind", &row.id, &row.kind))?;
+    let kind = decode_code::<ObligationKind>("obligations.kind", &row.id, &row.kind)?;
     Ok(Obligation {
         id: row.id,
         grant_id: row.grant_id,
@@ -91,23 +88,27 @@ fn to_domain(row: grants::Model, obligations: &[Obligation]) -> Result<Grant> {
         .filter(|o| o.grant_id == row.id)
         .cloned()
         .collect();
-    let code = |what: &str, value: &str| corrupt(what, &row.id, value);
     Ok(Grant {
         terms: GrantTerms {
             award_number: row.award_number.clone(),
             title: row.title.clone(),
             organization_id: row.organization_id.clone(),
-            instrument: GrantInstrument::from_code(&row.instrument)
-                .ok_or_else(|| code("grants.instrument", &row.instrument))?,
-            approach: GrantApproach::from_code(&row.approach)
-                .ok_or_else(|| code("grants.approach", &row.approach))?,
+            instrument: decode_code::<GrantInstrument>(
+                "grants.instrument",
+                &row.id,
+                &row.instrument,
+            )?,
+            approach: decode_code::<GrantApproach>("grants.approach", &row.id, &row.approach)?,
             start_date: row.start_date,
             end_date: row.end_date,
-            reporting_cadence: ReportingCadence::from_code(&row.reporting_cadence)
-                .ok_or_else(|| code("grants.reporting_cadence", &row.reporting_cadence))?,
+            reporting_cadence: decode_code::<ReportingCadence>(
+                "grants.reporting_cadence",
+                &row.id,
+                &row.reporting_cadence,
+            )?,
             program_officer: row.program_officer.clone(),
         },
-        state: GrantState::from_code(&row.state).ok_or_else(|| code("grants.state", &row.state))?,
+        state: decode_code::<GrantState>("grants.state", &row.id, &row.state)?,
         state_reason: row.state_reason.clone(),
         totals: grant::totals(&own)?,
         create_time: row.create_time,
@@ -526,11 +527,11 @@ impl Tx {
     async fn save_grant(&mut self, before: &Grant, mut after: Grant, audit: bool) -> Result<Grant> {
         after.update_time = now();
         after.revision = before.revision + 1;
-        let mut row = grants::Entity::find_by_id(before.id.as_str())
-            .one(&self.txn)
-            .await?
-            .ok_or_else(|| not_found(&before.id))?
-            .into_active_model();
+        // The row is locked and known: update it by key, without reading it again.
+        let mut row = grants::ActiveModel {
+            id: Unchanged(before.id.clone()),
+            ..Default::default()
+        };
         row.title = Set(after.terms.title.clone());
         row.instrument = Set(after.terms.instrument.code().into());
         row.approach = Set(after.terms.approach.code().into());

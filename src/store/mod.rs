@@ -9,13 +9,16 @@
 //! single connection that writes, so a long read or an open write
 //! transaction never stalls the other reads.
 
+pub mod assistance;
 pub mod audit;
 mod entities;
 pub mod grants;
 mod idempotency;
 pub mod organizations;
+pub mod outcomes;
 pub mod projects;
 mod reference;
+pub mod reports;
 pub mod tip_report;
 pub mod tokens;
 
@@ -353,6 +356,16 @@ pub fn to_json_column<T: serde::Serialize>(value: &T) -> Result<Json> {
         .map_err(|error| Error::Internal(format!("JSON column value: {error}")))
 }
 
+/// The value of a stored code; an unknown one is a corrupt row (INTERNAL, with the column and row in the log).
+pub(crate) fn decode_code<T: crate::domain::CodeEnum>(
+    column: &str,
+    id: &str,
+    code: &str,
+) -> Result<T> {
+    T::from_code(code)
+        .ok_or_else(|| Error::Internal(format!("{column} of {id} holds an unknown code {code:?}")))
+}
+
 /// Now, truncated to microseconds (what both databases keep), so a value read back equals the one written.
 pub fn now() -> DateTime<Utc> {
     let now = Utc::now();
@@ -395,16 +408,26 @@ impl From<DbErr> for Error {
 fn is_connection_failure(error: &RuntimeErr) -> bool {
     use sea_orm::sqlx::Error as Sqlx;
     match error {
-        RuntimeErr::SqlxError(inner) => matches!(
-            inner.as_ref(),
+        RuntimeErr::SqlxError(inner) => match inner.as_ref() {
             Sqlx::Io(_)
-                | Sqlx::PoolTimedOut
-                | Sqlx::PoolClosed
-                | Sqlx::Tls(_)
-                | Sqlx::WorkerCrashed
-        ),
+            | Sqlx::PoolTimedOut
+            | Sqlx::PoolClosed
+            | Sqlx::Tls(_)
+            | Sqlx::WorkerCrashed => true,
+            Sqlx::Database(database) => database
+                .code()
+                .is_some_and(|code| is_unavailable_sqlstate(&code)),
+            _ => false,
+        },
         _ => false,
     }
+}
+
+/// SQLSTATEs of a database going away or not there yet: a connection exception (class 08),
+/// a shutdown that ends the sessions (57P01 by an operator, 57P02 by a crash), a server still
+/// starting (57P03). A retry later may succeed, so they are `UNAVAILABLE`, not internal.
+fn is_unavailable_sqlstate(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
 }
 
 #[cfg(test)]
@@ -445,6 +468,16 @@ mod tests {
             let shown = format!("{error} {error:?}");
             assert!(!shown.contains("hunter2-s3cret"), "{shown}");
             assert!(shown.contains("cannot connect to postgres://"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn a_database_that_shuts_down_or_drops_the_connection_is_unavailable() {
+        for code in ["57P01", "57P02", "57P03", "08006", "08003"] {
+            assert!(is_unavailable_sqlstate(code), "{code}");
+        }
+        for code in ["23505", "40001", "42P01", "57014"] {
+            assert!(!is_unavailable_sqlstate(code), "{code}");
         }
     }
 

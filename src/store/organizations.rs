@@ -1,12 +1,13 @@
 //! Organisations. A grantee's scope is its own organisation.
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    Select,
+    ActiveModelTrait,
+    ActiveValue::{Set, Unchanged},
+    ColumnTrait, EntityTrait, QueryFilter, Select,
 };
 
 use super::entities::organizations;
-use super::{Keyset, Page, Store, Tx, new_id, now};
+use super::{Keyset, Page, Store, Tx, decode_code, new_id, now};
 use crate::domain::access::Scope;
 use crate::domain::organization::{Identifier, Organization, OrganizationFields, OrganizationKind};
 use crate::domain::version::{self, Presence};
@@ -33,9 +34,7 @@ fn to_domain(row: organizations::Model) -> Result<Organization> {
         serde_json::from_value(row.identifiers).map_err(|error| {
             Error::Internal(format!("organizations.identifiers of {}: {error}", row.id))
         })?;
-    let kind = OrganizationKind::from_code(&row.kind).ok_or_else(|| {
-        Error::Internal(format!("organizations.kind of {}: {}", row.id, row.kind))
-    })?;
+    let kind: OrganizationKind = decode_code("organizations.kind", &row.id, &row.kind)?;
     Ok(Organization {
         id: row.id,
         fields: OrganizationFields {
@@ -151,11 +150,10 @@ impl Tx {
         current: Organization,
         fields: OrganizationFields,
     ) -> Result<Organization> {
-        let mut row = organizations::Entity::find_by_id(current.id.as_str())
-            .one(&self.txn)
-            .await?
-            .ok_or_else(|| not_found(&current.id))?
-            .into_active_model();
+        let mut row = organizations::ActiveModel {
+            id: Unchanged(current.id.clone()),
+            ..Default::default()
+        };
         row.display_name = Set(fields.display_name.clone());
         row.kind = Set(fields.kind.code().to_string());
         row.country_code = Set(fields.country_code.clone());
@@ -174,11 +172,10 @@ impl Tx {
     /// Soft-deletes `current`.
     pub async fn delete_organization(&mut self, current: Organization) -> Result<Organization> {
         let time = now();
-        let mut row = organizations::Entity::find_by_id(current.id.as_str())
-            .one(&self.txn)
-            .await?
-            .ok_or_else(|| not_found(&current.id))?
-            .into_active_model();
+        let mut row = organizations::ActiveModel {
+            id: Unchanged(current.id.clone()),
+            ..Default::default()
+        };
         row.delete_time = Set(Some(time));
         row.update_time = Set(time);
         row.revision = Set(current.revision + 1);

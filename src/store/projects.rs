@@ -6,15 +6,16 @@ use std::collections::HashMap;
 
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, QuerySelect, Select,
+    ActiveModelTrait,
+    ActiveValue::{Set, Unchanged},
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Select,
 };
 
 use super::entities::{
     grants, indicators, project_countries, project_pillars, project_recommendations, projects,
 };
 use super::grants::countries_of_region;
-use super::{Keyset, Page, Store, Tx, new_id, now};
+use super::{Keyset, Page, Store, Tx, decode_code, new_id, now};
 use crate::domain::access::Scope;
 use crate::domain::grant::Grant;
 use crate::domain::pillar::Pillar;
@@ -35,7 +36,7 @@ pub struct ProjectFilter {
     pub state: Option<ProjectState>,
 }
 
-fn scoped(scope: &Scope) -> Select<projects::Entity> {
+pub(super) fn scoped(scope: &Scope) -> Select<projects::Entity> {
     let select = projects::Entity::find();
     match scope {
         Scope::All => select,
@@ -55,10 +56,6 @@ fn project_not_found(grant_id: &str, id: &str) -> Error {
     Error::NotFound {
         resource: format!("grants/{grant_id}/projects/{id}"),
     }
-}
-
-fn corrupt(what: &str, id: &str, value: &str) -> Error {
-    Error::Internal(format!("{what} of {id} holds an unknown value {value:?}"))
 }
 
 /// The country, pillar and recommendation rows of some projects, by project id.
@@ -94,8 +91,7 @@ async fn children(conn: &impl ConnectionTrait, ids: &[String]) -> Result<Childre
         .all(conn)
         .await?
     {
-        let pillar = Pillar::from_code(&row.pillar)
-            .ok_or_else(|| corrupt("project_pillars.pillar", &row.project_id, &row.pillar))?;
+        let pillar = decode_code::<Pillar>("project_pillars.pillar", &row.project_id, &row.pillar)?;
         children
             .pillars
             .entry(row.project_id)
@@ -123,10 +119,7 @@ fn to_domain(row: projects::Model, children: &Children) -> Result<Project> {
         })?;
     let activity_kinds = activity_codes
         .iter()
-        .map(|code| {
-            ActivityKind::from_code(code)
-                .ok_or_else(|| corrupt("projects.activity_kinds", &row.id, code))
-        })
+        .map(|code| decode_code::<ActivityKind>("projects.activity_kinds", &row.id, code))
         .collect::<Result<Vec<_>>>()?;
     let mut country_codes = children.countries.get(&row.id).cloned().unwrap_or_default();
     country_codes.sort();
@@ -139,8 +132,7 @@ fn to_domain(row: projects::Model, children: &Children) -> Result<Project> {
         .unwrap_or_default();
     recommendation_ids.sort();
     Ok(Project {
-        state: ProjectState::from_code(&row.state)
-            .ok_or_else(|| corrupt("projects.state", &row.id, &row.state))?,
+        state: decode_code::<ProjectState>("projects.state", &row.id, &row.state)?,
         fields: ProjectFields {
             title: row.title,
             summary: row.summary,
@@ -159,7 +151,7 @@ fn to_domain(row: projects::Model, children: &Children) -> Result<Project> {
     })
 }
 
-async fn with_children(
+pub(super) async fn with_children(
     conn: &impl ConnectionTrait,
     rows: Vec<projects::Model>,
 ) -> Result<Vec<Project>> {
@@ -186,7 +178,7 @@ async fn require_visible(
         .ok_or_else(|| project_not_found(grant_id, id))
 }
 
-async fn find(
+pub(super) async fn find(
     conn: &impl ConnectionTrait,
     scope: &Scope,
     grant_id: &str,
@@ -209,9 +201,9 @@ async fn find(
         .ok_or_else(|| project_not_found(grant_id, id))
 }
 
-fn indicator_to_domain(row: indicators::Model, grant_id: &str) -> Result<Indicator> {
-    let outcome_kind = OutcomeKind::from_code(&row.outcome_kind)
-        .ok_or_else(|| corrupt("indicators.outcome_kind", &row.id, &row.outcome_kind))?;
+pub(super) fn indicator_to_domain(row: indicators::Model, grant_id: &str) -> Result<Indicator> {
+    let outcome_kind =
+        decode_code::<OutcomeKind>("indicators.outcome_kind", &row.id, &row.outcome_kind)?;
     let targets = serde_json::from_value(row.targets.clone())
         .map_err(|error| Error::Internal(format!("indicators.targets of {}: {error}", row.id)))?;
     Ok(Indicator {
@@ -444,11 +436,10 @@ impl Tx {
         saved.state = state;
         saved.update_time = now();
         saved.revision = current.revision + 1;
-        let mut row = projects::Entity::find_by_id(current.id.as_str())
-            .one(&self.txn)
-            .await?
-            .ok_or_else(|| project_not_found(&current.grant_id, &current.id))?
-            .into_active_model();
+        let mut row = projects::ActiveModel {
+            id: Unchanged(current.id.clone()),
+            ..Default::default()
+        };
         row.title = Set(saved.fields.title.clone());
         row.summary = Set(saved.fields.summary.clone());
         row.start_date = Set(saved.fields.start_date);
@@ -521,13 +512,10 @@ impl Tx {
         delete: bool,
     ) -> Result<Indicator> {
         let time = now();
-        let mut row = indicators::Entity::find_by_id(current.id.as_str())
-            .one(&self.txn)
-            .await?
-            .ok_or_else(|| Error::NotFound {
-                resource: current.resource_name(),
-            })?
-            .into_active_model();
+        let mut row = indicators::ActiveModel {
+            id: Unchanged(current.id.clone()),
+            ..Default::default()
+        };
         row.display_name = Set(fields.display_name.clone());
         row.unit = Set(fields.unit.clone());
         row.outcome_kind = Set(fields.outcome_kind.code().into());

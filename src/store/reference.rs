@@ -2,8 +2,9 @@
 //! migrations) and funding accounts (admin-managed).
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder,
+    ActiveModelTrait,
+    ActiveValue::{Set, Unchanged},
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
 };
 
 use super::entities::{countries, funding_accounts, regions};
@@ -217,11 +218,10 @@ impl Tx {
         delete: bool,
     ) -> Result<FundingAccount> {
         let time = now();
-        let mut row = funding_accounts::Entity::find_by_id(current.code.as_str())
-            .one(&self.txn)
-            .await?
-            .ok_or_else(|| account_not_found(&current.code))?
-            .into_active_model();
+        let mut row = funding_accounts::ActiveModel {
+            code: Unchanged(current.code.clone()),
+            ..Default::default()
+        };
         row.display_name = Set(fields.display_name.clone());
         row.description = Set(fields.description.clone());
         if delete {

@@ -5,12 +5,14 @@
 
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Select,
+    ActiveModelTrait,
+    ActiveValue::{Set, Unchanged},
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Select,
 };
 
 use super::entities::{countries, tip_rankings, tip_recommendations};
-use super::{Keyset, Page, Store, Tx, new_id, now};
+use super::{Keyset, Page, Store, Tx, decode_code, new_id, now};
 use crate::domain::names::{TipRankingName, TipRecommendationName};
 use crate::domain::pillar::Pillar;
 use crate::domain::tip_report::{
@@ -43,12 +45,8 @@ pub struct TipRecommendationFilter {
 }
 
 fn ranking(row: tip_rankings::Model) -> Result<TipRanking> {
-    let tier = TipTier::from_code(&row.tier).ok_or_else(|| {
-        Error::Internal(format!(
-            "tip_rankings.tier of {}/{}: {}",
-            row.country_code, row.report_year, row.tier
-        ))
-    })?;
+    let position = format!("{}/{}", row.country_code, row.report_year);
+    let tier: TipTier = decode_code("tip_rankings.tier", &position, &row.tier)?;
     Ok(TipRanking {
         country_code: row.country_code,
         report_year: row.report_year,
@@ -60,12 +58,7 @@ fn ranking(row: tip_rankings::Model) -> Result<TipRanking> {
 }
 
 fn recommendation(row: tip_recommendations::Model) -> Result<TipRecommendation> {
-    let pillar = Pillar::from_code(&row.pillar).ok_or_else(|| {
-        Error::Internal(format!(
-            "tip_recommendations.pillar of {}: {}",
-            row.id, row.pillar
-        ))
-    })?;
+    let pillar: Pillar = decode_code("tip_recommendations.pillar", &row.id, &row.pillar)?;
     Ok(TipRecommendation {
         id: row.id,
         country_code: row.country_code,
@@ -345,10 +338,11 @@ impl Tx {
         current: TipRanking,
         fields: TipRankingFields,
     ) -> Result<TipRanking> {
-        let mut row = find_ranking(&self.txn, &current.country_code, current.report_year)
-            .await?
-            .ok_or_else(|| ranking_not_found(&current.country_code, current.report_year))?
-            .into_active_model();
+        let mut row = tip_rankings::ActiveModel {
+            country_code: Unchanged(current.country_code.clone()),
+            report_year: Unchanged(current.report_year),
+            ..Default::default()
+        };
         row.tier = Set(fields.tier.code().to_string());
         row.update_time = Set(now());
         row.revision = Set(current.revision + 1);
@@ -406,9 +400,10 @@ impl Tx {
         current: TipRecommendation,
         fields: TipRecommendationFields,
     ) -> Result<TipRecommendation> {
-        let mut row = find_recommendation(&self.txn, &current.country_code, &current.id)
-            .await?
-            .into_active_model();
+        let mut row = tip_recommendations::ActiveModel {
+            id: Unchanged(current.id.clone()),
+            ..Default::default()
+        };
         row.report_year = Set(fields.report_year);
         row.pillar = Set(fields.pillar.code().to_string());
         row.text = Set(fields.text.clone());
@@ -429,9 +424,10 @@ impl Tx {
         current: TipRecommendation,
     ) -> Result<TipRecommendation> {
         let time = now();
-        let mut row = find_recommendation(&self.txn, &current.country_code, &current.id)
-            .await?
-            .into_active_model();
+        let mut row = tip_recommendations::ActiveModel {
+            id: Unchanged(current.id.clone()),
+            ..Default::default()
+        };
         row.delete_time = Set(Some(time));
         row.update_time = Set(time);
         row.revision = Set(current.revision + 1);

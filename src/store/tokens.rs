@@ -3,11 +3,11 @@
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter,
+    QueryFilter, QuerySelect,
 };
 
 use super::entities::api_tokens;
-use super::{Keyset, Page, Store, Tx, new_id, now};
+use super::{Keyset, Page, Store, Tx, decode_code, new_id, now};
 use crate::domain::access::{self, ApiToken, NewToken, Role};
 use crate::error::{Error, Result};
 
@@ -21,8 +21,7 @@ pub struct TokenFilter {
 }
 
 fn to_domain(row: api_tokens::Model) -> Result<ApiToken> {
-    let role = Role::from_code(&row.role)
-        .ok_or_else(|| Error::Internal(format!("api_tokens.role of {}: {}", row.id, row.role)))?;
+    let role: Role = decode_code("api_tokens.role", &row.id, &row.role)?;
     Ok(ApiToken {
         id: row.id,
         display_name: row.display_name,
@@ -127,6 +126,51 @@ impl Tx {
         let token = to_domain(row)?;
         self.audit(&token.resource_name(), None, Some(&token))?;
         Ok((token, secret))
+    }
+
+    /// One token, read inside the transaction.
+    pub async fn get_token_in(&self, id: &str) -> Result<ApiToken> {
+        api_tokens::Entity::find_by_id(id)
+            .one(&self.txn)
+            .await?
+            .ok_or_else(|| not_found(id))
+            .and_then(to_domain)
+    }
+
+    /// How many live (unrevoked, unexpired) admin tokens there are besides `id`;
+    /// they stay locked until commit, so two revocations cannot both take the last two.
+    pub async fn other_live_admin_tokens(&self, id: &str) -> Result<u64> {
+        let others = api_tokens::Entity::find()
+            .filter(api_tokens::Column::Role.eq(Role::Admin.code()))
+            .filter(api_tokens::Column::RevokeTime.is_null())
+            .filter(api_tokens::Column::ExpireTime.gt(now()))
+            .filter(api_tokens::Column::Id.ne(id))
+            .lock_exclusive()
+            .all(&self.txn)
+            .await?;
+        Ok(others.len() as u64)
+    }
+
+    /// Revokes every live grantee token of an organisation (it was deleted), each audited;
+    /// returns their secret hashes so caches can drop them.
+    pub async fn revoke_tokens_of_organization(
+        &mut self,
+        organization_id: &str,
+    ) -> Result<Vec<String>> {
+        let ids: Vec<String> = api_tokens::Entity::find()
+            .filter(api_tokens::Column::OrganizationId.eq(organization_id))
+            .filter(api_tokens::Column::RevokeTime.is_null())
+            .all(&self.txn)
+            .await?
+            .into_iter()
+            .map(|row| row.id)
+            .collect();
+        let mut hashes = Vec::with_capacity(ids.len());
+        for id in ids {
+            let (_, hash) = self.revoke_token(&id).await?;
+            hashes.push(hash);
+        }
+        Ok(hashes)
     }
 
     /// Revokes a token; returns it with the secret hash (so caches can drop it).

@@ -224,12 +224,154 @@ const EXPECTED: &[(&str, &[&str])] = &[
         "ProjectService/DeleteIndicator",
         &["ADMIN", "PROGRAM_OFFICER"],
     ),
+    (
+        "OutcomeReportService/ListReportingPeriods",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "OutcomeReportService/CreateOutcomeReport",
+        &["ADMIN", "PROGRAM_OFFICER", "GRANTEE"],
+    ),
+    (
+        "OutcomeReportService/GetOutcomeReport",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "OutcomeReportService/ListOutcomeReports",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "OutcomeReportService/UpdateOutcomeReport",
+        &["ADMIN", "PROGRAM_OFFICER", "GRANTEE"],
+    ),
+    (
+        "OutcomeReportService/SubmitOutcomeReport",
+        &["ADMIN", "PROGRAM_OFFICER", "GRANTEE"],
+    ),
+    (
+        "OutcomeReportService/AcceptOutcomeReport",
+        &["ADMIN", "PROGRAM_OFFICER"],
+    ),
+    (
+        "OutcomeReportService/ReturnOutcomeReport",
+        &["ADMIN", "PROGRAM_OFFICER"],
+    ),
+    ("OutcomeReportService/ReopenOutcomeReport", &["ADMIN"]),
+    (
+        "OutcomeReportService/CreateOutcome",
+        &["ADMIN", "PROGRAM_OFFICER", "GRANTEE"],
+    ),
+    (
+        "OutcomeReportService/GetOutcome",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "OutcomeReportService/ListOutcomes",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "OutcomeReportService/UpdateOutcome",
+        &["ADMIN", "PROGRAM_OFFICER", "GRANTEE"],
+    ),
+    (
+        "OutcomeReportService/DeleteOutcome",
+        &["ADMIN", "PROGRAM_OFFICER", "GRANTEE"],
+    ),
+    (
+        "OutcomeReportService/UploadOutcomes",
+        &["ADMIN", "PROGRAM_OFFICER", "GRANTEE"],
+    ),
+    (
+        "OutcomeReportService/ListMilestones",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "OutcomeReportService/GetMilestone",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "OutcomeReportService/GetIndicatorProgress",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
+    ("AssistanceService/CreateFundAllocation", &["ADMIN"]),
+    (
+        "AssistanceService/GetFundAllocation",
+        &["ADMIN", "CASE_WORKER", "AUDITOR"],
+    ),
+    (
+        "AssistanceService/ListFundAllocations",
+        &["ADMIN", "CASE_WORKER", "AUDITOR"],
+    ),
+    (
+        "AssistanceService/GetFundBalance",
+        &["ADMIN", "CASE_WORKER", "AUDITOR"],
+    ),
+    (
+        "AssistanceService/CreateAssistanceCase",
+        &["ADMIN", "CASE_WORKER", "GRANTEE"],
+    ),
+    (
+        "AssistanceService/GetAssistanceCase",
+        &["ADMIN", "CASE_WORKER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "AssistanceService/ListAssistanceCases",
+        &["ADMIN", "CASE_WORKER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "AssistanceService/UpdateAssistanceCase",
+        &["ADMIN", "CASE_WORKER", "GRANTEE"],
+    ),
+    (
+        "AssistanceService/StartCaseReview",
+        &["ADMIN", "CASE_WORKER"],
+    ),
+    (
+        "AssistanceService/ApproveAssistanceCase",
+        &["ADMIN", "CASE_WORKER"],
+    ),
+    (
+        "AssistanceService/DenyAssistanceCase",
+        &["ADMIN", "CASE_WORKER"],
+    ),
+    (
+        "AssistanceService/WithdrawAssistanceCase",
+        &["ADMIN", "CASE_WORKER", "GRANTEE"],
+    ),
+    (
+        "AssistanceService/CloseAssistanceCase",
+        &["ADMIN", "CASE_WORKER"],
+    ),
+    (
+        "AssistanceService/CreateDisbursement",
+        &["ADMIN", "CASE_WORKER"],
+    ),
+    (
+        "AssistanceService/ListDisbursements",
+        &["ADMIN", "CASE_WORKER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "AssistanceService/GetCasePersonalData",
+        &["ADMIN", "CASE_WORKER"],
+    ),
+    (
+        "AssistanceService/SummarizeAssistanceCases",
+        &["ADMIN", "PROGRAM_OFFICER", "CASE_WORKER", "AUDITOR"],
+    ),
     ("AccessService/CreateApiToken", &["ADMIN"]),
     ("AccessService/GetApiToken", &["ADMIN"]),
     ("AccessService/ListApiTokens", &["ADMIN"]),
     ("AccessService/RevokeApiToken", &["ADMIN"]),
     ("AuditService/ListAuditEvents", &["ADMIN", "AUDITOR"]),
     ("AuditService/VerifyAuditChain", &["ADMIN", "AUDITOR"]),
+    (
+        "ReportService/StreamFiscalYearReport",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "ReportService/GetPortfolioSummary",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
 ];
 
 /// Every RPC the server's descriptor set declares in `tipgrants.v1`, as `Service/Method`.
@@ -380,23 +522,28 @@ async fn health_needs_no_token() {
 }
 
 #[tokio::test]
-async fn reflection_needs_a_valid_token_when_the_setting_is_off() {
+async fn reflection_is_refused_to_every_caller_when_the_setting_is_off() {
     let app = spawn_app_with(|settings| settings.server.reflection = false).await;
-    let path = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
+    let grantee_org = app.organization("Reflection NGO", "HT").await;
     let auditor = app.token(pb::Role::Auditor, "").await;
-    assert_eq!(call_raw_path(&app, path, None).await, Code::Unauthenticated);
-    assert_eq!(
-        call_raw_path(&app, path, Some("tg_unknown")).await,
-        Code::Unauthenticated
-    );
-    assert_ne!(
-        call_raw_path(&app, path, Some(&auditor)).await,
-        Code::Unauthenticated
-    );
-    assert_ne!(
-        call_raw_path(&app, path, Some(&auditor)).await,
-        Code::PermissionDenied
-    );
+    let grantee = app.token(pb::Role::Grantee, &grantee_org.name).await;
+    for path in [
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+    ] {
+        assert_eq!(call_raw_path(&app, path, None).await, Code::Unauthenticated);
+        assert_eq!(
+            call_raw_path(&app, path, Some("tg_unknown")).await,
+            Code::Unauthenticated
+        );
+        for token in [&app.admin_token, &auditor, &grantee] {
+            assert_eq!(
+                call_raw_path(&app, path, Some(token)).await,
+                Code::PermissionDenied,
+                "{path}"
+            );
+        }
+    }
 }
 
 async fn call_raw_path(app: &TestApp, path: &str, token: Option<&str>) -> Code {

@@ -88,7 +88,7 @@ async fn concurrent_writes_extend_one_unbroken_audit_chain() {
     }
     let verdict = app
         .audit(app.admin())
-        .verify_audit_chain(pb::VerifyAuditChainRequest {})
+        .verify_audit_chain(pb::VerifyAuditChainRequest::default())
         .await
         .unwrap()
         .into_inner();

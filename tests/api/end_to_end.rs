@@ -48,16 +48,7 @@ impl Server {
                 .iter()
                 .map(|(key, value)| (key.to_string(), value.to_string())),
         );
-        let child = Command::new(env!("CARGO_BIN_EXE_tipgrants"))
-            .arg("serve")
-            .env_remove("RUST_LOG")
-            .envs(environment.clone())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(
-                std::fs::File::create(directory.path().join("server.log")).unwrap(),
-            ))
-            .spawn()
-            .expect("start the tipgrants binary");
+        let child = spawn_binary(&environment, &directory.path().join("server.log"));
         let mut server = Server {
             child,
             address: String::new(),
@@ -66,6 +57,21 @@ impl Server {
         };
         server.address = server.wait_for_bound_address();
         server
+    }
+
+    /// Kills the server at once (SIGKILL), as a crash would: no drain, no shutdown.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("kill the server");
+        self.child.wait().expect("reap the server");
+    }
+
+    /// Starts the binary again on the same database and token file, after [`Server::kill`];
+    /// the earlier log is kept as `server.log.1`.
+    pub fn start_again(&mut self) {
+        let log = self.directory.path().join("server.log");
+        std::fs::rename(&log, self.directory.path().join("server.log.1")).expect("keep the log");
+        self.child = spawn_binary(&self.environment, &log);
+        self.address = self.wait_for_bound_address();
     }
 
     /// Reads the "serving gRPC" line the server logs once it listens; fails if it exits first,
@@ -153,6 +159,18 @@ impl Drop for Server {
         let _killed = self.child.kill();
         let _reaped = self.child.wait();
     }
+}
+
+/// Runs `tipgrants serve` with `environment`, its standard error into `log`.
+fn spawn_binary(environment: &[(String, String)], log: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_tipgrants"))
+        .arg("serve")
+        .env_remove("RUST_LOG")
+        .envs(environment.iter().cloned())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(log).unwrap()))
+        .spawn()
+        .expect("start the tipgrants binary")
 }
 
 /// The address and the database backend in the server's "serving gRPC" log line, in the pretty

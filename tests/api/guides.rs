@@ -1,6 +1,7 @@
 //! The guides in `docs/guides/` run as written. Each guide's ```sh blocks run
 //! in order, in one `bash -euo pipefail` session, against a fresh `tipgrants`
-//! binary (port 0, read back from its log; the pass's database). Blocks fenced
+//! binary (port 0, read back from its log; the pass's database), with that
+//! binary and grpcurl on the `PATH`. Blocks fenced
 //! otherwise (```text for answers) never run; the conventions, including the
 //! `<!-- guides-test: ... -->` markers, are in `docs/guides/README.md`.
 
@@ -12,10 +13,22 @@ use std::time::{Duration, Instant};
 use crate::end_to_end::{Server, grpcurl_path};
 
 /// The guides, in the order a newcomer reads them.
-const GUIDES: &[&str] = &["administrator.md", "program-officer.md"];
+const GUIDES: &[&str] = &[
+    "administrator.md",
+    "program-officer.md",
+    "grantee.md",
+    "case-worker.md",
+];
 
 /// The variables a guide's setup block tells the reader to set; the test sets the same ones.
 const SETUP_VARIABLES: &[&str] = &["PATH", "ADDRESS", "TOKEN"];
+
+/// The environment every guide's server gets over the test's settings: a key for victims'
+/// personal data, as the case worker's guide tells the reader to give one (a test key, never a real one).
+const GUIDE_ENVIRONMENT: &[(&str, &str)] = &[(
+    "TIPGRANTS__PRIVACY__KEYS",
+    "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+)];
 
 /// How long one guide may take before the test gives up on it.
 const GUIDE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -176,11 +189,12 @@ fn run_guide(guide: &str) {
         "{guide}: no ```sh block to run"
     );
 
-    let server = Server::start();
-    // grpcurl as the reader calls it: `grpcurl`, found on PATH.
+    let server = Server::start_with(GUIDE_ENVIRONMENT);
+    // grpcurl and tipgrants as the reader calls them: `grpcurl`, `tipgrants`, found on PATH.
     let bin = server.directory().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     std::os::unix::fs::symlink(grpcurl_path(), bin.join("grpcurl")).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_tipgrants"), bin.join("tipgrants")).unwrap();
     let progress = server.directory().join("guide-progress");
     let output_path = server.directory().join("guide-output");
     let script = script_of(guide, &blocks, &server, &bin, &progress);
@@ -237,6 +251,16 @@ fn the_administrator_guide_runs_as_written_against_a_fresh_server() {
 #[test]
 fn the_program_officer_guide_runs_as_written_against_a_fresh_server() {
     run_guide("program-officer.md");
+}
+
+#[test]
+fn the_case_worker_guide_runs_as_written_against_a_fresh_server() {
+    run_guide("case-worker.md");
+}
+
+#[test]
+fn the_grantee_guide_runs_as_written_against_a_fresh_server() {
+    run_guide("grantee.md");
 }
 
 #[test]

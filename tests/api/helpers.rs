@@ -83,6 +83,17 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     let directory = tempfile::tempdir().expect("temporary directory");
     let mut settings = test_settings(&directory).await;
     customize(&mut settings);
+    start_app(directory, settings).await
+}
+
+/// Starts a server with exactly `settings`, e.g. on a database another server of the test used
+/// before (its bootstrap token file must already hold the admin token).
+pub async fn spawn_app_on(settings: Settings) -> TestApp {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    start_app(directory, settings).await
+}
+
+async fn start_app(directory: TempDir, settings: Settings) -> TestApp {
     let token_file = settings.bootstrap_token_file().expect("token file set");
     let application = Application::build(settings)
         .await
@@ -118,7 +129,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
 }
 
 impl TestApp {
-    fn bearer(&self, token: Option<&str>) -> Bearer {
+    pub fn bearer(&self, token: Option<&str>) -> Bearer {
         Bearer(
             token.map(|token| {
                 MetadataValue::from_str(&format!("Bearer {token}")).expect("ascii token")
@@ -196,11 +207,41 @@ impl TestApp {
         )
     }
 
+    pub fn assistance(
+        &self,
+        token: Option<&str>,
+    ) -> pb::assistance_service_client::AssistanceServiceClient<Authed> {
+        pb::assistance_service_client::AssistanceServiceClient::with_interceptor(
+            self.channel(),
+            self.bearer(token),
+        )
+    }
+
     pub fn projects(
         &self,
         token: Option<&str>,
     ) -> pb::project_service_client::ProjectServiceClient<Authed> {
         pb::project_service_client::ProjectServiceClient::with_interceptor(
+            self.channel(),
+            self.bearer(token),
+        )
+    }
+
+    pub fn outcome_reports(
+        &self,
+        token: Option<&str>,
+    ) -> pb::outcome_report_service_client::OutcomeReportServiceClient<Authed> {
+        pb::outcome_report_service_client::OutcomeReportServiceClient::with_interceptor(
+            self.channel(),
+            self.bearer(token),
+        )
+    }
+
+    pub fn reports(
+        &self,
+        token: Option<&str>,
+    ) -> pb::report_service_client::ReportServiceClient<Authed> {
+        pb::report_service_client::ReportServiceClient::with_interceptor(
             self.channel(),
             self.bearer(token),
         )
@@ -311,6 +352,64 @@ impl TestApp {
             .unwrap_or_else(|error| panic!("SQL failed: {sql}: {error}"));
         rows.iter()
             .map(|row| row.try_get_by_index::<Vec<u8>>(0).expect("a bytes column"))
+            .collect()
+    }
+
+    /// The one number a raw query answers (a `COUNT(*)`, say).
+    pub async fn query_number(&self, sql: &str) -> i64 {
+        let connection = self.store.connection();
+        connection
+            .query_one_raw(sea_orm::Statement::from_string(
+                connection.get_database_backend(),
+                sql,
+            ))
+            .await
+            .unwrap_or_else(|error| panic!("SQL failed: {sql}: {error}"))
+            .and_then(|row| row.try_get_by_index::<i64>(0).ok())
+            .unwrap_or_else(|| panic!("no number from {sql}"))
+    }
+
+    /// How many rows each table of the schema holds (migration bookkeeping aside), read in one
+    /// statement: a call that writes nothing leaves every count as it was.
+    pub async fn row_counts(&self) -> std::collections::BTreeMap<String, i64> {
+        let connection = self.store.connection();
+        let backend = connection.get_database_backend();
+        let listing = match backend {
+            sea_orm::DatabaseBackend::Postgres => {
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1"
+            }
+            _ => {
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1"
+            }
+        };
+        let tables: Vec<String> = connection
+            .query_all_raw(sea_orm::Statement::from_string(backend, listing))
+            .await
+            .expect("list the tables")
+            .iter()
+            .map(|row| row.try_get_by_index::<String>(0).expect("a table name"))
+            .filter(|table| table != "seaql_migrations")
+            .collect();
+        let counts = tables
+            .iter()
+            .map(|table| format!("(SELECT COUNT(*) FROM \"{table}\")"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let row = connection
+            .query_one_raw(sea_orm::Statement::from_string(
+                backend,
+                format!("SELECT {counts}"),
+            ))
+            .await
+            .expect("count the rows")
+            .expect("one row");
+        tables
+            .into_iter()
+            .enumerate()
+            .map(|(index, table)| {
+                let count = row.try_get_by_index::<i64>(index).expect("a count");
+                (table, count)
+            })
             .collect()
     }
 
@@ -669,66 +768,4 @@ pub async fn wait_until_the_clock_passes(time: prost_types::Timestamp) {
         (chrono::Utc::now().timestamp_micros() > micros).then_some(())
     })
     .await
-}
-
-/// JSON log lines written on this thread while it lives. A `#[tokio::test]` runs on one
-/// thread, with the server it spawns: its lines are the server's lines.
-pub struct CapturedLogs {
-    written: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
-    _guard: tracing::subscriber::DefaultGuard,
-}
-
-#[derive(Clone)]
-struct SharedBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for SharedBuffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::Error::other("log buffer poisoned"))?
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Starts capturing this thread's logs (info and above, as JSON lines).
-pub fn capture_logs() -> CapturedLogs {
-    let written = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let buffer = SharedBuffer(written.clone());
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::INFO)
-        .with_writer(move || buffer.clone())
-        .finish();
-    CapturedLogs {
-        written,
-        _guard: tracing::subscriber::set_default(subscriber),
-    }
-}
-
-impl CapturedLogs {
-    /// The `code` of every "rpc finished" line of `method` so far, in order.
-    pub fn finished_codes(&self, method: &str) -> Vec<String> {
-        let written = self
-            .written
-            .lock()
-            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-            .unwrap_or_default();
-        written
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|line| line["fields"]["message"] == "rpc finished")
-            .filter(|line| line["span"]["method"] == method)
-            .map(|line| {
-                line["span"]["code"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string()
-            })
-            .collect()
-    }
 }

@@ -3,15 +3,22 @@
 //! One binary, one module per area.
 
 mod access;
+mod assistance;
 mod audit;
+mod bad_input;
 mod concurrency;
 mod end_to_end;
+mod faults;
 mod grants;
 mod guides;
+mod hardening;
 mod helpers;
 mod organizations;
+mod outcome_reports;
+mod outcomes_cli;
 mod projects;
 mod reference_data;
+mod reports;
 mod server;
 mod settings;
 mod tip_report;

@@ -14,12 +14,13 @@ use tonic_health::pb::health_client::HealthClient;
 use crate::helpers::*;
 
 /// A throwaway certificate authority with a server certificate for `localhost` and a client certificate.
-struct Pki {
+pub(crate) struct Pki {
     ca: String,
     client: (String, String),
 }
 
-fn write_pki(directory: &Path) -> Pki {
+/// Writes `server.crt`, `server.key` and `ca.crt` into `directory`.
+pub(crate) fn write_pki(directory: &Path) -> Pki {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);

@@ -1,0 +1,847 @@
+//! `tipgrants.v1.AssistanceService`: the emergency victim-assistance fund.
+//! Partners refer victims, case workers review, approve an amount per need
+//! (four eyes, never more than the fiscal year's fund has available), pay,
+//! and close. Victims' personal data is sealed here with `crate::privacy`
+//! before it reaches the store, and opened only by `GetCasePersonalData`,
+//! which writes an audit event for every read.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+
+use super::paging::{self, PageRequest};
+use super::{
+    ProtoEnum, StateChange, StateChangeRequest, Write, accept, accept_update, call_context, etag,
+    filter_code, filter_number, from_timestamp, required, timestamp,
+};
+use crate::domain::access::Actor;
+use crate::domain::assistance::{
+    self, AgeGroup, AssistanceCase, CaseState, CaseTransition, CaseUrgency, Disbursement,
+    DisbursementInput, FundAllocation, FundYear, NeedInput, NeedKind, PersonalData, PersonalField,
+    ReferralInput, TraffickingForm, TransitionInput, VictimInput, VictimSex,
+};
+use crate::domain::fiscal_year::{FiscalCalendar, check_fiscal_year};
+use crate::domain::names::{
+    AssistanceCaseName, FundAllocationName, OrganizationName, ResourceName, excerpt,
+};
+use crate::error::{Error, FieldViolation, Result};
+use crate::pb::v1 as pb;
+use crate::pb::v1::assistance_service_server::AssistanceService;
+use crate::privacy::Keyring;
+use crate::secret::ExposeSecret;
+use crate::store::assistance::{CaseFilter, SealedPersonalData};
+use crate::store::{Store, Tx, new_id, now};
+
+/// How the fund's rules are set for this server.
+#[derive(Debug, Clone, Copy)]
+pub struct AssistanceRules {
+    pub calendar: FiscalCalendar,
+    /// A CRITICAL case still undecided this many hours after its referral is late.
+    pub critical_decision_hours: u32,
+}
+
+/// Serves the emergency assistance fund.
+pub struct AssistanceApi {
+    store: Store,
+    keyring: Arc<Keyring>,
+    rules: AssistanceRules,
+}
+
+impl AssistanceApi {
+    pub fn new(store: Store, keyring: Arc<Keyring>, rules: AssistanceRules) -> Self {
+        Self {
+            store,
+            keyring,
+            rules,
+        }
+    }
+}
+
+code_enum! {
+    /// The fields of a case an update may change (the paths of its mask).
+    CaseField {
+        CountryCode => "country_code",
+        Victim => "victim",
+        Urgency => "urgency",
+        ConsentToServices => "consent_to_services",
+        ConsentToStatistics => "consent_to_statistics",
+        Needs => "needs",
+        FullName => "personal_data.full_name",
+        Contact => "personal_data.contact",
+        Notes => "personal_data.notes",
+    }
+}
+
+impl CaseField {
+    /// The personal-data field a path names, if it names one.
+    fn personal(self) -> Option<PersonalField> {
+        match self {
+            CaseField::FullName => Some(PersonalField::FullName),
+            CaseField::Contact => Some(PersonalField::Contact),
+            CaseField::Notes => Some(PersonalField::Notes),
+            _ => None,
+        }
+    }
+}
+
+update_requests!(pb::UpdateAssistanceCaseRequest => assistance_case: pb::AssistanceCase);
+
+state_change_requests!(
+    pb::StartCaseReviewRequest,
+    pb::ApproveAssistanceCaseRequest;
+    with reason: pb::DenyAssistanceCaseRequest,
+    pb::WithdrawAssistanceCaseRequest
+);
+
+/// Closing carries its outcome where the others carry a reason.
+impl StateChangeRequest for pb::CloseAssistanceCaseRequest {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn etag(&self) -> &str {
+        &self.etag
+    }
+    fn request_id(&self) -> &str {
+        &self.request_id
+    }
+    fn reason(&self) -> &str {
+        &self.outcome
+    }
+}
+
+/// The proto form of a case, as `viewer` may see it: never its personal data, only which fields it holds.
+fn case_to_proto(case: &AssistanceCase, viewer: &Actor) -> pb::AssistanceCase {
+    pb::AssistanceCase {
+        name: case.resource_name(),
+        case_number: case.case_number.clone(),
+        referring_organization: OrganizationName::new(&case.referring_organization_id).to_string(),
+        country_code: case.country_code.clone(),
+        victim: Some(pb::VictimProfile {
+            sex: case.victim.sex.to_proto(),
+            age_group: case.victim.age_group.to_proto(),
+            nationality: case.victim.nationality.clone(),
+            trafficking_form: case.victim.trafficking_form.to_proto(),
+        }),
+        urgency: case.urgency.to_proto(),
+        consent_to_services: case.consent_to_services,
+        consent_to_statistics: case.consent_to_statistics,
+        needs: case
+            .needs
+            .iter()
+            .map(|need| pb::AssistanceNeed {
+                number: need.number,
+                kind: need.kind.to_proto(),
+                description: need.description.clone(),
+                requested_amount: need.requested.0,
+                approved_amount: need.approved.0,
+                paid_amount: need.paid.0,
+            })
+            .collect(),
+        state: case.state.to_proto(),
+        referral_time: Some(timestamp(case.referral_time)),
+        fiscal_year: case.fiscal_year,
+        decision_time: case.decision_time.map(timestamp),
+        first_payment_time: case.first_payment_time.map(timestamp),
+        close_time: case.close_time.map(timestamp),
+        state_reason: case.state_reason.clone(),
+        outcome: case.outcome.clone(),
+        requested_amount: case.requested().0,
+        approved_amount: case.approved().0,
+        paid_amount: case.paid().0,
+        referrer: viewer.sees_actor_of(&case.referrer, "assistance office"),
+        reviewer: viewer.sees_actor_of(&case.reviewer, "assistance office"),
+        decider: viewer.sees_actor_of(&case.decider, "assistance office"),
+        personal_data: None,
+        personal_data_fields: case
+            .personal_data_fields
+            .iter()
+            .map(|field| field.code().to_string())
+            .collect(),
+        create_time: Some(timestamp(case.create_time)),
+        update_time: Some(timestamp(case.update_time)),
+        etag: etag(case.revision),
+    }
+}
+
+fn allocation_to_proto(allocation: &FundAllocation) -> pb::FundAllocation {
+    pb::FundAllocation {
+        name: allocation.resource_name(),
+        fiscal_year: allocation.fiscal_year,
+        amount: allocation.amount.0,
+        note: allocation.note.clone(),
+        creator: allocation.creator.clone(),
+        create_time: Some(timestamp(allocation.create_time)),
+    }
+}
+
+fn disbursement_to_proto(disbursement: &Disbursement, viewer: &Actor) -> pb::Disbursement {
+    pb::Disbursement {
+        name: disbursement.resource_name(),
+        need_number: disbursement.need_number,
+        need_kind: disbursement.need_kind.to_proto(),
+        amount: disbursement.amount.0,
+        payment_time: Some(timestamp(disbursement.payment_time)),
+        reference: disbursement.reference.clone(),
+        creator: viewer.sees_actor_of(&disbursement.creator, "assistance office"),
+        create_time: Some(timestamp(disbursement.create_time)),
+    }
+}
+
+fn balance_to_proto(fund: &FundYear) -> pb::FundBalance {
+    pb::FundBalance {
+        fiscal_year: fund.fiscal_year,
+        allocated: fund.allocated.0,
+        committed: fund.committed.0,
+        paid: fund.paid.0,
+        available: fund.available().0,
+    }
+}
+
+fn summary_to_proto(summary: &assistance::Summary) -> pb::AssistanceSummary {
+    let cases = |key: String, count: &assistance::CaseCount| pb::CaseCount {
+        key,
+        cases: count.cases,
+        approved_amount: count.approved.0,
+        paid_amount: count.paid.0,
+    };
+    let victims = |key: &str, count: &i64| pb::VictimCount {
+        key: key.to_string(),
+        victims: *count,
+    };
+    pb::AssistanceSummary {
+        fiscal_year: summary.fiscal_year,
+        cases: summary.cases,
+        by_state: summary
+            .by_state
+            .iter()
+            .map(|(state, count)| cases(state.code().into(), count))
+            .collect(),
+        by_urgency: summary
+            .by_urgency
+            .iter()
+            .map(|(urgency, count)| cases(urgency.code().into(), count))
+            .collect(),
+        by_country: summary
+            .by_country
+            .iter()
+            .map(|(country, count)| cases(country.clone(), count))
+            .collect(),
+        by_need: summary
+            .by_need
+            .iter()
+            .map(|(kind, count)| pb::NeedCount {
+                kind: kind.to_proto(),
+                needs: count.needs,
+                requested_amount: count.requested.0,
+                approved_amount: count.approved.0,
+                paid_amount: count.paid.0,
+            })
+            .collect(),
+        requested_amount: summary.requested.0,
+        approved_amount: summary.approved.0,
+        paid_amount: summary.paid.0,
+        victims_counted: summary.victims_counted,
+        victims_not_counted: summary.victims_not_counted,
+        victims_by_sex: summary
+            .victims_by_sex
+            .iter()
+            .map(|(sex, count)| victims(sex.code(), count))
+            .collect(),
+        victims_by_age_group: summary
+            .victims_by_age_group
+            .iter()
+            .map(|(group, count)| victims(group.code(), count))
+            .collect(),
+        victims_by_trafficking_form: summary
+            .victims_by_trafficking_form
+            .iter()
+            .map(|(form, count)| victims(form.code(), count))
+            .collect(),
+        median_hours_to_decision: summary.to_decision.0,
+        decided_cases: summary.to_decision.1,
+        median_hours_to_first_payment: summary.to_first_payment.0,
+        paid_cases: summary.to_first_payment.1,
+    }
+}
+
+/// A referral's fields as the domain reads them.
+fn referral_input(case: &pb::AssistanceCase) -> ReferralInput<'_> {
+    ReferralInput {
+        referring_organization: &case.referring_organization,
+        country_code: &case.country_code,
+        victim: case.victim.as_ref().map(|victim| VictimInput {
+            sex: VictimSex::from_proto(victim.sex),
+            age_group: AgeGroup::from_proto(victim.age_group),
+            nationality: &victim.nationality,
+            trafficking_form: TraffickingForm::from_proto(victim.trafficking_form),
+        }),
+        urgency: CaseUrgency::from_proto(case.urgency),
+        consent_to_services: case.consent_to_services,
+        consent_to_statistics: case.consent_to_statistics,
+        needs: case
+            .needs
+            .iter()
+            .map(|need| NeedInput {
+                kind: NeedKind::from_proto(need.kind),
+                description: &need.description,
+                requested_amount: need.requested_amount,
+            })
+            .collect(),
+    }
+}
+
+/// The value a request gives for one personal-data field.
+fn personal_value_of(data: Option<&pb::PersonalData>, field: PersonalField) -> &str {
+    data.map_or("", |data| match field {
+        PersonalField::FullName => &data.full_name,
+        PersonalField::Contact => &data.contact,
+        PersonalField::Notes => &data.notes,
+    })
+}
+
+/// A fiscal year a request names; the error names `field`.
+fn fiscal_year(field: &str, year: i32) -> Result<i32> {
+    check_fiscal_year(year).map_err(|rule| Error::invalid(field, rule))
+}
+
+impl AssistanceApi {
+    /// Seals every field of `data` for case `case_id` with the active key.
+    fn seal(&self, case_id: &str, data: &PersonalData) -> Result<SealedPersonalData> {
+        let key_id = self.keyring.require_active()?.to_string();
+        let mut values = Vec::with_capacity(data.values.len());
+        for (field, value) in &data.values {
+            values.push((*field, self.keyring.seal(case_id, *field, value)?));
+        }
+        values.sort_by_key(|(field, _)| *field);
+        Ok(SealedPersonalData {
+            key_id: Some(key_id),
+            values,
+        })
+    }
+
+    /// Opens every sealed field of a case.
+    fn open(&self, case_id: &str, sealed: &SealedPersonalData) -> Result<PersonalData> {
+        let mut data = PersonalData::default();
+        for (field, stored) in &sealed.values {
+            data.set(*field, Some(self.keyring.open(case_id, *field, stored)?));
+        }
+        Ok(data)
+    }
+
+    /// The country codes of a referral must be known: the field violations of those that are not.
+    async fn check_countries(
+        tx: &Tx,
+        prefix: &str,
+        country: &str,
+        nationality: &str,
+    ) -> Result<()> {
+        let unknown = tx
+            .unknown_countries(&[country.to_string(), nationality.to_string()])
+            .await?;
+        let mut violations = crate::domain::Violations::new();
+        for (field, code) in [
+            ("country_code", country),
+            ("victim.nationality", nationality),
+        ] {
+            if unknown.iter().any(|missing| missing == code) {
+                violations.add(
+                    format!("{prefix}.{field}"),
+                    format!("{} is not a known ISO 3166-1 alpha-2 code", excerpt(code)),
+                );
+            }
+        }
+        violations.finish()
+    }
+
+    /// The one path of every state change of a case: they differ by the transition and its input.
+    async fn change_state<R: StateChangeRequest>(
+        &self,
+        request: Request<R>,
+        transition: CaseTransition,
+        approvals: Vec<(i32, i64)>,
+        decision_time: Option<prost_types::Timestamp>,
+    ) -> Result<Response<pb::AssistanceCase>, Status> {
+        let decision_time = decision_time
+            .as_ref()
+            .map(|time| from_timestamp("decision_time", time))
+            .transpose()?;
+        let change = StateChange::<AssistanceCaseName>::parse(request)?;
+        let actor = change.call.actor.clone();
+        let answer = change
+            .write
+            .run(&self.store, async |tx| {
+                let case = tx
+                    .case_for_update(&actor.scope(), &change.name, change.expected)
+                    .await?;
+                let fund = if transition.target(case.state).is_some()
+                    && transition.moves_money(case.state)
+                {
+                    Some(tx.fund_year_for_update(case.fiscal_year).await?)
+                } else {
+                    None
+                };
+                let input = TransitionInput {
+                    reason: &change.reason,
+                    approvals: approvals.clone(),
+                    decision_time,
+                };
+                let decided =
+                    assistance::decide_transition(&case, transition, &actor, &input, fund, now())?;
+                let saved = tx
+                    .save_assistance_case(&case, decided.case, None, decided.fund.as_ref())
+                    .await?;
+                Ok(case_to_proto(&saved, &actor))
+            })
+            .await?;
+        Ok(Response::new(answer))
+    }
+
+    fn parse_case_filter(&self, filter: &str) -> Result<CaseFilter> {
+        let fields = [
+            "state",
+            "urgency",
+            "country",
+            "referrer",
+            "fiscal_year",
+            "critical_undecided",
+        ];
+        let mut parsed = CaseFilter::default();
+        for (field, value) in paging::parse_filter(filter, &fields)? {
+            match field.as_str() {
+                "state" => parsed.state = Some(filter_code::<CaseState>(&value, "case state")?),
+                "urgency" => {
+                    parsed.urgency = Some(filter_code::<CaseUrgency>(&value, "case urgency")?)
+                }
+                "country" => parsed.country_code = Some(value.trim().to_ascii_uppercase()),
+                "referrer" => {
+                    parsed.referring_organization_id =
+                        Some(OrganizationName::parse("filter", &value)?.organization)
+                }
+                "fiscal_year" => parsed.fiscal_year = Some(filter_number("fiscal_year", &value)?),
+                "critical_undecided" => match value.to_ascii_lowercase().as_str() {
+                    "true" => {
+                        parsed.critical_undecided_before = Some(assistance::critical_cutoff(
+                            now(),
+                            self.rules.critical_decision_hours,
+                        ))
+                    }
+                    _ => {
+                        return Err(Error::invalid(
+                            "filter",
+                            format!(
+                                "critical_undecided {} must be true (leave the term out for every case)",
+                                excerpt(&value)
+                            ),
+                        ));
+                    }
+                },
+                other => return Err(paging::unknown_filter_field(other)),
+            }
+        }
+        Ok(parsed)
+    }
+}
+
+#[tonic::async_trait]
+impl AssistanceService for AssistanceApi {
+    async fn create_fund_allocation(
+        &self,
+        request: Request<pb::CreateFundAllocationRequest>,
+    ) -> Result<Response<pb::FundAllocation>, Status> {
+        let (call, request) = accept(request)?;
+        let write = Write::of(&call, &request.request_id, &request)?;
+        let allocation = required("fund_allocation", &request.fund_allocation)?;
+        let new = assistance::new_allocation(
+            "fund_allocation",
+            allocation.fiscal_year,
+            allocation.amount,
+            &allocation.note,
+        )?;
+        let answer = write
+            .run(&self.store, async |tx| {
+                let fund = tx.fund_year_for_update(new.fiscal_year).await?;
+                let after = fund.allocate(new.amount)?;
+                let created = tx.create_fund_allocation(new.clone(), &after).await?;
+                Ok(allocation_to_proto(&created))
+            })
+            .await?;
+        Ok(Response::new(answer))
+    }
+
+    async fn get_fund_allocation(
+        &self,
+        request: Request<pb::GetFundAllocationRequest>,
+    ) -> Result<Response<pb::FundAllocation>, Status> {
+        call_context(&request)?;
+        let name = FundAllocationName::parse("name", &request.get_ref().name)?;
+        let allocation = self.store.get_fund_allocation(&name).await?;
+        Ok(Response::new(allocation_to_proto(&allocation)))
+    }
+
+    async fn list_fund_allocations(
+        &self,
+        request: Request<pb::ListFundAllocationsRequest>,
+    ) -> Result<Response<pb::ListFundAllocationsResponse>, Status> {
+        call_context(&request)?;
+        let request = request.get_ref();
+        let mut year = None;
+        for (field, value) in paging::parse_filter(&request.filter, &["fiscal_year"])? {
+            match field.as_str() {
+                "fiscal_year" => year = Some(filter_number("fiscal_year", &value)?),
+                other => return Err(paging::unknown_filter_field(other).into()),
+            }
+        }
+        let page = PageRequest::parse(&request.page_token, request.page_size, &request.filter)?;
+        let found = self.store.list_fund_allocations(year, &page.keyset).await?;
+        let (fund_allocations, next_page_token) = page.answer(found, allocation_to_proto);
+        Ok(Response::new(pb::ListFundAllocationsResponse {
+            fund_allocations,
+            next_page_token,
+        }))
+    }
+
+    async fn get_fund_balance(
+        &self,
+        request: Request<pb::GetFundBalanceRequest>,
+    ) -> Result<Response<pb::FundBalance>, Status> {
+        call_context(&request)?;
+        let year = fiscal_year("fiscal_year", request.get_ref().fiscal_year)?;
+        let fund = self.store.fund_year(year).await?;
+        Ok(Response::new(balance_to_proto(&fund)))
+    }
+
+    async fn create_assistance_case(
+        &self,
+        request: Request<pb::CreateAssistanceCaseRequest>,
+    ) -> Result<Response<pb::AssistanceCase>, Status> {
+        let (call, request) = accept(request)?;
+        // The retry key hashes the request without its personal data: a hash of a name is no place to keep it.
+        let mut keyed = request.clone();
+        if let Some(case) = keyed.assistance_case.as_mut() {
+            case.personal_data = None;
+        }
+        let write = Write::of(&call, &request.request_id, &keyed)?;
+        let case = required("assistance_case", &request.assistance_case)?;
+        let prefix = "assistance_case";
+        let now = now();
+        let referral_time = case
+            .referral_time
+            .as_ref()
+            .map(|time| from_timestamp("assistance_case.referral_time", time))
+            .transpose()?;
+        let referral_time: std::result::Result<_, FieldViolation> =
+            assistance::past_time("assistance_case.referral_time", referral_time, None, now)
+                .and_then(|time| {
+                    assistance::referral_fiscal_year(
+                        "assistance_case.referral_time",
+                        &self.rules.calendar,
+                        time,
+                    )
+                    .map(|year| (time, year))
+                });
+        let data = case.personal_data.as_ref();
+        let personal = assistance::personal_data(
+            "assistance_case.personal_data",
+            [
+                PersonalField::FullName,
+                PersonalField::Contact,
+                PersonalField::Notes,
+            ]
+            .map(|field| (field, personal_value_of(data, field))),
+        );
+        let (referral, (referral_time, year), personal) = {
+            use crate::domain::validate::CheckAll;
+            (
+                referral_input(case).validate(prefix),
+                referral_time,
+                personal,
+            )
+                .all()?
+        };
+        assistance::check_own_referral(
+            "assistance_case.referring_organization",
+            &call.actor,
+            &referral.referring_organization_id,
+        )?;
+        self.keyring.require_active()?;
+        let answer = write
+            .run(&self.store, async |tx| {
+                let organization = OrganizationName::new(&referral.referring_organization_id);
+                tx.organization_presence(&referral.referring_organization_id)
+                    .await?
+                    .require_live("assistance_case.referring_organization", &organization)?;
+                Self::check_countries(
+                    tx,
+                    prefix,
+                    &referral.country_code,
+                    &referral.victim.nationality,
+                )
+                .await?;
+                let sequence = tx.next_case_sequence(year).await?;
+                let id = new_id();
+                let sealed = self.seal(&id, &personal)?;
+                let created = tx
+                    .create_assistance_case(
+                        id,
+                        assistance::case_number(year, sequence),
+                        year,
+                        referral.clone(),
+                        referral_time,
+                        &sealed,
+                    )
+                    .await?;
+                Ok(case_to_proto(&created, &call.actor))
+            })
+            .await?;
+        Ok(Response::new(answer))
+    }
+
+    async fn get_assistance_case(
+        &self,
+        request: Request<pb::GetAssistanceCaseRequest>,
+    ) -> Result<Response<pb::AssistanceCase>, Status> {
+        let call = call_context(&request)?;
+        let name = AssistanceCaseName::parse("name", &request.get_ref().name)?;
+        let case = self
+            .store
+            .get_assistance_case(&call.actor.scope(), &name)
+            .await?;
+        Ok(Response::new(case_to_proto(&case, &call.actor)))
+    }
+
+    async fn list_assistance_cases(
+        &self,
+        request: Request<pb::ListAssistanceCasesRequest>,
+    ) -> Result<Response<pb::ListAssistanceCasesResponse>, Status> {
+        let call = call_context(&request)?;
+        let request = request.get_ref();
+        let filter = self.parse_case_filter(&request.filter)?;
+        super::check_filter_places(&self.store, filter.country_code.as_deref(), None).await?;
+        let page = PageRequest::parse(&request.page_token, request.page_size, &request.filter)?;
+        let found = self
+            .store
+            .list_assistance_cases(&call.actor.scope(), &filter, &page.keyset)
+            .await?;
+        let (assistance_cases, next_page_token) =
+            page.answer(found, |case| case_to_proto(case, &call.actor));
+        Ok(Response::new(pb::ListAssistanceCasesResponse {
+            assistance_cases,
+            next_page_token,
+        }))
+    }
+
+    async fn update_assistance_case(
+        &self,
+        request: Request<pb::UpdateAssistanceCaseRequest>,
+    ) -> Result<Response<pb::AssistanceCase>, Status> {
+        let (call, changes, name, expected, fields) =
+            accept_update::<_, AssistanceCaseName, CaseField>(request)?;
+        let prefix = "assistance_case";
+        let mut tx = self.store.begin(&call).await?;
+        let current = tx
+            .case_for_update(&call.actor.scope(), &name, expected)
+            .await?;
+        current.check_updatable(&call.actor)?;
+        let mut merged = case_to_proto(&current, &call.actor);
+        for field in &fields {
+            match field {
+                CaseField::CountryCode => merged.country_code = changes.country_code.clone(),
+                CaseField::Victim => merged.victim = changes.victim.clone(),
+                CaseField::Urgency => merged.urgency = changes.urgency,
+                CaseField::ConsentToServices => {
+                    merged.consent_to_services = changes.consent_to_services
+                }
+                CaseField::ConsentToStatistics => {
+                    merged.consent_to_statistics = changes.consent_to_statistics
+                }
+                CaseField::Needs => merged.needs = changes.needs.clone(),
+                CaseField::FullName | CaseField::Contact | CaseField::Notes => {}
+            }
+        }
+        // The referring organisation never changes: the merged form carries the stored one.
+        merged.referring_organization =
+            OrganizationName::new(&current.referring_organization_id).to_string();
+        let referral = referral_input(&merged).validate(prefix)?;
+        Self::check_countries(
+            &tx,
+            prefix,
+            &referral.country_code,
+            &referral.victim.nationality,
+        )
+        .await?;
+        let personal_fields: Vec<PersonalField> =
+            fields.iter().filter_map(|field| field.personal()).collect();
+        let sealed = if personal_fields.is_empty() {
+            None
+        } else {
+            let mut violations = crate::domain::Violations::new();
+            let mut changed = Vec::new();
+            for field in &personal_fields {
+                let value = personal_value_of(changes.personal_data.as_ref(), *field);
+                if let Some(value) = violations.check(assistance::personal_value(
+                    "assistance_case.personal_data",
+                    *field,
+                    value,
+                )) {
+                    changed.push((*field, value));
+                }
+            }
+            violations.finish()?;
+            self.keyring.require_active()?;
+            let stored = tx.sealed_personal_data(&current).await?;
+            let mut data = self.open(&current.id, &stored)?;
+            for (field, value) in changed {
+                data.set(field, value);
+            }
+            Some(self.seal(&current.id, &data)?)
+        };
+        let after = current.with_referral(referral);
+        let saved = tx
+            .save_assistance_case(&current, after, sealed.as_ref(), None)
+            .await?;
+        tx.commit().await?;
+        Ok(Response::new(case_to_proto(&saved, &call.actor)))
+    }
+
+    async fn start_case_review(
+        &self,
+        request: Request<pb::StartCaseReviewRequest>,
+    ) -> Result<Response<pb::AssistanceCase>, Status> {
+        self.change_state(request, CaseTransition::StartReview, Vec::new(), None)
+            .await
+    }
+
+    async fn approve_assistance_case(
+        &self,
+        request: Request<pb::ApproveAssistanceCaseRequest>,
+    ) -> Result<Response<pb::AssistanceCase>, Status> {
+        let approvals = request
+            .get_ref()
+            .approvals
+            .iter()
+            .map(|approval| (approval.need_number, approval.approved_amount))
+            .collect();
+        let decision_time = request.get_ref().decision_time;
+        self.change_state(request, CaseTransition::Approve, approvals, decision_time)
+            .await
+    }
+
+    async fn deny_assistance_case(
+        &self,
+        request: Request<pb::DenyAssistanceCaseRequest>,
+    ) -> Result<Response<pb::AssistanceCase>, Status> {
+        let decision_time = request.get_ref().decision_time;
+        self.change_state(request, CaseTransition::Deny, Vec::new(), decision_time)
+            .await
+    }
+
+    async fn withdraw_assistance_case(
+        &self,
+        request: Request<pb::WithdrawAssistanceCaseRequest>,
+    ) -> Result<Response<pb::AssistanceCase>, Status> {
+        self.change_state(request, CaseTransition::Withdraw, Vec::new(), None)
+            .await
+    }
+
+    async fn close_assistance_case(
+        &self,
+        request: Request<pb::CloseAssistanceCaseRequest>,
+    ) -> Result<Response<pb::AssistanceCase>, Status> {
+        self.change_state(request, CaseTransition::Close, Vec::new(), None)
+            .await
+    }
+
+    async fn create_disbursement(
+        &self,
+        request: Request<pb::CreateDisbursementRequest>,
+    ) -> Result<Response<pb::Disbursement>, Status> {
+        let (call, request) = accept(request)?;
+        let write = Write::of(&call, &request.request_id, &request)?;
+        let parent = AssistanceCaseName::parse("parent", &request.parent)?;
+        let disbursement = required("disbursement", &request.disbursement)?;
+        let payment_time = disbursement
+            .payment_time
+            .as_ref()
+            .map(|time| from_timestamp("disbursement.payment_time", time))
+            .transpose()?;
+        let input = DisbursementInput {
+            need_number: disbursement.need_number,
+            amount: disbursement.amount,
+            payment_time,
+            reference: &disbursement.reference,
+        };
+        let answer = write
+            .run(&self.store, async |tx| {
+                let case = tx
+                    .case_for_update(&call.actor.scope(), &parent, None)
+                    .await?;
+                let fund = tx.fund_year_for_update(case.fiscal_year).await?;
+                let (payment, after, fund) =
+                    assistance::decide_disbursement(&case, &input, fund, now())?;
+                let (created, _) = tx.create_disbursement(&case, after, payment, &fund).await?;
+                Ok(disbursement_to_proto(&created, &call.actor))
+            })
+            .await?;
+        Ok(Response::new(answer))
+    }
+
+    async fn list_disbursements(
+        &self,
+        request: Request<pb::ListDisbursementsRequest>,
+    ) -> Result<Response<pb::ListDisbursementsResponse>, Status> {
+        let call = call_context(&request)?;
+        let request = request.get_ref();
+        let parent = AssistanceCaseName::parse("parent", &request.parent)?;
+        let page = PageRequest::parse(&request.page_token, request.page_size, &request.parent)?;
+        let found = self
+            .store
+            .list_disbursements(&call.actor.scope(), &parent, &page.keyset)
+            .await?;
+        let (disbursements, next_page_token) =
+            page.answer(found, |payment| disbursement_to_proto(payment, &call.actor));
+        Ok(Response::new(pb::ListDisbursementsResponse {
+            disbursements,
+            next_page_token,
+        }))
+    }
+
+    async fn get_case_personal_data(
+        &self,
+        request: Request<pb::GetCasePersonalDataRequest>,
+    ) -> Result<Response<pb::CasePersonalData>, Status> {
+        let (call, request) = accept(request)?;
+        let name = AssistanceCaseName::parse("name", &request.name)?;
+        let mut tx = self.store.begin(&call).await?;
+        let case = tx.case_for_update(&call.actor.scope(), &name, None).await?;
+        let stored = tx.sealed_personal_data(&case).await?;
+        let data = self.open(&case.id, &stored)?;
+        // The read is recorded (who, which case, which fields) in the same transaction as it is answered.
+        tx.record_personal_data_read(&case, &data.fields());
+        tx.commit().await?;
+        let mut answer = pb::PersonalData::default();
+        for (field, value) in &data.values {
+            let value = value.expose_secret().to_string();
+            match field {
+                PersonalField::FullName => answer.full_name = value,
+                PersonalField::Contact => answer.contact = value,
+                PersonalField::Notes => answer.notes = value,
+            }
+        }
+        Ok(Response::new(pb::CasePersonalData {
+            assistance_case: case.resource_name(),
+            case_number: case.case_number.clone(),
+            personal_data: Some(answer),
+        }))
+    }
+
+    async fn summarize_assistance_cases(
+        &self,
+        request: Request<pb::SummarizeAssistanceCasesRequest>,
+    ) -> Result<Response<pb::AssistanceSummary>, Status> {
+        call_context(&request)?;
+        let year = fiscal_year("fiscal_year", request.get_ref().fiscal_year)?;
+        let cases = self.store.cases_of_fiscal_year(year).await?;
+        let summary = assistance::summarize(year, &cases);
+        Ok(Response::new(summary_to_proto(&summary)))
+    }
+}

@@ -1,0 +1,982 @@
+//! Fiscal-year reports: obligations, grants and projects active, and outcomes
+//! from accepted reports, by fiscal year and group. The store answers with
+//! plain facts read from one snapshot ([`Portfolio`]); everything counted
+//! here is decided here. Money stays in exact cents; thousands of dollars are
+//! computed from the exact sums and rounded so that what is printed adds up
+//! (largest-remainder rounding). Small victim counts are suppressed with
+//! [`suppress_small_cells`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+
+use super::fiscal_year::{FiscalCalendar, check_fiscal_year};
+use super::pillar::Pillar;
+use super::project::OutcomeKind;
+use super::validate::Violations;
+use crate::error::Error;
+
+/// Longest range of fiscal years one report covers.
+pub const MAX_REPORT_YEARS: i32 = 20;
+/// Cents in a thousand dollars.
+const CENTS_PER_THOUSAND: i128 = 100_000;
+
+code_enum! {
+    /// How the rows of a fiscal year are grouped.
+    Grouping {
+        Account => "ACCOUNT",
+        Country => "COUNTRY",
+        Region => "REGION",
+        Pillar => "PILLAR",
+        Grantee => "GRANTEE",
+        None => "NONE",
+    }
+}
+
+impl Grouping {
+    /// Whether each amount counts in exactly one row (so rows add up to the subtotal).
+    pub fn partitions(self) -> bool {
+        matches!(self, Grouping::Account | Grouping::Grantee | Grouping::None)
+    }
+}
+
+/// Which data a report covers, besides the caller's scope.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportFilters {
+    /// Only obligations from this account.
+    pub account: Option<String>,
+    /// Only grants with a project in this country.
+    pub country: Option<String>,
+    /// Only grants with a project in a country of this region.
+    pub region: Option<String>,
+    /// Only grants with a project pursuing this pillar.
+    pub pillar: Option<Pillar>,
+    /// Only grants of this organisation (its id).
+    pub grantee: Option<String>,
+}
+
+/// A report asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportRequest {
+    pub from_year: i32,
+    pub to_year: i32,
+    pub filters: ReportFilters,
+    pub group_by: Grouping,
+}
+
+/// Checks a range of fiscal years: every violation at once.
+pub fn check_year_range(from_year: i32, to_year: i32) -> Result<(i32, i32), Error> {
+    let mut violations = Violations::new();
+    let from = violations.check(
+        check_fiscal_year(from_year)
+            .map_err(|rule| crate::error::FieldViolation::new("from_fiscal_year", rule)),
+    );
+    let to = violations.check(
+        check_fiscal_year(to_year)
+            .map_err(|rule| crate::error::FieldViolation::new("to_fiscal_year", rule)),
+    );
+    if let (Some(from), Some(to)) = (from, to) {
+        if to < from {
+            violations.add("to_fiscal_year", "must be at least from_fiscal_year");
+        } else if to - from >= MAX_REPORT_YEARS {
+            violations.add(
+                "to_fiscal_year",
+                format!("a report covers at most {MAX_REPORT_YEARS} fiscal years"),
+            );
+        }
+    }
+    violations.finish()?;
+    Ok((from_year, to_year))
+}
+
+/// A project as a report sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectFact {
+    pub id: String,
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+    /// Its countries, each with its region.
+    pub countries: Vec<(String, String)>,
+    pub pillars: Vec<Pillar>,
+}
+
+/// A grant as a report sees it, with its projects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantFact {
+    pub id: String,
+    /// The grantee's id.
+    pub organization_id: String,
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+    pub projects: Vec<ProjectFact>,
+}
+
+/// One obligation (or de-obligation, negative).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObligationFact {
+    pub grant_id: String,
+    pub account_code: String,
+    /// The fiscal year of its funds (set explicitly, not derived from a date).
+    pub fiscal_year: i32,
+    pub amount_cents: i64,
+}
+
+/// One outcome of an accepted outcome report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutcomeFact {
+    pub grant_id: String,
+    pub project_id: String,
+    pub kind: OutcomeKind,
+    pub country_code: String,
+    pub region_code: String,
+    /// Its recorded fiscal year, or the date it is computed from.
+    pub fiscal_year: Option<i32>,
+    pub date: Option<NaiveDate>,
+    pub quantity: i64,
+    /// The milestone it reports (a law enacted, a first conviction), counted once.
+    pub milestone_id: Option<String>,
+}
+
+/// One emergency-assistance case, without anything personal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseFact {
+    /// The fiscal year of its referral.
+    pub fiscal_year: i32,
+    pub referring_organization_id: String,
+    pub country_code: String,
+    pub region_code: String,
+    pub approved_cents: i64,
+    pub paid_cents: i64,
+    pub consent_to_statistics: bool,
+}
+
+/// Everything a report counts, read from one snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Portfolio {
+    pub grants: Vec<GrantFact>,
+    pub obligations: Vec<ObligationFact>,
+    pub outcomes: Vec<OutcomeFact>,
+    pub cases: Vec<CaseFact>,
+}
+
+/// The emergency fund's figures of a fiscal year or of the whole report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmergencyFigures {
+    pub cases: Count,
+    pub approved_cents: i64,
+    pub paid_cents: i64,
+    /// Victims helped (a case with a payment) who consented to statistics.
+    pub victims_helped: Count,
+}
+
+/// Outcomes of one kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub count: i64,
+    pub quantity: i64,
+}
+
+/// The figures of a row, a subtotal or the grand total.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Figures {
+    /// 0 in the grand total.
+    pub fiscal_year: i32,
+    /// The group key; empty in subtotals and the grand total.
+    pub group: String,
+    pub obligated_cents: i64,
+    pub obligated_thousands: i64,
+    pub grants_active: i64,
+    pub projects_active: i64,
+    pub outcomes: BTreeMap<OutcomeKind, Tally>,
+    /// Subtotals and the grand total only.
+    pub emergency: Option<EmergencyFigures>,
+}
+
+/// One fiscal year of a report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YearReport {
+    pub rows: Vec<Figures>,
+    pub subtotal: Figures,
+}
+
+/// A whole report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FiscalYearReport {
+    pub years: Vec<YearReport>,
+    pub grand_total: Figures,
+}
+
+/// `cents` in thousands of dollars, rounded half up (toward +infinity on a half).
+pub fn thousands_half_up(cents: i64) -> i64 {
+    let doubled = 2 * i128::from(cents) + CENTS_PER_THOUSAND;
+    clamp_i64(doubled.div_euclid(2 * CENTS_PER_THOUSAND))
+}
+
+/// Thousands of dollars for each part, adding up to `target` thousands:
+/// every part gets its whole thousands (rounded down), and the thousands
+/// left go one each to the parts with the largest remainders (ties: the
+/// earlier part). `target` is normally the rounded total of the parts.
+pub fn apportion_thousands(parts_cents: &[i64], target: i64) -> Vec<i64> {
+    let mut shares: Vec<i64> = Vec::with_capacity(parts_cents.len());
+    let mut remainders: Vec<(i128, usize)> = Vec::with_capacity(parts_cents.len());
+    for (index, cents) in parts_cents.iter().enumerate() {
+        let cents = i128::from(*cents);
+        shares.push(clamp_i64(cents.div_euclid(CENTS_PER_THOUSAND)));
+        remainders.push((cents.rem_euclid(CENTS_PER_THOUSAND), index));
+    }
+    if shares.is_empty() {
+        return shares;
+    }
+    // Largest remainder first; the earlier part first among equals.
+    remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut left = i128::from(target) - shares.iter().map(|share| i128::from(*share)).sum::<i128>();
+    let mut next = 0;
+    while left > 0 {
+        shares[remainders[next % remainders.len()].1] += 1;
+        left -= 1;
+        next += 1;
+    }
+    // Only a target below the parts' floors takes thousands back: from the smallest remainders.
+    let mut next = remainders.len();
+    while left < 0 {
+        next = if next == 0 { remainders.len() } else { next };
+        next -= 1;
+        shares[remainders[next].1] -= 1;
+        left += 1;
+    }
+    shares
+}
+
+fn clamp_i64(value: i128) -> i64 {
+    i64::try_from(value).unwrap_or(if value < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// Whether the periods `start..=end` and `from..=to` share a day.
+fn overlaps(start: NaiveDate, end: NaiveDate, from: NaiveDate, to: NaiveDate) -> bool {
+    start <= to && from <= end
+}
+
+impl ProjectFact {
+    fn matches(&self, filters: &ReportFilters) -> bool {
+        filters
+            .country
+            .as_ref()
+            .is_none_or(|country| self.countries.iter().any(|(code, _)| code == country))
+            && filters
+                .region
+                .as_ref()
+                .is_none_or(|region| self.countries.iter().any(|(_, code)| code == region))
+            && filters
+                .pillar
+                .is_none_or(|pillar| self.pillars.contains(&pillar))
+    }
+
+    /// Its groups, given its grant's.
+    fn groups(&self, grouping: Grouping, grant_groups: &BTreeSet<String>) -> BTreeSet<String> {
+        match grouping {
+            Grouping::Account | Grouping::Grantee => grant_groups.clone(),
+            Grouping::Country => self.countries.iter().map(|(c, _)| c.clone()).collect(),
+            Grouping::Region => self.countries.iter().map(|(_, r)| r.clone()).collect(),
+            Grouping::Pillar => self.pillars.iter().map(|p| p.code().to_string()).collect(),
+            Grouping::None => BTreeSet::new(),
+        }
+    }
+}
+
+/// The figures being added up for one cell, with the milestones already counted.
+#[derive(Default)]
+struct Cell {
+    figures: Figures,
+    grants: BTreeSet<String>,
+    projects: BTreeSet<String>,
+    milestones: BTreeSet<String>,
+}
+
+impl Cell {
+    fn add_outcome(&mut self, outcome: &OutcomeFact) {
+        if let Some(milestone) = &outcome.milestone_id
+            && !self.milestones.insert(milestone.clone())
+        {
+            return;
+        }
+        let tally = self.figures.outcomes.entry(outcome.kind).or_default();
+        tally.count += 1;
+        tally.quantity = tally.quantity.saturating_add(outcome.quantity);
+    }
+
+    fn finish(mut self) -> Figures {
+        self.figures.grants_active = self.grants.len() as i64;
+        self.figures.projects_active = self.projects.len() as i64;
+        self.figures
+    }
+}
+
+/// Builds the report `request` asks for from `portfolio` (already limited to
+/// the caller's scope); counts of people below `k` are suppressed.
+pub fn build_report(
+    request: &ReportRequest,
+    calendar: FiscalCalendar,
+    portfolio: &Portfolio,
+    k: i64,
+) -> FiscalYearReport {
+    let filters = &request.filters;
+    let grouping = request.group_by;
+    let grants: BTreeMap<&str, &GrantFact> = portfolio
+        .grants
+        .iter()
+        .filter(|grant| {
+            filters
+                .grantee
+                .as_ref()
+                .is_none_or(|grantee| &grant.organization_id == grantee)
+                && (filters.country.is_none()
+                    && filters.region.is_none()
+                    && filters.pillar.is_none()
+                    || grant
+                        .projects
+                        .iter()
+                        .any(|project| project.matches(filters)))
+        })
+        .map(|grant| (grant.id.as_str(), grant))
+        .collect();
+    let obligations: Vec<&ObligationFact> = portfolio
+        .obligations
+        .iter()
+        .filter(|obligation| grants.contains_key(obligation.grant_id.as_str()))
+        .filter(|obligation| {
+            filters
+                .account
+                .as_ref()
+                .is_none_or(|account| &obligation.account_code == account)
+        })
+        .collect();
+    // A grant's accounts: those of its obligations within the filters, in any year.
+    let mut accounts: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for obligation in &obligations {
+        accounts
+            .entry(obligation.grant_id.as_str())
+            .or_default()
+            .insert(obligation.account_code.clone());
+    }
+    let grant_groups = |grant: &GrantFact| -> BTreeSet<String> {
+        match grouping {
+            Grouping::Account => accounts.get(grant.id.as_str()).cloned().unwrap_or_default(),
+            Grouping::Grantee => BTreeSet::from([grant.organization_id.clone()]),
+            Grouping::None => BTreeSet::new(),
+            _ => grant
+                .projects
+                .iter()
+                .flat_map(|project| project.groups(grouping, &BTreeSet::new()))
+                .collect(),
+        }
+    };
+    // With an account filter, only grants with money from that account count as active.
+    let counted =
+        |grant: &GrantFact| filters.account.is_none() || accounts.contains_key(grant.id.as_str());
+
+    let mut years = Vec::new();
+    let mut total = Cell::default();
+    let range = calendar
+        .bounds(request.from_year)
+        .zip(calendar.bounds(request.to_year))
+        .map(|((from, _), (_, to))| (from, to));
+    for year in request.from_year..=request.to_year {
+        let mut rows: BTreeMap<String, Cell> = BTreeMap::new();
+        let mut subtotal = Cell::default();
+        for obligation in obligations.iter().filter(|o| o.fiscal_year == year) {
+            subtotal.figures.obligated_cents += obligation.amount_cents;
+            let groups = match grouping {
+                Grouping::Account => BTreeSet::from([obligation.account_code.clone()]),
+                _ => grants
+                    .get(obligation.grant_id.as_str())
+                    .map(|grant| grant_groups(grant))
+                    .unwrap_or_default(),
+            };
+            for group in groups {
+                rows.entry(group).or_default().figures.obligated_cents += obligation.amount_cents;
+            }
+        }
+        if let Some((from, to)) = calendar.bounds(year) {
+            for grant in grants.values().filter(|grant| counted(grant)) {
+                let groups = grant_groups(grant);
+                if overlaps(grant.start, grant.end, from, to) {
+                    subtotal.grants.insert(grant.id.clone());
+                    for group in &groups {
+                        rows.entry(group.clone())
+                            .or_default()
+                            .grants
+                            .insert(grant.id.clone());
+                    }
+                }
+                for project in grant.projects.iter().filter(|p| p.matches(filters)) {
+                    if overlaps(project.start, project.end, from, to) {
+                        subtotal.projects.insert(project.id.clone());
+                        for group in project.groups(grouping, &groups) {
+                            rows.entry(group)
+                                .or_default()
+                                .projects
+                                .insert(project.id.clone());
+                        }
+                    }
+                }
+            }
+        }
+        for outcome in outcomes_in_year(portfolio, &grants, filters, calendar, year) {
+            subtotal.add_outcome(outcome);
+            total.add_outcome(outcome);
+            let groups: BTreeSet<String> = match grouping {
+                Grouping::Account | Grouping::None => BTreeSet::new(),
+                Grouping::Country => BTreeSet::from([outcome.country_code.clone()]),
+                Grouping::Region => BTreeSet::from([outcome.region_code.clone()]),
+                Grouping::Grantee => grants
+                    .get(outcome.grant_id.as_str())
+                    .map(|grant| BTreeSet::from([grant.organization_id.clone()]))
+                    .unwrap_or_default(),
+                Grouping::Pillar => grants
+                    .get(outcome.grant_id.as_str())
+                    .and_then(|grant| grant.projects.iter().find(|p| p.id == outcome.project_id))
+                    .map(|project| project.groups(Grouping::Pillar, &BTreeSet::new()))
+                    .unwrap_or_default(),
+            };
+            for group in groups {
+                rows.entry(group).or_default().add_outcome(outcome);
+            }
+        }
+        if grouping == Grouping::None {
+            rows.clear();
+        }
+        total.figures.obligated_cents += subtotal.figures.obligated_cents;
+        let rows = rows
+            .into_iter()
+            .map(|(group, cell)| {
+                let mut figures = cell.finish();
+                figures.fiscal_year = year;
+                figures.group = group;
+                figures
+            })
+            .collect();
+        let mut subtotal = subtotal.finish();
+        subtotal.fiscal_year = year;
+        years.push(YearReport { rows, subtotal });
+    }
+    // Active in any year of the range.
+    if let Some((from, to)) = range {
+        for grant in grants.values().filter(|grant| counted(grant)) {
+            if overlaps(grant.start, grant.end, from, to) {
+                total.grants.insert(grant.id.clone());
+            }
+            for project in grant.projects.iter().filter(|p| p.matches(filters)) {
+                if overlaps(project.start, project.end, from, to) {
+                    total.projects.insert(project.id.clone());
+                }
+            }
+        }
+    }
+    let mut grand_total = total.finish();
+    round_thousands(&mut years, &mut grand_total, grouping);
+    add_emergency_fund(&mut years, &mut grand_total, &portfolio.cases, filters, k);
+    FiscalYearReport { years, grand_total }
+}
+
+/// The emergency fund's figures per fiscal year and in all, with small counts
+/// suppressed across the years (a suppressed year is not the total minus the others).
+fn add_emergency_fund(
+    years: &mut [YearReport],
+    grand_total: &mut Figures,
+    cases: &[CaseFact],
+    filters: &ReportFilters,
+    k: i64,
+) {
+    let chosen = |case: &&CaseFact| {
+        filters
+            .country
+            .as_ref()
+            .is_none_or(|country| &case.country_code == country)
+            && filters
+                .region
+                .as_ref()
+                .is_none_or(|region| &case.region_code == region)
+            && filters
+                .grantee
+                .as_ref()
+                .is_none_or(|grantee| &case.referring_organization_id == grantee)
+    };
+    let mut counts = Vec::new();
+    let mut helped = Vec::new();
+    let mut amounts = Vec::new();
+    for year in years.iter() {
+        let of_year: Vec<&CaseFact> = cases
+            .iter()
+            .filter(chosen)
+            .filter(|case| case.fiscal_year == year.subtotal.fiscal_year)
+            .collect();
+        counts.push(of_year.len() as i64);
+        helped.push(
+            of_year
+                .iter()
+                .filter(|case| case.consent_to_statistics && case.paid_cents > 0)
+                .count() as i64,
+        );
+        amounts.push((
+            of_year.iter().map(|case| case.approved_cents).sum::<i64>(),
+            of_year.iter().map(|case| case.paid_cents).sum::<i64>(),
+        ));
+    }
+    let (case_cells, case_total) = suppress_small_cells(&counts, k);
+    let (helped_cells, helped_total) = suppress_small_cells(&helped, k);
+    for (index, year) in years.iter_mut().enumerate() {
+        year.subtotal.emergency = Some(EmergencyFigures {
+            cases: case_cells[index],
+            approved_cents: amounts[index].0,
+            paid_cents: amounts[index].1,
+            victims_helped: helped_cells[index],
+        });
+    }
+    grand_total.emergency = Some(EmergencyFigures {
+        cases: case_total,
+        approved_cents: amounts.iter().map(|amount| amount.0).sum(),
+        paid_cents: amounts.iter().map(|amount| amount.1).sum(),
+        victims_helped: helped_total,
+    });
+}
+
+/// The outcomes of accepted reports in fiscal year `year`, within the filters.
+fn outcomes_in_year<'a>(
+    portfolio: &'a Portfolio,
+    grants: &'a BTreeMap<&str, &GrantFact>,
+    filters: &'a ReportFilters,
+    calendar: FiscalCalendar,
+    year: i32,
+) -> impl Iterator<Item = &'a OutcomeFact> + 'a {
+    portfolio.outcomes.iter().filter(move |outcome| {
+        let fiscal_year = outcome
+            .fiscal_year
+            .or_else(|| outcome.date.map(|date| calendar.fiscal_year_of(date)));
+        fiscal_year == Some(year)
+            && grants.get(outcome.grant_id.as_str()).is_some_and(|grant| {
+                grant
+                    .projects
+                    .iter()
+                    .any(|project| project.id == outcome.project_id && project.matches(filters))
+            })
+    })
+}
+
+/// Thousands of dollars: the grand total rounded half up, the subtotals
+/// apportioned to add up to it, and each year's rows apportioned to add up
+/// to its subtotal when they partition it (else each rounded on its own).
+fn round_thousands(years: &mut [YearReport], grand_total: &mut Figures, grouping: Grouping) {
+    grand_total.obligated_thousands = thousands_half_up(grand_total.obligated_cents);
+    let subtotals: Vec<i64> = years.iter().map(|y| y.subtotal.obligated_cents).collect();
+    let shares = apportion_thousands(&subtotals, grand_total.obligated_thousands);
+    for (year, share) in years.iter_mut().zip(shares) {
+        year.subtotal.obligated_thousands = share;
+        if grouping.partitions() {
+            let rows: Vec<i64> = year.rows.iter().map(|row| row.obligated_cents).collect();
+            for (row, share) in year.rows.iter_mut().zip(apportion_thousands(&rows, share)) {
+                row.obligated_thousands = share;
+            }
+        } else {
+            for row in &mut year.rows {
+                row.obligated_thousands = thousands_half_up(row.obligated_cents);
+            }
+        }
+    }
+}
+
+/// A published count, or a suppressed one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    Shown(i64),
+    /// Below the threshold, or one that would let a reader compute a suppressed one back.
+    Suppressed,
+}
+
+/// Small-cell suppression of counts of people: every cell from 1 to `k - 1`
+/// is suppressed, and so is the total when it is below `k` (zeros reveal no
+/// one and stay). When exactly one cell would be suppressed while the total
+/// is shown, the smallest other non-zero cell is suppressed with it (the
+/// complementary cell), or the total when there is none, so no suppressed
+/// value follows from the total minus the others.
+pub fn suppress_small_cells(cells: &[i64], k: i64) -> (Vec<Count>, Count) {
+    let small = |value: i64| value > 0 && value < k;
+    let total: i64 = cells.iter().sum();
+    let mut shown: Vec<Count> = cells
+        .iter()
+        .map(|&value| {
+            if small(value) {
+                Count::Suppressed
+            } else {
+                Count::Shown(value)
+            }
+        })
+        .collect();
+    let mut total_count = if small(total) {
+        Count::Suppressed
+    } else {
+        Count::Shown(total)
+    };
+    let suppressed = shown.iter().filter(|c| **c == Count::Suppressed).count();
+    if suppressed == 1 && total_count != Count::Suppressed {
+        let complement = cells
+            .iter()
+            .enumerate()
+            .filter(|(index, value)| **value > 0 && shown[*index] != Count::Suppressed)
+            .min_by_key(|(index, value)| (**value, *index))
+            .map(|(index, _)| index);
+        match complement {
+            Some(index) => shown[index] = Count::Suppressed,
+            None => total_count = Count::Suppressed,
+        }
+    }
+    (shown, total_count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(year: i32, month: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(year, month, day).unwrap()
+    }
+
+    fn grant(id: &str, organization: &str, countries: &[(&str, &str)]) -> GrantFact {
+        GrantFact {
+            id: id.into(),
+            organization_id: organization.into(),
+            start: date(2012, 10, 1),
+            end: date(2014, 9, 30),
+            projects: vec![ProjectFact {
+                id: format!("{id}-p"),
+                start: date(2012, 10, 1),
+                end: date(2013, 9, 30),
+                countries: countries
+                    .iter()
+                    .map(|(c, r)| (c.to_string(), r.to_string()))
+                    .collect(),
+                pillars: vec![Pillar::Protection],
+            }],
+        }
+    }
+
+    fn obligation(grant: &str, account: &str, year: i32, cents: i64) -> ObligationFact {
+        ObligationFact {
+            grant_id: grant.into(),
+            account_code: account.into(),
+            fiscal_year: year,
+            amount_cents: cents,
+        }
+    }
+
+    fn request(from: i32, to: i32, group_by: Grouping) -> ReportRequest {
+        ReportRequest {
+            from_year: from,
+            to_year: to,
+            filters: ReportFilters::default(),
+            group_by,
+        }
+    }
+
+    #[test]
+    fn thousands_round_half_up_from_exact_cents() {
+        assert_eq!(thousands_half_up(149_999), 1);
+        assert_eq!(thousands_half_up(150_000), 2);
+        assert_eq!(thousands_half_up(49_999), 0);
+        assert_eq!(thousands_half_up(-150_000), -1);
+        assert_eq!(thousands_half_up(-150_001), -2);
+    }
+
+    #[test]
+    fn three_thirds_of_a_thousand_dollars_are_printed_as_thousands_that_add_up() {
+        // $333.34 + $333.33 + $333.33 = $1,000.00: each alone rounds to 0 thousands.
+        let parts = [33_334, 33_333, 33_333];
+
+        let shares = apportion_thousands(&parts, thousands_half_up(100_000));
+
+        assert_eq!(shares, vec![1, 0, 0]);
+    }
+
+    #[test]
+    fn largest_remainders_get_the_thousands_left_over() {
+        // $1,400 + $1,400 + $1,200 = $4,000: floors 1+1+1, one thousand left, to the first 0.4.
+        assert_eq!(
+            apportion_thousands(&[140_000, 140_000, 120_000], 4),
+            vec![2, 1, 1]
+        );
+        // $2,600 + $2,700 + $4,700 = $10,000: floors 2+2+4, two left, to 0.7 and 0.7.
+        assert_eq!(
+            apportion_thousands(&[260_000, 270_000, 470_000], 10),
+            vec![2, 3, 5]
+        );
+        assert_eq!(apportion_thousands(&[], 0), Vec::<i64>::new());
+    }
+
+    #[test]
+    fn a_target_below_the_floors_takes_thousands_from_the_smallest_remainders() {
+        assert_eq!(apportion_thousands(&[110_000, 190_000], 1), vec![0, 1]);
+    }
+
+    #[test]
+    fn grouping_by_account_adds_obligations_by_fiscal_year_of_funds_and_rows_add_up() {
+        let portfolio = Portfolio {
+            grants: vec![
+                grant("g1", "o1", &[("HT", "WHA")]),
+                grant("g2", "o2", &[("AL", "EUR")]),
+            ],
+            obligations: vec![
+                obligation("g1", "ESF", 2013, 25_000_050),
+                obligation("g2", "ESF", 2013, 10_000_000),
+                obligation("g2", "INCLE", 2013, 7_550_000),
+                obligation("g1", "INCLE", 2014, 30_000_000),
+                obligation("g1", "INCLE", 2014, -5_000_000),
+            ],
+            outcomes: vec![],
+            cases: vec![],
+        };
+
+        let report = build_report(
+            &request(2013, 2014, Grouping::Account),
+            FiscalCalendar::default(),
+            &portfolio,
+            11,
+        );
+
+        let y2013 = &report.years[0];
+        let rows: Vec<(&str, i64, i64)> = y2013
+            .rows
+            .iter()
+            .map(|r| (r.group.as_str(), r.obligated_cents, r.obligated_thousands))
+            .collect();
+        // ESF $350,000.50 -> 350; INCLE $75,500.00 -> 75.5; total $425,500.50 -> 426 (rounded up).
+        assert_eq!(
+            rows,
+            vec![("ESF", 35_000_050, 350), ("INCLE", 7_550_000, 76)]
+        );
+        assert_eq!(y2013.subtotal.obligated_cents, 42_550_050);
+        assert_eq!(y2013.subtotal.obligated_thousands, 426);
+        assert_eq!(y2013.subtotal.grants_active, 2);
+        assert_eq!(y2013.subtotal.projects_active, 2);
+        let y2014 = &report.years[1];
+        assert_eq!(y2014.subtotal.obligated_cents, 25_000_000);
+        // Both grants run into FY 2014 and draw on both accounts: ESF has active grants, no money.
+        let rows: Vec<(&str, i64, i64)> = y2014
+            .rows
+            .iter()
+            .map(|r| (r.group.as_str(), r.obligated_cents, r.grants_active))
+            .collect();
+        assert_eq!(rows, vec![("ESF", 0, 2), ("INCLE", 25_000_000, 2)]);
+        assert_eq!(y2014.subtotal.projects_active, 0);
+        assert_eq!(report.grand_total.obligated_cents, 67_550_050);
+        assert_eq!(report.grand_total.obligated_thousands, 676);
+        assert_eq!(
+            y2013.subtotal.obligated_thousands + y2014.subtotal.obligated_thousands,
+            676
+        );
+    }
+
+    #[test]
+    fn a_multi_country_grant_counts_toward_each_country_but_once_in_the_subtotal() {
+        let portfolio = Portfolio {
+            grants: vec![grant("g1", "o1", &[("BW", "AF"), ("NA", "AF")])],
+            obligations: vec![obligation("g1", "ESF", 2013, 10_000_000)],
+            outcomes: vec![],
+            cases: vec![],
+        };
+
+        let by_country = build_report(
+            &request(2013, 2013, Grouping::Country),
+            FiscalCalendar::default(),
+            &portfolio,
+            11,
+        );
+        let by_region = build_report(
+            &request(2013, 2013, Grouping::Region),
+            FiscalCalendar::default(),
+            &portfolio,
+            11,
+        );
+
+        let rows: Vec<(&str, i64)> = by_country.years[0]
+            .rows
+            .iter()
+            .map(|r| (r.group.as_str(), r.obligated_thousands))
+            .collect();
+        assert_eq!(rows, vec![("BW", 100), ("NA", 100)]);
+        assert_eq!(by_country.years[0].subtotal.obligated_thousands, 100);
+        assert_eq!(by_region.years[0].rows.len(), 1);
+        assert_eq!(by_region.years[0].rows[0].obligated_cents, 10_000_000);
+    }
+
+    #[test]
+    fn outcomes_count_milestones_once_and_a_filter_keeps_only_its_grants() {
+        let outcome = |grant: &str, kind, quantity, milestone: Option<&str>| OutcomeFact {
+            grant_id: grant.into(),
+            project_id: format!("{grant}-p"),
+            kind,
+            country_code: "HT".into(),
+            region_code: "WHA".into(),
+            fiscal_year: None,
+            date: Some(date(2013, 12, 1)),
+            quantity,
+            milestone_id: milestone.map(String::from),
+        };
+        let portfolio = Portfolio {
+            grants: vec![
+                grant("g1", "o1", &[("HT", "WHA")]),
+                grant("g2", "o2", &[("HT", "WHA")]),
+            ],
+            obligations: vec![],
+            outcomes: vec![
+                outcome("g1", OutcomeKind::LawEnacted, 1, Some("m1")),
+                outcome("g2", OutcomeKind::LawEnacted, 1, Some("m1")),
+                outcome("g1", OutcomeKind::OfficialsTrained, 30, None),
+                outcome("g2", OutcomeKind::OfficialsTrained, 12, None),
+            ],
+            cases: vec![],
+        };
+        let mut only_o2 = request(2014, 2014, Grouping::Grantee);
+        only_o2.filters.grantee = Some("o2".into());
+
+        let all = build_report(
+            &request(2014, 2014, Grouping::None),
+            FiscalCalendar::default(),
+            &portfolio,
+            11,
+        );
+        let filtered = build_report(&only_o2, FiscalCalendar::default(), &portfolio, 11);
+
+        let outcomes = &all.grand_total.outcomes;
+        assert_eq!(
+            outcomes[&OutcomeKind::LawEnacted],
+            Tally {
+                count: 1,
+                quantity: 1
+            }
+        );
+        assert_eq!(
+            outcomes[&OutcomeKind::OfficialsTrained],
+            Tally {
+                count: 2,
+                quantity: 42
+            }
+        );
+        assert!(all.years[0].rows.is_empty());
+        assert_eq!(filtered.years[0].rows.len(), 1);
+        assert_eq!(filtered.years[0].rows[0].group, "o2");
+        assert_eq!(
+            filtered.years[0].rows[0].outcomes[&OutcomeKind::OfficialsTrained],
+            Tally {
+                count: 1,
+                quantity: 12
+            }
+        );
+    }
+
+    #[test]
+    fn the_emergency_fund_counts_consenting_victims_helped_and_suppresses_a_small_year_with_another()
+     {
+        let case = |year, paid, consent| CaseFact {
+            fiscal_year: year,
+            referring_organization_id: "o1".into(),
+            country_code: "HT".into(),
+            region_code: "WHA".into(),
+            approved_cents: 50_000,
+            paid_cents: paid,
+            consent_to_statistics: consent,
+        };
+        // FY2013: 12 helped and consenting, 1 helped without consent, 1 not (yet) paid.
+        // FY2014: 3 helped and consenting. FY2015: 20 helped and consenting.
+        let mut cases: Vec<CaseFact> = (0..12).map(|_| case(2013, 40_000, true)).collect();
+        cases.push(case(2013, 40_000, false));
+        cases.push(case(2013, 0, true));
+        cases.extend((0..3).map(|_| case(2014, 10_000, true)));
+        cases.extend((0..20).map(|_| case(2015, 10_000, true)));
+        let portfolio = Portfolio {
+            cases,
+            ..Portfolio::default()
+        };
+
+        let report = build_report(
+            &request(2013, 2015, Grouping::None),
+            FiscalCalendar::default(),
+            &portfolio,
+            11,
+        );
+
+        let emergency: Vec<EmergencyFigures> = report
+            .years
+            .iter()
+            .filter_map(|year| year.subtotal.emergency)
+            .collect();
+        use Count::{Shown, Suppressed};
+        assert_eq!(
+            emergency,
+            vec![
+                // 14 cases and 12 helped are the smallest other counts: suppressed with FY2014's 3.
+                EmergencyFigures {
+                    cases: Suppressed,
+                    approved_cents: 700_000,
+                    paid_cents: 520_000,
+                    victims_helped: Suppressed
+                },
+                EmergencyFigures {
+                    cases: Suppressed,
+                    approved_cents: 150_000,
+                    paid_cents: 30_000,
+                    victims_helped: Suppressed
+                },
+                EmergencyFigures {
+                    cases: Shown(20),
+                    approved_cents: 1_000_000,
+                    paid_cents: 200_000,
+                    victims_helped: Shown(20)
+                },
+            ]
+        );
+        assert_eq!(
+            report.grand_total.emergency,
+            Some(EmergencyFigures {
+                cases: Shown(37),
+                approved_cents: 1_850_000,
+                paid_cents: 750_000,
+                victims_helped: Shown(35)
+            })
+        );
+    }
+
+    #[test]
+    fn a_range_of_years_is_checked_with_every_violation() {
+        assert!(check_year_range(2009, 2013).is_ok());
+        assert!(check_year_range(2014, 2013).is_err());
+        assert!(check_year_range(1980, 2013).is_err());
+        assert!(check_year_range(2000, 2020).is_err());
+        assert!(check_year_range(2000, 2019).is_ok());
+    }
+
+    #[test]
+    fn cells_below_k_are_suppressed_with_a_complementary_cell() {
+        use Count::{Shown, Suppressed};
+
+        assert_eq!(
+            suppress_small_cells(&[20, 3, 15], 11),
+            (vec![Shown(20), Suppressed, Suppressed], Shown(38))
+        );
+        assert_eq!(
+            suppress_small_cells(&[20, 3, 4], 11),
+            (vec![Shown(20), Suppressed, Suppressed], Shown(27))
+        );
+        assert_eq!(
+            suppress_small_cells(&[12, 0, 30], 11),
+            (vec![Shown(12), Shown(0), Shown(30)], Shown(42))
+        );
+        assert_eq!(
+            suppress_small_cells(&[4, 0], 11),
+            (vec![Suppressed, Shown(0)], Suppressed)
+        );
+        // One small cell and only zeros besides: the total would show it, so it goes too.
+        assert_eq!(
+            suppress_small_cells(&[5, 0, 0], 11),
+            (vec![Suppressed, Shown(0), Shown(0)], Suppressed)
+        );
+    }
+}

@@ -1,0 +1,440 @@
+//! Victims' personal data, sealed in the application before it reaches the
+//! database: XChaCha20-Poly1305 (RustCrypto's `chacha20poly1305`), a random
+//! 24-byte nonce per value, and the case id and field name bound in as
+//! associated data, so a value copied to another case or field no longer
+//! opens. A stored value reads `{key_id}:{base64 nonce}:{base64 ciphertext}`.
+//!
+//! Keys come from settings (`privacy.keys`, a secret) as `id:base64` entries;
+//! `privacy.active_key` seals, every key opens. Rotation: add a new key and
+//! make it active, then `tipgrants keys rotate` re-seals the values under
+//! older keys in small batches, each in its own transaction, while the
+//! server runs. Key material and plaintext never reach a log, an error or
+//! an audit event: errors name key ids, cases and fields only.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use rand::RngCore;
+
+use crate::domain::access::Actor;
+use crate::domain::assistance::PersonalField;
+use crate::domain::names::AssistanceCaseName;
+use crate::error::{Error, Result};
+use crate::secret::{ExposeSecret, SecretBox, SecretString};
+use crate::store::{CallContext, Store};
+
+/// Bytes of a key (256 bits).
+pub const KEY_BYTES: usize = 32;
+/// Bytes of a nonce (XChaCha20's 192 bits: random nonces never collide in practice).
+const NONCE_BYTES: usize = 24;
+/// Longest key id.
+const MAX_KEY_ID: usize = 32;
+
+/// The keys that seal and open personal data.
+pub struct Keyring {
+    keys: Vec<(String, SecretBox<[u8; KEY_BYTES]>)>,
+    active: Option<String>,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Keyring")
+            .field("key_ids", &self.key_ids())
+            .field("active", &self.active)
+            .finish()
+    }
+}
+
+/// Whether `id` can name a key: 1 to 32 letters, digits, `-` or `_`.
+fn is_key_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_KEY_ID
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+impl Keyring {
+    /// No keys: nothing can be sealed or opened.
+    pub fn empty() -> Keyring {
+        Keyring {
+            keys: Vec::new(),
+            active: None,
+        }
+    }
+
+    /// Reads `keys` (`id:base64,id:base64`) and the active key's id. An empty `active` is
+    /// allowed with exactly one key, which is then the active one. The error names the entry
+    /// and its id, never the key material.
+    pub fn parse(keys: &SecretString, active: &str) -> std::result::Result<Keyring, String> {
+        let mut parsed: Vec<(String, SecretBox<[u8; KEY_BYTES]>)> = Vec::new();
+        let entries = keys
+            .expose_secret()
+            .split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty());
+        for (index, entry) in entries.enumerate() {
+            let position = index + 1;
+            let Some((id, material)) = entry.split_once(':') else {
+                return Err(format!(
+                    "entry {position} is not `id:base64-key` (a key from `tipgrants keys generate`)"
+                ));
+            };
+            let id = id.trim();
+            if !is_key_id(id) {
+                return Err(format!(
+                    "entry {position}: the key id must be 1 to {MAX_KEY_ID} letters, digits, '-' or '_'"
+                ));
+            }
+            if parsed.iter().any(|(known, _)| known == id) {
+                return Err(format!("key id {id:?} appears more than once"));
+            }
+            let mut bytes = Box::new([0u8; KEY_BYTES]);
+            match STANDARD.decode(material.trim()) {
+                Ok(decoded) if decoded.len() == KEY_BYTES => {
+                    bytes.copy_from_slice(&decoded);
+                    let mut decoded = decoded;
+                    decoded.fill(0);
+                }
+                _ => {
+                    return Err(format!(
+                        "key {id:?} is not {KEY_BYTES} bytes in standard base64 (make one with `tipgrants keys generate`)"
+                    ));
+                }
+            }
+            parsed.push((id.to_string(), SecretBox::new(bytes)));
+        }
+        let active = active.trim();
+        let active = match (parsed.len(), active) {
+            (0, "") => None,
+            (0, _) => return Err("privacy.active_key names a key but privacy.keys is empty".into()),
+            (1, "") => parsed.first().map(|(id, _)| id.clone()),
+            (_, "") => {
+                return Err(
+                    "privacy.active_key is required with more than one key: the id of the key that seals new values"
+                        .into(),
+                );
+            }
+            (_, id) if parsed.iter().any(|(known, _)| known == id) => Some(id.to_string()),
+            (_, id) => {
+                return Err(format!(
+                    "privacy.active_key {id:?} is not one of the ids in privacy.keys"
+                ));
+            }
+        };
+        Ok(Keyring {
+            keys: parsed,
+            active,
+        })
+    }
+
+    /// Whether no key is configured.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The ids of the keys, in the order configured.
+    pub fn key_ids(&self) -> Vec<&str> {
+        self.keys.iter().map(|(id, _)| id.as_str()).collect()
+    }
+
+    /// The id of the key that seals.
+    pub fn active_id(&self) -> Option<&str> {
+        self.active.as_deref()
+    }
+
+    /// Whether a key of this id is configured.
+    pub fn knows(&self, id: &str) -> bool {
+        self.keys.iter().any(|(known, _)| known == id)
+    }
+
+    fn cipher(&self, id: &str) -> Option<XChaCha20Poly1305> {
+        self.keys
+            .iter()
+            .find(|(known, _)| known == id)
+            .map(|(_, key)| XChaCha20Poly1305::new(key.expose_secret().into()))
+    }
+
+    /// Refuses when no key can seal (a case cannot be taken without one: the server would not
+    /// start again with cases and no key).
+    pub fn require_active(&self) -> Result<&str> {
+        self.active_id().ok_or_else(|| {
+            Error::precondition(
+                "PRIVACY_KEY_MISSING",
+                "privacy.keys",
+                "no encryption key for victims' personal data is configured on this server: an administrator sets privacy.keys and privacy.active_key (see docs/security.md)",
+            )
+        })
+    }
+
+    /// Seals one value of `field` of `case_id` with the active key.
+    pub fn seal(
+        &self,
+        case_id: &str,
+        field: PersonalField,
+        value: &SecretString,
+    ) -> Result<String> {
+        let id = self.require_active()?;
+        let cipher = self
+            .cipher(id)
+            .ok_or_else(|| Error::Internal("the active key is not in the keyring".into()))?;
+        let mut nonce = [0u8; NONCE_BYTES];
+        rand::rng().fill_bytes(&mut nonce);
+        let aad = associated_data(case_id, field);
+        let sealed = cipher
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: value.expose_secret().as_bytes(),
+                    aad: aad.as_bytes(),
+                },
+            )
+            .map_err(|_| Error::Internal(format!("sealing {} of a case failed", field.code())))?;
+        Ok(format!(
+            "{id}:{}:{}",
+            STANDARD.encode(nonce),
+            STANDARD.encode(sealed)
+        ))
+    }
+
+    /// Opens one stored value of `field` of `case_id`.
+    pub fn open(&self, case_id: &str, field: PersonalField, stored: &str) -> Result<SecretString> {
+        let case = AssistanceCaseName::new(case_id).to_string();
+        let corrupt = || {
+            Error::Internal(format!(
+                "{} of {case} does not open: the stored value was changed or belongs to another case or field",
+                field.code()
+            ))
+        };
+        let mut parts = stored.splitn(3, ':');
+        let (Some(id), Some(nonce), Some(sealed)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(corrupt());
+        };
+        let cipher = self.cipher(id).ok_or_else(|| {
+            Error::precondition(
+                "PRIVACY_KEY_UNKNOWN",
+                case.clone(),
+                format!(
+                    "the personal data of this case is sealed with key {id:?}, which this server does not hold: add it to privacy.keys"
+                ),
+            )
+        })?;
+        let nonce = STANDARD.decode(nonce).map_err(|_| corrupt())?;
+        let sealed = STANDARD.decode(sealed).map_err(|_| corrupt())?;
+        if nonce.len() != NONCE_BYTES {
+            return Err(corrupt());
+        }
+        let aad = associated_data(case_id, field);
+        let plain = cipher
+            .decrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: &sealed,
+                    aad: aad.as_bytes(),
+                },
+            )
+            .map_err(|_| corrupt())?;
+        String::from_utf8(plain)
+            .map(SecretString::from)
+            .map_err(|_| corrupt())
+    }
+}
+
+/// What a sealed value is bound to: its case and its field.
+fn associated_data(case_id: &str, field: PersonalField) -> String {
+    format!("{}#{}", AssistanceCaseName::new(case_id), field.code())
+}
+
+/// The key id of a stored value.
+pub fn key_id_of(stored: &str) -> Option<&str> {
+    stored.split_once(':').map(|(id, _)| id)
+}
+
+/// A fresh key entry `id:base64` for `privacy.keys` (`tipgrants keys generate`).
+pub fn generate_key(id: &str) -> std::result::Result<SecretString, String> {
+    if !is_key_id(id) {
+        return Err(format!(
+            "--id: 1 to {MAX_KEY_ID} letters, digits, '-' or '_'"
+        ));
+    }
+    let mut bytes = SecretBox::new(Box::new([0u8; KEY_BYTES]));
+    rand::rng().fill_bytes(secrecy::ExposeSecretMut::expose_secret_mut(&mut bytes));
+    Ok(SecretString::from(format!(
+        "{id}:{}",
+        STANDARD.encode(bytes.expose_secret())
+    )))
+}
+
+/// Refuses to serve with personal data the keyring cannot open, or with cases and no key at all:
+/// the one-line reason for the start-up error.
+pub async fn check_startup(store: &Store, keyring: &Keyring) -> std::result::Result<(), String> {
+    let facts = store
+        .personal_data_keys_in_use()
+        .await
+        .map_err(|error| format!("cannot read the assistance cases: {error}"))?;
+    if facts.cases > 0 && keyring.is_empty() {
+        return Err(format!(
+            "{} assistance case(s) exist but no encryption key for victims' personal data is configured: set privacy.keys and privacy.active_key (TIPGRANTS__PRIVACY__KEYS, TIPGRANTS__PRIVACY__ACTIVE_KEY)",
+            facts.cases
+        ));
+    }
+    let unknown: Vec<&str> = facts
+        .key_ids
+        .iter()
+        .map(String::as_str)
+        .filter(|id| !keyring.knows(id))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(format!(
+            "victims' personal data is sealed with key id(s) {} that privacy.keys does not hold: add them (keep old keys until `tipgrants keys rotate` has re-sealed their values)",
+            unknown.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// What a rotation did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rotation {
+    /// Cases whose personal data was re-sealed with the active key.
+    pub cases: u64,
+    /// Transactions (batches) it took.
+    pub batches: u64,
+}
+
+/// Re-seals, with the active key, the personal data of every case sealed with another key,
+/// `batch` cases per transaction (each case locked while it is re-sealed, so a server running
+/// beside it never loses a change). Each case gets an audit event naming the keys, never a value.
+pub async fn rotate(store: &Store, keyring: &Keyring, batch: u64) -> Result<Rotation> {
+    let active = keyring.require_active()?.to_string();
+    let call = CallContext {
+        actor: Actor::system(),
+        method: "cli keys rotate".into(),
+        request_id: uuid::Uuid::new_v4().to_string(),
+    };
+    let mut done = Rotation::default();
+    loop {
+        let mut tx = store.begin(&call).await?;
+        let sealed = tx
+            .personal_data_sealed_with_other_keys(&active, batch.max(1))
+            .await?;
+        if sealed.is_empty() {
+            return Ok(done);
+        }
+        for case in sealed {
+            let mut values = Vec::with_capacity(case.values.len());
+            for (field, stored) in &case.values {
+                let plain = keyring.open(&case.case_id, *field, stored)?;
+                values.push((*field, keyring.seal(&case.case_id, *field, &plain)?));
+            }
+            tx.reseal_personal_data(&case.case_id, case.key_id.as_deref(), &active, values)
+                .await?;
+            done.cases += 1;
+        }
+        tx.commit().await?;
+        done.batches += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keyring(keys: &str, active: &str) -> Keyring {
+        Keyring::parse(&SecretString::from(keys), active).expect("valid keys")
+    }
+
+    #[test]
+    fn a_value_opens_only_for_its_own_case_and_field() {
+        let key = generate_key("k1").unwrap();
+        let ring = keyring(key.expose_secret(), "k1");
+        let secret = SecretString::from("Ana Pérez");
+
+        let sealed = ring
+            .seal("case-1", PersonalField::FullName, &secret)
+            .unwrap();
+
+        assert!(sealed.starts_with("k1:"));
+        assert!(!sealed.contains("Ana"));
+        assert_eq!(
+            ring.open("case-1", PersonalField::FullName, &sealed)
+                .unwrap()
+                .expose_secret(),
+            "Ana Pérez"
+        );
+        assert!(
+            ring.open("case-2", PersonalField::FullName, &sealed)
+                .is_err()
+        );
+        assert!(ring.open("case-1", PersonalField::Notes, &sealed).is_err());
+        let again = ring
+            .seal("case-1", PersonalField::FullName, &secret)
+            .unwrap();
+        assert_ne!(sealed, again, "a fresh nonce per value");
+    }
+
+    #[test]
+    fn a_new_key_seals_and_old_keys_still_open() {
+        let (old, new) = (generate_key("k1").unwrap(), generate_key("k2").unwrap());
+        let before = keyring(old.expose_secret(), "");
+        let sealed = before
+            .seal("c", PersonalField::Contact, &SecretString::from("+509 555"))
+            .unwrap();
+        let both = format!("{},{}", new.expose_secret(), old.expose_secret());
+
+        let after = keyring(&both, "k2");
+
+        assert_eq!(
+            after
+                .open("c", PersonalField::Contact, &sealed)
+                .unwrap()
+                .expose_secret(),
+            "+509 555"
+        );
+        let resealed = after
+            .seal("c", PersonalField::Contact, &SecretString::from("+509 555"))
+            .unwrap();
+        assert_eq!(key_id_of(&resealed), Some("k2"));
+        assert_eq!(
+            keyring(new.expose_secret(), "")
+                .open("c", PersonalField::Contact, &sealed)
+                .unwrap_err()
+                .reason(),
+            "PRIVACY_KEY_UNKNOWN"
+        );
+    }
+
+    #[test]
+    fn bad_key_settings_are_refused_without_showing_the_key() {
+        let material = "c2VjcmV0LWtleS1tYXRlcmlhbC10aGF0LWlzLXNob3J0";
+        for (keys, active) in [
+            (format!("k1:{material}"), ""),
+            (format!("k1{material}"), ""),
+            ("k 1:AAAA".to_string(), ""),
+            (
+                format!(
+                    "{},{}",
+                    generate_key("a").unwrap().expose_secret(),
+                    generate_key("b").unwrap().expose_secret()
+                ),
+                "",
+            ),
+            (generate_key("a").unwrap().expose_secret().to_string(), "b"),
+            (String::new(), "a"),
+        ] {
+            let error = Keyring::parse(&SecretString::from(keys), active).unwrap_err();
+            assert!(!error.contains(material), "{error}");
+        }
+        assert!(
+            Keyring::parse(&SecretString::from(""), "")
+                .unwrap()
+                .is_empty()
+        );
+        let key = generate_key("k9").unwrap();
+        let material = key.expose_secret().trim_start_matches("k9:").to_string();
+        assert!(!format!("{:?}", keyring(key.expose_secret(), "")).contains(&material));
+    }
+}

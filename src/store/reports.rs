@@ -1,0 +1,270 @@
+//! Reads for fiscal-year reports: the plain facts of the caller's portfolio,
+//! all from ONE snapshot (a read-only REPEATABLE READ transaction on
+//! PostgreSQL, a read transaction on SQLite's WAL), so a report never mixes
+//! data from before and after a concurrent write. No counting here: the
+//! domain (`domain::report`) aggregates. Assistance cases are read without
+//! any personal data (not even sealed): only year, referrer, country, amounts
+//! and the consent to statistics.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Query;
+use sea_orm::{
+    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+};
+
+use super::entities::assistance_cases;
+use super::entities::regions as region_rows;
+use super::entities::{
+    countries, funding_accounts, grants, obligations, organizations, outcome_reports, outcomes,
+    project_countries, project_pillars, projects,
+};
+use super::{Store, decode_code, now};
+use crate::domain::access::Scope;
+use crate::domain::outcome::OutcomeReportState;
+use crate::domain::pillar::Pillar;
+use crate::domain::project::OutcomeKind;
+use crate::domain::report::{
+    CaseFact, GrantFact, ObligationFact, OutcomeFact, Portfolio, ProjectFact,
+};
+use crate::error::Result;
+
+/// A portfolio, the display names of its groups, and the time its snapshot was taken.
+#[derive(Debug, Clone)]
+pub struct PortfolioSnapshot {
+    pub portfolio: Portfolio,
+    pub names: GroupNames,
+    pub as_of: DateTime<Utc>,
+}
+
+/// Display names by code or id, from the same snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct GroupNames {
+    pub accounts: BTreeMap<String, String>,
+    pub countries: BTreeMap<String, String>,
+    pub regions: BTreeMap<String, String>,
+    /// The grantees of the grants read.
+    pub organizations: BTreeMap<String, String>,
+}
+
+impl Store {
+    /// Opens one read-only snapshot.
+    async fn snapshot(&self) -> Result<DatabaseTransaction> {
+        Ok(match self.backend() {
+            sea_orm::DatabaseBackend::Postgres => {
+                self.db
+                    .begin_with_config(
+                        Some(sea_orm::IsolationLevel::RepeatableRead),
+                        Some(sea_orm::AccessMode::ReadOnly),
+                    )
+                    .await?
+            }
+            // A SQLite read transaction (on the query-only pool) sees one WAL snapshot from its first read.
+            _ => self.db.begin().await?,
+        })
+    }
+
+    /// The grants `scope` may see, with their projects, obligations and the
+    /// outcomes of their accepted reports, read from one snapshot.
+    pub async fn portfolio(&self, scope: &Scope) -> Result<PortfolioSnapshot> {
+        let snapshot = self.snapshot().await?;
+        let own_grants = |organization: &str| {
+            Query::select()
+                .column(grants::Column::Id)
+                .from(grants::Entity)
+                .and_where(grants::Column::OrganizationId.eq(organization))
+                .to_owned()
+        };
+        let mut grant_rows = grants::Entity::find().order_by_asc(grants::Column::Id);
+        let mut obligation_rows = obligations::Entity::find().order_by_asc(obligations::Column::Id);
+        let mut project_rows = projects::Entity::find().order_by_asc(projects::Column::Id);
+        let mut report_rows = outcome_reports::Entity::find()
+            .filter(outcome_reports::Column::State.eq(OutcomeReportState::Accepted.code()));
+        if let Scope::Organization(organization) = scope {
+            grant_rows =
+                grant_rows.filter(grants::Column::OrganizationId.eq(organization.as_str()));
+            obligation_rows = obligation_rows
+                .filter(obligations::Column::GrantId.in_subquery(own_grants(organization)));
+            project_rows = project_rows
+                .filter(projects::Column::GrantId.in_subquery(own_grants(organization)));
+            report_rows = report_rows
+                .filter(outcome_reports::Column::GrantId.in_subquery(own_grants(organization)));
+        }
+        let grant_rows = grant_rows.all(&snapshot).await?;
+        let as_of = now();
+        let obligation_rows = obligation_rows.all(&snapshot).await?;
+        let project_rows = project_rows.all(&snapshot).await?;
+        let report_rows = report_rows.all(&snapshot).await?;
+        let project_ids: BTreeSet<&str> = project_rows.iter().map(|p| p.id.as_str()).collect();
+        let mut names = GroupNames::default();
+        let mut regions: BTreeMap<String, String> = BTreeMap::new();
+        for country in countries::Entity::find().all(&snapshot).await? {
+            names
+                .countries
+                .insert(country.alpha2.clone(), country.display_name);
+            regions.insert(country.alpha2, country.region_code);
+        }
+        names.regions = region_rows::Entity::find()
+            .all(&snapshot)
+            .await?
+            .into_iter()
+            .map(|region| (region.code, region.display_name))
+            .collect();
+        names.accounts = funding_accounts::Entity::find()
+            .all(&snapshot)
+            .await?
+            .into_iter()
+            .map(|account| (account.code, account.display_name))
+            .collect();
+        let grantees: BTreeSet<&str> = grant_rows
+            .iter()
+            .map(|grant| grant.organization_id.as_str())
+            .collect();
+        names.organizations = organizations::Entity::find()
+            .all(&snapshot)
+            .await?
+            .into_iter()
+            .filter(|organization| grantees.contains(organization.id.as_str()))
+            .map(|organization| (organization.id, organization.display_name))
+            .collect();
+        let mut countries_of: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for row in project_countries::Entity::find()
+            .order_by_asc(project_countries::Column::CountryCode)
+            .all(&snapshot)
+            .await?
+        {
+            if project_ids.contains(row.project_id.as_str()) {
+                let region = regions.get(&row.country_code).cloned().unwrap_or_default();
+                countries_of
+                    .entry(row.project_id)
+                    .or_default()
+                    .push((row.country_code, region));
+            }
+        }
+        let mut pillars_of: BTreeMap<String, Vec<Pillar>> = BTreeMap::new();
+        for row in project_pillars::Entity::find().all(&snapshot).await? {
+            if project_ids.contains(row.project_id.as_str()) {
+                let pillar = decode_code("project_pillars.pillar", &row.project_id, &row.pillar)?;
+                pillars_of.entry(row.project_id).or_default().push(pillar);
+            }
+        }
+        // Accepted reports: (grant, project) by report id.
+        let accepted: BTreeMap<String, (String, String)> = report_rows
+            .into_iter()
+            .map(|report| (report.id, (report.grant_id, report.project_id)))
+            .collect();
+        let mut outcome_facts = Vec::new();
+        if !accepted.is_empty() {
+            for row in outcomes::Entity::find()
+                .filter(outcomes::Column::DeleteTime.is_null())
+                .order_by_asc(outcomes::Column::Id)
+                .all(&snapshot)
+                .await?
+            {
+                let Some((grant_id, project_id)) = accepted.get(&row.report_id) else {
+                    continue;
+                };
+                let kind: OutcomeKind = decode_code("outcomes.kind", &row.id, &row.kind)?;
+                outcome_facts.push(OutcomeFact {
+                    grant_id: grant_id.clone(),
+                    project_id: project_id.clone(),
+                    kind,
+                    region_code: regions.get(&row.country_code).cloned().unwrap_or_default(),
+                    country_code: row.country_code,
+                    fiscal_year: row.fiscal_year,
+                    date: row.outcome_date,
+                    quantity: row.quantity,
+                    milestone_id: row.milestone_id,
+                });
+            }
+        }
+        let mut cases = assistance_cases::Entity::find()
+            .select_only()
+            .columns([
+                assistance_cases::Column::FiscalYear,
+                assistance_cases::Column::ReferringOrganizationId,
+                assistance_cases::Column::CountryCode,
+                assistance_cases::Column::ApprovedAmount,
+                assistance_cases::Column::PaidAmount,
+                assistance_cases::Column::ConsentToStatistics,
+            ])
+            .order_by_asc(assistance_cases::Column::Id);
+        if let Scope::Organization(organization) = scope {
+            cases = cases.filter(
+                assistance_cases::Column::ReferringOrganizationId.eq(organization.as_str()),
+            );
+        }
+        let case_facts = cases
+            .into_tuple::<(i32, String, String, i64, i64, bool)>()
+            .all(&snapshot)
+            .await?
+            .into_iter()
+            .map(
+                |(
+                    fiscal_year,
+                    referring_organization_id,
+                    country_code,
+                    approved,
+                    paid,
+                    consent,
+                )| {
+                    CaseFact {
+                        fiscal_year,
+                        referring_organization_id,
+                        region_code: regions.get(&country_code).cloned().unwrap_or_default(),
+                        country_code,
+                        approved_cents: approved,
+                        paid_cents: paid,
+                        consent_to_statistics: consent,
+                    }
+                },
+            )
+            .collect();
+        snapshot.rollback().await?;
+
+        let mut projects_of: BTreeMap<String, Vec<ProjectFact>> = BTreeMap::new();
+        for project in project_rows {
+            projects_of
+                .entry(project.grant_id)
+                .or_default()
+                .push(ProjectFact {
+                    countries: countries_of.remove(&project.id).unwrap_or_default(),
+                    pillars: pillars_of.remove(&project.id).unwrap_or_default(),
+                    id: project.id,
+                    start: project.start_date,
+                    end: project.end_date,
+                });
+        }
+        let grants = grant_rows
+            .into_iter()
+            .map(|grant| GrantFact {
+                projects: projects_of.remove(&grant.id).unwrap_or_default(),
+                id: grant.id,
+                organization_id: grant.organization_id,
+                start: grant.start_date,
+                end: grant.end_date,
+            })
+            .collect();
+        let obligations = obligation_rows
+            .into_iter()
+            .map(|row| ObligationFact {
+                grant_id: row.grant_id,
+                account_code: row.account_code,
+                fiscal_year: row.fiscal_year,
+                amount_cents: row.amount_cents,
+            })
+            .collect();
+        Ok(PortfolioSnapshot {
+            portfolio: Portfolio {
+                grants,
+                obligations,
+                outcomes: outcome_facts,
+                cases: case_facts,
+            },
+            names,
+            as_of,
+        })
+    }
+}
