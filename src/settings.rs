@@ -43,7 +43,6 @@ pub struct ServerSettings {
     pub max_concurrent_streams: u32,
     pub concurrency_limit_per_connection: usize,
     pub max_calls_in_flight: usize,
-    pub admission_wait_ms: u64,
     pub health_check_interval_ms: u64,
 }
 
@@ -253,12 +252,6 @@ impl Settings {
             return Err(invalid(
                 "server.max_calls_in_flight",
                 "must be between 1 and 100000",
-            ));
-        }
-        if self.server.admission_wait_ms > 10_000 {
-            return Err(invalid(
-                "server.admission_wait_ms",
-                "must be between 0 and 10000",
             ));
         }
         if !(50..=600_000).contains(&self.server.health_check_interval_ms) {

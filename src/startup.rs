@@ -265,24 +265,23 @@ impl Application {
             streaming,
         );
         // No `Server::timeout`: it would bound streams too. The deadline layer bounds unary calls.
+        // Load shedding: a call over a connection's limit is refused at once, never queued.
         let mut builder = Server::builder()
             .max_concurrent_streams(Some(settings.server.max_concurrent_streams))
             .concurrency_limit_per_connection(settings.server.concurrency_limit_per_connection)
+            .load_shed(true)
             .http2_keepalive_interval(Some(Duration::from_secs(60)));
         if settings.tls.enabled {
             builder = builder
                 .tls_config(tls_config(&settings)?)
                 .map_err(|error| StartupError::Tls(error.to_string()))?;
         }
-        // The deadline covers authentication too (its token lookup may wait for the database).
-        // Admission comes after authentication: it counts only calls that carry a caller.
+        // Admission first, so a refusal costs nothing else; the deadline covers authentication
+        // too (its token lookup may wait for the database).
         let router = builder
+            .layer(AdmissionLayer::new(settings.server.max_calls_in_flight))
             .layer(deadlines)
             .layer(AuthLayer::new(authenticator.clone()))
-            .layer(AdmissionLayer::new(
-                settings.server.max_calls_in_flight,
-                Duration::from_millis(settings.server.admission_wait_ms),
-            ))
             .add_routes(api.routes.routes())
             .add_service(health_service.clone())
             .add_service(reflection_v1)

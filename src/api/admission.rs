@@ -1,50 +1,80 @@
-//! Admission: at most `server.max_calls_in_flight` authenticated calls are
-//! served at once, across all connections. A call that finds them all taken
-//! waits at most `server.admission_wait_ms` for one to finish, then is
-//! refused with UNAVAILABLE (reason `SERVER_BUSY`, with a `RetryInfo`), which
-//! clients retry with backoff. Without it, calls beyond what the database can
-//! serve queue for its connections and time out after
-//! `database.acquire_timeout_ms`, seconds later, taking the admitted calls'
-//! latency with them. Calls without a token (health, reflection) are never
-//! refused. A server stream holds its place only until its handler answers.
+//! Admission: at most `server.max_calls_in_flight` calls are served at once,
+//! across all connections. The check is the outermost layer, before the
+//! deadline, the token check and the access log, and it never waits: a call
+//! beyond the limit is refused at once with UNAVAILABLE (reason `SERVER_BUSY`,
+//! with a `RetryInfo`), so under overload a refusal costs microseconds and
+//! the admitted calls keep their latency instead of queueing for the
+//! database's connections. Health and reflection are never refused. Refusals
+//! are not one log line each (that would multiply the cost of overload): they
+//! are counted and logged at most once a second. A server stream holds its
+//! place only until its handler answers; report streams have their own limit.
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 use tonic::body::Body;
 use tonic_types::{ErrorDetails, StatusExt};
 use tower::{Layer, Service};
 
 use crate::error::ERROR_DOMAIN;
-use crate::store::CallContext;
 
-/// The shared limit: permits for calls in flight, and how long a call may wait for one.
+/// How long a refused client should wait before it retries (the `RetryInfo` delay).
+const RETRY_AFTER: Duration = Duration::from_millis(50);
+
+/// Paths never refused: probes and tooling must work on a busy server.
+const EXEMPT_PREFIXES: [&str; 2] = ["/grpc.health.v1.Health/", "/grpc.reflection."];
+
+/// The shared limit across connections, and the count of refusals not yet logged.
 #[derive(Clone)]
 pub struct AdmissionLayer {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
     permits: Arc<Semaphore>,
-    wait: Duration,
+    limit: usize,
+    started: Instant,
+    refused: AtomicU64,
+    /// Seconds since `started` of the last refusal log line.
+    logged_at: AtomicU64,
 }
 
 impl AdmissionLayer {
-    pub fn new(max_calls_in_flight: usize, wait: Duration) -> Self {
+    pub fn new(max_calls_in_flight: usize) -> Self {
         Self {
-            permits: Arc::new(Semaphore::new(max_calls_in_flight)),
-            wait,
+            shared: Arc::new(Shared {
+                permits: Arc::new(Semaphore::new(max_calls_in_flight)),
+                limit: max_calls_in_flight,
+                started: Instant::now(),
+                refused: AtomicU64::new(0),
+                logged_at: AtomicU64::new(0),
+            }),
         }
     }
+}
 
-    /// A place for one call: at once when one is free, else within `wait`, else `None`.
-    async fn admit(permits: Arc<Semaphore>, wait: Duration) -> Option<OwnedSemaphorePermit> {
-        match permits.clone().try_acquire_owned() {
-            Ok(permit) => Some(permit),
-            Err(_) if wait.is_zero() => None,
-            Err(_) => tokio::time::timeout(wait, permits.acquire_owned())
-                .await
-                .ok()?
-                .ok(),
+impl Shared {
+    /// Counts a refusal; the first refusal of each second logs the count since the last line.
+    fn count_refusal(&self) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        let now = self.started.elapsed().as_secs() + 1;
+        let last = self.logged_at.load(Ordering::Relaxed);
+        if now > last
+            && self
+                .logged_at
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            let refused = self.refused.swap(0, Ordering::Relaxed);
+            tracing::warn!(
+                refused,
+                max_calls_in_flight = self.limit,
+                "server busy: calls refused with UNAVAILABLE since the last such line"
+            );
         }
     }
 }
@@ -55,8 +85,7 @@ impl<S> Layer<S> for AdmissionLayer {
     fn layer(&self, inner: S) -> Self::Service {
         AdmissionService {
             inner,
-            permits: self.permits.clone(),
-            wait: self.wait,
+            shared: self.shared.clone(),
         }
     }
 }
@@ -65,17 +94,16 @@ impl<S> Layer<S> for AdmissionLayer {
 #[derive(Clone)]
 pub struct AdmissionService<S> {
     inner: S,
-    permits: Arc<Semaphore>,
-    wait: Duration,
+    shared: Arc<Shared>,
 }
 
 type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send + 'static>>;
 
 /// The refusal: UNAVAILABLE, retry after a short pause.
-fn busy(wait: Duration) -> tonic::Status {
+fn busy() -> tonic::Status {
     let mut details = ErrorDetails::new();
     details.set_error_info("SERVER_BUSY", ERROR_DOMAIN, []);
-    details.set_retry_info(Some(wait.max(Duration::from_millis(10)) * 2));
+    details.set_retry_info(Some(RETRY_AFTER));
     tonic::Status::with_error_details(
         tonic::Code::Unavailable,
         "the server is busy; retry with backoff",
@@ -102,15 +130,21 @@ where
         // The clone that was polled ready serves this call; a fresh clone stays behind.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        if request.extensions().get::<CallContext>().is_none() {
+        let path = request.uri().path();
+        if EXEMPT_PREFIXES
+            .iter()
+            .any(|prefix| path.starts_with(prefix))
+        {
             return Box::pin(inner.call(request));
         }
-        let (permits, wait) = (self.permits.clone(), self.wait);
+        let Ok(permit) = self.shared.permits.clone().try_acquire_owned() else {
+            self.shared.count_refusal();
+            return Box::pin(std::future::ready(Ok(busy().into_http())));
+        };
         Box::pin(async move {
-            let Some(_permit) = AdmissionLayer::admit(permits, wait).await else {
-                return Ok(busy(wait).into_http());
-            };
-            inner.call(request).await
+            let response = inner.call(request).await;
+            drop(permit);
+            response
         })
     }
 }
@@ -123,7 +157,6 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
-    use crate::domain::access::Actor;
 
     /// A service that answers each call when its `release` side is dropped or fired.
     fn held_service(
@@ -144,14 +177,15 @@ mod tests {
         })
     }
 
-    fn authenticated() -> http::Request<()> {
-        let mut request = http::Request::new(());
-        request.extensions_mut().insert(CallContext {
-            actor: Actor::system(),
-            method: "/tipgrants.v1.OrganizationService/GetOrganization".into(),
-            request_id: String::new(),
-        });
-        request
+    fn call_to(path: &str) -> http::Request<()> {
+        http::Request::builder()
+            .uri(path)
+            .body(())
+            .expect("a valid request")
+    }
+
+    fn get_organization() -> http::Request<()> {
+        call_to("/tipgrants.v1.OrganizationService/GetOrganization")
     }
 
     fn code_of(response: &http::Response<Body>) -> tonic::Code {
@@ -160,75 +194,80 @@ mod tests {
             .unwrap_or(tonic::Code::Ok)
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_call_beyond_the_limit_is_refused_as_unavailable_when_none_finishes_in_time() {
+    #[tokio::test]
+    async fn a_call_beyond_the_limit_is_refused_at_once_as_unavailable_with_a_retry_delay() {
         let (calls, mut held) = tokio::sync::mpsc::unbounded_channel();
-        let service =
-            AdmissionLayer::new(1, Duration::from_millis(5)).layer(held_service(calls.clone()));
-        let first = tokio::spawn(service.clone().oneshot(authenticated()));
+        let service = AdmissionLayer::new(1).layer(held_service(calls.clone()));
+        let first = tokio::spawn(service.clone().oneshot(get_organization()));
         let release_first = held.recv().await.expect("the first call is served");
 
-        let second = service.clone().oneshot(authenticated()).await;
+        let second = service.clone().oneshot(get_organization()).await;
         let _released = release_first.send(());
         let first = first.await.expect("joined");
 
         let second = second.expect("infallible");
         assert_eq!(code_of(&second), tonic::Code::Unavailable);
+        let status = tonic::Status::from_header_map(second.headers()).expect("a status");
+        assert_eq!(status.message(), "the server is busy; retry with backoff");
         assert_eq!(
-            second.headers().get("grpc-message").map(|v| v.as_bytes()),
-            Some(&b"the%20server%20is%20busy;%20retry%20with%20backoff"[..])
+            status.get_details_error_info().expect("error info").reason,
+            "SERVER_BUSY"
         );
-        let details = tonic::Status::from_header_map(second.headers())
-            .expect("a status")
-            .get_details_error_info()
-            .expect("error info");
-        assert_eq!(details.reason, "SERVER_BUSY");
+        assert_eq!(
+            status
+                .get_details_retry_info()
+                .expect("retry info")
+                .retry_delay,
+            Some(RETRY_AFTER)
+        );
         assert_eq!(code_of(&first.expect("infallible")), tonic::Code::Ok);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_waiting_call_is_served_when_a_place_frees_within_the_wait() {
+    #[tokio::test]
+    async fn a_place_is_free_again_once_its_call_has_answered() {
         let (calls, mut held) = tokio::sync::mpsc::unbounded_channel();
-        let service =
-            AdmissionLayer::new(1, Duration::from_millis(50)).layer(held_service(calls.clone()));
-        let first = tokio::spawn(service.clone().oneshot(authenticated()));
-        let release_first = held.recv().await.expect("the first call is served");
-
-        let second = tokio::spawn(service.clone().oneshot(authenticated()));
-        tokio::task::yield_now().await;
-        let _released = release_first.send(());
-        let release_second = held.recv().await.expect("the second call is served");
-        let _released = release_second.send(());
-
+        let service = AdmissionLayer::new(1).layer(held_service(calls.clone()));
+        let first = tokio::spawn(service.clone().oneshot(get_organization()));
+        let _released = held.recv().await.expect("served").send(());
         assert_eq!(
             code_of(&first.await.expect("joined").expect("infallible")),
             tonic::Code::Ok
         );
+
+        let second = tokio::spawn(service.clone().oneshot(get_organization()));
+        let _released = held.recv().await.expect("served again").send(());
+
         assert_eq!(
             code_of(&second.await.expect("joined").expect("infallible")),
             tonic::Code::Ok
         );
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn calls_without_a_token_are_never_refused() {
+    #[tokio::test]
+    async fn health_and_reflection_are_never_refused() {
         let (calls, mut held) = tokio::sync::mpsc::unbounded_channel();
-        let service = AdmissionLayer::new(1, Duration::ZERO).layer(held_service(calls.clone()));
-        let first = tokio::spawn(service.clone().oneshot(authenticated()));
+        let service = AdmissionLayer::new(1).layer(held_service(calls.clone()));
+        let first = tokio::spawn(service.clone().oneshot(get_organization()));
         let release_first = held.recv().await.expect("the first call is served");
 
-        let health = tokio::spawn(service.clone().oneshot(http::Request::new(())));
-        let release_health = held
-            .recv()
-            .await
-            .expect("health is served beyond the limit");
-        let _released = release_health.send(());
+        let mut exempt = Vec::new();
+        for path in [
+            "/grpc.health.v1.Health/Check",
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        ] {
+            let call = tokio::spawn(service.clone().oneshot(call_to(path)));
+            let _released = held.recv().await.expect("served beyond the limit").send(());
+            exempt.push(call);
+        }
         let _released = release_first.send(());
 
-        assert_eq!(
-            code_of(&health.await.expect("joined").expect("infallible")),
-            tonic::Code::Ok
-        );
+        for call in exempt {
+            assert_eq!(
+                code_of(&call.await.expect("joined").expect("infallible")),
+                tonic::Code::Ok
+            );
+        }
         assert_eq!(
             code_of(&first.await.expect("joined").expect("infallible")),
             tonic::Code::Ok

@@ -94,11 +94,6 @@ fn each_bad_value_is_refused_with_a_message_naming_its_key() {
             "server.max_calls_in_flight",
         ),
         (
-            "TIPGRANTS__SERVER__ADMISSION_WAIT_MS",
-            "10001",
-            "server.admission_wait_ms",
-        ),
-        (
             "TIPGRANTS__DATABASE__ACQUIRE_TIMEOUT_MS",
             "0",
             "database.acquire_timeout_ms",
