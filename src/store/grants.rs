@@ -8,8 +8,8 @@ use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{Set, Unchanged},
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Select,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder,
+    QuerySelect, RelationDef, Select,
 };
 
 use super::entities::{
@@ -159,13 +159,28 @@ pub(super) async fn require_visible(
         .ok_or_else(|| not_found(id))
 }
 
-pub(super) async fn find(conn: &impl ConnectionTrait, scope: &Scope, id: &str) -> Result<Grant> {
-    let row = scoped(scope)
+/// One grant with its obligations, in one query (a left join): one round trip, not two.
+async fn find(conn: &impl ConnectionTrait, scope: &Scope, id: &str) -> Result<Grant> {
+    let obligations_of_grant = obligations::Entity::belongs_to(grants::Entity)
+        .from(obligations::Column::GrantId)
+        .to(grants::Column::Id);
+    let mut rows = scoped(scope)
         .filter(grants::Column::Id.eq(id))
-        .one(conn)
+        .join(
+            JoinType::LeftJoin,
+            RelationDef::from(obligations_of_grant).rev(),
+        )
+        .select_also(obligations::Entity)
+        .order_by_asc(obligations::Column::Id)
+        .all(conn)
         .await?
-        .ok_or_else(|| not_found(id))?;
-    let obligations = obligations_of(conn, std::slice::from_ref(&row.id)).await?;
+        .into_iter();
+    let (row, first) = rows.next().ok_or_else(|| not_found(id))?;
+    let obligations = first
+        .into_iter()
+        .chain(rows.filter_map(|(_, obligation)| obligation))
+        .map(obligation_to_domain)
+        .collect::<Result<Vec<_>>>()?;
     to_domain(row, &obligations)
 }
 
