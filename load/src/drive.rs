@@ -27,12 +27,14 @@ pub struct Plan {
     pub duration: Duration,
 }
 
-/// Latencies of answered and of failed calls, and failures by code.
+/// Latencies of answered and of failed calls, failures by code, and (open loop) how late the
+/// generator itself started each call after its scheduled time.
 #[derive(Clone)]
 pub struct Recorder {
     pub ok: Histogram<u64>,
     pub failed: Histogram<u64>,
     pub codes: BTreeMap<String, u64>,
+    pub lag: Histogram<u64>,
 }
 
 /// Latencies from 1 µs to 10 minutes, three significant digits.
@@ -46,6 +48,7 @@ impl Recorder {
             ok: histogram(),
             failed: histogram(),
             codes: BTreeMap::new(),
+            lag: histogram(),
         }
     }
 
@@ -64,6 +67,7 @@ impl Recorder {
         // Same bounds on both sides: adding cannot fail.
         let _added = self.ok.add(&other.ok);
         let _added = self.failed.add(&other.failed);
+        let _added = self.lag.add(&other.lag);
         for (code, count) in &other.codes {
             *self.codes.entry(code.clone()).or_default() += count;
         }
@@ -129,6 +133,13 @@ impl Outcome {
         if self.unsent > 0 {
             line.push_str(&format!(" unsent={}", self.unsent));
         }
+        if !self.recorder.lag.is_empty() {
+            line.push_str(&format!(
+                " generator-lag-p99={:.3}ms in-flight-peak={}",
+                self.recorder.lag.value_at_quantile(0.99) as f64 / 1000.0,
+                self.in_flight_peak
+            ));
+        }
         line
     }
 
@@ -163,6 +174,11 @@ impl Outcome {
             ("codes", self.codes_text()),
             ("in_flight_peak", self.in_flight_peak.to_string()),
             ("unsent", self.unsent.to_string()),
+            (
+                "lag_p99_us",
+                self.recorder.lag.value_at_quantile(0.99).to_string(),
+            ),
+            ("lag_max_us", self.recorder.lag.max().to_string()),
         ]
     }
 }
@@ -249,12 +265,15 @@ pub async fn open(
                 let (target, recorder, in_flight) =
                     (target.clone(), recorder.clone(), in_flight.clone());
                 runtime.spawn(async move {
+                    let lag = scheduled.elapsed();
                     let outcome = target.call(scenario, index as usize).await;
                     let latency = scheduled.elapsed();
                     if scheduled >= measure_from
                         && let Ok(mut recorder) = recorder.lock()
                     {
                         recorder.record(outcome, latency);
+                        let micros = u64::try_from(lag.as_micros()).unwrap_or(u64::MAX);
+                        recorder.lag.saturating_record(micros);
                     }
                     in_flight.fetch_sub(1, Ordering::Relaxed);
                 });

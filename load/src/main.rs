@@ -53,6 +53,15 @@ struct Cli {
     /// HTTP/2 connections the calls share.
     #[arg(long, env = "BENCH_CONNECTIONS", global = true, default_value_t = 2)]
     connections: usize,
+    /// HTTP/2 connections of the open loops: enough that the server's 100 streams per
+    /// connection never hold calls back on the generator's side.
+    #[arg(
+        long,
+        env = "BENCH_OPEN_CONNECTIONS",
+        global = true,
+        default_value_t = 16
+    )]
+    open_connections: usize,
     /// Seconds of warm-up, not recorded.
     #[arg(
         long,
@@ -180,6 +189,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         plan,
         concurrency: cli.concurrency.max(1),
         connections: cli.connections.max(1),
+        open_connections: cli.open_connections.max(1),
         results: cli.results.clone(),
     };
     match cli.command {
@@ -193,7 +203,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Open { scenario, rate } => {
             let seeded = bench.seed().await?;
-            let target = bench.target(bench.connections, seeded).await?;
+            let target = bench.target(bench.open_connections, seeded).await?;
             let outcome = bench.open(target, scenario, rate).await;
             println!(
                 "open {rate:.0}/s {:<20} {}",
@@ -245,6 +255,7 @@ struct Bench {
     plan: Plan,
     concurrency: usize,
     connections: usize,
+    open_connections: usize,
     results: Option<PathBuf>,
 }
 
@@ -349,6 +360,7 @@ impl Suite {
             self.record(&format!("closed.{}", scenario.key()), &outcome, None)?;
             closed_rates.push((scenario, outcome.rate()));
         }
+        let open_target = bench.target(bench.open_connections, seeded.clone()).await?;
         let rate_of = |wanted: Scenario| {
             closed_rates
                 .iter()
@@ -361,7 +373,7 @@ impl Suite {
                     continue;
                 };
                 let rate = rate / 2.0;
-                let outcome = bench.open(target.clone(), scenario, rate).await;
+                let outcome = bench.open(open_target.clone(), scenario, rate).await;
                 eprintln!(
                     "[{}] open {:<20} at {rate:.0}/s: {}",
                     self.label,
@@ -374,7 +386,7 @@ impl Suite {
         if overload && let Some(rate) = rate_of(Scenario::GetOrganization) {
             let rate = rate * 2.0;
             let outcome = bench
-                .open(target.clone(), Scenario::GetOrganization, rate)
+                .open(open_target.clone(), Scenario::GetOrganization, rate)
                 .await;
             eprintln!(
                 "[{}] overload get-organization at {rate:.0}/s: {}",

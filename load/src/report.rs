@@ -391,6 +391,7 @@ fn overload(results: &Results) -> Vec<Row> {
         .unwrap_or(0.0);
     let admitted_p99 = results.number(&format!("{key}.p99_us")).unwrap_or(0.0);
     let unsent = results.number(&format!("{key}.unsent")).unwrap_or(0.0);
+    let lag_p99 = results.number(&format!("{key}.lag_p99_us")).unwrap_or(0.0);
     let only_unavailable = codes
         .split(',')
         .all(|part| part == "-" || part.starts_with("UNAVAILABLE:"));
@@ -423,9 +424,10 @@ fn overload(results: &Results) -> Vec<Row> {
             goal: "P8",
             measure: "the same run: admitted calls".into(),
             value: format!(
-                "{} answered, p99 {}{}",
+                "{} answered, p99 {} (the generator's own lag p99 {}){}",
                 per_second(results.number(&format!("{key}.rate")).unwrap_or(0.0)),
                 ms(admitted_p99),
+                ms(lag_p99),
                 if unsent > 0.0 {
                     format!(", {unsent} not sent (generator's in-flight cap)")
                 } else {
