@@ -8,8 +8,8 @@
 # The default GIT-REF is HEAD~1, the first parent of the commit under test. CI runs on main, where
 # a branch lands as a merge commit (or one commit on top of main), so the first parent is main as
 # clients last saw it and the whole change is compared at once. Without that parent (the first
-# commit, or a shallow clone that fetched one commit) there is nothing released to compare with:
-# the script says so and passes, rather than failing every shallow CI checkout.
+# commit, or a shallow clone whose origin cannot deepen it) there is nothing to compare with: the
+# script says so and passes, rather than failing every shallow checkout.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,6 +17,11 @@ cd "$REPO"
 BUF="${BUF:-$REPO/.tools/bin/buf}"
 AGAINST="${1:-HEAD~1}"
 
+# A shallow clone may fetch the parent from its origin (a local folder in CI: no network).
+if ! git rev-parse --verify --quiet "$AGAINST^{commit}" >/dev/null \
+    && [[ "$(git rev-parse --is-shallow-repository 2>/dev/null)" == "true" ]]; then
+    git fetch --quiet --deepen=1 2>/dev/null || true
+fi
 if ! git rev-parse --verify --quiet "$AGAINST^{commit}" >/dev/null; then
     if [[ "$(git rev-parse --is-shallow-repository 2>/dev/null)" == "true" ]]; then
         echo "buf breaking: $AGAINST is not in this shallow clone; nothing to compare with (skipped)"
