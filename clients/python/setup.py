@@ -7,7 +7,8 @@ result. Set TIPGRANTS_PROTO_DIR to build from another copy of `proto/`.
 
 Made for each `.proto` file:
   *_pb2.py        messages and enums (protoc's Python output)
-  *_pb2.pyi       their types (grpcio-tools' --pyi_out)
+  *_pb2.pyi       their types (mypy-protobuf's protoc-gen-mypy: typed enum values, stricter
+                  than grpcio-tools' --pyi_out)
   *_pb2_grpc.py   service stubs (grpcio-tools' gRPC plugin)
   *_pb2_grpc.pyi  their types (mypy-protobuf's protoc-gen-mypy_grpc)
 """
@@ -49,9 +50,10 @@ def generate_stubs() -> None:
 
     protos = proto_directory()
     files = sorted(str(path) for path in (protos / "tipgrants" / "v1").glob("*.proto"))
-    plugin = shutil.which("protoc-gen-mypy_grpc")
-    if plugin is None:
-        sys.exit("tipgrants-client: protoc-gen-mypy_grpc (mypy-protobuf) is not on PATH")
+    plugins = {name: shutil.which(name) for name in ("protoc-gen-mypy", "protoc-gen-mypy_grpc")}
+    for name, path in plugins.items():
+        if path is None:
+            sys.exit(f"tipgrants-client: {name} (mypy-protobuf) is not on PATH")
     for package in PACKAGES:
         if package.exists():
             shutil.rmtree(package)
@@ -63,9 +65,10 @@ def generate_stubs() -> None:
             f"-I{protos}",
             f"-I{well_known}",
             f"--python_out={OUTPUT}",
-            f"--pyi_out={OUTPUT}",
             f"--grpc_python_out={OUTPUT}",
-            f"--plugin=protoc-gen-mypy_grpc={plugin}",
+            f"--plugin=protoc-gen-mypy={plugins['protoc-gen-mypy']}",
+            f"--mypy_out=quiet:{OUTPUT}",
+            f"--plugin=protoc-gen-mypy_grpc={plugins['protoc-gen-mypy_grpc']}",
             f"--mypy_grpc_out=quiet:{OUTPUT}",
             *files,
         ]

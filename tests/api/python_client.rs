@@ -62,6 +62,36 @@ async fn install_client(directory: &Path) -> PathBuf {
     venv.join("bin/python")
 }
 
+/// Type-checks the example against the installed package with `mypy --strict` (the settings of
+/// `clients/python/pyproject.toml`): the generated stubs and the helpers carry their types.
+async fn type_check_example(python: &Path, directory: &Path) -> Output {
+    let installed = run(
+        Command::new(python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(["mypy", "types-protobuf", "types-grpcio"])
+            .arg("-c")
+            .arg(client_directory().join("constraints.txt")),
+        "pip install mypy",
+    )
+    .await;
+    succeeded(&installed, "pip install mypy");
+    run(
+        Command::new(python)
+            .args(["-m", "mypy", "--cache-dir"])
+            .arg(directory.join("mypy-cache"))
+            .arg("examples/grantee_outcomes.py")
+            .current_dir(client_directory()),
+        "mypy",
+    )
+    .await
+}
+
 /// Runs the example with the server's address and `token`.
 async fn example(app: &TestApp, python: &Path, token: &str, arguments: &[&str]) -> Output {
     run(
@@ -136,6 +166,7 @@ async fn the_python_example_lists_a_grantees_grants_and_uploads_outcomes_from_a_
         &["upload", "--report", &report.name, "--file", "outcomes.csv"],
     )
     .await;
+    let typed = type_check_example(&python, app.directory()).await;
     let again = example(
         &app,
         &python,
@@ -161,6 +192,7 @@ async fn the_python_example_lists_a_grantees_grants_and_uploads_outcomes_from_a_
         "{uploaded}"
     );
     succeeded(&again, "the same upload again");
+    succeeded(&typed, "mypy --strict examples/grantee_outcomes.py");
     let outcomes = app
         .outcome_reports(Some(&grantee))
         .list_outcomes(pb::ListOutcomesRequest {

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple, Union
 
 import grpc
-from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -31,10 +30,17 @@ __all__ = [
 ]
 
 
-class _CallDetails(grpc.ClientCallDetails):  # type: ignore[misc]
+if TYPE_CHECKING:
+    # The generic type of generated enums in the stubs (types-protobuf, mypy-protobuf).
+    from google.protobuf.internal.enum_type_wrapper import _EnumTypeWrapper
+
+Metadata = Tuple[Tuple[str, Union[str, bytes]], ...]
+
+
+class _CallDetails(grpc.ClientCallDetails):
     """The details of a call, with metadata replaced (grpc's own class is abstract)."""
 
-    def __init__(self, details: grpc.ClientCallDetails, metadata: Sequence[Tuple[str, str]]) -> None:
+    def __init__(self, details: grpc.ClientCallDetails, metadata: Metadata) -> None:
         self.method = details.method
         self.timeout = details.timeout
         self.metadata = metadata
@@ -44,10 +50,10 @@ class _CallDetails(grpc.ClientCallDetails):  # type: ignore[misc]
 
 
 class BearerToken(
-    grpc.UnaryUnaryClientInterceptor,  # type: ignore[misc]
-    grpc.UnaryStreamClientInterceptor,  # type: ignore[misc]
-    grpc.StreamUnaryClientInterceptor,  # type: ignore[misc]
-    grpc.StreamStreamClientInterceptor,  # type: ignore[misc]
+    grpc.UnaryUnaryClientInterceptor,
+    grpc.UnaryStreamClientInterceptor,
+    grpc.StreamUnaryClientInterceptor,
+    grpc.StreamStreamClientInterceptor,
 ):
     """Adds ``authorization: Bearer <token>`` to every call, of every kind.
 
@@ -58,12 +64,11 @@ class BearerToken(
     def __init__(self, token: str) -> None:
         if not token:
             raise ValueError("an API token is needed (tg_...)")
-        self._header = ("authorization", f"Bearer {token}")
+        self._header: Tuple[str, Union[str, bytes]] = ("authorization", f"Bearer {token}")
 
     def _with_token(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
-        metadata = [item for item in (details.metadata or []) if item[0] != "authorization"]
-        metadata.append(self._header)
-        return _CallDetails(details, metadata)
+        kept = tuple(item for item in (details.metadata or ()) if item[0] != "authorization")
+        return _CallDetails(details, kept + (self._header,))
 
     def intercept_unary_unary(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
         return continuation(self._with_token(details), request)
@@ -112,7 +117,7 @@ class FieldViolation:
 
 
 def _details(error: grpc.RpcError) -> List[Any]:
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    status = rpc_status.from_call(error)
     return list(status.details) if status is not None else []
 
 
@@ -141,7 +146,7 @@ def error_reason(error: grpc.RpcError) -> Optional[str]:
     return None
 
 
-def short_enum_name(enum: EnumTypeWrapper, value: int) -> str:
+def short_enum_name(enum: _EnumTypeWrapper[Any], value: int) -> str:
     """The name list filters take: ``short_enum_name(grant_pb2.GrantState, grant_pb2.GRANT_STATE_ACTIVE)``
     is ``ACTIVE``. Messages carry the full constant (``GRANT_STATE_ACTIVE``); a filter such as
     ``state = ACTIVE`` takes the name without its enum's prefix."""
