@@ -56,6 +56,20 @@ fn preflight(origin: &str) -> String {
     )
 }
 
+/// A gRPC-Web call of GetGrant from a page on `origin`, without a token: a frame with an empty message.
+fn grpc_web_call_without_token(origin: &str) -> String {
+    format!(
+        "POST /tipgrants.v1.GrantService/GetGrant HTTP/1.1\r\n\
+         host: localhost\r\n\
+         origin: {origin}\r\n\
+         content-type: application/grpc-web-text\r\n\
+         x-grpc-web: 1\r\n\
+         content-length: 8\r\n\
+         connection: close\r\n\r\n\
+         AAAAAAA="
+    )
+}
+
 #[test]
 fn grpc_web_and_cors_are_off_by_default_and_origins_come_from_a_comma_separated_variable() {
     let defaults = load(&[]).unwrap();
@@ -116,7 +130,8 @@ fn a_bad_origin_or_origins_without_grpc_web_stop_the_server_with_a_line_naming_t
 }
 
 #[tokio::test]
-async fn an_allowed_origin_gets_the_cors_headers_of_a_preflight_and_another_origin_gets_none() {
+async fn an_allowed_origin_gets_the_cors_headers_of_a_preflight_and_of_a_call_and_another_origin_gets_none()
+ {
     let app = spawn_app_with(|settings| {
         settings.grpc_web.enabled = true;
         settings.grpc_web.cors_allowed_origins = vec![STAFF_APP.into()];
@@ -125,6 +140,7 @@ async fn an_allowed_origin_gets_the_cors_headers_of_a_preflight_and_another_orig
 
     let allowed = http1(app.address, &preflight(STAFF_APP)).await;
     let other = http1(app.address, &preflight("https://evil.example")).await;
+    let call = http1(app.address, &grpc_web_call_without_token(STAFF_APP)).await;
 
     assert!(allowed.starts_with("http/1.1 200"), "{allowed}");
     assert!(
@@ -151,6 +167,19 @@ async fn an_allowed_origin_gets_the_cors_headers_of_a_preflight_and_another_orig
         !other.contains("access-control-allow-origin"),
         "another origin is not allowed: {other}"
     );
+    // The call itself: refused (no token), and the page's script may read why.
+    assert!(call.contains("grpc-status: 16"), "{call}");
+    assert!(
+        call.contains(&format!("access-control-allow-origin: {STAFF_APP}")),
+        "{call}"
+    );
+    let exposed = call
+        .lines()
+        .find(|line| line.starts_with("access-control-expose-headers:"))
+        .unwrap_or_default();
+    for header in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {
+        assert!(exposed.contains(header), "{header}: {call}");
+    }
 }
 
 #[tokio::test]
