@@ -10,7 +10,7 @@ use tipgrants::settings::Settings;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::end_to_end::Server;
-use crate::helpers::spawn_app_with;
+use crate::helpers::{pb, spawn_app_with};
 
 const STAFF_APP: &str = "https://staff.example.org";
 
@@ -141,6 +141,10 @@ async fn an_allowed_origin_gets_the_cors_headers_of_a_preflight_and_of_a_call_an
     let allowed = http1(app.address, &preflight(STAFF_APP)).await;
     let other = http1(app.address, &preflight("https://evil.example")).await;
     let call = http1(app.address, &grpc_web_call_without_token(STAFF_APP)).await;
+    let grpc = app
+        .organizations(app.admin())
+        .list_organizations(pb::ListOrganizationsRequest::default())
+        .await;
 
     assert!(allowed.starts_with("http/1.1 200"), "{allowed}");
     assert!(
@@ -180,6 +184,7 @@ async fn an_allowed_origin_gets_the_cors_headers_of_a_preflight_and_of_a_call_an
     for header in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {
         assert!(exposed.contains(header), "{header}: {call}");
     }
+    assert!(grpc.is_ok(), "plain gRPC is served as before: {grpc:?}");
 }
 
 #[tokio::test]
