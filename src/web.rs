@@ -199,7 +199,91 @@ pub fn parse_origin(origin: &str) -> Result<HeaderValue, String> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use http_body::Body as _;
+    use http_body_util::StreamBody;
+
     use super::*;
+
+    /// A request whose body arrives in two frames, as one from the network does.
+    fn request(version: http::Version, content_type: &str, body: &[u8]) -> http::Request<Body> {
+        let (first, second) = body.split_at(body.len() / 2);
+        let frames = vec![
+            Ok::<_, tonic::Status>(http_body::Frame::data(
+                <Body as http_body::Body>::Data::from(first.to_vec()),
+            )),
+            Ok(http_body::Frame::data(
+                <Body as http_body::Body>::Data::from(second.to_vec()),
+            )),
+        ];
+        http::Request::builder()
+            .version(version)
+            .header(http::header::CONTENT_TYPE, content_type)
+            .body(Body::new(StreamBody::new(tokio_stream::iter(frames))))
+            .expect("a request")
+    }
+
+    /// Calls the layer over a service that records the exact size its body announces.
+    async fn exact_size_seen_by_the_call(
+        request: http::Request<Body>,
+    ) -> (Option<Option<u64>>, http::Response<Body>) {
+        let seen = Arc::new(Mutex::new(None));
+        let record = seen.clone();
+        let mut service =
+            ReadWholeBodyLayer.layer(tower::service_fn(move |request: http::Request<Body>| {
+                let record = record.clone();
+                async move {
+                    if let Ok(mut seen) = record.lock() {
+                        *seen = Some(request.body().size_hint().exact());
+                    }
+                    Ok::<_, std::convert::Infallible>(http::Response::new(Body::empty()))
+                }
+            }));
+        let response = service.call(request).await.expect("infallible");
+        let seen = seen.lock().map(|seen| *seen).unwrap_or_default();
+        (seen, response)
+    }
+
+    #[tokio::test]
+    async fn a_grpc_web_request_over_http1_reaches_its_call_whole_and_others_stream_through() {
+        let body = b"\x00\x00\x00\x00\x05hello";
+
+        let (web, _) = exact_size_seen_by_the_call(request(
+            http::Version::HTTP_11,
+            "application/grpc-web+proto",
+            body,
+        ))
+        .await;
+        let (grpc, _) =
+            exact_size_seen_by_the_call(request(http::Version::HTTP_2, "application/grpc", body))
+                .await;
+
+        assert_eq!(web, Some(Some(body.len() as u64)), "read whole first");
+        assert_eq!(grpc, Some(None), "a gRPC body still streams");
+    }
+
+    #[tokio::test]
+    async fn a_grpc_web_request_over_the_size_limit_never_reaches_its_call() {
+        let body = vec![0_u8; MAX_WEB_REQUEST_BYTES + 1];
+
+        let (seen, response) = exact_size_seen_by_the_call(request(
+            http::Version::HTTP_11,
+            "application/grpc-web-text",
+            &body,
+        ))
+        .await;
+
+        assert_eq!(seen, None);
+        assert_eq!(
+            response
+                .headers()
+                .get("grpc-status")
+                .map(|value| value.as_bytes()),
+            Some(b"8".as_slice()),
+            "RESOURCE_EXHAUSTED"
+        );
+    }
 
     #[test]
     fn origins_as_browsers_send_them_are_accepted() {
