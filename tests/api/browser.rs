@@ -203,13 +203,19 @@ async fn without_allowed_origins_a_preflight_gets_no_cors_header_at_all() {
     );
 }
 
-/// Runs `clients/web-test/run.sh` (npm ci, buf generate, tsc, node) against `server`.
-fn run_web_client(server: &Server) -> std::process::Output {
+/// Runs `clients/web-test/run.sh` (npm ci, buf generate, tsc, node) against `server` at `url`,
+/// with `environment` added.
+fn run_web_client(
+    server: &Server,
+    url: &str,
+    environment: &[(&str, &str)],
+) -> std::process::Output {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/web-test/run.sh");
     Command::new("bash")
         .arg(&script)
-        .env("TIPGRANTS_URL", format!("http://{}", server.address))
+        .env("TIPGRANTS_URL", url)
         .env("TIPGRANTS_TOKEN", server.admin_token())
+        .envs(environment.iter().copied())
         .output()
         .unwrap_or_else(|error| {
             panic!(
@@ -226,7 +232,7 @@ fn a_grpc_web_client_on_node_calls_unary_methods_reads_error_details_and_a_repor
         ("TIPGRANTS__GRPC_WEB__CORS_ALLOWED_ORIGINS", STAFF_APP),
     ]);
 
-    let output = run_web_client(&server);
+    let output = run_web_client(&server, &format!("http://{}", server.address), &[]);
 
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -236,6 +242,7 @@ fn a_grpc_web_client_on_node_calls_unary_methods_reads_error_details_and_a_repor
         output.status,
         server.log()
     );
+    assert!(stdout.contains("gRPC-Web over HTTP/1.1"), "{stdout}");
     // The same access log as gRPC: each call with its final status, a stream's from its trailers.
     let log = server.log();
     for (method, code) in [
@@ -250,4 +257,62 @@ fn a_grpc_web_client_on_node_calls_unary_methods_reads_error_details_and_a_repor
             "no access log line for {method} with {code}:\n{log}"
         );
     }
+}
+
+/// Writes `server.crt` (for `localhost`), `server.key` and `ca.crt` into `directory`. Each
+/// certificate has its own name: OpenSSL (Node) takes a leaf whose issuer is its own subject for
+/// self-signed, and rcgen names every certificate alike unless told otherwise.
+fn write_named_pki(directory: &Path) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "tipgrants test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let server_key = KeyPair::generate().unwrap();
+    let mut server_params = CertificateParams::new(vec!["localhost".into()]).unwrap();
+    server_params
+        .distinguished_name
+        .push(DnType::CommonName, "localhost");
+    let server = server_params.signed_by(&server_key, &ca, &ca_key).unwrap();
+    std::fs::write(directory.join("server.crt"), server.pem()).unwrap();
+    std::fs::write(directory.join("server.key"), server_key.serialize_pem()).unwrap();
+    std::fs::write(directory.join("ca.crt"), ca.pem()).unwrap();
+}
+
+#[test]
+fn over_tls_a_grpc_web_client_is_served_over_http2_as_browsers_negotiate_it() {
+    let pki = tempfile::tempdir().unwrap();
+    write_named_pki(pki.path());
+    let file = |name: &str| pki.path().join(name).display().to_string();
+    let (certificate, key, authority) = (file("server.crt"), file("server.key"), file("ca.crt"));
+    let server = Server::start_with(&[
+        ("TIPGRANTS__GRPC_WEB__ENABLED", "true"),
+        ("TIPGRANTS__TLS__ENABLED", "true"),
+        ("TIPGRANTS__TLS__CERTIFICATE_PATH", &certificate),
+        ("TIPGRANTS__TLS__PRIVATE_KEY_PATH", &key),
+    ]);
+    let port = server.address.rsplit(':').next().expect("a port");
+
+    let output = run_web_client(
+        &server,
+        &format!("https://localhost:{port}"),
+        &[
+            ("TIPGRANTS_HTTP_VERSION", "2"),
+            ("NODE_EXTRA_CA_CERTS", &authority),
+        ],
+    );
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success()
+            && stdout.contains("gRPC-Web over HTTP/2")
+            && stdout.contains("gRPC-Web client: all checks passed"),
+        "the gRPC-Web client over TLS failed ({}):\n{stdout}\n{}\n--- server log ---\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr),
+        server.log()
+    );
 }

@@ -4,6 +4,9 @@
 //
 //   TIPGRANTS_URL=http://127.0.0.1:PORT TIPGRANTS_TOKEN=tg_... node dist/test.js
 //
+// Over TLS, as browsers do, HTTP/2: TIPGRANTS_URL=https://localhost:PORT TIPGRANTS_HTTP_VERSION=2
+// (and NODE_EXTRA_CA_CERTS=ca.crt for a private certificate authority).
+//
 // Each check prints "ok: ..." on success; the first failure prints "FAILED: ..." and exits 1.
 
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
@@ -50,9 +53,11 @@ function bearer(secret: string): Interceptor {
   };
 }
 
-// HTTP/1.1, as a browser speaks gRPC-Web to a server without TLS.
-const transport = createGrpcWebTransport({ baseUrl, httpVersion: "1.1", interceptors: [bearer(token)] });
-const anonymous = createGrpcWebTransport({ baseUrl, httpVersion: "1.1" });
+// HTTP/1.1, as a browser speaks gRPC-Web to a server without TLS; HTTP/2 when asked (TLS).
+const httpVersion = process.env.TIPGRANTS_HTTP_VERSION === "2" ? "2" : "1.1";
+console.log(`gRPC-Web over HTTP/${httpVersion} to ${baseUrl}`);
+const transport = createGrpcWebTransport({ baseUrl, httpVersion, interceptors: [bearer(token)] });
+const anonymous = createGrpcWebTransport({ baseUrl, httpVersion });
 
 const organizations = createClient(OrganizationService, transport);
 const referenceData = createClient(ReferenceDataService, transport);
