@@ -118,6 +118,8 @@ def outcome_of(row: Dict[str, str], line: int) -> outcome_report_pb2.Outcome:
 def read_outcomes(data: str) -> Tuple[List[outcome_report_pb2.Outcome], List[int]]:
     """The outcomes of the file and the line each starts on; every bad row is reported at once."""
     reader = csv.DictReader(io.StringIO(data.lstrip("\ufeff")))
+    if not reader.fieldnames:  # reads the header line
+        raise Refused(["the file is empty: the first line names the columns"])
     outcomes, lines, problems = [], [], []
     line = reader.line_num + 1
     for row in reader:
