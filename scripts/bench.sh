@@ -24,6 +24,8 @@
 #   BENCH_WARMUP_SECONDS    warm-up seconds per run, not recorded (2)
 #   BENCH_CONCURRENCY       calls in flight, and pgbench clients (8)
 #   BENCH_CONNECTIONS       HTTP/2 connections; pgbench threads (-j) (2)
+#   BENCH_OPEN_CONNECTIONS  HTTP/2 connections of the open loops (16: the server allows 100
+#                           streams per connection, so the generator never holds calls back)
 #   BENCH_THREADS           the load generator's runtime threads (2)
 #   BENCH_PGBENCH_SCALE     pgbench -i scale (10: a million accounts)
 #   BENCH_MEMORY_IN_FLIGHT  calls in flight for the memory measure (1000)
@@ -142,6 +144,9 @@ pgbench_tps() {
     sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$output" | head -n1
 }
 
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+STARTED="$(date -u '+%Y-%m-%d %H:%M UTC')"
+log "started $STARTED, load average $LOAD_BEFORE"
 log "pgbench -i -s $BENCH_PGBENCH_SCALE ..."
 "$PGBENCH" -h "$PGHOST_ADDR" -p "$PGPORT_NUM" -U "$PGUSER_NAME" -i -q -s "$BENCH_PGBENCH_SCALE" pgbench \
     >"$WORK/pgbench-init.log" 2>&1 || die "pgbench -i failed: $(tail -n 5 "$WORK/pgbench-init.log")"
@@ -221,9 +226,14 @@ stop_server
 
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 cp "$RESULTS" "$OUT/results-$STAMP.txt"
+LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load.before $LOAD_BEFORE" >>"$OUT/results-$STAMP.txt"
+echo "load.after $LOAD_AFTER" >>"$OUT/results-$STAMP.txt"
 echo
 echo "tipgrants under load, $(nproc) cores, PostgreSQL $("$PGBENCH" --version | awk '{print $3}') on loopback," \
-    "${BENCH_CONCURRENCY} in flight over ${BENCH_CONNECTIONS} connections, ${BENCH_WARMUP_SECONDS}s warm-up + ${BENCH_DURATION_SECONDS}s per run:"
+    "${BENCH_CONCURRENCY} in flight over ${BENCH_CONNECTIONS} connections (open loops over ${BENCH_OPEN_CONNECTIONS:-16})," \
+    "${BENCH_WARMUP_SECONDS}s warm-up + ${BENCH_DURATION_SECONDS}s per run; started $STARTED, load average" \
+    "$LOAD_BEFORE before and $LOAD_AFTER after (1, 5, 15 minutes):"
 echo
 "$LOAD" --results "$RESULTS" report
 echo "(kept in $OUT/results-$STAMP.txt)"
