@@ -1,7 +1,8 @@
 //! The `tipgrants` command: `serve` (default), `migrate up|down|status`,
 //! `token create`, `audit head`, `keys generate|rotate` and `seed-demo`
 //! against the configured database, and the client commands
-//! `outcomes template|upload` against a running server (`tipgrants::cli`).
+//! `outcomes template|upload`, `report` and `export outcomes` against a
+//! running server (`tipgrants::cli`).
 //! Thin: parse the command line, load settings, init telemetry, run.
 
 use std::path::PathBuf;
@@ -38,6 +39,13 @@ enum Command {
     Outcomes {
         #[command(subcommand)]
         action: OutcomesCommand,
+    },
+    /// A fiscal-year report from a running server, as a table, CSV or an SVG chart.
+    Report(tipgrants::cli::report::ReportArgs),
+    /// Raw data from a running server as CSV.
+    Export {
+        #[command(subcommand)]
+        what: tipgrants::cli::report::ExportCommand,
     },
 }
 
@@ -134,6 +142,8 @@ fn main() -> ExitCode {
         .unwrap_or(Command::Database(DatabaseCommand::Serve))
     {
         Command::Outcomes { action } => tipgrants::cli::run_outcomes(action),
+        Command::Report(args) => tipgrants::cli::run_report(args),
+        Command::Export { what } => tipgrants::cli::run_export(what),
         Command::Database(command) => run_on_database(cli.config, command),
     }
 }

@@ -23,11 +23,13 @@ use super::entities::{
 };
 use super::{Store, decode_code, now};
 use crate::domain::access::Scope;
+use crate::domain::names::OutcomeReportName;
+use crate::domain::outcome::Outcome;
 use crate::domain::outcome::OutcomeReportState;
 use crate::domain::pillar::Pillar;
 use crate::domain::project::OutcomeKind;
 use crate::domain::report::{
-    CaseFact, GrantFact, ObligationFact, OutcomeFact, Portfolio, ProjectFact,
+    CaseFact, ExportFilter, GrantFact, ObligationFact, OutcomeFact, Portfolio, ProjectFact,
 };
 use crate::error::Result;
 
@@ -266,5 +268,175 @@ impl Store {
             names,
             as_of,
         })
+    }
+}
+
+/// One accepted outcome of an export, with its grantee and region.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportedOutcome {
+    pub outcome: Outcome,
+    /// The grantee of its grant (organisation id).
+    pub grantee_id: String,
+    pub region_code: String,
+}
+
+/// An export being read: one snapshot, read in keyset chunks (by outcome id)
+/// so memory holds one chunk whatever the number of rows. Dropping it ends
+/// the snapshot.
+pub struct OutcomeExport {
+    snapshot: DatabaseTransaction,
+    scope: Scope,
+    filter: ExportFilter,
+    /// The id of the last outcome read.
+    after: Option<String>,
+    done: bool,
+    /// The region of every country, read once.
+    regions: BTreeMap<String, String>,
+}
+
+impl Store {
+    /// Starts an export of the accepted outcomes `scope` may see that match `filter`.
+    pub async fn export_outcomes(
+        &self,
+        scope: &Scope,
+        filter: ExportFilter,
+    ) -> Result<OutcomeExport> {
+        let snapshot = self.snapshot().await?;
+        let regions = countries::Entity::find()
+            .select_only()
+            .columns([countries::Column::Alpha2, countries::Column::RegionCode])
+            .into_tuple::<(String, String)>()
+            .all(&snapshot)
+            .await?
+            .into_iter()
+            .collect();
+        Ok(OutcomeExport {
+            snapshot,
+            scope: scope.clone(),
+            filter,
+            after: None,
+            done: false,
+            regions,
+        })
+    }
+}
+
+impl OutcomeExport {
+    /// The next rows (at most `limit`), in outcome id order; `None` after the last.
+    pub async fn next_chunk(&mut self, limit: u64) -> Result<Option<Vec<ExportedOutcome>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let filter = &self.filter;
+        let mut accepted = Query::select()
+            .column(outcome_reports::Column::Id)
+            .from(outcome_reports::Entity)
+            .and_where(outcome_reports::Column::State.eq(OutcomeReportState::Accepted.code()))
+            .to_owned();
+        let grantee = match (&self.scope, &filter.grantee) {
+            (Scope::Organization(own), _) => Some(own.as_str()),
+            (_, Some(grantee)) => Some(grantee.as_str()),
+            _ => None,
+        };
+        if let Some(grantee) = grantee {
+            accepted.and_where(
+                outcome_reports::Column::GrantId.in_subquery(
+                    Query::select()
+                        .column(grants::Column::Id)
+                        .from(grants::Entity)
+                        .and_where(grants::Column::OrganizationId.eq(grantee))
+                        .to_owned(),
+                ),
+            );
+        }
+        // A grantee filtering on another grantee gets nothing (never someone else's rows).
+        let foreign = matches!((&self.scope, &filter.grantee),
+            (Scope::Organization(own), Some(grantee)) if own.as_str() != grantee);
+        let mut select = outcomes::Entity::find()
+            .filter(outcomes::Column::DeleteTime.is_null())
+            .filter(outcomes::Column::ReportId.in_subquery(accepted));
+        if let Some(from) = filter.from_year {
+            select = select.filter(outcomes::Column::FiscalYear.gte(from));
+        }
+        if let Some(to) = filter.to_year {
+            select = select.filter(outcomes::Column::FiscalYear.lte(to));
+        }
+        if let Some(country) = &filter.country {
+            select = select.filter(outcomes::Column::CountryCode.eq(country.as_str()));
+        }
+        if let Some(region) = &filter.region {
+            let countries: Vec<&str> = self
+                .regions
+                .iter()
+                .filter(|(_, code)| *code == region)
+                .map(|(country, _)| country.as_str())
+                .collect();
+            select = select.filter(outcomes::Column::CountryCode.is_in(countries));
+        }
+        if let Some(kind) = filter.kind {
+            select = select.filter(outcomes::Column::Kind.eq(kind.code()));
+        }
+        if let Some(after) = &self.after {
+            select = select.filter(outcomes::Column::Id.gt(after.as_str()));
+        }
+        let rows = if foreign {
+            Vec::new()
+        } else {
+            select
+                .order_by_asc(outcomes::Column::Id)
+                .limit(limit)
+                .all(&self.snapshot)
+                .await?
+        };
+        if (rows.len() as u64) < limit {
+            self.done = true;
+        }
+        let Some(last) = rows.last() else {
+            return Ok(None);
+        };
+        self.after = Some(last.id.clone());
+        // The chunk's reports and grants: where each row belongs.
+        let report_ids: BTreeSet<&str> = rows.iter().map(|row| row.report_id.as_str()).collect();
+        let reports: BTreeMap<String, (String, String)> = outcome_reports::Entity::find()
+            .select_only()
+            .columns([
+                outcome_reports::Column::Id,
+                outcome_reports::Column::GrantId,
+                outcome_reports::Column::ProjectId,
+            ])
+            .filter(outcome_reports::Column::Id.is_in(report_ids))
+            .into_tuple::<(String, String, String)>()
+            .all(&self.snapshot)
+            .await?
+            .into_iter()
+            .map(|(id, grant, project)| (id, (grant, project)))
+            .collect();
+        let grant_ids: BTreeSet<&str> = reports.values().map(|(grant, _)| grant.as_str()).collect();
+        let grantees: BTreeMap<String, String> = grants::Entity::find()
+            .select_only()
+            .columns([grants::Column::Id, grants::Column::OrganizationId])
+            .filter(grants::Column::Id.is_in(grant_ids))
+            .into_tuple::<(String, String)>()
+            .all(&self.snapshot)
+            .await?
+            .into_iter()
+            .collect();
+        let mut chunk = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (grant, project) = reports.get(&row.report_id).cloned().unwrap_or_default();
+            let grantee_id = grantees.get(&grant).cloned().unwrap_or_default();
+            let region_code = self
+                .regions
+                .get(&row.country_code)
+                .cloned()
+                .unwrap_or_default();
+            let report = OutcomeReportName::new(&grant, &project, &row.report_id);
+            chunk.push(ExportedOutcome {
+                outcome: super::outcomes::outcome_to_domain(row, &report)?,
+                grantee_id,
+                region_code,
+            });
+        }
+        Ok(Some(chunk))
     }
 }

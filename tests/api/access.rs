@@ -372,6 +372,10 @@ const EXPECTED: &[(&str, &[&str])] = &[
         "ReportService/GetPortfolioSummary",
         &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
     ),
+    (
+        "ReportService/ExportOutcomes",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
 ];
 
 /// Every RPC the server's descriptor set declares in `tipgrants.v1`, as `Service/Method`.
