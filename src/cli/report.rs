@@ -254,7 +254,7 @@ pub fn report_columns() -> Vec<String> {
 }
 
 /// One line of a report's CSV.
-fn report_record(part: &str, figures: &pb::ReportFigures) -> Vec<String> {
+pub fn report_record(part: &str, figures: &pb::ReportFigures) -> Vec<String> {
     let fund = figures.emergency_fund.unwrap_or_default();
     let mut record = vec![
         part.to_string(),
@@ -287,7 +287,7 @@ fn report_record(part: &str, figures: &pb::ReportFigures) -> Vec<String> {
 }
 
 /// A report's part as read: ("row" | "subtotal" | "total", its figures).
-type Line = (&'static str, pb::ReportFigures);
+pub type Line = (&'static str, pb::ReportFigures);
 
 fn line_of(part: Part) -> Option<Line> {
     match part {
@@ -583,7 +583,7 @@ fn rfc3339(time: Option<prost_types::Timestamp>) -> String {
 }
 
 /// One line of an export's CSV.
-fn export_record(row: pb::ExportedOutcome) -> Vec<String> {
+pub fn export_record(row: pb::ExportedOutcome) -> Vec<String> {
     let outcome = row.outcome.unwrap_or_default();
     let officials = outcome.officials_trained.unwrap_or_default();
     let victims = outcome.victims.unwrap_or_default();

@@ -7,6 +7,7 @@ mod assistance;
 mod audit;
 mod bad_input;
 mod concurrency;
+mod demo;
 mod end_to_end;
 mod faults;
 mod grants;
