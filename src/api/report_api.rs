@@ -27,8 +27,8 @@ use crate::domain::names::{OrganizationName, ResourceName};
 use crate::domain::pillar::Pillar;
 use crate::domain::project::OutcomeKind;
 use crate::domain::report::{
-    Count, ExportFilter, Figures, Grouping, ReportFilters, ReportRequest, build_report,
-    check_optional_years, check_year_range,
+    Count, ExportFilter, Figures, Grouping, ReportBuilder, ReportFilters, ReportRequest,
+    build_report, check_optional_years, check_year_range,
 };
 use crate::domain::validate::Violations;
 use crate::error::{Error, Result};
@@ -43,6 +43,8 @@ use crate::store::reports::{ExportedOutcome, GroupNames};
 const STREAM_CAPACITY: usize = 16;
 /// Outcomes read from the database at once and sent in one export message.
 const EXPORT_CHUNK: u64 = 1_000;
+/// Outcomes read from the database at once while a report counts them.
+const OUTCOME_CHUNK: u64 = 5_000;
 /// The retry hint when every report slot is taken.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
 
@@ -318,7 +320,7 @@ impl ReportService for ReportApi {
             // Held until the producer ends or is dropped (the client left, the deadline passed).
             let _permit = producer_permit;
             let started = crate::store::now();
-            let snapshot = store.portfolio(&scope).await?;
+            let (snapshot, mut outcomes) = store.portfolio(&scope).await?;
             let header = pb::ReportHeader {
                 request: Some(request),
                 create_time: Some(timestamp(started)),
@@ -328,7 +330,15 @@ impl ReportService for ReportApi {
                 suppression_threshold: k as i32,
             };
             sender.send(message(Part::Header(header))).await?;
-            let report = build_report(&asked, calendar, &snapshot.portfolio, k);
+            let mut builder = ReportBuilder::new(&asked, calendar, &snapshot.portfolio, k);
+            while let Some(chunk) = outcomes.next_chunk(OUTCOME_CHUNK).await? {
+                chunk
+                    .iter()
+                    .for_each(|outcome| builder.add_outcome(outcome));
+            }
+            // The snapshot ends here, before the rows are sent.
+            drop(outcomes);
+            let report = builder.finish();
             for year in report.years {
                 for row in year.rows {
                     sender
@@ -369,7 +379,8 @@ impl ReportService for ReportApi {
         let (call, request) = accept(request)?;
         let (from_year, to_year) =
             check_year_range(request.from_fiscal_year, request.to_fiscal_year)?;
-        let snapshot = self.store.portfolio(&call.actor.scope()).await?;
+        // The headline needs no outcomes: they are never read.
+        let (snapshot, _outcomes) = self.store.portfolio(&call.actor.scope()).await?;
         let asked = ReportRequest {
             from_year,
             to_year,

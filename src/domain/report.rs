@@ -411,170 +411,248 @@ impl Cell {
 }
 
 /// Builds the report `request` asks for from `portfolio` (already limited to
-/// the caller's scope); counts of people below `k` are suppressed.
+/// the caller's scope), outcomes included; counts of people below `k` are suppressed.
 pub fn build_report(
     request: &ReportRequest,
     calendar: FiscalCalendar,
     portfolio: &Portfolio,
     k: i64,
 ) -> FiscalYearReport {
-    let filters = &request.filters;
-    let grouping = request.group_by;
-    let grants: BTreeMap<&str, &GrantFact> = portfolio
-        .grants
-        .iter()
-        .filter(|grant| {
-            filters
-                .grantee
-                .as_ref()
-                .is_none_or(|grantee| &grant.organization_id == grantee)
-                && (filters.country.is_none()
-                    && filters.region.is_none()
-                    && filters.pillar.is_none()
-                    || grant
-                        .projects
-                        .iter()
-                        .any(|project| project.matches(filters)))
-        })
-        .map(|grant| (grant.id.as_str(), grant))
-        .collect();
-    let obligations: Vec<&ObligationFact> = portfolio
-        .obligations
-        .iter()
-        .filter(|obligation| grants.contains_key(obligation.grant_id.as_str()))
-        .filter(|obligation| {
-            filters
-                .account
-                .as_ref()
-                .is_none_or(|account| &obligation.account_code == account)
-        })
-        .collect();
-    // A grant's accounts: those of its obligations within the filters, in any year.
-    let mut accounts: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
-    for obligation in &obligations {
-        accounts
-            .entry(obligation.grant_id.as_str())
-            .or_default()
-            .insert(obligation.account_code.clone());
+    let mut builder = ReportBuilder::new(request, calendar, portfolio, k);
+    for outcome in &portfolio.outcomes {
+        builder.add_outcome(outcome);
     }
-    let grant_groups = |grant: &GrantFact| -> BTreeSet<String> {
-        match grouping {
-            Grouping::Account => accounts.get(grant.id.as_str()).cloned().unwrap_or_default(),
-            Grouping::Grantee => BTreeSet::from([grant.organization_id.clone()]),
-            Grouping::None => BTreeSet::new(),
-            _ => grant
-                .projects
-                .iter()
-                .flat_map(|project| project.groups(grouping, &BTreeSet::new()))
-                .collect(),
-        }
-    };
-    // With an account filter, only grants with money from that account count as active.
-    let counted =
-        |grant: &GrantFact| filters.account.is_none() || accounts.contains_key(grant.id.as_str());
+    builder.finish()
+}
 
-    let mut years = Vec::new();
-    let mut total = Cell::default();
-    let range = calendar
-        .bounds(request.from_year)
-        .zip(calendar.bounds(request.to_year))
-        .map(|((from, _), (_, to))| (from, to));
-    for year in request.from_year..=request.to_year {
-        let mut rows: BTreeMap<String, Cell> = BTreeMap::new();
-        let mut subtotal = Cell::default();
-        for obligation in obligations.iter().filter(|o| o.fiscal_year == year) {
-            subtotal.figures.obligated_cents += obligation.amount_cents;
-            let groups = match grouping {
-                Grouping::Account => BTreeSet::from([obligation.account_code.clone()]),
-                _ => grants
-                    .get(obligation.grant_id.as_str())
-                    .map(|grant| grant_groups(grant))
-                    .unwrap_or_default(),
-            };
-            for group in groups {
-                rows.entry(group).or_default().figures.obligated_cents += obligation.amount_cents;
-            }
+/// A report being built: the money, grants and projects of a portfolio
+/// first, then its outcomes one by one (a store reads them in chunks, so
+/// memory holds the report's cells, never every outcome), then
+/// [`ReportBuilder::finish`].
+pub struct ReportBuilder<'a> {
+    request: &'a ReportRequest,
+    calendar: FiscalCalendar,
+    k: i64,
+    cases: &'a [CaseFact],
+    /// The grants within the filters.
+    grants: BTreeMap<&'a str, &'a GrantFact>,
+    /// Each fiscal year's rows by group, and its subtotal.
+    years: BTreeMap<i32, (BTreeMap<String, Cell>, Cell)>,
+    total: Cell,
+}
+
+impl<'a> ReportBuilder<'a> {
+    /// Starts a report with the obligations, grants and projects of `portfolio`
+    /// (its `outcomes` are left to [`ReportBuilder::add_outcome`]).
+    pub fn new(
+        request: &'a ReportRequest,
+        calendar: FiscalCalendar,
+        portfolio: &'a Portfolio,
+        k: i64,
+    ) -> ReportBuilder<'a> {
+        let filters = &request.filters;
+        let grouping = request.group_by;
+        let grants: BTreeMap<&str, &GrantFact> = portfolio
+            .grants
+            .iter()
+            .filter(|grant| {
+                filters
+                    .grantee
+                    .as_ref()
+                    .is_none_or(|grantee| &grant.organization_id == grantee)
+                    && (filters.country.is_none()
+                        && filters.region.is_none()
+                        && filters.pillar.is_none()
+                        || grant
+                            .projects
+                            .iter()
+                            .any(|project| project.matches(filters)))
+            })
+            .map(|grant| (grant.id.as_str(), grant))
+            .collect();
+        let obligations: Vec<&ObligationFact> = portfolio
+            .obligations
+            .iter()
+            .filter(|obligation| grants.contains_key(obligation.grant_id.as_str()))
+            .filter(|obligation| {
+                filters
+                    .account
+                    .as_ref()
+                    .is_none_or(|account| &obligation.account_code == account)
+            })
+            .collect();
+        // A grant's accounts: those of its obligations within the filters, in any year.
+        let mut accounts: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+        for obligation in &obligations {
+            accounts
+                .entry(obligation.grant_id.as_str())
+                .or_default()
+                .insert(obligation.account_code.clone());
         }
-        if let Some((from, to)) = calendar.bounds(year) {
-            for grant in grants.values().filter(|grant| counted(grant)) {
-                let groups = grant_groups(grant);
-                if overlaps(grant.start, grant.end, from, to) {
-                    subtotal.grants.insert(grant.id.clone());
-                    for group in &groups {
-                        rows.entry(group.clone())
-                            .or_default()
-                            .grants
-                            .insert(grant.id.clone());
-                    }
+        let grant_groups = |grant: &GrantFact| -> BTreeSet<String> {
+            match grouping {
+                Grouping::Account => accounts.get(grant.id.as_str()).cloned().unwrap_or_default(),
+                Grouping::Grantee => BTreeSet::from([grant.organization_id.clone()]),
+                Grouping::None => BTreeSet::new(),
+                _ => grant
+                    .projects
+                    .iter()
+                    .flat_map(|project| project.groups(grouping, &BTreeSet::new()))
+                    .collect(),
+            }
+        };
+        // With an account filter, only grants with money from that account count as active.
+        let counted = |grant: &GrantFact| {
+            filters.account.is_none() || accounts.contains_key(grant.id.as_str())
+        };
+
+        let mut years = BTreeMap::new();
+        let mut total = Cell::default();
+        for year in request.from_year..=request.to_year {
+            let mut rows: BTreeMap<String, Cell> = BTreeMap::new();
+            let mut subtotal = Cell::default();
+            for obligation in obligations.iter().filter(|o| o.fiscal_year == year) {
+                subtotal.figures.obligated_cents += obligation.amount_cents;
+                let groups = match grouping {
+                    Grouping::Account => BTreeSet::from([obligation.account_code.clone()]),
+                    _ => grants
+                        .get(obligation.grant_id.as_str())
+                        .map(|grant| grant_groups(grant))
+                        .unwrap_or_default(),
+                };
+                for group in groups {
+                    rows.entry(group).or_default().figures.obligated_cents +=
+                        obligation.amount_cents;
                 }
-                for project in grant.projects.iter().filter(|p| p.matches(filters)) {
-                    if overlaps(project.start, project.end, from, to) {
-                        subtotal.projects.insert(project.id.clone());
-                        for group in project.groups(grouping, &groups) {
-                            rows.entry(group)
+            }
+            if let Some((from, to)) = calendar.bounds(year) {
+                for grant in grants.values().filter(|grant| counted(grant)) {
+                    let groups = grant_groups(grant);
+                    if overlaps(grant.start, grant.end, from, to) {
+                        subtotal.grants.insert(grant.id.clone());
+                        for group in &groups {
+                            rows.entry(group.clone())
                                 .or_default()
-                                .projects
-                                .insert(project.id.clone());
+                                .grants
+                                .insert(grant.id.clone());
+                        }
+                    }
+                    for project in grant.projects.iter().filter(|p| p.matches(filters)) {
+                        if overlaps(project.start, project.end, from, to) {
+                            subtotal.projects.insert(project.id.clone());
+                            for group in project.groups(grouping, &groups) {
+                                rows.entry(group)
+                                    .or_default()
+                                    .projects
+                                    .insert(project.id.clone());
+                            }
                         }
                     }
                 }
             }
+            years.insert(year, (rows, subtotal));
         }
-        for outcome in outcomes_in_year(portfolio, &grants, filters, calendar, year) {
-            subtotal.add_outcome(outcome, year);
-            total.add_outcome(outcome, year);
-            let groups: BTreeSet<String> = match grouping {
-                Grouping::Account | Grouping::None => BTreeSet::new(),
-                Grouping::Country => BTreeSet::from([outcome.country_code.clone()]),
-                Grouping::Region => BTreeSet::from([outcome.region_code.clone()]),
-                Grouping::Grantee => grants
-                    .get(outcome.grant_id.as_str())
-                    .map(|grant| BTreeSet::from([grant.organization_id.clone()]))
-                    .unwrap_or_default(),
-                Grouping::Pillar => grants
-                    .get(outcome.grant_id.as_str())
-                    .and_then(|grant| grant.projects.iter().find(|p| p.id == outcome.project_id))
-                    .map(|project| project.groups(Grouping::Pillar, &BTreeSet::new()))
-                    .unwrap_or_default(),
-            };
-            for group in groups {
-                rows.entry(group).or_default().add_outcome(outcome, year);
-            }
-        }
-        if grouping == Grouping::None {
-            rows.clear();
-        }
-        total.figures.obligated_cents += subtotal.figures.obligated_cents;
-        let rows = rows
-            .into_iter()
-            .map(|(group, cell)| {
-                let mut figures = cell.finish(k);
-                figures.fiscal_year = year;
-                figures.group = group;
-                figures
-            })
-            .collect();
-        let mut subtotal = subtotal.finish(k);
-        subtotal.fiscal_year = year;
-        years.push(YearReport { rows, subtotal });
-    }
-    // Active in any year of the range.
-    if let Some((from, to)) = range {
-        for grant in grants.values().filter(|grant| counted(grant)) {
-            if overlaps(grant.start, grant.end, from, to) {
-                total.grants.insert(grant.id.clone());
-            }
-            for project in grant.projects.iter().filter(|p| p.matches(filters)) {
-                if overlaps(project.start, project.end, from, to) {
-                    total.projects.insert(project.id.clone());
+        // Active in any year of the range.
+        let range = calendar
+            .bounds(request.from_year)
+            .zip(calendar.bounds(request.to_year))
+            .map(|((from, _), (_, to))| (from, to));
+        if let Some((from, to)) = range {
+            for grant in grants.values().filter(|grant| counted(grant)) {
+                if overlaps(grant.start, grant.end, from, to) {
+                    total.grants.insert(grant.id.clone());
+                }
+                for project in grant.projects.iter().filter(|p| p.matches(filters)) {
+                    if overlaps(project.start, project.end, from, to) {
+                        total.projects.insert(project.id.clone());
+                    }
                 }
             }
         }
+        ReportBuilder {
+            request,
+            calendar,
+            k,
+            cases: &portfolio.cases,
+            grants,
+            years,
+            total,
+        }
     }
-    let mut grand_total = total.finish(k);
-    round_thousands(&mut years, &mut grand_total, grouping);
-    add_emergency_fund(&mut years, &mut grand_total, &portfolio.cases, filters, k);
-    FiscalYearReport { years, grand_total }
+
+    /// Counts one outcome of an accepted report, if it falls in the report's
+    /// years and within its filters.
+    pub fn add_outcome(&mut self, outcome: &OutcomeFact) {
+        let Some(year) = outcome
+            .fiscal_year
+            .or_else(|| outcome.date.map(|date| self.calendar.fiscal_year_of(date)))
+        else {
+            return;
+        };
+        let Some((rows, subtotal)) = self.years.get_mut(&year) else {
+            return;
+        };
+        let Some(grant) = self.grants.get(outcome.grant_id.as_str()) else {
+            return;
+        };
+        let filters = &self.request.filters;
+        let Some(project) = grant
+            .projects
+            .iter()
+            .find(|project| project.id == outcome.project_id && project.matches(filters))
+        else {
+            return;
+        };
+        subtotal.add_outcome(outcome, year);
+        self.total.add_outcome(outcome, year);
+        let groups: BTreeSet<String> = match self.request.group_by {
+            Grouping::Account | Grouping::None => BTreeSet::new(),
+            Grouping::Country => BTreeSet::from([outcome.country_code.clone()]),
+            Grouping::Region => BTreeSet::from([outcome.region_code.clone()]),
+            Grouping::Grantee => BTreeSet::from([grant.organization_id.clone()]),
+            Grouping::Pillar => project.groups(Grouping::Pillar, &BTreeSet::new()),
+        };
+        for group in groups {
+            rows.entry(group).or_default().add_outcome(outcome, year);
+        }
+    }
+
+    /// The report: rows, subtotals and the grand total, thousands that add up,
+    /// and the emergency fund's figures.
+    pub fn finish(self) -> FiscalYearReport {
+        let ReportBuilder {
+            request,
+            k,
+            cases,
+            years: cells,
+            mut total,
+            ..
+        } = self;
+        let grouping = request.group_by;
+        let mut years = Vec::new();
+        for (year, (mut rows, subtotal)) in cells {
+            if grouping == Grouping::None {
+                rows.clear();
+            }
+            total.figures.obligated_cents += subtotal.figures.obligated_cents;
+            let rows = rows
+                .into_iter()
+                .map(|(group, cell)| {
+                    let mut figures = cell.finish(k);
+                    figures.fiscal_year = year;
+                    figures.group = group;
+                    figures
+                })
+                .collect();
+            let mut subtotal = subtotal.finish(k);
+            subtotal.fiscal_year = year;
+            years.push(YearReport { rows, subtotal });
+        }
+        let mut grand_total = total.finish(k);
+        round_thousands(&mut years, &mut grand_total, grouping);
+        add_emergency_fund(&mut years, &mut grand_total, cases, &request.filters, k);
+        FiscalYearReport { years, grand_total }
+    }
 }
 
 /// The emergency fund's figures per fiscal year and in all. Counts of people
@@ -643,28 +721,6 @@ fn add_emergency_fund(
         paid_cents: all_paid,
         victims_helped: all_helped.publish(k),
     });
-}
-
-/// The outcomes of accepted reports in fiscal year `year`, within the filters.
-fn outcomes_in_year<'a>(
-    portfolio: &'a Portfolio,
-    grants: &'a BTreeMap<&str, &GrantFact>,
-    filters: &'a ReportFilters,
-    calendar: FiscalCalendar,
-    year: i32,
-) -> impl Iterator<Item = &'a OutcomeFact> + 'a {
-    portfolio.outcomes.iter().filter(move |outcome| {
-        let fiscal_year = outcome
-            .fiscal_year
-            .or_else(|| outcome.date.map(|date| calendar.fiscal_year_of(date)));
-        fiscal_year == Some(year)
-            && grants.get(outcome.grant_id.as_str()).is_some_and(|grant| {
-                grant
-                    .projects
-                    .iter()
-                    .any(|project| project.id == outcome.project_id && project.matches(filters))
-            })
-    })
 }
 
 /// Thousands of dollars: the grand total rounded half up, the subtotals

@@ -1,8 +1,11 @@
 //! Reads for fiscal-year reports: the plain facts of the caller's portfolio,
 //! all from ONE snapshot (a read-only REPEATABLE READ transaction on
 //! PostgreSQL, a read transaction on SQLite's WAL), so a report never mixes
-//! data from before and after a concurrent write. No counting here: the
-//! domain (`domain::report`) aggregates. Assistance cases are read without
+//! data from before and after a concurrent write. Outcomes, the one table
+//! that grows to millions of rows, are never loaded whole: reports and
+//! exports read them in keyset chunks (by id) inside that snapshot, so the
+//! server holds one chunk at a time. No counting here: the domain
+//! (`domain::report`) aggregates. Assistance cases are read without
 //! any personal data (not even sealed): only year, referrer, country, amounts
 //! and the consent to statistics.
 
@@ -27,7 +30,6 @@ use crate::domain::names::OutcomeReportName;
 use crate::domain::outcome::Outcome;
 use crate::domain::outcome::OutcomeReportState;
 use crate::domain::pillar::Pillar;
-use crate::domain::project::OutcomeKind;
 use crate::domain::report::{
     CaseFact, ExportFilter, GrantFact, ObligationFact, OutcomeFact, Portfolio, ProjectFact,
 };
@@ -68,9 +70,9 @@ impl Store {
         })
     }
 
-    /// The grants `scope` may see, with their projects, obligations and the
-    /// outcomes of their accepted reports, read from one snapshot.
-    pub async fn portfolio(&self, scope: &Scope) -> Result<PortfolioSnapshot> {
+    /// The grants `scope` may see, with their projects and obligations, and
+    /// the outcomes of their accepted reports to read in chunks, all from one snapshot.
+    pub async fn portfolio(&self, scope: &Scope) -> Result<(PortfolioSnapshot, AcceptedOutcomes)> {
         let snapshot = self.snapshot().await?;
         let own_grants = |organization: &str| {
             Query::select()
@@ -152,36 +154,11 @@ impl Store {
                 pillars_of.entry(row.project_id).or_default().push(pillar);
             }
         }
-        // Accepted reports: (grant, project) by report id.
+        // Accepted reports: (grant, project) by report id; their outcomes are read later, in chunks.
         let accepted: BTreeMap<String, (String, String)> = report_rows
             .into_iter()
             .map(|report| (report.id, (report.grant_id, report.project_id)))
             .collect();
-        let mut outcome_facts = Vec::new();
-        if !accepted.is_empty() {
-            for row in outcomes::Entity::find()
-                .filter(outcomes::Column::DeleteTime.is_null())
-                .order_by_asc(outcomes::Column::Id)
-                .all(&snapshot)
-                .await?
-            {
-                let Some((grant_id, project_id)) = accepted.get(&row.report_id) else {
-                    continue;
-                };
-                let kind: OutcomeKind = decode_code("outcomes.kind", &row.id, &row.kind)?;
-                outcome_facts.push(OutcomeFact {
-                    grant_id: grant_id.clone(),
-                    project_id: project_id.clone(),
-                    kind,
-                    region_code: regions.get(&row.country_code).cloned().unwrap_or_default(),
-                    country_code: row.country_code,
-                    fiscal_year: row.fiscal_year,
-                    date: row.outcome_date,
-                    quantity: row.quantity,
-                    milestone_id: row.milestone_id,
-                });
-            }
-        }
         let mut cases = assistance_cases::Entity::find()
             .select_only()
             .columns([
@@ -224,7 +201,6 @@ impl Store {
                 },
             )
             .collect();
-        snapshot.rollback().await?;
 
         let mut projects_of: BTreeMap<String, Vec<ProjectFact>> = BTreeMap::new();
         for project in project_rows {
@@ -258,16 +234,136 @@ impl Store {
                 amount_cents: row.amount_cents,
             })
             .collect();
-        Ok(PortfolioSnapshot {
-            portfolio: Portfolio {
-                grants,
-                obligations,
-                outcomes: outcome_facts,
-                cases: case_facts,
+        let outcomes = AcceptedOutcomes {
+            snapshot,
+            accepted_reports: accepted_reports(scope, None),
+            accepted,
+            regions,
+            after: None,
+            done: false,
+        };
+        Ok((
+            PortfolioSnapshot {
+                portfolio: Portfolio {
+                    grants,
+                    obligations,
+                    outcomes: Vec::new(),
+                    cases: case_facts,
+                },
+                names,
+                as_of,
             },
-            names,
-            as_of,
-        })
+            outcomes,
+        ))
+    }
+}
+
+/// The ids of the accepted outcome reports of `scope` (and of `grantee`'s grants, when given).
+fn accepted_reports(scope: &Scope, grantee: Option<&str>) -> sea_orm::sea_query::SelectStatement {
+    let mut accepted = Query::select()
+        .column(outcome_reports::Column::Id)
+        .from(outcome_reports::Entity)
+        .and_where(outcome_reports::Column::State.eq(OutcomeReportState::Accepted.code()))
+        .to_owned();
+    let grantees: Vec<&str> = match scope {
+        Scope::Organization(own) => [Some(own.as_str()), grantee]
+            .into_iter()
+            .flatten()
+            .collect(),
+        Scope::All => grantee.into_iter().collect(),
+    };
+    for grantee in grantees {
+        accepted.and_where(
+            outcome_reports::Column::GrantId.in_subquery(
+                Query::select()
+                    .column(grants::Column::Id)
+                    .from(grants::Entity)
+                    .and_where(grants::Column::OrganizationId.eq(grantee))
+                    .to_owned(),
+            ),
+        );
+    }
+    accepted
+}
+
+/// The outcomes of a portfolio's accepted reports, read in keyset chunks
+/// (by outcome id) from the portfolio's snapshot, so a report holds one chunk
+/// at a time whatever their number. Dropping it ends the snapshot.
+pub struct AcceptedOutcomes {
+    snapshot: DatabaseTransaction,
+    accepted_reports: sea_orm::sea_query::SelectStatement,
+    /// (grant, project) by accepted report id.
+    accepted: BTreeMap<String, (String, String)>,
+    /// The region of every country.
+    regions: BTreeMap<String, String>,
+    after: Option<String>,
+    done: bool,
+}
+
+impl AcceptedOutcomes {
+    /// The next outcomes (at most `limit`); `None` after the last.
+    pub async fn next_chunk(&mut self, limit: u64) -> Result<Option<Vec<OutcomeFact>>> {
+        if self.done || self.accepted.is_empty() {
+            return Ok(None);
+        }
+        let mut select = outcomes::Entity::find()
+            .filter(outcomes::Column::DeleteTime.is_null())
+            .filter(outcomes::Column::ReportId.in_subquery(self.accepted_reports.clone()));
+        if let Some(after) = &self.after {
+            select = select.filter(outcomes::Column::Id.gt(after.as_str()));
+        }
+        let rows = select
+            .select_only()
+            .columns([
+                outcomes::Column::Id,
+                outcomes::Column::ReportId,
+                outcomes::Column::Kind,
+                outcomes::Column::CountryCode,
+                outcomes::Column::FiscalYear,
+                outcomes::Column::OutcomeDate,
+                outcomes::Column::Quantity,
+                outcomes::Column::MilestoneId,
+            ])
+            .order_by_asc(outcomes::Column::Id)
+            .limit(limit)
+            .into_tuple::<(
+                String,
+                String,
+                String,
+                String,
+                Option<i32>,
+                Option<chrono::NaiveDate>,
+                i64,
+                Option<String>,
+            )>()
+            .all(&self.snapshot)
+            .await?;
+        if (rows.len() as u64) < limit {
+            self.done = true;
+        }
+        let Some(last) = rows.last() else {
+            return Ok(None);
+        };
+        self.after = Some(last.0.clone());
+        let mut facts = Vec::with_capacity(rows.len());
+        for (id, report_id, kind, country_code, fiscal_year, date, quantity, milestone_id) in rows {
+            // Read in the same snapshot as `accepted`, so every row's report is there.
+            let Some((grant_id, project_id)) = self.accepted.get(&report_id) else {
+                continue;
+            };
+            facts.push(OutcomeFact {
+                grant_id: grant_id.clone(),
+                project_id: project_id.clone(),
+                kind: decode_code("outcomes.kind", &id, &kind)?,
+                region_code: self.regions.get(&country_code).cloned().unwrap_or_default(),
+                country_code,
+                fiscal_year,
+                date,
+                quantity,
+                milestone_id,
+            });
+        }
+        Ok(Some(facts))
     }
 }
 
@@ -328,27 +424,7 @@ impl OutcomeExport {
             return Ok(None);
         }
         let filter = &self.filter;
-        let mut accepted = Query::select()
-            .column(outcome_reports::Column::Id)
-            .from(outcome_reports::Entity)
-            .and_where(outcome_reports::Column::State.eq(OutcomeReportState::Accepted.code()))
-            .to_owned();
-        let grantee = match (&self.scope, &filter.grantee) {
-            (Scope::Organization(own), _) => Some(own.as_str()),
-            (_, Some(grantee)) => Some(grantee.as_str()),
-            _ => None,
-        };
-        if let Some(grantee) = grantee {
-            accepted.and_where(
-                outcome_reports::Column::GrantId.in_subquery(
-                    Query::select()
-                        .column(grants::Column::Id)
-                        .from(grants::Entity)
-                        .and_where(grants::Column::OrganizationId.eq(grantee))
-                        .to_owned(),
-                ),
-            );
-        }
+        let accepted = accepted_reports(&self.scope, filter.grantee.as_deref());
         // A grantee filtering on another grantee gets nothing (never someone else's rows).
         let foreign = matches!((&self.scope, &filter.grantee),
             (Scope::Organization(own), Some(grantee)) if own.as_str() != grantee);
