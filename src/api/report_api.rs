@@ -1,12 +1,14 @@
-//! `tipgrants.v1.ReportService`: fiscal-year reports, streamed through
+//! `tipgrants.v1.ReportService`: fiscal-year reports and outcome exports, streamed through
 //! `streaming::spawn_stream` (bounded channel, the stream's limits, a
 //! client's leaving stops the producer). At most
 //! `reports.max_concurrent_streams` reports run at once: the permit is taken
 //! before the stream starts and is shared by its producer and the stream the
 //! client reads, so it is released once both are gone (the report is read to
 //! its end, or the client cancelled and the producer was stopped); beyond the
-//! limit the call fails at once with RESOURCE_EXHAUSTED and a retry hint. Grantees get their
-//! own grants only: the store reads within the caller's scope.
+//! limit the call fails at once with RESOURCE_EXHAUSTED and a retry hint. Exports take the
+//! same slots. Grantees get their own grants only: the store reads within the caller's scope.
+//! Outcomes come from the store in keyset chunks: a report counts each and drops it, an
+//! export sends each as one message, so memory does not grow with their number.
 
 use std::pin::Pin;
 use std::sync::Arc;
