@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use prost::Message;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
@@ -43,8 +44,10 @@ use crate::store::reports::{ExportedOutcome, GroupNames};
 
 /// Messages of one report waiting in memory at most.
 const STREAM_CAPACITY: usize = 16;
-/// Outcomes read from the database at once and sent in one export message.
+/// Outcomes read from the database at once and sent in one export message...
 const EXPORT_CHUNK: u64 = 1_000;
+/// ...unless they take more than this encoded: then in several.
+const EXPORT_MESSAGE_BYTES: usize = 1024 * 1024;
 /// Outcomes read from the database at once while a report counts them.
 const OUTCOME_CHUNK: u64 = 5_000;
 /// The retry hint when every report slot is taken.
@@ -293,8 +296,26 @@ impl ReportService for ReportApi {
             let _permit = producer_permit;
             let mut export = store.export_outcomes(&scope, filter).await?;
             while let Some(chunk) = export.next_chunk(EXPORT_CHUNK).await? {
-                let outcomes = chunk.iter().map(exported_to_proto).collect();
-                sender.send(pb::ExportOutcomesResponse { outcomes }).await?;
+                // Split by size too: long descriptions must not make a message that clients
+                // refuse (tonic and grpcurl decode at most 4 MiB by default).
+                let mut outcomes = Vec::new();
+                let mut bytes = 0;
+                for row in &chunk {
+                    let row = exported_to_proto(row);
+                    let size = row.encoded_len() + 8;
+                    if !outcomes.is_empty() && bytes + size > EXPORT_MESSAGE_BYTES {
+                        let full = std::mem::take(&mut outcomes);
+                        sender
+                            .send(pb::ExportOutcomesResponse { outcomes: full })
+                            .await?;
+                        bytes = 0;
+                    }
+                    bytes += size;
+                    outcomes.push(row);
+                }
+                if !outcomes.is_empty() {
+                    sender.send(pb::ExportOutcomesResponse { outcomes }).await?;
+                }
             }
             Ok(())
         });

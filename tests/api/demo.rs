@@ -470,6 +470,50 @@ async fn an_export_beyond_the_stream_limit_is_refused_and_a_cancelled_one_stops_
     assert!(messages.is_empty(), "no outcome in ZZ: {messages:?}");
 }
 
+#[tokio::test]
+async fn an_export_of_long_descriptions_comes_in_messages_every_client_can_decode() {
+    let demo = demo().await;
+    let app = &demo.app;
+    let before = export(app, app.admin(), Default::default()).await;
+    let id = outcome(&before[0])
+        .name
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    // 600 outcomes of 9,000 characters each: 5.4 MB, more than a client decodes in one message.
+    let long = "x".repeat(9_000);
+    app.execute_sql(&format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 600) \
+         INSERT INTO outcomes (id, report_id, kind, country_code, outcome_date, fiscal_year, \
+         quantity, breakdown, first_for_country, description, evidence_uri, indicator_id, \
+         milestone_id, create_time, update_time, delete_time, revision) \
+         SELECT o.id || '-' || n.i, o.report_id, o.kind, o.country_code, o.outcome_date, \
+         o.fiscal_year, o.quantity, o.breakdown, o.first_for_country, '{long}', \
+         o.evidence_uri, o.indicator_id, NULL, o.create_time, o.update_time, NULL, o.revision \
+         FROM n, outcomes o WHERE o.id = '{id}'"
+    ))
+    .await;
+
+    let mut stream = app
+        .reports(app.admin())
+        .export_outcomes(pb::ExportOutcomesRequest::default())
+        .await
+        .expect("the export starts")
+        .into_inner();
+    let mut sizes = Vec::new();
+    let mut rows = 0;
+    while let Some(message) = stream.next().await {
+        let message = message.expect("every message decodes with the default limit");
+        sizes.push(prost::Message::encoded_len(&message));
+        rows += message.outcomes.len();
+    }
+
+    assert_eq!(rows, before.len() + 600);
+    assert!(sizes.len() >= 6, "{sizes:?}");
+    assert!(sizes.iter().all(|size| *size < 1_100_000), "{sizes:?}");
+}
+
 /// Parses CSV text into its header and records.
 fn parse_csv(text: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
     let mut reader = csv::Reader::from_reader(text);
