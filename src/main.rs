@@ -1,7 +1,8 @@
 //! The `tipgrants` command: `serve` (default), `migrate up|down|status`,
-//! `token create`, `audit head` and `keys generate|rotate` against the
-//! configured database, and the client commands
-//! `outcomes template|upload` against a running server (`tipgrants::cli`).
+//! `token create`, `audit head`, `keys generate|rotate` and `seed-demo`
+//! against the configured database, and the client commands
+//! `outcomes template|upload`, `report` and `export outcomes` against a
+//! running server (`tipgrants::cli`).
 //! Thin: parse the command line, load settings, init telemetry, run.
 
 use std::path::PathBuf;
@@ -39,6 +40,13 @@ enum Command {
         #[command(subcommand)]
         action: OutcomesCommand,
     },
+    /// A fiscal-year report from a running server, as a table, CSV or an SVG chart.
+    Report(tipgrants::cli::report::ReportArgs),
+    /// Raw data from a running server as CSV.
+    Export {
+        #[command(subcommand)]
+        what: tipgrants::cli::report::ExportCommand,
+    },
 }
 
 /// The commands that load the settings and use the configured database.
@@ -66,6 +74,9 @@ enum DatabaseCommand {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// Load the synthetic demo portfolio (FY 2009-2013, $97.3 million, 345 projects, an FY 2014
+    /// emergency fund) into the configured database. Running it again changes nothing.
+    SeedDemo,
 }
 
 #[derive(Subcommand)]
@@ -131,6 +142,8 @@ fn main() -> ExitCode {
         .unwrap_or(Command::Database(DatabaseCommand::Serve))
     {
         Command::Outcomes { action } => tipgrants::cli::run_outcomes(action),
+        Command::Report(args) => tipgrants::cli::run_report(args),
+        Command::Export { what } => tipgrants::cli::run_export(what),
         Command::Database(command) => run_on_database(cli.config, command),
     }
 }
@@ -161,6 +174,7 @@ fn run_on_database(config: Option<PathBuf>, command: DatabaseCommand) -> ExitCod
             DatabaseCommand::Token { action } => token(settings, action).await,
             DatabaseCommand::Audit { action } => audit(settings, action).await,
             DatabaseCommand::Keys { action } => keys(settings, action).await,
+            DatabaseCommand::SeedDemo => seed_demo(settings).await,
         }
     });
     match outcome {
@@ -247,6 +261,34 @@ async fn token(settings: Settings, action: TokenAction) -> Result<(), String> {
         .map_err(|error| error.to_string())?;
     eprintln!("created {resource} ({role}); its secret is shown once:");
     println!("{secret}");
+    Ok(())
+}
+
+async fn seed_demo(settings: Settings) -> Result<(), String> {
+    let store = connect(&settings).await?;
+    if settings.database.migrate_on_start {
+        store.migrate().await.map_err(|error| error.to_string())?;
+    }
+    let done = tipgrants::demo::seed(store, &settings).await?;
+    if done.cases == 0 {
+        eprintln!(
+            "no emergency cases were added: they need a key for victims' personal data \
+             (privacy.keys and privacy.active_key; `tipgrants keys generate`); set one and run \
+             seed-demo again to add them"
+        );
+    }
+    println!(
+        "synthetic demo portfolio: {} organisations, {} grants and projects, {} obligated in FY {}-{}, \
+         {} accepted reports with {} outcomes, {} emergency cases in FY 2014",
+        done.organizations,
+        done.grants,
+        tipgrants::domain::money::Cents(done.obligated_cents),
+        tipgrants::demo::FIRST_YEAR,
+        tipgrants::demo::LAST_YEAR,
+        done.accepted_reports,
+        done.outcomes,
+        done.cases
+    );
     Ok(())
 }
 

@@ -133,7 +133,8 @@ fn due_date(report: &OutcomeReport, rules: &ReportingRules) -> chrono::NaiveDate
     })
 }
 
-fn outcome_to_proto(outcome: &Outcome) -> pb::Outcome {
+/// The proto of an outcome (also of each row of an export).
+pub(super) fn outcome_to_proto(outcome: &Outcome) -> pb::Outcome {
     let fields = &outcome.fields;
     let officials = fields.breakdown.officials_trained;
     let victims = fields.breakdown.victims;

@@ -308,6 +308,11 @@ pub const TABLE: &[(&str, &[Role])] = &[
         "/tipgrants.v1.ReportService/GetPortfolioSummary",
         PROGRAM_READERS,
     ),
+    // Raw outcomes for analysts: like reports (grantees get their own grants' only).
+    (
+        "/tipgrants.v1.ReportService/ExportOutcomes",
+        PROGRAM_READERS,
+    ),
 ];
 
 /// What a call to `method` needs.

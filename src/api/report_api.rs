@@ -1,31 +1,37 @@
-//! `tipgrants.v1.ReportService`: fiscal-year reports, streamed through
+//! `tipgrants.v1.ReportService`: fiscal-year reports and outcome exports, streamed through
 //! `streaming::spawn_stream` (bounded channel, the stream's limits, a
 //! client's leaving stops the producer). At most
 //! `reports.max_concurrent_streams` reports run at once: the permit is taken
 //! before the stream starts and is shared by its producer and the stream the
 //! client reads, so it is released once both are gone (the report is read to
 //! its end, or the client cancelled and the producer was stopped); beyond the
-//! limit the call fails at once with RESOURCE_EXHAUSTED and a retry hint. Grantees get their
-//! own grants only: the store reads within the caller's scope.
+//! limit the call fails at once with RESOURCE_EXHAUSTED and a retry hint. Exports take the
+//! same slots. Grantees get their own grants only: the store reads within the caller's scope.
+//! Outcomes come from the store in keyset chunks: a report counts each and drops it, an
+//! export sends each as one message, so memory does not grow with their number.
 
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use prost::Message;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
+use super::outcome_report_api::outcome_to_proto;
 use super::streaming::{StreamBudget, spawn_stream};
 use super::{ProtoEnum, accept, timestamp};
 use crate::domain::access::Scope;
 use crate::domain::fiscal_year::FiscalCalendar;
 use crate::domain::names::{OrganizationName, ResourceName};
 use crate::domain::pillar::Pillar;
+use crate::domain::project::OutcomeKind;
 use crate::domain::report::{
-    Count, Figures, Grouping, ReportFilters, ReportRequest, build_report, check_year_range,
+    Count, ExportFilter, Figures, Grouping, ReportBuilder, ReportFilters, ReportRequest,
+    build_report, check_optional_years, check_year_range,
 };
 use crate::domain::validate::Violations;
 use crate::error::{Error, Result};
@@ -34,10 +40,16 @@ use crate::pb::v1::report_service_server::ReportService;
 use crate::pb::v1::stream_fiscal_year_report_response::Part;
 use crate::settings::ReportsSettings;
 use crate::store::Store;
-use crate::store::reports::GroupNames;
+use crate::store::reports::{ExportedOutcome, GroupNames};
 
 /// Messages of one report waiting in memory at most.
 const STREAM_CAPACITY: usize = 16;
+/// Outcomes read from the database at once and sent in one export message...
+const EXPORT_CHUNK: u64 = 1_000;
+/// ...unless they take more than this encoded: then in several.
+const EXPORT_MESSAGE_BYTES: usize = 1024 * 1024;
+/// Outcomes read from the database at once while a report counts them.
+const OUTCOME_CHUNK: u64 = 5_000;
 /// The retry hint when every report slot is taken.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
 
@@ -96,10 +108,6 @@ fn parse_request(request: &pb::StreamFiscalYearReportRequest) -> Result<ReportRe
         text => {
             violations.check(OrganizationName::parse("grantee", text).map(|name| name.organization))
         }
-    };
-    let code = |text: &str| {
-        let text = text.trim().to_ascii_uppercase();
-        (!text.is_empty()).then_some(text)
     };
     violations.finish()?;
     let (Some((from_year, to_year)), Some(group_by)) = (years, group_by) else {
@@ -170,22 +178,96 @@ fn figures_to_proto(figures: Figures, grouping: Grouping, names: &GroupNames) ->
                 kind: kind.to_proto(),
                 count: tally.count,
                 quantity: tally.quantity,
+                quantity_suppressed: tally.quantity_suppressed,
             })
             .collect(),
     }
 }
 
-/// The stream a client reads, holding its share of the report's permit.
-pub struct ReportStream {
-    messages: ReceiverStream<Result<pb::StreamFiscalYearReportResponse, Status>>,
+/// The stream a client reads, holding its share of the report's (or export's) permit.
+pub struct PermitStream<T> {
+    messages: ReceiverStream<Result<T, Status>>,
     _permit: Arc<OwnedSemaphorePermit>,
 }
 
-impl Stream for ReportStream {
-    type Item = Result<pb::StreamFiscalYearReportResponse, Status>;
+impl<T> Stream for PermitStream<T> {
+    type Item = Result<T, Status>;
 
     fn poll_next(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         Pin::new(&mut self.messages).poll_next(context)
+    }
+}
+
+/// A fiscal-year report as the client reads it.
+pub type ReportStream = PermitStream<pb::StreamFiscalYearReportResponse>;
+
+impl ReportApi {
+    /// A report slot, or RESOURCE_EXHAUSTED with a retry hint when every one is taken.
+    fn take_slot(&self) -> Result<Arc<OwnedSemaphorePermit>> {
+        self.streams
+            .clone()
+            .try_acquire_owned()
+            .map(Arc::new)
+            .map_err(|_| Error::ResourceExhausted {
+                reason: "TOO_MANY_REPORT_STREAMS",
+                message: "every report slot is taken; retry later".into(),
+                retry_after: RETRY_AFTER,
+            })
+    }
+}
+
+/// Reads an export request: every bad field at once.
+fn parse_export(request: &pb::ExportOutcomesRequest) -> Result<ExportFilter> {
+    let mut violations = Violations::new();
+    let years = match check_optional_years(request.from_fiscal_year, request.to_fiscal_year) {
+        Ok(years) => Some(years),
+        Err(Error::InvalidArgument(found)) => {
+            found
+                .into_iter()
+                .for_each(|violation| violations.push(violation));
+            None
+        }
+        Err(other) => return Err(other),
+    };
+    let kind = match request.kind {
+        0 => None,
+        value => {
+            let kind = OutcomeKind::from_proto(value);
+            if kind.is_none() {
+                violations.add("kind", "is not an outcome kind");
+            }
+            kind
+        }
+    };
+    let grantee = match request.grantee.trim() {
+        "" => None,
+        text => {
+            violations.check(OrganizationName::parse("grantee", text).map(|name| name.organization))
+        }
+    };
+    violations.finish()?;
+    let (from_year, to_year) = years.unwrap_or_default();
+    Ok(ExportFilter {
+        from_year,
+        to_year,
+        country: code(&request.country_code),
+        region: code(&request.region_code),
+        kind,
+        grantee,
+    })
+}
+
+/// An optional code filter, upper case; `None` when empty.
+fn code(text: &str) -> Option<String> {
+    let text = text.trim().to_ascii_uppercase();
+    (!text.is_empty()).then_some(text)
+}
+
+fn exported_to_proto(row: &ExportedOutcome) -> pb::ExportedOutcome {
+    pb::ExportedOutcome {
+        outcome: Some(outcome_to_proto(&row.outcome)),
+        grantee: OrganizationName::new(&row.grantee_id).to_string(),
+        region_code: row.region_code.clone(),
     }
 }
 
@@ -196,6 +278,52 @@ fn message(part: Part) -> pb::StreamFiscalYearReportResponse {
 #[tonic::async_trait]
 impl ReportService for ReportApi {
     type StreamFiscalYearReportStream = ReportStream;
+    type ExportOutcomesStream = PermitStream<pb::ExportOutcomesResponse>;
+
+    async fn export_outcomes(
+        &self,
+        request: Request<pb::ExportOutcomesRequest>,
+    ) -> Result<Response<Self::ExportOutcomesStream>, Status> {
+        let budget = StreamBudget::of(&request);
+        let (call, request) = accept(request)?;
+        let filter = parse_export(&request)?;
+        let permit = self.take_slot()?;
+        let producer_permit = permit.clone();
+        let scope = call.actor.scope();
+        let store = self.store.clone();
+        let messages = spawn_stream(budget, STREAM_CAPACITY, move |sender| async move {
+            // Held until the producer ends or is dropped (the client left, the deadline passed).
+            let _permit = producer_permit;
+            let mut export = store.export_outcomes(&scope, filter).await?;
+            while let Some(chunk) = export.next_chunk(EXPORT_CHUNK).await? {
+                // Split by size too: long descriptions must not make a message that clients
+                // refuse (tonic and grpcurl decode at most 4 MiB by default).
+                let mut outcomes = Vec::new();
+                let mut bytes = 0;
+                for row in &chunk {
+                    let row = exported_to_proto(row);
+                    let size = row.encoded_len() + 8;
+                    if !outcomes.is_empty() && bytes + size > EXPORT_MESSAGE_BYTES {
+                        let full = std::mem::take(&mut outcomes);
+                        sender
+                            .send(pb::ExportOutcomesResponse { outcomes: full })
+                            .await?;
+                        bytes = 0;
+                    }
+                    bytes += size;
+                    outcomes.push(row);
+                }
+                if !outcomes.is_empty() {
+                    sender.send(pb::ExportOutcomesResponse { outcomes }).await?;
+                }
+            }
+            Ok(())
+        });
+        Ok(Response::new(PermitStream {
+            messages,
+            _permit: permit,
+        }))
+    }
 
     async fn stream_fiscal_year_report(
         &self,
@@ -204,16 +332,7 @@ impl ReportService for ReportApi {
         let budget = StreamBudget::of(&request);
         let (call, request) = accept(request)?;
         let asked = parse_request(&request)?;
-        let permit =
-            self.streams
-                .clone()
-                .try_acquire_owned()
-                .map_err(|_| Error::ResourceExhausted {
-                    reason: "TOO_MANY_REPORT_STREAMS",
-                    message: "every report slot is taken; retry later".into(),
-                    retry_after: RETRY_AFTER,
-                })?;
-        let permit = Arc::new(permit);
+        let permit = self.take_slot()?;
         let producer_permit = permit.clone();
         let scope = call.actor.scope();
         let own_grants_only = matches!(scope, Scope::Organization(_));
@@ -224,7 +343,7 @@ impl ReportService for ReportApi {
             // Held until the producer ends or is dropped (the client left, the deadline passed).
             let _permit = producer_permit;
             let started = crate::store::now();
-            let snapshot = store.portfolio(&scope).await?;
+            let (snapshot, mut outcomes) = store.portfolio(&scope).await?;
             let header = pb::ReportHeader {
                 request: Some(request),
                 create_time: Some(timestamp(started)),
@@ -234,7 +353,15 @@ impl ReportService for ReportApi {
                 suppression_threshold: k as i32,
             };
             sender.send(message(Part::Header(header))).await?;
-            let report = build_report(&asked, calendar, &snapshot.portfolio, k);
+            let mut builder = ReportBuilder::new(&asked, calendar, &snapshot.portfolio, k);
+            while let Some(chunk) = outcomes.next_chunk(OUTCOME_CHUNK).await? {
+                chunk
+                    .iter()
+                    .for_each(|outcome| builder.add_outcome(outcome));
+            }
+            // The snapshot ends here, before the rows are sent.
+            drop(outcomes);
+            let report = builder.finish();
             for year in report.years {
                 for row in year.rows {
                     sender
@@ -275,7 +402,8 @@ impl ReportService for ReportApi {
         let (call, request) = accept(request)?;
         let (from_year, to_year) =
             check_year_range(request.from_fiscal_year, request.to_fiscal_year)?;
-        let snapshot = self.store.portfolio(&call.actor.scope()).await?;
+        // The headline needs no outcomes: they are never read.
+        let (snapshot, _outcomes) = self.store.portfolio(&call.actor.scope()).await?;
         let asked = ReportRequest {
             from_year,
             to_year,

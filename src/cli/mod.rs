@@ -1,5 +1,6 @@
-//! The client commands of the `tipgrants` binary, for grantees without a
-//! programmer: `outcomes template` and `outcomes upload`. They speak gRPC to
+//! The client commands of the `tipgrants` binary: for grantees without a
+//! programmer, `outcomes template` and `outcomes upload`; for staff who want
+//! a spreadsheet or a chart, `report` and `export outcomes`. They speak gRPC to
 //! a running server like any client (the generated client, a token) and
 //! never open a database; the server decides, they only point its answers
 //! back at the lines of the file.
@@ -10,6 +11,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 pub mod outcome_csv;
+pub mod report;
 pub mod upload;
 
 /// `tipgrants outcomes ...`.
@@ -107,6 +109,38 @@ pub fn run_outcomes(command: OutcomesCommand) -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
+    }
+}
+
+/// Runs a client command on a small runtime of its own.
+fn on_runtime<T>(
+    command: impl std::future::Future<Output = Result<T, Failure>>,
+) -> Result<T, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| Failure::CouldNotTry(format!("cannot start the runtime: {error}")))
+        .and_then(|runtime| runtime.block_on(command))
+}
+
+/// Runs `report` to its exit status: 0 printed, 1 refused by the server, 2 could not try.
+pub fn run_report(args: report::ReportArgs) -> ExitCode {
+    match on_runtime(report::report(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
+    }
+}
+
+/// Runs an `export` command to its exit status (as `report`); the count of rows goes to
+/// standard error.
+pub fn run_export(command: report::ExportCommand) -> ExitCode {
+    let report::ExportCommand::Outcomes(args) = command;
+    match on_runtime(report::export_outcomes(args)) {
+        Ok(rows) => {
+            eprintln!("exported {rows} outcome(s)");
+            ExitCode::SUCCESS
+        }
         Err(failure) => failure.report(),
     }
 }

@@ -161,7 +161,7 @@ pub fn default_request_id(report: &OutcomeReportName, file: &[u8]) -> String {
 }
 
 /// The `authorization` header value of the token.
-fn bearer(token: Option<&str>) -> Result<AsciiMetadataValue, Failure> {
+pub(super) fn bearer(token: Option<&str>) -> Result<AsciiMetadataValue, Failure> {
     let token = token.map(str::trim).filter(|token| !token.is_empty());
     let Some(token) = token else {
         return Err(Failure::CouldNotTry(
@@ -173,7 +173,7 @@ fn bearer(token: Option<&str>) -> Result<AsciiMetadataValue, Failure> {
         .map_err(|_| Failure::CouldNotTry("the token has characters a header cannot carry".into()))
 }
 
-fn authorized<T>(token: &AsciiMetadataValue, message: T) -> Request<T> {
+pub(super) fn authorized<T>(token: &AsciiMetadataValue, message: T) -> Request<T> {
     let mut request = Request::new(message);
     request
         .metadata_mut()
@@ -182,7 +182,7 @@ fn authorized<T>(token: &AsciiMetadataValue, message: T) -> Request<T> {
 }
 
 /// A connected channel: plaintext for http://, TLS for https:// (the system's roots, or `ca_cert`).
-async fn connect(server: &str, ca_cert: Option<&Path>) -> Result<Channel, Failure> {
+pub(super) async fn connect(server: &str, ca_cert: Option<&Path>) -> Result<Channel, Failure> {
     let usage = || {
         Failure::CouldNotTry(format!(
             "--server {server:?}: use http://HOST:PORT or https://HOST:PORT"

@@ -53,6 +53,19 @@ code_enum! {
     }
 }
 
+impl OutcomeKind {
+    /// Whether its quantity counts people who were trafficked (victims identified, referred,
+    /// assisted): statistics of them are subject to small-cell suppression.
+    pub fn counts_victims(self) -> bool {
+        matches!(
+            self,
+            OutcomeKind::VictimsIdentified
+                | OutcomeKind::VictimsReferred
+                | OutcomeKind::VictimsAssisted
+        )
+    }
+}
+
 impl ProjectState {
     /// Completed and cancelled projects accept no more changes.
     pub fn is_final(self) -> bool {

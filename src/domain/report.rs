@@ -3,8 +3,8 @@
 //! plain facts read from one snapshot ([`Portfolio`]); everything counted
 //! here is decided here. Money stays in exact cents; thousands of dollars are
 //! computed from the exact sums and rounded so that what is printed adds up
-//! (largest-remainder rounding). Small victim counts are suppressed with
-//! [`suppress_small_cells`].
+//! (largest-remainder rounding). Counts of victims are published only when
+//! no small part hides inside them ([`People`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -62,6 +62,45 @@ pub struct ReportRequest {
     pub to_year: i32,
     pub filters: ReportFilters,
     pub group_by: Grouping,
+}
+
+/// Which accepted outcomes an export covers, besides the caller's scope.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportFilter {
+    /// Only outcomes of this fiscal year or later.
+    pub from_year: Option<i32>,
+    /// Only outcomes of this fiscal year or earlier.
+    pub to_year: Option<i32>,
+    /// Only outcomes in this country.
+    pub country: Option<String>,
+    /// Only outcomes in a country of this region.
+    pub region: Option<String>,
+    pub kind: Option<OutcomeKind>,
+    /// Only outcomes of this organisation's grants (its id).
+    pub grantee: Option<String>,
+}
+
+/// Checks the optional fiscal years of an export (0 is "no bound"): every violation at once.
+pub fn check_optional_years(
+    from_year: i32,
+    to_year: i32,
+) -> Result<(Option<i32>, Option<i32>), Error> {
+    let mut violations = Violations::new();
+    let mut check = |field: &str, year: i32| match year {
+        0 => None,
+        year => violations.check(
+            check_fiscal_year(year).map_err(|rule| crate::error::FieldViolation::new(field, rule)),
+        ),
+    };
+    let from = check("from_fiscal_year", from_year);
+    let to = check("to_fiscal_year", to_year);
+    if let (Some(from), Some(to)) = (from, to)
+        && to < from
+    {
+        violations.add("to_fiscal_year", "must be at least from_fiscal_year");
+    }
+    violations.finish()?;
+    Ok((from, to))
 }
 
 /// Checks a range of fiscal years: every violation at once.
@@ -173,7 +212,10 @@ pub struct EmergencyFigures {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tally {
     pub count: i64,
+    /// 0 when suppressed.
     pub quantity: i64,
+    /// Whether `quantity` (a count of victims) is withheld: see [`People`].
+    pub quantity_suppressed: bool,
 }
 
 /// The figures of a row, a subtotal or the grand total.
@@ -283,6 +325,47 @@ impl ProjectFact {
     }
 }
 
+/// A count of people and the smallest parts it adds up, the parts any
+/// report, filter or grouping can single out: every figure a report shows is
+/// a sum of whole parts. A figure is published only when none of its parts
+/// is from 1 to k - 1: a small part is never shown, and never sits inside a
+/// total shown, so no difference of figures (of this report or of any other
+/// range, filter or grouping) gives it back. Parts of victims in outcomes are
+/// (fiscal year, project, country); of the emergency fund, (fiscal year,
+/// country, referring organisation).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct People {
+    parts: BTreeMap<String, i64>,
+}
+
+impl People {
+    /// Adds `count` people to the part `part`.
+    pub fn add(&mut self, part: String, count: i64) {
+        let sum = self.parts.entry(part).or_default();
+        *sum = sum.saturating_add(count);
+    }
+
+    /// Adds every part of `other`.
+    pub fn merge(&mut self, other: &People) {
+        for (part, count) in &other.parts {
+            self.add(part.clone(), *count);
+        }
+    }
+
+    /// The published count: the sum, or suppressed when a part is from 1 to `k - 1`.
+    pub fn publish(&self, k: i64) -> Count {
+        if self.parts.values().any(|count| *count > 0 && *count < k) {
+            Count::Suppressed
+        } else {
+            Count::Shown(
+                self.parts
+                    .values()
+                    .fold(0, |sum, count| sum.saturating_add(*count)),
+            )
+        }
+    }
+}
+
 /// The figures being added up for one cell, with the milestones already counted.
 #[derive(Default)]
 struct Cell {
@@ -290,10 +373,12 @@ struct Cell {
     grants: BTreeSet<String>,
     projects: BTreeSet<String>,
     milestones: BTreeSet<String>,
+    /// Victims in outcomes, by kind, by part.
+    victims: BTreeMap<OutcomeKind, People>,
 }
 
 impl Cell {
-    fn add_outcome(&mut self, outcome: &OutcomeFact) {
+    fn add_outcome(&mut self, outcome: &OutcomeFact, year: i32) {
         if let Some(milestone) = &outcome.milestone_id
             && !self.milestones.insert(milestone.clone())
         {
@@ -302,184 +387,277 @@ impl Cell {
         let tally = self.figures.outcomes.entry(outcome.kind).or_default();
         tally.count += 1;
         tally.quantity = tally.quantity.saturating_add(outcome.quantity);
+        if outcome.kind.counts_victims() {
+            self.victims.entry(outcome.kind).or_default().add(
+                format!("{year}/{}/{}", outcome.project_id, outcome.country_code),
+                outcome.quantity,
+            );
+        }
     }
 
-    fn finish(mut self) -> Figures {
+    fn finish(mut self, k: i64) -> Figures {
         self.figures.grants_active = self.grants.len() as i64;
         self.figures.projects_active = self.projects.len() as i64;
+        for (kind, people) in &self.victims {
+            if let (Count::Suppressed, Some(tally)) =
+                (people.publish(k), self.figures.outcomes.get_mut(kind))
+            {
+                tally.quantity = 0;
+                tally.quantity_suppressed = true;
+            }
+        }
         self.figures
     }
 }
 
 /// Builds the report `request` asks for from `portfolio` (already limited to
-/// the caller's scope); counts of people below `k` are suppressed.
+/// the caller's scope), outcomes included; counts of people below `k` are suppressed.
 pub fn build_report(
     request: &ReportRequest,
     calendar: FiscalCalendar,
     portfolio: &Portfolio,
     k: i64,
 ) -> FiscalYearReport {
-    let filters = &request.filters;
-    let grouping = request.group_by;
-    let grants: BTreeMap<&str, &GrantFact> = portfolio
-        .grants
-        .iter()
-        .filter(|grant| {
-            filters
-                .grantee
-                .as_ref()
-                .is_none_or(|grantee| &grant.organization_id == grantee)
-                && (filters.country.is_none()
-                    && filters.region.is_none()
-                    && filters.pillar.is_none()
-                    || grant
-                        .projects
-                        .iter()
-                        .any(|project| project.matches(filters)))
-        })
-        .map(|grant| (grant.id.as_str(), grant))
-        .collect();
-    let obligations: Vec<&ObligationFact> = portfolio
-        .obligations
-        .iter()
-        .filter(|obligation| grants.contains_key(obligation.grant_id.as_str()))
-        .filter(|obligation| {
-            filters
-                .account
-                .as_ref()
-                .is_none_or(|account| &obligation.account_code == account)
-        })
-        .collect();
-    // A grant's accounts: those of its obligations within the filters, in any year.
-    let mut accounts: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
-    for obligation in &obligations {
-        accounts
-            .entry(obligation.grant_id.as_str())
-            .or_default()
-            .insert(obligation.account_code.clone());
+    let mut builder = ReportBuilder::new(request, calendar, portfolio, k);
+    for outcome in &portfolio.outcomes {
+        builder.add_outcome(outcome);
     }
-    let grant_groups = |grant: &GrantFact| -> BTreeSet<String> {
-        match grouping {
-            Grouping::Account => accounts.get(grant.id.as_str()).cloned().unwrap_or_default(),
-            Grouping::Grantee => BTreeSet::from([grant.organization_id.clone()]),
-            Grouping::None => BTreeSet::new(),
-            _ => grant
-                .projects
-                .iter()
-                .flat_map(|project| project.groups(grouping, &BTreeSet::new()))
-                .collect(),
-        }
-    };
-    // With an account filter, only grants with money from that account count as active.
-    let counted =
-        |grant: &GrantFact| filters.account.is_none() || accounts.contains_key(grant.id.as_str());
+    builder.finish()
+}
 
-    let mut years = Vec::new();
-    let mut total = Cell::default();
-    let range = calendar
-        .bounds(request.from_year)
-        .zip(calendar.bounds(request.to_year))
-        .map(|((from, _), (_, to))| (from, to));
-    for year in request.from_year..=request.to_year {
-        let mut rows: BTreeMap<String, Cell> = BTreeMap::new();
-        let mut subtotal = Cell::default();
-        for obligation in obligations.iter().filter(|o| o.fiscal_year == year) {
-            subtotal.figures.obligated_cents += obligation.amount_cents;
-            let groups = match grouping {
-                Grouping::Account => BTreeSet::from([obligation.account_code.clone()]),
-                _ => grants
-                    .get(obligation.grant_id.as_str())
-                    .map(|grant| grant_groups(grant))
-                    .unwrap_or_default(),
-            };
-            for group in groups {
-                rows.entry(group).or_default().figures.obligated_cents += obligation.amount_cents;
-            }
+/// A report being built: the money, grants and projects of a portfolio
+/// first, then its outcomes one by one (a store reads them in chunks, so
+/// memory holds the report's cells, never every outcome), then
+/// [`ReportBuilder::finish`].
+pub struct ReportBuilder<'a> {
+    request: &'a ReportRequest,
+    calendar: FiscalCalendar,
+    k: i64,
+    cases: &'a [CaseFact],
+    /// The grants within the filters.
+    grants: BTreeMap<&'a str, &'a GrantFact>,
+    /// Each fiscal year's rows by group, and its subtotal.
+    years: BTreeMap<i32, (BTreeMap<String, Cell>, Cell)>,
+    total: Cell,
+}
+
+impl<'a> ReportBuilder<'a> {
+    /// Starts a report with the obligations, grants and projects of `portfolio`
+    /// (its `outcomes` are left to [`ReportBuilder::add_outcome`]).
+    pub fn new(
+        request: &'a ReportRequest,
+        calendar: FiscalCalendar,
+        portfolio: &'a Portfolio,
+        k: i64,
+    ) -> ReportBuilder<'a> {
+        let filters = &request.filters;
+        let grouping = request.group_by;
+        let grants: BTreeMap<&str, &GrantFact> = portfolio
+            .grants
+            .iter()
+            .filter(|grant| {
+                filters
+                    .grantee
+                    .as_ref()
+                    .is_none_or(|grantee| &grant.organization_id == grantee)
+                    && (filters.country.is_none()
+                        && filters.region.is_none()
+                        && filters.pillar.is_none()
+                        || grant
+                            .projects
+                            .iter()
+                            .any(|project| project.matches(filters)))
+            })
+            .map(|grant| (grant.id.as_str(), grant))
+            .collect();
+        let obligations: Vec<&ObligationFact> = portfolio
+            .obligations
+            .iter()
+            .filter(|obligation| grants.contains_key(obligation.grant_id.as_str()))
+            .filter(|obligation| {
+                filters
+                    .account
+                    .as_ref()
+                    .is_none_or(|account| &obligation.account_code == account)
+            })
+            .collect();
+        // A grant's accounts: those of its obligations within the filters, in any year.
+        let mut accounts: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+        for obligation in &obligations {
+            accounts
+                .entry(obligation.grant_id.as_str())
+                .or_default()
+                .insert(obligation.account_code.clone());
         }
-        if let Some((from, to)) = calendar.bounds(year) {
-            for grant in grants.values().filter(|grant| counted(grant)) {
-                let groups = grant_groups(grant);
-                if overlaps(grant.start, grant.end, from, to) {
-                    subtotal.grants.insert(grant.id.clone());
-                    for group in &groups {
-                        rows.entry(group.clone())
-                            .or_default()
-                            .grants
-                            .insert(grant.id.clone());
-                    }
+        let grant_groups = |grant: &GrantFact| -> BTreeSet<String> {
+            match grouping {
+                Grouping::Account => accounts.get(grant.id.as_str()).cloned().unwrap_or_default(),
+                Grouping::Grantee => BTreeSet::from([grant.organization_id.clone()]),
+                Grouping::None => BTreeSet::new(),
+                _ => grant
+                    .projects
+                    .iter()
+                    .flat_map(|project| project.groups(grouping, &BTreeSet::new()))
+                    .collect(),
+            }
+        };
+        // With an account filter, only grants with money from that account count as active.
+        let counted = |grant: &GrantFact| {
+            filters.account.is_none() || accounts.contains_key(grant.id.as_str())
+        };
+
+        let mut years = BTreeMap::new();
+        let mut total = Cell::default();
+        for year in request.from_year..=request.to_year {
+            let mut rows: BTreeMap<String, Cell> = BTreeMap::new();
+            let mut subtotal = Cell::default();
+            for obligation in obligations.iter().filter(|o| o.fiscal_year == year) {
+                subtotal.figures.obligated_cents += obligation.amount_cents;
+                let groups = match grouping {
+                    Grouping::Account => BTreeSet::from([obligation.account_code.clone()]),
+                    _ => grants
+                        .get(obligation.grant_id.as_str())
+                        .map(|grant| grant_groups(grant))
+                        .unwrap_or_default(),
+                };
+                for group in groups {
+                    rows.entry(group).or_default().figures.obligated_cents +=
+                        obligation.amount_cents;
                 }
-                for project in grant.projects.iter().filter(|p| p.matches(filters)) {
-                    if overlaps(project.start, project.end, from, to) {
-                        subtotal.projects.insert(project.id.clone());
-                        for group in project.groups(grouping, &groups) {
-                            rows.entry(group)
+            }
+            if let Some((from, to)) = calendar.bounds(year) {
+                for grant in grants.values().filter(|grant| counted(grant)) {
+                    let groups = grant_groups(grant);
+                    if overlaps(grant.start, grant.end, from, to) {
+                        subtotal.grants.insert(grant.id.clone());
+                        for group in &groups {
+                            rows.entry(group.clone())
                                 .or_default()
-                                .projects
-                                .insert(project.id.clone());
+                                .grants
+                                .insert(grant.id.clone());
+                        }
+                    }
+                    for project in grant.projects.iter().filter(|p| p.matches(filters)) {
+                        if overlaps(project.start, project.end, from, to) {
+                            subtotal.projects.insert(project.id.clone());
+                            for group in project.groups(grouping, &groups) {
+                                rows.entry(group)
+                                    .or_default()
+                                    .projects
+                                    .insert(project.id.clone());
+                            }
                         }
                     }
                 }
             }
+            years.insert(year, (rows, subtotal));
         }
-        for outcome in outcomes_in_year(portfolio, &grants, filters, calendar, year) {
-            subtotal.add_outcome(outcome);
-            total.add_outcome(outcome);
-            let groups: BTreeSet<String> = match grouping {
-                Grouping::Account | Grouping::None => BTreeSet::new(),
-                Grouping::Country => BTreeSet::from([outcome.country_code.clone()]),
-                Grouping::Region => BTreeSet::from([outcome.region_code.clone()]),
-                Grouping::Grantee => grants
-                    .get(outcome.grant_id.as_str())
-                    .map(|grant| BTreeSet::from([grant.organization_id.clone()]))
-                    .unwrap_or_default(),
-                Grouping::Pillar => grants
-                    .get(outcome.grant_id.as_str())
-                    .and_then(|grant| grant.projects.iter().find(|p| p.id == outcome.project_id))
-                    .map(|project| project.groups(Grouping::Pillar, &BTreeSet::new()))
-                    .unwrap_or_default(),
-            };
-            for group in groups {
-                rows.entry(group).or_default().add_outcome(outcome);
-            }
-        }
-        if grouping == Grouping::None {
-            rows.clear();
-        }
-        total.figures.obligated_cents += subtotal.figures.obligated_cents;
-        let rows = rows
-            .into_iter()
-            .map(|(group, cell)| {
-                let mut figures = cell.finish();
-                figures.fiscal_year = year;
-                figures.group = group;
-                figures
-            })
-            .collect();
-        let mut subtotal = subtotal.finish();
-        subtotal.fiscal_year = year;
-        years.push(YearReport { rows, subtotal });
-    }
-    // Active in any year of the range.
-    if let Some((from, to)) = range {
-        for grant in grants.values().filter(|grant| counted(grant)) {
-            if overlaps(grant.start, grant.end, from, to) {
-                total.grants.insert(grant.id.clone());
-            }
-            for project in grant.projects.iter().filter(|p| p.matches(filters)) {
-                if overlaps(project.start, project.end, from, to) {
-                    total.projects.insert(project.id.clone());
+        // Active in any year of the range.
+        let range = calendar
+            .bounds(request.from_year)
+            .zip(calendar.bounds(request.to_year))
+            .map(|((from, _), (_, to))| (from, to));
+        if let Some((from, to)) = range {
+            for grant in grants.values().filter(|grant| counted(grant)) {
+                if overlaps(grant.start, grant.end, from, to) {
+                    total.grants.insert(grant.id.clone());
+                }
+                for project in grant.projects.iter().filter(|p| p.matches(filters)) {
+                    if overlaps(project.start, project.end, from, to) {
+                        total.projects.insert(project.id.clone());
+                    }
                 }
             }
         }
+        ReportBuilder {
+            request,
+            calendar,
+            k,
+            cases: &portfolio.cases,
+            grants,
+            years,
+            total,
+        }
     }
-    let mut grand_total = total.finish();
-    round_thousands(&mut years, &mut grand_total, grouping);
-    add_emergency_fund(&mut years, &mut grand_total, &portfolio.cases, filters, k);
-    FiscalYearReport { years, grand_total }
+
+    /// Counts one outcome of an accepted report, if it falls in the report's
+    /// years and within its filters.
+    pub fn add_outcome(&mut self, outcome: &OutcomeFact) {
+        let Some(year) = outcome
+            .fiscal_year
+            .or_else(|| outcome.date.map(|date| self.calendar.fiscal_year_of(date)))
+        else {
+            return;
+        };
+        let Some((rows, subtotal)) = self.years.get_mut(&year) else {
+            return;
+        };
+        let Some(grant) = self.grants.get(outcome.grant_id.as_str()) else {
+            return;
+        };
+        let filters = &self.request.filters;
+        let Some(project) = grant
+            .projects
+            .iter()
+            .find(|project| project.id == outcome.project_id && project.matches(filters))
+        else {
+            return;
+        };
+        subtotal.add_outcome(outcome, year);
+        self.total.add_outcome(outcome, year);
+        let groups: BTreeSet<String> = match self.request.group_by {
+            Grouping::Account | Grouping::None => BTreeSet::new(),
+            Grouping::Country => BTreeSet::from([outcome.country_code.clone()]),
+            Grouping::Region => BTreeSet::from([outcome.region_code.clone()]),
+            Grouping::Grantee => BTreeSet::from([grant.organization_id.clone()]),
+            Grouping::Pillar => project.groups(Grouping::Pillar, &BTreeSet::new()),
+        };
+        for group in groups {
+            rows.entry(group).or_default().add_outcome(outcome, year);
+        }
+    }
+
+    /// The report: rows, subtotals and the grand total, thousands that add up,
+    /// and the emergency fund's figures.
+    pub fn finish(self) -> FiscalYearReport {
+        let ReportBuilder {
+            request,
+            k,
+            cases,
+            years: cells,
+            mut total,
+            ..
+        } = self;
+        let grouping = request.group_by;
+        let mut years = Vec::new();
+        for (year, (mut rows, subtotal)) in cells {
+            if grouping == Grouping::None {
+                rows.clear();
+            }
+            total.figures.obligated_cents += subtotal.figures.obligated_cents;
+            let rows = rows
+                .into_iter()
+                .map(|(group, cell)| {
+                    let mut figures = cell.finish(k);
+                    figures.fiscal_year = year;
+                    figures.group = group;
+                    figures
+                })
+                .collect();
+            let mut subtotal = subtotal.finish(k);
+            subtotal.fiscal_year = year;
+            years.push(YearReport { rows, subtotal });
+        }
+        let mut grand_total = total.finish(k);
+        round_thousands(&mut years, &mut grand_total, grouping);
+        add_emergency_fund(&mut years, &mut grand_total, cases, &request.filters, k);
+        FiscalYearReport { years, grand_total }
+    }
 }
 
-/// The emergency fund's figures per fiscal year and in all, with small counts
-/// suppressed across the years (a suppressed year is not the total minus the others).
+/// The emergency fund's figures per fiscal year and in all. Counts of people
+/// are published as [`People`] of (fiscal year, country, referring
+/// organisation): a year or total with a small part inside is withheld.
 fn add_emergency_fund(
     years: &mut [YearReport],
     grand_total: &mut Figures,
@@ -501,65 +679,48 @@ fn add_emergency_fund(
                 .as_ref()
                 .is_none_or(|grantee| &case.referring_organization_id == grantee)
     };
-    let mut counts = Vec::new();
-    let mut helped = Vec::new();
-    let mut amounts = Vec::new();
-    for year in years.iter() {
-        let of_year: Vec<&CaseFact> = cases
+    let mut all_cases = People::default();
+    let mut all_helped = People::default();
+    let (mut all_approved, mut all_paid) = (0_i64, 0_i64);
+    for year in years.iter_mut() {
+        let fiscal_year = year.subtotal.fiscal_year;
+        let mut counted = People::default();
+        let mut helped = People::default();
+        let (mut approved, mut paid) = (0_i64, 0_i64);
+        for case in cases
             .iter()
             .filter(chosen)
-            .filter(|case| case.fiscal_year == year.subtotal.fiscal_year)
-            .collect();
-        counts.push(of_year.len() as i64);
-        helped.push(
-            of_year
-                .iter()
-                .filter(|case| case.consent_to_statistics && case.paid_cents > 0)
-                .count() as i64,
-        );
-        amounts.push((
-            of_year.iter().map(|case| case.approved_cents).sum::<i64>(),
-            of_year.iter().map(|case| case.paid_cents).sum::<i64>(),
-        ));
-    }
-    let (case_cells, case_total) = suppress_small_cells(&counts, k);
-    let (helped_cells, helped_total) = suppress_small_cells(&helped, k);
-    for (index, year) in years.iter_mut().enumerate() {
+            .filter(|case| case.fiscal_year == fiscal_year)
+        {
+            let part = format!(
+                "{fiscal_year}/{}/{}",
+                case.country_code, case.referring_organization_id
+            );
+            counted.add(part.clone(), 1);
+            helped.add(
+                part,
+                i64::from(case.consent_to_statistics && case.paid_cents > 0),
+            );
+            approved = approved.saturating_add(case.approved_cents);
+            paid = paid.saturating_add(case.paid_cents);
+        }
         year.subtotal.emergency = Some(EmergencyFigures {
-            cases: case_cells[index],
-            approved_cents: amounts[index].0,
-            paid_cents: amounts[index].1,
-            victims_helped: helped_cells[index],
+            cases: counted.publish(k),
+            approved_cents: approved,
+            paid_cents: paid,
+            victims_helped: helped.publish(k),
         });
+        all_cases.merge(&counted);
+        all_helped.merge(&helped);
+        all_approved = all_approved.saturating_add(approved);
+        all_paid = all_paid.saturating_add(paid);
     }
     grand_total.emergency = Some(EmergencyFigures {
-        cases: case_total,
-        approved_cents: amounts.iter().map(|amount| amount.0).sum(),
-        paid_cents: amounts.iter().map(|amount| amount.1).sum(),
-        victims_helped: helped_total,
+        cases: all_cases.publish(k),
+        approved_cents: all_approved,
+        paid_cents: all_paid,
+        victims_helped: all_helped.publish(k),
     });
-}
-
-/// The outcomes of accepted reports in fiscal year `year`, within the filters.
-fn outcomes_in_year<'a>(
-    portfolio: &'a Portfolio,
-    grants: &'a BTreeMap<&str, &GrantFact>,
-    filters: &'a ReportFilters,
-    calendar: FiscalCalendar,
-    year: i32,
-) -> impl Iterator<Item = &'a OutcomeFact> + 'a {
-    portfolio.outcomes.iter().filter(move |outcome| {
-        let fiscal_year = outcome
-            .fiscal_year
-            .or_else(|| outcome.date.map(|date| calendar.fiscal_year_of(date)));
-        fiscal_year == Some(year)
-            && grants.get(outcome.grant_id.as_str()).is_some_and(|grant| {
-                grant
-                    .projects
-                    .iter()
-                    .any(|project| project.id == outcome.project_id && project.matches(filters))
-            })
-    })
 }
 
 /// Thousands of dollars: the grand total rounded half up, the subtotals
@@ -590,46 +751,6 @@ pub enum Count {
     Shown(i64),
     /// Below the threshold, or one that would let a reader compute a suppressed one back.
     Suppressed,
-}
-
-/// Small-cell suppression of counts of people: every cell from 1 to `k - 1`
-/// is suppressed, and so is the total when it is below `k` (zeros reveal no
-/// one and stay). When exactly one cell would be suppressed while the total
-/// is shown, the smallest other non-zero cell is suppressed with it (the
-/// complementary cell), or the total when there is none, so no suppressed
-/// value follows from the total minus the others.
-pub fn suppress_small_cells(cells: &[i64], k: i64) -> (Vec<Count>, Count) {
-    let small = |value: i64| value > 0 && value < k;
-    let total: i64 = cells.iter().sum();
-    let mut shown: Vec<Count> = cells
-        .iter()
-        .map(|&value| {
-            if small(value) {
-                Count::Suppressed
-            } else {
-                Count::Shown(value)
-            }
-        })
-        .collect();
-    let mut total_count = if small(total) {
-        Count::Suppressed
-    } else {
-        Count::Shown(total)
-    };
-    let suppressed = shown.iter().filter(|c| **c == Count::Suppressed).count();
-    if suppressed == 1 && total_count != Count::Suppressed {
-        let complement = cells
-            .iter()
-            .enumerate()
-            .filter(|(index, value)| **value > 0 && shown[*index] != Count::Suppressed)
-            .min_by_key(|(index, value)| (**value, *index))
-            .map(|(index, _)| index);
-        match complement {
-            Some(index) => shown[index] = Count::Suppressed,
-            None => total_count = Count::Suppressed,
-        }
-    }
-    (shown, total_count)
 }
 
 #[cfg(test)]
@@ -850,14 +971,16 @@ mod tests {
             outcomes[&OutcomeKind::LawEnacted],
             Tally {
                 count: 1,
-                quantity: 1
+                quantity: 1,
+                quantity_suppressed: false
             }
         );
         assert_eq!(
             outcomes[&OutcomeKind::OfficialsTrained],
             Tally {
                 count: 2,
-                quantity: 42
+                quantity: 42,
+                quantity_suppressed: false
             }
         );
         assert!(all.years[0].rows.is_empty());
@@ -867,81 +990,128 @@ mod tests {
             filtered.years[0].rows[0].outcomes[&OutcomeKind::OfficialsTrained],
             Tally {
                 count: 1,
-                quantity: 12
+                quantity: 12,
+                quantity_suppressed: false
             }
         );
     }
 
     #[test]
-    fn the_emergency_fund_counts_consenting_victims_helped_and_suppresses_a_small_year_with_another()
+    fn the_emergency_fund_counts_consenting_victims_helped_and_withholds_every_figure_with_a_small_part()
      {
-        let case = |year, paid, consent| CaseFact {
+        let case = |year, country: &str, paid, consent| CaseFact {
             fiscal_year: year,
             referring_organization_id: "o1".into(),
-            country_code: "HT".into(),
+            country_code: country.into(),
             region_code: "WHA".into(),
             approved_cents: 50_000,
             paid_cents: paid,
             consent_to_statistics: consent,
         };
-        // FY2013: 12 helped and consenting, 1 helped without consent, 1 not (yet) paid.
-        // FY2014: 3 helped and consenting. FY2015: 20 helped and consenting.
-        let mut cases: Vec<CaseFact> = (0..12).map(|_| case(2013, 40_000, true)).collect();
-        cases.push(case(2013, 40_000, false));
-        cases.push(case(2013, 0, true));
-        cases.extend((0..3).map(|_| case(2014, 10_000, true)));
-        cases.extend((0..20).map(|_| case(2015, 10_000, true)));
+        // FY2013 in Haiti: 12 helped and consenting, 1 helped without consent, 1 not (yet) paid.
+        // FY2014: 20 in Haiti and 3 in the Dominican Republic. FY2015: 20 in Haiti.
+        let mut cases: Vec<CaseFact> = (0..12).map(|_| case(2013, "HT", 40_000, true)).collect();
+        cases.push(case(2013, "HT", 40_000, false));
+        cases.push(case(2013, "HT", 0, true));
+        cases.extend((0..20).map(|_| case(2014, "HT", 10_000, true)));
+        cases.extend((0..3).map(|_| case(2014, "DO", 10_000, true)));
+        cases.extend((0..20).map(|_| case(2015, "HT", 10_000, true)));
         let portfolio = Portfolio {
             cases,
             ..Portfolio::default()
         };
+        let report = |from, to, country: Option<&str>| {
+            let mut asked = request(from, to, Grouping::None);
+            asked.filters.country = country.map(String::from);
+            build_report(&asked, FiscalCalendar::default(), &portfolio, 11)
+        };
 
-        let report = build_report(
-            &request(2013, 2015, Grouping::None),
+        let all = report(2013, 2015, None);
+        let haiti = report(2013, 2015, Some("HT"));
+        let later = report(2015, 2015, None);
+
+        let helped = |report: &FiscalYearReport| -> Vec<Count> {
+            report
+                .years
+                .iter()
+                .map(|year| &year.subtotal)
+                .chain([&report.grand_total])
+                .filter_map(|figures| figures.emergency.map(|e| e.victims_helped))
+                .collect()
+        };
+        use Count::{Shown, Suppressed};
+        // FY2014 holds the Dominican Republic's 3: withheld, and so is every total it is part of.
+        assert_eq!(
+            helped(&all),
+            vec![Shown(12), Suppressed, Shown(20), Suppressed]
+        );
+        // Haiti alone has no small part: every figure shows, and none gives the 3 back.
+        assert_eq!(
+            helped(&haiti),
+            vec![Shown(12), Shown(20), Shown(20), Shown(52)]
+        );
+        assert_eq!(helped(&later), vec![Shown(20), Shown(20)]);
+        let fy2013 = all.years[0].subtotal.emergency.unwrap();
+        assert_eq!(fy2013.cases, Shown(14));
+        assert_eq!(fy2013.approved_cents, 700_000);
+        assert_eq!(fy2013.paid_cents, 520_000);
+        assert_eq!(all.grand_total.emergency.unwrap().cases, Suppressed);
+        assert_eq!(all.grand_total.emergency.unwrap().paid_cents, 950_000);
+    }
+
+    #[test]
+    fn victims_in_outcomes_are_withheld_in_every_figure_with_a_small_part() {
+        let outcome = |grant: &str, country: &str, quantity| OutcomeFact {
+            grant_id: grant.into(),
+            project_id: format!("{grant}-p"),
+            kind: OutcomeKind::VictimsIdentified,
+            country_code: country.into(),
+            region_code: "AF".into(),
+            fiscal_year: Some(2013),
+            date: None,
+            quantity,
+            milestone_id: None,
+        };
+        let portfolio = Portfolio {
+            grants: vec![
+                grant("g1", "o1", &[("BW", "AF")]),
+                grant("g2", "o2", &[("BW", "AF"), ("NA", "AF")]),
+            ],
+            outcomes: vec![
+                outcome("g1", "BW", 40),
+                outcome("g2", "BW", 4),
+                outcome("g2", "NA", 30),
+            ],
+            ..Portfolio::default()
+        };
+
+        let by_grantee = build_report(
+            &request(2013, 2013, Grouping::Grantee),
             FiscalCalendar::default(),
             &portfolio,
             11,
         );
 
-        let emergency: Vec<EmergencyFigures> = report
-            .years
-            .iter()
-            .filter_map(|year| year.subtotal.emergency)
-            .collect();
-        use Count::{Shown, Suppressed};
+        let victims = |figures: &Figures| figures.outcomes[&OutcomeKind::VictimsIdentified];
+        let rows: Vec<Tally> = by_grantee.years[0].rows.iter().map(victims).collect();
         assert_eq!(
-            emergency,
+            rows,
             vec![
-                // 14 cases and 12 helped are the smallest other counts: suppressed with FY2014's 3.
-                EmergencyFigures {
-                    cases: Suppressed,
-                    approved_cents: 700_000,
-                    paid_cents: 520_000,
-                    victims_helped: Suppressed
+                Tally {
+                    count: 1,
+                    quantity: 40,
+                    quantity_suppressed: false
                 },
-                EmergencyFigures {
-                    cases: Suppressed,
-                    approved_cents: 150_000,
-                    paid_cents: 30_000,
-                    victims_helped: Suppressed
-                },
-                EmergencyFigures {
-                    cases: Shown(20),
-                    approved_cents: 1_000_000,
-                    paid_cents: 200_000,
-                    victims_helped: Shown(20)
+                // o2's 34 holds its 4 in Botswana: a part a country filter could single out.
+                Tally {
+                    count: 2,
+                    quantity: 0,
+                    quantity_suppressed: true
                 },
             ]
         );
-        assert_eq!(
-            report.grand_total.emergency,
-            Some(EmergencyFigures {
-                cases: Shown(37),
-                approved_cents: 1_850_000,
-                paid_cents: 750_000,
-                victims_helped: Shown(35)
-            })
-        );
+        assert!(victims(&by_grantee.years[0].subtotal).quantity_suppressed);
+        assert!(victims(&by_grantee.grand_total).quantity_suppressed);
     }
 
     #[test]
@@ -954,29 +1124,18 @@ mod tests {
     }
 
     #[test]
-    fn cells_below_k_are_suppressed_with_a_complementary_cell() {
-        use Count::{Shown, Suppressed};
+    fn people_are_published_only_without_a_part_from_one_to_k_minus_one() {
+        let people = |parts: &[i64]| {
+            let mut people = People::default();
+            for (index, count) in parts.iter().enumerate() {
+                people.add(index.to_string(), *count);
+            }
+            people.publish(11)
+        };
 
-        assert_eq!(
-            suppress_small_cells(&[20, 3, 15], 11),
-            (vec![Shown(20), Suppressed, Suppressed], Shown(38))
-        );
-        assert_eq!(
-            suppress_small_cells(&[20, 3, 4], 11),
-            (vec![Shown(20), Suppressed, Suppressed], Shown(27))
-        );
-        assert_eq!(
-            suppress_small_cells(&[12, 0, 30], 11),
-            (vec![Shown(12), Shown(0), Shown(30)], Shown(42))
-        );
-        assert_eq!(
-            suppress_small_cells(&[4, 0], 11),
-            (vec![Suppressed, Shown(0)], Suppressed)
-        );
-        // One small cell and only zeros besides: the total would show it, so it goes too.
-        assert_eq!(
-            suppress_small_cells(&[5, 0, 0], 11),
-            (vec![Suppressed, Shown(0), Shown(0)], Suppressed)
-        );
+        assert_eq!(people(&[20, 11, 0]), Count::Shown(31));
+        assert_eq!(people(&[20, 3, 15]), Count::Suppressed);
+        assert_eq!(people(&[10]), Count::Suppressed);
+        assert_eq!(people(&[]), Count::Shown(0));
     }
 }

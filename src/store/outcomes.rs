@@ -111,7 +111,10 @@ fn report_to_domain(row: outcome_reports::Model, outcome_count: i64) -> Result<O
     })
 }
 
-fn outcome_to_domain(row: outcomes::Model, report: &OutcomeReportName) -> Result<Outcome> {
+pub(super) fn outcome_to_domain(
+    row: outcomes::Model,
+    report: &OutcomeReportName,
+) -> Result<Outcome> {
     Ok(Outcome {
         grant_id: report.grant.clone(),
         project_id: report.project.clone(),

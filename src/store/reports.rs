@@ -1,8 +1,11 @@
 //! Reads for fiscal-year reports: the plain facts of the caller's portfolio,
 //! all from ONE snapshot (a read-only REPEATABLE READ transaction on
 //! PostgreSQL, a read transaction on SQLite's WAL), so a report never mixes
-//! data from before and after a concurrent write. No counting here: the
-//! domain (`domain::report`) aggregates. Assistance cases are read without
+//! data from before and after a concurrent write. Outcomes, the one table
+//! that grows to millions of rows, are never loaded whole: reports and
+//! exports read them in keyset chunks (by id) inside that snapshot, so the
+//! server holds one chunk at a time. No counting here: the domain
+//! (`domain::report`) aggregates. Assistance cases are read without
 //! any personal data (not even sealed): only year, referrer, country, amounts
 //! and the consent to statistics.
 
@@ -23,11 +26,12 @@ use super::entities::{
 };
 use super::{Store, decode_code, now};
 use crate::domain::access::Scope;
+use crate::domain::names::OutcomeReportName;
+use crate::domain::outcome::Outcome;
 use crate::domain::outcome::OutcomeReportState;
 use crate::domain::pillar::Pillar;
-use crate::domain::project::OutcomeKind;
 use crate::domain::report::{
-    CaseFact, GrantFact, ObligationFact, OutcomeFact, Portfolio, ProjectFact,
+    CaseFact, ExportFilter, GrantFact, ObligationFact, OutcomeFact, Portfolio, ProjectFact,
 };
 use crate::error::Result;
 
@@ -66,9 +70,9 @@ impl Store {
         })
     }
 
-    /// The grants `scope` may see, with their projects, obligations and the
-    /// outcomes of their accepted reports, read from one snapshot.
-    pub async fn portfolio(&self, scope: &Scope) -> Result<PortfolioSnapshot> {
+    /// The grants `scope` may see, with their projects and obligations, and
+    /// the outcomes of their accepted reports to read in chunks, all from one snapshot.
+    pub async fn portfolio(&self, scope: &Scope) -> Result<(PortfolioSnapshot, AcceptedOutcomes)> {
         let snapshot = self.snapshot().await?;
         let own_grants = |organization: &str| {
             Query::select()
@@ -150,36 +154,11 @@ impl Store {
                 pillars_of.entry(row.project_id).or_default().push(pillar);
             }
         }
-        // Accepted reports: (grant, project) by report id.
+        // Accepted reports: (grant, project) by report id; their outcomes are read later, in chunks.
         let accepted: BTreeMap<String, (String, String)> = report_rows
             .into_iter()
             .map(|report| (report.id, (report.grant_id, report.project_id)))
             .collect();
-        let mut outcome_facts = Vec::new();
-        if !accepted.is_empty() {
-            for row in outcomes::Entity::find()
-                .filter(outcomes::Column::DeleteTime.is_null())
-                .order_by_asc(outcomes::Column::Id)
-                .all(&snapshot)
-                .await?
-            {
-                let Some((grant_id, project_id)) = accepted.get(&row.report_id) else {
-                    continue;
-                };
-                let kind: OutcomeKind = decode_code("outcomes.kind", &row.id, &row.kind)?;
-                outcome_facts.push(OutcomeFact {
-                    grant_id: grant_id.clone(),
-                    project_id: project_id.clone(),
-                    kind,
-                    region_code: regions.get(&row.country_code).cloned().unwrap_or_default(),
-                    country_code: row.country_code,
-                    fiscal_year: row.fiscal_year,
-                    date: row.outcome_date,
-                    quantity: row.quantity,
-                    milestone_id: row.milestone_id,
-                });
-            }
-        }
         let mut cases = assistance_cases::Entity::find()
             .select_only()
             .columns([
@@ -222,7 +201,6 @@ impl Store {
                 },
             )
             .collect();
-        snapshot.rollback().await?;
 
         let mut projects_of: BTreeMap<String, Vec<ProjectFact>> = BTreeMap::new();
         for project in project_rows {
@@ -256,15 +234,285 @@ impl Store {
                 amount_cents: row.amount_cents,
             })
             .collect();
-        Ok(PortfolioSnapshot {
-            portfolio: Portfolio {
-                grants,
-                obligations,
-                outcomes: outcome_facts,
-                cases: case_facts,
+        let outcomes = AcceptedOutcomes {
+            snapshot,
+            accepted_reports: accepted_reports(scope, None),
+            accepted,
+            regions,
+            after: None,
+            done: false,
+        };
+        Ok((
+            PortfolioSnapshot {
+                portfolio: Portfolio {
+                    grants,
+                    obligations,
+                    outcomes: Vec::new(),
+                    cases: case_facts,
+                },
+                names,
+                as_of,
             },
-            names,
-            as_of,
+            outcomes,
+        ))
+    }
+}
+
+/// The ids of the accepted outcome reports of `scope` (and of `grantee`'s grants, when given).
+fn accepted_reports(scope: &Scope, grantee: Option<&str>) -> sea_orm::sea_query::SelectStatement {
+    let mut accepted = Query::select()
+        .column(outcome_reports::Column::Id)
+        .from(outcome_reports::Entity)
+        .and_where(outcome_reports::Column::State.eq(OutcomeReportState::Accepted.code()))
+        .to_owned();
+    let grantees: Vec<&str> = match scope {
+        Scope::Organization(own) => [Some(own.as_str()), grantee]
+            .into_iter()
+            .flatten()
+            .collect(),
+        Scope::All => grantee.into_iter().collect(),
+    };
+    for grantee in grantees {
+        accepted.and_where(
+            outcome_reports::Column::GrantId.in_subquery(
+                Query::select()
+                    .column(grants::Column::Id)
+                    .from(grants::Entity)
+                    .and_where(grants::Column::OrganizationId.eq(grantee))
+                    .to_owned(),
+            ),
+        );
+    }
+    accepted
+}
+
+/// The outcomes of a portfolio's accepted reports, read in keyset chunks
+/// (by outcome id) from the portfolio's snapshot, so a report holds one chunk
+/// at a time whatever their number. Dropping it ends the snapshot.
+pub struct AcceptedOutcomes {
+    snapshot: DatabaseTransaction,
+    accepted_reports: sea_orm::sea_query::SelectStatement,
+    /// (grant, project) by accepted report id.
+    accepted: BTreeMap<String, (String, String)>,
+    /// The region of every country.
+    regions: BTreeMap<String, String>,
+    after: Option<String>,
+    done: bool,
+}
+
+impl AcceptedOutcomes {
+    /// The next outcomes (at most `limit`); `None` after the last.
+    pub async fn next_chunk(&mut self, limit: u64) -> Result<Option<Vec<OutcomeFact>>> {
+        if self.done || self.accepted.is_empty() {
+            return Ok(None);
+        }
+        let mut select = outcomes::Entity::find()
+            .filter(outcomes::Column::DeleteTime.is_null())
+            .filter(outcomes::Column::ReportId.in_subquery(self.accepted_reports.clone()));
+        if let Some(after) = &self.after {
+            select = select.filter(outcomes::Column::Id.gt(after.as_str()));
+        }
+        let rows = select
+            .select_only()
+            .columns([
+                outcomes::Column::Id,
+                outcomes::Column::ReportId,
+                outcomes::Column::Kind,
+                outcomes::Column::CountryCode,
+                outcomes::Column::FiscalYear,
+                outcomes::Column::OutcomeDate,
+                outcomes::Column::Quantity,
+                outcomes::Column::MilestoneId,
+            ])
+            .order_by_asc(outcomes::Column::Id)
+            .limit(limit)
+            .into_tuple::<(
+                String,
+                String,
+                String,
+                String,
+                Option<i32>,
+                Option<chrono::NaiveDate>,
+                i64,
+                Option<String>,
+            )>()
+            .all(&self.snapshot)
+            .await?;
+        if (rows.len() as u64) < limit {
+            self.done = true;
+        }
+        let Some(last) = rows.last() else {
+            return Ok(None);
+        };
+        self.after = Some(last.0.clone());
+        let mut facts = Vec::with_capacity(rows.len());
+        for (id, report_id, kind, country_code, fiscal_year, date, quantity, milestone_id) in rows {
+            // Read in the same snapshot as `accepted`, so every row's report is there.
+            let Some((grant_id, project_id)) = self.accepted.get(&report_id) else {
+                continue;
+            };
+            facts.push(OutcomeFact {
+                grant_id: grant_id.clone(),
+                project_id: project_id.clone(),
+                kind: decode_code("outcomes.kind", &id, &kind)?,
+                region_code: self.regions.get(&country_code).cloned().unwrap_or_default(),
+                country_code,
+                fiscal_year,
+                date,
+                quantity,
+                milestone_id,
+            });
+        }
+        Ok(Some(facts))
+    }
+}
+
+/// One accepted outcome of an export, with its grantee and region.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportedOutcome {
+    pub outcome: Outcome,
+    /// The grantee of its grant (organisation id).
+    pub grantee_id: String,
+    pub region_code: String,
+}
+
+/// An export being read: one snapshot, read in keyset chunks (by outcome id)
+/// so memory holds one chunk whatever the number of rows. Dropping it ends
+/// the snapshot.
+pub struct OutcomeExport {
+    snapshot: DatabaseTransaction,
+    scope: Scope,
+    filter: ExportFilter,
+    /// The id of the last outcome read.
+    after: Option<String>,
+    done: bool,
+    /// The region of every country, read once.
+    regions: BTreeMap<String, String>,
+}
+
+impl Store {
+    /// Starts an export of the accepted outcomes `scope` may see that match `filter`.
+    pub async fn export_outcomes(
+        &self,
+        scope: &Scope,
+        filter: ExportFilter,
+    ) -> Result<OutcomeExport> {
+        let snapshot = self.snapshot().await?;
+        let regions = countries::Entity::find()
+            .select_only()
+            .columns([countries::Column::Alpha2, countries::Column::RegionCode])
+            .into_tuple::<(String, String)>()
+            .all(&snapshot)
+            .await?
+            .into_iter()
+            .collect();
+        Ok(OutcomeExport {
+            snapshot,
+            scope: scope.clone(),
+            filter,
+            after: None,
+            done: false,
+            regions,
         })
+    }
+}
+
+impl OutcomeExport {
+    /// The next rows (at most `limit`), in outcome id order; `None` after the last.
+    pub async fn next_chunk(&mut self, limit: u64) -> Result<Option<Vec<ExportedOutcome>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let filter = &self.filter;
+        let accepted = accepted_reports(&self.scope, filter.grantee.as_deref());
+        // A grantee filtering on another grantee gets nothing (never someone else's rows).
+        let foreign = matches!((&self.scope, &filter.grantee),
+            (Scope::Organization(own), Some(grantee)) if own.as_str() != grantee);
+        let mut select = outcomes::Entity::find()
+            .filter(outcomes::Column::DeleteTime.is_null())
+            .filter(outcomes::Column::ReportId.in_subquery(accepted));
+        if let Some(from) = filter.from_year {
+            select = select.filter(outcomes::Column::FiscalYear.gte(from));
+        }
+        if let Some(to) = filter.to_year {
+            select = select.filter(outcomes::Column::FiscalYear.lte(to));
+        }
+        if let Some(country) = &filter.country {
+            select = select.filter(outcomes::Column::CountryCode.eq(country.as_str()));
+        }
+        if let Some(region) = &filter.region {
+            let countries: Vec<&str> = self
+                .regions
+                .iter()
+                .filter(|(_, code)| *code == region)
+                .map(|(country, _)| country.as_str())
+                .collect();
+            select = select.filter(outcomes::Column::CountryCode.is_in(countries));
+        }
+        if let Some(kind) = filter.kind {
+            select = select.filter(outcomes::Column::Kind.eq(kind.code()));
+        }
+        if let Some(after) = &self.after {
+            select = select.filter(outcomes::Column::Id.gt(after.as_str()));
+        }
+        let rows = if foreign {
+            Vec::new()
+        } else {
+            select
+                .order_by_asc(outcomes::Column::Id)
+                .limit(limit)
+                .all(&self.snapshot)
+                .await?
+        };
+        if (rows.len() as u64) < limit {
+            self.done = true;
+        }
+        let Some(last) = rows.last() else {
+            return Ok(None);
+        };
+        self.after = Some(last.id.clone());
+        // The chunk's reports and grants: where each row belongs.
+        let report_ids: BTreeSet<&str> = rows.iter().map(|row| row.report_id.as_str()).collect();
+        let reports: BTreeMap<String, (String, String)> = outcome_reports::Entity::find()
+            .select_only()
+            .columns([
+                outcome_reports::Column::Id,
+                outcome_reports::Column::GrantId,
+                outcome_reports::Column::ProjectId,
+            ])
+            .filter(outcome_reports::Column::Id.is_in(report_ids))
+            .into_tuple::<(String, String, String)>()
+            .all(&self.snapshot)
+            .await?
+            .into_iter()
+            .map(|(id, grant, project)| (id, (grant, project)))
+            .collect();
+        let grant_ids: BTreeSet<&str> = reports.values().map(|(grant, _)| grant.as_str()).collect();
+        let grantees: BTreeMap<String, String> = grants::Entity::find()
+            .select_only()
+            .columns([grants::Column::Id, grants::Column::OrganizationId])
+            .filter(grants::Column::Id.is_in(grant_ids))
+            .into_tuple::<(String, String)>()
+            .all(&self.snapshot)
+            .await?
+            .into_iter()
+            .collect();
+        let mut chunk = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (grant, project) = reports.get(&row.report_id).cloned().unwrap_or_default();
+            let grantee_id = grantees.get(&grant).cloned().unwrap_or_default();
+            let region_code = self
+                .regions
+                .get(&row.country_code)
+                .cloned()
+                .unwrap_or_default();
+            let report = OutcomeReportName::new(&grant, &project, &row.report_id);
+            chunk.push(ExportedOutcome {
+                outcome: super::outcomes::outcome_to_domain(row, &report)?,
+                grantee_id,
+                region_code,
+            });
+        }
+        Ok(Some(chunk))
     }
 }

@@ -8,6 +8,7 @@ mod audit;
 mod bad_input;
 mod browser;
 mod concurrency;
+mod demo;
 mod end_to_end;
 mod faults;
 mod grants;

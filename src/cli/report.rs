@@ -1,0 +1,693 @@
+//! `tipgrants report` and `tipgrants export outcomes`: staff who want a
+//! spreadsheet or a picture read `StreamFiscalYearReport` and
+//! `ExportOutcomes` like any client and print them as an aligned table, as
+//! CSV, or (reports) as an SVG chart of stacked bars. Rows are printed as
+//! they arrive (the CSV of an export never holds more than one message in
+//! memory); only the chart waits for the whole report.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
+use tokio_stream::StreamExt;
+use tonic::Code;
+use tonic::metadata::AsciiMetadataValue;
+use tonic::transport::Channel;
+
+use super::Failure;
+use super::upload::{authorized, bearer, connect};
+use crate::pb::v1 as pb;
+use crate::pb::v1::report_service_client::ReportServiceClient;
+use crate::pb::v1::stream_fiscal_year_report_response::Part;
+
+/// Where the server is and who asks: the flags every client command shares.
+#[derive(Args, Debug, Clone)]
+pub struct ServerArgs {
+    /// The server: http://HOST:PORT, or https://HOST:PORT (checked against the system's roots, or --ca-cert).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "TIPGRANTS_SERVER",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub server: String,
+    /// The API token.
+    #[arg(long, env = "TIPGRANTS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// A file holding the API token (instead of --token).
+    #[arg(long, value_name = "FILE", conflicts_with = "token")]
+    pub token_file: Option<PathBuf>,
+    /// A PEM file of the certificate authority to trust for https:// instead of the system's roots.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl ServerArgs {
+    /// The client of the report service and the caller's `authorization` value.
+    async fn connect(&self) -> Result<(ReportServiceClient<Channel>, AsciiMetadataValue), Failure> {
+        let token = match &self.token_file {
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|error| {
+                Failure::CouldNotTry(format!(
+                    "cannot read --token-file {}: {error}",
+                    path.display()
+                ))
+            })?),
+            None => self.token.clone(),
+        };
+        let token = bearer(token.as_deref())?;
+        let channel = connect(&self.server, self.ca_cert.as_deref()).await?;
+        Ok((ReportServiceClient::new(channel), token))
+    }
+}
+
+/// How a report is printed.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Aligned columns for a terminal.
+    Table,
+    /// Comma-separated values with a header line, for a spreadsheet.
+    Csv,
+    /// An SVG chart: stacked bars of obligations by fiscal year and group.
+    Svg,
+}
+
+/// How the rows of a year are grouped.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    Account,
+    Country,
+    Region,
+    Pillar,
+    Grantee,
+    None,
+}
+
+impl GroupBy {
+    /// Whether a grant may count in several groups (so bars of groups overstate the year).
+    fn overlaps(self) -> bool {
+        matches!(self, GroupBy::Country | GroupBy::Region | GroupBy::Pillar)
+    }
+
+    fn to_proto(self) -> pb::ReportGrouping {
+        match self {
+            GroupBy::Account => pb::ReportGrouping::Account,
+            GroupBy::Country => pb::ReportGrouping::Country,
+            GroupBy::Region => pb::ReportGrouping::Region,
+            GroupBy::Pillar => pb::ReportGrouping::Pillar,
+            GroupBy::Grantee => pb::ReportGrouping::Grantee,
+            GroupBy::None => pb::ReportGrouping::None,
+        }
+    }
+}
+
+/// The flags of `report`.
+#[derive(Args, Debug, Clone)]
+pub struct ReportArgs {
+    /// First fiscal year.
+    #[arg(long, value_name = "YEAR")]
+    pub from: i32,
+    /// Last fiscal year.
+    #[arg(long, value_name = "YEAR")]
+    pub to: i32,
+    /// How each year's rows are grouped.
+    #[arg(long, value_enum, default_value = "account")]
+    pub by: GroupBy,
+    /// Only obligations from this funding account code (e.g. ESF).
+    #[arg(long)]
+    pub account: Option<String>,
+    /// Only grants with a project in this country (ISO 3166 alpha-2).
+    #[arg(long)]
+    pub country: Option<String>,
+    /// Only grants with a project in a country of this region.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Only the grants of this grantee, organizations/{id}.
+    #[arg(long)]
+    pub grantee: Option<String>,
+    /// table, csv or svg.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Write to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub connection: ServerArgs,
+}
+
+/// `tipgrants export ...`.
+#[derive(Subcommand, Debug, Clone)]
+pub enum ExportCommand {
+    /// Every accepted outcome matching the filters, as CSV (one line per outcome).
+    Outcomes(ExportOutcomesArgs),
+}
+
+/// The flags of `export outcomes`.
+#[derive(Args, Debug, Clone)]
+pub struct ExportOutcomesArgs {
+    /// Only this fiscal year (same as --from YEAR --to YEAR).
+    #[arg(long, value_name = "YEAR", conflicts_with_all = ["from", "to"])]
+    pub fiscal_year: Option<i32>,
+    /// Only this fiscal year or later.
+    #[arg(long, value_name = "YEAR")]
+    pub from: Option<i32>,
+    /// Only this fiscal year or earlier.
+    #[arg(long, value_name = "YEAR")]
+    pub to: Option<i32>,
+    /// Only this country (ISO 3166 alpha-2).
+    #[arg(long)]
+    pub country: Option<String>,
+    /// Only this region.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Only this kind, e.g. VICTIMS_ASSISTED or officials-trained.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Only the grants of this grantee, organizations/{id}.
+    #[arg(long)]
+    pub grantee: Option<String>,
+    /// Write to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub connection: ServerArgs,
+}
+
+/// The server's refusal, or why the command could not try.
+fn refused(status: tonic::Status) -> Failure {
+    match status.code() {
+        Code::Unauthenticated | Code::Unavailable => {
+            Failure::CouldNotTry(format!("{:?}: {}", status.code(), status.message()))
+        }
+        code => {
+            let mut lines = vec![format!(
+                "the server refused: {code:?}: {}",
+                status.message()
+            )];
+            use tonic_types::StatusExt;
+            if let Some(bad) = status.get_details_bad_request() {
+                lines.extend(
+                    bad.field_violations.iter().map(|violation| {
+                        format!("  {}: {}", violation.field, violation.description)
+                    }),
+                );
+            }
+            Failure::Refused(lines)
+        }
+    }
+}
+
+fn write_failed(error: impl std::fmt::Display) -> Failure {
+    Failure::CouldNotTry(format!("cannot write the output: {error}"))
+}
+
+/// Standard output, or the file of `--output`.
+fn output(path: Option<&PathBuf>) -> Result<Box<dyn Write>, Failure> {
+    Ok(match path {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(|error| {
+                Failure::CouldNotTry(format!("cannot create {}: {error}", path.display()))
+            })?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    })
+}
+
+/// The short name of an outcome kind, e.g. `VICTIMS_ASSISTED`.
+pub fn kind_code(kind: pb::OutcomeKind) -> &'static str {
+    kind.as_str_name()
+        .strip_prefix("OUTCOME_KIND_")
+        .unwrap_or_default()
+}
+
+/// Every outcome kind, in the order of the columns.
+pub fn outcome_kinds() -> impl Iterator<Item = pb::OutcomeKind> {
+    (1..).map_while(|value| pb::OutcomeKind::try_from(value).ok())
+}
+
+/// The columns of a report's CSV.
+pub fn report_columns() -> Vec<String> {
+    let mut columns: Vec<String> = [
+        "part",
+        "fiscal_year",
+        "group",
+        "group_name",
+        "obligated_cents",
+        "obligated_thousands",
+        "grants_active",
+        "projects_active",
+        "emergency_cases",
+        "emergency_cases_suppressed",
+        "emergency_approved_cents",
+        "emergency_paid_cents",
+        "victims_helped",
+        "victims_helped_suppressed",
+    ]
+    .map(String::from)
+    .to_vec();
+    for kind in outcome_kinds() {
+        let code = kind_code(kind).to_ascii_lowercase();
+        columns.push(format!("{code}_count"));
+        columns.push(format!("{code}_quantity"));
+        columns.push(format!("{code}_quantity_suppressed"));
+    }
+    columns
+}
+
+/// One line of a report's CSV.
+pub fn report_record(part: &str, figures: &pb::ReportFigures) -> Vec<String> {
+    let fund = figures.emergency_fund.unwrap_or_default();
+    let mut record = vec![
+        part.to_string(),
+        figures.fiscal_year.to_string(),
+        figures.group.clone(),
+        figures.group_display_name.clone(),
+        figures.obligated_cents.to_string(),
+        figures.obligated_thousands.to_string(),
+        figures.grants_active.to_string(),
+        figures.projects_active.to_string(),
+        fund.cases.to_string(),
+        fund.cases_suppressed.to_string(),
+        fund.approved_cents.to_string(),
+        fund.paid_cents.to_string(),
+        fund.victims_helped.to_string(),
+        fund.victims_helped_suppressed.to_string(),
+    ];
+    for kind in outcome_kinds() {
+        let tally = figures
+            .outcomes
+            .iter()
+            .find(|tally| tally.kind == kind as i32)
+            .copied()
+            .unwrap_or_default();
+        record.push(tally.count.to_string());
+        record.push(tally.quantity.to_string());
+        record.push(tally.quantity_suppressed.to_string());
+    }
+    record
+}
+
+/// A report's part as read: ("row" | "subtotal" | "total", its figures).
+pub type Line = (&'static str, pb::ReportFigures);
+
+fn line_of(part: Part) -> Option<Line> {
+    match part {
+        Part::Header(_) => None,
+        Part::Row(figures) => Some(("row", figures)),
+        Part::Subtotal(figures) => Some(("subtotal", figures)),
+        Part::GrandTotal(figures) => Some(("total", figures)),
+    }
+}
+
+/// Runs `report`.
+pub async fn report(args: ReportArgs) -> Result<(), Failure> {
+    let (mut client, token) = args.connection.connect().await?;
+    let request = pb::StreamFiscalYearReportRequest {
+        from_fiscal_year: args.from,
+        to_fiscal_year: args.to,
+        account_code: args.account.clone().unwrap_or_default(),
+        country_code: args.country.clone().unwrap_or_default(),
+        region_code: args.region.clone().unwrap_or_default(),
+        pillar: 0,
+        grantee: args.grantee.clone().unwrap_or_default(),
+        group_by: args.by.to_proto() as i32,
+    };
+    let mut stream = client
+        .stream_fiscal_year_report(authorized(&token, request))
+        .await
+        .map_err(refused)?
+        .into_inner();
+    let out = output(args.output.as_ref())?;
+    if args.format == Format::Csv {
+        // Written as the lines arrive.
+        let mut csv = csv::Writer::from_writer(out);
+        csv.write_record(report_columns()).map_err(write_failed)?;
+        while let Some(message) = stream.next().await {
+            if let Some((part, figures)) = message.map_err(refused)?.part.and_then(line_of) {
+                csv.write_record(report_record(part, &figures))
+                    .map_err(write_failed)?;
+            }
+        }
+        return csv.flush().map_err(write_failed);
+    }
+    let mut lines = Vec::new();
+    while let Some(message) = stream.next().await {
+        lines.extend(message.map_err(refused)?.part.and_then(line_of));
+    }
+    let text = match args.format {
+        Format::Svg => chart(&lines, &args)?,
+        _ => table(&lines),
+    };
+    let mut out = out;
+    out.write_all(text.as_bytes()).map_err(write_failed)?;
+    out.flush().map_err(write_failed)
+}
+
+/// A count of people as printed: the number, or `withheld`.
+fn people(count: i64, suppressed: bool) -> String {
+    if suppressed {
+        "withheld".into()
+    } else {
+        count.to_string()
+    }
+}
+
+/// Thousands with a separator every three digits.
+fn grouped(value: i64) -> String {
+    let digits = value.unsigned_abs().to_string();
+    let mut text = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            text.push(',');
+        }
+        text.push(digit);
+    }
+    if value < 0 { format!("-{text}") } else { text }
+}
+
+/// The report as aligned columns.
+pub fn table(lines: &[Line]) -> String {
+    let mut rows = vec![[
+        "fiscal year".to_string(),
+        "group".into(),
+        "name".into(),
+        "$ thousands".into(),
+        "grants".into(),
+        "projects".into(),
+        "victims helped".into(),
+    ]];
+    for (part, figures) in lines {
+        let year = match *part {
+            "total" => "all".to_string(),
+            _ => format!("FY {}", figures.fiscal_year),
+        };
+        let group = match *part {
+            "row" => figures.group.clone(),
+            "subtotal" => "subtotal".into(),
+            _ => "total".into(),
+        };
+        let helped = figures
+            .emergency_fund
+            .map(|fund| people(fund.victims_helped, fund.victims_helped_suppressed))
+            .unwrap_or_default();
+        rows.push([
+            year,
+            group,
+            figures.group_display_name.clone(),
+            grouped(figures.obligated_thousands),
+            figures.grants_active.to_string(),
+            figures.projects_active.to_string(),
+            helped,
+        ]);
+    }
+    let mut widths = [0; 7];
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut text = String::new();
+    for row in &rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .enumerate()
+            .map(|(column, (cell, width))| {
+                // Text left, numbers right.
+                if column < 3 {
+                    format!("{cell:<width$}")
+                } else {
+                    format!("{cell:>width$}")
+                }
+            })
+            .collect();
+        text.push_str(cells.join("  ").trim_end());
+        text.push('\n');
+    }
+    text
+}
+
+/// The report as an SVG chart: per fiscal year, a bar of its rows stacked
+/// (or of its subtotal, without rows), in thousands of dollars.
+pub fn chart(lines: &[Line], args: &ReportArgs) -> Result<String, Failure> {
+    use plotters::prelude::*;
+
+    let chart_failed = |error: &dyn std::fmt::Display| {
+        Failure::CouldNotTry(format!("cannot draw the chart: {error}"))
+    };
+    let rows: Vec<&pb::ReportFigures> = lines
+        .iter()
+        .filter(|(part, _)| *part == "row")
+        .map(|(_, figures)| figures)
+        .collect();
+    let bars: Vec<&pb::ReportFigures> = if rows.is_empty() {
+        lines
+            .iter()
+            .filter(|(part, _)| *part == "subtotal")
+            .map(|(_, figures)| figures)
+            .collect()
+    } else {
+        rows
+    };
+    let mut groups: Vec<(String, String)> = Vec::new();
+    for figures in &bars {
+        let key = (figures.group.clone(), figures.group_display_name.clone());
+        if !groups.contains(&key) {
+            groups.push(key);
+        }
+    }
+    let mut heights: std::collections::BTreeMap<i32, i64> = std::collections::BTreeMap::new();
+    for figures in &bars {
+        *heights.entry(figures.fiscal_year).or_default() += figures.obligated_thousands.max(0);
+    }
+    let top = heights.values().copied().max().unwrap_or(0).max(1) as f64 * 1.15;
+    let total = lines
+        .iter()
+        .find(|(part, _)| *part == "total")
+        .map(|(_, figures)| figures.obligated_thousands)
+        .unwrap_or_default();
+    let overlap = args.by.overlaps();
+    let title = format!(
+        "Obligations by fiscal year and {}, FY {}-{}: ${} thousand{}",
+        format!("{:?}", args.by).to_lowercase(),
+        args.from,
+        args.to,
+        grouped(total),
+        if overlap { " (groups overlap)" } else { "" }
+    );
+
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (960, 540)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| chart_failed(&e))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 20))
+            .margin(16)
+            .x_label_area_size(36)
+            .y_label_area_size(72)
+            .build_cartesian_2d(
+                (f64::from(args.from) - 0.5)..(f64::from(args.to) + 0.5),
+                0f64..top,
+            )
+            .map_err(|e| chart_failed(&e))?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels((args.to - args.from + 1).max(1) as usize)
+            .x_label_formatter(&|x| {
+                if (x - x.round()).abs() < 1e-6 {
+                    format!("FY {}", x.round() as i64)
+                } else {
+                    String::new()
+                }
+            })
+            .y_desc("$ thousands")
+            .y_label_formatter(&|y| grouped(*y as i64))
+            .draw()
+            .map_err(|e| chart_failed(&e))?;
+        let mut base: std::collections::BTreeMap<i32, f64> = std::collections::BTreeMap::new();
+        for (index, (group, name)) in groups.iter().enumerate() {
+            let color = Palette99::pick(index).to_rgba();
+            let mut rectangles = Vec::new();
+            for figures in bars.iter().filter(|f| &f.group == group) {
+                let x = f64::from(figures.fiscal_year);
+                let bottom = base.entry(figures.fiscal_year).or_default();
+                let height = figures.obligated_thousands.max(0) as f64;
+                rectangles.push(Rectangle::new(
+                    [(x - 0.35, *bottom), (x + 0.35, *bottom + height)],
+                    color.filled(),
+                ));
+                *bottom += height;
+            }
+            let label = match (group.as_str(), name.as_str()) {
+                ("", _) => "all".to_string(),
+                (group, "") => group.to_string(),
+                (group, name) => format!("{group}: {name}"),
+            };
+            chart
+                .draw_series(rectangles)
+                .map_err(|e| chart_failed(&e))?
+                .label(label)
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 6), (x + 12, y + 6)], color.filled())
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| chart_failed(&e))?;
+        root.present().map_err(|e| chart_failed(&e))?;
+    }
+    Ok(svg)
+}
+
+/// The columns of an export's CSV.
+pub const EXPORT_COLUMNS: [&str; 27] = [
+    "name",
+    "grantee",
+    "kind",
+    "country_code",
+    "region_code",
+    "outcome_date",
+    "fiscal_year",
+    "quantity",
+    "police",
+    "prosecutors",
+    "judges",
+    "labour_inspectors",
+    "social_workers",
+    "other_officials",
+    "female",
+    "male",
+    "other_sex",
+    "children",
+    "adults",
+    "first_for_country",
+    "milestone",
+    "indicator",
+    "description",
+    "evidence_uri",
+    "create_time",
+    "update_time",
+    "etag",
+];
+
+fn rfc3339(time: Option<prost_types::Timestamp>) -> String {
+    time.and_then(|time| {
+        chrono::DateTime::from_timestamp(time.seconds, u32::try_from(time.nanos).unwrap_or(0))
+    })
+    .map(|time| time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+    .unwrap_or_default()
+}
+
+/// One line of an export's CSV.
+pub fn export_record(row: pb::ExportedOutcome) -> Vec<String> {
+    let outcome = row.outcome.unwrap_or_default();
+    let officials = outcome.officials_trained.unwrap_or_default();
+    let victims = outcome.victims.unwrap_or_default();
+    let kind = pb::OutcomeKind::try_from(outcome.kind).unwrap_or(pb::OutcomeKind::Unspecified);
+    vec![
+        outcome.name,
+        row.grantee,
+        kind_code(kind).to_string(),
+        outcome.country_code,
+        row.region_code,
+        outcome.outcome_date,
+        outcome.fiscal_year.to_string(),
+        outcome.quantity.to_string(),
+        officials.police.to_string(),
+        officials.prosecutors.to_string(),
+        officials.judges.to_string(),
+        officials.labour_inspectors.to_string(),
+        officials.social_workers.to_string(),
+        officials.other.to_string(),
+        victims.female.to_string(),
+        victims.male.to_string(),
+        victims.other_sex.to_string(),
+        victims.children.to_string(),
+        victims.adults.to_string(),
+        outcome.first_for_country.to_string(),
+        outcome.milestone,
+        outcome.indicator,
+        outcome.description,
+        outcome.evidence_uri,
+        rfc3339(outcome.create_time),
+        rfc3339(outcome.update_time),
+        outcome.etag,
+    ]
+}
+
+/// Runs `export outcomes`.
+pub async fn export_outcomes(args: ExportOutcomesArgs) -> Result<u64, Failure> {
+    let kind = match &args.kind {
+        None => pb::OutcomeKind::Unspecified,
+        Some(text) => {
+            let code = format!(
+                "OUTCOME_KIND_{}",
+                text.trim().to_ascii_uppercase().replace('-', "_")
+            );
+            pb::OutcomeKind::from_str_name(&code).ok_or_else(|| {
+                Failure::CouldNotTry(format!(
+                    "--kind {text:?}: use one of {}",
+                    outcome_kinds()
+                        .map(kind_code)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?
+        }
+    };
+    let (from, to) = match args.fiscal_year {
+        Some(year) => (year, year),
+        None => (args.from.unwrap_or(0), args.to.unwrap_or(0)),
+    };
+    let (mut client, token) = args.connection.connect().await?;
+    let request = pb::ExportOutcomesRequest {
+        from_fiscal_year: from,
+        to_fiscal_year: to,
+        country_code: args.country.clone().unwrap_or_default(),
+        region_code: args.region.clone().unwrap_or_default(),
+        kind: kind as i32,
+        grantee: args.grantee.clone().unwrap_or_default(),
+    };
+    let mut stream = client
+        .export_outcomes(authorized(&token, request))
+        .await
+        .map_err(refused)?
+        .into_inner();
+    let mut csv = csv::Writer::from_writer(output(args.output.as_ref())?);
+    csv.write_record(EXPORT_COLUMNS).map_err(write_failed)?;
+    let mut written = 0;
+    while let Some(message) = stream.next().await {
+        for row in message.map_err(refused)?.outcomes {
+            csv.write_record(export_record(row)).map_err(write_failed)?;
+            written += 1;
+        }
+    }
+    csv.flush().map_err(write_failed)?;
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_are_grouped_by_three_digits() {
+        assert_eq!(grouped(97_300), "97,300");
+        assert_eq!(grouped(-1_234_567), "-1,234,567");
+        assert_eq!(grouped(0), "0");
+    }
+
+    #[test]
+    fn every_outcome_kind_has_its_three_columns() {
+        assert_eq!(outcome_kinds().count(), 12);
+        assert_eq!(report_columns().len(), 14 + 36);
+        assert_eq!(
+            kind_code(pb::OutcomeKind::VictimsAssisted),
+            "VICTIMS_ASSISTED"
+        );
+    }
+}

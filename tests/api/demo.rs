@@ -1,0 +1,641 @@
+//! The demo portfolio, loaded by the real binary (`tipgrants seed-demo`)
+//! into the test server's database; `ExportOutcomes` over it (filters, a
+//! grantee's own rows, order, a cancelled export giving its slot back); and
+//! the `report` and `export outcomes` commands, whose CSV parses back to the
+//! stream and whose chart is well-formed SVG.
+
+use std::collections::BTreeSet;
+use std::process::Output;
+
+use tipgrants::cli::report::{EXPORT_COLUMNS, export_record, report_columns, report_record};
+use tipgrants::demo::{APPENDIX, FIRST_YEAR, LAST_YEAR};
+use tipgrants::pb::v1 as pb;
+use tipgrants::pb::v1::stream_fiscal_year_report_response::Part;
+use tipgrants::secret::{ExposeSecret, SecretString};
+use tokio_stream::StreamExt;
+use tonic::Code;
+
+use crate::helpers::*;
+
+/// A test key (never a real one): 32 bytes of 1s.
+const KEY: &str = "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+
+/// A server with a key for personal data, and the environment that points the binary at its database.
+struct Demo {
+    app: TestApp,
+    environment: Vec<(String, String)>,
+}
+
+/// A server whose database holds the demo portfolio.
+async fn demo_with(customize: impl FnOnce(&mut tipgrants::settings::Settings)) -> Demo {
+    let mut environment = Vec::new();
+    let app = spawn_app_with(|settings| {
+        settings.privacy.keys = SecretString::from(KEY.to_string());
+        settings.privacy.active_key = "k1".into();
+        customize(settings);
+        environment = vec![
+            (
+                "TIPGRANTS__DATABASE__URL".to_string(),
+                settings.database.url.expose_secret().to_string(),
+            ),
+            (
+                "TIPGRANTS__DATABASE__SQLITE_PATH".to_string(),
+                settings.database.sqlite_path.clone(),
+            ),
+            ("TIPGRANTS__PRIVACY__KEYS".to_string(), KEY.to_string()),
+            (
+                "TIPGRANTS__PRIVACY__ACTIVE_KEY".to_string(),
+                "k1".to_string(),
+            ),
+            (
+                "TIPGRANTS__TELEMETRY__FILTER".to_string(),
+                "warn".to_string(),
+            ),
+        ];
+    })
+    .await;
+    let demo = Demo { app, environment };
+    demo.seed().await;
+    demo
+}
+
+async fn demo() -> Demo {
+    demo_with(|_| {}).await
+}
+
+impl Demo {
+    /// Runs `tipgrants seed-demo` on the server's database; its standard output.
+    async fn seed(&self) -> String {
+        let output = self.run(&["seed-demo"]).await;
+        assert!(output.status.success(), "seed-demo: {}", text(&output));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Runs the binary with `args`, the database environment, and the admin token and the
+    /// server's address for client commands.
+    async fn run(&self, args: &[&str]) -> Output {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_tipgrants"))
+            .args(args)
+            .envs(self.environment.iter().cloned())
+            .env("TIPGRANTS_SERVER", format!("http://{}", self.app.address))
+            .env("TIPGRANTS_TOKEN", &self.app.admin_token)
+            .output()
+            .await
+            .expect("the binary runs")
+    }
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// The parts of a report after its header: ("row" | "subtotal" | "total", figures).
+async fn report_lines(
+    app: &TestApp,
+    token: Option<&str>,
+    request: pb::StreamFiscalYearReportRequest,
+) -> Vec<(&'static str, pb::ReportFigures)> {
+    let mut stream = app
+        .reports(token)
+        .stream_fiscal_year_report(request)
+        .await
+        .expect("the report starts")
+        .into_inner();
+    let mut lines = Vec::new();
+    while let Some(message) = stream.next().await {
+        match message.expect("the report streams").part.expect("a part") {
+            Part::Header(_) => {}
+            Part::Row(figures) => lines.push(("row", figures)),
+            Part::Subtotal(figures) => lines.push(("subtotal", figures)),
+            Part::GrandTotal(figures) => lines.push(("total", figures)),
+        }
+    }
+    lines
+}
+
+fn by_account(from: i32, to: i32) -> pb::StreamFiscalYearReportRequest {
+    pb::StreamFiscalYearReportRequest {
+        from_fiscal_year: from,
+        to_fiscal_year: to,
+        group_by: pb::ReportGrouping::Account as i32,
+        ..Default::default()
+    }
+}
+
+/// Every row of an export.
+async fn export(
+    app: &TestApp,
+    token: Option<&str>,
+    request: pb::ExportOutcomesRequest,
+) -> Vec<pb::ExportedOutcome> {
+    let mut stream = app
+        .reports(token)
+        .export_outcomes(request)
+        .await
+        .expect("the export starts")
+        .into_inner();
+    let mut rows = Vec::new();
+    while let Some(message) = stream.next().await {
+        rows.extend(message.expect("the export streams").outcomes);
+    }
+    rows
+}
+
+fn outcome(row: &pb::ExportedOutcome) -> &pb::Outcome {
+    row.outcome
+        .as_ref()
+        .expect("an exported row carries its outcome")
+}
+
+/// A planned outcome: (US fiscal year, country, kind, grantee's display name).
+type Planned = (i32, String, pb::OutcomeKind, String);
+
+/// The demo plan's outcomes.
+fn planned_outcomes() -> Vec<Planned> {
+    let plan = tipgrants::demo::plan();
+    plan.grants
+        .iter()
+        .flat_map(|grant| {
+            let grantee = plan.organizations[grant.grantee].display_name.clone();
+            grant.outcomes.iter().map(move |outcome| {
+                let year = chrono::Datelike::year(&outcome.date)
+                    + i32::from(chrono::Datelike::month(&outcome.date) >= 10);
+                (
+                    year,
+                    outcome.country_code.clone(),
+                    outcome.kind,
+                    grantee.clone(),
+                )
+            })
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn seed_demo_twice_changes_nothing_and_by_account_reproduces_the_appendix_table_to_97_3_million()
+ {
+    let demo = demo().await;
+    let before = demo.app.row_counts().await;
+
+    let second = demo.seed().await;
+    let lines = report_lines(
+        &demo.app,
+        demo.app.admin(),
+        by_account(FIRST_YEAR, LAST_YEAR),
+    )
+    .await;
+    let summary = demo
+        .app
+        .reports(demo.app.admin())
+        .get_portfolio_summary(pb::GetPortfolioSummaryRequest {
+            from_fiscal_year: FIRST_YEAR,
+            to_fiscal_year: LAST_YEAR,
+        })
+        .await
+        .expect("the summary")
+        .into_inner();
+    let fy2014 = report_lines(&demo.app, demo.app.admin(), by_account(2014, 2014)).await;
+
+    assert_eq!(demo.app.row_counts().await, before, "the second run wrote");
+    assert!(second.contains("345 grants and projects"), "{second}");
+    let mut table = Vec::new();
+    for (index, year) in (FIRST_YEAR..=LAST_YEAR).enumerate() {
+        for (account, name, thousands) in APPENDIX {
+            table.push((
+                year,
+                account.to_string(),
+                name.to_string(),
+                thousands[index],
+            ));
+        }
+    }
+    let rows: Vec<(i32, String, String, i64)> = lines
+        .iter()
+        .filter(|(part, _)| *part == "row")
+        .map(|(_, f)| {
+            (
+                f.fiscal_year,
+                f.group.clone(),
+                f.group_display_name.clone(),
+                f.obligated_thousands,
+            )
+        })
+        .collect();
+    assert_eq!(rows, table);
+    let (_, total) = lines.last().expect("a grand total");
+    assert_eq!(total.obligated_cents, 9_730_000_000);
+    assert_eq!(total.obligated_thousands, 97_300);
+    assert_eq!(summary.obligated_cents, 9_730_000_000);
+    assert!(summary.projects_active > 340, "{summary:?}");
+    let fund = fy2014
+        .last()
+        .and_then(|(_, total)| total.emergency_fund)
+        .expect("the fund's figures");
+    assert!(!fund.victims_helped_suppressed);
+    assert!(fund.victims_helped > 50, "{fund:?}");
+}
+
+#[tokio::test]
+async fn an_export_streams_every_accepted_outcome_in_order_and_each_filter_keeps_only_its_own() {
+    let demo = demo().await;
+    let app = &demo.app;
+    let planned = planned_outcomes();
+    let all = export(app, app.admin(), Default::default()).await;
+    // A draft report's outcome is no result yet: it is never exported.
+    let first = outcome(&all[0]);
+    let project = first
+        .name
+        .split("/outcomeReports/")
+        .next()
+        .expect("a project");
+    let draft = app
+        .outcome_reports(app.admin())
+        .create_outcome_report(pb::CreateOutcomeReportRequest {
+            parent: project.to_string(),
+            outcome_report: Some(pb::OutcomeReport {
+                period: first.fiscal_year.to_string(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("a draft report")
+        .into_inner();
+    app.outcome_reports(app.admin())
+        .create_outcome(pb::CreateOutcomeRequest {
+            parent: draft.name,
+            outcome: Some(pb::Outcome {
+                kind: pb::OutcomeKind::Other as i32,
+                description: "Not reviewed yet".into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("a draft outcome");
+    let filtered = |request: pb::ExportOutcomesRequest| export(app, app.admin(), request);
+
+    let after_draft = export(app, app.admin(), Default::default()).await;
+    let fy2014 = filtered(pb::ExportOutcomesRequest {
+        from_fiscal_year: 2014,
+        to_fiscal_year: 2014,
+        ..Default::default()
+    })
+    .await;
+    let albania = filtered(pb::ExportOutcomesRequest {
+        country_code: "al".into(),
+        ..Default::default()
+    })
+    .await;
+    let assisted = filtered(pb::ExportOutcomesRequest {
+        kind: pb::OutcomeKind::VictimsAssisted as i32,
+        from_fiscal_year: 2011,
+        ..Default::default()
+    })
+    .await;
+    let southern_africa = filtered(pb::ExportOutcomesRequest {
+        region_code: "AF".into(),
+        to_fiscal_year: 2012,
+        ..Default::default()
+    })
+    .await;
+
+    assert_eq!(all.len(), planned.len());
+    assert_eq!(after_draft, all);
+    let ids: Vec<String> = all
+        .iter()
+        .map(|row| {
+            outcome(row)
+                .name
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted, "rows come in outcome id order");
+    let count =
+        |keep: &dyn Fn(&Planned) -> bool| planned.iter().filter(|outcome| keep(outcome)).count();
+    assert_eq!(fy2014.len(), count(&|o| o.0 == 2014));
+    assert!(fy2014.iter().all(|row| outcome(row).fiscal_year == 2014));
+    assert_eq!(albania.len(), count(&|o| o.1 == "AL"));
+    assert_eq!(
+        assisted.len(),
+        count(&|o| o.2 == pb::OutcomeKind::VictimsAssisted && o.0 >= 2011)
+    );
+    assert!(!assisted.is_empty());
+    assert!(southern_africa.iter().all(|row| row.region_code == "AF"));
+    assert!(
+        southern_africa
+            .iter()
+            .all(|row| outcome(row).fiscal_year <= 2012)
+    );
+    let invalid = app
+        .reports(app.admin())
+        .export_outcomes(pb::ExportOutcomesRequest {
+            from_fiscal_year: 2014,
+            to_fiscal_year: 2013,
+            kind: 99,
+            grantee: "grants/x".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("a bad filter is refused");
+    assert_eq!(invalid.code(), Code::InvalidArgument);
+    assert_eq!(
+        violated_fields(&invalid),
+        vec!["to_fiscal_year", "kind", "grantee"]
+    );
+}
+
+#[tokio::test]
+async fn a_grantee_exports_the_outcomes_of_its_own_grants_only() {
+    let demo = demo().await;
+    let app = &demo.app;
+    let all = export(app, app.admin(), Default::default()).await;
+    let grantee = all[0].grantee.clone();
+    let other = all
+        .iter()
+        .map(|row| row.grantee.clone())
+        .find(|name| name != &grantee)
+        .expect("another grantee");
+    let token = app.token(pb::Role::Grantee, &grantee).await;
+    let display_name = app
+        .organizations(app.admin())
+        .get_organization(pb::GetOrganizationRequest {
+            name: grantee.clone(),
+        })
+        .await
+        .expect("the grantee")
+        .into_inner()
+        .display_name;
+
+    let own = export(app, Some(&token), Default::default()).await;
+    let asking_for_another = export(
+        app,
+        Some(&token),
+        pb::ExportOutcomesRequest {
+            grantee: other,
+            ..Default::default()
+        },
+    )
+    .await;
+    let staff_view = export(
+        app,
+        app.admin(),
+        pb::ExportOutcomesRequest {
+            grantee: grantee.clone(),
+            ..Default::default()
+        },
+    )
+    .await;
+
+    assert!(own.iter().all(|row| row.grantee == grantee));
+    let planned = planned_outcomes()
+        .into_iter()
+        .filter(|outcome| outcome.3 == display_name)
+        .count();
+    assert_eq!(own.len(), planned);
+    assert!(asking_for_another.is_empty());
+    assert_eq!(staff_view, own);
+}
+
+#[tokio::test]
+async fn an_export_beyond_the_stream_limit_is_refused_and_a_cancelled_one_stops_and_frees_its_slot()
+{
+    let demo = demo_with(|settings| settings.reports.max_concurrent_streams = 1).await;
+    let app = &demo.app;
+    let model = export(app, app.admin(), Default::default()).await[0].clone();
+    let id = outcome(&model)
+        .name
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    // 30,000 more accepted outcomes: far more than the stream's buffer and the connection's window.
+    app.execute_sql(&format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30000) \
+         INSERT INTO outcomes (id, report_id, kind, country_code, outcome_date, fiscal_year, \
+         quantity, breakdown, first_for_country, description, evidence_uri, indicator_id, \
+         milestone_id, create_time, update_time, delete_time, revision) \
+         SELECT o.id || '-' || n.i, o.report_id, o.kind, o.country_code, o.outcome_date, \
+         o.fiscal_year, o.quantity, o.breakdown, o.first_for_country, o.description, \
+         o.evidence_uri, o.indicator_id, NULL, o.create_time, o.update_time, NULL, o.revision \
+         FROM n, outcomes o WHERE o.id = '{id}'"
+    ))
+    .await;
+    // A client that reads slowly: a small HTTP/2 window, and it reads one message.
+    let slow_channel = tonic::transport::Channel::from_shared(format!("http://{}", app.address))
+        .expect("uri")
+        .initial_stream_window_size(Some(1024))
+        .connect_lazy();
+    let mut slow = pb::report_service_client::ReportServiceClient::with_interceptor(
+        slow_channel,
+        app.bearer(app.admin()),
+    );
+    let mut first = slow
+        .export_outcomes(pb::ExportOutcomesRequest::default())
+        .await
+        .expect("the first export starts")
+        .into_inner();
+    let first_message = first.next().await;
+
+    let refused = app
+        .reports(app.admin())
+        .export_outcomes(pb::ExportOutcomesRequest::default())
+        .await
+        .expect_err("a second export is refused while the first runs");
+    drop(first);
+    let admitted = eventually("the cancelled export gives its slot back", || async {
+        app.reports(app.admin())
+            .export_outcomes(pb::ExportOutcomesRequest {
+                country_code: "ZZ".into(),
+                ..Default::default()
+            })
+            .await
+            .ok()
+    })
+    .await;
+
+    assert!(matches!(first_message, Some(Ok(message)) if message.outcomes.len() == 1_000));
+    assert_eq!(refused.code(), Code::ResourceExhausted);
+    assert_eq!(reason(&refused), "TOO_MANY_REPORT_STREAMS");
+    let messages: Vec<_> = admitted.into_inner().collect::<Vec<_>>().await;
+    assert!(messages.is_empty(), "no outcome in ZZ: {messages:?}");
+}
+
+#[tokio::test]
+async fn an_export_of_long_descriptions_comes_in_messages_every_client_can_decode() {
+    let demo = demo().await;
+    let app = &demo.app;
+    let before = export(app, app.admin(), Default::default()).await;
+    let id = outcome(&before[0])
+        .name
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    // 600 outcomes of 9,000 characters each: 5.4 MB, more than a client decodes in one message.
+    let long = "x".repeat(9_000);
+    app.execute_sql(&format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 600) \
+         INSERT INTO outcomes (id, report_id, kind, country_code, outcome_date, fiscal_year, \
+         quantity, breakdown, first_for_country, description, evidence_uri, indicator_id, \
+         milestone_id, create_time, update_time, delete_time, revision) \
+         SELECT o.id || '-' || n.i, o.report_id, o.kind, o.country_code, o.outcome_date, \
+         o.fiscal_year, o.quantity, o.breakdown, o.first_for_country, '{long}', \
+         o.evidence_uri, o.indicator_id, NULL, o.create_time, o.update_time, NULL, o.revision \
+         FROM n, outcomes o WHERE o.id = '{id}'"
+    ))
+    .await;
+
+    let mut stream = app
+        .reports(app.admin())
+        .export_outcomes(pb::ExportOutcomesRequest::default())
+        .await
+        .expect("the export starts")
+        .into_inner();
+    let mut sizes = Vec::new();
+    let mut rows = 0;
+    while let Some(message) = stream.next().await {
+        let message = message.expect("every message decodes with the default limit");
+        sizes.push(prost::Message::encoded_len(&message));
+        rows += message.outcomes.len();
+    }
+
+    assert_eq!(rows, before.len() + 600);
+    assert!(sizes.len() >= 6, "{sizes:?}");
+    assert!(sizes.iter().all(|size| *size < 1_100_000), "{sizes:?}");
+}
+
+/// Parses CSV text into its header and records.
+fn parse_csv(text: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut reader = csv::Reader::from_reader(text);
+    let header = reader
+        .headers()
+        .expect("a header")
+        .iter()
+        .map(String::from)
+        .collect();
+    let records = reader
+        .records()
+        .map(|record| {
+            record
+                .expect("a well-formed record")
+                .iter()
+                .map(String::from)
+                .collect()
+        })
+        .collect();
+    (header, records)
+}
+
+#[tokio::test]
+async fn the_report_command_prints_csv_that_parses_back_to_the_stream_and_a_well_formed_svg_chart()
+{
+    let demo = demo().await;
+    let directory = tempfile::tempdir().expect("a directory");
+    let chart_path = directory.path().join("chart.svg");
+
+    let csv_run = demo
+        .run(&[
+            "report", "--from", "2009", "--to", "2014", "--by", "account", "--format", "csv",
+        ])
+        .await;
+    let table_run = demo
+        .run(&[
+            "report", "--from", "2009", "--to", "2013", "--by", "account",
+        ])
+        .await;
+    let svg_run = demo
+        .run(&[
+            "report",
+            "--from",
+            "2009",
+            "--to",
+            "2013",
+            "--by",
+            "account",
+            "--format",
+            "svg",
+            "--output",
+            chart_path.to_str().expect("a UTF-8 path"),
+        ])
+        .await;
+    let stream = report_lines(&demo.app, demo.app.admin(), by_account(2009, 2014)).await;
+
+    assert!(csv_run.status.success(), "{}", text(&csv_run));
+    let (header, records) = parse_csv(&csv_run.stdout);
+    assert_eq!(header, report_columns());
+    let expected: Vec<Vec<String>> = stream
+        .iter()
+        .map(|(part, figures)| report_record(part, figures))
+        .collect();
+    assert_eq!(records, expected);
+    let cents: i64 = records
+        .iter()
+        .filter(|record| record[0] == "row" && record[1] != "2014")
+        .map(|record| record[4].parse::<i64>().expect("cents"))
+        .sum();
+    assert_eq!(cents, 9_730_000_000);
+    assert!(table_run.status.success(), "{}", text(&table_run));
+    let table = String::from_utf8_lossy(&table_run.stdout);
+    assert!(
+        table.lines().last().unwrap_or_default().contains("97,300"),
+        "{table}"
+    );
+    assert!(svg_run.status.success(), "{}", text(&svg_run));
+    let svg = std::fs::read_to_string(&chart_path).expect("the chart was written");
+    let document = roxmltree::Document::parse(&svg).expect("well-formed SVG");
+    assert_eq!(document.root_element().tag_name().name(), "svg");
+    let texts: BTreeSet<String> = document
+        .descendants()
+        .filter(|node| node.has_tag_name("text"))
+        .filter_map(|node| node.text())
+        .map(|text| text.trim().to_string())
+        .collect();
+    assert!(texts.contains("ESF: Economic Support Fund"), "{texts:?}");
+    assert!(texts.contains("FY 2013"), "{texts:?}");
+    let bars = document
+        .descendants()
+        .filter(|node| node.has_tag_name("rect"))
+        .count();
+    assert!(bars >= 10, "two accounts in five years: {bars} rectangles");
+}
+
+#[tokio::test]
+async fn the_export_command_writes_a_csv_line_per_outcome_that_parses_back_to_the_stream() {
+    let demo = demo().await;
+
+    let run = demo
+        .run(&["export", "outcomes", "--fiscal-year", "2014"])
+        .await;
+    let bad_kind = demo
+        .run(&["export", "outcomes", "--kind", "miracles"])
+        .await;
+    let stream = export(
+        &demo.app,
+        demo.app.admin(),
+        pb::ExportOutcomesRequest {
+            from_fiscal_year: 2014,
+            to_fiscal_year: 2014,
+            ..Default::default()
+        },
+    )
+    .await;
+
+    assert!(run.status.success(), "{}", text(&run));
+    let (header, records) = parse_csv(&run.stdout);
+    assert_eq!(header, EXPORT_COLUMNS.map(String::from).to_vec());
+    let expected: Vec<Vec<String>> = stream.into_iter().map(export_record).collect();
+    assert!(!expected.is_empty());
+    assert_eq!(records, expected);
+    assert!(records.iter().all(|record| record[6] == "2014"));
+    assert_eq!(bad_kind.status.code(), Some(2), "{}", text(&bad_kind));
+}
