@@ -121,6 +121,15 @@ fn describe() {
     describe_gauge!(DB_POOL_CONNECTIONS, "database pool connections by state");
     describe_gauge!(DB_POOL_MAX_CONNECTIONS, "database pool size limit");
     describe_gauge!(AUDIT_CHAIN_LENGTH, "events in the audit chain");
+    // Exported at zero from the start: a dashboard shows 0, not "no data".
+    ::metrics::gauge!(STREAMS_RUNNING).increment(0.0);
+    for counter in [
+        STREAM_MESSAGES_SENT,
+        IDEMPOTENT_REPLAYS,
+        DB_ACQUIRE_TIMEOUTS,
+    ] {
+        ::metrics::counter!(counter).increment(0);
+    }
 }
 
 /// A gRPC method the server serves, or the one `unknown` method every other path counts as.

@@ -13,6 +13,7 @@ mod grants;
 mod guides;
 mod hardening;
 mod helpers;
+mod metrics;
 mod organizations;
 mod outcome_reports;
 mod outcomes_cli;
