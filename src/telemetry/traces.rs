@@ -74,8 +74,12 @@ impl Traces {
             metadata.level() <= &tracing::Level::INFO
                 && (!metadata.target().starts_with("sea_orm") || context.lookup_current().is_some())
         });
+        // No source locations, thread names or busy/idle times: cost on every span, little use.
         tracing_opentelemetry::layer()
             .with_tracer(self.provider.tracer("tipgrants"))
+            .with_location(false)
+            .with_threads(false)
+            .with_tracked_inactivity(false)
             .with_filter(filter)
     }
 
