@@ -351,7 +351,7 @@ impl Settings {
             && endpoint
                 .parse::<http::Uri>()
                 .is_ok_and(|uri| uri.host().is_some());
-        if telemetry.traces && !usable {
+        if !usable {
             return Err(invalid(
                 "telemetry.otlp_endpoint",
                 format!("{endpoint:?} is not a URL such as http://127.0.0.1:4317"),
