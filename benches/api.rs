@@ -8,6 +8,9 @@
 //! - CreateOrganization: one audited, transactional write;
 //! - ListGrants: a page of 100 grants with their obligated money;
 //! - resident memory before and after.
+//!
+//! `BENCH_OBSERVE=metrics` runs them with Prometheus metrics on, `=traces` with
+//! OpenTelemetry traces too (to an in-memory exporter): the cost of observing.
 
 use std::time::{Duration, Instant};
 
@@ -64,6 +67,19 @@ async fn main() {
                 directory.path().join("bench.sqlite3").display().to_string()
         }
     }
+    // BENCH_OBSERVE=metrics: Prometheus metrics on (an ops listener); =traces: and traces to an
+    // in-memory exporter, with the log at warn so only the spans' own cost shows.
+    let observe = std::env::var("BENCH_OBSERVE").unwrap_or_default();
+    if observe == "metrics" || observe == "traces" {
+        settings.server.health_listen_address = "127.0.0.1:0".into();
+    }
+    let _telemetry = (observe == "traces").then(|| {
+        settings.telemetry.filter = "warn".into();
+        tipgrants::telemetry::init_with_span_exporter(
+            &settings.telemetry,
+            opentelemetry_sdk::trace::InMemorySpanExporter::default(),
+        )
+    });
     let memory_before = resident_kib();
     let application = Application::build(settings.clone())
         .await
@@ -80,7 +96,10 @@ async fn main() {
         .connect()
         .await
         .expect("connect");
-    println!("tipgrants benchmarks ({:?})", store.backend());
+    println!(
+        "tipgrants benchmarks ({:?}, BENCH_OBSERVE={observe:?})",
+        store.backend()
+    );
 
     let authenticator = Authenticator::new(store.clone(), Duration::from_secs(30), true);
     let mut headers = HeaderMap::new();

@@ -35,10 +35,16 @@ impl Traces {
     /// Traces exported over OTLP/gRPC to `settings.otlp_endpoint`. Call inside the Tokio
     /// runtime: the exporter's channel runs on it.
     pub fn otlp(settings: &TelemetrySettings) -> Result<Traces, String> {
-        use opentelemetry_otlp::WithExportConfig;
-        let exporter = opentelemetry_otlp::SpanExporter::builder()
+        use opentelemetry_otlp::{WithExportConfig, WithTonicConfig};
+        let mut builder = opentelemetry_otlp::SpanExporter::builder()
             .with_tonic()
-            .with_endpoint(settings.otlp_endpoint.as_str())
+            .with_endpoint(settings.otlp_endpoint.as_str());
+        if settings.otlp_endpoint.starts_with("https://") {
+            // The system's certificate authorities, as for `tipgrants outcomes upload`.
+            builder = builder
+                .with_tls_config(tonic::transport::ClientTlsConfig::new().with_native_roots());
+        }
+        let exporter = builder
             .build()
             .map_err(|error| format!("telemetry.otlp_endpoint: {error}"))?;
         Ok(Traces::with_exporter(settings, exporter))

@@ -15,6 +15,7 @@ mod hardening;
 mod helpers;
 mod metrics;
 mod organizations;
+mod otlp;
 mod outcome_reports;
 mod outcomes_cli;
 mod projects;
