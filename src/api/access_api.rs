@@ -8,7 +8,8 @@ use tonic::{Request, Response, Status};
 use super::auth::Authenticator;
 use super::paging::{self, PageRequest};
 use super::{
-    ProtoEnum, Write, accept, call_context, filter_code, from_timestamp, required, timestamp,
+    ProtoEnum, Write, accept, accept_name, call_context, filter_code, from_timestamp, required,
+    timestamp,
 };
 use crate::domain::access::{ApiToken, Role, TokenInput};
 use crate::domain::names::{ApiTokenName, OrganizationName, ResourceName};
@@ -17,6 +18,11 @@ use crate::pb::v1 as pb;
 use crate::pb::v1::access_service_server::AccessService;
 use crate::store::Store;
 use crate::store::tokens::TokenFilter;
+
+named_requests!(pb::GetApiTokenRequest,);
+list_responses!(
+    pb::ListApiTokensResponse => api_tokens: pb::ApiToken,
+);
 
 /// Serves API tokens.
 pub struct AccessApi {
@@ -123,8 +129,7 @@ impl AccessService for AccessApi {
         &self,
         request: Request<pb::GetApiTokenRequest>,
     ) -> Result<Response<pb::ApiToken>, Status> {
-        call_context(&request)?;
-        let name = ApiTokenName::parse("name", &request.get_ref().name)?;
+        let (_, name) = accept_name::<_, ApiTokenName>(request)?;
         Ok(Response::new(to_proto(
             &self.store.get_token(&name.token).await?,
         )))
@@ -144,11 +149,7 @@ impl AccessService for AccessApi {
             format!("{}|{}", request.filter, request.show_inactive),
         )?;
         let found = self.store.list_tokens(&filter, &page.keyset).await?;
-        let (api_tokens, next_page_token) = page.answer(found, to_proto);
-        Ok(Response::new(pb::ListApiTokensResponse {
-            api_tokens,
-            next_page_token,
-        }))
+        Ok(page.respond(found, to_proto))
     }
 
     async fn revoke_api_token(

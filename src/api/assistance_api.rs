@@ -11,8 +11,8 @@ use tonic::{Request, Response, Status};
 
 use super::paging::{self, PageRequest};
 use super::{
-    ProtoEnum, StateChange, StateChangeRequest, Write, accept, accept_update, call_context, etag,
-    filter_code, filter_number, from_timestamp, required, timestamp,
+    ProtoEnum, StateChange, StateChangeRequest, Write, accept, accept_name, accept_update,
+    call_context, etag, filter_code, filter_number, from_timestamp, required, timestamp,
 };
 use crate::domain::access::Actor;
 use crate::domain::assistance::{
@@ -84,6 +84,12 @@ impl CaseField {
     }
 }
 
+named_requests!(pb::GetFundAllocationRequest, pb::GetAssistanceCaseRequest,);
+list_responses!(
+    pb::ListFundAllocationsResponse => fund_allocations: pb::FundAllocation,
+    pb::ListAssistanceCasesResponse => assistance_cases: pb::AssistanceCase,
+    pb::ListDisbursementsResponse => disbursements: pb::Disbursement,
+);
 update_requests!(pb::UpdateAssistanceCaseRequest => assistance_case: pb::AssistanceCase);
 
 state_change_requests!(
@@ -472,8 +478,7 @@ impl AssistanceService for AssistanceApi {
         &self,
         request: Request<pb::GetFundAllocationRequest>,
     ) -> Result<Response<pb::FundAllocation>, Status> {
-        call_context(&request)?;
-        let name = FundAllocationName::parse("name", &request.get_ref().name)?;
+        let (_, name) = accept_name::<_, FundAllocationName>(request)?;
         let allocation = self.store.get_fund_allocation(&name).await?;
         Ok(Response::new(allocation_to_proto(&allocation)))
     }
@@ -493,11 +498,7 @@ impl AssistanceService for AssistanceApi {
         }
         let page = PageRequest::parse(&request.page_token, request.page_size, &request.filter)?;
         let found = self.store.list_fund_allocations(year, &page.keyset).await?;
-        let (fund_allocations, next_page_token) = page.answer(found, allocation_to_proto);
-        Ok(Response::new(pb::ListFundAllocationsResponse {
-            fund_allocations,
-            next_page_token,
-        }))
+        Ok(page.respond(found, allocation_to_proto))
     }
 
     async fn get_fund_balance(
@@ -600,8 +601,7 @@ impl AssistanceService for AssistanceApi {
         &self,
         request: Request<pb::GetAssistanceCaseRequest>,
     ) -> Result<Response<pb::AssistanceCase>, Status> {
-        let call = call_context(&request)?;
-        let name = AssistanceCaseName::parse("name", &request.get_ref().name)?;
+        let (call, name) = accept_name::<_, AssistanceCaseName>(request)?;
         let case = self
             .store
             .get_assistance_case(&call.actor.scope(), &name)
@@ -622,12 +622,7 @@ impl AssistanceService for AssistanceApi {
             .store
             .list_assistance_cases(&call.actor.scope(), &filter, &page.keyset)
             .await?;
-        let (assistance_cases, next_page_token) =
-            page.answer(found, |case| case_to_proto(case, &call.actor));
-        Ok(Response::new(pb::ListAssistanceCasesResponse {
-            assistance_cases,
-            next_page_token,
-        }))
+        Ok(page.respond(found, |case| case_to_proto(case, &call.actor)))
     }
 
     async fn update_assistance_case(
@@ -797,12 +792,7 @@ impl AssistanceService for AssistanceApi {
             .store
             .list_disbursements(&call.actor.scope(), &parent, &page.keyset)
             .await?;
-        let (disbursements, next_page_token) =
-            page.answer(found, |payment| disbursement_to_proto(payment, &call.actor));
-        Ok(Response::new(pb::ListDisbursementsResponse {
-            disbursements,
-            next_page_token,
-        }))
+        Ok(page.respond(found, |payment| disbursement_to_proto(payment, &call.actor)))
     }
 
     async fn get_case_personal_data(

@@ -13,6 +13,10 @@ use crate::pb::v1::audit_service_server::AuditService;
 use crate::store::Store;
 use crate::store::audit::AuditFilter;
 
+list_responses!(
+    pb::ListAuditEventsResponse => audit_events: pb::AuditEvent,
+);
+
 /// Serves the audit log.
 pub struct AuditApi {
     store: Store,
@@ -114,11 +118,7 @@ impl AuditService for AuditApi {
             ),
         )?;
         let found = self.store.list_audit_events(&filter, &page.keyset).await?;
-        let (audit_events, next_page_token) = page.answer(found, to_proto);
-        Ok(Response::new(pb::ListAuditEventsResponse {
-            audit_events,
-            next_page_token,
-        }))
+        Ok(page.respond(found, to_proto))
     }
 
     async fn verify_audit_chain(

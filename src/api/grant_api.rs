@@ -4,8 +4,8 @@ use tonic::{Request, Response, Status};
 
 use super::paging::{self, PageRequest};
 use super::{
-    ProtoEnum, StateChange, StateChangeRequest, Write, accept, accept_update, call_context, etag,
-    filter_code, filter_number, from_timestamp, required, timestamp,
+    ProtoEnum, StateChange, StateChangeRequest, Write, accept, accept_name, accept_update,
+    call_context, etag, filter_code, filter_number, from_timestamp, required, timestamp,
 };
 use crate::domain::access::Actor;
 use crate::domain::fiscal_year::FiscalCalendar;
@@ -50,6 +50,12 @@ code_enum! {
     }
 }
 
+named_requests!(pb::GetGrantRequest, pb::GetObligationRequest,);
+list_responses!(
+    pb::ListGrantsResponse => grants: pb::Grant,
+    pb::ListObligationsResponse => obligations: pb::Obligation,
+    pb::ListGrantRevisionsResponse => revisions: pb::GrantRevision,
+);
 update_requests!(pb::UpdateGrantRequest => grant: pb::Grant);
 
 state_change_requests!(; with reason:
@@ -209,8 +215,7 @@ impl GrantService for GrantApi {
         &self,
         request: Request<pb::GetGrantRequest>,
     ) -> Result<Response<pb::Grant>, Status> {
-        let call = call_context(&request)?;
-        let name = GrantName::parse("name", &request.get_ref().name)?;
+        let (call, name) = accept_name::<_, GrantName>(request)?;
         let grant = self
             .store
             .get_grant(&call.actor.scope(), &name.grant)
@@ -236,11 +241,7 @@ impl GrantService for GrantApi {
             .store
             .list_grants(&call.actor.scope(), &filter, &page.keyset)
             .await?;
-        let (grants, next_page_token) = page.answer(found, to_proto);
-        Ok(Response::new(pb::ListGrantsResponse {
-            grants,
-            next_page_token,
-        }))
+        Ok(page.respond(found, to_proto))
     }
 
     async fn create_grant(
@@ -379,11 +380,10 @@ impl GrantService for GrantApi {
         &self,
         request: Request<pb::GetObligationRequest>,
     ) -> Result<Response<pb::Obligation>, Status> {
-        let call = call_context(&request)?;
-        let name = ObligationName::parse("name", &request.get_ref().name)?;
+        let (call, name) = accept_name::<_, ObligationName>(request)?;
         let obligation = self
             .store
-            .get_obligation(&call.actor.scope(), &name.grant, &name.obligation)
+            .get_obligation(&call.actor.scope(), &name)
             .await?;
         Ok(Response::new(obligation_to_proto(&obligation)))
     }
@@ -417,11 +417,7 @@ impl GrantService for GrantApi {
             .store
             .list_obligations(&call.actor.scope(), &parent.grant, &filter, &page.keyset)
             .await?;
-        let (obligations, next_page_token) = page.answer(found, obligation_to_proto);
-        Ok(Response::new(pb::ListObligationsResponse {
-            obligations,
-            next_page_token,
-        }))
+        Ok(page.respond(found, obligation_to_proto))
     }
 
     async fn list_grant_revisions(
@@ -445,11 +441,6 @@ impl GrantService for GrantApi {
             .store
             .list_grant_revisions(&call.actor.scope(), &parent.grant, as_of, &page.keyset)
             .await?;
-        let (revisions, next_page_token) =
-            page.answer(found, |revision| revision_to_proto(revision, &call.actor));
-        Ok(Response::new(pb::ListGrantRevisionsResponse {
-            revisions,
-            next_page_token,
-        }))
+        Ok(page.respond(found, |revision| revision_to_proto(revision, &call.actor)))
     }
 }

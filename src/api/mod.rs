@@ -68,6 +68,21 @@ macro_rules! update_requests {
     };
 }
 
+/// Implements [`paging::ListResponse`]: `list_responses!(pb::ListGrantsResponse => grants: pb::Grant)`.
+macro_rules! list_responses {
+    ($($response:ty => $field:ident: $item:ty),+ $(,)?) => {
+        $(
+            impl $crate::api::paging::ListResponse for $response {
+                type Item = $item;
+
+                fn of(items: Vec<$item>, next_page_token: String) -> Self {
+                    Self { $field: items, next_page_token }
+                }
+            }
+        )+
+    };
+}
+
 /// An update request, read: the caller, the changes, the record they name
 /// (`N`), the caller's etag, and the fields of the mask (`F`).
 pub type Update<R, N, F> = (CallContext, R, N, Option<i64>, Vec<F>);
@@ -84,6 +99,60 @@ pub fn accept_update<R: UpdateRequest, N: ResourceName, F: CodeEnum>(
     let expected = parse_etag(&format!("{}.etag", R::RESOURCE), etag)?;
     let fields = mask_fields(mask.as_ref())?;
     Ok((call, changes, name, expected, fields))
+}
+
+/// A request that names one record in its `name` field (`GetGrantRequest`, ...).
+pub trait NamedRequest: Send + 'static {
+    fn name(&self) -> &str;
+}
+
+/// A delete request: the `name` of the record and the caller's `etag`.
+pub trait DeleteRequest: NamedRequest {
+    fn etag(&self) -> &str;
+}
+
+/// Implements [`NamedRequest`] (and [`DeleteRequest`] for those after `with etag:`):
+/// `named_requests!(pb::GetIndicatorRequest; with etag: pb::DeleteIndicatorRequest)`.
+macro_rules! named_requests {
+    ($($request:ty),* $(; with etag: $($with_etag:ty),+)? $(,)?) => {
+        $(
+            impl $crate::api::NamedRequest for $request {
+                fn name(&self) -> &str {
+                    &self.name
+                }
+            }
+        )*
+        $($(
+            impl $crate::api::NamedRequest for $with_etag {
+                fn name(&self) -> &str {
+                    &self.name
+                }
+            }
+
+            impl $crate::api::DeleteRequest for $with_etag {
+                fn etag(&self) -> &str {
+                    &self.etag
+                }
+            }
+        )+)?
+    };
+}
+
+/// Reads a request for one record: the caller and the record's name (`N`).
+pub fn accept_name<R: NamedRequest, N: ResourceName>(
+    request: Request<R>,
+) -> Result<(CallContext, N)> {
+    let (call, request) = accept(request)?;
+    Ok((call, N::parse("name", request.name())?))
+}
+
+/// Reads a delete request: the caller, the record it names (`N`) and the caller's etag.
+pub fn accept_delete<R: DeleteRequest, N: ResourceName>(
+    request: Request<R>,
+) -> Result<(CallContext, N, Option<i64>)> {
+    let (call, request) = accept(request)?;
+    let name = N::parse("name", request.name())?;
+    Ok((call, name, parse_etag("etag", request.etag())?))
 }
 
 /// The revision an etag stands for; empty means "no check".

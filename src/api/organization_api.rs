@@ -4,10 +4,10 @@ use tonic::{Request, Response, Status};
 
 use super::paging::{self, PageRequest};
 use super::{
-    ProtoEnum, Write, accept, accept_update, call_context, etag, filter_code, parse_etag, required,
-    timestamp,
+    ProtoEnum, Write, accept, accept_delete, accept_name, accept_update, call_context, etag,
+    filter_code, required, timestamp,
 };
-use crate::domain::names::{OrganizationName, ResourceName};
+use crate::domain::names::OrganizationName;
 use crate::domain::organization::{self, Organization, OrganizationInput, OrganizationKind};
 use crate::domain::reference;
 use crate::error::Result;
@@ -43,6 +43,13 @@ code_enum! {
     }
 }
 
+named_requests!(
+    pb::GetOrganizationRequest;
+    with etag: pb::DeleteOrganizationRequest
+);
+list_responses!(
+    pb::ListOrganizationsResponse => organizations: pb::Organization,
+);
 update_requests!(pb::UpdateOrganizationRequest => organization: pb::Organization);
 
 /// Checks what the store knows about an organisation's references: its country exists.
@@ -114,8 +121,7 @@ impl OrganizationService for OrganizationApi {
         &self,
         request: Request<pb::GetOrganizationRequest>,
     ) -> Result<Response<pb::Organization>, Status> {
-        let call = call_context(&request)?;
-        let name = OrganizationName::parse("name", &request.get_ref().name)?;
+        let (call, name) = accept_name::<_, OrganizationName>(request)?;
         let organization = self
             .store
             .get_organization(&call.actor.scope(), &name.organization)
@@ -140,11 +146,7 @@ impl OrganizationService for OrganizationApi {
             .store
             .list_organizations(&call.actor.scope(), &filter, &page.keyset)
             .await?;
-        let (organizations, next_page_token) = page.answer(found, to_proto);
-        Ok(Response::new(pb::ListOrganizationsResponse {
-            organizations,
-            next_page_token,
-        }))
+        Ok(page.respond(found, to_proto))
     }
 
     async fn create_organization(
@@ -202,10 +204,7 @@ impl OrganizationService for OrganizationApi {
         &self,
         request: Request<pb::DeleteOrganizationRequest>,
     ) -> Result<Response<pb::Organization>, Status> {
-        let call = call_context(&request)?;
-        let request = request.get_ref();
-        let name = OrganizationName::parse("name", &request.name)?;
-        let expected = parse_etag("etag", &request.etag)?;
+        let (call, name, expected) = accept_delete::<_, OrganizationName>(request)?;
         let mut tx = self.store.begin(&call).await?;
         let current = tx
             .organization_for_update(&call.actor.scope(), &name.organization, expected)

@@ -7,8 +7,8 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::paging::{self, PageRequest};
 use super::{
-    ProtoEnum, StateChange, Write, accept, accept_update, call_context, etag, filter_code,
-    filter_number, required, timestamp,
+    ProtoEnum, StateChange, Write, accept, accept_delete, accept_name, accept_update, call_context,
+    etag, filter_code, filter_number, required, timestamp,
 };
 use crate::domain::access::Actor;
 use crate::domain::names::{
@@ -69,6 +69,17 @@ code_enum! {
     }
 }
 
+named_requests!(
+    pb::GetOutcomeReportRequest,
+    pb::GetOutcomeRequest,
+    pb::GetMilestoneRequest;
+    with etag: pb::DeleteOutcomeRequest
+);
+list_responses!(
+    pb::ListOutcomeReportsResponse => outcome_reports: pb::OutcomeReport,
+    pb::ListOutcomesResponse => outcomes: pb::Outcome,
+    pb::ListMilestonesResponse => milestones: pb::Milestone,
+);
 update_requests!(
     pb::UpdateOutcomeReportRequest => outcome_report: pb::OutcomeReport,
     pb::UpdateOutcomeRequest => outcome: pb::Outcome,
@@ -518,10 +529,6 @@ fn parse_report_filter(filter: &str) -> Result<ReportFilter> {
 }
 
 /// The project a list's parent names, or `None` for `grants/-/projects/-`.
-fn project_parent(parent: &str) -> Result<Option<(String, String)>> {
-    Ok(parse_parent::<ProjectName>("parent", parent)?.map(|name| (name.grant, name.project)))
-}
-
 #[tonic::async_trait]
 impl OutcomeReportService for OutcomeReportApi {
     async fn list_reporting_periods(
@@ -531,12 +538,10 @@ impl OutcomeReportService for OutcomeReportApi {
         let call = call_context(&request)?;
         let request = request.get_ref();
         let (mut filter, status) = parse_schedule_filter(&request.filter)?;
-        filter.project = project_parent(&request.parent)?;
-        if let Some((grant, project)) = &filter.project {
+        filter.project = parse_parent::<ProjectName>("parent", &request.parent)?;
+        if let Some(project) = &filter.project {
             // A named project must be visible: NOT_FOUND like any other read.
-            self.store
-                .get_project(&call.actor.scope(), grant, project)
-                .await?;
+            self.store.get_project(&call.actor.scope(), project).await?;
         }
         let page = PageRequest::parse(
             &request.page_token,
@@ -604,8 +609,7 @@ impl OutcomeReportService for OutcomeReportApi {
         &self,
         request: Request<pb::GetOutcomeReportRequest>,
     ) -> Result<Response<pb::OutcomeReport>, Status> {
-        let call = call_context(&request)?;
-        let name = OutcomeReportName::parse("name", &request.get_ref().name)?;
+        let (call, name) = accept_name::<_, OutcomeReportName>(request)?;
         let report = self
             .store
             .get_outcome_report(&call.actor.scope(), &name)
@@ -624,12 +628,10 @@ impl OutcomeReportService for OutcomeReportApi {
         let call = call_context(&request)?;
         let request = request.get_ref();
         let mut filter = parse_report_filter(&request.filter)?;
-        filter.project = project_parent(&request.parent)?;
-        if let Some((grant, project)) = &filter.project {
+        filter.project = parse_parent::<ProjectName>("parent", &request.parent)?;
+        if let Some(project) = &filter.project {
             // A named project must be visible: NOT_FOUND like any other read.
-            self.store
-                .get_project(&call.actor.scope(), grant, project)
-                .await?;
+            self.store.get_project(&call.actor.scope(), project).await?;
         }
         let page = PageRequest::parse(
             &request.page_token,
@@ -640,12 +642,8 @@ impl OutcomeReportService for OutcomeReportApi {
             .store
             .list_outcome_reports(&call.actor.scope(), &filter, &page.keyset)
             .await?;
-        let (outcome_reports, next_page_token) = page.answer(found, |report| {
+        Ok(page.respond(found, |report| {
             report_to_proto(report, &self.rules, &call.actor)
-        });
-        Ok(Response::new(pb::ListOutcomeReportsResponse {
-            outcome_reports,
-            next_page_token,
         }))
     }
 
@@ -739,8 +737,7 @@ impl OutcomeReportService for OutcomeReportApi {
         &self,
         request: Request<pb::GetOutcomeRequest>,
     ) -> Result<Response<pb::Outcome>, Status> {
-        let call = call_context(&request)?;
-        let name = OutcomeName::parse("name", &request.get_ref().name)?;
+        let (call, name) = accept_name::<_, OutcomeName>(request)?;
         let outcome = self.store.get_outcome(&call.actor.scope(), &name).await?;
         Ok(Response::new(outcome_to_proto(&outcome)))
     }
@@ -775,11 +772,7 @@ impl OutcomeReportService for OutcomeReportApi {
             .store
             .list_outcomes(&call.actor.scope(), &parent, &filter, &page.keyset)
             .await?;
-        let (outcomes, next_page_token) = page.answer(found, outcome_to_proto);
-        Ok(Response::new(pb::ListOutcomesResponse {
-            outcomes,
-            next_page_token,
-        }))
+        Ok(page.respond(found, outcome_to_proto))
     }
 
     async fn update_outcome(
@@ -846,9 +839,7 @@ impl OutcomeReportService for OutcomeReportApi {
         &self,
         request: Request<pb::DeleteOutcomeRequest>,
     ) -> Result<Response<pb::Outcome>, Status> {
-        let (call, request) = accept(request)?;
-        let name = OutcomeName::parse("name", &request.name)?;
-        let expected = super::parse_etag("etag", &request.etag)?;
+        let (call, name, expected) = accept_delete::<_, OutcomeName>(request)?;
         let mut tx = self.store.begin(&call).await?;
         let (report, _project) = Self::report_and_project(&tx, &call, &name.report(), None).await?;
         report.check_editable()?;
@@ -889,10 +880,7 @@ impl OutcomeReportService for OutcomeReportApi {
         let scope = call.actor.scope();
         let report = self.store.get_outcome_report(&scope, &name).await?;
         report.check_editable()?;
-        let project = self
-            .store
-            .get_project(&scope, &name.grant, &name.project)
-            .await?;
+        let project = self.store.get_project(&scope, &name.project()).await?;
         let context = OutcomeContext {
             report: &report,
             project: &project,
@@ -999,19 +987,14 @@ impl OutcomeReportService for OutcomeReportApi {
         }
         let page = PageRequest::parse(&request.page_token, request.page_size, &request.filter)?;
         let found = self.store.list_milestones(&filter, &page.keyset).await?;
-        let (milestones, next_page_token) = page.answer(found, milestone_to_proto);
-        Ok(Response::new(pb::ListMilestonesResponse {
-            milestones,
-            next_page_token,
-        }))
+        Ok(page.respond(found, milestone_to_proto))
     }
 
     async fn get_milestone(
         &self,
         request: Request<pb::GetMilestoneRequest>,
     ) -> Result<Response<pb::Milestone>, Status> {
-        call_context(&request)?;
-        let name = MilestoneName::parse("name", &request.get_ref().name)?;
+        let (_, name) = accept_name::<_, MilestoneName>(request)?;
         let milestone = self.store.get_milestone(&name).await?;
         Ok(Response::new(milestone_to_proto(&milestone)))
     }
@@ -1022,15 +1005,7 @@ impl OutcomeReportService for OutcomeReportApi {
     ) -> Result<Response<pb::IndicatorProgress>, Status> {
         let call = call_context(&request)?;
         let name = IndicatorName::parse("indicator", &request.get_ref().indicator)?;
-        let indicator = self
-            .store
-            .get_indicator(
-                &call.actor.scope(),
-                &name.grant,
-                &name.project,
-                &name.indicator,
-            )
-            .await?;
+        let indicator = self.store.get_indicator(&call.actor.scope(), &name).await?;
         let actuals: Vec<Actual> = self
             .store
             .accepted_actuals(&indicator)

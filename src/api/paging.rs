@@ -39,13 +39,25 @@ impl PageRequest {
         encode_token(next_after, &self.query)
     }
 
-    /// The answer's items, converted, and its `next_page_token`.
-    pub fn answer<T, P>(&self, page: Page<T>, convert: impl FnMut(&T) -> P) -> (Vec<P>, String) {
-        (
+    /// The list RPC's response: the page's items, converted, and its `next_page_token`.
+    pub fn respond<T, R: ListResponse>(
+        &self,
+        page: Page<T>,
+        convert: impl FnMut(&T) -> R::Item,
+    ) -> tonic::Response<R> {
+        tonic::Response::new(R::of(
             page.items.iter().map(convert).collect(),
             encode_token(page.next_after, &self.query),
-        )
+        ))
     }
+}
+
+/// A list RPC's response message (`ListGrantsResponse`, ...): one page of
+/// items and the token of the next.
+pub trait ListResponse {
+    /// The message of one item.
+    type Item;
+    fn of(items: Vec<Self::Item>, next_page_token: String) -> Self;
 }
 
 /// Page size when the caller sets none.

@@ -4,8 +4,8 @@ use tonic::{Request, Response, Status};
 
 use super::paging::{self, PageRequest};
 use super::{
-    ProtoEnum, StateChange, StateChangeRequest, Write, accept, accept_update, call_context, etag,
-    filter_code, parse_etag, required, timestamp,
+    ProtoEnum, StateChange, StateChangeRequest, Write, accept, accept_delete, accept_name,
+    accept_update, call_context, etag, filter_code, required, timestamp,
 };
 use crate::domain::fiscal_year::FiscalCalendar;
 use crate::domain::names::{
@@ -67,6 +67,15 @@ code_enum! {
     }
 }
 
+named_requests!(
+    pb::GetProjectRequest,
+    pb::GetIndicatorRequest;
+    with etag: pb::DeleteIndicatorRequest
+);
+list_responses!(
+    pb::ListProjectsResponse => projects: pb::Project,
+    pb::ListIndicatorsResponse => indicators: pb::Indicator,
+);
 update_requests!(
     pb::UpdateProjectRequest => project: pb::Project,
     pb::UpdateIndicatorRequest => indicator: pb::Indicator,
@@ -254,12 +263,8 @@ impl ProjectService for ProjectApi {
         &self,
         request: Request<pb::GetProjectRequest>,
     ) -> Result<Response<pb::Project>, Status> {
-        let call = call_context(&request)?;
-        let name = ProjectName::parse("name", &request.get_ref().name)?;
-        let project = self
-            .store
-            .get_project(&call.actor.scope(), &name.grant, &name.project)
-            .await?;
+        let (call, name) = accept_name::<_, ProjectName>(request)?;
+        let project = self.store.get_project(&call.actor.scope(), &name).await?;
         let names = self
             .store
             .recommendation_names(&project.fields.recommendation_ids)
@@ -315,12 +320,7 @@ impl ProjectService for ProjectApi {
             .flat_map(|project| project.fields.recommendation_ids.clone())
             .collect();
         let names = self.store.recommendation_names(&ids).await?;
-        let (projects, next_page_token) =
-            page.answer(found, |project| self.answer(project, &names));
-        Ok(Response::new(pb::ListProjectsResponse {
-            projects,
-            next_page_token,
-        }))
+        Ok(page.respond(found, |project| self.answer(project, &names)))
     }
 
     async fn create_project(
@@ -456,17 +456,8 @@ impl ProjectService for ProjectApi {
         &self,
         request: Request<pb::GetIndicatorRequest>,
     ) -> Result<Response<pb::Indicator>, Status> {
-        let call = call_context(&request)?;
-        let name = IndicatorName::parse("name", &request.get_ref().name)?;
-        let indicator = self
-            .store
-            .get_indicator(
-                &call.actor.scope(),
-                &name.grant,
-                &name.project,
-                &name.indicator,
-            )
-            .await?;
+        let (call, name) = accept_name::<_, IndicatorName>(request)?;
+        let indicator = self.store.get_indicator(&call.actor.scope(), &name).await?;
         Ok(Response::new(indicator_to_proto(&indicator)))
     }
 
@@ -492,11 +483,7 @@ impl ProjectService for ProjectApi {
                 &page.keyset,
             )
             .await?;
-        let (indicators, next_page_token) = page.answer(found, indicator_to_proto);
-        Ok(Response::new(pb::ListIndicatorsResponse {
-            indicators,
-            next_page_token,
-        }))
+        Ok(page.respond(found, indicator_to_proto))
     }
 
     async fn update_indicator(
@@ -538,10 +525,7 @@ impl ProjectService for ProjectApi {
         &self,
         request: Request<pb::DeleteIndicatorRequest>,
     ) -> Result<Response<pb::Indicator>, Status> {
-        let call = call_context(&request)?;
-        let request = request.get_ref();
-        let name = IndicatorName::parse("name", &request.name)?;
-        let expected = parse_etag("etag", &request.etag)?;
+        let (call, name, expected) = accept_delete::<_, IndicatorName>(request)?;
         let mut tx = self.store.begin(&call).await?;
         let (_grant, project) = Self::open_project(&tx, &call, &name.project()).await?;
         let current = tx

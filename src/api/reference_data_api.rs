@@ -3,8 +3,11 @@
 use tonic::{Request, Response, Status};
 
 use super::paging::{self, PageRequest};
-use super::{Write, accept, accept_update, call_context, etag, parse_etag, required, timestamp};
-use crate::domain::names::{CountryName, FundingAccountName, RegionName, ResourceName};
+use super::{
+    Write, accept, accept_delete, accept_name, accept_update, call_context, etag, required,
+    timestamp,
+};
+use crate::domain::names::{CountryName, FundingAccountName, RegionName};
 use crate::domain::reference::{self, Country, FundingAccount, Region};
 use crate::error::Result;
 use crate::pb::v1 as pb;
@@ -63,6 +66,16 @@ code_enum! {
     }
 }
 
+named_requests!(
+    pb::GetFundingAccountRequest,
+    pb::GetCountryRequest,
+    pb::GetRegionRequest;
+    with etag: pb::DeleteFundingAccountRequest
+);
+list_responses!(
+    pb::ListFundingAccountsResponse => funding_accounts: pb::FundingAccount,
+    pb::ListCountriesResponse => countries: pb::Country,
+);
 update_requests!(pb::UpdateFundingAccountRequest => funding_account: pb::FundingAccount);
 
 #[tonic::async_trait]
@@ -71,8 +84,7 @@ impl ReferenceDataService for ReferenceDataApi {
         &self,
         request: Request<pb::GetFundingAccountRequest>,
     ) -> Result<Response<pb::FundingAccount>, Status> {
-        call_context(&request)?;
-        let name = FundingAccountName::parse("name", &request.get_ref().name)?;
+        let (_, name) = accept_name::<_, FundingAccountName>(request)?;
         let account = self.store.get_funding_account(&name.code).await?;
         Ok(Response::new(account_to_proto(&account)))
     }
@@ -92,11 +104,7 @@ impl ReferenceDataService for ReferenceDataApi {
             .store
             .list_funding_accounts(request.show_deleted, &page.keyset)
             .await?;
-        let (funding_accounts, next_page_token) = page.answer(found, account_to_proto);
-        Ok(Response::new(pb::ListFundingAccountsResponse {
-            funding_accounts,
-            next_page_token,
-        }))
+        Ok(page.respond(found, account_to_proto))
     }
 
     async fn create_funding_account(
@@ -155,10 +163,7 @@ impl ReferenceDataService for ReferenceDataApi {
         &self,
         request: Request<pb::DeleteFundingAccountRequest>,
     ) -> Result<Response<pb::FundingAccount>, Status> {
-        let call = call_context(&request)?;
-        let request = request.get_ref();
-        let name = FundingAccountName::parse("name", &request.name)?;
-        let expected = parse_etag("etag", &request.etag)?;
+        let (call, name, expected) = accept_delete::<_, FundingAccountName>(request)?;
         let mut tx = self.store.begin(&call).await?;
         let current = tx.funding_account_for_update(&name.code, expected).await?;
         let fields = current.fields.clone();
@@ -171,8 +176,7 @@ impl ReferenceDataService for ReferenceDataApi {
         &self,
         request: Request<pb::GetCountryRequest>,
     ) -> Result<Response<pb::Country>, Status> {
-        call_context(&request)?;
-        let name = CountryName::parse("name", &request.get_ref().name)?;
+        let (_, name) = accept_name::<_, CountryName>(request)?;
         let country = self.store.get_country(&name.country).await?;
         Ok(Response::new(country_to_proto(&country)))
     }
@@ -192,19 +196,14 @@ impl ReferenceDataService for ReferenceDataApi {
             .store
             .list_countries(region.as_deref(), &page.keyset)
             .await?;
-        let (countries, next_page_token) = page.answer(found, country_to_proto);
-        Ok(Response::new(pb::ListCountriesResponse {
-            countries,
-            next_page_token,
-        }))
+        Ok(page.respond(found, country_to_proto))
     }
 
     async fn get_region(
         &self,
         request: Request<pb::GetRegionRequest>,
     ) -> Result<Response<pb::Region>, Status> {
-        call_context(&request)?;
-        let name = RegionName::parse("name", &request.get_ref().name)?;
+        let (_, name) = accept_name::<_, RegionName>(request)?;
         let region = self.store.get_region(&name.region).await?;
         Ok(Response::new(region_to_proto(&region)))
     }

@@ -6,8 +6,8 @@ use tonic::{Request, Response, Status};
 
 use super::paging::{self, PageRequest};
 use super::{
-    ProtoEnum, Write, accept, accept_update, call_context, etag, filter_code, parse_etag, required,
-    timestamp,
+    ProtoEnum, Write, accept, accept_delete, accept_name, accept_update, call_context, etag,
+    filter_code, required, timestamp,
 };
 use crate::domain::names::{
     CountryName, ResourceName, TipRankingName, TipRecommendationName, excerpt, parse_parent,
@@ -51,6 +51,15 @@ code_enum! {
     }
 }
 
+named_requests!(
+    pb::GetTipRankingRequest,
+    pb::GetTipRecommendationRequest;
+    with etag: pb::DeleteTipRecommendationRequest
+);
+list_responses!(
+    pb::ListTipRankingsResponse => tip_rankings: pb::TipRanking,
+    pb::ListTipRecommendationsResponse => tip_recommendations: pb::TipRecommendation,
+);
 update_requests!(
     pb::UpdateTipRankingRequest => tip_ranking: pb::TipRanking,
     pb::UpdateTipRecommendationRequest => tip_recommendation: pb::TipRecommendation,
@@ -217,12 +226,8 @@ impl TipReportService for TipReportApi {
         &self,
         request: Request<pb::GetTipRankingRequest>,
     ) -> Result<Response<pb::TipRanking>, Status> {
-        call_context(&request)?;
-        let name = TipRankingName::parse("name", &request.get_ref().name)?;
-        let ranking = self
-            .store
-            .get_tip_ranking(&name.country, name.year())
-            .await?;
+        let (_, name) = accept_name::<_, TipRankingName>(request)?;
+        let ranking = self.store.get_tip_ranking(&name).await?;
         Ok(Response::new(ranking_to_proto(&ranking)))
     }
 
@@ -242,11 +247,7 @@ impl TipReportService for TipReportApi {
             format!("{}|{}", parent_key(&filter.country_code), request.filter),
         )?;
         let found = self.store.list_tip_rankings(&filter, &page.keyset).await?;
-        let (tip_rankings, next_page_token) = page.answer(found, ranking_to_proto);
-        Ok(Response::new(pb::ListTipRankingsResponse {
-            tip_rankings,
-            next_page_token,
-        }))
+        Ok(page.respond(found, ranking_to_proto))
     }
 
     async fn update_tip_ranking(
@@ -301,12 +302,8 @@ impl TipReportService for TipReportApi {
         &self,
         request: Request<pb::GetTipRecommendationRequest>,
     ) -> Result<Response<pb::TipRecommendation>, Status> {
-        call_context(&request)?;
-        let name = TipRecommendationName::parse("name", &request.get_ref().name)?;
-        let recommendation = self
-            .store
-            .get_tip_recommendation(&name.country, &name.recommendation)
-            .await?;
+        let (_, name) = accept_name::<_, TipRecommendationName>(request)?;
+        let recommendation = self.store.get_tip_recommendation(&name).await?;
         Ok(Response::new(recommendation_to_proto(&recommendation)))
     }
 
@@ -335,11 +332,7 @@ impl TipReportService for TipReportApi {
             .store
             .list_tip_recommendations(&filter, &page.keyset)
             .await?;
-        let (tip_recommendations, next_page_token) = page.answer(found, recommendation_to_proto);
-        Ok(Response::new(pb::ListTipRecommendationsResponse {
-            tip_recommendations,
-            next_page_token,
-        }))
+        Ok(page.respond(found, recommendation_to_proto))
     }
 
     async fn update_tip_recommendation(
@@ -371,10 +364,7 @@ impl TipReportService for TipReportApi {
         &self,
         request: Request<pb::DeleteTipRecommendationRequest>,
     ) -> Result<Response<pb::TipRecommendation>, Status> {
-        let call = call_context(&request)?;
-        let request = request.get_ref();
-        let name = TipRecommendationName::parse("name", &request.name)?;
-        let expected = parse_etag("etag", &request.etag)?;
+        let (call, name, expected) = accept_delete::<_, TipRecommendationName>(request)?;
         let mut tx = self.store.begin(&call).await?;
         let current = tx
             .tip_recommendation_for_update(&name.country, &name.recommendation, expected)

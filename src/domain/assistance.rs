@@ -1341,19 +1341,12 @@ mod tests {
             (Withdraw, Approved, Withdrawn),
             (Close, Approved, Closed),
         ];
-        for transition in [StartReview, Approve, Deny, Withdraw, Close] {
-            for from in CaseState::ALL.iter().copied() {
-                let expected = allowed
-                    .iter()
-                    .find(|(t, f, _)| *t == transition && *f == from)
-                    .map(|(_, _, to)| *to);
-                assert_eq!(
-                    transition.target(from),
-                    expected,
-                    "{transition:?} from {from:?}"
-                );
-            }
-        }
+        crate::domain::assert_exact_transitions(
+            &[StartReview, Approve, Deny, Withdraw, Close],
+            CaseState::ALL,
+            &allowed,
+            |transition, from| transition.target(from),
+        );
     }
 
     #[test]

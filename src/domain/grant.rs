@@ -602,18 +602,11 @@ mod tests {
             (Terminate, Active, Terminated),
             (Terminate, Suspended, Terminated),
         ];
-        for transition in [Activate, Suspend, Close, Terminate] {
-            for from in GrantState::ALL.iter().copied() {
-                let expected = allowed
-                    .iter()
-                    .find(|(t, f, _)| *t == transition && *f == from)
-                    .map(|(_, _, to)| *to);
-                assert_eq!(
-                    transition.target(from),
-                    expected,
-                    "{transition:?} from {from:?}"
-                );
-            }
-        }
+        crate::domain::assert_exact_transitions(
+            &[Activate, Suspend, Close, Terminate],
+            GrantState::ALL,
+            &allowed,
+            |transition, from| transition.target(from),
+        );
     }
 }

@@ -96,3 +96,31 @@ pub mod validate;
 pub mod version;
 
 pub use validate::Violations;
+
+/// Checks a state machine in a unit test: `target(transition, from)` is the
+/// state listed in `allowed` for every transition and starting state, and
+/// `None` for every pair not listed.
+#[cfg(test)]
+pub(crate) fn assert_exact_transitions<T, S>(
+    transitions: &[T],
+    states: &[S],
+    allowed: &[(T, S, S)],
+    target: impl Fn(T, S) -> Option<S>,
+) where
+    T: Copy + PartialEq + std::fmt::Debug,
+    S: Copy + PartialEq + std::fmt::Debug,
+{
+    for &transition in transitions {
+        for &from in states {
+            let expected = allowed
+                .iter()
+                .find(|(t, f, _)| *t == transition && *f == from)
+                .map(|(_, _, to)| *to);
+            assert_eq!(
+                target(transition, from),
+                expected,
+                "{transition:?} from {from:?}"
+            );
+        }
+    }
+}

@@ -986,19 +986,12 @@ mod tests {
             (Return, Submitted, Returned),
             (Reopen, Accepted, Returned),
         ];
-        for transition in [Submit, Accept, Return, Reopen] {
-            for from in OutcomeReportState::ALL.iter().copied() {
-                let expected = allowed
-                    .iter()
-                    .find(|(t, f, _)| *t == transition && *f == from)
-                    .map(|(_, _, to)| *to);
-                assert_eq!(
-                    transition.target(from),
-                    expected,
-                    "{transition:?} from {from:?}"
-                );
-            }
-        }
+        crate::domain::assert_exact_transitions(
+            &[Submit, Accept, Return, Reopen],
+            OutcomeReportState::ALL,
+            &allowed,
+            |transition, from| transition.target(from),
+        );
     }
 
     #[test]

@@ -69,3 +69,52 @@ pub fn check_live(resource: &str, what: &str, delete_time: Option<DateTime<Utc>>
         None => Ok(()),
     }
 }
+
+/// A record that changes by revision and is deleted softly.
+pub trait Versioned: Sized {
+    /// How people call it in an error, e.g. "the indicator".
+    const WHAT: &'static str;
+    fn resource(&self) -> String;
+    fn revision(&self) -> i64;
+    fn delete_time(&self) -> Option<DateTime<Utc>>;
+
+    /// The record, when a change may be written to it: live, and at `etag` when one is given.
+    fn writable(self, etag: Option<i64>) -> Result<Self> {
+        let resource = self.resource();
+        check_live(&resource, Self::WHAT, self.delete_time())?;
+        check_etag(&resource, self.revision(), etag)?;
+        Ok(self)
+    }
+}
+
+/// Implements [`Versioned`] from a record's `revision` and `delete_time`
+/// fields and its `resource_name()`.
+macro_rules! versioned {
+    ($($record:ty => $what:literal),+ $(,)?) => {
+        $(
+            impl Versioned for $record {
+                const WHAT: &'static str = $what;
+
+                fn resource(&self) -> String {
+                    self.resource_name()
+                }
+
+                fn revision(&self) -> i64 {
+                    self.revision
+                }
+
+                fn delete_time(&self) -> Option<DateTime<Utc>> {
+                    self.delete_time
+                }
+            }
+        )+
+    };
+}
+
+versioned! {
+    crate::domain::organization::Organization => "the organisation",
+    crate::domain::outcome::Outcome => "the outcome",
+    crate::domain::project::Indicator => "the indicator",
+    crate::domain::reference::FundingAccount => "the funding account",
+    crate::domain::tip_report::TipRecommendation => "the recommendation",
+}

@@ -295,15 +295,12 @@ impl Store {
         if let Some(year) = fiscal_year {
             select = select.filter(fund_allocations::Column::FiscalYear.eq(year));
         }
-        let page = page
+        Ok(page
             .fetch(&self.db, select, fund_allocations::Column::Id, |row| {
                 row.id.clone()
             })
-            .await?;
-        Ok(Page {
-            items: page.items.into_iter().map(allocation_to_domain).collect(),
-            next_after: page.next_after,
-        })
+            .await?
+            .map(allocation_to_domain))
     }
 
     /// A page of the payments of a case the caller may see, oldest first.

@@ -4,7 +4,7 @@
 //! so "what were the terms on date D?" has an exact answer.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::sea_query::Query;
+use sea_orm::sea_query::{IntoCondition, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{Set, Unchanged},
@@ -56,6 +56,30 @@ pub(super) fn scoped(scope: &Scope) -> Select<grants::Entity> {
     match scope {
         Scope::All => select,
         Scope::Organization(id) => select.filter(grants::Column::OrganizationId.eq(id.as_str())),
+    }
+}
+
+/// The ids of the grants that meet `condition` (a grantee's, a program
+/// officer's), for a `grant_id IN (...)` filter on a grant's children.
+pub(super) fn grant_ids_where(condition: impl IntoCondition) -> SelectStatement {
+    Query::select()
+        .column(grants::Column::Id)
+        .from(grants::Entity)
+        .cond_where(condition)
+        .to_owned()
+}
+
+/// `select` limited to the rows whose `grant_id` column is a grant `scope` may see.
+pub(super) fn within_scope<E: EntityTrait>(
+    select: Select<E>,
+    grant_id: E::Column,
+    scope: &Scope,
+) -> Select<E> {
+    match scope {
+        Scope::All => select,
+        Scope::Organization(organization) => select.filter(grant_id.in_subquery(grant_ids_where(
+            grants::Column::OrganizationId.eq(organization.as_str()),
+        ))),
     }
 }
 
@@ -262,29 +286,21 @@ impl Store {
                 .to_owned();
             select = select.filter(grants::Column::Id.in_subquery(with_pillar));
         }
-        let page = page
-            .fetch(&self.db, select, grants::Column::Id, |row| row.id.clone())
-            .await?;
-        Ok(Page {
-            items: with_money(&self.db, page.items).await?,
-            next_after: page.next_after,
-        })
+        page.fetch(&self.db, select, grants::Column::Id, |row| row.id.clone())
+            .await?
+            .try_map_all(async |rows| with_money(&self.db, rows).await)
+            .await
     }
 
     /// One obligation of a grant the caller may see.
-    pub async fn get_obligation(
-        &self,
-        scope: &Scope,
-        grant_id: &str,
-        id: &str,
-    ) -> Result<Obligation> {
-        require_visible(&self.db, scope, grant_id).await?;
-        obligations::Entity::find_by_id(id)
-            .filter(obligations::Column::GrantId.eq(grant_id))
+    pub async fn get_obligation(&self, scope: &Scope, name: &ObligationName) -> Result<Obligation> {
+        require_visible(&self.db, scope, &name.grant).await?;
+        obligations::Entity::find_by_id(name.obligation.as_str())
+            .filter(obligations::Column::GrantId.eq(name.grant.as_str()))
             .one(&self.db)
             .await?
             .ok_or_else(|| Error::NotFound {
-                resource: ObligationName::new(grant_id, id).to_string(),
+                resource: name.to_string(),
             })
             .and_then(obligation_to_domain)
     }

@@ -72,6 +72,26 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     /// The same page with each item converted.
+    pub fn map<U>(self, convert: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(convert).collect(),
+            next_after: self.next_after,
+        }
+    }
+
+    /// The same page with all its items converted at once (e.g. completed
+    /// with their children in one query).
+    pub async fn try_map_all<U>(
+        self,
+        convert: impl AsyncFnOnce(Vec<T>) -> Result<Vec<U>>,
+    ) -> Result<Page<U>> {
+        Ok(Page {
+            items: convert(self.items).await?,
+            next_after: self.next_after,
+        })
+    }
+
+    /// The same page with each item converted.
     pub fn try_map<U>(self, convert: impl FnMut(T) -> Result<U>) -> Result<Page<U>> {
         Ok(Page {
             items: self.items.into_iter().map(convert).collect::<Result<_>>()?,
@@ -318,6 +338,30 @@ impl Tx {
     ) {
         let diff = crate::domain::audit::diff(before, after);
         self.audit_with_diff(resource, diff);
+    }
+
+    /// Records the soft deletion of `resource` at `time`.
+    pub fn audit_delete(&mut self, resource: &str, time: DateTime<Utc>) {
+        let diff = serde_json::json!({"delete_time": {"before": null, "after": time}});
+        self.audit_with_diff(resource, diff);
+    }
+
+    /// Records a save of `resource`: its deletion when `deleted` holds the
+    /// time, otherwise its change from `before` to `after`.
+    pub fn audit_save<A: Audited>(
+        &mut self,
+        resource: &str,
+        before: &A,
+        after: &A,
+        deleted: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        match deleted {
+            Some(time) => {
+                self.audit_delete(resource, time);
+                Ok(())
+            }
+            None => self.audit(resource, Some(before), Some(after)),
+        }
     }
 
     /// Records an event with a ready diff (e.g. the fields of personal data read).

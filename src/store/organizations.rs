@@ -10,7 +10,7 @@ use super::entities::organizations;
 use super::{Keyset, Page, Store, Tx, decode_code, new_id, now};
 use crate::domain::access::Scope;
 use crate::domain::organization::{Identifier, Organization, OrganizationFields, OrganizationKind};
-use crate::domain::version::{self, Presence};
+use crate::domain::version::{Presence, Versioned};
 use crate::error::{Error, Result};
 
 /// What to list.
@@ -138,10 +138,7 @@ impl Tx {
         etag: Option<i64>,
     ) -> Result<Organization> {
         let current = to_domain(find(&self.txn, scope, id).await?)?;
-        let resource = current.resource_name();
-        version::check_live(&resource, "the organisation", current.delete_time)?;
-        version::check_etag(&resource, current.revision, etag)?;
-        Ok(current)
+        current.writable(etag)
     }
 
     /// Replaces the fields of `current` with `fields`.
@@ -180,10 +177,7 @@ impl Tx {
         row.update_time = Set(time);
         row.revision = Set(current.revision + 1);
         let deleted = to_domain(row.update(&self.txn).await?)?;
-        self.audit_with_diff(
-            &deleted.resource_name(),
-            serde_json::json!({"delete_time": {"before": null, "after": time}}),
-        );
+        self.audit_delete(&deleted.resource_name(), time);
         Ok(deleted)
     }
 }

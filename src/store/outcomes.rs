@@ -9,25 +9,26 @@ use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{Set, Unchanged},
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Select,
 };
 
 use super::entities::{grants, indicators, milestones, outcome_reports, outcomes, projects};
 use super::{Keyset, Page, Store, Tx, decode_code, new_id, now, to_json_column};
 use crate::domain::access::Scope;
-use crate::domain::names::{MilestoneName, OutcomeName, OutcomeReportName};
+use crate::domain::names::{MilestoneName, OutcomeName, OutcomeReportName, ProjectName};
 use crate::domain::outcome::{
     Milestone, Outcome, OutcomeFields, OutcomeReport, OutcomeReportState, ScheduledPeriod,
 };
 use crate::domain::project::{Indicator, OutcomeKind, Project};
-use crate::domain::version;
+use crate::domain::version::{self, Versioned};
 use crate::error::{Error, Result};
 
 /// Which reports to list.
 #[derive(Debug, Clone, Default)]
 pub struct ReportFilter {
-    /// One project's reports (grant id, project id); every visible project's when `None`.
-    pub project: Option<(String, String)>,
+    /// One project's reports; every visible project's when `None`.
+    pub project: Option<ProjectName>,
     pub state: Option<OutcomeReportState>,
     pub period: Option<String>,
     /// Reports whose period is of this fiscal year (`2014`, `2014-Q3`, `2014-H1`).
@@ -64,8 +65,8 @@ pub struct ScheduleSubject {
 /// Which projects' schedules to list.
 #[derive(Debug, Clone, Default)]
 pub struct ScheduleFilter {
-    /// One project (grant id, project id), or every visible project.
-    pub project: Option<(String, String)>,
+    /// One project, or every visible project.
+    pub project: Option<ProjectName>,
     pub grant_id: Option<String>,
     pub program_officer: Option<String>,
     pub country_code: Option<String>,
@@ -158,19 +159,11 @@ fn milestone_to_domain(
 
 /// The reports of the grants `scope` may see.
 fn scoped(scope: &Scope) -> Select<outcome_reports::Entity> {
-    let select = outcome_reports::Entity::find();
-    match scope {
-        Scope::All => select,
-        Scope::Organization(organization) => select.filter(
-            outcome_reports::Column::GrantId.in_subquery(
-                Query::select()
-                    .column(grants::Column::Id)
-                    .from(grants::Entity)
-                    .and_where(grants::Column::OrganizationId.eq(organization.as_str()))
-                    .to_owned(),
-            ),
-        ),
-    }
+    super::grants::within_scope(
+        outcome_reports::Entity::find(),
+        outcome_reports::Column::GrantId,
+        scope,
+    )
 }
 
 /// Live outcomes per report, for the reports of a page.
@@ -293,10 +286,10 @@ impl Store {
         page: &Keyset,
     ) -> Result<Page<OutcomeReport>> {
         let mut select = scoped(scope);
-        if let Some((grant_id, project_id)) = &filter.project {
+        if let Some(project) = &filter.project {
             select = select
-                .filter(outcome_reports::Column::GrantId.eq(grant_id.as_str()))
-                .filter(outcome_reports::Column::ProjectId.eq(project_id.as_str()));
+                .filter(outcome_reports::Column::GrantId.eq(project.grant.as_str()))
+                .filter(outcome_reports::Column::ProjectId.eq(project.project.as_str()));
         }
         if let Some(state) = filter.state {
             select = select.filter(outcome_reports::Column::State.eq(state.code()));
@@ -308,27 +301,26 @@ impl Store {
             select = select.filter(outcome_reports::Column::Period.starts_with(year.to_string()));
         }
         if filter.organization_id.is_some() || filter.program_officer.is_some() {
-            let mut of_grants = Query::select()
-                .column(grants::Column::Id)
-                .from(grants::Entity)
-                .to_owned();
-            if let Some(organization) = &filter.organization_id {
-                of_grants.and_where(grants::Column::OrganizationId.eq(organization.as_str()));
-            }
-            if let Some(officer) = &filter.program_officer {
-                of_grants.and_where(grants::Column::ProgramOfficer.eq(officer.as_str()));
-            }
-            select = select.filter(outcome_reports::Column::GrantId.in_subquery(of_grants));
+            let of_grants = Condition::all()
+                .add_option(
+                    (filter.organization_id.as_ref())
+                        .map(|organization| grants::Column::OrganizationId.eq(organization)),
+                )
+                .add_option(
+                    (filter.program_officer.as_ref())
+                        .map(|officer| grants::Column::ProgramOfficer.eq(officer)),
+                );
+            select = select.filter(
+                outcome_reports::Column::GrantId
+                    .in_subquery(super::grants::grant_ids_where(of_grants)),
+            );
         }
-        let page = page
-            .fetch(&self.db, select, outcome_reports::Column::Id, |row| {
-                row.id.clone()
-            })
-            .await?;
-        Ok(Page {
-            items: with_counts(&self.db, page.items).await?,
-            next_after: page.next_after,
+        page.fetch(&self.db, select, outcome_reports::Column::Id, |row| {
+            row.id.clone()
         })
+        .await?
+        .try_map_all(async |rows| with_counts(&self.db, rows).await)
+        .await
     }
 
     /// One outcome of a report the caller may see, deleted or not.
@@ -411,15 +403,12 @@ impl Store {
                 select.filter(milestones::Column::Id.not_in_subquery(with_accepted))
             };
         }
-        let page = page
-            .fetch(&self.db, select, milestones::Column::Id, |row| {
-                row.id.clone()
-            })
-            .await?;
-        Ok(Page {
-            items: milestones_with_counts(&self.db, page.items).await?,
-            next_after: page.next_after,
+        page.fetch(&self.db, select, milestones::Column::Id, |row| {
+            row.id.clone()
         })
+        .await?
+        .try_map_all(async |rows| milestones_with_counts(&self.db, rows).await)
+        .await
     }
 
     /// One milestone.
@@ -470,24 +459,18 @@ impl Store {
         limit: u64,
     ) -> Result<Vec<ScheduleSubject>> {
         let mut select = super::projects::scoped(scope);
-        if let Some((grant_id, project_id)) = &filter.project {
+        if let Some(project) = &filter.project {
             select = select
-                .filter(projects::Column::GrantId.eq(grant_id.as_str()))
-                .filter(projects::Column::Id.eq(project_id.as_str()));
+                .filter(projects::Column::GrantId.eq(project.grant.as_str()))
+                .filter(projects::Column::Id.eq(project.project.as_str()));
         }
         if let Some(grant_id) = &filter.grant_id {
             select = select.filter(projects::Column::GrantId.eq(grant_id.as_str()));
         }
         if let Some(officer) = &filter.program_officer {
-            select = select.filter(
-                projects::Column::GrantId.in_subquery(
-                    Query::select()
-                        .column(grants::Column::Id)
-                        .from(grants::Entity)
-                        .and_where(grants::Column::ProgramOfficer.eq(officer.as_str()))
-                        .to_owned(),
-                ),
-            );
+            select = select.filter(projects::Column::GrantId.in_subquery(
+                super::grants::grant_ids_where(grants::Column::ProgramOfficer.eq(officer.as_str())),
+            ));
         }
         if let Some(country) = &filter.country_code {
             select = select.filter(
@@ -868,10 +851,7 @@ impl Tx {
                     .to_string(),
             })
             .and_then(|row| outcome_to_domain(row, &name))?;
-        let resource = outcome.resource_name();
-        version::check_live(&resource, "the outcome", outcome.delete_time)?;
-        version::check_etag(&resource, outcome.revision, etag)?;
-        Ok(outcome)
+        outcome.writable(etag)
     }
 
     /// Saves new fields over `current`; `delete` soft-deletes it instead.
@@ -912,18 +892,12 @@ impl Tx {
         }
         .update(&self.txn)
         .await?;
-        if delete {
-            self.audit_with_diff(
-                &saved.resource_name(),
-                serde_json::json!({"delete_time": {"before": null, "after": time}}),
-            );
-        } else {
-            self.audit(
-                &saved.resource_name(),
-                Some(&current.fields),
-                Some(&saved.fields),
-            )?;
-        }
+        self.audit_save(
+            &saved.resource_name(),
+            &current.fields,
+            &saved.fields,
+            delete.then_some(time),
+        )?;
         self.touch_report(report).await?;
         Ok(saved)
     }

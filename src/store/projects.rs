@@ -12,17 +12,18 @@ use sea_orm::{
 };
 
 use super::entities::{
-    grants, indicators, project_countries, project_pillars, project_recommendations, projects,
+    indicators, project_countries, project_pillars, project_recommendations, projects,
 };
 use super::grants::countries_of_region;
 use super::{Keyset, Page, Store, Tx, decode_code, new_id, now};
 use crate::domain::access::Scope;
 use crate::domain::grant::Grant;
+use crate::domain::names::{IndicatorName, ProjectName};
 use crate::domain::pillar::Pillar;
 use crate::domain::project::{
     ActivityKind, Indicator, IndicatorFields, OutcomeKind, Project, ProjectFields, ProjectState,
 };
-use crate::domain::version;
+use crate::domain::version::{self, Versioned};
 use crate::error::{Error, Result};
 
 /// What to list.
@@ -37,19 +38,7 @@ pub struct ProjectFilter {
 }
 
 pub(super) fn scoped(scope: &Scope) -> Select<projects::Entity> {
-    let select = projects::Entity::find();
-    match scope {
-        Scope::All => select,
-        Scope::Organization(organization) => select.filter(
-            projects::Column::GrantId.in_subquery(
-                Query::select()
-                    .column(grants::Column::Id)
-                    .from(grants::Entity)
-                    .and_where(grants::Column::OrganizationId.eq(organization.as_str()))
-                    .to_owned(),
-            ),
-        ),
-    }
+    super::grants::within_scope(projects::Entity::find(), projects::Column::GrantId, scope)
 }
 
 fn project_not_found(grant_id: &str, id: &str) -> Error {
@@ -226,8 +215,8 @@ pub(super) fn indicator_to_domain(row: indicators::Model, grant_id: &str) -> Res
 
 impl Store {
     /// One project the caller may see.
-    pub async fn get_project(&self, scope: &Scope, grant_id: &str, id: &str) -> Result<Project> {
-        find(&self.db, scope, grant_id, id, false).await
+    pub async fn get_project(&self, scope: &Scope, name: &ProjectName) -> Result<Project> {
+        find(&self.db, scope, &name.grant, &name.project, false).await
     }
 
     /// A page of the projects the caller may see, oldest first.
@@ -276,32 +265,23 @@ impl Store {
                 ),
             );
         }
-        let page = page
-            .fetch(&self.db, select, projects::Column::Id, |row| row.id.clone())
-            .await?;
-        Ok(Page {
-            items: with_children(&self.db, page.items).await?,
-            next_after: page.next_after,
-        })
+        page.fetch(&self.db, select, projects::Column::Id, |row| row.id.clone())
+            .await?
+            .try_map_all(async |rows| with_children(&self.db, rows).await)
+            .await
     }
 
     /// One indicator of a project the caller may see, deleted or not.
-    pub async fn get_indicator(
-        &self,
-        scope: &Scope,
-        grant_id: &str,
-        project_id: &str,
-        id: &str,
-    ) -> Result<Indicator> {
-        require_visible(&self.db, scope, grant_id, project_id).await?;
-        indicators::Entity::find_by_id(id)
-            .filter(indicators::Column::ProjectId.eq(project_id))
+    pub async fn get_indicator(&self, scope: &Scope, name: &IndicatorName) -> Result<Indicator> {
+        require_visible(&self.db, scope, &name.grant, &name.project).await?;
+        indicators::Entity::find_by_id(name.indicator.as_str())
+            .filter(indicators::Column::ProjectId.eq(name.project.as_str()))
             .one(&self.db)
             .await?
             .ok_or_else(|| Error::NotFound {
-                resource: format!("grants/{grant_id}/projects/{project_id}/indicators/{id}"),
+                resource: name.to_string(),
             })
-            .and_then(|row| indicator_to_domain(row, grant_id))
+            .and_then(|row| indicator_to_domain(row, &name.grant))
     }
 
     /// A page of a project's indicators, oldest first.
@@ -471,10 +451,7 @@ impl Tx {
                 resource: format!("{}/indicators/{id}", project.resource_name()),
             })
             .and_then(|row| indicator_to_domain(row, &project.grant_id))?;
-        let resource = indicator.resource_name();
-        version::check_live(&resource, "the indicator", indicator.delete_time)?;
-        version::check_etag(&resource, indicator.revision, etag)?;
-        Ok(indicator)
+        indicator.writable(etag)
     }
 
     /// Adds an indicator to `project`.
@@ -527,18 +504,12 @@ impl Tx {
         row.update_time = Set(time);
         row.revision = Set(current.revision + 1);
         let saved = indicator_to_domain(row.update(&self.txn).await?, &current.grant_id)?;
-        if delete {
-            self.audit_with_diff(
-                &saved.resource_name(),
-                serde_json::json!({"delete_time": {"before": null, "after": time}}),
-            );
-        } else {
-            self.audit(
-                &saved.resource_name(),
-                Some(&current.fields),
-                Some(&saved.fields),
-            )?;
-        }
+        self.audit_save(
+            &saved.resource_name(),
+            &current.fields,
+            &saved.fields,
+            delete.then_some(time),
+        )?;
         Ok(saved)
     }
 }

@@ -10,8 +10,8 @@ use sea_orm::{
 use super::entities::{countries, funding_accounts, regions};
 use super::{Keyset, Page, Store, Tx, now};
 use crate::domain::reference::{Country, FundingAccount, FundingAccountFields, Region};
-use crate::domain::version;
 use crate::domain::version::Presence;
+use crate::domain::version::Versioned;
 use crate::error::{Error, Result};
 
 fn country(row: countries::Model) -> Country {
@@ -73,15 +73,12 @@ impl Store {
         if let Some(region_code) = region_code {
             select = select.filter(countries::Column::RegionCode.eq(region_code));
         }
-        let page = page
+        Ok(page
             .fetch(&self.db, select, countries::Column::Alpha2, |row| {
                 row.alpha2.clone()
             })
-            .await?;
-        Ok(Page {
-            items: page.items.into_iter().map(country).collect(),
-            next_after: page.next_after,
-        })
+            .await?
+            .map(country))
     }
 
     /// One region by code.
@@ -123,15 +120,12 @@ impl Store {
         if !show_deleted {
             select = select.filter(funding_accounts::Column::DeleteTime.is_null());
         }
-        let page = page
+        Ok(page
             .fetch(&self.db, select, funding_accounts::Column::Code, |row| {
                 row.code.clone()
             })
-            .await?;
-        Ok(Page {
-            items: page.items.into_iter().map(account).collect(),
-            next_after: page.next_after,
-        })
+            .await?
+            .map(account))
     }
 }
 
@@ -204,10 +198,7 @@ impl Tx {
             .await?
             .map(account)
             .ok_or_else(|| account_not_found(code))?;
-        let resource = current.resource_name();
-        version::check_live(&resource, "the funding account", current.delete_time)?;
-        version::check_etag(&resource, current.revision, etag)?;
-        Ok(current)
+        current.writable(etag)
     }
 
     /// Replaces the fields of `current`; `delete` soft-deletes it instead.
@@ -230,18 +221,12 @@ impl Tx {
         row.update_time = Set(time);
         row.revision = Set(current.revision + 1);
         let saved = account(row.update(&self.txn).await?);
-        if delete {
-            self.audit_with_diff(
-                &saved.resource_name(),
-                serde_json::json!({"delete_time": {"before": null, "after": time}}),
-            );
-        } else {
-            self.audit(
-                &saved.resource_name(),
-                Some(&current.fields),
-                Some(&saved.fields),
-            )?;
-        }
+        self.audit_save(
+            &saved.resource_name(),
+            &current.fields,
+            &saved.fields,
+            delete.then_some(time),
+        )?;
         Ok(saved)
     }
 }

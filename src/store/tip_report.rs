@@ -18,7 +18,7 @@ use crate::domain::pillar::Pillar;
 use crate::domain::tip_report::{
     TipRanking, TipRankingFields, TipRecommendation, TipRecommendationFields, TipTier,
 };
-use crate::domain::version;
+use crate::domain::version::{self, Versioned};
 use crate::error::{Error, Result};
 
 /// Which rankings to list.
@@ -146,14 +146,10 @@ async fn find_recommendation(
 
 impl Store {
     /// One ranking.
-    pub async fn get_tip_ranking(
-        &self,
-        country_code: &str,
-        report_year: i32,
-    ) -> Result<TipRanking> {
-        find_ranking(&self.db, country_code, report_year)
+    pub async fn get_tip_ranking(&self, name: &TipRankingName) -> Result<TipRanking> {
+        find_ranking(&self.db, &name.country, name.year())
             .await?
-            .ok_or_else(|| ranking_not_found(country_code, report_year))
+            .ok_or_else(|| ranking_not_found(&name.country, name.year()))
             .and_then(ranking)
     }
 
@@ -206,10 +202,9 @@ impl Store {
     /// One recommendation, deleted or not.
     pub async fn get_tip_recommendation(
         &self,
-        country_code: &str,
-        id: &str,
+        name: &TipRecommendationName,
     ) -> Result<TipRecommendation> {
-        recommendation(find_recommendation(&self.db, country_code, id).await?)
+        recommendation(find_recommendation(&self.db, &name.country, &name.recommendation).await?)
     }
 
     /// A page of recommendations in id (creation) order.
@@ -388,10 +383,7 @@ impl Tx {
         etag: Option<i64>,
     ) -> Result<TipRecommendation> {
         let current = recommendation(find_recommendation(&self.txn, country_code, id).await?)?;
-        let resource = current.resource_name();
-        version::check_live(&resource, "the recommendation", current.delete_time)?;
-        version::check_etag(&resource, current.revision, etag)?;
-        Ok(current)
+        current.writable(etag)
     }
 
     /// Replaces the fields of `current` with `fields`.
@@ -432,10 +424,7 @@ impl Tx {
         row.update_time = Set(time);
         row.revision = Set(current.revision + 1);
         let deleted = recommendation(row.update(&self.txn).await?)?;
-        self.audit_with_diff(
-            &deleted.resource_name(),
-            serde_json::json!({"delete_time": {"before": null, "after": time}}),
-        );
+        self.audit_delete(&deleted.resource_name(), time);
         Ok(deleted)
     }
 }
