@@ -71,7 +71,8 @@ async fn main() {
     // BENCH_OBSERVE=metrics: Prometheus metrics on (an ops listener); =traces: and traces to an
     // in-memory exporter, with the log at warn so only the spans' own cost shows.
     let observe = std::env::var("BENCH_OBSERVE").unwrap_or_default();
-    if observe == "metrics" || observe == "traces" {
+    let metrics_on = observe == "metrics" || observe == "traces";
+    if metrics_on {
         settings.server.health_listen_address = "127.0.0.1:0".into();
     }
     let _telemetry = (observe == "traces").then(|| {
@@ -126,7 +127,7 @@ async fn main() {
     report("token check (cached)", durations);
 
     // What the metrics add to every call: the method's label, in flight, count and latency.
-    let call_metrics = tipgrants::telemetry::metrics::RpcMetrics::new(observe != "");
+    let call_metrics = tipgrants::telemetry::metrics::RpcMetrics::new(metrics_on);
     let mut durations = Vec::with_capacity(20_000);
     for _ in 0..20_000 {
         let started = Instant::now();
