@@ -443,6 +443,29 @@ mod tests {
     }
 
     #[test]
+    fn a_pool_timeout_is_counted_as_an_acquire_timeout() {
+        use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr};
+        let handle = recorder();
+        let timeouts = || {
+            handle
+                .render()
+                .lines()
+                .find_map(|line| line.strip_prefix("tipgrants_db_acquire_timeouts_total "))
+                .and_then(|value| value.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        let before = timeouts();
+
+        count_database_error(&DbErr::ConnectionAcquire(ConnAcquireErr::Timeout));
+        count_database_error(&DbErr::Conn(RuntimeErr::SqlxError(Arc::new(
+            sea_orm::sqlx::Error::PoolTimedOut,
+        ))));
+
+        // Other tests of this binary may count timeouts at the same time: at least ours.
+        assert!(timeouts() - before >= 2.0);
+    }
+
+    #[test]
     fn every_code_has_its_canonical_label_and_its_own_slot() {
         let codes: Vec<Code> = (0..CODES as i32).map(Code::from_i32).collect();
         let labels: std::collections::HashSet<_> = codes.iter().map(|c| code_label(*c)).collect();
