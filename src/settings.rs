@@ -26,6 +26,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub privacy: PrivacySettings,
     pub assistance: AssistanceSettings,
+    pub grpc_web: GrpcWebSettings,
 }
 
 /// `[server]`: listeners and limits.
@@ -147,6 +148,26 @@ pub struct AssistanceSettings {
     pub critical_decision_hours: u32,
 }
 
+/// `[grpc_web]`: browser clients (see `crate::web`); off by default.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrpcWebSettings {
+    /// Serve gRPC-Web (and HTTP/1.1) beside gRPC on the API listener.
+    pub enabled: bool,
+    /// Origins whose pages may call the API (CORS), e.g. `https://staff.example.org`; none by default.
+    pub cors_allowed_origins: Vec<String>,
+}
+
+impl GrpcWebSettings {
+    /// The allowed origins, blank entries left out (an empty environment variable means none).
+    pub fn allowed_origins(&self) -> impl Iterator<Item = &str> {
+        self.cors_allowed_origins
+            .iter()
+            .map(|origin| origin.trim())
+            .filter(|origin| !origin.is_empty())
+    }
+}
+
 /// A setting that cannot be used, with the key it belongs to.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -194,6 +215,9 @@ impl Settings {
                 .prefix_separator("__")
                 .separator("__")
                 .try_parsing(true)
+                // Only this key is a list: `https://a.example,https://b.example`.
+                .list_separator(",")
+                .with_list_parse_key("grpc_web.cors_allowed_origins")
                 .source(Some(variables)),
         );
         let settings: Settings = builder.build()?.try_deserialize()?;
@@ -327,6 +351,16 @@ impl Settings {
             return Err(invalid(
                 "assistance.critical_decision_hours",
                 "must be from 1 to 720",
+            ));
+        }
+        for origin in self.grpc_web.allowed_origins() {
+            crate::web::parse_origin(origin)
+                .map_err(|message| invalid("grpc_web.cors_allowed_origins", message))?;
+        }
+        if !self.grpc_web.enabled && self.grpc_web.allowed_origins().next().is_some() {
+            return Err(invalid(
+                "grpc_web.cors_allowed_origins",
+                "origins are set but grpc_web.enabled = false: turn gRPC-Web on, or remove the origins",
             ));
         }
         tracing_subscriber::EnvFilter::try_new(&self.telemetry.filter)

@@ -21,6 +21,7 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 use tower::Service;
+use tower::util::option_layer;
 
 use crate::api::access_api::AccessApi;
 use crate::api::assistance_api::{AssistanceApi, AssistanceRules};
@@ -272,13 +273,18 @@ impl Application {
             .max_concurrent_streams(Some(settings.server.max_concurrent_streams))
             .concurrency_limit_per_connection(settings.server.concurrency_limit_per_connection)
             .http2_keepalive_interval(Some(Duration::from_secs(60)));
+        // Browsers speak gRPC-Web over HTTP/1.1 (over HTTP/2 only when TLS negotiates it).
+        builder = builder.accept_http1(settings.grpc_web.enabled);
         if settings.tls.enabled {
             builder = builder
                 .tls_config(tls_config(&settings)?)
                 .map_err(|error| StartupError::Tls(error.to_string()))?;
         }
         // The deadline covers authentication too (its token lookup may wait for the database).
+        // Browser clients (off by default): CORS answers preflights before anything else, and a
+        // gRPC-Web call is translated before it meets the deadline and auth layers like any call.
         let router = builder
+            .layer(option_layer(crate::web::browser_layer(&settings.grpc_web)))
             .layer(deadlines)
             .layer(AuthLayer::new(authenticator.clone(), rpc_metrics))
             .add_routes(api.routes.routes())
@@ -316,6 +322,10 @@ impl Application {
         };
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         tracing::info!(%address, tls = settings.tls.enabled, database = backend_name(&store), "serving gRPC");
+        if settings.grpc_web.enabled {
+            let origins: Vec<&str> = settings.grpc_web.allowed_origins().collect();
+            tracing::info!(cors_allowed_origins = ?origins, "serving gRPC-Web too");
+        }
         let serve = router.serve_with_incoming_shutdown(incoming, signal);
         tokio::pin!(serve);
         let grace = Duration::from_secs(settings.server.shutdown_grace_period_seconds);

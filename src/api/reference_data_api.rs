@@ -41,18 +41,18 @@ pub fn account_to_proto(account: &FundingAccount) -> pb::FundingAccount {
 
 fn country_to_proto(country: &Country) -> pb::Country {
     pb::Country {
-        name: format!("countries/{}", country.alpha2),
+        name: CountryName::new(&country.alpha2).to_string(),
         alpha2_code: country.alpha2.clone(),
         alpha3_code: country.alpha3.clone(),
         numeric_code: country.numeric.clone(),
         display_name: country.display_name.clone(),
-        region: format!("regions/{}", country.region_code),
+        region: RegionName::new(&country.region_code).to_string(),
     }
 }
 
 fn region_to_proto(region: &Region) -> pb::Region {
     pb::Region {
-        name: format!("regions/{}", region.code),
+        name: RegionName::new(&region.code).to_string(),
         code: region.code.clone(),
         display_name: region.display_name.clone(),
     }

@@ -9,6 +9,7 @@ use sea_orm::{
 use super::entities::organizations;
 use super::{Keyset, Page, Store, Tx, decode_code, new_id, now};
 use crate::domain::access::Scope;
+use crate::domain::names::OrganizationName;
 use crate::domain::organization::{Identifier, Organization, OrganizationFields, OrganizationKind};
 use crate::domain::version::{Presence, Versioned};
 use crate::error::{Error, Result};
@@ -52,7 +53,7 @@ fn to_domain(row: organizations::Model) -> Result<Organization> {
 
 fn not_found(id: &str) -> Error {
     Error::NotFound {
-        resource: format!("organizations/{id}"),
+        resource: OrganizationName::new(id).to_string(),
     }
 }
 

@@ -43,7 +43,7 @@ pub(super) fn scoped(scope: &Scope) -> Select<projects::Entity> {
 
 fn project_not_found(grant_id: &str, id: &str) -> Error {
     Error::NotFound {
-        resource: format!("grants/{grant_id}/projects/{id}"),
+        resource: ProjectName::new(grant_id, id).to_string(),
     }
 }
 
@@ -448,7 +448,7 @@ impl Tx {
             .one(&self.txn)
             .await?
             .ok_or_else(|| Error::NotFound {
-                resource: format!("{}/indicators/{id}", project.resource_name()),
+                resource: IndicatorName::new(&project.grant_id, &project.id, id).to_string(),
             })
             .and_then(|row| indicator_to_domain(row, &project.grant_id))?;
         indicator.writable(etag)

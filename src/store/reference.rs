@@ -9,6 +9,7 @@ use sea_orm::{
 
 use super::entities::{countries, funding_accounts, regions};
 use super::{Keyset, Page, Store, Tx, now};
+use crate::domain::names::{CountryName, FundingAccountName, RegionName};
 use crate::domain::reference::{Country, FundingAccount, FundingAccountFields, Region};
 use crate::domain::version::Presence;
 use crate::domain::version::Versioned;
@@ -47,7 +48,7 @@ fn account(row: funding_accounts::Model) -> FundingAccount {
 
 fn account_not_found(code: &str) -> Error {
     Error::NotFound {
-        resource: format!("fundingAccounts/{code}"),
+        resource: FundingAccountName::new(code).to_string(),
     }
 }
 
@@ -59,7 +60,7 @@ impl Store {
             .await?
             .map(country)
             .ok_or_else(|| Error::NotFound {
-                resource: format!("countries/{code}"),
+                resource: CountryName::new(code).to_string(),
             })
     }
 
@@ -88,7 +89,7 @@ impl Store {
             .await?
             .map(region)
             .ok_or_else(|| Error::NotFound {
-                resource: format!("regions/{code}"),
+                resource: RegionName::new(code).to_string(),
             })
     }
 
@@ -166,8 +167,8 @@ impl Tx {
             .is_some()
         {
             return Err(Error::AlreadyExists {
-                resource: format!("fundingAccounts/{code}"),
-                message: format!("fundingAccounts/{code} already exists"),
+                resource: FundingAccountName::new(code).to_string(),
+                message: format!("{} already exists", FundingAccountName::new(code)),
             });
         }
         let time = now();

@@ -9,6 +9,7 @@ use sea_orm::{
 use super::entities::api_tokens;
 use super::{Keyset, Page, Store, Tx, decode_code, new_id, now};
 use crate::domain::access::{self, ApiToken, NewToken, Role};
+use crate::domain::names::ApiTokenName;
 use crate::error::{Error, Result};
 
 /// What to list.
@@ -37,7 +38,7 @@ fn to_domain(row: api_tokens::Model) -> Result<ApiToken> {
 
 fn not_found(id: &str) -> Error {
     Error::NotFound {
-        resource: format!("apiTokens/{id}"),
+        resource: ApiTokenName::new(id).to_string(),
     }
 }
 
