@@ -4,10 +4,14 @@
 //! the benchmark may migrate) against PostgreSQL. It prints one table.
 //!
 //! - token check: a cached bearer-token check, the cost every RPC pays;
+//! - call metrics: what recording a call's metrics adds to it (nothing recorded when off);
 //! - GetOrganization: one authenticated unary call over loopback;
 //! - CreateOrganization: one audited, transactional write;
 //! - ListGrants: a page of 100 grants with their obligated money;
 //! - resident memory before and after.
+//!
+//! `BENCH_OBSERVE=metrics` runs them with Prometheus metrics on, `=traces` with
+//! OpenTelemetry traces too (to an in-memory exporter): the cost of observing.
 
 use std::time::{Duration, Instant};
 
@@ -64,6 +68,20 @@ async fn main() {
                 directory.path().join("bench.sqlite3").display().to_string()
         }
     }
+    // BENCH_OBSERVE=metrics: Prometheus metrics on (an ops listener); =traces: and traces to an
+    // in-memory exporter, with the log at warn so only the spans' own cost shows.
+    let observe = std::env::var("BENCH_OBSERVE").unwrap_or_default();
+    let metrics_on = observe == "metrics" || observe == "traces";
+    if metrics_on {
+        settings.server.health_listen_address = "127.0.0.1:0".into();
+    }
+    let _telemetry = (observe == "traces").then(|| {
+        settings.telemetry.filter = "warn".into();
+        tipgrants::telemetry::init_with_span_exporter(
+            &settings.telemetry,
+            opentelemetry_sdk::trace::InMemorySpanExporter::default(),
+        )
+    });
     let memory_before = resident_kib();
     let application = Application::build(settings.clone())
         .await
@@ -80,7 +98,10 @@ async fn main() {
         .connect()
         .await
         .expect("connect");
-    println!("tipgrants benchmarks ({:?})", store.backend());
+    println!(
+        "tipgrants benchmarks ({:?}, BENCH_OBSERVE={observe:?})",
+        store.backend()
+    );
 
     let authenticator = Authenticator::new(store.clone(), Duration::from_secs(30), true);
     let mut headers = HeaderMap::new();
@@ -104,6 +125,17 @@ async fn main() {
         durations.push(started.elapsed());
     }
     report("token check (cached)", durations);
+
+    // What the metrics add to every call: the method's label, in flight, count and latency.
+    let call_metrics = tipgrants::telemetry::metrics::RpcMetrics::new(metrics_on);
+    let mut durations = Vec::with_capacity(20_000);
+    for _ in 0..20_000 {
+        let started = Instant::now();
+        let served = tipgrants::telemetry::metrics::Method::of(method);
+        call_metrics.start(served, started).finish(tonic::Code::Ok);
+        durations.push(started.elapsed());
+    }
+    report("call metrics (start, finish)", durations);
 
     let mut organizations =
         pb::organization_service_client::OrganizationServiceClient::new(channel.clone());

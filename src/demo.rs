@@ -6,7 +6,10 @@
 //! with awards mostly between $50,000 and $500,000 and a few in the millions;
 //! a third of the projects have an accepted final report with outcomes of
 //! every kind; the emergency fund helped 54 consenting victims in FY 2014
-//! (referred by three partners, 18 in each).
+//! (referred by three partners, 18 in each). Each award runs its course as
+//! an office's would: an indicator with a target, the grant activated and its
+//! project started, the final report accepted, the project completed and the
+//! grant closed.
 //!
 //! The data are planned first ([`plan`], pure and deterministic: the same
 //! every run), then written through the API services in process, so every
@@ -820,9 +823,107 @@ impl Writer {
             .await
             .map_err(failed(award))?
             .into_inner();
+        // A grant is activated once a project has an indicator with a target.
+        let indicator_kind = (grant.outcomes.first())
+            .map_or(pb::OutcomeKind::OfficialsTrained, |outcome| outcome.kind);
+        self.projects
+            .create_indicator(call(
+                officer,
+                &method("ProjectService/CreateIndicator"),
+                &key("indicator"),
+                pb::CreateIndicatorRequest {
+                    parent: project.name.clone(),
+                    indicator: Some(pb::Indicator {
+                        display_name: "Results reported (synthetic)".into(),
+                        unit: "count".into(),
+                        outcome_kind: indicator_kind as i32,
+                        baseline: 0,
+                        targets: vec![pb::IndicatorTarget {
+                            fiscal_year: grant.fiscal_year,
+                            period: String::new(),
+                            value: 1,
+                        }],
+                        ..Default::default()
+                    }),
+                    request_id: key("indicator"),
+                },
+            ))
+            .await
+            .map_err(failed(award))?;
+        self.grants
+            .activate_grant(call(
+                officer,
+                &method("GrantService/ActivateGrant"),
+                &key("activate"),
+                pb::ActivateGrantRequest {
+                    name: created.name.clone(),
+                    request_id: key("activate"),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map_err(failed(award))?;
+        self.projects
+            .start_project(call(
+                officer,
+                &method("ProjectService/StartProject"),
+                &key("start"),
+                pb::StartProjectRequest {
+                    name: project.name.clone(),
+                    request_id: key("start"),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map_err(failed(award))?;
+        let outcomes = self
+            .final_report(reviewer, grant, &project.name, organizations)
+            .await?;
+        // Every demo award has ended: its project is completed and the grant closed.
+        self.projects
+            .complete_project(call(
+                officer,
+                &method("ProjectService/CompleteProject"),
+                &key("complete"),
+                pb::CompleteProjectRequest {
+                    name: project.name.clone(),
+                    request_id: key("complete"),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map_err(failed(award))?;
+        self.grants
+            .close_grant(call(
+                officer,
+                &method("GrantService/CloseGrant"),
+                &key("close"),
+                pb::CloseGrantRequest {
+                    name: created.name.clone(),
+                    request_id: key("close"),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map_err(failed(award))?;
+        Ok(outcomes)
+    }
+
+    /// The project's final report with its outcomes, submitted by the grantee and accepted.
+    async fn final_report(
+        &self,
+        reviewer: &Actor,
+        grant: &PlannedGrant,
+        project_name: &str,
+        organizations: &[String],
+    ) -> Result<usize, String> {
         if grant.outcomes.is_empty() {
             return Ok(0);
         }
+        let award = &grant.award_number;
+        let method = |name: &str| format!("{SERVICE}{name}");
+        let key = |step: &str| format!("seed-demo-{award}-{step}");
+        let grantee = &organizations[grant.grantee];
         let partner = actor(
             &format!("seed-demo-grantee-{}", grant.grantee),
             Role::Grantee,
@@ -835,7 +936,7 @@ impl Writer {
                 &method("OutcomeReportService/CreateOutcomeReport"),
                 &key("report"),
                 pb::CreateOutcomeReportRequest {
-                    parent: project.name.clone(),
+                    parent: project_name.to_string(),
                     outcome_report: Some(pb::OutcomeReport {
                         period: "FINAL".into(),
                         narrative: "Synthetic demo: what the project achieved".into(),

@@ -156,7 +156,6 @@ fn run_on_database(config: Option<PathBuf>, command: DatabaseCommand) -> ExitCod
             return ExitCode::from(2);
         }
     };
-    telemetry::init(&settings.telemetry);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -165,6 +164,14 @@ fn run_on_database(config: Option<PathBuf>, command: DatabaseCommand) -> ExitCod
         Err(error) => {
             eprintln!("tipgrants: cannot start the runtime: {error}");
             return ExitCode::FAILURE;
+        }
+    };
+    // Inside the runtime: the OTLP exporter's channel runs on it.
+    let telemetry = match runtime.block_on(async { telemetry::init(&settings.telemetry) }) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("tipgrants: {error}");
+            return ExitCode::from(2);
         }
     };
     let outcome = runtime.block_on(async move {
@@ -177,6 +184,7 @@ fn run_on_database(config: Option<PathBuf>, command: DatabaseCommand) -> ExitCod
             DatabaseCommand::SeedDemo => seed_demo(settings).await,
         }
     });
+    telemetry.shutdown();
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

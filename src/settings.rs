@@ -72,12 +72,20 @@ pub struct DatabaseSettings {
     pub migrate_on_start: bool,
 }
 
-/// `[telemetry]`: log format and filter.
+/// `[telemetry]`: log format and filter, Prometheus metrics, OpenTelemetry traces.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TelemetrySettings {
     pub format: LogFormat,
     pub filter: String,
+    /// Serve `GET /metrics` on the ops listener (`server.health_listen_address`).
+    pub metrics: bool,
+    /// Export traces over OTLP/gRPC.
+    pub traces: bool,
+    pub otlp_endpoint: String,
+    pub service_name: String,
+    /// The share of traces started here that are kept (0 to 1); a caller's decision stands.
+    pub trace_sampling_ratio: f64,
 }
 
 /// How log lines are written.
@@ -364,6 +372,32 @@ impl Settings {
         }
         tracing_subscriber::EnvFilter::try_new(&self.telemetry.filter)
             .map_err(|error| invalid("telemetry.filter", error.to_string()))?;
+        self.validate_traces()?;
+        Ok(())
+    }
+
+    fn validate_traces(&self) -> Result<(), SettingsError> {
+        let telemetry = &self.telemetry;
+        if !(0.0..=1.0).contains(&telemetry.trace_sampling_ratio) {
+            return Err(invalid(
+                "telemetry.trace_sampling_ratio",
+                "must be from 0 to 1",
+            ));
+        }
+        if telemetry.service_name.trim().is_empty() {
+            return Err(invalid("telemetry.service_name", "must not be empty"));
+        }
+        let endpoint = telemetry.otlp_endpoint.trim();
+        let usable = (endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+            && endpoint
+                .parse::<http::Uri>()
+                .is_ok_and(|uri| uri.host().is_some());
+        if !usable {
+            return Err(invalid(
+                "telemetry.otlp_endpoint",
+                format!("{endpoint:?} is not a URL such as http://127.0.0.1:4317"),
+            ));
+        }
         Ok(())
     }
 

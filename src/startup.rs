@@ -52,6 +52,7 @@ use crate::pb::v1::report_service_server::ReportServiceServer;
 use crate::pb::v1::tip_report_service_server::TipReportServiceServer;
 use crate::settings::Settings;
 use crate::store::Store;
+use crate::telemetry::metrics::{RpcMetrics, Scrape};
 
 /// The API's services and the names they answer to, collected as they are added.
 #[derive(Default)]
@@ -253,18 +254,21 @@ impl Application {
             .build_v1alpha()
             .map_err(|error| StartupError::Reflection(error.to_string()))?;
 
-        let streaming = streaming_methods(&[
-            crate::pb::FILE_DESCRIPTOR_SET,
-            tonic_health::pb::FILE_DESCRIPTOR_SET,
-            tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
-            tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
-        ])
-        .map_err(|error| StartupError::Reflection(error.to_string()))?;
+        let streaming = streaming_methods(&crate::pb::SERVED_DESCRIPTOR_SETS)
+            .map_err(|error| StartupError::Reflection(error.to_string()))?;
         let deadlines = DeadlineLayer::new(
             Duration::from_secs(settings.server.request_timeout_seconds),
             StreamLimits::from_settings(&settings.server),
             streaming,
         );
+        // Metrics are recorded only when the ops listener can serve them.
+        let scrape = (settings.telemetry.metrics && health_listener.is_some()).then(|| {
+            Scrape::new(
+                store.clone(),
+                Duration::from_millis(settings.database.acquire_timeout_ms),
+            )
+        });
+        let rpc_metrics = RpcMetrics::new(scrape.is_some());
         // No `Server::timeout`: it would bound streams too. The deadline layer bounds unary calls.
         // Load shedding: a call over a connection's limit is refused at once, never queued.
         let mut builder = Server::builder()
@@ -288,7 +292,7 @@ impl Application {
             .layer(option_layer(crate::web::browser_layer(&settings.grpc_web)))
             .layer(AdmissionLayer::new(settings.server.max_calls_in_flight))
             .layer(deadlines)
-            .layer(AuthLayer::new(authenticator.clone()))
+            .layer(AuthLayer::new(authenticator.clone(), rpc_metrics))
             .add_routes(api.routes.routes())
             .add_service(health_service.clone())
             .add_service(reflection_v1)
@@ -297,9 +301,15 @@ impl Application {
         let health_only = health_listener.map(|listener| {
             let mut stop = stop_receiver.clone();
             let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+            let routes = match scrape {
+                Some(scrape) => scrape.routes(health_service),
+                None => tonic::service::Routes::new(health_service),
+            };
             tokio::spawn(
+                // HTTP/1.1 too: Prometheus scrapes GET /metrics over it.
                 Server::builder()
-                    .add_service(health_service)
+                    .accept_http1(true)
+                    .add_routes(routes)
                     .serve_with_incoming_shutdown(incoming, async move {
                         let _stopped = stop.wait_for(|stopped| *stopped).await.is_ok();
                     }),

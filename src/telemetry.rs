@@ -1,10 +1,16 @@
 //! The tracing subscriber: pretty lines for people, JSON for collectors.
 //! `RUST_LOG` overrides the configured filter. SQL statements are logged only
-//! when `database.log_statements` is on (see `store::connect`).
+//! when `database.log_statements` is on (see `store::connect`); SeaORM's query
+//! spans are for traces and never reach the log. Traces (OpenTelemetry, off by
+//! default) are in `traces`, Prometheus metrics in `metrics`.
 //!
 //! And the end of the access log's line: a call's final status is the one in
 //! its trailers, so a stream is logged when its body ends (or when the client
 //! leaves, as `CANCELLED`), with the code it ended with and its whole latency.
+//! The call's metrics and its trace span are finished in the same place.
+
+pub mod metrics;
+pub mod traces;
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -14,35 +20,112 @@ use http_body::{Body as _, Frame, SizeHint};
 use tonic::Code;
 use tonic::body::Body;
 use tracing::Span;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::{Layer, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Registry};
 
 use crate::settings::{LogFormat, TelemetrySettings};
 
-/// Installs the global subscriber once; later calls (tests) are ignored.
-pub fn init(settings: &TelemetrySettings) {
+/// What [`init`] installed. Keep it while the program runs; [`Telemetry::shutdown`] at the
+/// end sends the last spans.
+#[must_use = "dropping it loses nothing, but shutdown sends the last spans"]
+pub struct Telemetry {
+    traces: Option<traces::Traces>,
+}
+
+impl Telemetry {
+    /// Exports the spans that have ended so far (tests).
+    pub fn flush(&self) {
+        if let Some(traces) = &self.traces {
+            traces.flush();
+        }
+    }
+
+    /// Exports what is left.
+    pub fn shutdown(self) {
+        if let Some(traces) = &self.traces {
+            traces.shutdown();
+        }
+    }
+}
+
+/// Installs the global subscriber once (later calls, in tests, change nothing), with the
+/// OTLP trace exporter when `telemetry.traces` is on: call it inside the Tokio runtime then.
+pub fn init(settings: &TelemetrySettings) -> Result<Telemetry, String> {
+    let traces = match settings.traces {
+        true => Some(traces::Traces::otlp(settings)?),
+        false => None,
+    };
+    Ok(install(settings, traces))
+}
+
+/// Like [`init`], with traces on and sent to `exporter` whatever the settings say (tests).
+pub fn init_with_span_exporter(
+    settings: &TelemetrySettings,
+    exporter: impl opentelemetry_sdk::trace::SpanExporter + 'static,
+) -> Telemetry {
+    install(
+        settings,
+        Some(traces::Traces::with_exporter(settings, exporter)),
+    )
+}
+
+fn install(settings: &TelemetrySettings, traces: Option<traces::Traces>) -> Telemetry {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    // Query spans go to traces only: SQL reaches the log through database.log_statements alone.
+    let not_a_query_span = tracing_subscriber::filter::filter_fn(|metadata| {
+        !(metadata.is_span() && metadata.target().starts_with("sea_orm"))
+    });
+    let lines = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    let _already_set = match settings.format {
-        LogFormat::Pretty => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    let log: Box<dyn Layer<Registry> + Send + Sync> = match settings.format {
+        LogFormat::Pretty => lines
+            .with_filter(tracing_subscriber::filter::FilterExt::and(
+                filter,
+                not_a_query_span,
+            ))
+            .boxed(),
+        LogFormat::Json => lines
+            .json()
+            .flatten_event(true)
+            .with_filter(tracing_subscriber::filter::FilterExt::and(
+                filter,
+                not_a_query_span,
+            ))
+            .boxed(),
     };
+    let mut layers = vec![log];
+    if let Some(traces) = &traces {
+        layers.push(traces.layer().boxed());
+    }
+    let installed = tracing_subscriber::registry()
+        .with(layers)
+        .try_init()
+        .is_ok();
+    let traces = traces.filter(|_| installed);
+    if let Some(traces) = &traces {
+        traces.activate();
+    }
+    Telemetry { traces }
 }
 
 /// Records `code` and `latency_ms` in the call's `span` and logs "rpc finished",
-/// once the call's final status is known (see [`on_final_status`]).
+/// and finishes the call's metrics `record` and trace span, once the call's final
+/// status is known (see [`on_final_status`]).
 pub fn log_when_finished(
     response: http::Response<Body>,
     span: Span,
     started: Instant,
+    record: metrics::CallRecord,
 ) -> http::Response<Body> {
     on_final_status(response, move |code| {
+        record.finish(code);
         span.record("latency_ms", started.elapsed().as_secs_f64() * 1000.0);
         span.record("code", format!("{code:?}"));
+        traces::record_status(&span, code);
         span.in_scope(|| tracing::info!("rpc finished"));
     })
 }

@@ -1,5 +1,6 @@
 //! The tower layer in front of every service: one span per RPC (method,
-//! request id, actor, code, latency), authentication of the bearer token
+//! request id, actor, code, latency; continuing the caller's trace when
+//! traces are on), its metrics (`telemetry::metrics`), authentication of the bearer token
 //! (cached for `auth.token_cache_ttl_seconds`), and the permission check of
 //! `permissions`. A handler receives the `CallContext` in the request's
 //! extensions; a refused call never reaches it; a handler that panics is
@@ -23,6 +24,7 @@ use super::permissions::{self, Access};
 use crate::domain::access::{self, ApiToken};
 use crate::error::{Error, Result};
 use crate::store::{CallContext, Store};
+use crate::telemetry::metrics::{Method, RpcMetrics};
 
 /// Checks tokens, with a short-lived cache so a check costs microseconds.
 pub struct Authenticator {
@@ -104,11 +106,15 @@ impl Authenticator {
 #[derive(Clone)]
 pub struct AuthLayer {
     authenticator: Arc<Authenticator>,
+    metrics: Arc<RpcMetrics>,
 }
 
 impl AuthLayer {
-    pub fn new(authenticator: Arc<Authenticator>) -> Self {
-        Self { authenticator }
+    pub fn new(authenticator: Arc<Authenticator>, metrics: Arc<RpcMetrics>) -> Self {
+        Self {
+            authenticator,
+            metrics,
+        }
     }
 }
 
@@ -119,6 +125,7 @@ impl<S> Layer<S> for AuthLayer {
         AuthService {
             inner,
             authenticator: self.authenticator.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 }
@@ -128,6 +135,7 @@ impl<S> Layer<S> for AuthLayer {
 pub struct AuthService<S> {
     inner: S,
     authenticator: Arc<Authenticator>,
+    metrics: Arc<RpcMetrics>,
 }
 
 type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send + 'static>>;
@@ -181,10 +189,15 @@ where
             actor = tracing::field::Empty,
             code = tracing::field::Empty,
             latency_ms = tracing::field::Empty,
+            otel.name = tracing::field::Empty,
+            otel.kind = tracing::field::Empty,
         );
+        let started = Instant::now();
+        let served = Method::of(&method);
+        let record = self.metrics.start(served, started);
+        crate::telemetry::traces::continue_trace(&span, request.headers(), served);
         Box::pin(
             async move {
-                let started = Instant::now();
                 let authorized = match header_id {
                     Ok(_) => authenticator.authorize(&method, request.headers()).await,
                     Err(error) => Err(error),
@@ -213,10 +226,11 @@ where
                 // The line is written when the call ends: for a stream, with its trailers' status.
                 let span = tracing::Span::current();
                 match response {
-                    Ok(response) => {
-                        Ok(crate::telemetry::log_when_finished(response, span, started))
-                    }
+                    Ok(response) => Ok(crate::telemetry::log_when_finished(
+                        response, span, started, record,
+                    )),
                     Err(error) => {
+                        record.finish(tonic::Code::Unknown);
                         span.record("latency_ms", started.elapsed().as_secs_f64() * 1000.0);
                         tracing::info!("rpc finished");
                         Err(error)

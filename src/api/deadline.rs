@@ -17,10 +17,27 @@ use tower::{Layer, Service};
 
 use super::streaming::{StreamBudget, StreamLimits, parse_grpc_timeout};
 
-/// The paths (`/package.Service/Method`) of every method that streams, in
-/// either direction, among the encoded `FileDescriptorSet`s given.
-pub fn streaming_methods(descriptor_sets: &[&[u8]]) -> Result<HashSet<String>, prost::DecodeError> {
-    let mut methods = HashSet::new();
+/// A method of a served service, as its descriptor declares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServedMethod {
+    /// The fully qualified service, e.g. `tipgrants.v1.GrantService`.
+    pub service: String,
+    /// The method, e.g. `GetGrant`.
+    pub name: String,
+    /// Whether it streams, in either direction.
+    pub streams: bool,
+}
+
+impl ServedMethod {
+    /// Its request path, `/package.Service/Method`.
+    pub fn path(&self) -> String {
+        format!("/{}/{}", self.service, self.name)
+    }
+}
+
+/// Every method among the encoded `FileDescriptorSet`s given.
+pub fn served_methods(descriptor_sets: &[&[u8]]) -> Result<Vec<ServedMethod>, prost::DecodeError> {
+    let mut methods = Vec::new();
     for encoded in descriptor_sets {
         let set = prost_types::FileDescriptorSet::decode(*encoded)?;
         for file in &set.file {
@@ -30,14 +47,26 @@ pub fn streaming_methods(descriptor_sets: &[&[u8]]) -> Result<HashSet<String>, p
                     package => format!("{package}.{}", service.name()),
                 };
                 for method in &service.method {
-                    if method.client_streaming() || method.server_streaming() {
-                        methods.insert(format!("/{qualified}/{}", method.name()));
-                    }
+                    methods.push(ServedMethod {
+                        service: qualified.clone(),
+                        name: method.name().to_string(),
+                        streams: method.client_streaming() || method.server_streaming(),
+                    });
                 }
             }
         }
     }
     Ok(methods)
+}
+
+/// The paths (`/package.Service/Method`) of every method that streams, in
+/// either direction, among the encoded `FileDescriptorSet`s given.
+pub fn streaming_methods(descriptor_sets: &[&[u8]]) -> Result<HashSet<String>, prost::DecodeError> {
+    Ok(served_methods(descriptor_sets)?
+        .into_iter()
+        .filter(|method| method.streams)
+        .map(|method| method.path())
+        .collect())
 }
 
 /// The layer; see the module documentation.

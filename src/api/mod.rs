@@ -259,9 +259,12 @@ impl Idempotency {
     async fn replay<R: Message + Default>(key: &Option<Idempotency>, tx: &Tx) -> Result<Option<R>> {
         let Some(key) = key else { return Ok(None) };
         match tx.replay(&key.request_id, &key.request_hash).await? {
-            Some(bytes) => R::decode(bytes.as_slice()).map(Some).map_err(|error| {
-                Error::Internal(format!("stored answer does not decode: {error}"))
-            }),
+            Some(bytes) => {
+                crate::telemetry::metrics::count_idempotent_replay();
+                R::decode(bytes.as_slice()).map(Some).map_err(|error| {
+                    Error::Internal(format!("stored answer does not decode: {error}"))
+                })
+            }
             None => Ok(None),
         }
     }

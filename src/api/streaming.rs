@@ -6,6 +6,7 @@
 //! nothing for `server.stream_idle_timeout_seconds`. When the client goes
 //! away the producer is dropped at once, which stops its query. A producer
 //! that panics ends its stream with `INTERNAL`, and the panic is logged.
+//! Streams running and messages sent are counted (`telemetry::metrics`).
 
 use std::any::Any;
 use std::future::Future;
@@ -18,6 +19,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
+use tracing::Instrument;
 
 use crate::settings::ServerSettings;
 
@@ -137,6 +139,7 @@ impl From<StreamClosed> for Status {
 pub struct StreamSender<T> {
     channel: mpsc::Sender<Result<T, Status>>,
     delivered: Arc<Notify>,
+    sent: metrics::Counter,
 }
 
 impl<T> StreamSender<T> {
@@ -148,6 +151,7 @@ impl<T> StreamSender<T> {
             .await
             .map_err(|_| StreamClosed)?;
         self.delivered.notify_one();
+        self.sent.increment(1);
         Ok(())
     }
 }
@@ -171,8 +175,11 @@ where
     let producing = producer(StreamSender {
         channel: channel.clone(),
         delivered: delivered.clone(),
+        sent: crate::telemetry::metrics::stream_messages_sent(),
     });
-    tokio::spawn(supervise(budget, channel, delivered, producing));
+    let running = crate::telemetry::metrics::StreamRunning::start();
+    // In the call's span: the producer's queries are children of the call in its trace.
+    tokio::spawn(supervise(budget, channel, delivered, producing, running).in_current_span());
     ReceiverStream::new(receiver)
 }
 
@@ -182,6 +189,7 @@ async fn supervise<T, F>(
     channel: mpsc::Sender<Result<T, Status>>,
     delivered: Arc<Notify>,
     producing: F,
+    _running: crate::telemetry::metrics::StreamRunning,
 ) where
     F: Future<Output = Result<(), Status>> + Send,
 {

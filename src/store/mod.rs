@@ -16,6 +16,7 @@ pub mod grants;
 mod idempotency;
 pub mod organizations;
 pub mod outcomes;
+mod pool_stats;
 pub mod projects;
 mod reference;
 pub mod reports;
@@ -423,6 +424,7 @@ pub fn new_id() -> String {
 
 impl From<DbErr> for Error {
     fn from(error: DbErr) -> Error {
+        crate::telemetry::metrics::count_database_error(&error);
         if let Some(sql_error) = error.sql_err() {
             return match sql_error {
                 SqlErr::UniqueConstraintViolation(detail) => Error::AlreadyExists {

@@ -199,8 +199,21 @@ async fn seed_demo_twice_changes_nothing_and_by_account_reproduces_the_appendix_
         .expect("the summary")
         .into_inner();
     let fy2014 = report_lines(&demo.app, demo.app.admin(), by_account(2014, 2014)).await;
+    let closed = demo
+        .app
+        .grants(demo.app.admin())
+        .list_grants(pb::ListGrantsRequest {
+            filter: "state = CLOSED".into(),
+            page_size: 500,
+            ..Default::default()
+        })
+        .await
+        .expect("closed grants")
+        .into_inner();
 
     assert_eq!(demo.app.row_counts().await, before, "the second run wrote");
+    // Every demo award ran its course: activated, its project started and completed, closed.
+    assert_eq!(closed.grants.len(), 345);
     assert!(second.contains("345 grants and projects"), "{second}");
     let mut table = Vec::new();
     for (index, year) in (FIRST_YEAR..=LAST_YEAR).enumerate() {

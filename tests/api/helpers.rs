@@ -42,6 +42,8 @@ impl Interceptor for Bearer {
 /// A running server for one test.
 pub struct TestApp {
     pub address: SocketAddr,
+    /// The ops listener (health, `/metrics`), when `server.health_listen_address` is set.
+    pub health_address: Option<SocketAddr>,
     /// The bootstrap admin token, read from the file the server wrote.
     pub admin_token: String,
     pub store: Store,
@@ -99,6 +101,7 @@ async fn start_app(directory: TempDir, settings: Settings) -> TestApp {
         .await
         .expect("the server builds");
     let address = application.address();
+    let health_address = application.health_address();
     let store = application.store();
     let (shutdown, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -119,6 +122,7 @@ async fn start_app(directory: TempDir, settings: Settings) -> TestApp {
         .connect_lazy();
     TestApp {
         address,
+        health_address,
         admin_token,
         store,
         channel,

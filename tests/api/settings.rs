@@ -135,6 +135,21 @@ fn each_bad_value_is_refused_with_a_message_naming_its_key() {
             "1",
             "server.stream_max_duration_seconds",
         ),
+        (
+            "TIPGRANTS__TELEMETRY__OTLP_ENDPOINT",
+            "collector:4317",
+            "telemetry.otlp_endpoint",
+        ),
+        (
+            "TIPGRANTS__TELEMETRY__TRACE_SAMPLING_RATIO",
+            "1.5",
+            "telemetry.trace_sampling_ratio",
+        ),
+        (
+            "TIPGRANTS__TELEMETRY__SERVICE_NAME",
+            " ",
+            "telemetry.service_name",
+        ),
     ];
     for (key, value, named) in cases {
         let error = load(&[(key, value)]).expect_err(&format!("{key}={value} must be refused"));

@@ -1,0 +1,477 @@
+//! Prometheus metrics, served at `GET /metrics` on the plaintext ops listener
+//! (`server.health_listen_address`), never on the API port. The `metrics`
+//! facade records; `metrics-exporter-prometheus` keeps the numbers and writes
+//! the text format. Every name is a constant here, and the Grafana dashboard
+//! (`deploy/grafana/tipgrants.json`) queries only these names (a test checks).
+//!
+//! Labels stay bounded: a method is one of the methods the server serves
+//! (read from its descriptor sets) or `unknown`; a code is one of the 17 gRPC
+//! codes. A call's counter and histogram handles are registered once per
+//! method and code and kept, so recording a call allocates nothing.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, OnceLock};
+use std::time::{Duration, Instant};
+
+use ::metrics::{Counter, Gauge, Histogram, Label};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tonic::Code;
+
+use crate::store::Store;
+
+/// Calls finished, by `service`, `method` and `code`.
+pub const RPC_CALLS: &str = "tipgrants_rpc_calls_total";
+/// How long calls took, from arrival to their final status (a stream's end), in seconds.
+pub const RPC_DURATION: &str = "tipgrants_rpc_duration_seconds";
+/// Calls running now, by `service` and `method` (streams included, until they end).
+pub const RPC_IN_FLIGHT: &str = "tipgrants_rpc_in_flight";
+/// Server streams whose producer runs now (`api::streaming`).
+pub const STREAMS_RUNNING: &str = "tipgrants_streams_running";
+/// Messages (report rows, ...) sent on server streams.
+pub const STREAM_MESSAGES_SENT: &str = "tipgrants_stream_messages_sent_total";
+/// Retries answered with the stored first answer of their `request_id`.
+pub const IDEMPOTENT_REPLAYS: &str = "tipgrants_idempotent_replays_total";
+/// Calls that waited `database.acquire_timeout_ms` for a pooled connection in vain (UNAVAILABLE).
+pub const DB_ACQUIRE_TIMEOUTS: &str = "tipgrants_db_acquire_timeouts_total";
+/// Connections of each pool (`pool` = `read` or `write`), by `state` (`idle`, `in_use`).
+pub const DB_POOL_CONNECTIONS: &str = "tipgrants_db_pool_connections";
+/// The most connections each pool may open.
+pub const DB_POOL_MAX_CONNECTIONS: &str = "tipgrants_db_pool_max_connections";
+/// Events in the audit chain (the head's sequence), read at each scrape.
+pub const AUDIT_CHAIN_LENGTH: &str = "tipgrants_audit_chain_length";
+
+/// Every metric name this module exports (the dashboard test checks its queries against it).
+pub const NAMES: [&str; 10] = [
+    RPC_CALLS,
+    RPC_DURATION,
+    RPC_IN_FLIGHT,
+    STREAMS_RUNNING,
+    STREAM_MESSAGES_SENT,
+    IDEMPOTENT_REPLAYS,
+    DB_ACQUIRE_TIMEOUTS,
+    DB_POOL_CONNECTIONS,
+    DB_POOL_MAX_CONNECTIONS,
+    AUDIT_CHAIN_LENGTH,
+];
+
+/// Latency buckets in seconds: sub-millisecond reads up to a 15-minute stream.
+const DURATION_BUCKETS: [f64; 16] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 60.0, 300.0,
+    900.0,
+];
+
+/// How often histogram samples are folded in when nobody scrapes.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Installs the process-wide Prometheus recorder on first use and returns its handle.
+fn recorder() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new();
+        let recorder = match builder.set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Full(RPC_DURATION.to_string()),
+            &DURATION_BUCKETS,
+        ) {
+            Ok(builder) => builder.build_recorder(),
+            Err(_) => PrometheusBuilder::new().build_recorder(),
+        };
+        let handle = recorder.handle();
+        if ::metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("another metrics recorder is installed; /metrics shows none of its numbers");
+        }
+        describe();
+        let upkeep = handle.clone();
+        let spawned = std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(UPKEEP_INTERVAL);
+                    upkeep.run_upkeep();
+                }
+            });
+        if let Err(error) = spawned {
+            tracing::warn!(%error, "no metrics upkeep thread: histograms are folded in at each scrape only");
+        }
+        handle
+    })
+}
+
+fn describe() {
+    use ::metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        RPC_CALLS,
+        "gRPC calls finished, by method and final status code"
+    );
+    describe_histogram!(
+        RPC_DURATION,
+        Unit::Seconds,
+        "gRPC call latency until the final status (a stream's end)"
+    );
+    describe_gauge!(RPC_IN_FLIGHT, "gRPC calls running now");
+    describe_gauge!(STREAMS_RUNNING, "server streams whose producer runs now");
+    describe_counter!(STREAM_MESSAGES_SENT, "messages sent on server streams");
+    describe_counter!(
+        IDEMPOTENT_REPLAYS,
+        "retries answered with the stored answer of their request_id"
+    );
+    describe_counter!(
+        DB_ACQUIRE_TIMEOUTS,
+        "calls that found no pooled database connection in time (UNAVAILABLE)"
+    );
+    describe_gauge!(DB_POOL_CONNECTIONS, "database pool connections by state");
+    describe_gauge!(DB_POOL_MAX_CONNECTIONS, "database pool size limit");
+    describe_gauge!(AUDIT_CHAIN_LENGTH, "events in the audit chain");
+    // Exported at zero from the start: a dashboard shows 0, not "no data".
+    ::metrics::gauge!(STREAMS_RUNNING).increment(0.0);
+    for counter in [
+        STREAM_MESSAGES_SENT,
+        IDEMPOTENT_REPLAYS,
+        DB_ACQUIRE_TIMEOUTS,
+    ] {
+        ::metrics::counter!(counter).increment(0);
+    }
+}
+
+/// A gRPC method the server serves, or the one `unknown` method every other path counts as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Method(usize);
+
+/// The served methods, from the descriptor sets of every service on the API port.
+struct KnownMethods {
+    /// `(service, method)`, e.g. `("tipgrants.v1.GrantService", "GetGrant")`; the last is unknown.
+    names: Vec<(String, String)>,
+    by_path: HashMap<String, usize>,
+}
+
+static KNOWN_METHODS: LazyLock<KnownMethods> = LazyLock::new(|| {
+    let methods = crate::api::deadline::served_methods(&crate::pb::SERVED_DESCRIPTOR_SETS)
+        .unwrap_or_default();
+    let mut names = Vec::with_capacity(methods.len() + 1);
+    let mut by_path = HashMap::with_capacity(methods.len());
+    for method in methods {
+        by_path.insert(method.path(), names.len());
+        names.push((method.service, method.name));
+    }
+    names.push(("unknown".to_string(), "unknown".to_string()));
+    KnownMethods { names, by_path }
+});
+
+impl Method {
+    /// The method of a request path (`/package.Service/Method`); `unknown` for any other path.
+    pub fn of(path: &str) -> Method {
+        let known = &*KNOWN_METHODS;
+        Method(
+            known
+                .by_path
+                .get(path)
+                .copied()
+                .unwrap_or(known.names.len() - 1),
+        )
+    }
+
+    /// The fully qualified service, e.g. `tipgrants.v1.GrantService` (or `unknown`).
+    pub fn service(self) -> &'static str {
+        KNOWN_METHODS.names[self.0].0.as_str()
+    }
+
+    /// The method's own name, e.g. `GetGrant` (or `unknown`).
+    pub fn name(self) -> &'static str {
+        KNOWN_METHODS.names[self.0].1.as_str()
+    }
+
+    fn count() -> usize {
+        KNOWN_METHODS.names.len()
+    }
+}
+
+/// The gRPC code's canonical name, as a label.
+fn code_label(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+const CODES: usize = 17;
+
+/// The handles of one method, registered on first use.
+#[derive(Default)]
+struct MethodHandles {
+    in_flight: OnceLock<Gauge>,
+    by_code: [OnceLock<(Counter, Histogram)>; CODES],
+}
+
+/// Per-call metrics of one server: calls, latency and calls in flight, by method and code.
+/// Disabled, it records nothing and costs a branch.
+pub struct RpcMetrics {
+    handles: Option<Vec<MethodHandles>>,
+}
+
+impl RpcMetrics {
+    /// Records into the Prometheus recorder when `enabled` (installing it if need be).
+    pub fn new(enabled: bool) -> Arc<RpcMetrics> {
+        let handles = enabled.then(|| {
+            recorder();
+            (0..Method::count())
+                .map(|_| MethodHandles::default())
+                .collect()
+        });
+        Arc::new(RpcMetrics { handles })
+    }
+
+    /// A call of `method` has arrived: it counts as in flight until the returned record
+    /// is finished or dropped.
+    pub fn start(self: &Arc<Self>, method: Method, started: Instant) -> CallRecord {
+        if let Some(handles) = &self.handles {
+            in_flight(&handles[method.0], method).increment(1.0);
+        }
+        CallRecord {
+            metrics: self.clone(),
+            method,
+            started,
+            finished: false,
+        }
+    }
+}
+
+fn in_flight(handles: &MethodHandles, method: Method) -> &Gauge {
+    handles.in_flight.get_or_init(|| {
+        ::metrics::gauge!(RPC_IN_FLIGHT, "service" => method.service(), "method" => method.name())
+    })
+}
+
+/// One call in flight; see [`RpcMetrics::start`].
+pub struct CallRecord {
+    metrics: Arc<RpcMetrics>,
+    method: Method,
+    started: Instant,
+    finished: bool,
+}
+
+impl CallRecord {
+    /// The call ended with `code`: counted, its latency observed, no longer in flight.
+    pub fn finish(mut self, code: Code) {
+        self.record(code);
+    }
+
+    fn record(&mut self, code: Code) {
+        if std::mem::replace(&mut self.finished, true) {
+            return;
+        }
+        let Some(handles) = &self.metrics.handles else {
+            return;
+        };
+        let method = self.method;
+        let handles = &handles[method.0];
+        in_flight(handles, method).decrement(1.0);
+        let slot = (code as usize).min(CODES - 1);
+        let (calls, duration) = handles.by_code[slot].get_or_init(|| {
+            let labels = vec![
+                Label::from_static_parts("service", method.service()),
+                Label::from_static_parts("method", method.name()),
+                Label::from_static_parts("code", code_label(code)),
+            ];
+            (
+                ::metrics::counter!(RPC_CALLS, labels.clone()),
+                ::metrics::histogram!(RPC_DURATION, labels),
+            )
+        });
+        calls.increment(1);
+        duration.record(self.started.elapsed().as_secs_f64());
+    }
+}
+
+impl Drop for CallRecord {
+    /// Dropped unfinished: the call was abandoned (the client left, or its deadline cut it).
+    fn drop(&mut self) {
+        self.record(Code::Cancelled);
+    }
+}
+
+/// Counts a server stream while its producer runs; see `api::streaming`.
+pub struct StreamRunning;
+
+impl StreamRunning {
+    pub fn start() -> StreamRunning {
+        ::metrics::gauge!(STREAMS_RUNNING).increment(1.0);
+        StreamRunning
+    }
+}
+
+impl Drop for StreamRunning {
+    fn drop(&mut self) {
+        ::metrics::gauge!(STREAMS_RUNNING).decrement(1.0);
+    }
+}
+
+/// The counter of messages sent on streams (a handle: register once per stream).
+pub fn stream_messages_sent() -> Counter {
+    ::metrics::counter!(STREAM_MESSAGES_SENT)
+}
+
+/// A retry was answered with its stored first answer.
+pub fn count_idempotent_replay() {
+    ::metrics::counter!(IDEMPOTENT_REPLAYS).increment(1);
+}
+
+/// Counts a database error that is a pool's acquire timeout.
+pub fn count_database_error(error: &sea_orm::DbErr) {
+    use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr};
+    let timed_out = match error {
+        DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) => true,
+        DbErr::Conn(RuntimeErr::SqlxError(inner))
+        | DbErr::Exec(RuntimeErr::SqlxError(inner))
+        | DbErr::Query(RuntimeErr::SqlxError(inner)) => {
+            matches!(inner.as_ref(), sea_orm::sqlx::Error::PoolTimedOut)
+        }
+        _ => false,
+    };
+    if timed_out {
+        ::metrics::counter!(DB_ACQUIRE_TIMEOUTS).increment(1);
+    }
+}
+
+/// What `GET /metrics` answers from: the recorder, and the store whose pools and audit
+/// chain are read at each scrape.
+#[derive(Clone)]
+pub struct Scrape {
+    handle: &'static PrometheusHandle,
+    store: Store,
+    /// How long a scrape waits for the audit head before it answers without it.
+    database_timeout: Duration,
+}
+
+impl Scrape {
+    /// Installs the recorder (once per process) and scrapes `store`.
+    pub fn new(store: Store, database_timeout: Duration) -> Scrape {
+        Scrape {
+            handle: recorder(),
+            store,
+            database_timeout,
+        }
+    }
+
+    /// The metrics in Prometheus' text format, with the pools and audit chain read now.
+    pub async fn render(&self) -> String {
+        for pool in self.store.pool_stats() {
+            let in_use = pool.size.saturating_sub(pool.idle);
+            ::metrics::gauge!(DB_POOL_CONNECTIONS, "pool" => pool.name, "state" => "idle")
+                .set(f64::from(pool.idle));
+            ::metrics::gauge!(DB_POOL_CONNECTIONS, "pool" => pool.name, "state" => "in_use")
+                .set(f64::from(in_use));
+            ::metrics::gauge!(DB_POOL_MAX_CONNECTIONS, "pool" => pool.name)
+                .set(f64::from(pool.max));
+        }
+        match tokio::time::timeout(self.database_timeout, self.store.audit_head()).await {
+            Ok(Ok((sequence, _hash))) => {
+                ::metrics::gauge!(AUDIT_CHAIN_LENGTH).set(sequence as f64);
+            }
+            Ok(Err(error)) => tracing::debug!(%error, "scrape: the audit head is not readable"),
+            Err(_elapsed) => tracing::debug!("scrape: the audit head did not answer in time"),
+        }
+        self.handle.render()
+    }
+
+    /// The ops listener's routes: `grpc.health.v1` and `GET /metrics`.
+    pub fn routes<S>(self, health: S) -> tonic::service::Routes
+    where
+        S: tower::Service<
+                http::Request<tonic::body::Body>,
+                Response = http::Response<tonic::body::Body>,
+                Error = std::convert::Infallible,
+            > + tonic::server::NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        let metrics = axum::routing::get(move || {
+            let scrape = self.clone();
+            async move {
+                (
+                    [(
+                        http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    scrape.render().await,
+                )
+            }
+        });
+        tonic::service::Routes::new(health)
+            .into_axum_router()
+            .route("/metrics", metrics)
+            .into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn served_methods_are_known_and_any_other_path_is_unknown() {
+        let get = Method::of("/tipgrants.v1.OrganizationService/GetOrganization");
+        let health = Method::of("/grpc.health.v1.Health/Check");
+        let other = Method::of("/no.such.Service/Anything");
+
+        assert_eq!(
+            (get.service(), get.name()),
+            ("tipgrants.v1.OrganizationService", "GetOrganization")
+        );
+        assert_eq!(
+            (health.service(), health.name()),
+            ("grpc.health.v1.Health", "Check")
+        );
+        assert_eq!((other.service(), other.name()), ("unknown", "unknown"));
+        assert_eq!(other, Method::of("/x"));
+    }
+
+    #[test]
+    fn a_pool_timeout_is_counted_as_an_acquire_timeout() {
+        use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr};
+        let handle = recorder();
+        let timeouts = || {
+            handle
+                .render()
+                .lines()
+                .find_map(|line| line.strip_prefix("tipgrants_db_acquire_timeouts_total "))
+                .and_then(|value| value.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        let before = timeouts();
+
+        count_database_error(&DbErr::ConnectionAcquire(ConnAcquireErr::Timeout));
+        count_database_error(&DbErr::Conn(RuntimeErr::SqlxError(Arc::new(
+            sea_orm::sqlx::Error::PoolTimedOut,
+        ))));
+
+        // Other tests of this binary may count timeouts at the same time: at least ours.
+        assert!(timeouts() - before >= 2.0);
+    }
+
+    #[test]
+    fn every_code_has_its_canonical_label_and_its_own_slot() {
+        let codes: Vec<Code> = (0..CODES as i32).map(Code::from_i32).collect();
+        let labels: std::collections::HashSet<_> = codes.iter().map(|c| code_label(*c)).collect();
+
+        assert_eq!(labels.len(), CODES);
+        assert!(codes.iter().all(|code| (*code as usize) < CODES));
+        assert_eq!(code_label(Code::NotFound), "NOT_FOUND");
+    }
+}
