@@ -29,11 +29,13 @@ use crate::domain::fiscal_year::FiscalCalendar;
 use crate::domain::names::{OrganizationName, ResourceName};
 use crate::domain::pillar::Pillar;
 use crate::domain::project::OutcomeKind;
+use crate::domain::reference::funding_account_code;
 use crate::domain::report::{
     Count, ExportFilter, Figures, Grouping, ReportBuilder, ReportFilters, ReportRequest,
     build_report, check_optional_years, check_year_range,
 };
-use crate::domain::validate::Violations;
+use crate::domain::validate::{Violations, country_code, region_code};
+use crate::error::FieldViolation;
 use crate::error::{Error, Result};
 use crate::pb::v1 as pb;
 use crate::pb::v1::report_service_server::ReportService;
@@ -109,6 +111,24 @@ fn parse_request(request: &pb::StreamFiscalYearReportRequest) -> Result<ReportRe
             violations.check(OrganizationName::parse("grantee", text).map(|name| name.organization))
         }
     };
+    let account = code_filter(
+        &mut violations,
+        "account_code",
+        &request.account_code,
+        funding_account_code,
+    );
+    let country = code_filter(
+        &mut violations,
+        "country_code",
+        &request.country_code,
+        country_code,
+    );
+    let region = code_filter(
+        &mut violations,
+        "region_code",
+        &request.region_code,
+        region_code,
+    );
     violations.finish()?;
     let (Some((from_year, to_year)), Some(group_by)) = (years, group_by) else {
         return Err(Error::invalid("group_by", "is required"));
@@ -117,9 +137,9 @@ fn parse_request(request: &pb::StreamFiscalYearReportRequest) -> Result<ReportRe
         from_year,
         to_year,
         filters: ReportFilters {
-            account: code(&request.account_code),
-            country: code(&request.country_code),
-            region: code(&request.region_code),
+            account,
+            country,
+            region,
             pillar,
             grantee,
         },
@@ -245,22 +265,41 @@ fn parse_export(request: &pb::ExportOutcomesRequest) -> Result<ExportFilter> {
             violations.check(OrganizationName::parse("grantee", text).map(|name| name.organization))
         }
     };
+    let country = code_filter(
+        &mut violations,
+        "country_code",
+        &request.country_code,
+        country_code,
+    );
+    let region = code_filter(
+        &mut violations,
+        "region_code",
+        &request.region_code,
+        region_code,
+    );
     violations.finish()?;
     let (from_year, to_year) = years.unwrap_or_default();
     Ok(ExportFilter {
         from_year,
         to_year,
-        country: code(&request.country_code),
-        region: code(&request.region_code),
+        country,
+        region,
         kind,
         grantee,
     })
 }
 
-/// An optional code filter, upper case; `None` when empty.
-fn code(text: &str) -> Option<String> {
-    let text = text.trim().to_ascii_uppercase();
-    (!text.is_empty()).then_some(text)
+/// An optional code filter in `field`, in shape (`check`) and upper case; `None` when empty.
+fn code_filter(
+    violations: &mut Violations,
+    field: &str,
+    text: &str,
+    check: fn(&str, &str) -> std::result::Result<String, FieldViolation>,
+) -> Option<String> {
+    if text.trim().is_empty() {
+        return None;
+    }
+    violations.check(check(field, text))
 }
 
 fn exported_to_proto(row: &ExportedOutcome) -> pb::ExportedOutcome {

@@ -224,6 +224,24 @@ pub fn country_code(field: &str, value: &str) -> Result<String, FieldViolation> 
     }
 }
 
+/// A region code in shape, e.g. "WHA" (existence is checked by the store).
+pub fn region_code(field: &str, value: &str) -> Result<String, FieldViolation> {
+    let code = value.trim().to_ascii_uppercase();
+    if (2..=8).contains(&code.len()) && code.chars().all(|c| c.is_ascii_uppercase()) {
+        Ok(code)
+    } else if code.is_empty() {
+        Err(FieldViolation::new(field, "is required"))
+    } else {
+        Err(FieldViolation::new(
+            field,
+            format!(
+                "{} is not a region code such as \"WHA\"",
+                super::names::excerpt(value)
+            ),
+        ))
+    }
+}
+
 /// An optional idempotency key.
 pub fn request_id(value: &str) -> Result<Option<String>, FieldViolation> {
     let value = value.trim();

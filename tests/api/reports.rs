@@ -323,6 +323,43 @@ async fn a_report_over_a_reversed_range_without_a_grouping_names_every_bad_field
     assert_eq!(violated_fields(&status), vec!["to_fiscal_year", "group_by"]);
 }
 
+#[tokio::test]
+async fn code_filters_out_of_shape_are_named_before_any_query() {
+    let app = spawn_app().await;
+
+    let report = app
+        .reports(app.admin())
+        .stream_fiscal_year_report(pb::StreamFiscalYearReportRequest {
+            from_fiscal_year: 2014,
+            to_fiscal_year: 2014,
+            group_by: pb::ReportGrouping::Country as i32,
+            account_code: "E\u{0}SF".into(),
+            country_code: "\u{0}\\".into(),
+            region_code: "grants/x/projects/y".into(),
+            ..Default::default()
+        })
+        .await;
+    // A NUL byte once reached PostgreSQL, which refuses it: INTERNAL, found by the bad-input test.
+    let export = app
+        .reports(app.admin())
+        .export_outcomes(pb::ExportOutcomesRequest {
+            country_code: "\u{0}\\".into(),
+            region_code: "W H A".into(),
+            ..Default::default()
+        })
+        .await;
+
+    let status = report.expect_err("bad codes are refused");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(
+        violated_fields(&status),
+        vec!["account_code", "country_code", "region_code"]
+    );
+    let status = export.expect_err("bad codes are refused");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&status), vec!["country_code", "region_code"]);
+}
+
 /// A grant over FY 2000-2019 with four projects of 60 countries each: a report
 /// by country over those years has 4,800 rows, more than a client that reads
 /// nothing lets through, so its producer waits and its stream stays open.
