@@ -357,7 +357,10 @@ async fn code_filters_out_of_shape_are_named_before_any_query() {
     );
     let status = export.expect_err("bad codes are refused");
     assert_eq!(status.code(), Code::InvalidArgument);
-    assert_eq!(violated_fields(&status), vec!["country_code", "region_code"]);
+    assert_eq!(
+        violated_fields(&status),
+        vec!["country_code", "region_code"]
+    );
 }
 
 /// A grant over FY 2000-2019 with four projects of 60 countries each: a report
