@@ -78,16 +78,10 @@ impl ReportApi {
 /// Reads a report request: every bad field at once.
 fn parse_request(request: &pb::StreamFiscalYearReportRequest) -> Result<ReportRequest> {
     let mut violations = Violations::new();
-    let years = match check_year_range(request.from_fiscal_year, request.to_fiscal_year) {
-        Ok(years) => Some(years),
-        Err(Error::InvalidArgument(found)) => {
-            found
-                .into_iter()
-                .for_each(|violation| violations.push(violation));
-            None
-        }
-        Err(other) => return Err(other),
-    };
+    let years = with_violations(
+        &mut violations,
+        check_year_range(request.from_fiscal_year, request.to_fiscal_year),
+    )?;
     let group_by = Grouping::from_proto(request.group_by);
     if group_by.is_none() {
         violations.add(
@@ -105,12 +99,7 @@ fn parse_request(request: &pb::StreamFiscalYearReportRequest) -> Result<ReportRe
             pillar
         }
     };
-    let grantee = match request.grantee.trim() {
-        "" => None,
-        text => {
-            violations.check(OrganizationName::parse("grantee", text).map(|name| name.organization))
-        }
-    };
+    let grantee = grantee_filter(&mut violations, &request.grantee);
     let account = code_filter(
         &mut violations,
         "account_code",
@@ -239,16 +228,10 @@ impl ReportApi {
 /// Reads an export request: every bad field at once.
 fn parse_export(request: &pb::ExportOutcomesRequest) -> Result<ExportFilter> {
     let mut violations = Violations::new();
-    let years = match check_optional_years(request.from_fiscal_year, request.to_fiscal_year) {
-        Ok(years) => Some(years),
-        Err(Error::InvalidArgument(found)) => {
-            found
-                .into_iter()
-                .for_each(|violation| violations.push(violation));
-            None
-        }
-        Err(other) => return Err(other),
-    };
+    let years = with_violations(
+        &mut violations,
+        check_optional_years(request.from_fiscal_year, request.to_fiscal_year),
+    )?;
     let kind = match request.kind {
         0 => None,
         value => {
@@ -259,12 +242,7 @@ fn parse_export(request: &pb::ExportOutcomesRequest) -> Result<ExportFilter> {
             kind
         }
     };
-    let grantee = match request.grantee.trim() {
-        "" => None,
-        text => {
-            violations.check(OrganizationName::parse("grantee", text).map(|name| name.organization))
-        }
-    };
+    let grantee = grantee_filter(&mut violations, &request.grantee);
     let country = code_filter(
         &mut violations,
         "country_code",
@@ -287,6 +265,31 @@ fn parse_export(request: &pb::ExportOutcomesRequest) -> Result<ExportFilter> {
         kind,
         grantee,
     })
+}
+
+/// The value of a check whose field violations join `violations` (`None`
+/// then); any other error ends the request.
+fn with_violations<T>(violations: &mut Violations, checked: Result<T>) -> Result<Option<T>> {
+    match checked {
+        Ok(value) => Ok(Some(value)),
+        Err(Error::InvalidArgument(found)) => {
+            found
+                .into_iter()
+                .for_each(|violation| violations.push(violation));
+            Ok(None)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// The optional `grantee` filter: an organisation's name, read as its id.
+fn grantee_filter(violations: &mut Violations, text: &str) -> Option<String> {
+    match text.trim() {
+        "" => None,
+        text => {
+            violations.check(OrganizationName::parse("grantee", text).map(|name| name.organization))
+        }
+    }
 }
 
 /// An optional code filter in `field`, in shape (`check`) and upper case; `None` when empty.
