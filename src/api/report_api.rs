@@ -89,16 +89,7 @@ fn parse_request(request: &pb::StreamFiscalYearReportRequest) -> Result<ReportRe
             "must be one of ACCOUNT, COUNTRY, REGION, PILLAR, GRANTEE, NONE",
         );
     }
-    let pillar = match request.pillar {
-        0 => None,
-        value => {
-            let pillar = Pillar::from_proto(value);
-            if pillar.is_none() {
-                violations.add("pillar", "is not a pillar");
-            }
-            pillar
-        }
-    };
+    let pillar = enum_filter::<Pillar>(&mut violations, "pillar", request.pillar, "a pillar");
     let grantee = grantee_filter(&mut violations, &request.grantee);
     let account = code_filter(
         &mut violations,
@@ -232,16 +223,7 @@ fn parse_export(request: &pb::ExportOutcomesRequest) -> Result<ExportFilter> {
         &mut violations,
         check_optional_years(request.from_fiscal_year, request.to_fiscal_year),
     )?;
-    let kind = match request.kind {
-        0 => None,
-        value => {
-            let kind = OutcomeKind::from_proto(value);
-            if kind.is_none() {
-                violations.add("kind", "is not an outcome kind");
-            }
-            kind
-        }
-    };
+    let kind = enum_filter::<OutcomeKind>(&mut violations, "kind", request.kind, "an outcome kind");
     let grantee = grantee_filter(&mut violations, &request.grantee);
     let country = code_filter(
         &mut violations,
@@ -280,6 +262,23 @@ fn with_violations<T>(violations: &mut Violations, checked: Result<T>) -> Result
         }
         Err(other) => Err(other),
     }
+}
+
+/// An optional enum filter: `None` when unset (0), a violation when unknown.
+fn enum_filter<T: ProtoEnum>(
+    violations: &mut Violations,
+    field: &str,
+    value: i32,
+    what: &str,
+) -> Option<T> {
+    if value == 0 {
+        return None;
+    }
+    let found = T::from_proto(value);
+    if found.is_none() {
+        violations.add(field, format!("is not {what}"));
+    }
+    found
 }
 
 /// The optional `grantee` filter: an organisation's name, read as its id.
