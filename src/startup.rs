@@ -24,12 +24,13 @@ use tower::Service;
 use tower::util::option_layer;
 
 use crate::api::access_api::AccessApi;
-use crate::api::admission::AdmissionLayer;
+use crate::api::admission::Admission;
 use crate::api::assistance_api::{AssistanceApi, AssistanceRules};
 use crate::api::audit_api::AuditApi;
-use crate::api::auth::{AuthLayer, Authenticator};
-use crate::api::deadline::{DeadlineLayer, streaming_methods};
+use crate::api::auth::{Auth, Authenticator};
+use crate::api::deadline::{Deadlines, streaming_methods};
 use crate::api::grant_api::GrantApi;
+use crate::api::middleware::Around;
 use crate::api::organization_api::OrganizationApi;
 use crate::api::outcome_report_api::OutcomeReportApi;
 use crate::api::project_api::ProjectApi;
@@ -256,7 +257,7 @@ impl Application {
 
         let streaming = streaming_methods(&crate::pb::SERVED_DESCRIPTOR_SETS)
             .map_err(|error| StartupError::Reflection(error.to_string()))?;
-        let deadlines = DeadlineLayer::new(
+        let deadlines = Deadlines::new(
             Duration::from_secs(settings.server.request_timeout_seconds),
             StreamLimits::from_settings(&settings.server),
             streaming,
@@ -290,9 +291,9 @@ impl Application {
         // database).
         let router = builder
             .layer(option_layer(crate::web::browser_layer(&settings.grpc_web)))
-            .layer(AdmissionLayer::new(settings.server.max_calls_in_flight))
-            .layer(deadlines)
-            .layer(AuthLayer::new(authenticator.clone(), rpc_metrics))
+            .layer(Around(Admission::new(settings.server.max_calls_in_flight)))
+            .layer(Around(deadlines))
+            .layer(Around(Auth::new(authenticator.clone(), rpc_metrics)))
             .add_routes(api.routes.routes())
             .add_service(health_service.clone())
             .add_service(reflection_v1)

@@ -6,9 +6,9 @@ use chrono::Utc;
 use tonic::{Request, Response, Status};
 
 use super::auth::Authenticator;
-use super::paging::{self, PageRequest};
+use super::paging;
 use super::{
-    ProtoEnum, Write, accept, accept_name, call_context, filter_code, from_timestamp, required,
+    ProtoEnum, accept_list, accept_name, accept_write, filter_code, from_timestamp, required,
     timestamp,
 };
 use crate::domain::access::{ApiToken, Role, TokenInput};
@@ -19,7 +19,18 @@ use crate::pb::v1::access_service_server::AccessService;
 use crate::store::Store;
 use crate::store::tokens::TokenFilter;
 
+code_enum! {
+    /// The fields a filter of API tokens may name.
+    TokenFilterField {
+        Role => "role",
+        Organization => "organization",
+        Owner => "owner",
+    }
+}
+
 named_requests!(pb::GetApiTokenRequest,);
+write_requests!(pb::CreateApiTokenRequest, pb::RevokeApiTokenRequest,);
+list_requests!(pb::ListApiTokensRequest,);
 list_responses!(
     pb::ListApiTokensResponse => api_tokens: pb::ApiToken,
 );
@@ -59,20 +70,19 @@ fn to_proto(token: &ApiToken) -> pb::ApiToken {
 
 fn parse_filter(filter: &str) -> Result<TokenFilter> {
     let mut parsed = TokenFilter::default();
-    for (field, value) in paging::parse_filter(filter, &["role", "organization", "owner"])? {
-        match field.as_str() {
-            "role" => {
+    for (field, value) in paging::parse_filter::<TokenFilterField>(filter)? {
+        match field {
+            TokenFilterField::Role => {
                 parsed.role = Some(filter_code::<Role>(
                     &value,
                     "role: ADMIN, PROGRAM_OFFICER, CASE_WORKER, AUDITOR or GRANTEE",
                 )?)
             }
-            "organization" => {
+            TokenFilterField::Organization => {
                 parsed.organization_id =
                     Some(OrganizationName::parse("filter", &value)?.organization)
             }
-            "owner" => parsed.owner = Some(value),
-            other => return Err(paging::unknown_filter_field(other)),
+            TokenFilterField::Owner => parsed.owner = Some(value),
         }
     }
     Ok(parsed)
@@ -84,8 +94,7 @@ impl AccessService for AccessApi {
         &self,
         request: Request<pb::CreateApiTokenRequest>,
     ) -> Result<Response<pb::CreateApiTokenResponse>, Status> {
-        let (call, request) = accept(request)?;
-        let write = Write::of(&call, &request.request_id, &request)?;
+        let (_, write, request) = accept_write(request)?;
         let token = required("api_token", &request.api_token)?;
         let expire_time = token
             .expire_time
@@ -139,15 +148,9 @@ impl AccessService for AccessApi {
         &self,
         request: Request<pb::ListApiTokensRequest>,
     ) -> Result<Response<pb::ListApiTokensResponse>, Status> {
-        call_context(&request)?;
-        let request = request.get_ref();
+        let (_, request, page) = accept_list(request)?;
         let mut filter = parse_filter(&request.filter)?;
         filter.show_inactive = request.show_inactive;
-        let page = PageRequest::parse(
-            &request.page_token,
-            request.page_size,
-            format!("{}|{}", request.filter, request.show_inactive),
-        )?;
         let found = self.store.list_tokens(&filter, &page.keyset).await?;
         Ok(page.respond(found, to_proto))
     }
@@ -156,8 +159,7 @@ impl AccessService for AccessApi {
         &self,
         request: Request<pb::RevokeApiTokenRequest>,
     ) -> Result<Response<pb::ApiToken>, Status> {
-        let (call, request) = accept(request)?;
-        let write = Write::of(&call, &request.request_id, &request)?;
+        let (_, write, request) = accept_write(request)?;
         let name = ApiTokenName::parse("name", &request.name)?;
         // Once committed, this replica forgets the token at once (others within the cache lifetime).
         let mut revoked_hash = None;

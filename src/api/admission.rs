@@ -9,16 +9,14 @@
 //! are counted and logged at most once a second. A server stream holds its
 //! place only until its handler answers; report streams have their own limit.
 
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
-use tonic::body::Body;
 use tonic_types::{ErrorDetails, StatusExt};
-use tower::{Layer, Service};
+
+use super::middleware::{Answer, Inner, Middleware};
 
 use crate::error::ERROR_DOMAIN;
 
@@ -30,7 +28,7 @@ const EXEMPT_PREFIXES: [&str; 2] = ["/grpc.health.v1.Health/", "/grpc.reflection
 
 /// The shared limit across connections, and the count of refusals not yet logged.
 #[derive(Clone)]
-pub struct AdmissionLayer {
+pub struct Admission {
     shared: Arc<Shared>,
 }
 
@@ -43,7 +41,7 @@ struct Shared {
     logged_at: AtomicU64,
 }
 
-impl AdmissionLayer {
+impl Admission {
     pub fn new(max_calls_in_flight: usize) -> Self {
         Self {
             shared: Arc::new(Shared {
@@ -79,26 +77,6 @@ impl Shared {
     }
 }
 
-impl<S> Layer<S> for AdmissionLayer {
-    type Service = AdmissionService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        AdmissionService {
-            inner,
-            shared: self.shared.clone(),
-        }
-    }
-}
-
-/// See [`AdmissionLayer`].
-#[derive(Clone)]
-pub struct AdmissionService<S> {
-    inner: S,
-    shared: Arc<Shared>,
-}
-
-type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send + 'static>>;
-
 /// The refusal: UNAVAILABLE, retry after a short pause.
 fn busy() -> tonic::Status {
     let mut details = ErrorDetails::new();
@@ -111,25 +89,12 @@ fn busy() -> tonic::Status {
     )
 }
 
-impl<S, B> Service<http::Request<B>> for AdmissionService<S>
-where
-    S: Service<http::Request<B>, Response = http::Response<Body>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-    B: Send + 'static,
-{
-    type Response = http::Response<Body>;
-    type Error = S::Error;
-    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
-
-    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(context)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        // The clone that was polled ready serves this call; a fresh clone stays behind.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+impl Middleware for Admission {
+    fn serve<S: Inner<B>, B: Send + 'static>(
+        &self,
+        mut inner: S,
+        request: http::Request<B>,
+    ) -> Answer<S::Error> {
         let path = request.uri().path();
         if EXEMPT_PREFIXES
             .iter()
@@ -154,8 +119,10 @@ mod tests {
     use std::convert::Infallible;
 
     use tokio::sync::oneshot;
-    use tower::ServiceExt;
+    use tonic::body::Body;
+    use tower::{Layer, Service, ServiceExt};
 
+    use super::super::middleware::{Around, BoxFuture};
     use super::*;
 
     /// A service that answers each call when its `release` side is dropped or fired.
@@ -197,7 +164,7 @@ mod tests {
     #[tokio::test]
     async fn a_call_beyond_the_limit_is_refused_at_once_as_unavailable_with_a_retry_delay() {
         let (calls, mut held) = tokio::sync::mpsc::unbounded_channel();
-        let service = AdmissionLayer::new(1).layer(held_service(calls.clone()));
+        let service = Around(Admission::new(1)).layer(held_service(calls.clone()));
         let first = tokio::spawn(service.clone().oneshot(get_organization()));
         let release_first = held.recv().await.expect("the first call is served");
 
@@ -226,7 +193,7 @@ mod tests {
     #[tokio::test]
     async fn a_place_is_free_again_once_its_call_has_answered() {
         let (calls, mut held) = tokio::sync::mpsc::unbounded_channel();
-        let service = AdmissionLayer::new(1).layer(held_service(calls.clone()));
+        let service = Around(Admission::new(1)).layer(held_service(calls.clone()));
         let first = tokio::spawn(service.clone().oneshot(get_organization()));
         let _released = held.recv().await.expect("served").send(());
         assert_eq!(
@@ -246,7 +213,7 @@ mod tests {
     #[tokio::test]
     async fn health_and_reflection_are_never_refused() {
         let (calls, mut held) = tokio::sync::mpsc::unbounded_channel();
-        let service = AdmissionLayer::new(1).layer(held_service(calls.clone()));
+        let service = Around(Admission::new(1)).layer(held_service(calls.clone()));
         let first = tokio::spawn(service.clone().oneshot(get_organization()));
         let release_first = held.recv().await.expect("the first call is served");
 

@@ -9,10 +9,11 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::paging::{self, PageRequest};
+use super::paging;
 use super::{
-    ProtoEnum, StateChange, StateChangeRequest, Write, accept, accept_name, accept_update,
-    call_context, etag, filter_code, filter_number, from_timestamp, required, timestamp,
+    ProtoEnum, StateChange, StateChangeRequest, Write, accept, accept_list, accept_name,
+    accept_update, accept_write, call_context, etag, filter_code, filter_number, from_timestamp,
+    required, timestamp,
 };
 use crate::domain::access::Actor;
 use crate::domain::assistance::{
@@ -84,7 +85,36 @@ impl CaseField {
     }
 }
 
+code_enum! {
+    /// The fields a filter of assistance cases may name.
+    CaseFilterField {
+        State => "state",
+        Urgency => "urgency",
+        Country => "country",
+        Referrer => "referrer",
+        FiscalYear => "fiscal_year",
+        CriticalUndecided => "critical_undecided",
+    }
+}
+
+code_enum! {
+    /// The fields a filter of fund allocations may name.
+    AllocationFilterField {
+        FiscalYear => "fiscal_year",
+    }
+}
+
 named_requests!(pb::GetFundAllocationRequest, pb::GetAssistanceCaseRequest,);
+write_requests!(
+    pb::CreateFundAllocationRequest,
+    pb::CreateDisbursementRequest,
+    pb::CloseAssistanceCaseRequest,
+);
+list_requests!(
+    pb::ListFundAllocationsRequest,
+    pb::ListAssistanceCasesRequest;
+    without filter: pb::ListDisbursementsRequest
+);
 list_responses!(
     pb::ListFundAllocationsResponse => fund_allocations: pb::FundAllocation,
     pb::ListAssistanceCasesResponse => assistance_cases: pb::AssistanceCase,
@@ -106,9 +136,6 @@ impl StateChangeRequest for pb::CloseAssistanceCaseRequest {
     }
     fn etag(&self) -> &str {
         &self.etag
-    }
-    fn request_id(&self) -> &str {
-        &self.request_id
     }
     fn reason(&self) -> &str {
         &self.outcome
@@ -403,28 +430,26 @@ impl AssistanceApi {
     }
 
     fn parse_case_filter(&self, filter: &str) -> Result<CaseFilter> {
-        let fields = [
-            "state",
-            "urgency",
-            "country",
-            "referrer",
-            "fiscal_year",
-            "critical_undecided",
-        ];
         let mut parsed = CaseFilter::default();
-        for (field, value) in paging::parse_filter(filter, &fields)? {
-            match field.as_str() {
-                "state" => parsed.state = Some(filter_code::<CaseState>(&value, "case state")?),
-                "urgency" => {
+        for (field, value) in paging::parse_filter::<CaseFilterField>(filter)? {
+            match field {
+                CaseFilterField::State => {
+                    parsed.state = Some(filter_code::<CaseState>(&value, "case state")?)
+                }
+                CaseFilterField::Urgency => {
                     parsed.urgency = Some(filter_code::<CaseUrgency>(&value, "case urgency")?)
                 }
-                "country" => parsed.country_code = Some(value.trim().to_ascii_uppercase()),
-                "referrer" => {
+                CaseFilterField::Country => {
+                    parsed.country_code = Some(value.trim().to_ascii_uppercase())
+                }
+                CaseFilterField::Referrer => {
                     parsed.referring_organization_id =
                         Some(OrganizationName::parse("filter", &value)?.organization)
                 }
-                "fiscal_year" => parsed.fiscal_year = Some(filter_number("fiscal_year", &value)?),
-                "critical_undecided" => match value.to_ascii_lowercase().as_str() {
+                CaseFilterField::FiscalYear => {
+                    parsed.fiscal_year = Some(filter_number("fiscal_year", &value)?)
+                }
+                CaseFilterField::CriticalUndecided => match value.to_ascii_lowercase().as_str() {
                     "true" => {
                         parsed.critical_undecided_before = Some(assistance::critical_cutoff(
                             now(),
@@ -441,7 +466,6 @@ impl AssistanceApi {
                         ));
                     }
                 },
-                other => return Err(paging::unknown_filter_field(other)),
             }
         }
         Ok(parsed)
@@ -454,8 +478,7 @@ impl AssistanceService for AssistanceApi {
         &self,
         request: Request<pb::CreateFundAllocationRequest>,
     ) -> Result<Response<pb::FundAllocation>, Status> {
-        let (call, request) = accept(request)?;
-        let write = Write::of(&call, &request.request_id, &request)?;
+        let (_, write, request) = accept_write(request)?;
         let allocation = required("fund_allocation", &request.fund_allocation)?;
         let new = assistance::new_allocation(
             "fund_allocation",
@@ -487,16 +510,15 @@ impl AssistanceService for AssistanceApi {
         &self,
         request: Request<pb::ListFundAllocationsRequest>,
     ) -> Result<Response<pb::ListFundAllocationsResponse>, Status> {
-        call_context(&request)?;
-        let request = request.get_ref();
+        let (_, request, page) = accept_list(request)?;
         let mut year = None;
-        for (field, value) in paging::parse_filter(&request.filter, &["fiscal_year"])? {
-            match field.as_str() {
-                "fiscal_year" => year = Some(filter_number("fiscal_year", &value)?),
-                other => return Err(paging::unknown_filter_field(other).into()),
+        for (field, value) in paging::parse_filter::<AllocationFilterField>(&request.filter)? {
+            match field {
+                AllocationFilterField::FiscalYear => {
+                    year = Some(filter_number("fiscal_year", &value)?)
+                }
             }
         }
-        let page = PageRequest::parse(&request.page_token, request.page_size, &request.filter)?;
         let found = self.store.list_fund_allocations(year, &page.keyset).await?;
         Ok(page.respond(found, allocation_to_proto))
     }
@@ -613,11 +635,9 @@ impl AssistanceService for AssistanceApi {
         &self,
         request: Request<pb::ListAssistanceCasesRequest>,
     ) -> Result<Response<pb::ListAssistanceCasesResponse>, Status> {
-        let call = call_context(&request)?;
-        let request = request.get_ref();
+        let (call, request, page) = accept_list(request)?;
         let filter = self.parse_case_filter(&request.filter)?;
         super::check_filter_places(&self.store, filter.country_code.as_deref(), None).await?;
-        let page = PageRequest::parse(&request.page_token, request.page_size, &request.filter)?;
         let found = self
             .store
             .list_assistance_cases(&call.actor.scope(), &filter, &page.keyset)
@@ -750,8 +770,7 @@ impl AssistanceService for AssistanceApi {
         &self,
         request: Request<pb::CreateDisbursementRequest>,
     ) -> Result<Response<pb::Disbursement>, Status> {
-        let (call, request) = accept(request)?;
-        let write = Write::of(&call, &request.request_id, &request)?;
+        let (call, write, request) = accept_write(request)?;
         let parent = AssistanceCaseName::parse("parent", &request.parent)?;
         let disbursement = required("disbursement", &request.disbursement)?;
         let payment_time = disbursement
@@ -784,10 +803,8 @@ impl AssistanceService for AssistanceApi {
         &self,
         request: Request<pb::ListDisbursementsRequest>,
     ) -> Result<Response<pb::ListDisbursementsResponse>, Status> {
-        let call = call_context(&request)?;
-        let request = request.get_ref();
+        let (call, request, page) = accept_list(request)?;
         let parent = AssistanceCaseName::parse("parent", &request.parent)?;
-        let page = PageRequest::parse(&request.page_token, request.page_size, &request.parent)?;
         let found = self
             .store
             .list_disbursements(&call.actor.scope(), &parent, &page.keyset)

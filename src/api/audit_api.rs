@@ -2,8 +2,8 @@
 
 use tonic::{Request, Response, Status};
 
-use super::paging::{self, PageRequest};
-use super::{ProtoEnum, call_context, from_timestamp, timestamp};
+use super::paging;
+use super::{ProtoEnum, accept_list, call_context, from_timestamp, timestamp};
 use crate::domain::access::Role;
 use crate::domain::audit::AuditEvent;
 use crate::domain::names::AuditEventName;
@@ -13,6 +13,16 @@ use crate::pb::v1::audit_service_server::AuditService;
 use crate::store::Store;
 use crate::store::audit::AuditFilter;
 
+code_enum! {
+    /// The fields a filter of audit events may name.
+    AuditFilterField {
+        Resource => "resource",
+        Actor => "actor",
+        Method => "method",
+    }
+}
+
+list_requests!(pb::ListAuditEventsRequest,);
 list_responses!(
     pb::ListAuditEventsResponse => audit_events: pb::AuditEvent,
 );
@@ -74,12 +84,11 @@ fn to_proto(event: &AuditEvent) -> pb::AuditEvent {
 
 fn parse_filter(request: &pb::ListAuditEventsRequest) -> Result<AuditFilter> {
     let mut filter = AuditFilter::default();
-    for (field, value) in paging::parse_filter(&request.filter, &["resource", "actor", "method"])? {
-        match field.as_str() {
-            "resource" => filter.resource = Some(value),
-            "actor" => filter.actor = Some(value),
-            "method" => filter.method = Some(value),
-            other => return Err(paging::unknown_filter_field(other)),
+    for (field, value) in paging::parse_filter::<AuditFilterField>(&request.filter)? {
+        match field {
+            AuditFilterField::Resource => filter.resource = Some(value),
+            AuditFilterField::Actor => filter.actor = Some(value),
+            AuditFilterField::Method => filter.method = Some(value),
         }
     }
     filter.start_time = request
@@ -106,17 +115,8 @@ impl AuditService for AuditApi {
         &self,
         request: Request<pb::ListAuditEventsRequest>,
     ) -> Result<Response<pb::ListAuditEventsResponse>, Status> {
-        call_context(&request)?;
-        let request = request.get_ref();
-        let filter = parse_filter(request)?;
-        let page = PageRequest::parse(
-            &request.page_token,
-            request.page_size,
-            format!(
-                "{}|{:?}|{:?}",
-                request.filter, filter.start_time, filter.end_time
-            ),
-        )?;
+        let (_, request, page) = accept_list(request)?;
+        let filter = parse_filter(&request)?;
         let found = self.store.list_audit_events(&filter, &page.keyset).await?;
         Ok(page.respond(found, to_proto))
     }

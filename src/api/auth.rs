@@ -7,19 +7,16 @@
 //! answered INTERNAL instead of dropping the connection.
 
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures_util::FutureExt;
 use http::HeaderMap;
 use moka::future::Cache;
-use tonic::body::Body;
-use tower::{Layer, Service};
 use tracing::Instrument;
 
+use super::middleware::{Answer, Inner, Middleware};
 use super::permissions::{self, Access};
 use crate::domain::access::{self, ApiToken};
 use crate::error::{Error, Result};
@@ -102,14 +99,14 @@ impl Authenticator {
     }
 }
 
-/// The layer that wraps the router.
+/// The middleware in front of the router; see the module documentation.
 #[derive(Clone)]
-pub struct AuthLayer {
+pub struct Auth {
     authenticator: Arc<Authenticator>,
     metrics: Arc<RpcMetrics>,
 }
 
-impl AuthLayer {
+impl Auth {
     pub fn new(authenticator: Arc<Authenticator>, metrics: Arc<RpcMetrics>) -> Self {
         Self {
             authenticator,
@@ -118,50 +115,12 @@ impl AuthLayer {
     }
 }
 
-impl<S> Layer<S> for AuthLayer {
-    type Service = AuthService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        AuthService {
-            inner,
-            authenticator: self.authenticator.clone(),
-            metrics: self.metrics.clone(),
-        }
-    }
-}
-
-/// See [`AuthLayer`].
-#[derive(Clone)]
-pub struct AuthService<S> {
-    inner: S,
-    authenticator: Arc<Authenticator>,
-    metrics: Arc<RpcMetrics>,
-}
-
-type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send + 'static>>;
-
-impl<S, B> Service<http::Request<B>> for AuthService<S>
-where
-    S: Service<http::Request<B>, Response = http::Response<Body>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-    B: Send + 'static,
-{
-    type Response = http::Response<Body>;
-    type Error = S::Error;
-    type Future = BoxFuture<std::result::Result<Self::Response, Self::Error>>;
-
-    fn poll_ready(
-        &mut self,
-        context: &mut Context<'_>,
-    ) -> Poll<std::result::Result<(), Self::Error>> {
-        self.inner.poll_ready(context)
-    }
-
-    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        // The clone that was polled ready serves this call; a fresh clone stays behind.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+impl Middleware for Auth {
+    fn serve<S: Inner<B>, B: Send + 'static>(
+        &self,
+        mut inner: S,
+        mut request: http::Request<B>,
+    ) -> Answer<S::Error> {
         let authenticator = self.authenticator.clone();
         let method = request.uri().path().to_string();
         // One rule for `x-request-id` and a body's `request_id`: a bad one is refused, never stored.

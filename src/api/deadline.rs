@@ -6,15 +6,12 @@
 //! from the services' own descriptor sets, so a new stream needs no entry here.
 
 use std::collections::HashSet;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use prost::Message;
-use tonic::body::Body;
-use tower::{Layer, Service};
 
+use super::middleware::{Answer, Inner, Middleware};
 use super::streaming::{StreamBudget, StreamLimits, parse_grpc_timeout};
 
 /// A method of a served service, as its descriptor declares it.
@@ -69,21 +66,21 @@ pub fn streaming_methods(descriptor_sets: &[&[u8]]) -> Result<HashSet<String>, p
         .collect())
 }
 
-/// The layer; see the module documentation.
+/// The deadline middleware; see the module documentation.
 #[derive(Clone)]
-pub struct DeadlineLayer {
+pub struct Deadlines {
     unary_timeout: Duration,
     stream_limits: StreamLimits,
     streaming_methods: Arc<HashSet<String>>,
 }
 
-impl DeadlineLayer {
+impl Deadlines {
     pub fn new(
         unary_timeout: Duration,
         stream_limits: StreamLimits,
         streaming_methods: HashSet<String>,
-    ) -> DeadlineLayer {
-        DeadlineLayer {
+    ) -> Deadlines {
+        Deadlines {
             unary_timeout,
             stream_limits,
             streaming_methods: Arc::new(streaming_methods),
@@ -91,58 +88,23 @@ impl DeadlineLayer {
     }
 }
 
-impl<S> Layer<S> for DeadlineLayer {
-    type Service = DeadlineService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        DeadlineService {
-            inner,
-            layer: self.clone(),
-        }
-    }
-}
-
-/// See [`DeadlineLayer`].
-#[derive(Clone)]
-pub struct DeadlineService<S> {
-    inner: S,
-    layer: DeadlineLayer,
-}
-
-type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send + 'static>>;
-
-impl<S, B> Service<http::Request<B>> for DeadlineService<S>
-where
-    S: Service<http::Request<B>, Response = http::Response<Body>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-    B: Send + 'static,
-{
-    type Response = http::Response<Body>;
-    type Error = S::Error;
-    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
-
-    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(context)
-    }
-
-    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        // The clone that was polled ready serves this call; a fresh clone stays behind.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+impl Middleware for Deadlines {
+    fn serve<S: Inner<B>, B: Send + 'static>(
+        &self,
+        mut inner: S,
+        mut request: http::Request<B>,
+    ) -> Answer<S::Error> {
         let client_timeout = request
             .headers()
             .get("grpc-timeout")
             .and_then(|value| value.to_str().ok())
             .and_then(parse_grpc_timeout);
-        let timeout = if self.layer.streaming_methods.contains(request.uri().path()) {
-            let budget = StreamBudget::starting_now(self.layer.stream_limits, client_timeout);
+        let timeout = if self.streaming_methods.contains(request.uri().path()) {
+            let budget = StreamBudget::starting_now(self.stream_limits, client_timeout);
             request.extensions_mut().insert(budget);
             budget.remaining()
         } else {
-            client_timeout.map_or(self.layer.unary_timeout, |client| {
-                client.min(self.layer.unary_timeout)
-            })
+            client_timeout.map_or(self.unary_timeout, |client| client.min(self.unary_timeout))
         };
         Box::pin(async move {
             match tokio::time::timeout(timeout, inner.call(request)).await {

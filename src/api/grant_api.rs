@@ -2,10 +2,10 @@
 
 use tonic::{Request, Response, Status};
 
-use super::paging::{self, PageRequest};
+use super::paging;
 use super::{
-    ProtoEnum, StateChange, StateChangeRequest, Write, accept, accept_name, accept_update,
-    call_context, etag, filter_code, filter_number, from_timestamp, required, timestamp,
+    ProtoEnum, StateChange, StateChangeRequest, accept_list, accept_name, accept_update,
+    accept_write, etag, filter_code, filter_number, from_timestamp, required, timestamp,
 };
 use crate::domain::access::Actor;
 use crate::domain::fiscal_year::FiscalCalendar;
@@ -50,7 +50,36 @@ code_enum! {
     }
 }
 
+code_enum! {
+    /// The fields a filter of grants may name.
+    GrantFilterField {
+        Grantee => "grantee",
+        FundingAccount => "funding_account",
+        FiscalYear => "fiscal_year",
+        PerformanceFiscalYear => "performance_fiscal_year",
+        State => "state",
+        Country => "country",
+        Region => "region",
+        Pillar => "pillar",
+    }
+}
+
+code_enum! {
+    /// The fields a filter of obligations may name.
+    ObligationFilterField {
+        FundingAccount => "funding_account",
+        FiscalYear => "fiscal_year",
+        Kind => "kind",
+    }
+}
+
 named_requests!(pb::GetGrantRequest, pb::GetObligationRequest,);
+write_requests!(pb::CreateGrantRequest, pb::CreateObligationRequest,);
+list_requests!(
+    pb::ListGrantsRequest,
+    pb::ListObligationsRequest;
+    without filter: pb::ListGrantRevisionsRequest
+);
 list_responses!(
     pb::ListGrantsResponse => grants: pb::Grant,
     pb::ListObligationsResponse => obligations: pb::Obligation,
@@ -146,39 +175,35 @@ fn account_code(value: &str) -> String {
 
 impl GrantApi {
     fn parse_filter(&self, filter: &str) -> Result<GrantFilter> {
-        let fields = [
-            "grantee",
-            "funding_account",
-            "fiscal_year",
-            "performance_fiscal_year",
-            "state",
-            "country",
-            "region",
-            "pillar",
-        ];
         let mut parsed = GrantFilter::default();
-        for (field, value) in paging::parse_filter(filter, &fields)? {
-            match field.as_str() {
-                "grantee" => {
+        for (field, value) in paging::parse_filter::<GrantFilterField>(filter)? {
+            match field {
+                GrantFilterField::Grantee => {
                     parsed.organization_id =
                         Some(OrganizationName::parse("filter", &value)?.organization)
                 }
-                "funding_account" => parsed.account_code = Some(account_code(&value)),
-                "fiscal_year" => parsed.fiscal_year = Some(filter_number("fiscal_year", &value)?),
-                "performance_fiscal_year" => {
+                GrantFilterField::FundingAccount => {
+                    parsed.account_code = Some(account_code(&value))
+                }
+                GrantFilterField::FiscalYear => {
+                    parsed.fiscal_year = Some(filter_number("fiscal_year", &value)?)
+                }
+                GrantFilterField::PerformanceFiscalYear => {
                     let year = filter_number("performance_fiscal_year", &value)?;
                     crate::domain::fiscal_year::check_fiscal_year(year)
                         .map_err(|description| Error::invalid("filter", description))?;
                     parsed.performance_period = self.calendar.bounds(year);
                 }
-                "state" => parsed.state = Some(filter_code::<GrantState>(&value, "grant state")?),
-                "country" => parsed.country_code = Some(value.to_ascii_uppercase()),
-                "region" => {
-                    parsed.region_code =
-                        Some(value.trim_start_matches("regions/").to_ascii_uppercase())
+                GrantFilterField::State => {
+                    parsed.state = Some(filter_code::<GrantState>(&value, "grant state")?)
                 }
-                "pillar" => parsed.pillar = Some(filter_code::<Pillar>(&value, "pillar")?),
-                other => return Err(paging::unknown_filter_field(other)),
+                GrantFilterField::Country => parsed.country_code = Some(value.to_ascii_uppercase()),
+                GrantFilterField::Region => {
+                    parsed.region_code = Some(paging::region_filter(&value))
+                }
+                GrantFilterField::Pillar => {
+                    parsed.pillar = Some(filter_code::<Pillar>(&value, "pillar")?)
+                }
             }
         }
         Ok(parsed)
@@ -227,8 +252,7 @@ impl GrantService for GrantApi {
         &self,
         request: Request<pb::ListGrantsRequest>,
     ) -> Result<Response<pb::ListGrantsResponse>, Status> {
-        let call = call_context(&request)?;
-        let request = request.get_ref();
+        let (call, request, page) = accept_list(request)?;
         let filter = self.parse_filter(&request.filter)?;
         super::check_filter_places(
             &self.store,
@@ -236,7 +260,6 @@ impl GrantService for GrantApi {
             filter.region_code.as_deref(),
         )
         .await?;
-        let page = PageRequest::parse(&request.page_token, request.page_size, &request.filter)?;
         let found = self
             .store
             .list_grants(&call.actor.scope(), &filter, &page.keyset)
@@ -248,8 +271,7 @@ impl GrantService for GrantApi {
         &self,
         request: Request<pb::CreateGrantRequest>,
     ) -> Result<Response<pb::Grant>, Status> {
-        let (call, request) = accept(request)?;
-        let write = Write::of(&call, &request.request_id, &request)?;
+        let (_, write, request) = accept_write(request)?;
         let grant = required("grant", &request.grant)?;
         let terms = input(grant).validate("grant")?;
 
@@ -343,8 +365,7 @@ impl GrantService for GrantApi {
         &self,
         request: Request<pb::CreateObligationRequest>,
     ) -> Result<Response<pb::Obligation>, Status> {
-        let (call, request) = accept(request)?;
-        let write = Write::of(&call, &request.request_id, &request)?;
+        let (call, write, request) = accept_write(request)?;
         let parent = GrantName::parse("parent", &request.parent)?;
         let obligation = required("obligation", &request.obligation)?;
         let new = ObligationInput {
@@ -392,27 +413,22 @@ impl GrantService for GrantApi {
         &self,
         request: Request<pb::ListObligationsRequest>,
     ) -> Result<Response<pb::ListObligationsResponse>, Status> {
-        let call = call_context(&request)?;
-        let request = request.get_ref();
+        let (call, request, page) = accept_list(request)?;
         let parent = GrantName::parse("parent", &request.parent)?;
         let mut filter = ObligationFilter::default();
-        for (field, value) in
-            paging::parse_filter(&request.filter, &["funding_account", "fiscal_year", "kind"])?
-        {
-            match field.as_str() {
-                "funding_account" => filter.account_code = Some(account_code(&value)),
-                "fiscal_year" => filter.fiscal_year = Some(filter_number("fiscal_year", &value)?),
-                "kind" => {
+        for (field, value) in paging::parse_filter::<ObligationFilterField>(&request.filter)? {
+            match field {
+                ObligationFilterField::FundingAccount => {
+                    filter.account_code = Some(account_code(&value))
+                }
+                ObligationFilterField::FiscalYear => {
+                    filter.fiscal_year = Some(filter_number("fiscal_year", &value)?)
+                }
+                ObligationFilterField::Kind => {
                     filter.kind = Some(filter_code::<ObligationKind>(&value, "obligation kind")?)
                 }
-                other => return Err(paging::unknown_filter_field(other).into()),
             }
         }
-        let page = PageRequest::parse(
-            &request.page_token,
-            request.page_size,
-            format!("{}|{}", request.parent, request.filter),
-        )?;
         let found = self
             .store
             .list_obligations(&call.actor.scope(), &parent.grant, &filter, &page.keyset)
@@ -424,19 +440,13 @@ impl GrantService for GrantApi {
         &self,
         request: Request<pb::ListGrantRevisionsRequest>,
     ) -> Result<Response<pb::ListGrantRevisionsResponse>, Status> {
-        let call = call_context(&request)?;
-        let request = request.get_ref();
+        let (call, request, page) = accept_list(request)?;
         let parent = GrantName::parse("parent", &request.parent)?;
         let as_of = request
             .as_of_time
             .as_ref()
             .map(|time| from_timestamp("as_of_time", time))
             .transpose()?;
-        let page = PageRequest::parse(
-            &request.page_token,
-            request.page_size,
-            format!("{}|{:?}", request.parent, as_of),
-        )?;
         let found = self
             .store
             .list_grant_revisions(&call.actor.scope(), &parent.grant, as_of, &page.keyset)

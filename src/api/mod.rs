@@ -30,6 +30,41 @@ pub fn accept<T>(request: Request<T>) -> Result<(CallContext, T)> {
     Ok((call, request.into_inner()))
 }
 
+/// Reads a list request: the caller, the message, and its page.
+pub fn accept_list<R: paging::ListRequest>(
+    request: Request<R>,
+) -> Result<(CallContext, R, paging::PageRequest)> {
+    let (call, request) = accept(request)?;
+    let page = paging::PageRequest::of(&request)?;
+    Ok((call, request, page))
+}
+
+/// A request that writes, with the caller's `request_id`: empty, or the key
+/// that makes a retry answer the first result.
+pub trait WriteRequest: Message + Send + 'static {
+    fn request_id(&self) -> &str;
+}
+
+/// Implements [`WriteRequest`]: `write_requests!(pb::CreateGrantRequest)`.
+macro_rules! write_requests {
+    ($($request:ty),+ $(,)?) => {
+        $(
+            impl $crate::api::WriteRequest for $request {
+                fn request_id(&self) -> &str {
+                    &self.request_id
+                }
+            }
+        )+
+    };
+}
+
+/// Reads a request that writes: the caller, the idempotent write it makes, and the message.
+pub fn accept_write<R: WriteRequest>(request: Request<R>) -> Result<(CallContext, Write, R)> {
+    let (call, request) = accept(request)?;
+    let write = Write::of(&call, request.request_id(), &request)?;
+    Ok((call, write, request))
+}
+
 /// A message field the request must carry.
 pub fn required<'a, T>(field: &str, value: &'a Option<T>) -> Result<&'a T> {
     value
@@ -80,6 +115,23 @@ macro_rules! list_responses {
                 }
             }
         )+
+    };
+}
+
+/// Implements [`paging::ListRequest`]:
+/// `list_requests!(pb::ListGrantsRequest; without filter: pb::ListIndicatorsRequest)`.
+macro_rules! list_requests {
+    ($($request:ty),* $(; without filter: $($no_filter:ty),+)? $(,)?) => {
+        $(list_requests!(@impl $request, |request| Some(&mut request.filter));)*
+        $($(list_requests!(@impl $no_filter, |_request| None);)+)?
+    };
+    (@impl $request:ty, |$this:ident| $filter:expr) => {
+        impl $crate::api::paging::ListRequest for $request {
+            fn page_fields(&mut self) -> (&mut String, &mut i32, Option<&mut String>) {
+                let $this = self;
+                (&mut $this.page_token, &mut $this.page_size, $filter)
+            }
+        }
     };
 }
 
@@ -305,10 +357,9 @@ impl Idempotency {
 /// The fields every state-change request carries (`ActivateGrant`,
 /// `StartProject`, ...): the handlers of one resource's state changes share
 /// one path and differ only by the transition.
-pub trait StateChangeRequest: Message + Default + Send + Sync + 'static {
+pub trait StateChangeRequest: WriteRequest + Default + Sync {
     fn name(&self) -> &str;
     fn etag(&self) -> &str;
-    fn request_id(&self) -> &str;
     /// Why (required by some transitions); empty when the request has no reason.
     fn reason(&self) -> &str {
         ""
@@ -328,9 +379,9 @@ pub struct StateChange<N> {
 impl<N: ResourceName> StateChange<N> {
     /// Reads a state-change request.
     pub fn parse<R: StateChangeRequest>(request: Request<R>) -> Result<Self> {
-        let (call, request) = accept(request)?;
+        let (call, write, request) = accept_write(request)?;
         Ok(StateChange {
-            write: Write::of(&call, request.request_id(), &request)?,
+            write,
             name: N::parse("name", request.name())?,
             expected: parse_etag("etag", request.etag())?,
             reason: request.reason().to_string(),
@@ -339,22 +390,21 @@ impl<N: ResourceName> StateChange<N> {
     }
 }
 
-/// Implements [`StateChangeRequest`] for requests with `name`, `etag`,
-/// `request_id`, and (after `with reason:`) a `reason`.
+/// Implements [`StateChangeRequest`] (and [`WriteRequest`]) for requests
+/// with `name`, `etag`, `request_id`, and (after `with reason:`) a `reason`.
 macro_rules! state_change_requests {
     ($($request:ty),* $(; with reason: $($with_reason:ty),*)?) => {
+        write_requests!($($request,)* $($($with_reason,)*)?);
         $(
             impl $crate::api::StateChangeRequest for $request {
                 fn name(&self) -> &str { &self.name }
                 fn etag(&self) -> &str { &self.etag }
-                fn request_id(&self) -> &str { &self.request_id }
             }
         )*
         $($(
             impl $crate::api::StateChangeRequest for $with_reason {
                 fn name(&self) -> &str { &self.name }
                 fn etag(&self) -> &str { &self.etag }
-                fn request_id(&self) -> &str { &self.request_id }
                 fn reason(&self) -> &str { &self.reason }
             }
         )*)?
@@ -637,6 +687,7 @@ pub mod audit_api;
 pub mod auth;
 pub mod deadline;
 pub mod grant_api;
+pub mod middleware;
 pub mod organization_api;
 pub mod outcome_report_api;
 pub mod paging;

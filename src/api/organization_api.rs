@@ -2,9 +2,9 @@
 
 use tonic::{Request, Response, Status};
 
-use super::paging::{self, PageRequest};
+use super::paging;
 use super::{
-    ProtoEnum, Write, accept, accept_delete, accept_name, accept_update, call_context, etag,
+    ProtoEnum, accept_delete, accept_list, accept_name, accept_update, accept_write, etag,
     filter_code, required, timestamp,
 };
 use crate::domain::names::OrganizationName;
@@ -43,10 +43,20 @@ code_enum! {
     }
 }
 
+code_enum! {
+    /// The fields a filter of organisations may name.
+    OrganizationFilterField {
+        Kind => "kind",
+        CountryCode => "country_code",
+    }
+}
+
 named_requests!(
     pb::GetOrganizationRequest;
     with etag: pb::DeleteOrganizationRequest
 );
+write_requests!(pb::CreateOrganizationRequest,);
+list_requests!(pb::ListOrganizationsRequest,);
 list_responses!(
     pb::ListOrganizationsResponse => organizations: pb::Organization,
 );
@@ -100,16 +110,17 @@ fn input(organization: &pb::Organization) -> OrganizationInput<'_> {
 
 fn parse_filter(filter: &str) -> Result<OrganizationFilter> {
     let mut parsed = OrganizationFilter::default();
-    for (field, value) in paging::parse_filter(filter, &["kind", "country_code"])? {
-        match field.as_str() {
-            "kind" => {
+    for (field, value) in paging::parse_filter::<OrganizationFilterField>(filter)? {
+        match field {
+            OrganizationFilterField::Kind => {
                 parsed.kind = Some(filter_code::<OrganizationKind>(
                     &value,
                     "kind: NGO, INTERNATIONAL_ORGANIZATION, UNIVERSITY, GOVERNMENT or PRIVATE_FIRM",
                 )?)
             }
-            "country_code" => parsed.country_code = Some(value.to_ascii_uppercase()),
-            other => return Err(paging::unknown_filter_field(other)),
+            OrganizationFilterField::CountryCode => {
+                parsed.country_code = Some(value.to_ascii_uppercase())
+            }
         }
     }
     Ok(parsed)
@@ -133,15 +144,9 @@ impl OrganizationService for OrganizationApi {
         &self,
         request: Request<pb::ListOrganizationsRequest>,
     ) -> Result<Response<pb::ListOrganizationsResponse>, Status> {
-        let call = call_context(&request)?;
-        let request = request.get_ref();
+        let (call, request, page) = accept_list(request)?;
         let mut filter = parse_filter(&request.filter)?;
         filter.show_deleted = request.show_deleted;
-        let page = PageRequest::parse(
-            &request.page_token,
-            request.page_size,
-            format!("{}|{}", request.filter, request.show_deleted),
-        )?;
         let found = self
             .store
             .list_organizations(&call.actor.scope(), &filter, &page.keyset)
@@ -153,8 +158,7 @@ impl OrganizationService for OrganizationApi {
         &self,
         request: Request<pb::CreateOrganizationRequest>,
     ) -> Result<Response<pb::Organization>, Status> {
-        let (call, request) = accept(request)?;
-        let write = Write::of(&call, &request.request_id, &request)?;
+        let (_, write, request) = accept_write(request)?;
         let organization = required("organization", &request.organization)?;
         let fields = input(organization).validate("organization")?;
 

@@ -5,10 +5,10 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use tonic::{Request, Response, Status, Streaming};
 
-use super::paging::{self, PageRequest};
+use super::paging;
 use super::{
-    ProtoEnum, StateChange, Write, accept, accept_delete, accept_name, accept_update, call_context,
-    etag, filter_code, filter_number, required, timestamp,
+    ProtoEnum, StateChange, Write, accept_delete, accept_list, accept_name, accept_update,
+    accept_write, call_context, etag, filter_code, filter_number, required, timestamp,
 };
 use crate::domain::access::Actor;
 use crate::domain::names::{
@@ -69,11 +69,57 @@ code_enum! {
     }
 }
 
+code_enum! {
+    /// The fields a filter of reporting periods may name.
+    ScheduleFilterField {
+        Status => "status",
+        Grant => "grant",
+        ProgramOfficer => "program_officer",
+        Country => "country",
+    }
+}
+
+code_enum! {
+    /// The fields a filter of outcome reports may name.
+    ReportFilterField {
+        State => "state",
+        Period => "period",
+        FiscalYear => "fiscal_year",
+        Grantee => "grantee",
+        ProgramOfficer => "program_officer",
+    }
+}
+
+code_enum! {
+    /// The fields a filter of outcomes may name.
+    OutcomeFilterField {
+        Kind => "kind",
+        Country => "country",
+    }
+}
+
+code_enum! {
+    /// The fields a filter of milestones may name.
+    MilestoneFilterField {
+        Country => "country",
+        Kind => "kind",
+        FiscalYear => "fiscal_year",
+        Accepted => "accepted",
+    }
+}
+
 named_requests!(
     pb::GetOutcomeReportRequest,
     pb::GetOutcomeRequest,
     pb::GetMilestoneRequest;
     with etag: pb::DeleteOutcomeRequest
+);
+write_requests!(pb::CreateOutcomeReportRequest, pb::CreateOutcomeRequest,);
+list_requests!(
+    pb::ListReportingPeriodsRequest,
+    pb::ListOutcomeReportsRequest,
+    pb::ListOutcomesRequest,
+    pb::ListMilestonesRequest,
 );
 list_responses!(
     pb::ListOutcomeReportsResponse => outcome_reports: pb::OutcomeReport,
@@ -369,13 +415,27 @@ impl OutcomeReportApi {
         Ok(Response::new(answer))
     }
 
+    /// The project a list's `parent` names, or `None` for `grants/-/projects/-`.
+    /// A named project must be visible to the caller: NOT_FOUND like any other read.
+    async fn parent_project(
+        &self,
+        call: &CallContext,
+        parent: &str,
+    ) -> Result<Option<ProjectName>> {
+        let project = parse_parent::<ProjectName>("parent", parent)?;
+        if let Some(project) = &project {
+            self.store.get_project(&call.actor.scope(), project).await?;
+        }
+        Ok(project)
+    }
+
     /// The schedule rows of a page of `ListReportingPeriods`.
     async fn reporting_periods(
         &self,
         actor: &Actor,
         filter: &ScheduleFilter,
         status: Option<ReportingStatus>,
-        page: &PageRequest,
+        page: &paging::PageRequest,
     ) -> Result<(Vec<pb::ReportingPeriod>, Option<String>)> {
         let limit = page.keyset.limit as usize;
         let today = now().date_naive();
@@ -481,15 +541,16 @@ async fn live_indicator_ids(tx: &Tx, project: &Project) -> Result<Vec<String>> {
 fn parse_schedule_filter(filter: &str) -> Result<(ScheduleFilter, Option<ReportingStatus>)> {
     let mut parsed = ScheduleFilter::default();
     let mut status = None;
-    for (field, value) in
-        paging::parse_filter(filter, &["status", "grant", "program_officer", "country"])?
-    {
-        match field.as_str() {
-            "status" => status = Some(filter_code::<ReportingStatus>(&value, "reporting status")?),
-            "grant" => parsed.grant_id = Some(GrantName::parse("filter", &value)?.grant),
-            "program_officer" => parsed.program_officer = Some(value),
-            "country" => parsed.country_code = Some(value.to_ascii_uppercase()),
-            other => return Err(paging::unknown_filter_field(other)),
+    for (field, value) in paging::parse_filter::<ScheduleFilterField>(filter)? {
+        match field {
+            ScheduleFilterField::Status => {
+                status = Some(filter_code::<ReportingStatus>(&value, "reporting status")?)
+            }
+            ScheduleFilterField::Grant => {
+                parsed.grant_id = Some(GrantName::parse("filter", &value)?.grant)
+            }
+            ScheduleFilterField::ProgramOfficer => parsed.program_officer = Some(value),
+            ScheduleFilterField::Country => parsed.country_code = Some(value.to_ascii_uppercase()),
         }
     }
     Ok((parsed, status))
@@ -497,58 +558,39 @@ fn parse_schedule_filter(filter: &str) -> Result<(ScheduleFilter, Option<Reporti
 
 fn parse_report_filter(filter: &str) -> Result<ReportFilter> {
     let mut parsed = ReportFilter::default();
-    for (field, value) in paging::parse_filter(
-        filter,
-        &[
-            "state",
-            "period",
-            "fiscal_year",
-            "grantee",
-            "program_officer",
-        ],
-    )? {
-        match field.as_str() {
-            "state" => {
+    for (field, value) in paging::parse_filter::<ReportFilterField>(filter)? {
+        match field {
+            ReportFilterField::State => {
                 parsed.state = Some(filter_code::<OutcomeReportState>(&value, "report state")?)
             }
-            "period" => {
+            ReportFilterField::Period => {
                 let period: outcome::ReportPeriod = value
                     .parse()
                     .map_err(|message: String| Error::invalid("filter", message))?;
                 parsed.period = Some(period.to_string());
             }
-            "fiscal_year" => parsed.fiscal_year = Some(filter_number("fiscal_year", &value)?),
-            "grantee" => {
+            ReportFilterField::FiscalYear => {
+                parsed.fiscal_year = Some(filter_number("fiscal_year", &value)?)
+            }
+            ReportFilterField::Grantee => {
                 parsed.organization_id =
                     Some(OrganizationName::parse("filter", &value)?.organization)
             }
-            "program_officer" => parsed.program_officer = Some(value),
-            other => return Err(paging::unknown_filter_field(other)),
+            ReportFilterField::ProgramOfficer => parsed.program_officer = Some(value),
         }
     }
     Ok(parsed)
 }
 
-/// The project a list's parent names, or `None` for `grants/-/projects/-`.
 #[tonic::async_trait]
 impl OutcomeReportService for OutcomeReportApi {
     async fn list_reporting_periods(
         &self,
         request: Request<pb::ListReportingPeriodsRequest>,
     ) -> Result<Response<pb::ListReportingPeriodsResponse>, Status> {
-        let call = call_context(&request)?;
-        let request = request.get_ref();
+        let (call, request, page) = accept_list(request)?;
         let (mut filter, status) = parse_schedule_filter(&request.filter)?;
-        filter.project = parse_parent::<ProjectName>("parent", &request.parent)?;
-        if let Some(project) = &filter.project {
-            // A named project must be visible: NOT_FOUND like any other read.
-            self.store.get_project(&call.actor.scope(), project).await?;
-        }
-        let page = PageRequest::parse(
-            &request.page_token,
-            request.page_size,
-            format!("{}|{}", request.parent, request.filter),
-        )?;
+        filter.project = self.parent_project(&call, &request.parent).await?;
         let (reporting_periods, next_after) = self
             .reporting_periods(&call.actor, &filter, status, &page)
             .await?;
@@ -562,8 +604,7 @@ impl OutcomeReportService for OutcomeReportApi {
         &self,
         request: Request<pb::CreateOutcomeReportRequest>,
     ) -> Result<Response<pb::OutcomeReport>, Status> {
-        let (call, request) = accept(request)?;
-        let write = Write::of(&call, &request.request_id, &request)?;
+        let (call, write, request) = accept_write(request)?;
         let parent = ProjectName::parse("parent", &request.parent)?;
         let report = required("outcome_report", &request.outcome_report)?;
         let narrative = validate::optional_text(
@@ -626,19 +667,9 @@ impl OutcomeReportService for OutcomeReportApi {
         &self,
         request: Request<pb::ListOutcomeReportsRequest>,
     ) -> Result<Response<pb::ListOutcomeReportsResponse>, Status> {
-        let call = call_context(&request)?;
-        let request = request.get_ref();
+        let (call, request, page) = accept_list(request)?;
         let mut filter = parse_report_filter(&request.filter)?;
-        filter.project = parse_parent::<ProjectName>("parent", &request.parent)?;
-        if let Some(project) = &filter.project {
-            // A named project must be visible: NOT_FOUND like any other read.
-            self.store.get_project(&call.actor.scope(), project).await?;
-        }
-        let page = PageRequest::parse(
-            &request.page_token,
-            request.page_size,
-            format!("{}|{}", request.parent, request.filter),
-        )?;
+        filter.project = self.parent_project(&call, &request.parent).await?;
         let found = self
             .store
             .list_outcome_reports(&call.actor.scope(), &filter, &page.keyset)
@@ -712,8 +743,7 @@ impl OutcomeReportService for OutcomeReportApi {
         &self,
         request: Request<pb::CreateOutcomeRequest>,
     ) -> Result<Response<pb::Outcome>, Status> {
-        let (call, request) = accept(request)?;
-        let write = Write::of(&call, &request.request_id, &request)?;
+        let (call, write, request) = accept_write(request)?;
         let parent = OutcomeReportName::parse("parent", &request.parent)?;
         let outcome = required("outcome", &request.outcome)?;
         let answer = write
@@ -747,28 +777,22 @@ impl OutcomeReportService for OutcomeReportApi {
         &self,
         request: Request<pb::ListOutcomesRequest>,
     ) -> Result<Response<pb::ListOutcomesResponse>, Status> {
-        let call = call_context(&request)?;
-        let request = request.get_ref();
+        let (call, request, page) = accept_list(request)?;
         let parent = OutcomeReportName::parse("parent", &request.parent)?;
         let mut filter = OutcomeFilter {
             show_deleted: request.show_deleted,
             ..Default::default()
         };
-        for (field, value) in paging::parse_filter(&request.filter, &["kind", "country"])? {
-            match field.as_str() {
-                "kind" => filter.kind = Some(filter_code::<OutcomeKind>(&value, "outcome kind")?),
-                "country" => filter.country_code = Some(value.to_ascii_uppercase()),
-                other => return Err(paging::unknown_filter_field(other).into()),
+        for (field, value) in paging::parse_filter::<OutcomeFilterField>(&request.filter)? {
+            match field {
+                OutcomeFilterField::Kind => {
+                    filter.kind = Some(filter_code::<OutcomeKind>(&value, "outcome kind")?)
+                }
+                OutcomeFilterField::Country => {
+                    filter.country_code = Some(value.to_ascii_uppercase())
+                }
             }
         }
-        let page = PageRequest::parse(
-            &request.page_token,
-            request.page_size,
-            format!(
-                "{}|{}|{}",
-                request.parent, request.filter, request.show_deleted
-            ),
-        )?;
         let found = self
             .store
             .list_outcomes(&call.actor.scope(), &parent, &filter, &page.keyset)
@@ -959,18 +983,20 @@ impl OutcomeReportService for OutcomeReportApi {
         &self,
         request: Request<pb::ListMilestonesRequest>,
     ) -> Result<Response<pb::ListMilestonesResponse>, Status> {
-        call_context(&request)?;
-        let request = request.get_ref();
+        let (_, request, page) = accept_list(request)?;
         let mut filter = MilestoneFilter::default();
-        for (field, value) in paging::parse_filter(
-            &request.filter,
-            &["country", "kind", "fiscal_year", "accepted"],
-        )? {
-            match field.as_str() {
-                "country" => filter.country_code = Some(value.to_ascii_uppercase()),
-                "kind" => filter.kind = Some(filter_code::<OutcomeKind>(&value, "outcome kind")?),
-                "fiscal_year" => filter.fiscal_year = Some(filter_number("fiscal_year", &value)?),
-                "accepted" => {
+        for (field, value) in paging::parse_filter::<MilestoneFilterField>(&request.filter)? {
+            match field {
+                MilestoneFilterField::Country => {
+                    filter.country_code = Some(value.to_ascii_uppercase())
+                }
+                MilestoneFilterField::Kind => {
+                    filter.kind = Some(filter_code::<OutcomeKind>(&value, "outcome kind")?)
+                }
+                MilestoneFilterField::FiscalYear => {
+                    filter.fiscal_year = Some(filter_number("fiscal_year", &value)?)
+                }
+                MilestoneFilterField::Accepted => {
                     filter.accepted = Some(match value.to_ascii_lowercase().as_str() {
                         "true" => true,
                         "false" => false,
@@ -983,10 +1009,8 @@ impl OutcomeReportService for OutcomeReportApi {
                         }
                     })
                 }
-                other => return Err(paging::unknown_filter_field(other).into()),
             }
         }
-        let page = PageRequest::parse(&request.page_token, request.page_size, &request.filter)?;
         let found = self.store.list_milestones(&filter, &page.keyset).await?;
         Ok(page.respond(found, milestone_to_proto))
     }

@@ -2,10 +2,10 @@
 
 use tonic::{Request, Response, Status};
 
-use super::paging::{self, PageRequest};
+use super::paging;
 use super::{
-    ProtoEnum, StateChange, StateChangeRequest, Write, accept, accept_delete, accept_name,
-    accept_update, call_context, etag, filter_code, required, timestamp,
+    ProtoEnum, StateChange, StateChangeRequest, accept_delete, accept_list, accept_name,
+    accept_update, accept_write, etag, filter_code, required, timestamp,
 };
 use crate::domain::fiscal_year::FiscalCalendar;
 use crate::domain::names::{
@@ -67,10 +67,25 @@ code_enum! {
     }
 }
 
+code_enum! {
+    /// The fields a filter of projects may name.
+    ProjectFilterField {
+        Country => "country",
+        Region => "region",
+        Pillar => "pillar",
+        State => "state",
+    }
+}
+
 named_requests!(
     pb::GetProjectRequest,
     pb::GetIndicatorRequest;
     with etag: pb::DeleteIndicatorRequest
+);
+write_requests!(pb::CreateProjectRequest, pb::CreateIndicatorRequest,);
+list_requests!(
+    pb::ListProjectsRequest;
+    without filter: pb::ListIndicatorsRequest
 );
 list_responses!(
     pb::ListProjectsResponse => projects: pb::Project,
@@ -240,17 +255,19 @@ impl ProjectApi {
         )
     }
 
-    /// The locked, open grant and project of an indicator change.
+    /// The locked, open grant and project of a change to the project or its
+    /// indicators; `expected` is the caller's etag of the project, if any.
     async fn open_project(
         tx: &Tx,
         call: &crate::store::CallContext,
         name: &ProjectName,
+        expected: Option<i64>,
     ) -> Result<(crate::domain::grant::Grant, Project)> {
         let scope = call.actor.scope();
         let grant = tx.grant_for_update(&scope, &name.grant, None).await?;
         grant.check_open()?;
         let project = tx
-            .project_for_update(&scope, &name.grant, &name.project, None)
+            .project_for_update(&scope, &name.grant, &name.project, expected)
             .await?;
         project.check_open()?;
         Ok((grant, project))
@@ -276,27 +293,26 @@ impl ProjectService for ProjectApi {
         &self,
         request: Request<pb::ListProjectsRequest>,
     ) -> Result<Response<pb::ListProjectsResponse>, Status> {
-        let call = call_context(&request)?;
-        let request = request.get_ref();
+        let (call, request, page) = accept_list(request)?;
         let parent = parse_parent::<GrantName>("parent", &request.parent)?;
         let mut filter = ProjectFilter {
             grant_id: parent.map(|name| name.grant),
             ..Default::default()
         };
-        for (field, value) in
-            paging::parse_filter(&request.filter, &["country", "region", "pillar", "state"])?
-        {
-            match field.as_str() {
-                "country" => filter.country_code = Some(value.to_ascii_uppercase()),
-                "region" => {
-                    filter.region_code =
-                        Some(value.trim_start_matches("regions/").to_ascii_uppercase())
+        for (field, value) in paging::parse_filter::<ProjectFilterField>(&request.filter)? {
+            match field {
+                ProjectFilterField::Country => {
+                    filter.country_code = Some(value.to_ascii_uppercase())
                 }
-                "pillar" => filter.pillar = Some(filter_code::<Pillar>(&value, "pillar")?),
-                "state" => {
+                ProjectFilterField::Region => {
+                    filter.region_code = Some(paging::region_filter(&value))
+                }
+                ProjectFilterField::Pillar => {
+                    filter.pillar = Some(filter_code::<Pillar>(&value, "pillar")?)
+                }
+                ProjectFilterField::State => {
                     filter.state = Some(filter_code::<ProjectState>(&value, "project state")?)
                 }
-                other => return Err(paging::unknown_filter_field(other).into()),
             }
         }
         super::check_filter_places(
@@ -305,11 +321,6 @@ impl ProjectService for ProjectApi {
             filter.region_code.as_deref(),
         )
         .await?;
-        let page = PageRequest::parse(
-            &request.page_token,
-            request.page_size,
-            format!("{}|{}", request.parent, request.filter),
-        )?;
         let found = self
             .store
             .list_projects(&call.actor.scope(), &filter, &page.keyset)
@@ -327,8 +338,7 @@ impl ProjectService for ProjectApi {
         &self,
         request: Request<pb::CreateProjectRequest>,
     ) -> Result<Response<pb::Project>, Status> {
-        let (call, request) = accept(request)?;
-        let write = Write::of(&call, &request.request_id, &request)?;
+        let (call, write, request) = accept_write(request)?;
         let parent = GrantName::parse("parent", &request.parent)?;
         let project = required("project", &request.project)?;
 
@@ -355,13 +365,7 @@ impl ProjectService for ProjectApi {
             accept_update::<_, ProjectName, ProjectField>(request)?;
 
         let mut tx = self.store.begin(&call).await?;
-        let scope = call.actor.scope();
-        let grant = tx.grant_for_update(&scope, &name.grant, None).await?;
-        grant.check_open()?;
-        let current = tx
-            .project_for_update(&scope, &name.grant, &name.project, expected)
-            .await?;
-        current.check_open()?;
+        let (grant, current) = Self::open_project(&tx, &call, &name, expected).await?;
         let current_names = tx
             .recommendation_names(&current.fields.recommendation_ids)
             .await?;
@@ -429,15 +433,14 @@ impl ProjectService for ProjectApi {
         &self,
         request: Request<pb::CreateIndicatorRequest>,
     ) -> Result<Response<pb::Indicator>, Status> {
-        let (call, request) = accept(request)?;
-        let write = Write::of(&call, &request.request_id, &request)?;
+        let (call, write, request) = accept_write(request)?;
         let parent = ProjectName::parse("parent", &request.parent)?;
         let indicator = required("indicator", &request.indicator)?;
         let fields = indicator_input(indicator).validate("indicator")?;
 
         let answer = write
             .run(&self.store, async |tx| {
-                let (grant, project) = Self::open_project(tx, &call, &parent).await?;
+                let (grant, project) = Self::open_project(tx, &call, &parent, None).await?;
                 project::check_targets(
                     "indicator",
                     &fields,
@@ -465,14 +468,8 @@ impl ProjectService for ProjectApi {
         &self,
         request: Request<pb::ListIndicatorsRequest>,
     ) -> Result<Response<pb::ListIndicatorsResponse>, Status> {
-        let call = call_context(&request)?;
-        let request = request.get_ref();
+        let (call, request, page) = accept_list(request)?;
         let parent = ProjectName::parse("parent", &request.parent)?;
-        let page = PageRequest::parse(
-            &request.page_token,
-            request.page_size,
-            format!("{}|{}", request.parent, request.show_deleted),
-        )?;
         let found = self
             .store
             .list_indicators(
@@ -494,7 +491,7 @@ impl ProjectService for ProjectApi {
             accept_update::<_, IndicatorName, IndicatorField>(request)?;
 
         let mut tx = self.store.begin(&call).await?;
-        let (grant, project) = Self::open_project(&tx, &call, &name.project()).await?;
+        let (grant, project) = Self::open_project(&tx, &call, &name.project(), None).await?;
         let current = tx
             .indicator_for_update(&project, &name.indicator, expected)
             .await?;
@@ -527,7 +524,7 @@ impl ProjectService for ProjectApi {
     ) -> Result<Response<pb::Indicator>, Status> {
         let (call, name, expected) = accept_delete::<_, IndicatorName>(request)?;
         let mut tx = self.store.begin(&call).await?;
-        let (_grant, project) = Self::open_project(&tx, &call, &name.project()).await?;
+        let (_grant, project) = Self::open_project(&tx, &call, &name.project(), None).await?;
         let current = tx
             .indicator_for_update(&project, &name.indicator, expected)
             .await?;

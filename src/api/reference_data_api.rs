@@ -2,10 +2,10 @@
 
 use tonic::{Request, Response, Status};
 
-use super::paging::{self, PageRequest};
+use super::paging;
 use super::{
-    Write, accept, accept_delete, accept_name, accept_update, call_context, etag, required,
-    timestamp,
+    accept_delete, accept_list, accept_name, accept_update, accept_write, call_context, etag,
+    required, timestamp,
 };
 use crate::domain::names::{CountryName, FundingAccountName, RegionName};
 use crate::domain::reference::{self, Country, FundingAccount, Region};
@@ -66,11 +66,23 @@ code_enum! {
     }
 }
 
+code_enum! {
+    /// The fields a filter of countries may name.
+    CountryFilterField {
+        Region => "region",
+    }
+}
+
 named_requests!(
     pb::GetFundingAccountRequest,
     pb::GetCountryRequest,
     pb::GetRegionRequest;
     with etag: pb::DeleteFundingAccountRequest
+);
+write_requests!(pb::CreateFundingAccountRequest,);
+list_requests!(
+    pb::ListCountriesRequest;
+    without filter: pb::ListFundingAccountsRequest
 );
 list_responses!(
     pb::ListFundingAccountsResponse => funding_accounts: pb::FundingAccount,
@@ -93,13 +105,7 @@ impl ReferenceDataService for ReferenceDataApi {
         &self,
         request: Request<pb::ListFundingAccountsRequest>,
     ) -> Result<Response<pb::ListFundingAccountsResponse>, Status> {
-        call_context(&request)?;
-        let request = request.get_ref();
-        let page = PageRequest::parse(
-            &request.page_token,
-            request.page_size,
-            request.show_deleted.to_string(),
-        )?;
+        let (_, request, page) = accept_list(request)?;
         let found = self
             .store
             .list_funding_accounts(request.show_deleted, &page.keyset)
@@ -111,8 +117,7 @@ impl ReferenceDataService for ReferenceDataApi {
         &self,
         request: Request<pb::CreateFundingAccountRequest>,
     ) -> Result<Response<pb::FundingAccount>, Status> {
-        let (call, request) = accept(request)?;
-        let write = Write::of(&call, &request.request_id, &request)?;
+        let (_, write, request) = accept_write(request)?;
         let account = required("funding_account", &request.funding_account)?;
         let (code, fields) = reference::new_funding_account(
             &request.funding_account_id,
@@ -185,13 +190,11 @@ impl ReferenceDataService for ReferenceDataApi {
         &self,
         request: Request<pb::ListCountriesRequest>,
     ) -> Result<Response<pb::ListCountriesResponse>, Status> {
-        call_context(&request)?;
-        let request = request.get_ref();
-        let region = paging::parse_filter(&request.filter, &["region"])?
+        let (_, request, page) = accept_list(request)?;
+        let region = paging::parse_filter::<CountryFilterField>(&request.filter)?
             .into_iter()
             .next()
-            .map(|(_, value)| value.trim_start_matches("regions/").to_ascii_uppercase());
-        let page = PageRequest::parse(&request.page_token, request.page_size, &request.filter)?;
+            .map(|(CountryFilterField::Region, value)| paging::region_filter(&value));
         let found = self
             .store
             .list_countries(region.as_deref(), &page.keyset)

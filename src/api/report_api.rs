@@ -97,18 +97,8 @@ fn parse_request(request: &pb::StreamFiscalYearReportRequest) -> Result<ReportRe
         &request.account_code,
         funding_account_code,
     );
-    let country = code_filter(
-        &mut violations,
-        "country_code",
-        &request.country_code,
-        country_code,
-    );
-    let region = code_filter(
-        &mut violations,
-        "region_code",
-        &request.region_code,
-        region_code,
-    );
+    let (country, region) =
+        place_filters(&mut violations, &request.country_code, &request.region_code);
     violations.finish()?;
     let (Some((from_year, to_year)), Some(group_by)) = (years, group_by) else {
         return Err(Error::invalid("group_by", "is required"));
@@ -225,18 +215,8 @@ fn parse_export(request: &pb::ExportOutcomesRequest) -> Result<ExportFilter> {
     )?;
     let kind = enum_filter::<OutcomeKind>(&mut violations, "kind", request.kind, "an outcome kind");
     let grantee = grantee_filter(&mut violations, &request.grantee);
-    let country = code_filter(
-        &mut violations,
-        "country_code",
-        &request.country_code,
-        country_code,
-    );
-    let region = code_filter(
-        &mut violations,
-        "region_code",
-        &request.region_code,
-        region_code,
-    );
+    let (country, region) =
+        place_filters(&mut violations, &request.country_code, &request.region_code);
     violations.finish()?;
     let (from_year, to_year) = years.unwrap_or_default();
     Ok(ExportFilter {
@@ -302,6 +282,18 @@ fn code_filter(
         return None;
     }
     violations.check(check(field, text))
+}
+
+/// The optional `country_code` and `region_code` filters of a report or an export.
+fn place_filters(
+    violations: &mut Violations,
+    country: &str,
+    region: &str,
+) -> (Option<String>, Option<String>) {
+    (
+        code_filter(violations, "country_code", country, country_code),
+        code_filter(violations, "region_code", region, region_code),
+    )
 }
 
 fn exported_to_proto(row: &ExportedOutcome) -> pb::ExportedOutcome {

@@ -4,9 +4,9 @@
 
 use tonic::{Request, Response, Status};
 
-use super::paging::{self, PageRequest};
+use super::paging;
 use super::{
-    ProtoEnum, Write, accept, accept_delete, accept_name, accept_update, call_context, etag,
+    ProtoEnum, accept_delete, accept_list, accept_name, accept_update, accept_write, etag,
     filter_code, required, timestamp,
 };
 use crate::domain::names::{
@@ -51,10 +51,36 @@ code_enum! {
     }
 }
 
+code_enum! {
+    /// The fields a filter of TIP rankings may name.
+    RankingFilterField {
+        ReportYear => "report_year",
+        Tier => "tier",
+        Region => "region",
+    }
+}
+
+code_enum! {
+    /// The fields a filter of TIP recommendations may name.
+    RecommendationFilterField {
+        ReportYear => "report_year",
+        Pillar => "pillar",
+        Region => "region",
+    }
+}
+
 named_requests!(
     pb::GetTipRankingRequest,
     pb::GetTipRecommendationRequest;
     with etag: pb::DeleteTipRecommendationRequest
+);
+write_requests!(
+    pb::CreateTipRankingRequest,
+    pb::CreateTipRecommendationRequest,
+);
+list_requests!(
+    pb::ListTipRankingsRequest,
+    pb::ListTipRecommendationsRequest,
 );
 list_responses!(
     pb::ListTipRankingsResponse => tip_rankings: pb::TipRanking,
@@ -122,23 +148,18 @@ fn filter_year(value: &str) -> Result<i32> {
     })
 }
 
-fn filter_region(value: &str) -> String {
-    value.trim_start_matches("regions/").to_ascii_uppercase()
-}
-
 fn parse_ranking_filter(filter: &str) -> Result<TipRankingFilter> {
     let mut parsed = TipRankingFilter::default();
-    for (field, value) in paging::parse_filter(filter, &["report_year", "tier", "region"])? {
-        match field.as_str() {
-            "report_year" => parsed.report_year = Some(filter_year(&value)?),
-            "tier" => {
+    for (field, value) in paging::parse_filter::<RankingFilterField>(filter)? {
+        match field {
+            RankingFilterField::ReportYear => parsed.report_year = Some(filter_year(&value)?),
+            RankingFilterField::Tier => {
                 parsed.tier = Some(filter_code::<TipTier>(
                     &value,
                     "tier: TIER_1, TIER_2, TIER_2_WATCH_LIST, TIER_3 or SPECIAL_CASE",
                 )?)
             }
-            "region" => parsed.region_code = Some(filter_region(&value)),
-            other => return Err(paging::unknown_filter_field(other)),
+            RankingFilterField::Region => parsed.region_code = Some(paging::region_filter(&value)),
         }
     }
     Ok(parsed)
@@ -146,17 +167,20 @@ fn parse_ranking_filter(filter: &str) -> Result<TipRankingFilter> {
 
 fn parse_recommendation_filter(filter: &str) -> Result<TipRecommendationFilter> {
     let mut parsed = TipRecommendationFilter::default();
-    for (field, value) in paging::parse_filter(filter, &["report_year", "pillar", "region"])? {
-        match field.as_str() {
-            "report_year" => parsed.report_year = Some(filter_year(&value)?),
-            "pillar" => {
+    for (field, value) in paging::parse_filter::<RecommendationFilterField>(filter)? {
+        match field {
+            RecommendationFilterField::ReportYear => {
+                parsed.report_year = Some(filter_year(&value)?)
+            }
+            RecommendationFilterField::Pillar => {
                 parsed.pillar = Some(filter_code::<Pillar>(
                     &value,
                     "pillar: PROSECUTION, PROTECTION, PREVENTION or PARTNERSHIP",
                 )?)
             }
-            "region" => parsed.region_code = Some(filter_region(&value)),
-            other => return Err(paging::unknown_filter_field(other)),
+            RecommendationFilterField::Region => {
+                parsed.region_code = Some(paging::region_filter(&value))
+            }
         }
     }
     Ok(parsed)
@@ -196,8 +220,7 @@ impl TipReportService for TipReportApi {
         &self,
         request: Request<pb::CreateTipRankingRequest>,
     ) -> Result<Response<pb::TipRanking>, Status> {
-        let (call, request) = accept(request)?;
-        let write = Write::of(&call, &request.request_id, &request)?;
+        let (_, write, request) = accept_write(request)?;
         let (country, report_year, fields) = (
             CountryName::parse("parent", &request.parent),
             tip_report::report_year("report_year", request.report_year),
@@ -235,17 +258,11 @@ impl TipReportService for TipReportApi {
         &self,
         request: Request<pb::ListTipRankingsRequest>,
     ) -> Result<Response<pb::ListTipRankingsResponse>, Status> {
-        call_context(&request)?;
-        let request = request.get_ref();
+        let (_, request, page) = accept_list(request)?;
         let country_code = self.list_parent(&request.parent).await?;
         let mut filter = parse_ranking_filter(&request.filter)?;
         filter.country_code = country_code;
         self.require_region(filter.region_code.as_deref()).await?;
-        let page = PageRequest::parse(
-            &request.page_token,
-            request.page_size,
-            format!("{}|{}", parent_key(&filter.country_code), request.filter),
-        )?;
         let found = self.store.list_tip_rankings(&filter, &page.keyset).await?;
         Ok(page.respond(found, ranking_to_proto))
     }
@@ -277,8 +294,7 @@ impl TipReportService for TipReportApi {
         &self,
         request: Request<pb::CreateTipRecommendationRequest>,
     ) -> Result<Response<pb::TipRecommendation>, Status> {
-        let (call, request) = accept(request)?;
-        let write = Write::of(&call, &request.request_id, &request)?;
+        let (_, write, request) = accept_write(request)?;
         let (country, fields) = (
             CountryName::parse("parent", &request.parent),
             required("tip_recommendation", &request.tip_recommendation)
@@ -311,23 +327,12 @@ impl TipReportService for TipReportApi {
         &self,
         request: Request<pb::ListTipRecommendationsRequest>,
     ) -> Result<Response<pb::ListTipRecommendationsResponse>, Status> {
-        call_context(&request)?;
-        let request = request.get_ref();
+        let (_, request, page) = accept_list(request)?;
         let country_code = self.list_parent(&request.parent).await?;
         let mut filter = parse_recommendation_filter(&request.filter)?;
         filter.country_code = country_code;
         filter.show_deleted = request.show_deleted;
         self.require_region(filter.region_code.as_deref()).await?;
-        let page = PageRequest::parse(
-            &request.page_token,
-            request.page_size,
-            format!(
-                "{}|{}|{}",
-                parent_key(&filter.country_code),
-                request.filter,
-                request.show_deleted
-            ),
-        )?;
         let found = self
             .store
             .list_tip_recommendations(&filter, &page.keyset)
@@ -372,13 +377,5 @@ impl TipReportService for TipReportApi {
         let deleted = tx.delete_tip_recommendation(current).await?;
         tx.commit().await?;
         Ok(Response::new(recommendation_to_proto(&deleted)))
-    }
-}
-
-/// The normalised parent of a list, which its page tokens are bound to.
-fn parent_key(country_code: &Option<String>) -> String {
-    match country_code {
-        Some(code) => CountryName::new(code).to_string(),
-        None => "countries/-".to_string(),
     }
 }

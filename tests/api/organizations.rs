@@ -196,7 +196,7 @@ async fn pages_cover_every_organisation_once_in_a_stable_order() {
 }
 
 #[tokio::test]
-async fn a_filter_applies_across_pages_and_a_token_cannot_change_filters() {
+async fn a_filter_applies_across_pages_and_a_token_cannot_change_its_query() {
     let app = spawn_app().await;
     for index in 0..4 {
         app.organization(&format!("Peru {index}"), "PE").await;
@@ -225,6 +225,23 @@ async fn a_filter_applies_across_pages_and_a_token_cannot_change_filters() {
         .organizations(app.admin())
         .list_organizations(request(first.next_page_token.clone(), "country_code = CR"))
         .await;
+    // Only the page fields may change between pages, and the filter's spacing.
+    let respaced = app
+        .organizations(app.admin())
+        .list_organizations(pb::ListOrganizationsRequest {
+            page_size: 10,
+            ..request(first.next_page_token.clone(), "country_code=PE")
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let flag_flipped = app
+        .organizations(app.admin())
+        .list_organizations(pb::ListOrganizationsRequest {
+            show_deleted: true,
+            ..request(first.next_page_token.clone(), "country_code = PE")
+        })
+        .await;
 
     let names: Vec<_> = first
         .organizations
@@ -234,7 +251,9 @@ async fn a_filter_applies_across_pages_and_a_token_cannot_change_filters() {
         .collect();
     assert_eq!(names, vec!["Peru 0", "Peru 1", "Peru 2", "Peru 3"]);
     assert!(second.next_page_token.is_empty());
+    assert_eq!(respaced.organizations, second.organizations);
     expect_invalid(switched, &["page_token"]);
+    expect_invalid(flag_flipped, &["page_token"]);
 }
 
 #[tokio::test]
