@@ -6,7 +6,8 @@
 //! the admitted calls keep their latency instead of queueing for the
 //! database's connections. Health and reflection are never refused. Refusals
 //! are not one log line each (that would multiply the cost of overload): they
-//! are counted and logged at most once a second. A server stream holds its
+//! are counted in `tipgrants_calls_refused_total` and logged as a count at
+//! most once a second. A server stream holds its
 //! place only until its handler answers; report streams have their own limit.
 
 use std::sync::Arc;
@@ -58,6 +59,7 @@ impl Admission {
 impl Shared {
     /// Counts a refusal; the first refusal of each second logs the count since the last line.
     fn count_refusal(&self) {
+        crate::telemetry::metrics::count_refused_call();
         self.refused.fetch_add(1, Ordering::Relaxed);
         let now = self.started.elapsed().as_secs() + 1;
         let last = self.logged_at.load(Ordering::Relaxed);
@@ -162,7 +164,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_call_beyond_the_limit_is_refused_at_once_as_unavailable_with_a_retry_delay() {
+    async fn a_call_beyond_the_limit_is_refused_at_once_as_unavailable_with_a_retry_delay_and_counted()
+     {
+        let refused = || {
+            crate::telemetry::metrics::rendered()
+                .lines()
+                .find_map(|line| line.strip_prefix("tipgrants_calls_refused_total "))
+                .and_then(|value| value.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        let refused_before = refused();
         let (calls, mut held) = tokio::sync::mpsc::unbounded_channel();
         let service = Around(Admission::new(1)).layer(held_service(calls.clone()));
         let first = tokio::spawn(service.clone().oneshot(get_organization()));
@@ -188,6 +199,11 @@ mod tests {
             Some(RETRY_AFTER)
         );
         assert_eq!(code_of(&first.expect("infallible")), tonic::Code::Ok);
+        // Other tests of this binary may be refused at the same time: at least ours.
+        assert!(
+            refused() - refused_before >= 1.0,
+            "the refusal is in /metrics"
+        );
     }
 
     #[tokio::test]

@@ -31,6 +31,8 @@ pub const STREAMS_RUNNING: &str = "tipgrants_streams_running";
 pub const STREAM_MESSAGES_SENT: &str = "tipgrants_stream_messages_sent_total";
 /// Retries answered with the stored first answer of their `request_id`.
 pub const IDEMPOTENT_REPLAYS: &str = "tipgrants_idempotent_replays_total";
+/// Calls refused at admission, beyond `server.max_calls_in_flight` (UNAVAILABLE, `SERVER_BUSY`).
+pub const CALLS_REFUSED: &str = "tipgrants_calls_refused_total";
 /// Calls that waited `database.acquire_timeout_ms` for a pooled connection in vain (UNAVAILABLE).
 pub const DB_ACQUIRE_TIMEOUTS: &str = "tipgrants_db_acquire_timeouts_total";
 /// Connections of each pool (`pool` = `read` or `write`), by `state` (`idle`, `in_use`).
@@ -41,13 +43,14 @@ pub const DB_POOL_MAX_CONNECTIONS: &str = "tipgrants_db_pool_max_connections";
 pub const AUDIT_CHAIN_LENGTH: &str = "tipgrants_audit_chain_length";
 
 /// Every metric name this module exports (the dashboard test checks its queries against it).
-pub const NAMES: [&str; 10] = [
+pub const NAMES: [&str; 11] = [
     RPC_CALLS,
     RPC_DURATION,
     RPC_IN_FLIGHT,
     STREAMS_RUNNING,
     STREAM_MESSAGES_SENT,
     IDEMPOTENT_REPLAYS,
+    CALLS_REFUSED,
     DB_ACQUIRE_TIMEOUTS,
     DB_POOL_CONNECTIONS,
     DB_POOL_MAX_CONNECTIONS,
@@ -115,6 +118,10 @@ fn describe() {
         "retries answered with the stored answer of their request_id"
     );
     describe_counter!(
+        CALLS_REFUSED,
+        "calls refused at once because max_calls_in_flight were running (UNAVAILABLE, SERVER_BUSY)"
+    );
+    describe_counter!(
         DB_ACQUIRE_TIMEOUTS,
         "calls that found no pooled database connection in time (UNAVAILABLE)"
     );
@@ -126,6 +133,7 @@ fn describe() {
     for counter in [
         STREAM_MESSAGES_SENT,
         IDEMPOTENT_REPLAYS,
+        CALLS_REFUSED,
         DB_ACQUIRE_TIMEOUTS,
     ] {
         ::metrics::counter!(counter).increment(0);
@@ -327,6 +335,17 @@ pub fn stream_messages_sent() -> Counter {
 /// A retry was answered with its stored first answer.
 pub fn count_idempotent_replay() {
     ::metrics::counter!(IDEMPOTENT_REPLAYS).increment(1);
+}
+
+/// The metrics as `/metrics` shows them, without the values read at a scrape (unit tests).
+#[cfg(test)]
+pub(crate) fn rendered() -> String {
+    recorder().render()
+}
+
+/// A call was refused at admission (the server was busy).
+pub fn count_refused_call() {
+    ::metrics::counter!(CALLS_REFUSED).increment(1);
 }
 
 /// Counts a database error that is a pool's acquire timeout.
