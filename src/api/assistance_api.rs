@@ -11,7 +11,7 @@ use tonic::{Request, Response, Status};
 
 use super::paging;
 use super::{
-    ProtoEnum, StateChange, StateChangeRequest, Write, accept, accept_list, accept_name,
+    ProtoEnum, StateChange, StateChangeRequest, Update, Write, accept, accept_list, accept_name,
     accept_update, accept_write, call_context, etag, filter_code, filter_number, from_timestamp,
     required, timestamp,
 };
@@ -649,8 +649,13 @@ impl AssistanceService for AssistanceApi {
         &self,
         request: Request<pb::UpdateAssistanceCaseRequest>,
     ) -> Result<Response<pb::AssistanceCase>, Status> {
-        let (call, changes, name, expected, fields) =
-            accept_update::<_, AssistanceCaseName, CaseField>(request)?;
+        let Update {
+            call,
+            changes,
+            name,
+            expected,
+            fields,
+        } = accept_update::<_, AssistanceCaseName, CaseField>(request)?;
         let prefix = "assistance_case";
         let mut tx = self.store.begin(&call).await?;
         let current = tx

@@ -4,7 +4,7 @@ use tonic::{Request, Response, Status};
 
 use super::paging;
 use super::{
-    ProtoEnum, StateChange, StateChangeRequest, accept_list, accept_name, accept_update,
+    ProtoEnum, StateChange, StateChangeRequest, Update, accept_list, accept_name, accept_update,
     accept_write, etag, filter_code, filter_number, from_timestamp, required, timestamp,
 };
 use crate::domain::access::Actor;
@@ -299,8 +299,13 @@ impl GrantService for GrantApi {
         &self,
         request: Request<pb::UpdateGrantRequest>,
     ) -> Result<Response<pb::Grant>, Status> {
-        let (call, changes, name, expected, fields) =
-            accept_update::<_, GrantName, GrantField>(request)?;
+        let Update {
+            call,
+            changes,
+            name,
+            expected,
+            fields,
+        } = accept_update::<_, GrantName, GrantField>(request)?;
 
         let mut tx = self.store.begin(&call).await?;
         let current = tx

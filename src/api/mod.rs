@@ -135,9 +135,19 @@ macro_rules! list_requests {
     };
 }
 
-/// An update request, read: the caller, the changes, the record they name
-/// (`N`), the caller's etag, and the fields of the mask (`F`).
-pub type Update<R, N, F> = (CallContext, R, N, Option<i64>, Vec<F>);
+/// An update request, read.
+pub struct Update<R, N, F> {
+    /// Who asks.
+    pub call: CallContext,
+    /// The resource as the caller sent it: only the fields of the mask count.
+    pub changes: R,
+    /// The record it names.
+    pub name: N,
+    /// The caller's etag, if any.
+    pub expected: Option<i64>,
+    /// The fields of the mask, each once.
+    pub fields: Vec<F>,
+}
 
 /// Reads an update request; the resource, its name and its mask are required.
 pub fn accept_update<R: UpdateRequest, N: ResourceName, F: CodeEnum>(
@@ -150,7 +160,13 @@ pub fn accept_update<R: UpdateRequest, N: ResourceName, F: CodeEnum>(
     let name = N::parse(&format!("{}.name", R::RESOURCE), name)?;
     let expected = parse_etag(&format!("{}.etag", R::RESOURCE), etag)?;
     let fields = mask_fields(mask.as_ref())?;
-    Ok((call, changes, name, expected, fields))
+    Ok(Update {
+        call,
+        changes,
+        name,
+        expected,
+        fields,
+    })
 }
 
 /// A request that names one record in its `name` field (`GetGrantRequest`, ...).

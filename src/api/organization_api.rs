@@ -4,7 +4,7 @@ use tonic::{Request, Response, Status};
 
 use super::paging;
 use super::{
-    ProtoEnum, accept_delete, accept_list, accept_name, accept_update, accept_write, etag,
+    ProtoEnum, Update, accept_delete, accept_list, accept_name, accept_update, accept_write, etag,
     filter_code, required, timestamp,
 };
 use crate::domain::names::OrganizationName;
@@ -175,8 +175,13 @@ impl OrganizationService for OrganizationApi {
         &self,
         request: Request<pb::UpdateOrganizationRequest>,
     ) -> Result<Response<pb::Organization>, Status> {
-        let (call, changes, name, expected, fields) =
-            accept_update::<_, OrganizationName, OrganizationField>(request)?;
+        let Update {
+            call,
+            changes,
+            name,
+            expected,
+            fields,
+        } = accept_update::<_, OrganizationName, OrganizationField>(request)?;
 
         let mut tx = self.store.begin(&call).await?;
         let current = tx

@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::paging;
 use super::{
-    ProtoEnum, StateChange, Write, accept_delete, accept_list, accept_name, accept_update,
+    ProtoEnum, StateChange, Update, Write, accept_delete, accept_list, accept_name, accept_update,
     accept_write, call_context, etag, filter_code, filter_number, required, timestamp,
 };
 use crate::domain::access::Actor;
@@ -683,8 +683,13 @@ impl OutcomeReportService for OutcomeReportApi {
         &self,
         request: Request<pb::UpdateOutcomeReportRequest>,
     ) -> Result<Response<pb::OutcomeReport>, Status> {
-        let (call, changes, name, expected, fields) =
-            accept_update::<_, OutcomeReportName, ReportField>(request)?;
+        let Update {
+            call,
+            changes,
+            name,
+            expected,
+            fields,
+        } = accept_update::<_, OutcomeReportName, ReportField>(request)?;
         let mut tx = self.store.begin(&call).await?;
         let current = tx
             .report_for_update(&call.actor.scope(), &name, expected)
@@ -804,8 +809,13 @@ impl OutcomeReportService for OutcomeReportApi {
         &self,
         request: Request<pb::UpdateOutcomeRequest>,
     ) -> Result<Response<pb::Outcome>, Status> {
-        let (call, changes, name, expected, fields) =
-            accept_update::<_, OutcomeName, OutcomeField>(request)?;
+        let Update {
+            call,
+            changes,
+            name,
+            expected,
+            fields,
+        } = accept_update::<_, OutcomeName, OutcomeField>(request)?;
         let mut tx = self.store.begin(&call).await?;
         let (report, project) = Self::report_and_project(&tx, &call, &name.report(), None).await?;
         report.check_editable()?;

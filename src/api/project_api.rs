@@ -4,7 +4,7 @@ use tonic::{Request, Response, Status};
 
 use super::paging;
 use super::{
-    ProtoEnum, StateChange, StateChangeRequest, accept_delete, accept_list, accept_name,
+    ProtoEnum, StateChange, StateChangeRequest, Update, accept_delete, accept_list, accept_name,
     accept_update, accept_write, etag, filter_code, required, timestamp,
 };
 use crate::domain::fiscal_year::FiscalCalendar;
@@ -361,8 +361,13 @@ impl ProjectService for ProjectApi {
         &self,
         request: Request<pb::UpdateProjectRequest>,
     ) -> Result<Response<pb::Project>, Status> {
-        let (call, changes, name, expected, fields) =
-            accept_update::<_, ProjectName, ProjectField>(request)?;
+        let Update {
+            call,
+            changes,
+            name,
+            expected,
+            fields,
+        } = accept_update::<_, ProjectName, ProjectField>(request)?;
 
         let mut tx = self.store.begin(&call).await?;
         let (grant, current) = Self::open_project(&tx, &call, &name, expected).await?;
@@ -487,8 +492,13 @@ impl ProjectService for ProjectApi {
         &self,
         request: Request<pb::UpdateIndicatorRequest>,
     ) -> Result<Response<pb::Indicator>, Status> {
-        let (call, changes, name, expected, fields) =
-            accept_update::<_, IndicatorName, IndicatorField>(request)?;
+        let Update {
+            call,
+            changes,
+            name,
+            expected,
+            fields,
+        } = accept_update::<_, IndicatorName, IndicatorField>(request)?;
 
         let mut tx = self.store.begin(&call).await?;
         let (grant, project) = Self::open_project(&tx, &call, &name.project(), None).await?;

@@ -4,8 +4,8 @@ use tonic::{Request, Response, Status};
 
 use super::paging;
 use super::{
-    accept_delete, accept_list, accept_name, accept_update, accept_write, call_context, etag,
-    required, timestamp,
+    Update, accept_delete, accept_list, accept_name, accept_update, accept_write, call_context,
+    etag, required, timestamp,
 };
 use crate::domain::names::{CountryName, FundingAccountName, RegionName};
 use crate::domain::reference::{self, Country, FundingAccount, Region};
@@ -138,8 +138,13 @@ impl ReferenceDataService for ReferenceDataApi {
         &self,
         request: Request<pb::UpdateFundingAccountRequest>,
     ) -> Result<Response<pb::FundingAccount>, Status> {
-        let (call, changes, name, expected, fields) =
-            accept_update::<_, FundingAccountName, FundingAccountField>(request)?;
+        let Update {
+            call,
+            changes,
+            name,
+            expected,
+            fields,
+        } = accept_update::<_, FundingAccountName, FundingAccountField>(request)?;
 
         let mut tx = self.store.begin(&call).await?;
         let current = tx.funding_account_for_update(&name.code, expected).await?;

@@ -6,7 +6,7 @@ use tonic::{Request, Response, Status};
 
 use super::paging;
 use super::{
-    ProtoEnum, accept_delete, accept_list, accept_name, accept_update, accept_write, etag,
+    ProtoEnum, Update, accept_delete, accept_list, accept_name, accept_update, accept_write, etag,
     filter_code, required, timestamp,
 };
 use crate::domain::names::{
@@ -271,8 +271,13 @@ impl TipReportService for TipReportApi {
         &self,
         request: Request<pb::UpdateTipRankingRequest>,
     ) -> Result<Response<pb::TipRanking>, Status> {
-        let (call, changes, name, expected, fields) =
-            accept_update::<_, TipRankingName, RankingField>(request)?;
+        let Update {
+            call,
+            changes,
+            name,
+            expected,
+            fields,
+        } = accept_update::<_, TipRankingName, RankingField>(request)?;
         let mut tier = None;
         for field in fields {
             match field {
@@ -344,8 +349,13 @@ impl TipReportService for TipReportApi {
         &self,
         request: Request<pb::UpdateTipRecommendationRequest>,
     ) -> Result<Response<pb::TipRecommendation>, Status> {
-        let (call, changes, name, expected, fields) =
-            accept_update::<_, TipRecommendationName, RecommendationField>(request)?;
+        let Update {
+            call,
+            changes,
+            name,
+            expected,
+            fields,
+        } = accept_update::<_, TipRecommendationName, RecommendationField>(request)?;
 
         let mut tx = self.store.begin(&call).await?;
         let current = tx
