@@ -654,15 +654,11 @@ impl Writer {
         }
         let mut organization_names = Vec::new();
         for (index, organization) in plan.organizations.iter().enumerate() {
-            let method = format!("{SERVICE}OrganizationService/CreateOrganization");
-            let request_id = format!("seed-demo-organization-{index}");
-            let created = self
-                .organizations
-                .create_organization(call(
-                    &officer,
-                    &method,
-                    &request_id,
-                    pb::CreateOrganizationRequest {
+            let created = Steps::new(&officer, "organization", &organization.display_name)
+                .send(
+                    "OrganizationService/CreateOrganization",
+                    &index.to_string(),
+                    |request_id| pb::CreateOrganizationRequest {
                         organization: Some(pb::Organization {
                             display_name: organization.display_name.clone(),
                             kind: organization.kind as i32,
@@ -673,12 +669,11 @@ impl Writer {
                             }],
                             ..Default::default()
                         }),
-                        request_id: request_id.clone(),
+                        request_id,
                     },
-                ))
-                .await
-                .map_err(failed(&organization.display_name))?
-                .into_inner();
+                    |request| self.organizations.create_organization(request),
+                )
+                .await?;
             organization_names.push(created.name);
         }
         summary.organizations = organization_names.len();

@@ -166,8 +166,11 @@ mod tests {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
     }
 
+    /// A calendar date as (year, month, day).
+    type Ymd = (i32, u32, u32);
+
     /// (first month, date, its fiscal year): 10 is the US federal year, 1 the calendar year.
-    const YEARS_OF_DATES: &[(u32, (i32, u32, u32), i32)] = &[
+    const YEARS_OF_DATES: &[(u32, Ymd, i32)] = &[
         // The thirtieth of September closes the federal year.
         (10, (2014, 9, 30), 2014),
         (10, (2014, 10, 1), 2015),
@@ -190,7 +193,7 @@ mod tests {
     ];
 
     /// (first month, fiscal year, its first and last day).
-    const BOUNDS_OF_YEARS: &[(u32, i32, (i32, u32, u32), (i32, u32, u32))] = &[
+    const BOUNDS_OF_YEARS: &[(u32, i32, Ymd, Ymd)] = &[
         (10, 2014, (2013, 10, 1), (2014, 9, 30)),
         (1, 2014, (2014, 1, 1), (2014, 12, 31)),
         (7, 2015, (2014, 7, 1), (2015, 6, 30)),
