@@ -16,14 +16,23 @@ const MAX_PROBLEMS: usize = 100;
 
 /// How a column's cell is read into an outcome.
 enum Cell {
+    /// The kind of outcome, by its short code or its proto name.
+    Kind,
     /// Text, taken as it is: the server judges it.
     Text(fn(&mut pb::Outcome) -> &mut String),
+    /// A whole number; an empty cell is 0.
+    Number(fn(&mut pb::Outcome) -> &mut i64),
+    /// True or false; an empty cell is false.
+    YesOrNo(fn(&mut pb::Outcome) -> &mut bool),
     /// A whole number in the officials' breakdown; an empty cell leaves it out.
     Officials(fn(&mut pb::OfficialsTrained) -> &mut i64),
     /// A whole number in the victims' breakdown; an empty cell leaves it out.
     Victims(fn(&mut pb::VictimBreakdown) -> &mut i64),
-    /// Read by a rule of its own; `report` completes short names.
-    Read(fn(&mut pb::Outcome, &str, &OutcomeReportName) -> Result<(), String>),
+    /// A resource name, or only its id: the name is completed from the id (and the report).
+    Name(
+        fn(&mut pb::Outcome) -> &mut String,
+        fn(&str, &OutcomeReportName) -> String,
+    ),
 }
 
 /// One column of the outcomes CSV.
@@ -46,14 +55,18 @@ impl Column {
         report: &OutcomeReportName,
     ) -> Result<(), String> {
         match self.cell {
-            Cell::Text(field) => {
+            Cell::Kind => outcome.kind = kind(value)? as i32,
+            Cell::Text(field) => *field(outcome) = value.to_string(),
+            Cell::Number(field) => *field(outcome) = whole_number(value)?,
+            Cell::YesOrNo(field) => *field(outcome) = yes_or_no(value)?,
+            Cell::Officials(part) => set_part(&mut outcome.officials_trained, part, value)?,
+            Cell::Victims(part) => set_part(&mut outcome.victims, part, value)?,
+            Cell::Name(field, _) if value.is_empty() || value.contains('/') => {
                 *field(outcome) = value.to_string();
-                Ok(())
             }
-            Cell::Officials(part) => set_part(&mut outcome.officials_trained, part, value),
-            Cell::Victims(part) => set_part(&mut outcome.victims, part, value),
-            Cell::Read(read) => read(outcome, value, report),
+            Cell::Name(field, complete) => *field(outcome) = complete(value, report),
         }
+        Ok(())
     }
 }
 
@@ -67,10 +80,7 @@ pub const COLUMNS: &[Column] = &[
                   OFFICIALS_TRAINED, GOVERNMENT_COMMITMENT, REFERRAL_MECHANISM_ESTABLISHED, \
                   VICTIMS_IDENTIFIED, VICTIMS_REFERRED, VICTIMS_ASSISTED, AWARENESS_REACHED or OTHER \
                   (the proto name, OUTCOME_KIND_LAW_ENACTED, works too; any case)",
-        cell: Cell::Read(|outcome, value, _| {
-            outcome.kind = kind(value)? as i32;
-            Ok(())
-        }),
+        cell: Cell::Kind,
     },
     Column {
         name: "country_code",
@@ -89,10 +99,7 @@ pub const COLUMNS: &[Column] = &[
         example: "25",
         meaning: "how many (officials trained, victims identified, ...): a whole number; \
                   1 for a law or a conviction",
-        cell: Cell::Read(|outcome, value, _| {
-            outcome.quantity = whole_number(value)?;
-            Ok(())
-        }),
+        cell: Cell::Number(|outcome| &mut outcome.quantity),
     },
     Column {
         name: "officials_police",
@@ -164,10 +171,7 @@ pub const COLUMNS: &[Column] = &[
         name: "first_for_country",
         example: "false",
         meaning: "the first such result in the country: true or false (yes/no, 1/0; empty is false)",
-        cell: Cell::Read(|outcome, value, _| {
-            outcome.first_for_country = yes_or_no(value)?;
-            Ok(())
-        }),
+        cell: Cell::YesOrNo(|outcome| &mut outcome.first_for_country),
     },
     Column {
         name: "description",
@@ -186,14 +190,10 @@ pub const COLUMNS: &[Column] = &[
         example: "",
         meaning: "the indicator it counts toward: the id, or the whole name \
                   grants/.../projects/.../indicators/ID; empty for none",
-        cell: Cell::Read(|outcome, value, report| {
-            outcome.indicator = if value.is_empty() || value.contains('/') {
-                value.to_string()
-            } else {
-                IndicatorName::new(&report.grant, &report.project, value).to_string()
-            };
-            Ok(())
-        }),
+        cell: Cell::Name(
+            |outcome| &mut outcome.indicator,
+            |id, report| IndicatorName::new(&report.grant, &report.project, id).to_string(),
+        ),
     },
     Column {
         name: "milestone",
@@ -201,14 +201,10 @@ pub const COLUMNS: &[Column] = &[
         meaning: "an existing milestone it reports: the id or milestones/ID; empty lets the \
                   server link laws, first convictions, referral mechanisms and commitments to \
                   the milestone of the same country, kind and date",
-        cell: Cell::Read(|outcome, value, _| {
-            outcome.milestone = if value.is_empty() || value.contains('/') {
-                value.to_string()
-            } else {
-                MilestoneName::new(value).to_string()
-            };
-            Ok(())
-        }),
+        cell: Cell::Name(
+            |outcome| &mut outcome.milestone,
+            |id, _| MilestoneName::new(id).to_string(),
+        ),
     },
 ];
 
