@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{Days, Months, NaiveDate};
-use tonic::Request;
+use tonic::{Request, Response};
 
 use crate::api::assistance_api::{AssistanceApi, AssistanceRules};
 use crate::api::auth::Authenticator;
@@ -654,15 +654,11 @@ impl Writer {
         }
         let mut organization_names = Vec::new();
         for (index, organization) in plan.organizations.iter().enumerate() {
-            let method = format!("{SERVICE}OrganizationService/CreateOrganization");
-            let request_id = format!("seed-demo-organization-{index}");
-            let created = self
-                .organizations
-                .create_organization(call(
-                    &officer,
-                    &method,
-                    &request_id,
-                    pb::CreateOrganizationRequest {
+            let created = Steps::new(&officer, "organization", &organization.display_name)
+                .send(
+                    "OrganizationService/CreateOrganization",
+                    &index.to_string(),
+                    |request_id| pb::CreateOrganizationRequest {
                         organization: Some(pb::Organization {
                             display_name: organization.display_name.clone(),
                             kind: organization.kind as i32,
@@ -673,12 +669,11 @@ impl Writer {
                             }],
                             ..Default::default()
                         }),
-                        request_id: request_id.clone(),
+                        request_id,
                     },
-                ))
-                .await
-                .map_err(failed(&organization.display_name))?
-                .into_inner();
+                    |request| self.organizations.create_organization(request),
+                )
+                .await?;
             organization_names.push(created.name);
         }
         summary.organizations = organization_names.len();
@@ -741,17 +736,14 @@ impl Writer {
         organizations: &[String],
     ) -> Result<usize, String> {
         let award = &grant.award_number;
-        let method = |name: &str| format!("{SERVICE}{name}");
-        let key = |step: &str| format!("seed-demo-{award}-{step}");
+        let officer = Steps::new(officer, award, award);
         let grantee = &organizations[grant.grantee];
         let large = grant.amount_cents >= 15_000_000;
-        let created = self
-            .grants
-            .create_grant(call(
-                officer,
-                &method("GrantService/CreateGrant"),
-                &key("grant"),
-                pb::CreateGrantRequest {
+        let created = officer
+            .send(
+                "GrantService/CreateGrant",
+                "grant",
+                |request_id| pb::CreateGrantRequest {
                     grant: Some(pb::Grant {
                         award_number: award.clone(),
                         title: grant.title.clone(),
@@ -772,18 +764,16 @@ impl Writer {
                         program_officer: "program.officer@demo.example".into(),
                         ..Default::default()
                     }),
-                    request_id: key("grant"),
+                    request_id,
                 },
-            ))
-            .await
-            .map_err(failed(award))?
-            .into_inner();
-        self.grants
-            .create_obligation(call(
-                officer,
-                &method("GrantService/CreateObligation"),
-                &key("obligation"),
-                pb::CreateObligationRequest {
+                |request| self.grants.create_grant(request),
+            )
+            .await?;
+        officer
+            .send(
+                "GrantService/CreateObligation",
+                "obligation",
+                |request_id| pb::CreateObligationRequest {
                     parent: created.name.clone(),
                     obligation: Some(pb::Obligation {
                         kind: pb::ObligationKind::InitialAward as i32,
@@ -794,18 +784,16 @@ impl Writer {
                         note: "Synthetic demo award".into(),
                         ..Default::default()
                     }),
-                    request_id: key("obligation"),
+                    request_id,
                 },
-            ))
-            .await
-            .map_err(failed(award))?;
-        let project = self
-            .projects
-            .create_project(call(
-                officer,
-                &method("ProjectService/CreateProject"),
-                &key("project"),
-                pb::CreateProjectRequest {
+                |request| self.grants.create_obligation(request),
+            )
+            .await?;
+        let project = officer
+            .send(
+                "ProjectService/CreateProject",
+                "project",
+                |request_id| pb::CreateProjectRequest {
                     parent: created.name.clone(),
                     project: Some(pb::Project {
                         title: grant.title.clone(),
@@ -817,21 +805,19 @@ impl Writer {
                         end_date: grant.end.to_string(),
                         ..Default::default()
                     }),
-                    request_id: key("project"),
+                    request_id,
                 },
-            ))
-            .await
-            .map_err(failed(award))?
-            .into_inner();
+                |request| self.projects.create_project(request),
+            )
+            .await?;
         // A grant is activated once a project has an indicator with a target.
         let indicator_kind = (grant.outcomes.first())
             .map_or(pb::OutcomeKind::OfficialsTrained, |outcome| outcome.kind);
-        self.projects
-            .create_indicator(call(
-                officer,
-                &method("ProjectService/CreateIndicator"),
-                &key("indicator"),
-                pb::CreateIndicatorRequest {
+        officer
+            .send(
+                "ProjectService/CreateIndicator",
+                "indicator",
+                |request_id| pb::CreateIndicatorRequest {
                     parent: project.name.clone(),
                     indicator: Some(pb::Indicator {
                         display_name: "Results reported (synthetic)".into(),
@@ -845,67 +831,47 @@ impl Writer {
                         }],
                         ..Default::default()
                     }),
-                    request_id: key("indicator"),
+                    request_id,
                 },
-            ))
-            .await
-            .map_err(failed(award))?;
-        self.grants
-            .activate_grant(call(
-                officer,
-                &method("GrantService/ActivateGrant"),
-                &key("activate"),
-                pb::ActivateGrantRequest {
-                    name: created.name.clone(),
-                    request_id: key("activate"),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .map_err(failed(award))?;
-        self.projects
-            .start_project(call(
-                officer,
-                &method("ProjectService/StartProject"),
-                &key("start"),
-                pb::StartProjectRequest {
-                    name: project.name.clone(),
-                    request_id: key("start"),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .map_err(failed(award))?;
+                |request| self.projects.create_indicator(request),
+            )
+            .await?;
+        officer
+            .change(
+                "GrantService/ActivateGrant",
+                "activate",
+                &created.name,
+                |request| self.grants.activate_grant(request),
+            )
+            .await?;
+        officer
+            .change(
+                "ProjectService/StartProject",
+                "start",
+                &project.name,
+                |request| self.projects.start_project(request),
+            )
+            .await?;
         let outcomes = self
             .final_report(reviewer, grant, &project.name, organizations)
             .await?;
         // Every demo award has ended: its project is completed and the grant closed.
-        self.projects
-            .complete_project(call(
-                officer,
-                &method("ProjectService/CompleteProject"),
-                &key("complete"),
-                pb::CompleteProjectRequest {
-                    name: project.name.clone(),
-                    request_id: key("complete"),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .map_err(failed(award))?;
-        self.grants
-            .close_grant(call(
-                officer,
-                &method("GrantService/CloseGrant"),
-                &key("close"),
-                pb::CloseGrantRequest {
-                    name: created.name.clone(),
-                    request_id: key("close"),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .map_err(failed(award))?;
+        officer
+            .change(
+                "ProjectService/CompleteProject",
+                "complete",
+                &project.name,
+                |request| self.projects.complete_project(request),
+            )
+            .await?;
+        officer
+            .change(
+                "GrantService/CloseGrant",
+                "close",
+                &created.name,
+                |request| self.grants.close_grant(request),
+            )
+            .await?;
         Ok(outcomes)
     }
 
@@ -921,75 +887,59 @@ impl Writer {
             return Ok(0);
         }
         let award = &grant.award_number;
-        let method = |name: &str| format!("{SERVICE}{name}");
-        let key = |step: &str| format!("seed-demo-{award}-{step}");
         let grantee = &organizations[grant.grantee];
         let partner = actor(
             &format!("seed-demo-grantee-{}", grant.grantee),
             Role::Grantee,
             Some(id_of(grantee)),
         );
-        let report = self
-            .reports
-            .create_outcome_report(call(
-                &partner,
-                &method("OutcomeReportService/CreateOutcomeReport"),
-                &key("report"),
-                pb::CreateOutcomeReportRequest {
+        let partner = Steps::new(&partner, award, award);
+        let report = partner
+            .send(
+                "OutcomeReportService/CreateOutcomeReport",
+                "report",
+                |request_id| pb::CreateOutcomeReportRequest {
                     parent: project_name.to_string(),
                     outcome_report: Some(pb::OutcomeReport {
                         period: "FINAL".into(),
                         narrative: "Synthetic demo: what the project achieved".into(),
                         ..Default::default()
                     }),
-                    request_id: key("report"),
+                    request_id,
                 },
-            ))
-            .await
-            .map_err(failed(award))?
-            .into_inner();
+                |request| self.reports.create_outcome_report(request),
+            )
+            .await?;
         for (index, outcome) in grant.outcomes.iter().enumerate() {
-            let step = format!("outcome-{index}");
-            self.reports
-                .create_outcome(call(
-                    &partner,
-                    &method("OutcomeReportService/CreateOutcome"),
-                    &key(&step),
-                    pb::CreateOutcomeRequest {
+            partner
+                .send(
+                    "OutcomeReportService/CreateOutcome",
+                    &format!("outcome-{index}"),
+                    |request_id| pb::CreateOutcomeRequest {
                         parent: report.name.clone(),
                         outcome: Some(outcome_message(outcome)),
-                        request_id: key(&step),
+                        request_id,
                     },
-                ))
-                .await
-                .map_err(failed(award))?;
+                    |request| self.reports.create_outcome(request),
+                )
+                .await?;
         }
-        self.reports
-            .submit_outcome_report(call(
-                &partner,
-                &method("OutcomeReportService/SubmitOutcomeReport"),
-                &key("submit"),
-                pb::SubmitOutcomeReportRequest {
-                    name: report.name.clone(),
-                    etag: String::new(),
-                    request_id: key("submit"),
-                },
-            ))
-            .await
-            .map_err(failed(award))?;
-        self.reports
-            .accept_outcome_report(call(
-                reviewer,
-                &method("OutcomeReportService/AcceptOutcomeReport"),
-                &key("accept"),
-                pb::AcceptOutcomeReportRequest {
-                    name: report.name,
-                    etag: String::new(),
-                    request_id: key("accept"),
-                },
-            ))
-            .await
-            .map_err(failed(award))?;
+        partner
+            .change(
+                "OutcomeReportService/SubmitOutcomeReport",
+                "submit",
+                &report.name,
+                |request| self.reports.submit_outcome_report(request),
+            )
+            .await?;
+        Steps::new(reviewer, award, award)
+            .change(
+                "OutcomeReportService/AcceptOutcomeReport",
+                "accept",
+                &report.name,
+                |request| self.reports.accept_outcome_report(request),
+            )
+            .await?;
         Ok(grant.outcomes.len())
     }
 
@@ -1000,36 +950,34 @@ impl Writer {
         plan: &DemoPlan,
         organizations: &[String],
     ) -> Result<usize, String> {
-        let method = |name: &str| format!("{SERVICE}AssistanceService/{name}");
         let intake = actor("seed-demo-case-worker-intake", Role::CaseWorker, None);
         let decider = actor("seed-demo-case-worker-decisions", Role::CaseWorker, None);
-        self.assistance
-            .create_fund_allocation(call(
-                admin,
-                &method("CreateFundAllocation"),
-                "seed-demo-fund-2014",
-                pb::CreateFundAllocationRequest {
+        Steps::new(admin, "fund", "the FY 2014 fund")
+            .send(
+                "AssistanceService/CreateFundAllocation",
+                "2014",
+                |request_id| pb::CreateFundAllocationRequest {
                     fund_allocation: Some(pb::FundAllocation {
                         fiscal_year: 2014,
                         amount: FY2014_FUND_CENTS,
                         note: "Synthetic demo: FY 2014 emergency assistance".into(),
                         ..Default::default()
                     }),
-                    request_id: "seed-demo-fund-2014".into(),
+                    request_id,
                 },
-            ))
-            .await
-            .map_err(failed("the FY 2014 fund"))?;
+                |request| self.assistance.create_fund_allocation(request),
+            )
+            .await?;
         for (index, case) in plan.cases.iter().enumerate() {
-            let key = |step: &str| format!("seed-demo-case-{index}-{step}");
+            let subject = format!("case-{index}");
             let what = format!("emergency case {index}");
-            let created = self
-                .assistance
-                .create_assistance_case(call(
-                    &intake,
-                    &method("CreateAssistanceCase"),
-                    &key("refer"),
-                    pb::CreateAssistanceCaseRequest {
+            let intake = Steps::new(&intake, &subject, &what);
+            let decider = Steps::new(&decider, &subject, &what);
+            let created = intake
+                .send(
+                    "AssistanceService/CreateAssistanceCase",
+                    "refer",
+                    |request_id| pb::CreateAssistanceCaseRequest {
                         assistance_case: Some(pb::AssistanceCase {
                             referring_organization: organizations[case.referrer].clone(),
                             country_code: case.country_code.clone(),
@@ -1061,38 +1009,31 @@ impl Writer {
                             referral_time: Some(timestamp(case.referral, 9)),
                             ..Default::default()
                         }),
-                        request_id: key("refer"),
+                        request_id,
                     },
-                ))
-                .await
-                .map_err(failed(&what))?
-                .into_inner();
-            self.assistance
-                .start_case_review(call(
-                    &intake,
-                    &method("StartCaseReview"),
-                    &key("review"),
-                    pb::StartCaseReviewRequest {
-                        name: created.name.clone(),
-                        etag: String::new(),
-                        request_id: key("review"),
-                    },
-                ))
-                .await
-                .map_err(failed(&what))?;
+                    |request| self.assistance.create_assistance_case(request),
+                )
+                .await?;
+            intake
+                .change(
+                    "AssistanceService/StartCaseReview",
+                    "review",
+                    &created.name,
+                    |request| self.assistance.start_case_review(request),
+                )
+                .await?;
             let decided = case
                 .referral
                 .checked_add_days(Days::new(1))
                 .unwrap_or(case.referral);
-            self.assistance
-                .approve_assistance_case(call(
-                    &decider,
-                    &method("ApproveAssistanceCase"),
-                    &key("approve"),
-                    pb::ApproveAssistanceCaseRequest {
+            decider
+                .send(
+                    "AssistanceService/ApproveAssistanceCase",
+                    "approve",
+                    |request_id| pb::ApproveAssistanceCaseRequest {
                         name: created.name.clone(),
                         etag: String::new(),
-                        request_id: key("approve"),
+                        request_id,
                         approvals: case
                             .needs
                             .iter()
@@ -1104,17 +1045,15 @@ impl Writer {
                             .collect(),
                         decision_time: Some(timestamp(decided, 10)),
                     },
-                ))
-                .await
-                .map_err(failed(&what))?;
+                    |request| self.assistance.approve_assistance_case(request),
+                )
+                .await?;
             for (number, (_, amount)) in case.needs.iter().enumerate() {
-                let step = format!("pay-{number}");
-                self.assistance
-                    .create_disbursement(call(
-                        &decider,
-                        &method("CreateDisbursement"),
-                        &key(&step),
-                        pb::CreateDisbursementRequest {
+                decider
+                    .send(
+                        "AssistanceService/CreateDisbursement",
+                        &format!("pay-{number}"),
+                        |request_id| pb::CreateDisbursementRequest {
                             parent: created.name.clone(),
                             disbursement: Some(pb::Disbursement {
                                 need_number: number as i32 + 1,
@@ -1123,30 +1062,117 @@ impl Writer {
                                 reference: format!("DEMO-{}-{}", created.case_number, number + 1),
                                 ..Default::default()
                             }),
-                            request_id: key(&step),
+                            request_id,
                         },
-                    ))
-                    .await
-                    .map_err(failed(&what))?;
+                        |request| self.assistance.create_disbursement(request),
+                    )
+                    .await?;
             }
-            self.assistance
-                .close_assistance_case(call(
-                    &decider,
-                    &method("CloseAssistanceCase"),
-                    &key("close"),
-                    pb::CloseAssistanceCaseRequest {
-                        name: created.name,
+            decider
+                .send(
+                    "AssistanceService/CloseAssistanceCase",
+                    "close",
+                    |request_id| pb::CloseAssistanceCaseRequest {
+                        name: created.name.clone(),
                         etag: String::new(),
-                        request_id: key("close"),
+                        request_id,
                         outcome: "Synthetic demo: needs met, case closed".into(),
                     },
-                ))
-                .await
-                .map_err(failed(&what))?;
+                    |request| self.assistance.close_assistance_case(request),
+                )
+                .await?;
         }
         Ok(plan.cases.len())
     }
 }
+
+/// One caller's calls about one subject of the demo (an award, a case): each
+/// step is sent under its own fixed request id, `seed-demo-{subject}-{step}`,
+/// so a second run replays it; a failure names `what`.
+struct Steps<'a> {
+    actor: &'a Actor,
+    subject: &'a str,
+    what: &'a str,
+}
+
+impl<'a> Steps<'a> {
+    fn new(actor: &'a Actor, subject: &'a str, what: &'a str) -> Self {
+        Steps {
+            actor,
+            subject,
+            what,
+        }
+    }
+
+    /// Sends step `step` to `method` (e.g. `GrantService/CreateGrant`): `message` is given
+    /// the step's request id, `send` is the service's method; the answer.
+    async fn send<Message, Answer, Sent>(
+        &self,
+        method: &str,
+        step: &str,
+        message: impl FnOnce(String) -> Message,
+        send: impl FnOnce(Request<Message>) -> Sent,
+    ) -> Result<Answer, String>
+    where
+        Sent: Future<Output = Result<Response<Answer>, tonic::Status>>,
+    {
+        let request_id = format!("seed-demo-{}-{step}", self.subject);
+        let request = call(
+            self.actor,
+            &format!("{SERVICE}{method}"),
+            &request_id,
+            message(request_id.clone()),
+        );
+        send(request)
+            .await
+            .map(Response::into_inner)
+            .map_err(failed(self.what))
+    }
+
+    /// Sends a state change of the resource `name` (a request of only its name and request id).
+    async fn change<Message: StateChange, Answer, Sent>(
+        &self,
+        method: &str,
+        step: &str,
+        name: &str,
+        send: impl FnOnce(Request<Message>) -> Sent,
+    ) -> Result<Answer, String>
+    where
+        Sent: Future<Output = Result<Response<Answer>, tonic::Status>>,
+    {
+        let message = |request_id| Message::of(name.to_string(), request_id);
+        self.send(method, step, message, send).await
+    }
+}
+
+/// A state-change request that carries only the resource's name and a request id.
+trait StateChange {
+    fn of(name: String, request_id: String) -> Self;
+}
+
+macro_rules! state_changes {
+    ($($request:ty),+ $(,)?) => {$(
+        impl StateChange for $request {
+            fn of(name: String, request_id: String) -> Self {
+                Self {
+                    name,
+                    request_id,
+                    ..Default::default()
+                }
+            }
+        }
+    )+};
+}
+
+state_changes!(
+    pb::ActivateGrantRequest,
+    pb::StartProjectRequest,
+    pb::CompleteProjectRequest,
+    pb::CloseGrantRequest,
+    pb::SubmitOutcomeReportRequest,
+    pb::AcceptOutcomeReportRequest,
+    pb::StartCaseReviewRequest,
+);
 
 /// The outcome message of a planned outcome, with the breakdown its kind needs.
 fn outcome_message(outcome: &PlannedOutcome) -> pb::Outcome {

@@ -3,7 +3,9 @@
 //! `validate` checks every value once at start, so a bad one stops the server
 //! with one line naming the key.
 
+use std::fmt;
 use std::net::SocketAddr;
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -250,48 +252,42 @@ impl Settings {
                 require_file("tls.client_ca_path", &self.tls.client_ca_path)?;
             }
         }
-        if self.server.request_timeout_seconds == 0 {
-            return Err(invalid(
-                "server.request_timeout_seconds",
-                "must be at least 1",
-            ));
-        }
-        if self.server.stream_idle_timeout_seconds == 0 {
-            return Err(invalid(
-                "server.stream_idle_timeout_seconds",
-                "must be at least 1",
-            ));
-        }
+        at_least(
+            "server.request_timeout_seconds",
+            self.server.request_timeout_seconds,
+            1,
+        )?;
+        at_least(
+            "server.stream_idle_timeout_seconds",
+            self.server.stream_idle_timeout_seconds,
+            1,
+        )?;
         if self.server.stream_max_duration_seconds < self.server.stream_idle_timeout_seconds {
             return Err(invalid(
                 "server.stream_max_duration_seconds",
                 "must be at least server.stream_idle_timeout_seconds",
             ));
         }
-        if self.server.max_concurrent_streams == 0 {
-            return Err(invalid(
-                "server.max_concurrent_streams",
-                "must be at least 1",
-            ));
-        }
-        if self.server.concurrency_limit_per_connection == 0 {
-            return Err(invalid(
-                "server.concurrency_limit_per_connection",
-                "must be at least 1",
-            ));
-        }
-        if !(1..=100_000).contains(&self.server.max_calls_in_flight) {
-            return Err(invalid(
-                "server.max_calls_in_flight",
-                "must be between 1 and 100000",
-            ));
-        }
-        if !(50..=600_000).contains(&self.server.health_check_interval_ms) {
-            return Err(invalid(
-                "server.health_check_interval_ms",
-                "must be between 50 and 600000",
-            ));
-        }
+        at_least(
+            "server.max_concurrent_streams",
+            self.server.max_concurrent_streams,
+            1,
+        )?;
+        at_least(
+            "server.concurrency_limit_per_connection",
+            self.server.concurrency_limit_per_connection,
+            1,
+        )?;
+        within(
+            "server.max_calls_in_flight",
+            self.server.max_calls_in_flight,
+            1..=100_000,
+        )?;
+        within(
+            "server.health_check_interval_ms",
+            self.server.health_check_interval_ms,
+            50..=600_000,
+        )?;
         let url = self.database.url.expose_secret().trim();
         if !url.is_empty() && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
             return Err(invalid(
@@ -305,61 +301,54 @@ impl Settings {
                 "must not be empty when database.url is empty",
             ));
         }
-        if !(1..=64).contains(&self.database.sqlite_read_connections) {
-            return Err(invalid(
-                "database.sqlite_read_connections",
-                "must be between 1 and 64",
-            ));
-        }
-        if self.database.max_connections == 0 {
-            return Err(invalid("database.max_connections", "must be at least 1"));
-        }
-        if !(100..=60_000).contains(&self.database.acquire_timeout_ms) {
-            return Err(invalid(
-                "database.acquire_timeout_ms",
-                "must be between 100 and 60000",
-            ));
-        }
-        if self.database.connect_timeout_ms == 0 {
-            return Err(invalid("database.connect_timeout_ms", "must be at least 1"));
-        }
-        if !(1..=12).contains(&self.fiscal_year.first_month) {
-            return Err(invalid(
-                "fiscal_year.first_month",
-                "must be a month number from 1 to 12",
-            ));
-        }
-        if !(0..=365).contains(&self.reporting.due_days) {
-            return Err(invalid("reporting.due_days", "must be from 0 to 365"));
-        }
-        if !(0..=365).contains(&self.reporting.final_due_days) {
-            return Err(invalid("reporting.final_due_days", "must be from 0 to 365"));
-        }
-        if !(1..=1000).contains(&self.reports.max_concurrent_streams) {
-            return Err(invalid(
-                "reports.max_concurrent_streams",
-                "must be from 1 to 1000",
-            ));
-        }
-        if !(1..=1000).contains(&self.reports.suppression_threshold) {
-            return Err(invalid(
-                "reports.suppression_threshold",
-                "must be from 1 to 1000",
-            ));
-        }
-        if !(1..=3600).contains(&self.auth.token_cache_ttl_seconds) {
-            return Err(invalid(
-                "auth.token_cache_ttl_seconds",
-                "must be between 1 and 3600",
-            ));
-        }
+        within(
+            "database.sqlite_read_connections",
+            self.database.sqlite_read_connections,
+            1..=64,
+        )?;
+        at_least("database.max_connections", self.database.max_connections, 1)?;
+        within(
+            "database.acquire_timeout_ms",
+            self.database.acquire_timeout_ms,
+            100..=60_000,
+        )?;
+        at_least(
+            "database.connect_timeout_ms",
+            self.database.connect_timeout_ms,
+            1,
+        )?;
+        within(
+            "fiscal_year.first_month",
+            self.fiscal_year.first_month,
+            1..=12,
+        )?;
+        within("reporting.due_days", self.reporting.due_days, 0..=365)?;
+        within(
+            "reporting.final_due_days",
+            self.reporting.final_due_days,
+            0..=365,
+        )?;
+        within(
+            "reports.max_concurrent_streams",
+            self.reports.max_concurrent_streams,
+            1..=1000,
+        )?;
+        within(
+            "reports.suppression_threshold",
+            self.reports.suppression_threshold,
+            1..=1000,
+        )?;
+        within(
+            "auth.token_cache_ttl_seconds",
+            self.auth.token_cache_ttl_seconds,
+            1..=3600,
+        )?;
         self.keyring()?;
-        if !(1..=720).contains(&self.assistance.critical_decision_hours) {
-            return Err(invalid(
-                "assistance.critical_decision_hours",
-                "must be from 1 to 720",
-            ));
-        }
+        within(
+            "assistance.critical_decision_hours",
+            self.assistance.critical_decision_hours,
+            1..=720,
+        )?;
         for origin in self.grpc_web.allowed_origins() {
             crate::web::parse_origin(origin)
                 .map_err(|message| invalid("grpc_web.cors_allowed_origins", message))?;
@@ -378,12 +367,11 @@ impl Settings {
 
     fn validate_traces(&self) -> Result<(), SettingsError> {
         let telemetry = &self.telemetry;
-        if !(0.0..=1.0).contains(&telemetry.trace_sampling_ratio) {
-            return Err(invalid(
-                "telemetry.trace_sampling_ratio",
-                "must be from 0 to 1",
-            ));
-        }
+        within(
+            "telemetry.trace_sampling_ratio",
+            telemetry.trace_sampling_ratio,
+            0.0..=1.0,
+        )?;
         if telemetry.service_name.trim().is_empty() {
             return Err(invalid("telemetry.service_name", "must not be empty"));
         }
@@ -442,6 +430,31 @@ fn parse_address(key: &'static str, value: &str) -> Result<SocketAddr, SettingsE
             format!("{value:?} is not an address such as 127.0.0.1:50051"),
         )
     })
+}
+
+/// `value` of setting `key` lies in `range`; otherwise "must be from START to END".
+fn within<T: PartialOrd + fmt::Display>(
+    key: &'static str,
+    value: T,
+    range: RangeInclusive<T>,
+) -> Result<(), SettingsError> {
+    if range.contains(&value) {
+        return Ok(());
+    }
+    let (start, end) = range.into_inner();
+    Err(invalid(key, format!("must be from {start} to {end}")))
+}
+
+/// `value` of setting `key` is at least `minimum`; otherwise "must be at least MINIMUM".
+fn at_least<T: PartialOrd + fmt::Display>(
+    key: &'static str,
+    value: T,
+    minimum: T,
+) -> Result<(), SettingsError> {
+    if value >= minimum {
+        return Ok(());
+    }
+    Err(invalid(key, format!("must be at least {minimum}")))
 }
 
 fn require_file(key: &'static str, value: &str) -> Result<(), SettingsError> {

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
+use tonic::metadata::AsciiMetadataValue;
+use tonic::transport::Channel;
 
 pub mod outcome_csv;
 pub mod report;
@@ -34,6 +36,17 @@ pub struct UploadArgs {
     /// The CSV file (UTF-8; `tipgrants outcomes template` prints its header).
     #[arg(long, value_name = "FILE")]
     pub file: PathBuf,
+    #[command(flatten)]
+    pub connection: ServerArgs,
+    /// The idempotency key of the upload. Default: derived from the file and the report, so
+    /// running the same upload again adds nothing twice.
+    #[arg(long, value_name = "ID")]
+    pub request_id: Option<String>,
+}
+
+/// Where the server is and who asks: the flags every client command shares.
+#[derive(Args, Debug, Clone)]
+pub struct ServerArgs {
     /// The server: http://HOST:PORT, or https://HOST:PORT (checked against the system's roots, or --ca-cert).
     #[arg(
         long,
@@ -45,13 +58,33 @@ pub struct UploadArgs {
     /// The API token (a grantee's, or a program officer's).
     #[arg(long, env = "TIPGRANTS_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// A file holding the API token (instead of --token).
+    #[arg(long, value_name = "FILE", conflicts_with = "token")]
+    pub token_file: Option<PathBuf>,
     /// A PEM file of the certificate authority to trust for https:// instead of the system's roots.
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
-    /// The idempotency key of the upload. Default: derived from the file and the report, so
-    /// running the same upload again adds nothing twice.
-    #[arg(long, value_name = "ID")]
-    pub request_id: Option<String>,
+}
+
+impl ServerArgs {
+    /// The caller's `authorization` value: the token of --token-file, or of --token.
+    fn authorization(&self) -> Result<AsciiMetadataValue, Failure> {
+        let token = match &self.token_file {
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|error| {
+                Failure::CouldNotTry(format!(
+                    "cannot read --token-file {}: {error}",
+                    path.display()
+                ))
+            })?),
+            None => self.token.clone(),
+        };
+        upload::bearer(token.as_deref())
+    }
+
+    /// A channel to the server.
+    async fn channel(&self) -> Result<Channel, Failure> {
+        upload::connect(&self.server, self.ca_cert.as_deref()).await
+    }
 }
 
 fn upload_help() -> String {
@@ -100,12 +133,9 @@ pub fn run_outcomes(command: OutcomesCommand) -> ExitCode {
     let result = match command {
         OutcomesCommand::Template => outcome_csv::write_template(std::io::stdout().lock())
             .map_err(|error| Failure::CouldNotTry(format!("cannot print the template: {error}"))),
-        OutcomesCommand::Upload(args) => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|error| Failure::CouldNotTry(format!("cannot start the runtime: {error}")))
-            .and_then(|runtime| runtime.block_on(upload::upload(args)))
-            .map(|summary| println!("{summary}")),
+        OutcomesCommand::Upload(args) => {
+            on_runtime(upload::upload(args)).map(|summary| println!("{summary}"))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

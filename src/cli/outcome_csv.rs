@@ -14,8 +14,26 @@ use crate::pb::v1 as pb;
 /// Most problems one reading of a file reports before it stops.
 const MAX_PROBLEMS: usize = 100;
 
-/// Sets one column's value on an outcome; `report` completes short names.
-type Setter = fn(&mut pb::Outcome, &str, &OutcomeReportName) -> Result<(), String>;
+/// How a column's cell is read into an outcome.
+enum Cell {
+    /// The kind of outcome, by its short code or its proto name.
+    Kind,
+    /// Text, taken as it is: the server judges it.
+    Text(fn(&mut pb::Outcome) -> &mut String),
+    /// A whole number; an empty cell is 0.
+    Number(fn(&mut pb::Outcome) -> &mut i64),
+    /// True or false; an empty cell is false.
+    YesOrNo(fn(&mut pb::Outcome) -> &mut bool),
+    /// A whole number in the officials' breakdown; an empty cell leaves it out.
+    Officials(fn(&mut pb::OfficialsTrained) -> &mut i64),
+    /// A whole number in the victims' breakdown; an empty cell leaves it out.
+    Victims(fn(&mut pb::VictimBreakdown) -> &mut i64),
+    /// A resource name, or only its id: the name is completed from the id (and the report).
+    Name(
+        fn(&mut pb::Outcome) -> &mut String,
+        fn(&str, &OutcomeReportName) -> String,
+    ),
+}
 
 /// One column of the outcomes CSV.
 pub struct Column {
@@ -25,7 +43,31 @@ pub struct Column {
     pub example: &'static str,
     /// What goes in it (the text of `--help`).
     pub meaning: &'static str,
-    set: Setter,
+    cell: Cell,
+}
+
+impl Column {
+    /// Sets this column's `value` on `outcome`.
+    fn set(
+        &self,
+        outcome: &mut pb::Outcome,
+        value: &str,
+        report: &OutcomeReportName,
+    ) -> Result<(), String> {
+        match self.cell {
+            Cell::Kind => outcome.kind = kind(value)? as i32,
+            Cell::Text(field) => *field(outcome) = value.to_string(),
+            Cell::Number(field) => *field(outcome) = whole_number(value)?,
+            Cell::YesOrNo(field) => *field(outcome) = yes_or_no(value)?,
+            Cell::Officials(part) => set_part(&mut outcome.officials_trained, part, value)?,
+            Cell::Victims(part) => set_part(&mut outcome.victims, part, value)?,
+            Cell::Name(field, _) if value.is_empty() || value.contains('/') => {
+                *field(outcome) = value.to_string();
+            }
+            Cell::Name(field, complete) => *field(outcome) = complete(value, report),
+        }
+        Ok(())
+    }
 }
 
 /// The columns, in the template's order. A file may order them as it likes
@@ -38,145 +80,120 @@ pub const COLUMNS: &[Column] = &[
                   OFFICIALS_TRAINED, GOVERNMENT_COMMITMENT, REFERRAL_MECHANISM_ESTABLISHED, \
                   VICTIMS_IDENTIFIED, VICTIMS_REFERRED, VICTIMS_ASSISTED, AWARENESS_REACHED or OTHER \
                   (the proto name, OUTCOME_KIND_LAW_ENACTED, works too; any case)",
-        set: |outcome, value, _| {
-            outcome.kind = kind(value)? as i32;
-            Ok(())
-        },
+        cell: Cell::Kind,
     },
     Column {
         name: "country_code",
         example: "HT",
         meaning: "ISO 3166-1 alpha-2 code, one of the project's countries",
-        set: |outcome, value, _| {
-            outcome.country_code = value.to_string();
-            Ok(())
-        },
+        cell: Cell::Text(|outcome| &mut outcome.country_code),
     },
     Column {
         name: "outcome_date",
         example: "2014-02-14",
         meaning: "YYYY-MM-DD, inside the report's period",
-        set: |outcome, value, _| {
-            outcome.outcome_date = value.to_string();
-            Ok(())
-        },
+        cell: Cell::Text(|outcome| &mut outcome.outcome_date),
     },
     Column {
         name: "quantity",
         example: "25",
         meaning: "how many (officials trained, victims identified, ...): a whole number; \
                   1 for a law or a conviction",
-        set: |outcome, value, _| {
-            outcome.quantity = whole_number(value)?;
-            Ok(())
-        },
+        cell: Cell::Number(|outcome| &mut outcome.quantity),
     },
     Column {
         name: "officials_police",
         example: "15",
         meaning: "officials trained, by role: police officers",
-        set: |outcome, value, _| officials(outcome, value, |o, n| o.police = n),
+        cell: Cell::Officials(|officials| &mut officials.police),
     },
     Column {
         name: "officials_prosecutors",
         example: "6",
         meaning: "... prosecutors",
-        set: |outcome, value, _| officials(outcome, value, |o, n| o.prosecutors = n),
+        cell: Cell::Officials(|officials| &mut officials.prosecutors),
     },
     Column {
         name: "officials_judges",
         example: "4",
         meaning: "... judges",
-        set: |outcome, value, _| officials(outcome, value, |o, n| o.judges = n),
+        cell: Cell::Officials(|officials| &mut officials.judges),
     },
     Column {
         name: "officials_labour_inspectors",
         example: "0",
         meaning: "... labour inspectors",
-        set: |outcome, value, _| officials(outcome, value, |o, n| o.labour_inspectors = n),
+        cell: Cell::Officials(|officials| &mut officials.labour_inspectors),
     },
     Column {
         name: "officials_social_workers",
         example: "0",
         meaning: "... social workers",
-        set: |outcome, value, _| officials(outcome, value, |o, n| o.social_workers = n),
+        cell: Cell::Officials(|officials| &mut officials.social_workers),
     },
     Column {
         name: "officials_other",
         example: "0",
         meaning: "... other officials (the six together at most the quantity)",
-        set: |outcome, value, _| officials(outcome, value, |o, n| o.other = n),
+        cell: Cell::Officials(|officials| &mut officials.other),
     },
     Column {
         name: "victims_female",
         example: "",
         meaning: "victims by sex: female",
-        set: |outcome, value, _| victims(outcome, value, |v, n| v.female = n),
+        cell: Cell::Victims(|victims| &mut victims.female),
     },
     Column {
         name: "victims_male",
         example: "",
         meaning: "... male",
-        set: |outcome, value, _| victims(outcome, value, |v, n| v.male = n),
+        cell: Cell::Victims(|victims| &mut victims.male),
     },
     Column {
         name: "victims_other_sex",
         example: "",
         meaning: "... another or unrecorded sex (the three together at most the quantity)",
-        set: |outcome, value, _| victims(outcome, value, |v, n| v.other_sex = n),
+        cell: Cell::Victims(|victims| &mut victims.other_sex),
     },
     Column {
         name: "victims_children",
         example: "",
         meaning: "victims by age group: children (under 18)",
-        set: |outcome, value, _| victims(outcome, value, |v, n| v.children = n),
+        cell: Cell::Victims(|victims| &mut victims.children),
     },
     Column {
         name: "victims_adults",
         example: "",
         meaning: "... adults (the two together at most the quantity)",
-        set: |outcome, value, _| victims(outcome, value, |v, n| v.adults = n),
+        cell: Cell::Victims(|victims| &mut victims.adults),
     },
     Column {
         name: "first_for_country",
         example: "false",
         meaning: "the first such result in the country: true or false (yes/no, 1/0; empty is false)",
-        set: |outcome, value, _| {
-            outcome.first_for_country = yes_or_no(value)?;
-            Ok(())
-        },
+        cell: Cell::YesOrNo(|outcome| &mut outcome.first_for_country),
     },
     Column {
         name: "description",
         example: "Two-day course on victim identification, Port-au-Prince",
         meaning: "what happened, at most 10,000 characters (quote a value with commas: \"a, b\")",
-        set: |outcome, value, _| {
-            outcome.description = value.to_string();
-            Ok(())
-        },
+        cell: Cell::Text(|outcome| &mut outcome.description),
     },
     Column {
         name: "evidence_uri",
         example: "https://example.org/rosters/2014-02-14.pdf",
         meaning: "a link to the evidence, http:// or https://",
-        set: |outcome, value, _| {
-            outcome.evidence_uri = value.to_string();
-            Ok(())
-        },
+        cell: Cell::Text(|outcome| &mut outcome.evidence_uri),
     },
     Column {
         name: "indicator",
         example: "",
         meaning: "the indicator it counts toward: the id, or the whole name \
                   grants/.../projects/.../indicators/ID; empty for none",
-        set: |outcome, value, report| {
-            outcome.indicator = if value.is_empty() || value.contains('/') {
-                value.to_string()
-            } else {
-                IndicatorName::new(&report.grant, &report.project, value).to_string()
-            };
-            Ok(())
-        },
+        cell: Cell::Name(
+            |outcome| &mut outcome.indicator,
+            |id, report| IndicatorName::new(&report.grant, &report.project, id).to_string(),
+        ),
     },
     Column {
         name: "milestone",
@@ -184,14 +201,10 @@ pub const COLUMNS: &[Column] = &[
         meaning: "an existing milestone it reports: the id or milestones/ID; empty lets the \
                   server link laws, first convictions, referral mechanisms and commitments to \
                   the milestone of the same country, kind and date",
-        set: |outcome, value, _| {
-            outcome.milestone = if value.is_empty() || value.contains('/') {
-                value.to_string()
-            } else {
-                MilestoneName::new(value).to_string()
-            };
-            Ok(())
-        },
+        cell: Cell::Name(
+            |outcome| &mut outcome.milestone,
+            |id, _| MilestoneName::new(id).to_string(),
+        ),
     },
 ];
 
@@ -241,34 +254,16 @@ fn yes_or_no(value: &str) -> Result<bool, String> {
     }
 }
 
-/// Sets one part of the officials' breakdown; an empty cell leaves it out.
-fn officials(
-    outcome: &mut pb::Outcome,
+/// Sets one part of a breakdown (officials, victims) to a whole number; an empty cell leaves
+/// it out.
+fn set_part<Breakdown: Default>(
+    breakdown: &mut Option<Breakdown>,
+    part: fn(&mut Breakdown) -> &mut i64,
     value: &str,
-    part: fn(&mut pb::OfficialsTrained, i64),
 ) -> Result<(), String> {
     if !value.is_empty() {
-        part(
-            outcome
-                .officials_trained
-                .get_or_insert_with(Default::default),
-            whole_number(value)?,
-        );
-    }
-    Ok(())
-}
-
-/// Sets one part of the victims' breakdown; an empty cell leaves it out.
-fn victims(
-    outcome: &mut pb::Outcome,
-    value: &str,
-    part: fn(&mut pb::VictimBreakdown, i64),
-) -> Result<(), String> {
-    if !value.is_empty() {
-        part(
-            outcome.victims.get_or_insert_with(Default::default),
-            whole_number(value)?,
-        );
+        let part = part(breakdown.get_or_insert_with(Default::default));
+        *part = whole_number(value)?;
     }
     Ok(())
 }
@@ -411,7 +406,7 @@ pub fn read(bytes: &[u8], report: &OutcomeReportName) -> Result<OutcomeFile, Vec
         }
         let mut outcome = pb::Outcome::default();
         for (column, value) in columns.iter().zip(record.iter()) {
-            if let Err(message) = (column.set)(&mut outcome, value, report) {
+            if let Err(message) = column.set(&mut outcome, value, report) {
                 problems.push(Problem::at(line, Some(column.name), message));
             }
         }

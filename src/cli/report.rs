@@ -14,50 +14,18 @@ use tonic::Code;
 use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::Channel;
 
-use super::Failure;
-use super::upload::{authorized, bearer, connect};
+use super::upload::authorized;
+use super::{Failure, ServerArgs};
 use crate::pb::v1 as pb;
 use crate::pb::v1::report_service_client::ReportServiceClient;
 use crate::pb::v1::stream_fiscal_year_report_response::Part;
 
-/// Where the server is and who asks: the flags every client command shares.
-#[derive(Args, Debug, Clone)]
-pub struct ServerArgs {
-    /// The server: http://HOST:PORT, or https://HOST:PORT (checked against the system's roots, or --ca-cert).
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "TIPGRANTS_SERVER",
-        default_value = "http://127.0.0.1:50051"
-    )]
-    pub server: String,
-    /// The API token.
-    #[arg(long, env = "TIPGRANTS_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
-    /// A file holding the API token (instead of --token).
-    #[arg(long, value_name = "FILE", conflicts_with = "token")]
-    pub token_file: Option<PathBuf>,
-    /// A PEM file of the certificate authority to trust for https:// instead of the system's roots.
-    #[arg(long, value_name = "FILE")]
-    pub ca_cert: Option<PathBuf>,
-}
-
-impl ServerArgs {
-    /// The client of the report service and the caller's `authorization` value.
-    async fn connect(&self) -> Result<(ReportServiceClient<Channel>, AsciiMetadataValue), Failure> {
-        let token = match &self.token_file {
-            Some(path) => Some(std::fs::read_to_string(path).map_err(|error| {
-                Failure::CouldNotTry(format!(
-                    "cannot read --token-file {}: {error}",
-                    path.display()
-                ))
-            })?),
-            None => self.token.clone(),
-        };
-        let token = bearer(token.as_deref())?;
-        let channel = connect(&self.server, self.ca_cert.as_deref()).await?;
-        Ok((ReportServiceClient::new(channel), token))
-    }
+/// The client of the report service and the caller's `authorization` value.
+async fn connect(
+    connection: &ServerArgs,
+) -> Result<(ReportServiceClient<Channel>, AsciiMetadataValue), Failure> {
+    let token = connection.authorization()?;
+    Ok((ReportServiceClient::new(connection.channel().await?), token))
 }
 
 /// How a report is printed.
@@ -300,7 +268,7 @@ fn line_of(part: Part) -> Option<Line> {
 
 /// Runs `report`.
 pub async fn report(args: ReportArgs) -> Result<(), Failure> {
-    let (mut client, token) = args.connection.connect().await?;
+    let (mut client, token) = connect(&args.connection).await?;
     let request = pb::StreamFiscalYearReportRequest {
         from_fiscal_year: args.from,
         to_fiscal_year: args.to,
@@ -643,7 +611,7 @@ pub async fn export_outcomes(args: ExportOutcomesArgs) -> Result<u64, Failure> {
         Some(year) => (year, year),
         None => (args.from.unwrap_or(0), args.to.unwrap_or(0)),
     };
-    let (mut client, token) = args.connection.connect().await?;
+    let (mut client, token) = connect(&args.connection).await?;
     let request = pb::ExportOutcomesRequest {
         from_fiscal_year: from,
         to_fiscal_year: to,

@@ -84,7 +84,7 @@ pub async fn upload(args: UploadArgs) -> Result<Summary, Failure> {
         args.report.trim().parse().map_err(|error| {
             Failure::CouldNotTry(format!("--report {:?}: {error}", args.report))
         })?;
-    let token = bearer(args.token.as_deref())?;
+    let token = args.connection.authorization()?;
     let shown = args.file.display().to_string();
     let bytes = std::fs::read(&args.file)
         .map_err(|error| Failure::CouldNotTry(format!("cannot read {shown}: {error}")))?;
@@ -97,7 +97,7 @@ pub async fn upload(args: UploadArgs) -> Result<Summary, Failure> {
         Some(request_id) => request_id,
         None => default_request_id(&report, &bytes),
     };
-    let channel = connect(&args.server, args.ca_cert.as_deref()).await?;
+    let channel = args.connection.channel().await?;
     let mut client = OutcomeReportServiceClient::new(channel);
     let name = report.to_string();
     let before = read_report(&mut client, &token, &name).await?;

@@ -166,39 +166,64 @@ mod tests {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
     }
 
+    /// A calendar date as (year, month, day).
+    type Ymd = (i32, u32, u32);
+
+    /// (first month, date, its fiscal year): 10 is the US federal year, 1 the calendar year.
+    const YEARS_OF_DATES: &[(u32, Ymd, i32)] = &[
+        // The thirtieth of September closes the federal year.
+        (10, (2014, 9, 30), 2014),
+        (10, (2014, 10, 1), 2015),
+        // A law enacted in December 2013 is a fiscal 2014 outcome.
+        (10, (2013, 12, 15), 2014),
+        // A January calendar is the calendar year, September and October in the same year.
+        (1, (2014, 1, 1), 2014),
+        (1, (2014, 9, 30), 2014),
+        (1, (2014, 10, 1), 2014),
+        (1, (2014, 12, 31), 2014),
+        (1, (2015, 1, 1), 2015),
+        // A July year turns on the first of July.
+        (7, (2014, 6, 30), 2014),
+        (7, (2014, 7, 1), 2015),
+        (7, (2014, 9, 30), 2015),
+        (7, (2014, 10, 1), 2015),
+        // A December year turns on the first of December.
+        (12, (2014, 11, 30), 2014),
+        (12, (2014, 12, 1), 2015),
+    ];
+
+    /// (first month, fiscal year, its first and last day).
+    const BOUNDS_OF_YEARS: &[(u32, i32, Ymd, Ymd)] = &[
+        (10, 2014, (2013, 10, 1), (2014, 9, 30)),
+        (1, 2014, (2014, 1, 1), (2014, 12, 31)),
+        (7, 2015, (2014, 7, 1), (2015, 6, 30)),
+        (12, 2015, (2014, 12, 1), (2015, 11, 30)),
+        // A March year ends on the twenty-ninth of February in a leap year.
+        (3, 2016, (2015, 3, 1), (2016, 2, 29)),
+        (3, 2015, (2014, 3, 1), (2015, 2, 28)),
+    ];
+
     #[test]
-    fn thirtieth_of_september_closes_the_federal_year() {
-        let us = FiscalCalendar::default();
-        assert_eq!(us.fiscal_year_of(date(2014, 9, 30)), 2014);
-        assert_eq!(us.fiscal_year_of(date(2014, 10, 1)), 2015);
+    fn each_date_falls_in_the_fiscal_year_its_first_month_makes_it() {
+        for &(first_month, (y, m, d), year) in YEARS_OF_DATES {
+            assert_eq!(
+                FiscalCalendar::new(first_month).fiscal_year_of(date(y, m, d)),
+                year,
+                "first month {first_month}, {}",
+                date(y, m, d)
+            );
+        }
     }
 
     #[test]
-    fn a_law_enacted_in_december_2013_is_a_fiscal_2014_outcome() {
-        assert_eq!(
-            FiscalCalendar::default().fiscal_year_of(date(2013, 12, 15)),
-            2014
-        );
-    }
-
-    #[test]
-    fn a_january_calendar_is_the_calendar_year() {
-        let calendar = FiscalCalendar::new(1);
-        assert_eq!(calendar.fiscal_year_of(date(2014, 1, 1)), 2014);
-        assert_eq!(calendar.fiscal_year_of(date(2014, 12, 31)), 2014);
-        assert_eq!(
-            calendar.bounds(2014),
-            Some((date(2014, 1, 1), date(2014, 12, 31)))
-        );
-    }
-
-    #[test]
-    fn bounds_of_the_federal_year() {
-        let us = FiscalCalendar::default();
-        assert_eq!(
-            us.bounds(2014),
-            Some((date(2013, 10, 1), date(2014, 9, 30)))
-        );
+    fn each_fiscal_year_runs_from_its_first_to_its_last_day() {
+        for &(first_month, year, (y0, m0, d0), (y1, m1, d1)) in BOUNDS_OF_YEARS {
+            assert_eq!(
+                FiscalCalendar::new(first_month).bounds(year),
+                Some((date(y0, m0, d0), date(y1, m1, d1))),
+                "first month {first_month}, fiscal year {year}"
+            );
+        }
     }
 
     #[test]
@@ -220,51 +245,6 @@ mod tests {
     #[test]
     fn the_default_calendar_is_the_october_calendar() {
         assert_eq!(FiscalCalendar::default(), FiscalCalendar::new(10));
-    }
-
-    #[test]
-    fn a_january_calendar_keeps_september_and_october_in_the_same_year() {
-        let calendar = FiscalCalendar::new(1);
-        assert_eq!(calendar.fiscal_year_of(date(2014, 9, 30)), 2014);
-        assert_eq!(calendar.fiscal_year_of(date(2014, 10, 1)), 2014);
-        assert_eq!(calendar.fiscal_year_of(date(2015, 1, 1)), 2015);
-    }
-
-    #[test]
-    fn a_july_year_turns_on_the_first_of_july() {
-        let calendar = FiscalCalendar::new(7);
-        assert_eq!(calendar.fiscal_year_of(date(2014, 6, 30)), 2014);
-        assert_eq!(calendar.fiscal_year_of(date(2014, 7, 1)), 2015);
-        assert_eq!(calendar.fiscal_year_of(date(2014, 9, 30)), 2015);
-        assert_eq!(calendar.fiscal_year_of(date(2014, 10, 1)), 2015);
-        assert_eq!(
-            calendar.bounds(2015),
-            Some((date(2014, 7, 1), date(2015, 6, 30)))
-        );
-    }
-
-    #[test]
-    fn a_december_year_turns_on_the_first_of_december() {
-        let calendar = FiscalCalendar::new(12);
-        assert_eq!(calendar.fiscal_year_of(date(2014, 11, 30)), 2014);
-        assert_eq!(calendar.fiscal_year_of(date(2014, 12, 1)), 2015);
-        assert_eq!(
-            calendar.bounds(2015),
-            Some((date(2014, 12, 1), date(2015, 11, 30)))
-        );
-    }
-
-    #[test]
-    fn a_march_year_ends_on_the_twenty_ninth_of_february_in_a_leap_year() {
-        let calendar = FiscalCalendar::new(3);
-        assert_eq!(
-            calendar.bounds(2016),
-            Some((date(2015, 3, 1), date(2016, 2, 29)))
-        );
-        assert_eq!(
-            calendar.bounds(2015),
-            Some((date(2014, 3, 1), date(2015, 2, 28)))
-        );
     }
 
     #[test]

@@ -97,25 +97,24 @@ pub mod version;
 
 pub use validate::Violations;
 
-/// Checks a state machine in a unit test: `target(transition, from)` is the
-/// state listed in `allowed` for every transition and starting state, and
-/// `None` for every pair not listed.
+/// Checks a state machine in a unit test: each row of `allowed` is a
+/// transition, the states it may start from and the state it leads to;
+/// `target(transition, from)` is that state from each listed state and
+/// `None` from every other state.
 #[cfg(test)]
 pub(crate) fn assert_exact_transitions<T, S>(
-    transitions: &[T],
-    states: &[S],
-    allowed: &[(T, S, S)],
     target: impl Fn(T, S) -> Option<S>,
+    allowed: &[(T, &[S], S)],
 ) where
     T: Copy + PartialEq + std::fmt::Debug,
-    S: Copy + PartialEq + std::fmt::Debug,
+    S: CodeEnum,
 {
-    for &transition in transitions {
-        for &from in states {
+    for &(transition, _, _) in allowed {
+        for &from in S::ALL {
             let expected = allowed
                 .iter()
-                .find(|(t, f, _)| *t == transition && *f == from)
-                .map(|(_, _, to)| *to);
+                .find(|(t, starts, _)| *t == transition && starts.contains(&from))
+                .map(|&(_, _, to)| to);
             assert_eq!(
                 target(transition, from),
                 expected,

@@ -129,11 +129,13 @@ pub trait ResourceName: FromStr<Err = NameError> + fmt::Display {
     }
 }
 
-/// Declares a typed name: `Name { "collection" / field: Rule, ... }`.
-macro_rules! resource_name {
-    ($(#[$meta:meta])* $name:ident {
-        $c0:literal / $f0:ident : $r0:ident $(, $c:literal / $f:ident : $r:ident)* $(,)?
-    }) => {
+/// Declares typed names, each `Name { "collection" / field: Rule, ... }`.
+macro_rules! resource_names {
+    ($(
+        $(#[$meta:meta])* $name:ident {
+            $c0:literal / $f0:ident : $r0:ident $(, $c:literal / $f:ident : $r:ident)* $(,)?
+        }
+    )+) => {$(
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash)]
         pub struct $name {
@@ -174,67 +176,38 @@ macro_rules! resource_name {
                 Ok(())
             }
         }
-    };
+    )+};
 }
 
-resource_name! {
+resource_names! {
     /// `organizations/{organization}`: a grantee or partner.
     OrganizationName { "organizations" / organization: Id }
-}
-resource_name! {
     /// `apiTokens/{token}`.
     ApiTokenName { "apiTokens" / token: Id }
-}
-resource_name! {
     /// `fundingAccounts/{code}`, e.g. `fundingAccounts/ESF`.
     FundingAccountName { "fundingAccounts" / code: Code }
-}
-resource_name! {
     /// `countries/{alpha2}`, e.g. `countries/HT`.
     CountryName { "countries" / country: Alpha2 }
-}
-resource_name! {
     /// `regions/{code}`, e.g. `regions/WHA`.
     RegionName { "regions" / region: Code }
-}
-resource_name! {
     /// `countries/{alpha2}/tipRankings/{report_year}`.
     TipRankingName { "countries" / country: Alpha2, "tipRankings" / report_year: Year }
-}
-resource_name! {
     /// `countries/{alpha2}/tipRecommendations/{recommendation}`.
     TipRecommendationName { "countries" / country: Alpha2, "tipRecommendations" / recommendation: Id }
-}
-resource_name! {
     /// `auditEvents/{sequence}`.
     AuditEventName { "auditEvents" / sequence: Id }
-}
-resource_name! {
     /// `grants/{grant}`.
     GrantName { "grants" / grant: Id }
-}
-resource_name! {
     /// `grants/{grant}/obligations/{obligation}`.
     ObligationName { "grants" / grant: Id, "obligations" / obligation: Id }
-}
-resource_name! {
     /// `grants/{grant}/revisions/{revision}`.
     GrantRevisionName { "grants" / grant: Id, "revisions" / revision: Id }
-}
-resource_name! {
     /// `grants/{grant}/projects/{project}`.
     ProjectName { "grants" / grant: Id, "projects" / project: Id }
-}
-resource_name! {
     /// `grants/{grant}/projects/{project}/indicators/{indicator}`.
     IndicatorName { "grants" / grant: Id, "projects" / project: Id, "indicators" / indicator: Id }
-}
-
-resource_name! {
     /// `grants/{grant}/projects/{project}/outcomeReports/{report}`.
     OutcomeReportName { "grants" / grant: Id, "projects" / project: Id, "outcomeReports" / report: Id }
-}
-resource_name! {
     /// `grants/{grant}/projects/{project}/outcomeReports/{report}/outcomes/{outcome}`.
     OutcomeName {
         "grants" / grant: Id,
@@ -242,20 +215,12 @@ resource_name! {
         "outcomeReports" / report: Id,
         "outcomes" / outcome: Id,
     }
-}
-resource_name! {
     /// `milestones/{milestone}`.
     MilestoneName { "milestones" / milestone: Id }
-}
-resource_name! {
     /// `fundAllocations/{allocation}`: money added to (or taken from) one fiscal year's assistance fund.
     FundAllocationName { "fundAllocations" / allocation: Id }
-}
-resource_name! {
     /// `assistanceCases/{case}`: an emergency victim-assistance case.
     AssistanceCaseName { "assistanceCases" / case: Id }
-}
-resource_name! {
     /// `assistanceCases/{case}/disbursements/{disbursement}`: one payment of a case.
     DisbursementName { "assistanceCases" / case: Id, "disbursements" / disbursement: Id }
 }
@@ -381,35 +346,26 @@ mod tests {
                 .code,
             "ESF"
         );
-        assert!("grants/".parse::<GrantName>().is_err());
-        assert!("grants/a/b".parse::<GrantName>().is_err());
-        assert!("grant/a".parse::<GrantName>().is_err());
-        assert!("grants/a b".parse::<GrantName>().is_err());
-        assert!(
-            format!("grants/{}", "x".repeat(MAX_ID))
-                .parse::<GrantName>()
-                .is_ok()
-        );
-        assert!(
-            format!("grants/{}", "x".repeat(MAX_ID + 1))
-                .parse::<GrantName>()
-                .is_err()
-        );
-        assert!(
-            "countries/HTI/tipRecommendations/a"
-                .parse::<TipRecommendationName>()
-                .is_err()
-        );
-        assert!(
-            "countries/HT/tipRankings/x"
-                .parse::<TipRankingName>()
-                .is_err()
-        );
-        assert!(
-            "countries/HT/tipRecommendations/2014"
-                .parse::<TipRankingName>()
-                .is_err()
-        );
+        let longest = format!("grants/{}", "x".repeat(MAX_ID));
+        assert!(longest.parse::<GrantName>().is_ok());
+        let too_long = format!("grants/{}", "x".repeat(MAX_ID + 1));
+        for bad in [
+            "grants/",
+            "grants/a/b",
+            "grant/a",
+            "grants/a b",
+            too_long.as_str(),
+        ] {
+            assert!(bad.parse::<GrantName>().is_err(), "{bad}");
+        }
+        for bad in [
+            "countries/HT/tipRankings/x",
+            "countries/HT/tipRecommendations/2014",
+        ] {
+            assert!(bad.parse::<TipRankingName>().is_err(), "{bad}");
+        }
+        let bad = "countries/HTI/tipRecommendations/a";
+        assert!(bad.parse::<TipRecommendationName>().is_err(), "{bad}");
     }
 
     #[test]
