@@ -306,27 +306,43 @@ pub enum ProjectTransition {
     Cancel,
 }
 
+impl ProjectTransition {
+    fn verb(self) -> &'static str {
+        match self {
+            ProjectTransition::Start => "start",
+            ProjectTransition::Complete => "complete",
+            ProjectTransition::Cancel => "cancel",
+        }
+    }
+
+    /// The state after this transition from `from`, if allowed.
+    pub fn target(self, from: ProjectState) -> Option<ProjectState> {
+        use ProjectState::*;
+        match (self, from) {
+            (ProjectTransition::Start, Planned) => Some(Active),
+            (ProjectTransition::Complete, Active) => Some(Completed),
+            (ProjectTransition::Cancel, Planned | Active) => Some(Cancelled),
+            _ => None,
+        }
+    }
+}
+
 /// Decides a project state change: none under a closed or terminated grant; starting needs an active grant.
 pub fn decide_project_transition(
     project: &Project,
     grant: &Grant,
     transition: ProjectTransition,
 ) -> Result<ProjectState> {
-    use ProjectState::*;
     grant.check_open()?;
-    let (verb, target) = match (transition, project.state) {
-        (ProjectTransition::Start, Planned) => ("start", Some(Active)),
-        (ProjectTransition::Start, _) => ("start", None),
-        (ProjectTransition::Complete, Active) => ("complete", Some(Completed)),
-        (ProjectTransition::Complete, _) => ("complete", None),
-        (ProjectTransition::Cancel, Planned | Active) => ("cancel", Some(Cancelled)),
-        (ProjectTransition::Cancel, _) => ("cancel", None),
-    };
-    let Some(target) = target else {
+    let Some(target) = transition.target(project.state) else {
         return Err(Error::precondition(
             "PROJECT_STATE_TRANSITION_NOT_ALLOWED",
             project.resource_name(),
-            format!("cannot {verb} a project that is {}", project.state),
+            format!(
+                "cannot {} a project that is {}",
+                transition.verb(),
+                project.state
+            ),
         ));
     };
     if transition == ProjectTransition::Start && grant.state != super::grant::GrantState::Active {
@@ -518,4 +534,23 @@ pub fn check_targets(
         }
     }
     violations.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_machine_allows_exactly_these_transitions() {
+        use ProjectState::*;
+        use ProjectTransition::*;
+        crate::domain::assert_exact_transitions(
+            ProjectTransition::target,
+            &[
+                (Start, &[Planned], Active),
+                (Complete, &[Active], Completed),
+                (Cancel, &[Planned, Active], Cancelled),
+            ],
+        );
+    }
 }
