@@ -12,6 +12,7 @@ use super::names::{
 };
 use super::reference::funding_account_code;
 use super::validate::{self, CheckAll, Checked, Violations};
+use super::version::Stamps;
 use crate::error::{Error, FieldViolation, Result};
 
 code_enum! {
@@ -97,9 +98,8 @@ pub struct Grant {
     pub state: GrantState,
     pub state_reason: String,
     pub totals: Vec<ObligationTotal>,
-    pub create_time: DateTime<Utc>,
-    pub update_time: DateTime<Utc>,
-    pub revision: i64,
+    #[serde(flatten)]
+    pub stamps: Stamps,
 }
 
 impl Grant {

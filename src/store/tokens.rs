@@ -36,12 +36,6 @@ fn to_domain(row: api_tokens::Model) -> Result<ApiToken> {
     })
 }
 
-fn not_found(id: &str) -> Error {
-    Error::NotFound {
-        resource: ApiTokenName::new(id).to_string(),
-    }
-}
-
 impl Store {
     /// The token whose secret hashes to `secret_hash`, active or not.
     pub async fn find_token_by_secret_hash(&self, secret_hash: &str) -> Result<Option<ApiToken>> {
@@ -63,7 +57,7 @@ impl Store {
         api_tokens::Entity::find_by_id(id)
             .one(&self.db)
             .await?
-            .ok_or_else(|| not_found(id))
+            .ok_or_else(|| Error::not_found(ApiTokenName::new(id)))
             .and_then(to_domain)
     }
 
@@ -73,7 +67,7 @@ impl Store {
             .one(&self.db)
             .await?
             .map(|row| row.secret_hash)
-            .ok_or_else(|| not_found(id))
+            .ok_or_else(|| Error::not_found(ApiTokenName::new(id)))
     }
 
     /// A page of tokens, oldest first.
@@ -134,7 +128,7 @@ impl Tx {
         api_tokens::Entity::find_by_id(id)
             .one(&self.txn)
             .await?
-            .ok_or_else(|| not_found(id))
+            .ok_or_else(|| Error::not_found(ApiTokenName::new(id)))
             .and_then(to_domain)
     }
 
@@ -179,7 +173,7 @@ impl Tx {
         let row = api_tokens::Entity::find_by_id(id)
             .one(&self.txn)
             .await?
-            .ok_or_else(|| not_found(id))?;
+            .ok_or_else(|| Error::not_found(ApiTokenName::new(id)))?;
         let before = to_domain(row.clone())?;
         before.check_revocable()?;
         let secret_hash = row.secret_hash.clone();
