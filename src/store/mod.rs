@@ -41,7 +41,7 @@ use crate::secret::{self, ExposeSecret, SecretString, split_url_password};
 use crate::settings::DatabaseSettings;
 
 pub use audit::ChainVerification;
-use stamps::Stamped;
+use stamps::{SoftDeletable, Stamped};
 
 /// What a write call is: who, which method, which request id. Audit events are made from it.
 #[derive(Debug, Clone)]

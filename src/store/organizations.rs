@@ -7,7 +7,7 @@ use sea_orm::{
 };
 
 use super::entities::organizations;
-use super::{Keyset, Page, Stamped, Store, Tx, decode_code, new_id, now};
+use super::{Keyset, Page, SoftDeletable, Stamped, Store, Tx, decode_code, new_id, now};
 use crate::domain::access::Scope;
 use crate::domain::names::OrganizationName;
 use crate::domain::organization::{Identifier, Organization, OrganizationFields, OrganizationKind};
@@ -159,8 +159,7 @@ impl Tx {
         let stamps = current.stamps.next(now());
         let row = organizations::ActiveModel {
             id: Unchanged(current.id.clone()),
-            delete_time: Set(Some(stamps.update_time)),
-            ..Stamped::revised(stamps)
+            ..SoftDeletable::saved(stamps, true)
         };
         let deleted = to_domain(row.update(&self.txn).await?)?;
         self.audit_delete(&deleted.resource_name(), stamps.update_time);

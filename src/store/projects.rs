@@ -15,7 +15,7 @@ use super::entities::{
     indicators, project_countries, project_pillars, project_recommendations, projects,
 };
 use super::grants::countries_of_region;
-use super::{Keyset, Page, Stamped, Store, Tx, decode_code, new_id, now};
+use super::{Keyset, Page, SoftDeletable, Stamped, Store, Tx, decode_code, new_id, now};
 use crate::domain::access::Scope;
 use crate::domain::grant::Grant;
 use crate::domain::names::{IndicatorName, ProjectName};
@@ -463,26 +463,21 @@ impl Tx {
         fields: IndicatorFields,
         delete: bool,
     ) -> Result<Indicator> {
-        let stamps = current.stamps.next(now());
-        let time = stamps.update_time;
-        let mut row = indicators::ActiveModel {
+        let row = indicators::ActiveModel {
             id: Unchanged(current.id.clone()),
             display_name: Set(fields.display_name.clone()),
             unit: Set(fields.unit.clone()),
             outcome_kind: Set(fields.outcome_kind.code().into()),
             baseline: Set(fields.baseline),
             targets: Set(super::to_json_column(&fields.targets)?),
-            ..Stamped::revised(stamps)
+            ..SoftDeletable::saved(current.stamps.next(now()), delete)
         };
-        if delete {
-            row.delete_time = Set(Some(time));
-        }
         let saved = indicator_to_domain(row.update(&self.txn).await?, &current.grant_id)?;
         self.audit_save(
             &saved.resource_name(),
             &current.fields,
             &saved.fields,
-            delete.then_some(time),
+            saved.delete_time,
         )?;
         Ok(saved)
     }

@@ -8,7 +8,7 @@ use sea_orm::{
 };
 
 use super::entities::{countries, funding_accounts, regions};
-use super::{Keyset, Page, Stamped, Store, Tx, now};
+use super::{Keyset, Page, SoftDeletable, Stamped, Store, Tx, now};
 use crate::domain::names::{CountryName, FundingAccountName, RegionName};
 use crate::domain::reference::{Country, FundingAccount, FundingAccountFields, Region};
 use crate::domain::version::Presence;
@@ -193,23 +193,18 @@ impl Tx {
         fields: FundingAccountFields,
         delete: bool,
     ) -> Result<FundingAccount> {
-        let stamps = current.stamps.next(now());
-        let time = stamps.update_time;
-        let mut row = funding_accounts::ActiveModel {
+        let row = funding_accounts::ActiveModel {
             code: Unchanged(current.code.clone()),
             display_name: Set(fields.display_name.clone()),
             description: Set(fields.description.clone()),
-            ..Stamped::revised(stamps)
+            ..SoftDeletable::saved(current.stamps.next(now()), delete)
         };
-        if delete {
-            row.delete_time = Set(Some(time));
-        }
         let saved = account(row.update(&self.txn).await?);
         self.audit_save(
             &saved.resource_name(),
             &current.fields,
             &saved.fields,
-            delete.then_some(time),
+            saved.delete_time,
         )?;
         Ok(saved)
     }

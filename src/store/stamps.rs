@@ -7,7 +7,7 @@
 //! let row = organizations::ActiveModel { id: Unchanged(id), /* fields */ ..Stamped::revised(stamps) };
 //! ```
 
-use sea_orm::ActiveValue::Set;
+use sea_orm::ActiveValue::{NotSet, Set};
 
 use super::entities::{
     assistance_cases, funding_accounts, grants, indicators, organizations, outcome_reports,
@@ -24,9 +24,16 @@ pub(super) trait Stamped: Sized {
     fn revised(stamps: Stamps) -> Self;
 }
 
+/// The active model of a soft-deletable table: a save is a revision that may delete.
+pub(super) trait SoftDeletable: Stamped {
+    /// The columns a save changes: those of the revision at `stamps` and, when
+    /// `delete`, `delete_time` (at the revision's update time).
+    fn saved(stamps: Stamps, delete: bool) -> Self;
+}
+
 /// Implements [`Stamped`] for a table's active model and `stamps()` for its
-/// model. `table + delete_time` names a soft-deletable table, whose new rows
-/// are written with `delete_time` NULL.
+/// model. `table + delete_time` names a soft-deletable table: its new rows
+/// are written with `delete_time` NULL, and it is [`SoftDeletable`].
 macro_rules! stamped {
     ($($table:ident $(+ $delete_time:ident)?),+ $(,)?) => {
         $(
@@ -49,6 +56,20 @@ macro_rules! stamped {
                     }
                 }
             }
+
+            $(
+                impl SoftDeletable for $table::ActiveModel {
+                    fn saved(stamps: Stamps, delete: bool) -> Self {
+                        Self {
+                            $delete_time: match delete {
+                                true => Set(Some(stamps.update_time)),
+                                false => NotSet,
+                            },
+                            ..Stamped::revised(stamps)
+                        }
+                    }
+                }
+            )?
 
             impl $table::Model {
                 /// The row's bookkeeping.

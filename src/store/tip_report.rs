@@ -12,7 +12,7 @@ use sea_orm::{
 };
 
 use super::entities::{countries, tip_rankings, tip_recommendations};
-use super::{Keyset, Page, Stamped, Store, Tx, decode_code, new_id, now};
+use super::{Keyset, Page, SoftDeletable, Stamped, Store, Tx, decode_code, new_id, now};
 use crate::domain::names::{TipRankingName, TipRecommendationName};
 use crate::domain::pillar::Pillar;
 use crate::domain::tip_report::{
@@ -395,8 +395,7 @@ impl Tx {
         let stamps = current.stamps.next(now());
         let row = tip_recommendations::ActiveModel {
             id: Unchanged(current.id.clone()),
-            delete_time: Set(Some(stamps.update_time)),
-            ..Stamped::revised(stamps)
+            ..SoftDeletable::saved(stamps, true)
         };
         let deleted = recommendation(row.update(&self.txn).await?)?;
         self.audit_delete(&deleted.resource_name(), stamps.update_time);
