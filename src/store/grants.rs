@@ -134,6 +134,23 @@ fn to_domain(row: grants::Model, obligations: &[Obligation]) -> Result<Grant> {
     })
 }
 
+/// The columns of `grant` that may change after its creation (its terms but the award
+/// number and the grantee, and its state), over `key` (the row's key and stamps).
+fn changing_columns(grant: &Grant, key: grants::ActiveModel) -> grants::ActiveModel {
+    grants::ActiveModel {
+        title: Set(grant.terms.title.clone()),
+        instrument: Set(grant.terms.instrument.code().into()),
+        approach: Set(grant.terms.approach.code().into()),
+        start_date: Set(grant.terms.start_date),
+        end_date: Set(grant.terms.end_date),
+        reporting_cadence: Set(grant.terms.reporting_cadence.code().into()),
+        program_officer: Set(grant.terms.program_officer.clone()),
+        state: Set(grant.state.code().into()),
+        state_reason: Set(grant.state_reason.clone()),
+        ..key
+    }
+}
+
 /// The obligations of some grants, in recording order.
 async fn obligations_of(
     conn: &impl ConnectionTrait,
@@ -518,23 +535,13 @@ impl Tx {
             totals: Vec::new(),
             stamps: Stamps::new(now()),
         };
-        grants::ActiveModel {
+        let key = grants::ActiveModel {
             id: Set(grant.id.clone()),
             award_number: Set(grant.terms.award_number.clone()),
-            title: Set(grant.terms.title.clone()),
             organization_id: Set(grant.terms.organization_id.clone()),
-            instrument: Set(grant.terms.instrument.code().into()),
-            approach: Set(grant.terms.approach.code().into()),
-            start_date: Set(grant.terms.start_date),
-            end_date: Set(grant.terms.end_date),
-            reporting_cadence: Set(grant.terms.reporting_cadence.code().into()),
-            program_officer: Set(grant.terms.program_officer.clone()),
-            state: Set(grant.state.code().into()),
-            state_reason: Set(String::new()),
             ..Stamped::created(grant.stamps)
-        }
-        .insert(&self.txn)
-        .await?;
+        };
+        changing_columns(&grant, key).insert(&self.txn).await?;
         self.write_revision(&grant).await?;
         self.audit(&grant.resource_name(), None, Some(&grant))?;
         Ok(grant)
@@ -545,21 +552,11 @@ impl Tx {
     async fn save_grant(&mut self, before: &Grant, mut after: Grant, audit: bool) -> Result<Grant> {
         after.stamps = before.stamps.next(now());
         // The row is locked and known: update it by key, without reading it again.
-        grants::ActiveModel {
+        let key = grants::ActiveModel {
             id: Unchanged(before.id.clone()),
-            title: Set(after.terms.title.clone()),
-            instrument: Set(after.terms.instrument.code().into()),
-            approach: Set(after.terms.approach.code().into()),
-            start_date: Set(after.terms.start_date),
-            end_date: Set(after.terms.end_date),
-            reporting_cadence: Set(after.terms.reporting_cadence.code().into()),
-            program_officer: Set(after.terms.program_officer.clone()),
-            state: Set(after.state.code().into()),
-            state_reason: Set(after.state_reason.clone()),
             ..Stamped::revised(after.stamps)
-        }
-        .update(&self.txn)
-        .await?;
+        };
+        changing_columns(&after, key).update(&self.txn).await?;
         self.write_revision(&after).await?;
         if audit {
             self.audit(&after.resource_name(), Some(before), Some(&after))?;

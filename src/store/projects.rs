@@ -132,6 +132,24 @@ fn to_domain(row: projects::Model, children: &Children) -> Result<Project> {
     })
 }
 
+/// The columns of `project` that may change after its creation (its own fields and its
+/// state; its countries, pillars and recommendations are rows of their own), over `key`
+/// (the row's key and stamps).
+fn changing_columns(
+    project: &Project,
+    key: projects::ActiveModel,
+) -> Result<projects::ActiveModel> {
+    Ok(projects::ActiveModel {
+        title: Set(project.fields.title.clone()),
+        summary: Set(project.fields.summary.clone()),
+        start_date: Set(project.fields.start_date),
+        end_date: Set(project.fields.end_date),
+        state: Set(project.state.code().into()),
+        activity_kinds: Set(super::to_json_column(&project.fields.activity_kinds)?),
+        ..key
+    })
+}
+
 pub(super) async fn with_children(
     conn: &impl ConnectionTrait,
     rows: Vec<projects::Model>,
@@ -369,19 +387,12 @@ impl Tx {
             state: ProjectState::Planned,
             stamps: Stamps::new(now()),
         };
-        projects::ActiveModel {
+        let key = projects::ActiveModel {
             id: Set(project.id.clone()),
             grant_id: Set(project.grant_id.clone()),
-            title: Set(project.fields.title.clone()),
-            summary: Set(project.fields.summary.clone()),
-            start_date: Set(project.fields.start_date),
-            end_date: Set(project.fields.end_date),
-            state: Set(project.state.code().into()),
-            activity_kinds: Set(super::to_json_column(&project.fields.activity_kinds)?),
             ..Stamped::created(project.stamps)
-        }
-        .insert(&self.txn)
-        .await?;
+        };
+        changing_columns(&project, key)?.insert(&self.txn).await?;
         self.write_children(&project.id, &project.fields).await?;
         self.audit(&project.resource_name(), None, Some(&project))?;
         Ok(project)
@@ -398,18 +409,11 @@ impl Tx {
         saved.fields = fields;
         saved.state = state;
         saved.stamps = current.stamps.next(now());
-        projects::ActiveModel {
+        let key = projects::ActiveModel {
             id: Unchanged(current.id.clone()),
-            title: Set(saved.fields.title.clone()),
-            summary: Set(saved.fields.summary.clone()),
-            start_date: Set(saved.fields.start_date),
-            end_date: Set(saved.fields.end_date),
-            state: Set(saved.state.code().into()),
-            activity_kinds: Set(super::to_json_column(&saved.fields.activity_kinds)?),
             ..Stamped::revised(saved.stamps)
-        }
-        .update(&self.txn)
-        .await?;
+        };
+        changing_columns(&saved, key)?.update(&self.txn).await?;
         if saved.fields != current.fields {
             self.write_children(&saved.id, &saved.fields).await?;
         }
