@@ -2,7 +2,7 @@
 //! `revision`) and the domain's [`Stamps`], said once: a row read answers its
 //! stamps, a new row starts from them, an updated row carries the next ones.
 //!
-//! ```ignore
+//! ```text
 //! let row = organizations::ActiveModel { id: Set(new_id()), /* fields */ ..Stamped::created(Stamps::new(now())) };
 //! let row = organizations::ActiveModel { id: Unchanged(id), /* fields */ ..Stamped::revised(stamps) };
 //! ```

@@ -2,8 +2,8 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QuerySelect,
 };
 
 use super::entities::api_tokens;
@@ -36,6 +36,15 @@ fn to_domain(row: api_tokens::Model) -> Result<ApiToken> {
     })
 }
 
+/// One token by id; NOT_FOUND when there is none.
+async fn find(conn: &impl ConnectionTrait, id: &str) -> Result<ApiToken> {
+    api_tokens::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or_else(|| Error::not_found(ApiTokenName::new(id)))
+        .and_then(to_domain)
+}
+
 impl Store {
     /// The token whose secret hashes to `secret_hash`, active or not.
     pub async fn find_token_by_secret_hash(&self, secret_hash: &str) -> Result<Option<ApiToken>> {
@@ -54,11 +63,7 @@ impl Store {
 
     /// One token.
     pub async fn get_token(&self, id: &str) -> Result<ApiToken> {
-        api_tokens::Entity::find_by_id(id)
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| Error::not_found(ApiTokenName::new(id)))
-            .and_then(to_domain)
+        find(&self.db, id).await
     }
 
     /// The stored secret hash of a token (tests check that no clear secret is kept).
@@ -125,11 +130,7 @@ impl Tx {
 
     /// One token, read inside the transaction.
     pub async fn get_token_in(&self, id: &str) -> Result<ApiToken> {
-        api_tokens::Entity::find_by_id(id)
-            .one(&self.txn)
-            .await?
-            .ok_or_else(|| Error::not_found(ApiTokenName::new(id)))
-            .and_then(to_domain)
+        find(&self.txn, id).await
     }
 
     /// How many live (unrevoked, unexpired) admin tokens there are besides `id`;
