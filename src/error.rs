@@ -104,6 +104,13 @@ impl Error {
         Error::InvalidArgument(vec![FieldViolation::new(field, description)])
     }
 
+    /// No record named `resource` (e.g. a `GrantName`), or none the caller may see.
+    pub fn not_found(resource: impl std::fmt::Display) -> Self {
+        Error::NotFound {
+            resource: resource.to_string(),
+        }
+    }
+
     /// A stale etag.
     pub fn stale_etag(resource: &str) -> Self {
         Error::Aborted {

@@ -190,9 +190,9 @@ fn case_to_proto(case: &AssistanceCase, viewer: &Actor) -> pb::AssistanceCase {
             .iter()
             .map(|field| field.code().to_string())
             .collect(),
-        create_time: Some(timestamp(case.create_time)),
-        update_time: Some(timestamp(case.update_time)),
-        etag: etag(case.revision),
+        create_time: Some(timestamp(case.stamps.create_time)),
+        update_time: Some(timestamp(case.stamps.update_time)),
+        etag: etag(case.stamps.revision),
     }
 }
 

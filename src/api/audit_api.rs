@@ -69,14 +69,14 @@ fn to_proto(event: &AuditEvent) -> pb::AuditEvent {
         name: AuditEventName::new(event.sequence.to_string()).to_string(),
         sequence: event.sequence,
         event_time: Some(timestamp(event.event_time)),
-        actor: event.actor.clone(),
-        actor_role: Role::from_code(&event.actor_role)
+        actor: event.body.actor.clone(),
+        actor_role: Role::from_code(&event.body.actor_role)
             .map(Role::to_proto)
             .unwrap_or_default(),
-        method: event.method.clone(),
-        resource: event.resource.clone(),
-        request_id: event.request_id.clone(),
-        diff: event.diff.as_object().map(json_to_struct),
+        method: event.body.method.clone(),
+        resource: event.body.resource.clone(),
+        request_id: event.body.request_id.clone(),
+        diff: event.body.diff.as_object().map(json_to_struct),
         previous_hash: event.previous_hash.clone(),
         hash: event.hash.clone(),
     }

@@ -119,10 +119,10 @@ pub fn to_proto(grant: &Grant) -> pb::Grant {
                 amount: total.amount.0,
             })
             .collect(),
-        create_time: Some(timestamp(grant.create_time)),
-        update_time: Some(timestamp(grant.update_time)),
-        etag: etag(grant.revision),
-        revision: grant.revision,
+        create_time: Some(timestamp(grant.stamps.create_time)),
+        update_time: Some(timestamp(grant.stamps.update_time)),
+        etag: etag(grant.stamps.revision),
+        revision: grant.stamps.revision,
     }
 }
 

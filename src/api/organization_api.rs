@@ -88,10 +88,10 @@ pub fn to_proto(organization: &Organization) -> pb::Organization {
                 value: identifier.value.clone(),
             })
             .collect(),
-        create_time: Some(timestamp(organization.create_time)),
-        update_time: Some(timestamp(organization.update_time)),
+        create_time: Some(timestamp(organization.stamps.create_time)),
+        update_time: Some(timestamp(organization.stamps.update_time)),
         delete_time: organization.delete_time.map(timestamp),
-        etag: etag(organization.revision),
+        etag: etag(organization.stamps.revision),
     }
 }
 

@@ -158,9 +158,9 @@ fn report_to_proto(
         reviewer: viewer.sees_actor(&report.reviewer),
         review_time: report.review_time.map(timestamp),
         outcome_count: report.outcome_count,
-        create_time: Some(timestamp(report.create_time)),
-        update_time: Some(timestamp(report.update_time)),
-        etag: etag(report.revision),
+        create_time: Some(timestamp(report.stamps.create_time)),
+        update_time: Some(timestamp(report.stamps.update_time)),
+        etag: etag(report.stamps.revision),
     }
 }
 
@@ -221,10 +221,10 @@ pub(super) fn outcome_to_proto(outcome: &Outcome) -> pb::Outcome {
             .as_ref()
             .map(|id| MilestoneName::new(id).to_string())
             .unwrap_or_default(),
-        create_time: Some(timestamp(outcome.create_time)),
-        update_time: Some(timestamp(outcome.update_time)),
+        create_time: Some(timestamp(outcome.stamps.create_time)),
+        update_time: Some(timestamp(outcome.stamps.update_time)),
         delete_time: outcome.delete_time.map(timestamp),
-        etag: etag(outcome.revision),
+        etag: etag(outcome.stamps.revision),
     }
 }
 

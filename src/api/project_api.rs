@@ -136,9 +136,9 @@ fn to_proto(project: &Project, recommendation_countries: &[(String, String)]) ->
                 TipRecommendationName::new(country, id).to_string()
             })
             .collect(),
-        create_time: Some(timestamp(project.create_time)),
-        update_time: Some(timestamp(project.update_time)),
-        etag: etag(project.revision),
+        create_time: Some(timestamp(project.stamps.create_time)),
+        update_time: Some(timestamp(project.stamps.update_time)),
+        etag: etag(project.stamps.revision),
     }
 }
 
@@ -159,10 +159,10 @@ fn indicator_to_proto(indicator: &Indicator) -> pb::Indicator {
                 value: target.value,
             })
             .collect(),
-        create_time: Some(timestamp(indicator.create_time)),
-        update_time: Some(timestamp(indicator.update_time)),
+        create_time: Some(timestamp(indicator.stamps.create_time)),
+        update_time: Some(timestamp(indicator.stamps.update_time)),
         delete_time: indicator.delete_time.map(timestamp),
-        etag: etag(indicator.revision),
+        etag: etag(indicator.stamps.revision),
     }
 }
 

@@ -32,10 +32,10 @@ pub fn account_to_proto(account: &FundingAccount) -> pb::FundingAccount {
         code: account.code.clone(),
         display_name: account.fields.display_name.clone(),
         description: account.fields.description.clone(),
-        create_time: Some(timestamp(account.create_time)),
-        update_time: Some(timestamp(account.update_time)),
+        create_time: Some(timestamp(account.stamps.create_time)),
+        update_time: Some(timestamp(account.stamps.update_time)),
         delete_time: account.delete_time.map(timestamp),
-        etag: etag(account.revision),
+        etag: etag(account.stamps.revision),
     }
 }
 

@@ -110,9 +110,9 @@ pub fn ranking_to_proto(ranking: &TipRanking) -> pb::TipRanking {
         country_code: ranking.country_code.clone(),
         report_year: ranking.report_year,
         tier: ranking.fields.tier.to_proto(),
-        create_time: Some(timestamp(ranking.create_time)),
-        update_time: Some(timestamp(ranking.update_time)),
-        etag: etag(ranking.revision),
+        create_time: Some(timestamp(ranking.stamps.create_time)),
+        update_time: Some(timestamp(ranking.stamps.update_time)),
+        etag: etag(ranking.stamps.revision),
     }
 }
 
@@ -124,10 +124,10 @@ pub fn recommendation_to_proto(recommendation: &TipRecommendation) -> pb::TipRec
         report_year: recommendation.report_year,
         pillar: recommendation.pillar.to_proto(),
         text: recommendation.text.clone(),
-        create_time: Some(timestamp(recommendation.create_time)),
-        update_time: Some(timestamp(recommendation.update_time)),
+        create_time: Some(timestamp(recommendation.stamps.create_time)),
+        update_time: Some(timestamp(recommendation.stamps.update_time)),
         delete_time: recommendation.delete_time.map(timestamp),
-        etag: etag(recommendation.revision),
+        etag: etag(recommendation.stamps.revision),
     }
 }
 

@@ -21,6 +21,7 @@ use super::names::{
     AssistanceCaseName, DisbursementName, FundAllocationName, OrganizationName, ResourceName,
 };
 use super::validate::{self, CheckAll, Checked, Violations};
+use super::version::Stamps;
 use crate::error::{Error, FieldViolation, Result};
 use crate::secret::SecretString;
 
@@ -189,9 +190,8 @@ pub struct AssistanceCase {
     pub decider: String,
     /// Which personal-data fields the case holds (never their values).
     pub personal_data_fields: Vec<PersonalField>,
-    pub create_time: DateTime<Utc>,
-    pub update_time: DateTime<Utc>,
-    pub revision: i64,
+    #[serde(flatten)]
+    pub stamps: Stamps,
 }
 
 // The personal data itself is not a field of the case: only the names of the fields it holds.
@@ -1296,9 +1296,7 @@ mod tests {
             reviewer: String::new(),
             decider: String::new(),
             personal_data_fields: vec![],
-            create_time: time("2014-03-01T08:00:00Z"),
-            update_time: time("2014-03-01T08:00:00Z"),
-            revision: 1,
+            stamps: Stamps::new(time("2014-03-01T08:00:00Z")),
         }
     }
 

@@ -6,7 +6,6 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-/// The `previous_hash` of the first event.
 /// A record whose changes the audit log shows: the fields an event may show,
 /// listed one by one (`audited!`), so personal data never reaches the log by default.
 pub trait Audited {
@@ -20,6 +19,7 @@ pub fn to_json<T: serde::Serialize>(value: &T) -> crate::error::Result<Value> {
         .map_err(|error| crate::error::Error::Internal(format!("audit view: {error}")))
 }
 
+/// The `previous_hash` of the first event.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// An audit event before it is chained.
@@ -33,17 +33,13 @@ pub struct PendingEvent {
     pub diff: Value,
 }
 
-/// A chained audit event, as stored.
+/// A chained audit event, as stored: the pending event with its place in the chain.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditEvent {
     pub sequence: i64,
     pub event_time: DateTime<Utc>,
-    pub actor: String,
-    pub actor_role: String,
-    pub method: String,
-    pub resource: String,
-    pub request_id: String,
-    pub diff: Value,
+    /// Who did what to which resource: what the hash covers with the sequence and time.
+    pub body: PendingEvent,
     pub previous_hash: String,
     pub hash: String,
 }
@@ -93,12 +89,7 @@ pub fn link(
         event_time,
         previous_hash: previous_hash.to_string(),
         hash,
-        actor: event.actor,
-        actor_role: event.actor_role,
-        method: event.method,
-        resource: event.resource,
-        request_id: event.request_id,
-        diff: event.diff,
+        body: event,
     }
 }
 
@@ -142,19 +133,11 @@ impl ChainCheck {
         } else if event.previous_hash != self.last_hash {
             Some("previous_hash does not match the hash of the event before".to_string())
         } else {
-            let pending = PendingEvent {
-                actor: event.actor.clone(),
-                actor_role: event.actor_role.clone(),
-                method: event.method.clone(),
-                resource: event.resource.clone(),
-                request_id: event.request_id.clone(),
-                diff: event.diff.clone(),
-            };
             let recomputed = chain_hash(
                 &event.previous_hash,
                 event.sequence,
                 event.event_time,
-                &pending,
+                &event.body,
             );
             (recomputed != event.hash).then(|| "hash mismatch: the event was changed".to_string())
         };
@@ -281,7 +264,7 @@ mod tests {
     #[test]
     fn a_changed_event_is_found() {
         let mut events = chain(5);
-        events[2].resource = "r/other".into();
+        events[2].body.resource = "r/other".into();
         assert_eq!(verify(&events).broken.map(|b| b.0), Some(3));
     }
 

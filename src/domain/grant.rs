@@ -12,6 +12,7 @@ use super::names::{
 };
 use super::reference::funding_account_code;
 use super::validate::{self, CheckAll, Checked, Violations};
+use super::version::Stamps;
 use crate::error::{Error, FieldViolation, Result};
 
 code_enum! {
@@ -97,9 +98,8 @@ pub struct Grant {
     pub state: GrantState,
     pub state_reason: String,
     pub totals: Vec<ObligationTotal>,
-    pub create_time: DateTime<Utc>,
-    pub update_time: DateTime<Utc>,
-    pub revision: i64,
+    #[serde(flatten)]
+    pub stamps: Stamps,
 }
 
 impl Grant {
@@ -601,5 +601,59 @@ mod tests {
                 (Terminate, &[Draft, Active, Suspended], Terminated),
             ],
         );
+    }
+
+    #[test]
+    fn a_grant_snapshot_keeps_its_bookkeeping_at_the_top_level_and_reads_back() {
+        let date = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap();
+        let time = |text: &str| DateTime::parse_from_rfc3339(text).unwrap().to_utc();
+        let grant = Grant {
+            id: "g1".into(),
+            terms: GrantTerms {
+                award_number: "SSJTIP14CA0001".into(),
+                title: "Shelter".into(),
+                organization_id: "o1".into(),
+                instrument: GrantInstrument::Grant,
+                approach: GrantApproach::ComprehensiveMultiYear,
+                start_date: date("2014-10-01"),
+                end_date: date("2016-09-30"),
+                reporting_cadence: ReportingCadence::Quarterly,
+                program_officer: "apiTokens/staff".into(),
+            },
+            state: GrantState::Draft,
+            state_reason: String::new(),
+            totals: Vec::new(),
+            stamps: Stamps {
+                create_time: time("2014-09-01T08:00:00Z"),
+                update_time: time("2014-09-02T08:00:00.000001Z"),
+                revision: 2,
+            },
+        };
+
+        let snapshot = serde_json::to_value(&grant).unwrap();
+
+        let keys: Vec<&str> = snapshot
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "create_time",
+                "id",
+                "revision",
+                "state",
+                "state_reason",
+                "terms",
+                "totals",
+                "update_time"
+            ]
+        );
+        assert_eq!(snapshot["create_time"], "2014-09-01T08:00:00Z");
+        assert_eq!(snapshot["update_time"], "2014-09-02T08:00:00.000001Z");
+        assert_eq!(snapshot["revision"], 2);
+        assert_eq!(serde_json::from_value::<Grant>(snapshot).unwrap(), grant);
     }
 }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::names::OrganizationName;
 use super::validate::{self, CheckAll, Checked, Violations};
+use super::version::Stamps;
 use crate::error::{FieldViolation, Result};
 
 code_enum! {
@@ -42,10 +43,9 @@ pub struct Organization {
     pub id: String,
     #[serde(flatten)]
     pub fields: OrganizationFields,
-    pub create_time: chrono::DateTime<chrono::Utc>,
-    pub update_time: chrono::DateTime<chrono::Utc>,
+    #[serde(flatten)]
+    pub stamps: Stamps,
     pub delete_time: Option<chrono::DateTime<chrono::Utc>>,
-    pub revision: i64,
 }
 
 impl Organization {

@@ -17,6 +17,7 @@ use super::names::{
 };
 use super::project::{Indicator, OutcomeKind, Project};
 use super::validate::{self, CheckAll, Checked, MAX_TEXT, Violations};
+use super::version::Stamps;
 use crate::error::{Error, FieldViolation, Result};
 
 code_enum! {
@@ -205,9 +206,8 @@ pub struct OutcomeReport {
     pub submit_time: Option<DateTime<Utc>>,
     pub reviewer: String,
     pub review_time: Option<DateTime<Utc>>,
-    pub create_time: DateTime<Utc>,
-    pub update_time: DateTime<Utc>,
-    pub revision: i64,
+    #[serde(flatten)]
+    pub stamps: Stamps,
     /// Live outcomes (read with the report).
     pub outcome_count: i64,
 }
@@ -473,10 +473,9 @@ pub struct Outcome {
     pub fields: OutcomeFields,
     /// The fiscal year of its date (`None` without a date).
     pub fiscal_year: Option<i32>,
-    pub create_time: DateTime<Utc>,
-    pub update_time: DateTime<Utc>,
+    #[serde(flatten)]
+    pub stamps: Stamps,
     pub delete_time: Option<DateTime<Utc>>,
-    pub revision: i64,
 }
 
 impl Outcome {

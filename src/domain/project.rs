@@ -9,6 +9,7 @@ use super::grant::Grant;
 use super::names::{IndicatorName, ProjectName, ResourceName, TipRecommendationName};
 use super::pillar::Pillar;
 use super::validate::{self, CheckAll, Checked, MAX_TEXT, Violations};
+use super::version::Stamps;
 use crate::error::{Error, FieldViolation, Result};
 
 code_enum! {
@@ -97,9 +98,8 @@ pub struct Project {
     pub grant_id: String,
     pub fields: ProjectFields,
     pub state: ProjectState,
-    pub create_time: DateTime<Utc>,
-    pub update_time: DateTime<Utc>,
-    pub revision: i64,
+    #[serde(flatten)]
+    pub stamps: Stamps,
 }
 
 impl Project {
@@ -384,10 +384,9 @@ pub struct Indicator {
     pub grant_id: String,
     pub project_id: String,
     pub fields: IndicatorFields,
-    pub create_time: DateTime<Utc>,
-    pub update_time: DateTime<Utc>,
+    #[serde(flatten)]
+    pub stamps: Stamps,
     pub delete_time: Option<DateTime<Utc>>,
-    pub revision: i64,
 }
 
 impl Indicator {

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::names::FundingAccountName;
 use super::validate::{self, CheckAll};
+use super::version::Stamps;
 use crate::error::{FieldViolation, Result};
 
 /// The fields a caller sets on a funding account.
@@ -22,10 +23,9 @@ pub struct FundingAccount {
     pub code: String,
     #[serde(flatten)]
     pub fields: FundingAccountFields,
-    pub create_time: chrono::DateTime<chrono::Utc>,
-    pub update_time: chrono::DateTime<chrono::Utc>,
+    #[serde(flatten)]
+    pub stamps: Stamps,
     pub delete_time: Option<chrono::DateTime<chrono::Utc>>,
-    pub revision: i64,
 }
 
 impl FundingAccount {

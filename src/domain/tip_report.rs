@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::names::{TipRankingName, TipRecommendationName};
 use super::pillar::Pillar;
 use super::validate::{self, CheckAll};
+use super::version::Stamps;
 use crate::error::{FieldViolation, Result};
 
 /// The year of the first TIP Report.
@@ -43,9 +44,8 @@ pub struct TipRanking {
     pub report_year: i32,
     #[serde(flatten)]
     pub fields: TipRankingFields,
-    pub create_time: chrono::DateTime<chrono::Utc>,
-    pub update_time: chrono::DateTime<chrono::Utc>,
-    pub revision: i64,
+    #[serde(flatten)]
+    pub stamps: Stamps,
 }
 
 impl TipRanking {
@@ -72,10 +72,9 @@ pub struct TipRecommendation {
     pub report_year: i32,
     pub pillar: Pillar,
     pub text: String,
-    pub create_time: chrono::DateTime<chrono::Utc>,
-    pub update_time: chrono::DateTime<chrono::Utc>,
+    #[serde(flatten)]
+    pub stamps: Stamps,
     pub delete_time: Option<chrono::DateTime<chrono::Utc>>,
-    pub revision: i64,
 }
 
 impl TipRecommendation {

@@ -211,34 +211,36 @@ pub fn optional_text(field: &str, value: &str, max: usize) -> Result<String, Fie
 
 /// An ISO 3166-1 alpha-2 code in shape (existence is checked by the store).
 pub fn country_code(field: &str, value: &str) -> Result<String, FieldViolation> {
-    let code = value.trim().to_ascii_uppercase();
-    if code.len() == 2 && code.chars().all(|c| c.is_ascii_uppercase()) {
-        Ok(code)
-    } else if code.is_empty() {
-        Err(FieldViolation::new(field, "is required"))
-    } else {
-        Err(FieldViolation::new(
-            field,
-            format!("{value:?} is not an ISO 3166-1 alpha-2 code such as \"HT\""),
-        ))
-    }
+    letter_code(field, value, 2..=2, || {
+        format!("{value:?} is not an ISO 3166-1 alpha-2 code such as \"HT\"")
+    })
 }
 
 /// A region code in shape, e.g. "WHA" (existence is checked by the store).
 pub fn region_code(field: &str, value: &str) -> Result<String, FieldViolation> {
+    letter_code(field, value, 2..=8, || {
+        format!(
+            "{} is not a region code such as \"WHA\"",
+            super::names::excerpt(value)
+        )
+    })
+}
+
+/// A code of `lengths` upper-case ASCII letters (trimmed and upper-cased first);
+/// `not_a_code` says why another non-empty value is refused.
+fn letter_code(
+    field: &str,
+    value: &str,
+    lengths: std::ops::RangeInclusive<usize>,
+    not_a_code: impl FnOnce() -> String,
+) -> Result<String, FieldViolation> {
     let code = value.trim().to_ascii_uppercase();
-    if (2..=8).contains(&code.len()) && code.chars().all(|c| c.is_ascii_uppercase()) {
+    if lengths.contains(&code.len()) && code.chars().all(|c| c.is_ascii_uppercase()) {
         Ok(code)
     } else if code.is_empty() {
         Err(FieldViolation::new(field, "is required"))
     } else {
-        Err(FieldViolation::new(
-            field,
-            format!(
-                "{} is not a region code such as \"WHA\"",
-                super::names::excerpt(value)
-            ),
-        ))
+        Err(FieldViolation::new(field, not_a_code()))
     }
 }
 

@@ -3,8 +3,40 @@
 //! is ABORTED. A soft-deleted record takes no more changes.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, FieldViolation, Result};
+
+/// The bookkeeping every versioned record carries: when it was created and
+/// last changed, and its revision (its etag). Records hold it flattened
+/// (`#[serde(flatten)] pub stamps: Stamps`), so their JSON keeps the three
+/// fields at the top level. A soft-deletable record keeps its own `delete_time`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamps {
+    pub create_time: DateTime<Utc>,
+    pub update_time: DateTime<Utc>,
+    pub revision: i64,
+}
+
+impl Stamps {
+    /// The stamps of a record created at `time`: revision 1.
+    pub fn new(time: DateTime<Utc>) -> Stamps {
+        Stamps {
+            create_time: time,
+            update_time: time,
+            revision: 1,
+        }
+    }
+
+    /// The stamps of the next revision, changed at `time`.
+    pub fn next(self, time: DateTime<Utc>) -> Stamps {
+        Stamps {
+            update_time: time,
+            revision: self.revision + 1,
+            ..self
+        }
+    }
+}
 
 /// Whether a record that a request refers to exists and is live: a fact the
 /// store answers, so the rule about it is decided here and the api names the field.
@@ -87,7 +119,7 @@ pub trait Versioned: Sized {
     }
 }
 
-/// Implements [`Versioned`] from a record's `revision` and `delete_time`
+/// Implements [`Versioned`] from a record's `stamps` and `delete_time`
 /// fields and its `resource_name()`.
 macro_rules! versioned {
     ($($record:ty => $what:literal),+ $(,)?) => {
@@ -100,7 +132,7 @@ macro_rules! versioned {
                 }
 
                 fn revision(&self) -> i64 {
-                    self.revision
+                    self.stamps.revision
                 }
 
                 fn delete_time(&self) -> Option<DateTime<Utc>> {

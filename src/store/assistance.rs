@@ -16,7 +16,7 @@ use sea_orm::{
 };
 
 use super::entities::{assistance_cases, disbursements, fund_allocations, fund_years};
-use super::{Keyset, Page, Store, Tx, decode_code, new_id, now, to_json_column};
+use super::{Keyset, Page, Stamped, Store, Tx, decode_code, new_id, now, to_json_column};
 use crate::domain::access::Scope;
 use crate::domain::assistance::{
     AssistanceCase, CaseState, CaseUrgency, Disbursement, FundAllocation, FundYear, Need,
@@ -24,7 +24,7 @@ use crate::domain::assistance::{
 };
 use crate::domain::money::Cents;
 use crate::domain::names::{AssistanceCaseName, FundAllocationName};
-use crate::domain::version;
+use crate::domain::version::{self, Stamps};
 use crate::error::{Error, Result};
 
 /// Which cases to list.
@@ -61,12 +61,6 @@ pub struct KeysInUse {
     pub key_ids: Vec<String>,
 }
 
-fn case_not_found(name: &AssistanceCaseName) -> Error {
-    Error::NotFound {
-        resource: name.to_string(),
-    }
-}
-
 fn sealed_of(row: &assistance_cases::Model) -> SealedPersonalData {
     let values = [
         (PersonalField::FullName, &row.full_name_sealed),
@@ -92,6 +86,7 @@ fn case_to_domain(row: assistance_cases::Model) -> Result<AssistanceCase> {
         .map(|(field, _)| field)
         .collect();
     Ok(AssistanceCase {
+        stamps: row.stamps(),
         case_number: row.case_number,
         fiscal_year: row.fiscal_year,
         referring_organization_id: row.referring_organization_id,
@@ -125,9 +120,6 @@ fn case_to_domain(row: assistance_cases::Model) -> Result<AssistanceCase> {
         reviewer: row.reviewer,
         decider: row.decider,
         personal_data_fields,
-        create_time: row.create_time,
-        update_time: row.update_time,
-        revision: row.revision,
         id,
     })
 }
@@ -186,7 +178,10 @@ async fn find_case(
     if lock {
         select = select.lock_exclusive();
     }
-    select.one(conn).await?.ok_or_else(|| case_not_found(name))
+    select
+        .one(conn)
+        .await?
+        .ok_or_else(|| Error::not_found(name))
 }
 
 impl Store {
@@ -280,9 +275,7 @@ impl Store {
             .one(&self.db)
             .await?
             .map(allocation_to_domain)
-            .ok_or_else(|| Error::NotFound {
-                resource: name.to_string(),
-            })
+            .ok_or_else(|| Error::not_found(name))
     }
 
     /// A page of allocations, oldest first, of one fiscal year or all.
@@ -357,8 +350,6 @@ fn case_columns(case: &AssistanceCase, row: &mut assistance_cases::ActiveModel) 
     row.requested_amount = Set(case.requested().0);
     row.approved_amount = Set(case.approved().0);
     row.paid_amount = Set(case.paid().0);
-    row.update_time = Set(case.update_time);
-    row.revision = Set(case.revision);
     Ok(())
 }
 
@@ -494,7 +485,6 @@ impl Tx {
         referral_time: DateTime<Utc>,
         sealed: &SealedPersonalData,
     ) -> Result<AssistanceCase> {
-        let time = now();
         let case = AssistanceCase {
             id,
             case_number,
@@ -517,9 +507,7 @@ impl Tx {
             reviewer: String::new(),
             decider: String::new(),
             personal_data_fields: sealed.values.iter().map(|(field, _)| *field).collect(),
-            create_time: time,
-            update_time: time,
-            revision: 1,
+            stamps: Stamps::new(now()),
         };
         let mut row = assistance_cases::ActiveModel {
             id: Set(case.id.clone()),
@@ -528,8 +516,7 @@ impl Tx {
             referring_organization_id: Set(case.referring_organization_id.clone()),
             referral_time: Set(case.referral_time),
             referrer: Set(case.referrer.clone()),
-            create_time: Set(case.create_time),
-            ..Default::default()
+            ..Stamped::created(case.stamps)
         };
         case_columns(&case, &mut row)?;
         sealed_columns(sealed, &mut row);
@@ -548,7 +535,7 @@ impl Tx {
         etag: Option<i64>,
     ) -> Result<AssistanceCase> {
         let case = case_to_domain(find_case(&self.txn, scope, name, true).await?)?;
-        version::check_etag(&case.resource_name(), case.revision, etag)?;
+        version::check_etag(&case.resource_name(), case.stamps.revision, etag)?;
         Ok(case)
     }
 
@@ -558,20 +545,18 @@ impl Tx {
         Ok(sealed_of(&row))
     }
 
-    /// Saves `after` over `before`, moving the revision, and records the change. `sealed`
-    /// replaces the personal data when given. `fund` is the locked fund after the change, when money moved.
-    pub async fn save_assistance_case(
-        &mut self,
+    /// Writes `after` over `before` with the next revision; `sealed` replaces the personal
+    /// data when given.
+    async fn write_case(
+        &self,
         before: &AssistanceCase,
         mut after: AssistanceCase,
         sealed: Option<&SealedPersonalData>,
-        fund: Option<&FundYear>,
     ) -> Result<AssistanceCase> {
-        after.update_time = now();
-        after.revision = before.revision + 1;
+        after.stamps = before.stamps.next(now());
         let mut row = assistance_cases::ActiveModel {
             id: Unchanged(before.id.clone()),
-            ..Default::default()
+            ..Stamped::revised(after.stamps)
         };
         case_columns(&after, &mut row)?;
         if let Some(sealed) = sealed {
@@ -580,6 +565,19 @@ impl Tx {
             after.personal_data_fields.sort();
         }
         row.update(&self.txn).await?;
+        Ok(after)
+    }
+
+    /// Saves `after` over `before`, moving the revision, and records the change. `sealed`
+    /// replaces the personal data when given. `fund` is the locked fund after the change, when money moved.
+    pub async fn save_assistance_case(
+        &mut self,
+        before: &AssistanceCase,
+        after: AssistanceCase,
+        sealed: Option<&SealedPersonalData>,
+        fund: Option<&FundYear>,
+    ) -> Result<AssistanceCase> {
+        let after = self.write_case(before, after, sealed).await?;
         if let Some(fund) = fund {
             self.save_fund_year(fund).await?;
         }
@@ -591,7 +589,7 @@ impl Tx {
     pub async fn create_disbursement(
         &mut self,
         before: &AssistanceCase,
-        mut after: AssistanceCase,
+        after: AssistanceCase,
         payment: NewDisbursement,
         fund: &FundYear,
     ) -> Result<(Disbursement, AssistanceCase)> {
@@ -619,14 +617,7 @@ impl Tx {
         }
         .insert(&self.txn)
         .await?;
-        after.update_time = now();
-        after.revision = before.revision + 1;
-        let mut row = assistance_cases::ActiveModel {
-            id: Unchanged(before.id.clone()),
-            ..Default::default()
-        };
-        case_columns(&after, &mut row)?;
-        row.update(&self.txn).await?;
+        let after = self.write_case(before, after, None).await?;
         self.save_fund_year(fund).await?;
         let mut view = crate::domain::audit::Audited::audit_view(&disbursement)?;
         if let Some(map) = view.as_object_mut() {

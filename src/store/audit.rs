@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    QueryOrder, QuerySelect,
 };
 
 use super::entities::{audit_events, audit_head};
@@ -54,12 +54,12 @@ pub(super) async fn append(txn: &DatabaseTransaction, events: Vec<PendingEvent>)
         rows.push(audit_events::ActiveModel {
             sequence: Set(linked.sequence),
             event_time: Set(linked.event_time),
-            actor: Set(linked.actor),
-            actor_role: Set(linked.actor_role),
-            method: Set(linked.method),
-            resource: Set(linked.resource),
-            request_id: Set(linked.request_id),
-            diff: Set(linked.diff),
+            actor: Set(linked.body.actor),
+            actor_role: Set(linked.body.actor_role),
+            method: Set(linked.body.method),
+            resource: Set(linked.body.resource),
+            request_id: Set(linked.body.request_id),
+            diff: Set(linked.body.diff),
             previous_hash: Set(linked.previous_hash),
             hash: Set(linked.hash),
         });
@@ -78,12 +78,14 @@ fn to_domain(row: audit_events::Model) -> AuditEvent {
     AuditEvent {
         sequence: row.sequence,
         event_time: row.event_time,
-        actor: row.actor,
-        actor_role: row.actor_role,
-        method: row.method,
-        resource: row.resource,
-        request_id: row.request_id,
-        diff: row.diff,
+        body: PendingEvent {
+            actor: row.actor,
+            actor_role: row.actor_role,
+            method: row.method,
+            resource: row.resource,
+            request_id: row.request_id,
+            diff: row.diff,
+        },
         previous_hash: row.previous_hash,
         hash: row.hash,
     }
@@ -129,18 +131,7 @@ impl Store {
         &self,
         anchor: Option<(i64, String)>,
     ) -> Result<ChainVerification> {
-        let snapshot = match self.backend() {
-            sea_orm::DatabaseBackend::Postgres => {
-                self.db
-                    .begin_with_config(
-                        Some(sea_orm::IsolationLevel::RepeatableRead),
-                        Some(sea_orm::AccessMode::ReadOnly),
-                    )
-                    .await?
-            }
-            // A SQLite read transaction sees one snapshot (WAL) from its first read.
-            _ => self.db.begin().await?,
-        };
+        let snapshot = self.snapshot().await?;
         let head = audit_head::Entity::find_by_id(1)
             .one(&snapshot)
             .await?

@@ -16,7 +16,7 @@ use super::entities::{
     countries, grant_revisions, grants, indicators, obligations, project_countries,
     project_pillars, projects,
 };
-use super::{Keyset, Page, Store, Tx, decode_code, new_id, now};
+use super::{Keyset, Page, Stamped, Store, Tx, decode_code, new_id, now};
 use crate::domain::access::Scope;
 use crate::domain::audit::Audited;
 use crate::domain::grant::{
@@ -26,7 +26,7 @@ use crate::domain::grant::{
 use crate::domain::money::Cents;
 use crate::domain::names::{GrantName, ObligationName, ProjectName};
 use crate::domain::pillar::Pillar;
-use crate::domain::version;
+use crate::domain::version::{self, Stamps};
 use crate::error::{Error, Result};
 
 /// What to list.
@@ -83,12 +83,6 @@ pub(super) fn within_scope<E: EntityTrait>(
     }
 }
 
-fn not_found(id: &str) -> Error {
-    Error::NotFound {
-        resource: GrantName::new(id).to_string(),
-    }
-}
-
 fn obligation_to_domain(row: obligations::Model) -> Result<Obligation> {
     let kind = decode_code::<ObligationKind>("obligations.kind", &row.id, &row.kind)?;
     Ok(Obligation {
@@ -135,11 +129,26 @@ fn to_domain(row: grants::Model, obligations: &[Obligation]) -> Result<Grant> {
         state: decode_code::<GrantState>("grants.state", &row.id, &row.state)?,
         state_reason: row.state_reason.clone(),
         totals: grant::totals(&own)?,
-        create_time: row.create_time,
-        update_time: row.update_time,
-        revision: row.revision,
+        stamps: row.stamps(),
         id: row.id,
     })
+}
+
+/// The columns of `grant` that may change after its creation (its terms but the award
+/// number and the grantee, and its state), over `key` (the row's key and stamps).
+fn changing_columns(grant: &Grant, key: grants::ActiveModel) -> grants::ActiveModel {
+    grants::ActiveModel {
+        title: Set(grant.terms.title.clone()),
+        instrument: Set(grant.terms.instrument.code().into()),
+        approach: Set(grant.terms.approach.code().into()),
+        start_date: Set(grant.terms.start_date),
+        end_date: Set(grant.terms.end_date),
+        reporting_cadence: Set(grant.terms.reporting_cadence.code().into()),
+        program_officer: Set(grant.terms.program_officer.clone()),
+        state: Set(grant.state.code().into()),
+        state_reason: Set(grant.state_reason.clone()),
+        ..key
+    }
 }
 
 /// The obligations of some grants, in recording order.
@@ -180,7 +189,7 @@ pub(super) async fn require_visible(
         .one(conn)
         .await?
         .map(|_| ())
-        .ok_or_else(|| not_found(id))
+        .ok_or_else(|| Error::not_found(GrantName::new(id)))
 }
 
 /// One grant with its obligations, in one query (a left join): one round trip, not two.
@@ -199,7 +208,9 @@ async fn find(conn: &impl ConnectionTrait, scope: &Scope, id: &str) -> Result<Gr
         .all(conn)
         .await?
         .into_iter();
-    let (row, first) = rows.next().ok_or_else(|| not_found(id))?;
+    let (row, first) = rows
+        .next()
+        .ok_or_else(|| Error::not_found(GrantName::new(id)))?;
     let obligations = first
         .into_iter()
         .chain(rows.filter_map(|(_, obligation)| obligation))
@@ -314,9 +325,7 @@ impl Store {
             .filter(obligations::Column::GrantId.eq(name.grant.as_str()))
             .one(&self.db)
             .await?
-            .ok_or_else(|| Error::NotFound {
-                resource: name.to_string(),
-            })
+            .ok_or_else(|| Error::not_found(name))
             .and_then(obligation_to_domain)
     }
 
@@ -421,10 +430,10 @@ impl Tx {
             .lock_exclusive()
             .one(&self.txn)
             .await?
-            .ok_or_else(|| not_found(id))?;
+            .ok_or_else(|| Error::not_found(GrantName::new(id)))?;
         let obligations = obligations_of(&self.txn, std::slice::from_ref(&row.id)).await?;
         let grant = to_domain(row, &obligations)?;
-        version::check_etag(&grant.resource_name(), grant.revision, etag)?;
+        version::check_etag(&grant.resource_name(), grant.stamps.revision, etag)?;
         Ok((grant, obligations))
     }
 
@@ -518,36 +527,21 @@ impl Tx {
 
     /// Creates a grant in DRAFT, revision 1.
     pub async fn create_grant(&mut self, terms: GrantTerms) -> Result<Grant> {
-        let time = now();
         let grant = Grant {
             id: new_id(),
             terms,
             state: GrantState::Draft,
             state_reason: String::new(),
             totals: Vec::new(),
-            create_time: time,
-            update_time: time,
-            revision: 1,
+            stamps: Stamps::new(now()),
         };
-        grants::ActiveModel {
+        let key = grants::ActiveModel {
             id: Set(grant.id.clone()),
             award_number: Set(grant.terms.award_number.clone()),
-            title: Set(grant.terms.title.clone()),
             organization_id: Set(grant.terms.organization_id.clone()),
-            instrument: Set(grant.terms.instrument.code().into()),
-            approach: Set(grant.terms.approach.code().into()),
-            start_date: Set(grant.terms.start_date),
-            end_date: Set(grant.terms.end_date),
-            reporting_cadence: Set(grant.terms.reporting_cadence.code().into()),
-            program_officer: Set(grant.terms.program_officer.clone()),
-            state: Set(grant.state.code().into()),
-            state_reason: Set(String::new()),
-            create_time: Set(time),
-            update_time: Set(time),
-            revision: Set(1),
-        }
-        .insert(&self.txn)
-        .await?;
+            ..Stamped::created(grant.stamps)
+        };
+        changing_columns(&grant, key).insert(&self.txn).await?;
         self.write_revision(&grant).await?;
         self.audit(&grant.resource_name(), None, Some(&grant))?;
         Ok(grant)
@@ -556,25 +550,13 @@ impl Tx {
     /// Saves `after` over `before` (terms, state, money), moves the revision and records it.
     /// `audit`: whether this change is the call's audit event (an obligation records its own).
     async fn save_grant(&mut self, before: &Grant, mut after: Grant, audit: bool) -> Result<Grant> {
-        after.update_time = now();
-        after.revision = before.revision + 1;
+        after.stamps = before.stamps.next(now());
         // The row is locked and known: update it by key, without reading it again.
-        let mut row = grants::ActiveModel {
+        let key = grants::ActiveModel {
             id: Unchanged(before.id.clone()),
-            ..Default::default()
+            ..Stamped::revised(after.stamps)
         };
-        row.title = Set(after.terms.title.clone());
-        row.instrument = Set(after.terms.instrument.code().into());
-        row.approach = Set(after.terms.approach.code().into());
-        row.start_date = Set(after.terms.start_date);
-        row.end_date = Set(after.terms.end_date);
-        row.reporting_cadence = Set(after.terms.reporting_cadence.code().into());
-        row.program_officer = Set(after.terms.program_officer.clone());
-        row.state = Set(after.state.code().into());
-        row.state_reason = Set(after.state_reason.clone());
-        row.update_time = Set(after.update_time);
-        row.revision = Set(after.revision);
-        row.update(&self.txn).await?;
+        changing_columns(&after, key).update(&self.txn).await?;
         self.write_revision(&after).await?;
         if audit {
             self.audit(&after.resource_name(), Some(before), Some(&after))?;
@@ -587,8 +569,8 @@ impl Tx {
             .map_err(|error| Error::Internal(format!("grant snapshot: {error}")))?;
         grant_revisions::ActiveModel {
             grant_id: Set(grant.id.clone()),
-            revision: Set(grant.revision),
-            revision_time: Set(grant.update_time),
+            revision: Set(grant.stamps.revision),
+            revision_time: Set(grant.stamps.update_time),
             actor: Set(self.call.actor.resource_name()),
             method: Set(self.call.method.clone()),
             terms: Set(terms),

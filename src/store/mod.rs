@@ -20,6 +20,7 @@ mod pool_stats;
 pub mod projects;
 mod reference;
 pub mod reports;
+mod stamps;
 pub mod tip_report;
 pub mod tokens;
 
@@ -40,6 +41,7 @@ use crate::secret::{self, ExposeSecret, SecretString, split_url_password};
 use crate::settings::DatabaseSettings;
 
 pub use audit::ChainVerification;
+use stamps::{SoftDeletable, Stamped};
 
 /// What a write call is: who, which method, which request id. Audit events are made from it.
 #[derive(Debug, Clone)]
@@ -220,6 +222,23 @@ impl Store {
             txn,
             call: call.clone(),
             events: Vec::new(),
+        })
+    }
+
+    /// Opens one read-only snapshot: every read in it sees the database as it
+    /// was at once (reports, exports, the audit chain check). Roll it back when done.
+    async fn snapshot(&self) -> Result<DatabaseTransaction> {
+        Ok(match self.backend() {
+            DatabaseBackend::Postgres => {
+                self.db
+                    .begin_with_config(
+                        Some(sea_orm::IsolationLevel::RepeatableRead),
+                        Some(sea_orm::AccessMode::ReadOnly),
+                    )
+                    .await?
+            }
+            // A SQLite read transaction (on the query-only pool) sees one WAL snapshot from its first read.
+            _ => self.db.begin().await?,
         })
     }
 

@@ -7,11 +7,11 @@ use sea_orm::{
 };
 
 use super::entities::organizations;
-use super::{Keyset, Page, Store, Tx, decode_code, new_id, now};
+use super::{Keyset, Page, SoftDeletable, Stamped, Store, Tx, decode_code, new_id, now};
 use crate::domain::access::Scope;
 use crate::domain::names::OrganizationName;
 use crate::domain::organization::{Identifier, Organization, OrganizationFields, OrganizationKind};
-use crate::domain::version::{Presence, Versioned};
+use crate::domain::version::{Presence, Stamps, Versioned};
 use crate::error::{Error, Result};
 
 /// What to list.
@@ -31,12 +31,14 @@ fn scoped(scope: &Scope) -> Select<organizations::Entity> {
 }
 
 fn to_domain(row: organizations::Model) -> Result<Organization> {
+    let stamps = row.stamps();
     let identifiers: Vec<Identifier> =
         serde_json::from_value(row.identifiers).map_err(|error| {
             Error::Internal(format!("organizations.identifiers of {}: {error}", row.id))
         })?;
     let kind: OrganizationKind = decode_code("organizations.kind", &row.id, &row.kind)?;
     Ok(Organization {
+        stamps,
         id: row.id,
         fields: OrganizationFields {
             display_name: row.display_name,
@@ -44,17 +46,8 @@ fn to_domain(row: organizations::Model) -> Result<Organization> {
             country_code: row.country_code,
             identifiers,
         },
-        create_time: row.create_time,
-        update_time: row.update_time,
         delete_time: row.delete_time,
-        revision: row.revision,
     })
-}
-
-fn not_found(id: &str) -> Error {
-    Error::NotFound {
-        resource: OrganizationName::new(id).to_string(),
-    }
 }
 
 async fn find(
@@ -66,7 +59,7 @@ async fn find(
         .filter(organizations::Column::Id.eq(id))
         .one(conn)
         .await?
-        .ok_or_else(|| not_found(id))
+        .ok_or_else(|| Error::not_found(OrganizationName::new(id)))
 }
 
 impl Store {
@@ -112,17 +105,13 @@ impl Tx {
         &mut self,
         fields: OrganizationFields,
     ) -> Result<Organization> {
-        let time = now();
         let row = organizations::ActiveModel {
             id: Set(new_id()),
             display_name: Set(fields.display_name.clone()),
             kind: Set(fields.kind.code().to_string()),
             country_code: Set(fields.country_code.clone()),
             identifiers: Set(super::to_json_column(&fields.identifiers)?),
-            create_time: Set(time),
-            update_time: Set(time),
-            delete_time: Set(None),
-            revision: Set(1),
+            ..Stamped::created(Stamps::new(now()))
         }
         .insert(&self.txn)
         .await?;
@@ -148,16 +137,14 @@ impl Tx {
         current: Organization,
         fields: OrganizationFields,
     ) -> Result<Organization> {
-        let mut row = organizations::ActiveModel {
+        let row = organizations::ActiveModel {
             id: Unchanged(current.id.clone()),
-            ..Default::default()
+            display_name: Set(fields.display_name.clone()),
+            kind: Set(fields.kind.code().to_string()),
+            country_code: Set(fields.country_code.clone()),
+            identifiers: Set(super::to_json_column(&fields.identifiers)?),
+            ..Stamped::revised(current.stamps.next(now()))
         };
-        row.display_name = Set(fields.display_name.clone());
-        row.kind = Set(fields.kind.code().to_string());
-        row.country_code = Set(fields.country_code.clone());
-        row.identifiers = Set(super::to_json_column(&fields.identifiers)?);
-        row.update_time = Set(now());
-        row.revision = Set(current.revision + 1);
         let updated = to_domain(row.update(&self.txn).await?)?;
         self.audit(
             &updated.resource_name(),
@@ -169,16 +156,13 @@ impl Tx {
 
     /// Soft-deletes `current`.
     pub async fn delete_organization(&mut self, current: Organization) -> Result<Organization> {
-        let time = now();
-        let mut row = organizations::ActiveModel {
+        let stamps = current.stamps.next(now());
+        let row = organizations::ActiveModel {
             id: Unchanged(current.id.clone()),
-            ..Default::default()
+            ..SoftDeletable::saved(stamps, true)
         };
-        row.delete_time = Set(Some(time));
-        row.update_time = Set(time);
-        row.revision = Set(current.revision + 1);
         let deleted = to_domain(row.update(&self.txn).await?)?;
-        self.audit_delete(&deleted.resource_name(), time);
+        self.audit_delete(&deleted.resource_name(), stamps.update_time);
         Ok(deleted)
     }
 }

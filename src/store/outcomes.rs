@@ -14,14 +14,14 @@ use sea_orm::{
 };
 
 use super::entities::{grants, indicators, milestones, outcome_reports, outcomes, projects};
-use super::{Keyset, Page, Store, Tx, decode_code, new_id, now, to_json_column};
+use super::{Keyset, Page, Stamped, Store, Tx, decode_code, new_id, now, to_json_column};
 use crate::domain::access::Scope;
 use crate::domain::names::{MilestoneName, OutcomeName, OutcomeReportName, ProjectName};
 use crate::domain::outcome::{
     Milestone, Outcome, OutcomeFields, OutcomeReport, OutcomeReportState, ScheduledPeriod,
 };
 use crate::domain::project::{Indicator, OutcomeKind, Project};
-use crate::domain::version::{self, Versioned};
+use crate::domain::version::{self, Stamps, Versioned};
 use crate::error::{Error, Result};
 
 /// Which reports to list.
@@ -82,14 +82,9 @@ pub struct AcceptedActual {
     pub milestone_id: Option<String>,
 }
 
-fn report_not_found(name: &OutcomeReportName) -> Error {
-    Error::NotFound {
-        resource: name.to_string(),
-    }
-}
-
 fn report_to_domain(row: outcome_reports::Model, outcome_count: i64) -> Result<OutcomeReport> {
     Ok(OutcomeReport {
+        stamps: row.stamps(),
         state: decode_code("outcome_reports.state", &row.id, &row.state)?,
         grant_id: row.grant_id,
         project_id: row.project_id,
@@ -103,9 +98,6 @@ fn report_to_domain(row: outcome_reports::Model, outcome_count: i64) -> Result<O
         submit_time: row.submit_time,
         reviewer: row.reviewer,
         review_time: row.review_time,
-        create_time: row.create_time,
-        update_time: row.update_time,
-        revision: row.revision,
         outcome_count,
         id: row.id,
     })
@@ -116,6 +108,7 @@ pub(super) fn outcome_to_domain(
     report: &OutcomeReportName,
 ) -> Result<Outcome> {
     Ok(Outcome {
+        stamps: row.stamps(),
         grant_id: report.grant.clone(),
         project_id: report.project.clone(),
         report_id: row.report_id,
@@ -134,10 +127,7 @@ pub(super) fn outcome_to_domain(
             milestone_id: row.milestone_id,
         },
         fiscal_year: row.fiscal_year,
-        create_time: row.create_time,
-        update_time: row.update_time,
         delete_time: row.delete_time,
-        revision: row.revision,
         id: row.id,
     })
 }
@@ -221,11 +211,11 @@ async fn find_report(
     let row = select
         .one(conn)
         .await?
-        .ok_or_else(|| report_not_found(name))?;
+        .ok_or_else(|| Error::not_found(name))?;
     with_counts(conn, vec![row])
         .await?
         .pop()
-        .ok_or_else(|| report_not_found(name))
+        .ok_or_else(|| Error::not_found(name))
 }
 
 /// Outcome counts and acceptance of milestones, for the milestones of a page.
@@ -334,9 +324,7 @@ impl Store {
             .filter(outcomes::Column::ReportId.eq(name.report.as_str()))
             .one(&self.db)
             .await?
-            .ok_or_else(|| Error::NotFound {
-                resource: name.to_string(),
-            })
+            .ok_or_else(|| Error::not_found(name))
             .and_then(|row| outcome_to_domain(row, &report))
     }
 
@@ -548,15 +536,11 @@ async fn find_milestone(conn: &impl ConnectionTrait, name: &MilestoneName) -> Re
     let row = milestones::Entity::find_by_id(name.milestone.as_str())
         .one(conn)
         .await?
-        .ok_or_else(|| Error::NotFound {
-            resource: name.to_string(),
-        })?;
+        .ok_or_else(|| Error::not_found(name))?;
     milestones_with_counts(conn, vec![row])
         .await?
         .pop()
-        .ok_or_else(|| Error::NotFound {
-            resource: name.to_string(),
-        })
+        .ok_or_else(|| Error::not_found(name))
 }
 
 /// The columns of a new outcome row.
@@ -566,7 +550,6 @@ fn outcome_row(
     fields: &OutcomeFields,
     fiscal_year: Option<i32>,
 ) -> Result<outcomes::ActiveModel> {
-    let time = now();
     Ok(outcomes::ActiveModel {
         id: Set(id),
         report_id: Set(report.id.clone()),
@@ -581,10 +564,7 @@ fn outcome_row(
         evidence_uri: Set(fields.evidence_uri.clone()),
         indicator_id: Set(fields.indicator_id.clone()),
         milestone_id: Set(fields.milestone_id.clone()),
-        create_time: Set(time),
-        update_time: Set(time),
-        delete_time: Set(None),
-        revision: Set(1),
+        ..Stamped::created(Stamps::new(now()))
     })
 }
 
@@ -600,7 +580,7 @@ impl Tx {
         etag: Option<i64>,
     ) -> Result<OutcomeReport> {
         let report = find_report(&self.txn, scope, name, true).await?;
-        version::check_etag(&report.resource_name(), report.revision, etag)?;
+        version::check_etag(&report.resource_name(), report.stamps.revision, etag)?;
         Ok(report)
     }
 
@@ -625,7 +605,6 @@ impl Tx {
         period: &ScheduledPeriod,
         narrative: String,
     ) -> Result<OutcomeReport> {
-        let time = now();
         let row = outcome_reports::ActiveModel {
             id: Set(new_id()),
             grant_id: Set(project.grant_id.clone()),
@@ -641,9 +620,7 @@ impl Tx {
             submit_time: Set(None),
             reviewer: Set(String::new()),
             review_time: Set(None),
-            create_time: Set(time),
-            update_time: Set(time),
-            revision: Set(1),
+            ..Stamped::created(Stamps::new(now()))
         }
         .insert(&self.txn)
         .await?;
@@ -658,8 +635,7 @@ impl Tx {
         current: &OutcomeReport,
         mut after: OutcomeReport,
     ) -> Result<OutcomeReport> {
-        after.update_time = now();
-        after.revision = current.revision + 1;
+        after.stamps = current.stamps.next(now());
         outcome_reports::ActiveModel {
             id: Unchanged(current.id.clone()),
             period_start_date: Set(after.period_start_date),
@@ -672,9 +648,7 @@ impl Tx {
             submit_time: Set(after.submit_time),
             reviewer: Set(after.reviewer.clone()),
             review_time: Set(after.review_time),
-            update_time: Set(after.update_time),
-            revision: Set(after.revision),
-            ..Default::default()
+            ..Stamped::revised(after.stamps)
         }
         .update(&self.txn)
         .await?;
@@ -849,9 +823,13 @@ impl Tx {
             .filter(outcomes::Column::ReportId.eq(report.id.as_str()))
             .one(&self.txn)
             .await?
-            .ok_or_else(|| Error::NotFound {
-                resource: OutcomeName::new(&name.grant, &name.project, &name.report, id)
-                    .to_string(),
+            .ok_or_else(|| {
+                Error::not_found(OutcomeName::new(
+                    &name.grant,
+                    &name.project,
+                    &name.report,
+                    id,
+                ))
             })
             .and_then(|row| outcome_to_domain(row, &name))?;
         outcome.writable(etag)
@@ -866,12 +844,11 @@ impl Tx {
         fiscal_year: Option<i32>,
         delete: bool,
     ) -> Result<Outcome> {
-        let time = now();
         let mut saved = current.clone();
         saved.fields = fields;
         saved.fiscal_year = fiscal_year;
-        saved.update_time = time;
-        saved.revision = current.revision + 1;
+        saved.stamps = current.stamps.next(now());
+        let time = saved.stamps.update_time;
         if delete {
             saved.delete_time = Some(time);
         }
@@ -888,10 +865,8 @@ impl Tx {
             evidence_uri: Set(saved.fields.evidence_uri.clone()),
             indicator_id: Set(saved.fields.indicator_id.clone()),
             milestone_id: Set(saved.fields.milestone_id.clone()),
-            update_time: Set(saved.update_time),
             delete_time: Set(saved.delete_time),
-            revision: Set(saved.revision),
-            ..Default::default()
+            ..Stamped::revised(saved.stamps)
         }
         .update(&self.txn)
         .await?;

@@ -15,7 +15,7 @@ use super::entities::{
     indicators, project_countries, project_pillars, project_recommendations, projects,
 };
 use super::grants::countries_of_region;
-use super::{Keyset, Page, Store, Tx, decode_code, new_id, now};
+use super::{Keyset, Page, SoftDeletable, Stamped, Store, Tx, decode_code, new_id, now};
 use crate::domain::access::Scope;
 use crate::domain::grant::Grant;
 use crate::domain::names::{IndicatorName, ProjectName};
@@ -23,7 +23,7 @@ use crate::domain::pillar::Pillar;
 use crate::domain::project::{
     ActivityKind, Indicator, IndicatorFields, OutcomeKind, Project, ProjectFields, ProjectState,
 };
-use crate::domain::version::{self, Versioned};
+use crate::domain::version::{self, Stamps, Versioned};
 use crate::error::{Error, Result};
 
 /// What to list.
@@ -39,12 +39,6 @@ pub struct ProjectFilter {
 
 pub(super) fn scoped(scope: &Scope) -> Select<projects::Entity> {
     super::grants::within_scope(projects::Entity::find(), projects::Column::GrantId, scope)
-}
-
-fn project_not_found(grant_id: &str, id: &str) -> Error {
-    Error::NotFound {
-        resource: ProjectName::new(grant_id, id).to_string(),
-    }
 }
 
 /// The country, pillar and recommendation rows of some projects, by project id.
@@ -121,6 +115,7 @@ fn to_domain(row: projects::Model, children: &Children) -> Result<Project> {
         .unwrap_or_default();
     recommendation_ids.sort();
     Ok(Project {
+        stamps: row.stamps(),
         state: decode_code::<ProjectState>("projects.state", &row.id, &row.state)?,
         fields: ProjectFields {
             title: row.title,
@@ -134,9 +129,24 @@ fn to_domain(row: projects::Model, children: &Children) -> Result<Project> {
         },
         id: row.id,
         grant_id: row.grant_id,
-        create_time: row.create_time,
-        update_time: row.update_time,
-        revision: row.revision,
+    })
+}
+
+/// The columns of `project` that may change after its creation (its own fields and its
+/// state; its countries, pillars and recommendations are rows of their own), over `key`
+/// (the row's key and stamps).
+fn changing_columns(
+    project: &Project,
+    key: projects::ActiveModel,
+) -> Result<projects::ActiveModel> {
+    Ok(projects::ActiveModel {
+        title: Set(project.fields.title.clone()),
+        summary: Set(project.fields.summary.clone()),
+        start_date: Set(project.fields.start_date),
+        end_date: Set(project.fields.end_date),
+        state: Set(project.state.code().into()),
+        activity_kinds: Set(super::to_json_column(&project.fields.activity_kinds)?),
+        ..key
     })
 }
 
@@ -164,7 +174,7 @@ async fn require_visible(
         .one(conn)
         .await?
         .map(|_| ())
-        .ok_or_else(|| project_not_found(grant_id, id))
+        .ok_or_else(|| Error::not_found(ProjectName::new(grant_id, id)))
 }
 
 pub(super) async fn find(
@@ -183,11 +193,11 @@ pub(super) async fn find(
     let row = select
         .one(conn)
         .await?
-        .ok_or_else(|| project_not_found(grant_id, id))?;
+        .ok_or_else(|| Error::not_found(ProjectName::new(grant_id, id)))?;
     with_children(conn, vec![row])
         .await?
         .pop()
-        .ok_or_else(|| project_not_found(grant_id, id))
+        .ok_or_else(|| Error::not_found(ProjectName::new(grant_id, id)))
 }
 
 pub(super) fn indicator_to_domain(row: indicators::Model, grant_id: &str) -> Result<Indicator> {
@@ -196,6 +206,7 @@ pub(super) fn indicator_to_domain(row: indicators::Model, grant_id: &str) -> Res
     let targets = serde_json::from_value(row.targets.clone())
         .map_err(|error| Error::Internal(format!("indicators.targets of {}: {error}", row.id)))?;
     Ok(Indicator {
+        stamps: row.stamps(),
         grant_id: grant_id.to_string(),
         project_id: row.project_id,
         fields: IndicatorFields {
@@ -205,10 +216,7 @@ pub(super) fn indicator_to_domain(row: indicators::Model, grant_id: &str) -> Res
             baseline: row.baseline,
             targets,
         },
-        create_time: row.create_time,
-        update_time: row.update_time,
         delete_time: row.delete_time,
-        revision: row.revision,
         id: row.id,
     })
 }
@@ -278,9 +286,7 @@ impl Store {
             .filter(indicators::Column::ProjectId.eq(name.project.as_str()))
             .one(&self.db)
             .await?
-            .ok_or_else(|| Error::NotFound {
-                resource: name.to_string(),
-            })
+            .ok_or_else(|| Error::not_found(name))
             .and_then(|row| indicator_to_domain(row, &name.grant))
     }
 
@@ -317,7 +323,7 @@ impl Tx {
         etag: Option<i64>,
     ) -> Result<Project> {
         let project = find(&self.txn, scope, grant_id, id, true).await?;
-        version::check_etag(&project.resource_name(), project.revision, etag)?;
+        version::check_etag(&project.resource_name(), project.stamps.revision, etag)?;
         Ok(project)
     }
 
@@ -374,31 +380,19 @@ impl Tx {
         grant: &Grant,
         fields: ProjectFields,
     ) -> Result<Project> {
-        let time = now();
         let project = Project {
             id: new_id(),
             grant_id: grant.id.clone(),
             fields,
             state: ProjectState::Planned,
-            create_time: time,
-            update_time: time,
-            revision: 1,
+            stamps: Stamps::new(now()),
         };
-        projects::ActiveModel {
+        let key = projects::ActiveModel {
             id: Set(project.id.clone()),
             grant_id: Set(project.grant_id.clone()),
-            title: Set(project.fields.title.clone()),
-            summary: Set(project.fields.summary.clone()),
-            start_date: Set(project.fields.start_date),
-            end_date: Set(project.fields.end_date),
-            state: Set(project.state.code().into()),
-            activity_kinds: Set(super::to_json_column(&project.fields.activity_kinds)?),
-            create_time: Set(time),
-            update_time: Set(time),
-            revision: Set(1),
-        }
-        .insert(&self.txn)
-        .await?;
+            ..Stamped::created(project.stamps)
+        };
+        changing_columns(&project, key)?.insert(&self.txn).await?;
         self.write_children(&project.id, &project.fields).await?;
         self.audit(&project.resource_name(), None, Some(&project))?;
         Ok(project)
@@ -414,21 +408,12 @@ impl Tx {
         let mut saved = current.clone();
         saved.fields = fields;
         saved.state = state;
-        saved.update_time = now();
-        saved.revision = current.revision + 1;
-        let mut row = projects::ActiveModel {
+        saved.stamps = current.stamps.next(now());
+        let key = projects::ActiveModel {
             id: Unchanged(current.id.clone()),
-            ..Default::default()
+            ..Stamped::revised(saved.stamps)
         };
-        row.title = Set(saved.fields.title.clone());
-        row.summary = Set(saved.fields.summary.clone());
-        row.start_date = Set(saved.fields.start_date);
-        row.end_date = Set(saved.fields.end_date);
-        row.state = Set(saved.state.code().into());
-        row.activity_kinds = Set(super::to_json_column(&saved.fields.activity_kinds)?);
-        row.update_time = Set(saved.update_time);
-        row.revision = Set(saved.revision);
-        row.update(&self.txn).await?;
+        changing_columns(&saved, key)?.update(&self.txn).await?;
         if saved.fields != current.fields {
             self.write_children(&saved.id, &saved.fields).await?;
         }
@@ -447,9 +432,7 @@ impl Tx {
             .filter(indicators::Column::ProjectId.eq(project.id.as_str()))
             .one(&self.txn)
             .await?
-            .ok_or_else(|| Error::NotFound {
-                resource: IndicatorName::new(&project.grant_id, &project.id, id).to_string(),
-            })
+            .ok_or_else(|| Error::not_found(IndicatorName::new(&project.grant_id, &project.id, id)))
             .and_then(|row| indicator_to_domain(row, &project.grant_id))?;
         indicator.writable(etag)
     }
@@ -460,7 +443,6 @@ impl Tx {
         project: &Project,
         fields: IndicatorFields,
     ) -> Result<Indicator> {
-        let time = now();
         let row = indicators::ActiveModel {
             id: Set(new_id()),
             project_id: Set(project.id.clone()),
@@ -469,10 +451,7 @@ impl Tx {
             outcome_kind: Set(fields.outcome_kind.code().into()),
             baseline: Set(fields.baseline),
             targets: Set(super::to_json_column(&fields.targets)?),
-            create_time: Set(time),
-            update_time: Set(time),
-            delete_time: Set(None),
-            revision: Set(1),
+            ..Stamped::created(Stamps::new(now()))
         }
         .insert(&self.txn)
         .await?;
@@ -488,27 +467,21 @@ impl Tx {
         fields: IndicatorFields,
         delete: bool,
     ) -> Result<Indicator> {
-        let time = now();
-        let mut row = indicators::ActiveModel {
+        let row = indicators::ActiveModel {
             id: Unchanged(current.id.clone()),
-            ..Default::default()
+            display_name: Set(fields.display_name.clone()),
+            unit: Set(fields.unit.clone()),
+            outcome_kind: Set(fields.outcome_kind.code().into()),
+            baseline: Set(fields.baseline),
+            targets: Set(super::to_json_column(&fields.targets)?),
+            ..SoftDeletable::saved(current.stamps.next(now()), delete)
         };
-        row.display_name = Set(fields.display_name.clone());
-        row.unit = Set(fields.unit.clone());
-        row.outcome_kind = Set(fields.outcome_kind.code().into());
-        row.baseline = Set(fields.baseline);
-        row.targets = Set(super::to_json_column(&fields.targets)?);
-        if delete {
-            row.delete_time = Set(Some(time));
-        }
-        row.update_time = Set(time);
-        row.revision = Set(current.revision + 1);
         let saved = indicator_to_domain(row.update(&self.txn).await?, &current.grant_id)?;
         self.audit_save(
             &saved.resource_name(),
             &current.fields,
             &saved.fields,
-            delete.then_some(time),
+            saved.delete_time,
         )?;
         Ok(saved)
     }

@@ -8,11 +8,11 @@ use sea_orm::{
 };
 
 use super::entities::{countries, funding_accounts, regions};
-use super::{Keyset, Page, Store, Tx, now};
+use super::{Keyset, Page, SoftDeletable, Stamped, Store, Tx, now};
 use crate::domain::names::{CountryName, FundingAccountName, RegionName};
 use crate::domain::reference::{Country, FundingAccount, FundingAccountFields, Region};
 use crate::domain::version::Presence;
-use crate::domain::version::Versioned;
+use crate::domain::version::{Stamps, Versioned};
 use crate::error::{Error, Result};
 
 fn country(row: countries::Model) -> Country {
@@ -34,21 +34,13 @@ fn region(row: regions::Model) -> Region {
 
 fn account(row: funding_accounts::Model) -> FundingAccount {
     FundingAccount {
+        stamps: row.stamps(),
         code: row.code,
         fields: FundingAccountFields {
             display_name: row.display_name,
             description: row.description,
         },
-        create_time: row.create_time,
-        update_time: row.update_time,
         delete_time: row.delete_time,
-        revision: row.revision,
-    }
-}
-
-fn account_not_found(code: &str) -> Error {
-    Error::NotFound {
-        resource: FundingAccountName::new(code).to_string(),
     }
 }
 
@@ -59,9 +51,7 @@ impl Store {
             .one(&self.db)
             .await?
             .map(country)
-            .ok_or_else(|| Error::NotFound {
-                resource: CountryName::new(code).to_string(),
-            })
+            .ok_or_else(|| Error::not_found(CountryName::new(code)))
     }
 
     /// A page of countries by code, optionally of one region.
@@ -88,9 +78,7 @@ impl Store {
             .one(&self.db)
             .await?
             .map(region)
-            .ok_or_else(|| Error::NotFound {
-                resource: RegionName::new(code).to_string(),
-            })
+            .ok_or_else(|| Error::not_found(RegionName::new(code)))
     }
 
     /// All regions by code (a handful).
@@ -108,7 +96,7 @@ impl Store {
             .one(&self.db)
             .await?
             .map(account)
-            .ok_or_else(|| account_not_found(code))
+            .ok_or_else(|| Error::not_found(FundingAccountName::new(code)))
     }
 
     /// A page of funding accounts by code.
@@ -171,15 +159,11 @@ impl Tx {
                 message: format!("{} already exists", FundingAccountName::new(code)),
             });
         }
-        let time = now();
         let row = funding_accounts::ActiveModel {
             code: Set(code.to_string()),
             display_name: Set(fields.display_name.clone()),
             description: Set(fields.description.clone()),
-            create_time: Set(time),
-            update_time: Set(time),
-            delete_time: Set(None),
-            revision: Set(1),
+            ..Stamped::created(Stamps::new(now()))
         }
         .insert(&self.txn)
         .await?;
@@ -198,7 +182,7 @@ impl Tx {
             .one(&self.txn)
             .await?
             .map(account)
-            .ok_or_else(|| account_not_found(code))?;
+            .ok_or_else(|| Error::not_found(FundingAccountName::new(code)))?;
         current.writable(etag)
     }
 
@@ -209,24 +193,18 @@ impl Tx {
         fields: FundingAccountFields,
         delete: bool,
     ) -> Result<FundingAccount> {
-        let time = now();
-        let mut row = funding_accounts::ActiveModel {
+        let row = funding_accounts::ActiveModel {
             code: Unchanged(current.code.clone()),
-            ..Default::default()
+            display_name: Set(fields.display_name.clone()),
+            description: Set(fields.description.clone()),
+            ..SoftDeletable::saved(current.stamps.next(now()), delete)
         };
-        row.display_name = Set(fields.display_name.clone());
-        row.description = Set(fields.description.clone());
-        if delete {
-            row.delete_time = Set(Some(time));
-        }
-        row.update_time = Set(time);
-        row.revision = Set(current.revision + 1);
         let saved = account(row.update(&self.txn).await?);
         self.audit_save(
             &saved.resource_name(),
             &current.fields,
             &saved.fields,
-            delete.then_some(time),
+            saved.delete_time,
         )?;
         Ok(saved)
     }

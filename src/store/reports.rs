@@ -15,7 +15,6 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Query;
 use sea_orm::{
     ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
 };
 
 use super::entities::assistance_cases;
@@ -54,22 +53,6 @@ pub struct GroupNames {
 }
 
 impl Store {
-    /// Opens one read-only snapshot.
-    async fn snapshot(&self) -> Result<DatabaseTransaction> {
-        Ok(match self.backend() {
-            sea_orm::DatabaseBackend::Postgres => {
-                self.db
-                    .begin_with_config(
-                        Some(sea_orm::IsolationLevel::RepeatableRead),
-                        Some(sea_orm::AccessMode::ReadOnly),
-                    )
-                    .await?
-            }
-            // A SQLite read transaction (on the query-only pool) sees one WAL snapshot from its first read.
-            _ => self.db.begin().await?,
-        })
-    }
-
     /// The grants `scope` may see, with their projects and obligations, and
     /// the outcomes of their accepted reports to read in chunks, all from one snapshot.
     pub async fn portfolio(&self, scope: &Scope) -> Result<(PortfolioSnapshot, AcceptedOutcomes)> {

@@ -12,13 +12,13 @@ use sea_orm::{
 };
 
 use super::entities::{countries, tip_rankings, tip_recommendations};
-use super::{Keyset, Page, Store, Tx, decode_code, new_id, now};
+use super::{Keyset, Page, SoftDeletable, Stamped, Store, Tx, decode_code, new_id, now};
 use crate::domain::names::{TipRankingName, TipRecommendationName};
 use crate::domain::pillar::Pillar;
 use crate::domain::tip_report::{
     TipRanking, TipRankingFields, TipRecommendation, TipRecommendationFields, TipTier,
 };
-use crate::domain::version::{self, Versioned};
+use crate::domain::version::{self, Stamps, Versioned};
 use crate::error::{Error, Result};
 
 /// Which rankings to list.
@@ -48,40 +48,24 @@ fn ranking(row: tip_rankings::Model) -> Result<TipRanking> {
     let position = format!("{}/{}", row.country_code, row.report_year);
     let tier: TipTier = decode_code("tip_rankings.tier", &position, &row.tier)?;
     Ok(TipRanking {
+        stamps: row.stamps(),
         country_code: row.country_code,
         report_year: row.report_year,
         fields: TipRankingFields { tier },
-        create_time: row.create_time,
-        update_time: row.update_time,
-        revision: row.revision,
     })
 }
 
 fn recommendation(row: tip_recommendations::Model) -> Result<TipRecommendation> {
     let pillar: Pillar = decode_code("tip_recommendations.pillar", &row.id, &row.pillar)?;
     Ok(TipRecommendation {
+        stamps: row.stamps(),
         id: row.id,
         country_code: row.country_code,
         report_year: row.report_year,
         pillar,
         text: row.text,
-        create_time: row.create_time,
-        update_time: row.update_time,
         delete_time: row.delete_time,
-        revision: row.revision,
     })
-}
-
-fn ranking_not_found(country_code: &str, report_year: i32) -> Error {
-    Error::NotFound {
-        resource: TipRankingName::new(country_code, report_year.to_string()).to_string(),
-    }
-}
-
-fn recommendation_not_found(country_code: &str, id: &str) -> Error {
-    Error::NotFound {
-        resource: TipRecommendationName::new(country_code, id).to_string(),
-    }
 }
 
 /// The keyset position of a ranking: `HT:2014`.
@@ -141,7 +125,7 @@ async fn find_recommendation(
         .filter(tip_recommendations::Column::CountryCode.eq(country_code))
         .one(conn)
         .await?
-        .ok_or_else(|| recommendation_not_found(country_code, id))
+        .ok_or_else(|| Error::not_found(TipRecommendationName::new(country_code, id)))
 }
 
 impl Store {
@@ -149,7 +133,9 @@ impl Store {
     pub async fn get_tip_ranking(&self, name: &TipRankingName) -> Result<TipRanking> {
         find_ranking(&self.db, &name.country, name.year())
             .await?
-            .ok_or_else(|| ranking_not_found(&name.country, name.year()))
+            .ok_or_else(|| {
+                Error::not_found(TipRankingName::new(&name.country, name.year().to_string()))
+            })
             .and_then(ranking)
     }
 
@@ -296,14 +282,11 @@ impl Tx {
                 resource,
             });
         }
-        let time = now();
         let row = tip_rankings::ActiveModel {
             country_code: Set(country_code.to_string()),
             report_year: Set(report_year),
             tier: Set(fields.tier.code().to_string()),
-            create_time: Set(time),
-            update_time: Set(time),
-            revision: Set(1),
+            ..Stamped::created(Stamps::new(now()))
         }
         .insert(&self.txn)
         .await?;
@@ -321,9 +304,11 @@ impl Tx {
     ) -> Result<TipRanking> {
         let current = find_ranking(&self.txn, country_code, report_year)
             .await?
-            .ok_or_else(|| ranking_not_found(country_code, report_year))
+            .ok_or_else(|| {
+                Error::not_found(TipRankingName::new(country_code, report_year.to_string()))
+            })
             .and_then(ranking)?;
-        version::check_etag(&current.resource_name(), current.revision, etag)?;
+        version::check_etag(&current.resource_name(), current.stamps.revision, etag)?;
         Ok(current)
     }
 
@@ -333,14 +318,12 @@ impl Tx {
         current: TipRanking,
         fields: TipRankingFields,
     ) -> Result<TipRanking> {
-        let mut row = tip_rankings::ActiveModel {
+        let row = tip_rankings::ActiveModel {
             country_code: Unchanged(current.country_code.clone()),
             report_year: Unchanged(current.report_year),
-            ..Default::default()
+            tier: Set(fields.tier.code().to_string()),
+            ..Stamped::revised(current.stamps.next(now()))
         };
-        row.tier = Set(fields.tier.code().to_string());
-        row.update_time = Set(now());
-        row.revision = Set(current.revision + 1);
         let updated = ranking(row.update(&self.txn).await?)?;
         self.audit(
             &updated.resource_name(),
@@ -356,17 +339,13 @@ impl Tx {
         country_code: &str,
         fields: TipRecommendationFields,
     ) -> Result<TipRecommendation> {
-        let time = now();
         let row = tip_recommendations::ActiveModel {
             id: Set(new_id()),
             country_code: Set(country_code.to_string()),
             report_year: Set(fields.report_year),
             pillar: Set(fields.pillar.code().to_string()),
             text: Set(fields.text.clone()),
-            create_time: Set(time),
-            update_time: Set(time),
-            delete_time: Set(None),
-            revision: Set(1),
+            ..Stamped::created(Stamps::new(now()))
         }
         .insert(&self.txn)
         .await?;
@@ -392,15 +371,13 @@ impl Tx {
         current: TipRecommendation,
         fields: TipRecommendationFields,
     ) -> Result<TipRecommendation> {
-        let mut row = tip_recommendations::ActiveModel {
+        let row = tip_recommendations::ActiveModel {
             id: Unchanged(current.id.clone()),
-            ..Default::default()
+            report_year: Set(fields.report_year),
+            pillar: Set(fields.pillar.code().to_string()),
+            text: Set(fields.text.clone()),
+            ..Stamped::revised(current.stamps.next(now()))
         };
-        row.report_year = Set(fields.report_year);
-        row.pillar = Set(fields.pillar.code().to_string());
-        row.text = Set(fields.text.clone());
-        row.update_time = Set(now());
-        row.revision = Set(current.revision + 1);
         let updated = recommendation(row.update(&self.txn).await?)?;
         self.audit(
             &updated.resource_name(),
@@ -415,16 +392,13 @@ impl Tx {
         &mut self,
         current: TipRecommendation,
     ) -> Result<TipRecommendation> {
-        let time = now();
-        let mut row = tip_recommendations::ActiveModel {
+        let stamps = current.stamps.next(now());
+        let row = tip_recommendations::ActiveModel {
             id: Unchanged(current.id.clone()),
-            ..Default::default()
+            ..SoftDeletable::saved(stamps, true)
         };
-        row.delete_time = Set(Some(time));
-        row.update_time = Set(time);
-        row.revision = Set(current.revision + 1);
         let deleted = recommendation(row.update(&self.txn).await?)?;
-        self.audit_delete(&deleted.resource_name(), time);
+        self.audit_delete(&deleted.resource_name(), stamps.update_time);
         Ok(deleted)
     }
 }

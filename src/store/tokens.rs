@@ -2,8 +2,8 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QuerySelect,
 };
 
 use super::entities::api_tokens;
@@ -36,10 +36,13 @@ fn to_domain(row: api_tokens::Model) -> Result<ApiToken> {
     })
 }
 
-fn not_found(id: &str) -> Error {
-    Error::NotFound {
-        resource: ApiTokenName::new(id).to_string(),
-    }
+/// One token by id; NOT_FOUND when there is none.
+async fn find(conn: &impl ConnectionTrait, id: &str) -> Result<ApiToken> {
+    api_tokens::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or_else(|| Error::not_found(ApiTokenName::new(id)))
+        .and_then(to_domain)
 }
 
 impl Store {
@@ -60,11 +63,7 @@ impl Store {
 
     /// One token.
     pub async fn get_token(&self, id: &str) -> Result<ApiToken> {
-        api_tokens::Entity::find_by_id(id)
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| not_found(id))
-            .and_then(to_domain)
+        find(&self.db, id).await
     }
 
     /// The stored secret hash of a token (tests check that no clear secret is kept).
@@ -73,7 +72,7 @@ impl Store {
             .one(&self.db)
             .await?
             .map(|row| row.secret_hash)
-            .ok_or_else(|| not_found(id))
+            .ok_or_else(|| Error::not_found(ApiTokenName::new(id)))
     }
 
     /// A page of tokens, oldest first.
@@ -131,11 +130,7 @@ impl Tx {
 
     /// One token, read inside the transaction.
     pub async fn get_token_in(&self, id: &str) -> Result<ApiToken> {
-        api_tokens::Entity::find_by_id(id)
-            .one(&self.txn)
-            .await?
-            .ok_or_else(|| not_found(id))
-            .and_then(to_domain)
+        find(&self.txn, id).await
     }
 
     /// How many live (unrevoked, unexpired) admin tokens there are besides `id`;
@@ -179,7 +174,7 @@ impl Tx {
         let row = api_tokens::Entity::find_by_id(id)
             .one(&self.txn)
             .await?
-            .ok_or_else(|| not_found(id))?;
+            .ok_or_else(|| Error::not_found(ApiTokenName::new(id)))?;
         let before = to_domain(row.clone())?;
         before.check_revocable()?;
         let secret_hash = row.secret_hash.clone();
