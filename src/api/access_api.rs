@@ -139,9 +139,7 @@ impl AccessService for AccessApi {
         request: Request<pb::GetApiTokenRequest>,
     ) -> Result<Response<pb::ApiToken>, Status> {
         let (_, name) = accept_name::<_, ApiTokenName>(request)?;
-        Ok(Response::new(to_proto(
-            &self.store.get_token(&name.token).await?,
-        )))
+        Ok(Response::new(to_proto(&self.store.get_token(&name).await?)))
     }
 
     async fn list_api_tokens(
@@ -165,7 +163,7 @@ impl AccessService for AccessApi {
         let mut revoked_hash = None;
         let answer = write
             .run(&self.store, async |tx| {
-                let token = tx.get_token_in(&name.token).await?;
+                let token = tx.get_token_in(&name).await?;
                 let other_admins = tx.other_live_admin_tokens(&token.id).await?;
                 token.check_not_last_admin(other_admins)?;
                 let (revoked, secret_hash) = tx.revoke_token(&name.token).await?;

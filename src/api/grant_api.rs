@@ -221,7 +221,7 @@ impl GrantApi {
             .write
             .run(&self.store, async |tx| {
                 let current = tx
-                    .grant_for_update(&scope, &change.name.grant, change.expected)
+                    .grant_for_update(&scope, &change.name, change.expected)
                     .await?;
                 let facts = tx.grant_project_facts(&current.id).await?;
                 let (state, reason) =
@@ -241,10 +241,7 @@ impl GrantService for GrantApi {
         request: Request<pb::GetGrantRequest>,
     ) -> Result<Response<pb::Grant>, Status> {
         let (call, name) = accept_name::<_, GrantName>(request)?;
-        let grant = self
-            .store
-            .get_grant(&call.actor.scope(), &name.grant)
-            .await?;
+        let grant = self.store.get_grant(&call.actor.scope(), &name).await?;
         Ok(Response::new(to_proto(&grant)))
     }
 
@@ -309,7 +306,7 @@ impl GrantService for GrantApi {
 
         let mut tx = self.store.begin(&call).await?;
         let current = tx
-            .grant_for_update(&call.actor.scope(), &name.grant, expected)
+            .grant_for_update(&call.actor.scope(), &name, expected)
             .await?;
         current.check_open()?;
         let mut merged = to_proto(&current);
@@ -386,7 +383,7 @@ impl GrantService for GrantApi {
         let answer = write
             .run(&self.store, async |tx| {
                 let (grant, existing) = tx
-                    .grant_and_obligations_for_update(&call.actor.scope(), &parent.grant, None)
+                    .grant_and_obligations_for_update(&call.actor.scope(), &parent, None)
                     .await?;
                 grant::check_obligation(&grant, &existing, &new, "obligation")?;
                 tx.funding_account_presence(&new.account_code)

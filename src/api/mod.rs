@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use tonic::Request;
 
 use crate::domain::CodeEnum;
-use crate::domain::names::ResourceName;
+use crate::domain::names::{CountryName, RegionName, ResourceName};
 use crate::domain::validate;
 use crate::error::{Error, Result};
 use crate::store::{CallContext, Store, Tx};
@@ -671,26 +671,32 @@ pub async fn check_filter_places(
         other => other,
     };
     if let Some(country) = country {
-        store.get_country(country).await.map_err(|error| {
-            unknown(
-                error,
-                format!(
-                    "country {} is not a known ISO 3166-1 alpha-2 code",
-                    crate::domain::names::excerpt(country)
-                ),
-            )
-        })?;
+        store
+            .get_country(&CountryName::new(country))
+            .await
+            .map_err(|error| {
+                unknown(
+                    error,
+                    format!(
+                        "country {} is not a known ISO 3166-1 alpha-2 code",
+                        crate::domain::names::excerpt(country)
+                    ),
+                )
+            })?;
     }
     if let Some(region) = region {
-        store.get_region(region).await.map_err(|error| {
-            unknown(
-                error,
-                format!(
-                    "region {} is not a region code such as AF or WHA",
-                    crate::domain::names::excerpt(region)
-                ),
-            )
-        })?;
+        store
+            .get_region(&RegionName::new(region))
+            .await
+            .map_err(|error| {
+                unknown(
+                    error,
+                    format!(
+                        "region {} is not a region code such as AF or WHA",
+                        crate::domain::names::excerpt(region)
+                    ),
+                )
+            })?;
     }
     Ok(())
 }

@@ -135,7 +135,7 @@ impl OrganizationService for OrganizationApi {
         let (call, name) = accept_name::<_, OrganizationName>(request)?;
         let organization = self
             .store
-            .get_organization(&call.actor.scope(), &name.organization)
+            .get_organization(&call.actor.scope(), &name)
             .await?;
         Ok(Response::new(to_proto(&organization)))
     }
@@ -185,7 +185,7 @@ impl OrganizationService for OrganizationApi {
 
         let mut tx = self.store.begin(&call).await?;
         let current = tx
-            .organization_for_update(&call.actor.scope(), &name.organization, expected)
+            .organization_for_update(&call.actor.scope(), &name, expected)
             .await?;
         let mut merged = to_proto(&current);
         for field in fields {
@@ -216,7 +216,7 @@ impl OrganizationService for OrganizationApi {
         let (call, name, expected) = accept_delete::<_, OrganizationName>(request)?;
         let mut tx = self.store.begin(&call).await?;
         let current = tx
-            .organization_for_update(&call.actor.scope(), &name.organization, expected)
+            .organization_for_update(&call.actor.scope(), &name, expected)
             .await?;
         let open_grants = tx.open_grants_of(&current.id).await?;
         organization::check_deletable(&current, open_grants)?;

@@ -281,9 +281,7 @@ impl OutcomeReportApi {
     ) -> Result<(OutcomeReport, Project)> {
         let scope = call.actor.scope();
         let report = tx.report_for_update(&scope, name, expected).await?;
-        let project = tx
-            .project_for_update(&scope, &name.grant, &name.project, None)
-            .await?;
+        let project = tx.project_for_update(&scope, &name.project(), None).await?;
         Ok((report, project))
     }
 
@@ -341,7 +339,7 @@ impl OutcomeReportApi {
             .run(&self.store, async |tx| {
                 let scope = actor.scope();
                 let grant = tx
-                    .grant_for_update(&scope, &change.name.grant, None)
+                    .grant_for_update(&scope, &change.name.project().grant(), None)
                     .await?;
                 let (report, project) =
                     Self::report_and_project(tx, &change.call, &change.name, change.expected)
@@ -615,10 +613,8 @@ impl OutcomeReportService for OutcomeReportApi {
         let answer = write
             .run(&self.store, async |tx| {
                 let scope = call.actor.scope();
-                let grant = tx.grant_for_update(&scope, &parent.grant, None).await?;
-                let project = tx
-                    .project_for_update(&scope, &parent.grant, &parent.project, None)
-                    .await?;
+                let grant = tx.grant_for_update(&scope, &parent.grant(), None).await?;
+                let project = tx.project_for_update(&scope, &parent, None).await?;
                 let schedule = outcome::schedule(
                     &self.rules,
                     grant.terms.reporting_cadence,

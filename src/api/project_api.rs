@@ -224,9 +224,9 @@ impl ProjectApi {
         let answer = change
             .write
             .run(&self.store, async |tx| {
-                let grant = tx.grant_for_update(&scope, &name.grant, None).await?;
+                let grant = tx.grant_for_update(&scope, &name.grant(), None).await?;
                 let current = tx
-                    .project_for_update(&scope, &name.grant, &name.project, change.expected)
+                    .project_for_update(&scope, name, change.expected)
                     .await?;
                 let state = project::decide_project_transition(&current, &grant, transition)?;
                 let fields = current.fields.clone();
@@ -264,11 +264,9 @@ impl ProjectApi {
         expected: Option<i64>,
     ) -> Result<(crate::domain::grant::Grant, Project)> {
         let scope = call.actor.scope();
-        let grant = tx.grant_for_update(&scope, &name.grant, None).await?;
+        let grant = tx.grant_for_update(&scope, &name.grant(), None).await?;
         grant.check_open()?;
-        let project = tx
-            .project_for_update(&scope, &name.grant, &name.project, expected)
-            .await?;
+        let project = tx.project_for_update(&scope, name, expected).await?;
         project.check_open()?;
         Ok((grant, project))
     }
@@ -345,7 +343,7 @@ impl ProjectService for ProjectApi {
         let answer = write
             .run(&self.store, async |tx| {
                 let grant = tx
-                    .grant_for_update(&call.actor.scope(), &parent.grant, None)
+                    .grant_for_update(&call.actor.scope(), &parent, None)
                     .await?;
                 grant.check_open()?;
                 let fields = project_input(project).validate("project", &grant)?;

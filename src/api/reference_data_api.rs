@@ -97,7 +97,7 @@ impl ReferenceDataService for ReferenceDataApi {
         request: Request<pb::GetFundingAccountRequest>,
     ) -> Result<Response<pb::FundingAccount>, Status> {
         let (_, name) = accept_name::<_, FundingAccountName>(request)?;
-        let account = self.store.get_funding_account(&name.code).await?;
+        let account = self.store.get_funding_account(&name).await?;
         Ok(Response::new(account_to_proto(&account)))
     }
 
@@ -147,7 +147,7 @@ impl ReferenceDataService for ReferenceDataApi {
         } = accept_update::<_, FundingAccountName, FundingAccountField>(request)?;
 
         let mut tx = self.store.begin(&call).await?;
-        let current = tx.funding_account_for_update(&name.code, expected).await?;
+        let current = tx.funding_account_for_update(&name, expected).await?;
         let mut merged = current.fields.clone();
         for field in fields {
             match field {
@@ -175,7 +175,7 @@ impl ReferenceDataService for ReferenceDataApi {
     ) -> Result<Response<pb::FundingAccount>, Status> {
         let (call, name, expected) = accept_delete::<_, FundingAccountName>(request)?;
         let mut tx = self.store.begin(&call).await?;
-        let current = tx.funding_account_for_update(&name.code, expected).await?;
+        let current = tx.funding_account_for_update(&name, expected).await?;
         let fields = current.fields.clone();
         let deleted = tx.save_funding_account(current, fields, true).await?;
         tx.commit().await?;
@@ -187,7 +187,7 @@ impl ReferenceDataService for ReferenceDataApi {
         request: Request<pb::GetCountryRequest>,
     ) -> Result<Response<pb::Country>, Status> {
         let (_, name) = accept_name::<_, CountryName>(request)?;
-        let country = self.store.get_country(&name.country).await?;
+        let country = self.store.get_country(&name).await?;
         Ok(Response::new(country_to_proto(&country)))
     }
 
@@ -212,7 +212,7 @@ impl ReferenceDataService for ReferenceDataApi {
         request: Request<pb::GetRegionRequest>,
     ) -> Result<Response<pb::Region>, Status> {
         let (_, name) = accept_name::<_, RegionName>(request)?;
-        let region = self.store.get_region(&name.region).await?;
+        let region = self.store.get_region(&name).await?;
         Ok(Response::new(region_to_proto(&region)))
     }
 

@@ -10,7 +10,8 @@ use super::{
     filter_code, required, timestamp,
 };
 use crate::domain::names::{
-    CountryName, ResourceName, TipRankingName, TipRecommendationName, excerpt, parse_parent,
+    CountryName, RegionName, ResourceName, TipRankingName, TipRecommendationName, excerpt,
+    parse_parent,
 };
 use crate::domain::pillar::Pillar;
 use crate::domain::reference;
@@ -191,7 +192,7 @@ impl TipReportApi {
     async fn list_parent(&self, parent: &str) -> Result<Option<String>> {
         match parse_parent::<CountryName>("parent", parent)? {
             None => Ok(None),
-            Some(name) => Ok(Some(self.store.get_country(&name.country).await?.alpha2)),
+            Some(name) => Ok(Some(self.store.get_country(&name).await?.alpha2)),
         }
     }
 
@@ -200,7 +201,7 @@ impl TipReportApi {
         let Some(region_code) = region_code else {
             return Ok(());
         };
-        match self.store.get_region(region_code).await {
+        match self.store.get_region(&RegionName::new(region_code)).await {
             Ok(_) => Ok(()),
             Err(Error::NotFound { .. }) => Err(Error::invalid(
                 "filter",
@@ -287,9 +288,7 @@ impl TipReportService for TipReportApi {
         let fields = tip_report::ranking_fields("tip_ranking", tier)?;
 
         let mut tx = self.store.begin(&call).await?;
-        let current = tx
-            .tip_ranking_for_update(&name.country, name.year(), expected)
-            .await?;
+        let current = tx.tip_ranking_for_update(&name, expected).await?;
         let updated = tx.update_tip_ranking(current, fields).await?;
         tx.commit().await?;
         Ok(Response::new(ranking_to_proto(&updated)))
@@ -358,9 +357,7 @@ impl TipReportService for TipReportApi {
         } = accept_update::<_, TipRecommendationName, RecommendationField>(request)?;
 
         let mut tx = self.store.begin(&call).await?;
-        let current = tx
-            .tip_recommendation_for_update(&name.country, &name.recommendation, expected)
-            .await?;
+        let current = tx.tip_recommendation_for_update(&name, expected).await?;
         let mut merged = recommendation_to_proto(&current);
         for field in fields {
             match field {
@@ -381,9 +378,7 @@ impl TipReportService for TipReportApi {
     ) -> Result<Response<pb::TipRecommendation>, Status> {
         let (call, name, expected) = accept_delete::<_, TipRecommendationName>(request)?;
         let mut tx = self.store.begin(&call).await?;
-        let current = tx
-            .tip_recommendation_for_update(&name.country, &name.recommendation, expected)
-            .await?;
+        let current = tx.tip_recommendation_for_update(&name, expected).await?;
         let deleted = tx.delete_tip_recommendation(current).await?;
         tx.commit().await?;
         Ok(Response::new(recommendation_to_proto(&deleted)))

@@ -247,8 +247,8 @@ pub(super) fn countries_of_region(region: &str) -> sea_orm::sea_query::SelectSta
 
 impl Store {
     /// One grant the caller may see.
-    pub async fn get_grant(&self, scope: &Scope, id: &str) -> Result<Grant> {
-        find(&self.db, scope, id).await
+    pub async fn get_grant(&self, scope: &Scope, name: &GrantName) -> Result<Grant> {
+        find(&self.db, scope, &name.grant).await
     }
 
     /// A page of the grants the caller may see, oldest first.
@@ -409,11 +409,11 @@ impl Tx {
     pub async fn grant_for_update(
         &self,
         scope: &Scope,
-        id: &str,
+        name: &GrantName,
         etag: Option<i64>,
     ) -> Result<Grant> {
         Ok(self
-            .grant_and_obligations_for_update(scope, id, etag)
+            .grant_and_obligations_for_update(scope, name, etag)
             .await?
             .0)
     }
@@ -422,9 +422,10 @@ impl Tx {
     pub async fn grant_and_obligations_for_update(
         &self,
         scope: &Scope,
-        id: &str,
+        name: &GrantName,
         etag: Option<i64>,
     ) -> Result<(Grant, Vec<Obligation>)> {
+        let id = &name.grant;
         let row = scoped(scope)
             .filter(grants::Column::Id.eq(id))
             .lock_exclusive()

@@ -64,8 +64,12 @@ async fn find(
 
 impl Store {
     /// One organisation the caller may see.
-    pub async fn get_organization(&self, scope: &Scope, id: &str) -> Result<Organization> {
-        to_domain(find(&self.db, scope, id).await?)
+    pub async fn get_organization(
+        &self,
+        scope: &Scope,
+        name: &OrganizationName,
+    ) -> Result<Organization> {
+        to_domain(find(&self.db, scope, &name.organization).await?)
     }
 
     /// A page of the organisations the caller may see, oldest first.
@@ -124,10 +128,10 @@ impl Tx {
     pub async fn organization_for_update(
         &self,
         scope: &Scope,
-        id: &str,
+        name: &OrganizationName,
         etag: Option<i64>,
     ) -> Result<Organization> {
-        let current = to_domain(find(&self.txn, scope, id).await?)?;
+        let current = to_domain(find(&self.txn, scope, &name.organization).await?)?;
         current.writable(etag)
     }
 

@@ -318,11 +318,10 @@ impl Tx {
     pub async fn project_for_update(
         &self,
         scope: &Scope,
-        grant_id: &str,
-        id: &str,
+        name: &ProjectName,
         etag: Option<i64>,
     ) -> Result<Project> {
-        let project = find(&self.txn, scope, grant_id, id, true).await?;
+        let project = find(&self.txn, scope, &name.grant, &name.project, true).await?;
         version::check_etag(&project.resource_name(), project.stamps.revision, etag)?;
         Ok(project)
     }

@@ -46,12 +46,12 @@ fn account(row: funding_accounts::Model) -> FundingAccount {
 
 impl Store {
     /// One country by alpha-2 code.
-    pub async fn get_country(&self, code: &str) -> Result<Country> {
-        countries::Entity::find_by_id(code)
+    pub async fn get_country(&self, name: &CountryName) -> Result<Country> {
+        countries::Entity::find_by_id(&name.country)
             .one(&self.db)
             .await?
             .map(country)
-            .ok_or_else(|| Error::not_found(CountryName::new(code)))
+            .ok_or_else(|| Error::not_found(name))
     }
 
     /// A page of countries by code, optionally of one region.
@@ -73,12 +73,12 @@ impl Store {
     }
 
     /// One region by code.
-    pub async fn get_region(&self, code: &str) -> Result<Region> {
-        regions::Entity::find_by_id(code)
+    pub async fn get_region(&self, name: &RegionName) -> Result<Region> {
+        regions::Entity::find_by_id(&name.region)
             .one(&self.db)
             .await?
             .map(region)
-            .ok_or_else(|| Error::not_found(RegionName::new(code)))
+            .ok_or_else(|| Error::not_found(name))
     }
 
     /// All regions by code (a handful).
@@ -91,12 +91,12 @@ impl Store {
     }
 
     /// One funding account, deleted or not.
-    pub async fn get_funding_account(&self, code: &str) -> Result<FundingAccount> {
-        funding_accounts::Entity::find_by_id(code)
+    pub async fn get_funding_account(&self, name: &FundingAccountName) -> Result<FundingAccount> {
+        funding_accounts::Entity::find_by_id(&name.code)
             .one(&self.db)
             .await?
             .map(account)
-            .ok_or_else(|| Error::not_found(FundingAccountName::new(code)))
+            .ok_or_else(|| Error::not_found(name))
     }
 
     /// A page of funding accounts by code.
@@ -175,14 +175,14 @@ impl Tx {
     /// Reads a funding account for a change: it must be live, and at `etag` when one is given.
     pub async fn funding_account_for_update(
         &self,
-        code: &str,
+        name: &FundingAccountName,
         etag: Option<i64>,
     ) -> Result<FundingAccount> {
-        let current = funding_accounts::Entity::find_by_id(code)
+        let current = funding_accounts::Entity::find_by_id(&name.code)
             .one(&self.txn)
             .await?
             .map(account)
-            .ok_or_else(|| Error::not_found(FundingAccountName::new(code)))?;
+            .ok_or_else(|| Error::not_found(name))?;
         current.writable(etag)
     }
 

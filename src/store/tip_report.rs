@@ -298,15 +298,12 @@ impl Tx {
     /// Reads a ranking for a change: it must be at `etag` when one is given.
     pub async fn tip_ranking_for_update(
         &self,
-        country_code: &str,
-        report_year: i32,
+        name: &TipRankingName,
         etag: Option<i64>,
     ) -> Result<TipRanking> {
-        let current = find_ranking(&self.txn, country_code, report_year)
+        let current = find_ranking(&self.txn, &name.country, name.year())
             .await?
-            .ok_or_else(|| {
-                Error::not_found(TipRankingName::new(country_code, report_year.to_string()))
-            })
+            .ok_or_else(|| Error::not_found(name))
             .and_then(ranking)?;
         version::check_etag(&current.resource_name(), current.stamps.revision, etag)?;
         Ok(current)
@@ -357,11 +354,12 @@ impl Tx {
     /// Reads a recommendation for a change: it must be live, and at `etag` when one is given.
     pub async fn tip_recommendation_for_update(
         &self,
-        country_code: &str,
-        id: &str,
+        name: &TipRecommendationName,
         etag: Option<i64>,
     ) -> Result<TipRecommendation> {
-        let current = recommendation(find_recommendation(&self.txn, country_code, id).await?)?;
+        let current = recommendation(
+            find_recommendation(&self.txn, &name.country, &name.recommendation).await?,
+        )?;
         current.writable(etag)
     }
 

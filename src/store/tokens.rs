@@ -62,8 +62,8 @@ impl Store {
     }
 
     /// One token.
-    pub async fn get_token(&self, id: &str) -> Result<ApiToken> {
-        find(&self.db, id).await
+    pub async fn get_token(&self, name: &ApiTokenName) -> Result<ApiToken> {
+        find(&self.db, &name.token).await
     }
 
     /// The stored secret hash of a token (tests check that no clear secret is kept).
@@ -129,8 +129,8 @@ impl Tx {
     }
 
     /// One token, read inside the transaction.
-    pub async fn get_token_in(&self, id: &str) -> Result<ApiToken> {
-        find(&self.txn, id).await
+    pub async fn get_token_in(&self, name: &ApiTokenName) -> Result<ApiToken> {
+        find(&self.txn, &name.token).await
     }
 
     /// How many live (unrevoked, unexpired) admin tokens there are besides `id`;

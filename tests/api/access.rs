@@ -700,7 +700,8 @@ async fn tokens_are_stored_only_as_a_hash_and_never_listed_with_their_secret() {
     let id = token.name.trim_start_matches("apiTokens/");
 
     let stored_hash = app.store.token_secret_hash(id).await.unwrap();
-    let table_dump = format!("{:?}", app.store.get_token(id).await.unwrap());
+    let name: tipgrants::domain::names::ApiTokenName = token.name.parse().unwrap();
+    let table_dump = format!("{:?}", app.store.get_token(&name).await.unwrap());
     let listed = app
         .access(app.admin())
         .list_api_tokens(pb::ListApiTokensRequest::default())
