@@ -225,9 +225,7 @@ impl ProjectApi {
             .write
             .run(&self.store, async |tx| {
                 let grant = tx.grant_for_update(&scope, &name.grant(), None).await?;
-                let current = tx
-                    .project_for_update(&scope, name, change.expected)
-                    .await?;
+                let current = tx.project_for_update(&scope, name, change.expected).await?;
                 let state = project::decide_project_transition(&current, &grant, transition)?;
                 let fields = current.fields.clone();
                 let changed = tx.save_project(current, fields, state).await?;

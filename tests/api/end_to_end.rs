@@ -116,6 +116,32 @@ impl Server {
         std::fs::read_to_string(self.directory.path().join("server.log")).unwrap_or_default()
     }
 
+    /// Waits for the first JSON log line that `matches` (the access log is written when a call
+    /// ends, a moment after the client has its answer); fails naming `what` after a minute.
+    pub fn wait_for_log_line(
+        &self,
+        what: &str,
+        matches: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let found = self
+                .log()
+                .lines()
+                .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+                .find(|line| matches(line));
+            if let Some(line) = found {
+                return line;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no log line {what}: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Where the server wrote its bootstrap admin token.
     pub fn admin_token_file(&self) -> PathBuf {
         self.directory.path().join("admin-token")
@@ -583,18 +609,12 @@ fn each_call_logs_one_json_line_with_method_code_latency_and_request_id() {
         .output()
         .unwrap();
     assert!(!output.status.success());
-    std::thread::sleep(Duration::from_millis(200));
-
+    let line = server.wait_for_log_line("'rpc finished' for the request", |line| {
+        line["message"] == "rpc finished"
+            && line["span"]["request_id"] == "trace-me-42"
+            && line["span"]["method"] == "/tipgrants.v1.OrganizationService/GetOrganization"
+    });
     let log = server.log();
-    let line = log
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .find(|line| {
-            line["message"] == "rpc finished"
-                && line["span"]["request_id"] == "trace-me-42"
-                && line["span"]["method"] == "/tipgrants.v1.OrganizationService/GetOrganization"
-        })
-        .unwrap_or_else(|| panic!("no JSON 'rpc finished' line for the request: {log}"));
     let span = &line["span"];
     assert_eq!(
         span["method"], "/tipgrants.v1.OrganizationService/GetOrganization",
