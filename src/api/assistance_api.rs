@@ -147,18 +147,20 @@ fn case_to_proto(case: &AssistanceCase, viewer: &Actor) -> pb::AssistanceCase {
     pb::AssistanceCase {
         name: case.resource_name(),
         case_number: case.case_number.clone(),
-        referring_organization: OrganizationName::new(&case.referring_organization_id).to_string(),
-        country_code: case.country_code.clone(),
+        referring_organization: OrganizationName::new(&case.referral.referring_organization_id)
+            .to_string(),
+        country_code: case.referral.country_code.clone(),
         victim: Some(pb::VictimProfile {
-            sex: case.victim.sex.to_proto(),
-            age_group: case.victim.age_group.to_proto(),
-            nationality: case.victim.nationality.clone(),
-            trafficking_form: case.victim.trafficking_form.to_proto(),
+            sex: case.referral.victim.sex.to_proto(),
+            age_group: case.referral.victim.age_group.to_proto(),
+            nationality: case.referral.victim.nationality.clone(),
+            trafficking_form: case.referral.victim.trafficking_form.to_proto(),
         }),
-        urgency: case.urgency.to_proto(),
-        consent_to_services: case.consent_to_services,
-        consent_to_statistics: case.consent_to_statistics,
+        urgency: case.referral.urgency.to_proto(),
+        consent_to_services: case.referral.consent_to_services,
+        consent_to_statistics: case.referral.consent_to_statistics,
         needs: case
+            .referral
             .needs
             .iter()
             .map(|need| pb::AssistanceNeed {
@@ -680,7 +682,7 @@ impl AssistanceService for AssistanceApi {
         }
         // The referring organisation never changes: the merged form carries the stored one.
         merged.referring_organization =
-            OrganizationName::new(&current.referring_organization_id).to_string();
+            OrganizationName::new(&current.referral.referring_organization_id).to_string();
         let referral = referral_input(&merged).validate(prefix)?;
         Self::check_countries(
             &tx,

@@ -153,7 +153,7 @@ impl Need {
 }
 
 /// What a referral says, checked (everything but the personal data).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Referral {
     pub referring_organization_id: String,
     pub country_code: String,
@@ -170,13 +170,9 @@ pub struct AssistanceCase {
     pub id: String,
     pub case_number: String,
     pub fiscal_year: i32,
-    pub referring_organization_id: String,
-    pub country_code: String,
-    pub victim: VictimProfile,
-    pub urgency: CaseUrgency,
-    pub consent_to_services: bool,
-    pub consent_to_statistics: bool,
-    pub needs: Vec<Need>,
+    /// What the referral said, as changed before the decision.
+    #[serde(flatten)]
+    pub referral: Referral,
     pub state: CaseState,
     pub referral_time: DateTime<Utc>,
     pub decision_time: Option<DateTime<Utc>>,
@@ -194,11 +190,12 @@ pub struct AssistanceCase {
     pub stamps: Stamps,
 }
 
+audited!(Referral => referring_organization_id, country_code, victim, urgency,
+    consent_to_services, consent_to_statistics, needs);
 // The personal data itself is not a field of the case: only the names of the fields it holds.
-audited!(AssistanceCase => case_number, fiscal_year, referring_organization_id, country_code,
-    victim, urgency, consent_to_services, consent_to_statistics, needs, state, referral_time,
-    decision_time, first_payment_time, close_time, state_reason, outcome, referrer, reviewer,
-    decider, personal_data_fields);
+audited!(AssistanceCase => case_number, fiscal_year, state, referral_time, decision_time,
+    first_payment_time, close_time, state_reason, outcome, referrer, reviewer, decider,
+    personal_data_fields; with referral);
 
 impl AssistanceCase {
     pub fn name(&self) -> AssistanceCaseName {
@@ -211,33 +208,32 @@ impl AssistanceCase {
 
     /// Sum of the needs' requested amounts (each bounded, so the sum fits).
     pub fn requested(&self) -> Cents {
-        sum(self.needs.iter().map(|need| need.requested))
+        sum(self.referral.needs.iter().map(|need| need.requested))
     }
 
     /// Sum of the needs' approved amounts.
     pub fn approved(&self) -> Cents {
-        sum(self.needs.iter().map(|need| need.approved))
+        sum(self.referral.needs.iter().map(|need| need.approved))
     }
 
     /// Sum of the needs' paid amounts.
     pub fn paid(&self) -> Cents {
-        sum(self.needs.iter().map(|need| need.paid))
+        sum(self.referral.needs.iter().map(|need| need.paid))
     }
 
     /// What an approved case still holds committed and unpaid.
     pub fn unpaid(&self) -> Cents {
-        sum(self.needs.iter().map(Need::remaining))
+        sum(self.referral.needs.iter().map(Need::remaining))
     }
 
     /// The case as changed by `referral` (an update before the decision).
+    /// The referring organisation stays the one that referred the case.
     pub fn with_referral(&self, referral: Referral) -> AssistanceCase {
         AssistanceCase {
-            country_code: referral.country_code,
-            victim: referral.victim,
-            urgency: referral.urgency,
-            consent_to_services: referral.consent_to_services,
-            consent_to_statistics: referral.consent_to_statistics,
-            needs: referral.needs,
+            referral: Referral {
+                referring_organization_id: self.referral.referring_organization_id.clone(),
+                ..referral
+            },
             ..self.clone()
         }
     }
@@ -744,7 +740,7 @@ pub fn decide_transition(
         CaseTransition::Approve => {
             check_four_eyes(case, actor)?;
             let (approved, decision_time) = check_approvals(case, input, now)?;
-            for (need, amount) in after.needs.iter_mut().zip(approved) {
+            for (need, amount) in after.referral.needs.iter_mut().zip(approved) {
                 need.approved = amount;
             }
             after.decision_time = Some(decision_time);
@@ -787,7 +783,9 @@ fn check_four_eyes(case: &AssistanceCase, actor: &Actor) -> Result<()> {
         Some(
             "the token that started the review of a case cannot approve it: another case worker decides",
         )
-    } else if actor.organization_id.as_deref() == Some(case.referring_organization_id.as_str()) {
+    } else if actor.organization_id.as_deref()
+        == Some(case.referral.referring_organization_id.as_str())
+    {
         Some("a token of the referring organisation cannot approve its own referral")
     } else {
         None
@@ -810,15 +808,20 @@ fn check_approvals(
     now: DateTime<Utc>,
 ) -> Result<(Vec<Cents>, DateTime<Utc>)> {
     let mut violations = Violations::new();
-    let mut approved: Vec<Option<Cents>> = vec![None; case.needs.len()];
+    let mut approved: Vec<Option<Cents>> = vec![None; case.referral.needs.len()];
     for (index, (number, amount)) in input.approvals.iter().enumerate() {
         let field = |name: &str| format!("approvals[{index}].{name}");
-        let Some(need) = case.needs.iter().find(|need| need.number == *number) else {
+        let Some(need) = case
+            .referral
+            .needs
+            .iter()
+            .find(|need| need.number == *number)
+        else {
             violations.add(
                 field("need_number"),
                 format!(
                     "{number} is not a need of this case (its needs are 1 to {})",
-                    case.needs.len()
+                    case.referral.needs.len()
                 ),
             );
             continue;
@@ -850,6 +853,7 @@ fn check_approvals(
         }
     }
     let missing: Vec<String> = case
+        .referral
         .needs
         .iter()
         .zip(&approved)
@@ -955,6 +959,7 @@ pub fn decide_disbursement(
         ));
     }
     let Some(need) = case
+        .referral
         .needs
         .iter()
         .find(|need| need.number == input.need_number)
@@ -964,7 +969,7 @@ pub fn decide_disbursement(
             format!(
                 "{} is not a need of this case (its needs are 1 to {})",
                 input.need_number,
-                case.needs.len()
+                case.referral.needs.len()
             ),
         ));
     };
@@ -992,7 +997,12 @@ pub fn decide_disbursement(
     let earliest = case.decision_time.map(|time| (time, "decision"));
     let payment_time = past_time(&field("payment_time"), input.payment_time, earliest, now)?;
     let mut after = case.clone();
-    for paid in after.needs.iter_mut().filter(|n| n.number == need.number) {
+    for paid in after
+        .referral
+        .needs
+        .iter_mut()
+        .filter(|n| n.number == need.number)
+    {
         paid.paid = Cents(paid.paid.0 + amount.0);
     }
     after.first_payment_time = Some(match case.first_payment_time {
@@ -1176,14 +1186,19 @@ pub fn summarize(fiscal_year: i32, cases: &[AssistanceCase]) -> Summary {
             let _ = state;
             add_case(count, case);
         }
-        for (_, count) in by_urgency.iter_mut().filter(|(u, _)| *u == case.urgency) {
+        for (_, count) in by_urgency
+            .iter_mut()
+            .filter(|(u, _)| *u == case.referral.urgency)
+        {
             add_case(count, case);
         }
         add_case(
-            by_country.entry(case.country_code.clone()).or_default(),
+            by_country
+                .entry(case.referral.country_code.clone())
+                .or_default(),
             case,
         );
-        for need in &case.needs {
+        for need in &case.referral.needs {
             for (_, count) in by_need.iter_mut().filter(|(k, _)| *k == need.kind) {
                 count.needs += 1;
                 count.requested = Cents(count.requested.0.saturating_add(need.requested.0));
@@ -1194,20 +1209,23 @@ pub fn summarize(fiscal_year: i32, cases: &[AssistanceCase]) -> Summary {
         summary.requested = Cents(summary.requested.0.saturating_add(case.requested().0));
         summary.approved = Cents(summary.approved.0.saturating_add(case.approved().0));
         summary.paid = Cents(summary.paid.0.saturating_add(case.paid().0));
-        if case.consent_to_statistics {
+        if case.referral.consent_to_statistics {
             summary.victims_counted += 1;
-            for (_, count) in by_sex.iter_mut().filter(|(v, _)| *v == case.victim.sex) {
+            for (_, count) in by_sex
+                .iter_mut()
+                .filter(|(v, _)| *v == case.referral.victim.sex)
+            {
                 *count += 1;
             }
             for (_, count) in by_age
                 .iter_mut()
-                .filter(|(v, _)| *v == case.victim.age_group)
+                .filter(|(v, _)| *v == case.referral.victim.age_group)
             {
                 *count += 1;
             }
             for (_, count) in by_form
                 .iter_mut()
-                .filter(|(v, _)| *v == case.victim.trafficking_form)
+                .filter(|(v, _)| *v == case.referral.victim.trafficking_form)
             {
                 *count += 1;
             }
@@ -1270,21 +1288,23 @@ mod tests {
             id: "c1".into(),
             case_number: case_number(2014, 7),
             fiscal_year: 2014,
-            referring_organization_id: "ngo".into(),
-            country_code: "HT".into(),
-            victim: VictimProfile {
-                sex: VictimSex::Female,
-                age_group: AgeGroup::Child,
-                nationality: "HT".into(),
-                trafficking_form: TraffickingForm::Labour,
+            referral: Referral {
+                referring_organization_id: "ngo".into(),
+                country_code: "HT".into(),
+                victim: VictimProfile {
+                    sex: VictimSex::Female,
+                    age_group: AgeGroup::Child,
+                    nationality: "HT".into(),
+                    trafficking_form: TraffickingForm::Labour,
+                },
+                urgency: CaseUrgency::Critical,
+                consent_to_services: true,
+                consent_to_statistics: true,
+                needs: vec![
+                    need(1, NeedKind::Medical, 50_000),
+                    need(2, NeedKind::ReturnTravel, 80_000),
+                ],
             },
-            urgency: CaseUrgency::Critical,
-            consent_to_services: true,
-            consent_to_statistics: true,
-            needs: vec![
-                need(1, NeedKind::Medical, 50_000),
-                need(2, NeedKind::ReturnTravel, 80_000),
-            ],
             state,
             referral_time: time("2014-03-01T08:00:00Z"),
             decision_time: None,
@@ -1324,6 +1344,45 @@ mod tests {
             Some(fund),
             time("2014-03-02T08:00:00Z"),
         )
+    }
+
+    #[test]
+    fn a_case_is_audited_flat_with_its_referral_and_without_personal_data() {
+        use crate::domain::audit::Audited;
+        let view = case(CaseState::Referred).audit_view().unwrap();
+        let keys: Vec<&str> = view
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut expected = vec![
+            "case_number",
+            "fiscal_year",
+            "referring_organization_id",
+            "country_code",
+            "victim",
+            "urgency",
+            "consent_to_services",
+            "consent_to_statistics",
+            "needs",
+            "state",
+            "referral_time",
+            "decision_time",
+            "first_payment_time",
+            "close_time",
+            "state_reason",
+            "outcome",
+            "referrer",
+            "reviewer",
+            "decider",
+            "personal_data_fields",
+        ];
+        let mut keys = keys;
+        keys.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(keys, expected);
+        assert_eq!(view["country_code"], "HT");
     }
 
     #[test]
@@ -1417,9 +1476,9 @@ mod tests {
     #[test]
     fn closing_and_withdrawing_release_what_was_approved_and_not_paid() {
         let mut approved = case(CaseState::Approved);
-        approved.needs[0].approved = Cents(50_000);
-        approved.needs[0].paid = Cents(20_000);
-        approved.needs[1].approved = Cents(30_000);
+        approved.referral.needs[0].approved = Cents(50_000);
+        approved.referral.needs[0].paid = Cents(20_000);
+        approved.referral.needs[1].approved = Cents(30_000);
         let before = FundYear {
             allocated: Cents(100_000),
             committed: Cents(80_000),
@@ -1447,8 +1506,8 @@ mod tests {
     #[test]
     fn a_payment_is_at_most_what_remains_approved_for_its_need() {
         let mut approved = case(CaseState::Approved);
-        approved.needs[0].approved = Cents(50_000);
-        approved.needs[0].paid = Cents(45_000);
+        approved.referral.needs[0].approved = Cents(50_000);
+        approved.referral.needs[0].paid = Cents(45_000);
         approved.decision_time = Some(time("2014-03-02T08:00:00Z"));
         let pay = |need_number, amount| {
             decide_disbursement(
@@ -1538,8 +1597,8 @@ mod tests {
         let mut counted = case(CaseState::Approved);
         counted.decision_time = Some(time("2014-03-02T08:00:00Z"));
         let mut not_counted = case(CaseState::Referred);
-        not_counted.consent_to_statistics = false;
-        not_counted.victim.sex = VictimSex::Male;
+        not_counted.referral.consent_to_statistics = false;
+        not_counted.referral.victim.sex = VictimSex::Male;
 
         let summary = summarize(2014, &[counted, not_counted]);
 

@@ -89,26 +89,28 @@ fn case_to_domain(row: assistance_cases::Model) -> Result<AssistanceCase> {
         stamps: row.stamps(),
         case_number: row.case_number,
         fiscal_year: row.fiscal_year,
-        referring_organization_id: row.referring_organization_id,
-        country_code: row.country_code,
-        victim: VictimProfile {
-            sex: decode_code("assistance_cases.victim_sex", &id, &row.victim_sex)?,
-            age_group: decode_code(
-                "assistance_cases.victim_age_group",
-                &id,
-                &row.victim_age_group,
-            )?,
-            nationality: row.victim_nationality,
-            trafficking_form: decode_code(
-                "assistance_cases.trafficking_form",
-                &id,
-                &row.trafficking_form,
-            )?,
+        referral: Referral {
+            referring_organization_id: row.referring_organization_id,
+            country_code: row.country_code,
+            victim: VictimProfile {
+                sex: decode_code("assistance_cases.victim_sex", &id, &row.victim_sex)?,
+                age_group: decode_code(
+                    "assistance_cases.victim_age_group",
+                    &id,
+                    &row.victim_age_group,
+                )?,
+                nationality: row.victim_nationality,
+                trafficking_form: decode_code(
+                    "assistance_cases.trafficking_form",
+                    &id,
+                    &row.trafficking_form,
+                )?,
+            },
+            urgency: decode_code("assistance_cases.urgency", &id, &row.urgency)?,
+            consent_to_services: row.consent_to_services,
+            consent_to_statistics: row.consent_to_statistics,
+            needs,
         },
-        urgency: decode_code("assistance_cases.urgency", &id, &row.urgency)?,
-        consent_to_services: row.consent_to_services,
-        consent_to_statistics: row.consent_to_statistics,
-        needs,
         state: decode_code("assistance_cases.state", &id, &row.state)?,
         referral_time: row.referral_time,
         decision_time: row.decision_time,
@@ -330,15 +332,15 @@ impl Store {
 
 /// The columns of a case row that hold what the domain decides (everything but its identity).
 fn case_columns(case: &AssistanceCase, row: &mut assistance_cases::ActiveModel) -> Result<()> {
-    row.country_code = Set(case.country_code.clone());
-    row.victim_sex = Set(case.victim.sex.code().into());
-    row.victim_age_group = Set(case.victim.age_group.code().into());
-    row.victim_nationality = Set(case.victim.nationality.clone());
-    row.trafficking_form = Set(case.victim.trafficking_form.code().into());
-    row.urgency = Set(case.urgency.code().into());
-    row.consent_to_services = Set(case.consent_to_services);
-    row.consent_to_statistics = Set(case.consent_to_statistics);
-    row.needs = Set(to_json_column(&case.needs)?);
+    row.country_code = Set(case.referral.country_code.clone());
+    row.victim_sex = Set(case.referral.victim.sex.code().into());
+    row.victim_age_group = Set(case.referral.victim.age_group.code().into());
+    row.victim_nationality = Set(case.referral.victim.nationality.clone());
+    row.trafficking_form = Set(case.referral.victim.trafficking_form.code().into());
+    row.urgency = Set(case.referral.urgency.code().into());
+    row.consent_to_services = Set(case.referral.consent_to_services);
+    row.consent_to_statistics = Set(case.referral.consent_to_statistics);
+    row.needs = Set(to_json_column(&case.referral.needs)?);
     row.state = Set(case.state.code().into());
     row.decision_time = Set(case.decision_time);
     row.first_payment_time = Set(case.first_payment_time);
@@ -489,13 +491,7 @@ impl Tx {
             id,
             case_number,
             fiscal_year,
-            referring_organization_id: referral.referring_organization_id,
-            country_code: referral.country_code,
-            victim: referral.victim,
-            urgency: referral.urgency,
-            consent_to_services: referral.consent_to_services,
-            consent_to_statistics: referral.consent_to_statistics,
-            needs: referral.needs,
+            referral,
             state: CaseState::Referred,
             referral_time,
             decision_time: None,
@@ -513,7 +509,7 @@ impl Tx {
             id: Set(case.id.clone()),
             case_number: Set(case.case_number.clone()),
             fiscal_year: Set(case.fiscal_year),
-            referring_organization_id: Set(case.referring_organization_id.clone()),
+            referring_organization_id: Set(case.referral.referring_organization_id.clone()),
             referral_time: Set(case.referral_time),
             referrer: Set(case.referrer.clone()),
             ..Stamped::created(case.stamps)
