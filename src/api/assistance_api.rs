@@ -11,7 +11,7 @@ use tonic::{Request, Response, Status};
 
 use super::paging;
 use super::{
-    ProtoEnum, StateChange, StateChangeRequest, Update, Write, accept, accept_list, accept_name,
+    ProtoEnum, StateChange, StateChangeRequest, Write, accept, accept_list, accept_name,
     accept_update, accept_write, call_context, etag, filter_code, filter_number, from_timestamp,
     required, timestamp,
 };
@@ -120,7 +120,7 @@ list_responses!(
     pb::ListAssistanceCasesResponse => assistance_cases: pb::AssistanceCase,
     pb::ListDisbursementsResponse => disbursements: pb::Disbursement,
 );
-update_requests!(pb::UpdateAssistanceCaseRequest => assistance_case: pb::AssistanceCase);
+update_requests!(pb::UpdateAssistanceCaseRequest => assistance_case: pb::AssistanceCase [AssistanceCaseName, CaseField]);
 
 state_change_requests!(
     pb::StartCaseReviewRequest,
@@ -651,32 +651,26 @@ impl AssistanceService for AssistanceApi {
         &self,
         request: Request<pb::UpdateAssistanceCaseRequest>,
     ) -> Result<Response<pb::AssistanceCase>, Status> {
-        let Update {
-            call,
-            changes,
-            name,
-            expected,
-            fields,
-        } = accept_update::<_, AssistanceCaseName, CaseField>(request)?;
+        let update = accept_update(request)?;
         let prefix = "assistance_case";
-        let mut tx = self.store.begin(&call).await?;
+        let mut tx = self.store.begin(&update.call).await?;
         let current = tx
-            .case_for_update(&call.actor.scope(), &name, expected)
+            .case_for_update(&update.call.actor.scope(), &update.name, update.expected)
             .await?;
-        current.check_updatable(&call.actor)?;
-        let mut merged = case_to_proto(&current, &call.actor);
-        for field in &fields {
+        current.check_updatable(&update.call.actor)?;
+        let mut merged = case_to_proto(&current, &update.call.actor);
+        for field in &update.fields {
             match field {
-                CaseField::CountryCode => merged.country_code = changes.country_code.clone(),
-                CaseField::Victim => merged.victim = changes.victim.clone(),
-                CaseField::Urgency => merged.urgency = changes.urgency,
+                CaseField::CountryCode => merged.country_code = update.changes.country_code.clone(),
+                CaseField::Victim => merged.victim = update.changes.victim.clone(),
+                CaseField::Urgency => merged.urgency = update.changes.urgency,
                 CaseField::ConsentToServices => {
-                    merged.consent_to_services = changes.consent_to_services
+                    merged.consent_to_services = update.changes.consent_to_services
                 }
                 CaseField::ConsentToStatistics => {
-                    merged.consent_to_statistics = changes.consent_to_statistics
+                    merged.consent_to_statistics = update.changes.consent_to_statistics
                 }
-                CaseField::Needs => merged.needs = changes.needs.clone(),
+                CaseField::Needs => merged.needs = update.changes.needs.clone(),
                 CaseField::FullName | CaseField::Contact | CaseField::Notes => {}
             }
         }
@@ -691,15 +685,18 @@ impl AssistanceService for AssistanceApi {
             &referral.victim.nationality,
         )
         .await?;
-        let personal_fields: Vec<PersonalField> =
-            fields.iter().filter_map(|field| field.personal()).collect();
+        let personal_fields: Vec<PersonalField> = update
+            .fields
+            .iter()
+            .filter_map(|field| field.personal())
+            .collect();
         let sealed = if personal_fields.is_empty() {
             None
         } else {
             let mut violations = crate::domain::Violations::new();
             let mut changed = Vec::new();
             for field in &personal_fields {
-                let value = personal_value_of(changes.personal_data.as_ref(), *field);
+                let value = personal_value_of(update.changes.personal_data.as_ref(), *field);
                 if let Some(value) = violations.check(assistance::personal_value(
                     "assistance_case.personal_data",
                     *field,
@@ -722,7 +719,7 @@ impl AssistanceService for AssistanceApi {
             .save_assistance_case(&current, after, sealed.as_ref(), None)
             .await?;
         tx.commit().await?;
-        Ok(Response::new(case_to_proto(&saved, &call.actor)))
+        Ok(Response::new(case_to_proto(&saved, &update.call.actor)))
     }
 
     async fn start_case_review(

@@ -4,7 +4,7 @@ use tonic::{Request, Response, Status};
 
 use super::paging;
 use super::{
-    ProtoEnum, StateChange, StateChangeRequest, Update, accept_list, accept_name, accept_update,
+    ProtoEnum, StateChange, StateChangeRequest, accept_list, accept_name, accept_update,
     accept_write, etag, filter_code, filter_number, from_timestamp, required, timestamp,
 };
 use crate::domain::access::Actor;
@@ -85,7 +85,7 @@ list_responses!(
     pb::ListObligationsResponse => obligations: pb::Obligation,
     pb::ListGrantRevisionsResponse => revisions: pb::GrantRevision,
 );
-update_requests!(pb::UpdateGrantRequest => grant: pb::Grant);
+update_requests!(pb::UpdateGrantRequest => grant: pb::Grant [GrantName, GrantField]);
 
 state_change_requests!(; with reason:
     pb::ActivateGrantRequest,
@@ -296,32 +296,26 @@ impl GrantService for GrantApi {
         &self,
         request: Request<pb::UpdateGrantRequest>,
     ) -> Result<Response<pb::Grant>, Status> {
-        let Update {
-            call,
-            changes,
-            name,
-            expected,
-            fields,
-        } = accept_update::<_, GrantName, GrantField>(request)?;
+        let update = accept_update(request)?;
 
-        let mut tx = self.store.begin(&call).await?;
+        let mut tx = self.store.begin(&update.call).await?;
         let current = tx
-            .grant_for_update(&call.actor.scope(), &name, expected)
+            .grant_for_update(&update.call.actor.scope(), &update.name, update.expected)
             .await?;
         current.check_open()?;
         let mut merged = to_proto(&current);
-        for field in fields {
+        for field in update.fields {
             match field {
-                GrantField::Title => merged.title = changes.title.clone(),
-                GrantField::Instrument => merged.instrument = changes.instrument,
-                GrantField::Approach => merged.approach = changes.approach,
-                GrantField::StartDate => merged.start_date = changes.start_date.clone(),
-                GrantField::EndDate => merged.end_date = changes.end_date.clone(),
+                GrantField::Title => merged.title = update.changes.title.clone(),
+                GrantField::Instrument => merged.instrument = update.changes.instrument,
+                GrantField::Approach => merged.approach = update.changes.approach,
+                GrantField::StartDate => merged.start_date = update.changes.start_date.clone(),
+                GrantField::EndDate => merged.end_date = update.changes.end_date.clone(),
                 GrantField::ReportingCadence => {
-                    merged.reporting_cadence = changes.reporting_cadence
+                    merged.reporting_cadence = update.changes.reporting_cadence
                 }
                 GrantField::ProgramOfficer => {
-                    merged.program_officer = changes.program_officer.clone()
+                    merged.program_officer = update.changes.program_officer.clone()
                 }
             }
         }

@@ -79,17 +79,25 @@ pub trait UpdateRequest: Send + 'static {
     const RESOURCE: &'static str;
     /// The resource message.
     type Resource: Send;
+    /// The resource's name.
+    type Name: ResourceName;
+    /// The fields an update may change (the paths of its mask).
+    type Field: CodeEnum;
     fn into_parts(self) -> (Option<Self::Resource>, Option<prost_types::FieldMask>);
     fn name_and_etag(resource: &Self::Resource) -> (&str, &str);
 }
 
-/// Implements [`UpdateRequest`]: `update_requests!(pb::UpdateGrantRequest => grant: pb::Grant)`.
+/// Implements [`UpdateRequest`]: the field that holds the resource, its
+/// message, and in brackets its name and the enum of its mask's fields:
+/// `update_requests!(pb::UpdateGrantRequest => grant: pb::Grant [GrantName, GrantField])`.
 macro_rules! update_requests {
-    ($($request:ty => $field:ident: $resource:ty),+ $(,)?) => {
+    ($($request:ty => $field:ident: $resource:ty [$name:ty, $fields:ty]),+ $(,)?) => {
         $(
             impl $crate::api::UpdateRequest for $request {
                 const RESOURCE: &'static str = stringify!($field);
                 type Resource = $resource;
+                type Name = $name;
+                type Field = $fields;
 
                 fn into_parts(self) -> (Option<$resource>, Option<prost_types::FieldMask>) {
                     (self.$field, self.update_mask)
@@ -150,14 +158,14 @@ pub struct Update<R, N, F> {
 }
 
 /// Reads an update request; the resource, its name and its mask are required.
-pub fn accept_update<R: UpdateRequest, N: ResourceName, F: CodeEnum>(
+pub fn accept_update<R: UpdateRequest>(
     request: Request<R>,
-) -> Result<Update<R::Resource, N, F>> {
+) -> Result<Update<R::Resource, R::Name, R::Field>> {
     let (call, request) = accept(request)?;
     let (resource, mask) = request.into_parts();
     let changes = resource.ok_or_else(|| Error::invalid(R::RESOURCE, "is required"))?;
     let (name, etag) = R::name_and_etag(&changes);
-    let name = N::parse(&format!("{}.name", R::RESOURCE), name)?;
+    let name = R::Name::parse(&format!("{}.name", R::RESOURCE), name)?;
     let expected = parse_etag(&format!("{}.etag", R::RESOURCE), etag)?;
     let fields = mask_fields(mask.as_ref())?;
     Ok(Update {

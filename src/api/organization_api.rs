@@ -4,7 +4,7 @@ use tonic::{Request, Response, Status};
 
 use super::paging;
 use super::{
-    ProtoEnum, Update, accept_delete, accept_list, accept_name, accept_update, accept_write, etag,
+    ProtoEnum, accept_delete, accept_list, accept_name, accept_update, accept_write, etag,
     filter_code, required, timestamp,
 };
 use crate::domain::names::OrganizationName;
@@ -60,7 +60,7 @@ list_requests!(pb::ListOrganizationsRequest,);
 list_responses!(
     pb::ListOrganizationsResponse => organizations: pb::Organization,
 );
-update_requests!(pb::UpdateOrganizationRequest => organization: pb::Organization);
+update_requests!(pb::UpdateOrganizationRequest => organization: pb::Organization [OrganizationName, OrganizationField]);
 
 /// Checks what the store knows about an organisation's references: its country exists.
 async fn check_references(tx: &Tx, country_code: &str) -> Result<()> {
@@ -175,29 +175,25 @@ impl OrganizationService for OrganizationApi {
         &self,
         request: Request<pb::UpdateOrganizationRequest>,
     ) -> Result<Response<pb::Organization>, Status> {
-        let Update {
-            call,
-            changes,
-            name,
-            expected,
-            fields,
-        } = accept_update::<_, OrganizationName, OrganizationField>(request)?;
+        let update = accept_update(request)?;
 
-        let mut tx = self.store.begin(&call).await?;
+        let mut tx = self.store.begin(&update.call).await?;
         let current = tx
-            .organization_for_update(&call.actor.scope(), &name, expected)
+            .organization_for_update(&update.call.actor.scope(), &update.name, update.expected)
             .await?;
         let mut merged = to_proto(&current);
-        for field in fields {
+        for field in update.fields {
             match field {
                 OrganizationField::DisplayName => {
-                    merged.display_name = changes.display_name.clone()
+                    merged.display_name = update.changes.display_name.clone()
                 }
-                OrganizationField::Kind => merged.kind = changes.kind,
+                OrganizationField::Kind => merged.kind = update.changes.kind,
                 OrganizationField::CountryCode => {
-                    merged.country_code = changes.country_code.clone()
+                    merged.country_code = update.changes.country_code.clone()
                 }
-                OrganizationField::Identifiers => merged.identifiers = changes.identifiers.clone(),
+                OrganizationField::Identifiers => {
+                    merged.identifiers = update.changes.identifiers.clone()
+                }
             }
         }
         let fields = input(&merged).validate("organization")?;

@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::paging;
 use super::{
-    ProtoEnum, StateChange, Update, Write, accept_delete, accept_list, accept_name, accept_update,
+    ProtoEnum, StateChange, Write, accept_delete, accept_list, accept_name, accept_update,
     accept_write, call_context, etag, filter_code, filter_number, required, timestamp,
 };
 use crate::domain::access::Actor;
@@ -127,8 +127,8 @@ list_responses!(
     pb::ListMilestonesResponse => milestones: pb::Milestone,
 );
 update_requests!(
-    pb::UpdateOutcomeReportRequest => outcome_report: pb::OutcomeReport,
-    pb::UpdateOutcomeRequest => outcome: pb::Outcome,
+    pb::UpdateOutcomeReportRequest => outcome_report: pb::OutcomeReport [OutcomeReportName, ReportField],
+    pb::UpdateOutcomeRequest => outcome: pb::Outcome [OutcomeName, OutcomeField],
 );
 
 state_change_requests!(
@@ -679,25 +679,19 @@ impl OutcomeReportService for OutcomeReportApi {
         &self,
         request: Request<pb::UpdateOutcomeReportRequest>,
     ) -> Result<Response<pb::OutcomeReport>, Status> {
-        let Update {
-            call,
-            changes,
-            name,
-            expected,
-            fields,
-        } = accept_update::<_, OutcomeReportName, ReportField>(request)?;
-        let mut tx = self.store.begin(&call).await?;
+        let update = accept_update(request)?;
+        let mut tx = self.store.begin(&update.call).await?;
         let current = tx
-            .report_for_update(&call.actor.scope(), &name, expected)
+            .report_for_update(&update.call.actor.scope(), &update.name, update.expected)
             .await?;
         current.check_editable()?;
         let mut after = current.clone();
-        for field in fields {
+        for field in update.fields {
             match field {
                 ReportField::Narrative => {
                     after.narrative = validate::optional_text(
                         "outcome_report.narrative",
-                        &changes.narrative,
+                        &update.changes.narrative,
                         outcome::MAX_NARRATIVE,
                     )?
                 }
@@ -708,7 +702,7 @@ impl OutcomeReportService for OutcomeReportApi {
         Ok(Response::new(report_to_proto(
             &saved,
             &self.rules,
-            &call.actor,
+            &update.call.actor,
         )))
     }
 
@@ -805,38 +799,41 @@ impl OutcomeReportService for OutcomeReportApi {
         &self,
         request: Request<pb::UpdateOutcomeRequest>,
     ) -> Result<Response<pb::Outcome>, Status> {
-        let Update {
-            call,
-            changes,
-            name,
-            expected,
-            fields,
-        } = accept_update::<_, OutcomeName, OutcomeField>(request)?;
-        let mut tx = self.store.begin(&call).await?;
-        let (report, project) = Self::report_and_project(&tx, &call, &name.report(), None).await?;
+        let update = accept_update(request)?;
+        let mut tx = self.store.begin(&update.call).await?;
+        let (report, project) =
+            Self::report_and_project(&tx, &update.call, &update.name.report(), None).await?;
         report.check_editable()?;
         let current = tx
-            .outcome_for_update(&report, &name.outcome, expected)
+            .outcome_for_update(&report, &update.name.outcome, update.expected)
             .await?;
         let mut merged = outcome_to_proto(&current);
         let mut relink = false;
-        for field in &fields {
+        for field in &update.fields {
             match field {
-                OutcomeField::Kind => merged.kind = changes.kind,
-                OutcomeField::CountryCode => merged.country_code = changes.country_code.clone(),
-                OutcomeField::OutcomeDate => merged.outcome_date = changes.outcome_date.clone(),
-                OutcomeField::Quantity => merged.quantity = changes.quantity,
+                OutcomeField::Kind => merged.kind = update.changes.kind,
+                OutcomeField::CountryCode => {
+                    merged.country_code = update.changes.country_code.clone()
+                }
+                OutcomeField::OutcomeDate => {
+                    merged.outcome_date = update.changes.outcome_date.clone()
+                }
+                OutcomeField::Quantity => merged.quantity = update.changes.quantity,
                 OutcomeField::OfficialsTrained => {
-                    merged.officials_trained = changes.officials_trained
+                    merged.officials_trained = update.changes.officials_trained
                 }
-                OutcomeField::Victims => merged.victims = changes.victims,
+                OutcomeField::Victims => merged.victims = update.changes.victims,
                 OutcomeField::FirstForCountry => {
-                    merged.first_for_country = changes.first_for_country
+                    merged.first_for_country = update.changes.first_for_country
                 }
-                OutcomeField::Description => merged.description = changes.description.clone(),
-                OutcomeField::EvidenceUri => merged.evidence_uri = changes.evidence_uri.clone(),
-                OutcomeField::Indicator => merged.indicator = changes.indicator.clone(),
-                OutcomeField::Milestone => merged.milestone = changes.milestone.clone(),
+                OutcomeField::Description => {
+                    merged.description = update.changes.description.clone()
+                }
+                OutcomeField::EvidenceUri => {
+                    merged.evidence_uri = update.changes.evidence_uri.clone()
+                }
+                OutcomeField::Indicator => merged.indicator = update.changes.indicator.clone(),
+                OutcomeField::Milestone => merged.milestone = update.changes.milestone.clone(),
             }
             relink |= matches!(
                 field,
@@ -847,7 +844,7 @@ impl OutcomeReportService for OutcomeReportApi {
             );
         }
         // A changed country, kind or date is another milestone, unless the client names one.
-        if relink && !fields.contains(&OutcomeField::Milestone) {
+        if relink && !update.fields.contains(&OutcomeField::Milestone) {
             merged.milestone.clear();
         }
         let context = OutcomeContext {

@@ -4,7 +4,7 @@ use tonic::{Request, Response, Status};
 
 use super::paging;
 use super::{
-    ProtoEnum, StateChange, StateChangeRequest, Update, accept_delete, accept_list, accept_name,
+    ProtoEnum, StateChange, StateChangeRequest, accept_delete, accept_list, accept_name,
     accept_update, accept_write, etag, filter_code, required, timestamp,
 };
 use crate::domain::fiscal_year::FiscalCalendar;
@@ -92,8 +92,8 @@ list_responses!(
     pb::ListIndicatorsResponse => indicators: pb::Indicator,
 );
 update_requests!(
-    pb::UpdateProjectRequest => project: pb::Project,
-    pb::UpdateIndicatorRequest => indicator: pb::Indicator,
+    pb::UpdateProjectRequest => project: pb::Project [ProjectName, ProjectField],
+    pb::UpdateIndicatorRequest => indicator: pb::Indicator [IndicatorName, IndicatorField],
 );
 
 state_change_requests!(
@@ -357,33 +357,30 @@ impl ProjectService for ProjectApi {
         &self,
         request: Request<pb::UpdateProjectRequest>,
     ) -> Result<Response<pb::Project>, Status> {
-        let Update {
-            call,
-            changes,
-            name,
-            expected,
-            fields,
-        } = accept_update::<_, ProjectName, ProjectField>(request)?;
+        let update = accept_update(request)?;
 
-        let mut tx = self.store.begin(&call).await?;
-        let (grant, current) = Self::open_project(&tx, &call, &name, expected).await?;
+        let mut tx = self.store.begin(&update.call).await?;
+        let (grant, current) =
+            Self::open_project(&tx, &update.call, &update.name, update.expected).await?;
         let current_names = tx
             .recommendation_names(&current.fields.recommendation_ids)
             .await?;
         let mut merged = self.answer(&current, &current_names);
-        for field in fields {
+        for field in update.fields {
             match field {
-                ProjectField::Title => merged.title = changes.title.clone(),
-                ProjectField::Summary => merged.summary = changes.summary.clone(),
-                ProjectField::CountryCodes => merged.country_codes = changes.country_codes.clone(),
-                ProjectField::Pillars => merged.pillars = changes.pillars.clone(),
-                ProjectField::ActivityKinds => {
-                    merged.activity_kinds = changes.activity_kinds.clone()
+                ProjectField::Title => merged.title = update.changes.title.clone(),
+                ProjectField::Summary => merged.summary = update.changes.summary.clone(),
+                ProjectField::CountryCodes => {
+                    merged.country_codes = update.changes.country_codes.clone()
                 }
-                ProjectField::StartDate => merged.start_date = changes.start_date.clone(),
-                ProjectField::EndDate => merged.end_date = changes.end_date.clone(),
+                ProjectField::Pillars => merged.pillars = update.changes.pillars.clone(),
+                ProjectField::ActivityKinds => {
+                    merged.activity_kinds = update.changes.activity_kinds.clone()
+                }
+                ProjectField::StartDate => merged.start_date = update.changes.start_date.clone(),
+                ProjectField::EndDate => merged.end_date = update.changes.end_date.clone(),
                 ProjectField::TipRecommendations => {
-                    merged.tip_recommendations = changes.tip_recommendations.clone()
+                    merged.tip_recommendations = update.changes.tip_recommendations.clone()
                 }
             }
         }
@@ -488,27 +485,24 @@ impl ProjectService for ProjectApi {
         &self,
         request: Request<pb::UpdateIndicatorRequest>,
     ) -> Result<Response<pb::Indicator>, Status> {
-        let Update {
-            call,
-            changes,
-            name,
-            expected,
-            fields,
-        } = accept_update::<_, IndicatorName, IndicatorField>(request)?;
+        let update = accept_update(request)?;
 
-        let mut tx = self.store.begin(&call).await?;
-        let (grant, project) = Self::open_project(&tx, &call, &name.project(), None).await?;
+        let mut tx = self.store.begin(&update.call).await?;
+        let (grant, project) =
+            Self::open_project(&tx, &update.call, &update.name.project(), None).await?;
         let current = tx
-            .indicator_for_update(&project, &name.indicator, expected)
+            .indicator_for_update(&project, &update.name.indicator, update.expected)
             .await?;
         let mut merged = indicator_to_proto(&current);
-        for field in fields {
+        for field in update.fields {
             match field {
-                IndicatorField::DisplayName => merged.display_name = changes.display_name.clone(),
-                IndicatorField::Unit => merged.unit = changes.unit.clone(),
-                IndicatorField::OutcomeKind => merged.outcome_kind = changes.outcome_kind,
-                IndicatorField::Baseline => merged.baseline = changes.baseline,
-                IndicatorField::Targets => merged.targets = changes.targets.clone(),
+                IndicatorField::DisplayName => {
+                    merged.display_name = update.changes.display_name.clone()
+                }
+                IndicatorField::Unit => merged.unit = update.changes.unit.clone(),
+                IndicatorField::OutcomeKind => merged.outcome_kind = update.changes.outcome_kind,
+                IndicatorField::Baseline => merged.baseline = update.changes.baseline,
+                IndicatorField::Targets => merged.targets = update.changes.targets.clone(),
             }
         }
         let fields = indicator_input(&merged).validate("indicator")?;

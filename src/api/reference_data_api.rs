@@ -4,8 +4,8 @@ use tonic::{Request, Response, Status};
 
 use super::paging;
 use super::{
-    Update, accept_delete, accept_list, accept_name, accept_update, accept_write, call_context,
-    etag, required, timestamp,
+    accept_delete, accept_list, accept_name, accept_update, accept_write, call_context, etag,
+    required, timestamp,
 };
 use crate::domain::names::{CountryName, FundingAccountName, RegionName};
 use crate::domain::reference::{self, Country, FundingAccount, Region};
@@ -88,7 +88,7 @@ list_responses!(
     pb::ListFundingAccountsResponse => funding_accounts: pb::FundingAccount,
     pb::ListCountriesResponse => countries: pb::Country,
 );
-update_requests!(pb::UpdateFundingAccountRequest => funding_account: pb::FundingAccount);
+update_requests!(pb::UpdateFundingAccountRequest => funding_account: pb::FundingAccount [FundingAccountName, FundingAccountField]);
 
 #[tonic::async_trait]
 impl ReferenceDataService for ReferenceDataApi {
@@ -138,24 +138,20 @@ impl ReferenceDataService for ReferenceDataApi {
         &self,
         request: Request<pb::UpdateFundingAccountRequest>,
     ) -> Result<Response<pb::FundingAccount>, Status> {
-        let Update {
-            call,
-            changes,
-            name,
-            expected,
-            fields,
-        } = accept_update::<_, FundingAccountName, FundingAccountField>(request)?;
+        let update = accept_update(request)?;
 
-        let mut tx = self.store.begin(&call).await?;
-        let current = tx.funding_account_for_update(&name, expected).await?;
+        let mut tx = self.store.begin(&update.call).await?;
+        let current = tx
+            .funding_account_for_update(&update.name, update.expected)
+            .await?;
         let mut merged = current.fields.clone();
-        for field in fields {
+        for field in update.fields {
             match field {
                 FundingAccountField::DisplayName => {
-                    merged.display_name = changes.display_name.clone()
+                    merged.display_name = update.changes.display_name.clone()
                 }
                 FundingAccountField::Description => {
-                    merged.description = changes.description.clone()
+                    merged.description = update.changes.description.clone()
                 }
             }
         }

@@ -6,7 +6,7 @@ use tonic::{Request, Response, Status};
 
 use super::paging;
 use super::{
-    ProtoEnum, Update, accept_delete, accept_list, accept_name, accept_update, accept_write, etag,
+    ProtoEnum, accept_delete, accept_list, accept_name, accept_update, accept_write, etag,
     filter_code, required, timestamp,
 };
 use crate::domain::names::{
@@ -88,8 +88,8 @@ list_responses!(
     pb::ListTipRecommendationsResponse => tip_recommendations: pb::TipRecommendation,
 );
 update_requests!(
-    pb::UpdateTipRankingRequest => tip_ranking: pb::TipRanking,
-    pb::UpdateTipRecommendationRequest => tip_recommendation: pb::TipRecommendation,
+    pb::UpdateTipRankingRequest => tip_ranking: pb::TipRanking [TipRankingName, RankingField],
+    pb::UpdateTipRecommendationRequest => tip_recommendation: pb::TipRecommendation [TipRecommendationName, RecommendationField],
 );
 
 /// A parent country must be a known one.
@@ -272,23 +272,19 @@ impl TipReportService for TipReportApi {
         &self,
         request: Request<pb::UpdateTipRankingRequest>,
     ) -> Result<Response<pb::TipRanking>, Status> {
-        let Update {
-            call,
-            changes,
-            name,
-            expected,
-            fields,
-        } = accept_update::<_, TipRankingName, RankingField>(request)?;
+        let update = accept_update(request)?;
         let mut tier = None;
-        for field in fields {
+        for field in update.fields {
             match field {
-                RankingField::Tier => tier = TipTier::from_proto(changes.tier),
+                RankingField::Tier => tier = TipTier::from_proto(update.changes.tier),
             }
         }
         let fields = tip_report::ranking_fields("tip_ranking", tier)?;
 
-        let mut tx = self.store.begin(&call).await?;
-        let current = tx.tip_ranking_for_update(&name, expected).await?;
+        let mut tx = self.store.begin(&update.call).await?;
+        let current = tx
+            .tip_ranking_for_update(&update.name, update.expected)
+            .await?;
         let updated = tx.update_tip_ranking(current, fields).await?;
         tx.commit().await?;
         Ok(Response::new(ranking_to_proto(&updated)))
@@ -348,22 +344,18 @@ impl TipReportService for TipReportApi {
         &self,
         request: Request<pb::UpdateTipRecommendationRequest>,
     ) -> Result<Response<pb::TipRecommendation>, Status> {
-        let Update {
-            call,
-            changes,
-            name,
-            expected,
-            fields,
-        } = accept_update::<_, TipRecommendationName, RecommendationField>(request)?;
+        let update = accept_update(request)?;
 
-        let mut tx = self.store.begin(&call).await?;
-        let current = tx.tip_recommendation_for_update(&name, expected).await?;
+        let mut tx = self.store.begin(&update.call).await?;
+        let current = tx
+            .tip_recommendation_for_update(&update.name, update.expected)
+            .await?;
         let mut merged = recommendation_to_proto(&current);
-        for field in fields {
+        for field in update.fields {
             match field {
-                RecommendationField::ReportYear => merged.report_year = changes.report_year,
-                RecommendationField::Pillar => merged.pillar = changes.pillar,
-                RecommendationField::Text => merged.text = changes.text.clone(),
+                RecommendationField::ReportYear => merged.report_year = update.changes.report_year,
+                RecommendationField::Pillar => merged.pillar = update.changes.pillar,
+                RecommendationField::Text => merged.text = update.changes.text.clone(),
             }
         }
         let fields = input(&merged).validate("tip_recommendation")?;
