@@ -20,20 +20,10 @@ use tipgrants::api::auth::Authenticator;
 use tipgrants::pb::v1 as pb;
 use tipgrants::settings::Settings;
 use tipgrants::startup::Application;
-use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
 
-fn resident_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with("VmRSS:"))
-                .and_then(|line| line.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
+mod common;
+use common::{bearer, resident_kib};
 
 fn report(name: &str, mut samples: Vec<Duration>) {
     samples.sort();
@@ -46,13 +36,6 @@ fn report(name: &str, mut samples: Vec<Duration>) {
         at(0.50),
         at(0.99)
     );
-}
-
-fn bearer<T>(token: &str, message: T) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    let value = MetadataValue::try_from(format!("Bearer {token}")).expect("ascii token");
-    request.metadata_mut().insert("authorization", value);
-    request
 }
 
 #[tokio::main]

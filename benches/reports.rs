@@ -23,8 +23,10 @@ use tipgrants::pb::v1 as pb;
 use tipgrants::pb::v1::report_service_client::ReportServiceClient;
 use tokio::process::{Child, Command};
 use tokio_stream::StreamExt;
-use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
+
+mod common;
+use common::{bearer, median, psql_path, status_kib};
 
 const SIZES: [u64; 2] = [100_000, 1_000_000];
 const RUNS: usize = 3;
@@ -36,21 +38,6 @@ const COPY_SQL: &str = "COPY (SELECT o.id, o.report_id, r.grant_id, r.project_id
      o.create_time, o.update_time, o.revision FROM outcomes o \
      JOIN outcome_reports r ON r.id = o.report_id JOIN grants g ON g.id = r.grant_id \
      WHERE r.state = 'ACCEPTED' AND o.delete_time IS NULL ORDER BY o.id) TO STDOUT";
-
-fn psql_path() -> PathBuf {
-    if let Some(path) = std::env::var_os("PSQL") {
-        return path.into();
-    }
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|entry| entry.path().join("bin/psql"))
-        .filter(|path| path.is_file())
-        .collect();
-    found.sort();
-    found.pop().unwrap_or_else(|| "psql".into())
-}
 
 /// Runs one psql command, its output thrown away; how long it took (start and connection included).
 async fn psql(url: &str, sql: &str) -> Duration {
@@ -147,24 +134,13 @@ impl Server {
     }
 
     fn authorized<T>(&self, message: T) -> tonic::Request<T> {
-        let mut request = tonic::Request::new(message);
-        let value = MetadataValue::try_from(format!("Bearer {}", self.token)).expect("ascii");
-        request.metadata_mut().insert("authorization", value);
-        request
+        bearer(&self.token, message)
     }
 
     /// The server's peak resident memory so far, in KiB.
     fn peak_kib(&self) -> u64 {
         let pid = self.child.id().expect("the server runs");
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .ok()
-            .and_then(|status| {
-                status
-                    .lines()
-                    .find(|line| line.starts_with("VmHWM:"))
-                    .and_then(|line| line.split_whitespace().nth(1)?.parse().ok())
-            })
-            .unwrap_or(0)
+        status_kib(&PathBuf::from(format!("/proc/{pid}/status")), "VmHWM:")
     }
 
     /// Exports every outcome; (rows, time).
@@ -202,11 +178,6 @@ impl Server {
         }
         started.elapsed()
     }
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
 }
 
 fn load() -> String {

@@ -13,7 +13,6 @@
 //! toward an indicator. There are no milestone kinds among them: linking a
 //! milestone is a lookup per row, which a plain INSERT does not do.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use tipgrants::cli::outcome_csv;
@@ -23,31 +22,14 @@ use tipgrants::pb::v1 as pb;
 use tipgrants::pb::v1::outcome_report_service_client::OutcomeReportServiceClient;
 use tipgrants::settings::Settings;
 use tipgrants::startup::Application;
-use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
+
+mod common;
+use common::{bearer, median, psql_path, resident_kib};
 
 /// Upload sizes, and how many times each is measured (the median counts).
 const SIZES: &[usize] = &[1_000, 10_000];
 const RUNS: usize = 3;
-
-fn bearer<T>(token: &str, message: T) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    let value = MetadataValue::try_from(format!("Bearer {token}")).expect("ascii token");
-    request.metadata_mut().insert("authorization", value);
-    request
-}
-
-fn resident_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with("VmRSS:"))
-                .and_then(|line| line.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 /// The `n`th outcome of an upload into a report of January-March 2014.
 fn outcome(n: usize, indicator: &str) -> pb::Outcome {
@@ -154,26 +136,6 @@ fn insert_sql(outcomes: &[pb::Outcome], report_id: &str) -> String {
     sql
 }
 
-/// psql: `PSQL`, else the newest /usr/lib/postgresql/*/bin/psql, else `psql` on the PATH.
-fn psql_path() -> PathBuf {
-    if let Some(path) = std::env::var_os("PSQL") {
-        return path.into();
-    }
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|entry| entry.path().join("bin/psql"))
-        .filter(|path| path.is_file())
-        .collect();
-    found.sort_by_key(|path| {
-        path.components()
-            .nth(4)
-            .and_then(|version| version.as_os_str().to_str()?.parse::<u32>().ok())
-    });
-    found.pop().unwrap_or_else(|| "psql".into())
-}
-
 /// Runs `psql -f file` once and returns how long it took, its start and connection included.
 async fn time_psql(url: &str, file: &std::path::Path) -> Duration {
     time_psql_with(url, &["-f".as_ref(), file.as_os_str()]).await
@@ -195,11 +157,6 @@ async fn time_psql_with(url: &str, arguments: &[&std::ffi::OsStr]) -> Duration {
         String::from_utf8_lossy(&output.stderr)
     );
     elapsed
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
 }
 
 fn rate(count: usize, elapsed: Duration) -> f64 {

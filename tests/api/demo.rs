@@ -443,15 +443,8 @@ async fn an_export_beyond_the_stream_limit_is_refused_and_a_cancelled_one_stops_
          FROM n, outcomes o WHERE o.id = '{id}'"
     ))
     .await;
-    // A client that reads slowly: a small HTTP/2 window, and it reads one message.
-    let slow_channel = tonic::transport::Channel::from_shared(format!("http://{}", app.address))
-        .expect("uri")
-        .initial_stream_window_size(Some(1024))
-        .connect_lazy();
-    let mut slow = pb::report_service_client::ReportServiceClient::with_interceptor(
-        slow_channel,
-        app.bearer(app.admin()),
-    );
+    // A client that reads slowly: it reads one message.
+    let mut slow = app.slow_reports(app.admin());
     let mut first = slow
         .export_outcomes(pb::ExportOutcomesRequest::default())
         .await

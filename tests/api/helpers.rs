@@ -251,6 +251,22 @@ impl TestApp {
         )
     }
 
+    /// A report client that reads slowly, on a connection of its own with a small HTTP/2
+    /// window: a stream to it fills its window and waits, as one to a slow reader does.
+    pub fn slow_reports(
+        &self,
+        token: Option<&str>,
+    ) -> pb::report_service_client::ReportServiceClient<Authed> {
+        let channel = tonic::transport::Channel::from_shared(format!("http://{}", self.address))
+            .expect("uri")
+            .initial_stream_window_size(Some(1024))
+            .connect_lazy();
+        pb::report_service_client::ReportServiceClient::with_interceptor(
+            channel,
+            self.bearer(token),
+        )
+    }
+
     /// Admin clients, the most common case.
     pub fn admin(&self) -> Option<&str> {
         Some(&self.admin_token)

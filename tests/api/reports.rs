@@ -419,15 +419,8 @@ async fn a_large_portfolio(app: &TestApp) {
 async fn a_report_beyond_the_stream_limit_is_refused_at_once_and_a_cancelled_one_frees_its_slot() {
     let app = spawn_app_with(|settings| settings.reports.max_concurrent_streams = 1).await;
     a_large_portfolio(&app).await;
-    // A client that reads slowly: a small HTTP/2 window, and it reads only the header.
-    let slow_channel = tonic::transport::Channel::from_shared(format!("http://{}", app.address))
-        .expect("uri")
-        .initial_stream_window_size(Some(1024))
-        .connect_lazy();
-    let mut slow = pb::report_service_client::ReportServiceClient::with_interceptor(
-        slow_channel,
-        app.bearer(app.admin()),
-    );
+    // A client that reads slowly: it reads only the header.
+    let mut slow = app.slow_reports(app.admin());
     let mut first = slow
         .stream_fiscal_year_report(by(pb::ReportGrouping::Country, 2000, 2019))
         .await
