@@ -15,18 +15,17 @@
 //! (`tipgrants seed-demo`), then copies of its accepted outcomes spread over
 //! its 115 accepted reports, inserted with one SQL statement per size.
 
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use tipgrants::pb::v1 as pb;
 use tipgrants::pb::v1::report_service_client::ReportServiceClient;
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 
 mod common;
-use common::{bearer, median, psql_path, status_kib};
+use common::{Server, load_average, median, psql_path};
 
 const SIZES: [u64; 2] = [100_000, 1_000_000];
 const RUNS: usize = 3;
@@ -74,73 +73,9 @@ async fn fill(url: &str, from: u64, to: u64) -> Duration {
     .await
 }
 
-/// A server process of the release binary on `url`.
-struct Server {
-    child: Child,
-    channel: Channel,
-    token: String,
-}
-
 impl Server {
-    async fn start(url: &str, directory: &std::path::Path) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        let token_file = directory.join("admin-token");
-        let child = Command::new(env!("CARGO_BIN_EXE_tipgrants"))
-            .arg("serve")
-            .env("TIPGRANTS__DATABASE__URL", url)
-            .env(
-                "TIPGRANTS__SERVER__LISTEN_ADDRESS",
-                format!("127.0.0.1:{port}"),
-            )
-            .env("TIPGRANTS__AUTH__BOOTSTRAP_TOKEN_FILE", &token_file)
-            .env("TIPGRANTS__TELEMETRY__FILTER", "warn")
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start the server");
-        let address = format!("http://127.0.0.1:{port}");
-        let started = Instant::now();
-        let channel = loop {
-            if let Ok(channel) = Channel::from_shared(address.clone())
-                .expect("uri")
-                .connect()
-                .await
-                && token_file.exists()
-            {
-                break channel;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "the server did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        let token = std::fs::read_to_string(&token_file)
-            .expect("the bootstrap token")
-            .trim()
-            .to_string();
-        Server {
-            child,
-            channel,
-            token,
-        }
-    }
-
     fn client(&self) -> ReportServiceClient<Channel> {
         ReportServiceClient::new(self.channel.clone())
-    }
-
-    fn authorized<T>(&self, message: T) -> tonic::Request<T> {
-        bearer(&self.token, message)
-    }
-
-    /// The server's peak resident memory so far, in KiB.
-    fn peak_kib(&self) -> u64 {
-        let pid = self.child.id().expect("the server runs");
-        status_kib(&PathBuf::from(format!("/proc/{pid}/status")), "VmHWM:")
     }
 
     /// Exports every outcome; (rows, time).
@@ -180,15 +115,6 @@ impl Server {
     }
 }
 
-fn load() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[tokio::main]
 async fn main() {
     let Some(url) = std::env::var("BENCH_DATABASE_URL")
@@ -201,7 +127,7 @@ async fn main() {
         return;
     };
     let directory = tempfile::tempdir().expect("a directory");
-    println!("load average at the start: {}", load());
+    println!("load average at the start: {}", load_average());
     let seeded = Command::new(env!("CARGO_BIN_EXE_tipgrants"))
         .arg("seed-demo")
         .env("TIPGRANTS__DATABASE__URL", &url)
@@ -223,7 +149,7 @@ async fn main() {
         let took = fill(&url, filled, size).await;
         filled = size;
         eprintln!("filled to {size} copies in {took:?}");
-        let server = Server::start(&url, directory.path()).await;
+        let server = Server::start(&[("TIPGRANTS__DATABASE__URL", &url)], directory.path()).await;
         let mut exports = Vec::new();
         let mut copies = Vec::new();
         let mut rows = 0;
@@ -249,5 +175,5 @@ async fn main() {
         );
         drop(server);
     }
-    println!("load average at the end: {}", load());
+    println!("load average at the end: {}", load_average());
 }

@@ -12,7 +12,17 @@
 //! role and victims identified with a breakdown by sex and age, each counting
 //! toward an indicator. There are no milestone kinds among them: linking a
 //! milestone is a lookup per row, which a plain INSERT does not do.
+//!
+//! Then the server's memory during one large upload: a server process of its
+//! own (the release binary, on the same kind of database) takes 100,000
+//! outcomes of about 1,000 bytes each (about 100 MB), generated as they are
+//! sent; its resident memory is sampled every 10 ms while the client streams
+//! and while the server writes, and its `VmHWM` is read before and after.
+//! The goal (issue 18): at most 16 MiB more while the upload streams.
+//! `BENCH_UPLOAD_MEMORY_OUTCOMES` sets the count (0 skips this part).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tipgrants::cli::outcome_csv;
@@ -25,7 +35,7 @@ use tipgrants::startup::Application;
 use tonic::transport::Channel;
 
 mod common;
-use common::{bearer, median, psql_path, resident_kib};
+use common::{Server, bearer, load_average, median, psql_path, resident_kib};
 
 /// Upload sizes, and how many times each is measured (the median counts).
 const SIZES: &[usize] = &[1_000, 10_000];
@@ -163,9 +173,9 @@ fn rate(count: usize, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64()
 }
 
-/// Sets up one project with an indicator and a draft report per size; returns (indicator, report)
-/// of each.
-async fn setup(channel: &Channel, token: &str) -> Vec<(String, String)> {
+/// Sets up one project with an indicator and a draft report per upload to come (`count`);
+/// returns (indicator, report) of each.
+async fn setup(channel: &Channel, token: &str, count: usize) -> Vec<(String, String)> {
     let mut organizations =
         pb::organization_service_client::OrganizationServiceClient::new(channel.clone());
     let organization = organizations
@@ -209,7 +219,7 @@ async fn setup(channel: &Channel, token: &str) -> Vec<(String, String)> {
     let mut projects = pb::project_service_client::ProjectServiceClient::new(channel.clone());
     let mut reports = OutcomeReportServiceClient::new(channel.clone());
     let mut prepared = Vec::new();
-    for (index, _) in SIZES.iter().enumerate() {
+    for index in 0..count {
         let project = projects
             .create_project(bearer(
                 token,
@@ -279,7 +289,8 @@ async fn main() {
     let directory = tempfile::tempdir().expect("temporary directory");
     let mut settings = Settings::load_from(None, Vec::<(String, String)>::new()).expect("defaults");
     settings.server.listen_address = "127.0.0.1:0".into();
-    settings.auth.bootstrap_token_file = directory.path().join("token").display().to_string();
+    // The name Server::start reads: on PostgreSQL the memory part's server shares the database.
+    settings.auth.bootstrap_token_file = directory.path().join("admin-token").display().to_string();
     let postgres_url = std::env::var("BENCH_DATABASE_URL")
         .ok()
         .filter(|url| !url.is_empty());
@@ -294,7 +305,7 @@ async fn main() {
     let backend = application.store().backend();
     let address = application.address();
     tokio::spawn(application.run_until_stopped(std::future::pending()));
-    let token = std::fs::read_to_string(directory.path().join("token"))
+    let token = std::fs::read_to_string(directory.path().join("admin-token"))
         .expect("token")
         .trim()
         .to_string();
@@ -303,7 +314,7 @@ async fn main() {
         .connect()
         .await
         .expect("connect");
-    let prepared = setup(&channel, &token).await;
+    let prepared = setup(&channel, &token, SIZES.len()).await;
     let mut client = OutcomeReportServiceClient::new(channel.clone());
     println!("UploadOutcomes benchmark ({backend:?}), median of {RUNS} runs");
     // psql's own start and connection, for the column without them.
@@ -424,5 +435,123 @@ async fn main() {
     println!(
         "reading the CSV of {size} outcomes (tipgrants outcomes upload): {elapsed:.1?}, {:.0}/s",
         rate(size, elapsed)
+    );
+    measure_memory(postgres_url.as_deref(), directory.path()).await;
+}
+
+/// The outcomes of the memory measurement, unless `BENCH_UPLOAD_MEMORY_OUTCOMES` says otherwise.
+const MEMORY_OUTCOMES: usize = 100_000;
+/// The length of each one's description: with the other fields, about 1,100 bytes an outcome.
+const MEMORY_DESCRIPTION_BYTES: usize = 1_000;
+
+/// The `n`th outcome of the memory measurement: `outcome(n)` with a long description.
+fn long_outcome(n: usize, indicator: &str) -> pb::Outcome {
+    let mut long = outcome(n, indicator);
+    while long.description.len() < MEMORY_DESCRIPTION_BYTES {
+        long.description
+            .push_str(" Participants practised interviews and referrals.");
+    }
+    long.description.truncate(MEMORY_DESCRIPTION_BYTES);
+    long
+}
+
+/// One large upload into a server process of its own: its memory while the client streams
+/// and while it writes, and the upload's rate.
+async fn measure_memory(postgres_url: Option<&str>, directory: &std::path::Path) {
+    let count = std::env::var("BENCH_UPLOAD_MEMORY_OUTCOMES")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(MEMORY_OUTCOMES);
+    if count == 0 {
+        return;
+    }
+    // PostgreSQL: the same database (and so the same admin token); SQLite: a file of its own.
+    let own_directory = directory.join("memory");
+    std::fs::create_dir_all(&own_directory).expect("a directory");
+    let sqlite_path = own_directory.join("memory.sqlite3").display().to_string();
+    let (environment, token_directory) = match postgres_url {
+        Some(url) => ([("TIPGRANTS__DATABASE__URL", url)], directory),
+        None => (
+            [("TIPGRANTS__DATABASE__SQLITE_PATH", sqlite_path.as_str())],
+            own_directory.as_path(),
+        ),
+    };
+    let server = Arc::new(Server::start(&environment, token_directory).await);
+    let prepared = setup(&server.channel, &server.token, 1).await;
+    let (indicator, report) = prepared.into_iter().next().expect("a report");
+    let before_resident = server.resident_kib();
+    let before_peak = server.peak_kib();
+
+    let streamed = Arc::new(AtomicBool::new(false));
+    let bytes = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (server, streamed, stop) = (server.clone(), streamed.clone(), stop.clone());
+        tokio::spawn(async move {
+            let (mut while_streaming, mut overall) = (0, 0);
+            while !stop.load(Ordering::Relaxed) {
+                let resident = server.resident_kib();
+                overall = u64::max(overall, resident);
+                if !streamed.load(Ordering::Relaxed) {
+                    while_streaming = u64::max(while_streaming, resident);
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            (while_streaming, overall)
+        })
+    };
+    let header = pb::upload_outcomes_request::Item::Header(pb::UploadOutcomesHeader {
+        outcome_report: report,
+        request_id: String::new(),
+    });
+    let messages = {
+        let (streamed, bytes) = (streamed.clone(), bytes.clone());
+        std::iter::once(header)
+            .chain((0..count).map(move |n| {
+                pb::upload_outcomes_request::Item::Outcome(long_outcome(n, &indicator))
+            }))
+            .enumerate()
+            .map(move |(index, item)| {
+                let message = pb::UploadOutcomesRequest { item: Some(item) };
+                bytes.fetch_add(
+                    prost::Message::encoded_len(&message) as u64,
+                    Ordering::Relaxed,
+                );
+                if index == count {
+                    streamed.store(true, Ordering::Relaxed);
+                }
+                message
+            })
+    };
+    let started = Instant::now();
+    let answer = OutcomeReportServiceClient::new(server.channel.clone())
+        .upload_outcomes(server.authorized(tokio_stream::iter(messages)))
+        .await
+        .expect("the upload")
+        .into_inner();
+    let elapsed = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let (while_streaming, overall) = sampler.await.expect("the sampler");
+    assert_eq!(answer.outcome_count, count as i64);
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    let sent = bytes.load(Ordering::Relaxed);
+    println!(
+        "server memory during one upload of {count} outcomes ({:.1} MB sent) in {elapsed:.1?}, \
+         {:.0} outcomes/s, load average {}:",
+        sent as f64 / 1e6,
+        rate(count, elapsed),
+        load_average()
+    );
+    println!(
+        "| resident before | peak growth while streaming (sampled) | peak growth in all (sampled) | VmHWM before -> after |"
+    );
+    println!("| --- | --- | --- | --- |");
+    println!(
+        "| {:.1} MiB | {:+.1} MiB | {:+.1} MiB | {:.1} -> {:.1} MiB |",
+        mib(before_resident),
+        mib(while_streaming) - mib(before_resident),
+        mib(overall) - mib(before_resident),
+        mib(before_peak),
+        mib(server.peak_kib()),
     );
 }

@@ -627,7 +627,7 @@ pub async fn seed(store: Store, settings: &Settings) -> Result<DemoSummary, Stri
         reference_data: ReferenceDataApi::new(store.clone()),
         grants: GrantApi::new(store.clone(), calendar),
         projects: ProjectApi::new(store.clone(), reporting),
-        reports: OutcomeReportApi::new(store.clone(), reporting),
+        reports: OutcomeReportApi::new(store.clone(), reporting, &settings.uploads),
         assistance: AssistanceApi::new(
             store,
             keyring,

@@ -25,6 +25,7 @@ pub struct Settings {
     pub fiscal_year: FiscalYearSettings,
     pub reporting: ReportingSettings,
     pub reports: ReportsSettings,
+    pub uploads: UploadsSettings,
     pub auth: AuthSettings,
     pub privacy: PrivacySettings,
     pub assistance: AssistanceSettings,
@@ -123,6 +124,31 @@ pub struct ReportsSettings {
     pub max_concurrent_streams: u32,
     /// Counts of people below this are suppressed (k; the data hub publishes with 11).
     pub suppression_threshold: u32,
+}
+
+/// `[uploads]`: outcome uploads (`UploadOutcomes`), which keep their validated outcomes in a
+/// temporary file until the stream ends (see `api::outcome_upload`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadsSettings {
+    /// Bytes one upload's messages may carry in all (as encoded); beyond them it is refused.
+    pub max_bytes: u64,
+    /// Uploads running at once across the server.
+    pub max_concurrent: u32,
+    /// Uploads running at once per principal: a grantee's organisation, or a staff token.
+    pub max_concurrent_per_principal: u32,
+    /// Where the temporary files go; empty: the system's temporary directory.
+    pub spool_directory: String,
+}
+
+impl UploadsSettings {
+    /// The directory of the temporary files.
+    pub fn spool_directory(&self) -> PathBuf {
+        match self.spool_directory.trim() {
+            "" => std::env::temp_dir(),
+            directory => PathBuf::from(directory),
+        }
+    }
 }
 
 /// `[auth]`: token cache and bootstrap.
@@ -337,6 +363,21 @@ impl Settings {
             "reports.suppression_threshold",
             self.reports.suppression_threshold,
             1..=1000,
+        )?;
+        within(
+            "uploads.max_bytes",
+            self.uploads.max_bytes,
+            1 << 20..=1 << 40,
+        )?;
+        within(
+            "uploads.max_concurrent",
+            self.uploads.max_concurrent,
+            1..=1000,
+        )?;
+        within(
+            "uploads.max_concurrent_per_principal",
+            self.uploads.max_concurrent_per_principal,
+            1..=self.uploads.max_concurrent,
         )?;
         within(
             "auth.token_cache_ttl_seconds",

@@ -216,6 +216,7 @@ impl Application {
             .add(OutcomeReportServiceServer::new(OutcomeReportApi::new(
                 store.clone(),
                 reporting,
+                &settings.uploads,
             )))
             .add(AssistanceServiceServer::new(AssistanceApi::new(
                 store.clone(),

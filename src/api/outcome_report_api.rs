@@ -1,14 +1,12 @@
 //! `tipgrants.v1.OutcomeReportService`: grantees report what their projects
 //! achieved, program officers review, milestones count once.
 
-use futures_util::StreamExt;
-use sha2::{Digest, Sha256};
 use tonic::{Request, Response, Status, Streaming};
 
 use super::paging;
 use super::{
-    ProtoEnum, StateChange, Write, accept_delete, accept_list, accept_name, accept_update,
-    accept_write, call_context, etag, filter_code, filter_number, required, timestamp,
+    ProtoEnum, StateChange, accept_delete, accept_list, accept_name, accept_update, accept_write,
+    call_context, etag, filter_code, filter_number, required, timestamp,
 };
 use crate::domain::access::Actor;
 use crate::domain::names::{
@@ -25,23 +23,27 @@ use crate::domain::{validate, version};
 use crate::error::{Error, Result};
 use crate::pb::v1 as pb;
 use crate::pb::v1::outcome_report_service_server::OutcomeReportService;
+use crate::settings::UploadsSettings;
 use crate::store::outcomes::{MilestoneFilter, OutcomeFilter, ReportFilter, ScheduleFilter};
 use crate::store::{CallContext, Store, Tx, now};
 
-/// Most outcomes one upload may carry.
-pub const MAX_UPLOAD: usize = 100_000;
-/// Most item errors one refused upload collects (an answer lists at most 50 of them: `src/error.rs`).
-const MAX_UPLOAD_VIOLATIONS: usize = 50;
+use super::outcome_upload::Uploads;
 
 /// Serves outcome reports, outcomes and milestones.
 pub struct OutcomeReportApi {
-    store: Store,
+    pub(super) store: Store,
     rules: ReportingRules,
+    /// The limits and slots of `UploadOutcomes` (`outcome_upload`).
+    pub(super) uploads: Uploads,
 }
 
 impl OutcomeReportApi {
-    pub fn new(store: Store, rules: ReportingRules) -> Self {
-        Self { store, rules }
+    pub fn new(store: Store, rules: ReportingRules, uploads: &UploadsSettings) -> Self {
+        Self {
+            store,
+            rules,
+            uploads: Uploads::new(uploads),
+        }
     }
 }
 
@@ -242,7 +244,8 @@ fn milestone_to_proto(milestone: &Milestone) -> pb::Milestone {
     }
 }
 
-fn outcome_input(outcome: &pb::Outcome) -> OutcomeInput<'_> {
+/// The unchecked fields of an outcome as it came in.
+pub(super) fn outcome_input(outcome: &pb::Outcome) -> OutcomeInput<'_> {
     OutcomeInput {
         kind: OutcomeKind::from_proto(outcome.kind),
         country_code: &outcome.country_code,
@@ -273,7 +276,7 @@ fn outcome_input(outcome: &pb::Outcome) -> OutcomeInput<'_> {
 
 impl OutcomeReportApi {
     /// The locked report of a change (which must be editable when `editable`) and its project.
-    async fn report_and_project(
+    pub(super) async fn report_and_project(
         tx: &Tx,
         call: &CallContext,
         name: &OutcomeReportName,
@@ -287,7 +290,7 @@ impl OutcomeReportApi {
 
     /// Checks the facts an outcome refers to (its indicator is live) and links
     /// its milestone: the one the client named, or the one of its country, kind and date.
-    async fn link(
+    pub(super) async fn link(
         &self,
         tx: &mut Tx,
         live_indicators: &[String],
@@ -527,7 +530,8 @@ impl OutcomeReportApi {
 }
 
 /// The ids of a project's live indicators (what an outcome may count toward).
-async fn live_indicator_ids(tx: &Tx, project: &Project) -> Result<Vec<String>> {
+/// The ids of a project's live indicators, inside the transaction.
+pub(super) async fn live_indicator_ids(tx: &Tx, project: &Project) -> Result<Vec<String>> {
     Ok(tx
         .live_indicators(project)
         .await?
@@ -887,99 +891,7 @@ impl OutcomeReportService for OutcomeReportApi {
         &self,
         request: Request<Streaming<pb::UploadOutcomesRequest>>,
     ) -> Result<Response<pb::UploadOutcomesResponse>, Status> {
-        use pb::upload_outcomes_request::Item;
-        let call = call_context(&request)?;
-        let mut stream = request.into_inner();
-        let mut digest = Sha256::new();
-        let header = match stream.next().await.transpose()? {
-            Some(pb::UploadOutcomesRequest {
-                item: Some(Item::Header(header)),
-            }) => header,
-            _ => {
-                return Err(Error::invalid(
-                    "header",
-                    "the first message must be the header naming the report",
-                )
-                .into());
-            }
-        };
-        digest.update(prost::Message::encode_to_vec(&header));
-        let name = OutcomeReportName::parse("header.outcome_report", &header.outcome_report)?;
-        let scope = call.actor.scope();
-        let report = self.store.get_outcome_report(&scope, &name).await?;
-        report.check_editable()?;
-        let project = self.store.get_project(&scope, &name.project()).await?;
-        let context = OutcomeContext {
-            report: &report,
-            project: &project,
-        };
-        // Validate each item as it arrives; keep only what will be written.
-        let mut items: Vec<OutcomeFields> = Vec::new();
-        let mut violations = validate::Violations::new();
-        let mut count = 0usize;
-        while let Some(message) = stream.next().await.transpose()? {
-            let index = count;
-            count += 1;
-            if count > MAX_UPLOAD {
-                return Err(Error::invalid(
-                    "outcomes",
-                    format!("an upload carries at most {MAX_UPLOAD} outcomes: split the file"),
-                )
-                .into());
-            }
-            digest.update(prost::Message::encode_to_vec(&message));
-            let outcome = match message.item {
-                Some(Item::Outcome(outcome)) => outcome,
-                _ => {
-                    violations.add(
-                        "header",
-                        format!(
-                            "message {} is a second header: only the first message is one",
-                            index + 1
-                        ),
-                    );
-                    continue;
-                }
-            };
-            match outcome_input(&outcome).validate(&format!("outcomes[{index}]"), &context) {
-                Ok(fields) => items.push(fields),
-                Err(error) => {
-                    if violations.len() < MAX_UPLOAD_VIOLATIONS {
-                        violations.check::<(), _>(Err(error));
-                    }
-                }
-            }
-        }
-        violations.finish()?;
-        let write = Write::of_stream(&call, &header.request_id, digest.finalize().as_slice())?;
-        let answer = write
-            .run(&self.store, async |tx| {
-                let (report, project) = Self::report_and_project(tx, &call, &name, None).await?;
-                report.check_editable()?;
-                let live = live_indicator_ids(tx, &project).await?;
-                let mut rows = Vec::with_capacity(items.len());
-                let mut milestones: Vec<String> = Vec::new();
-                for (index, mut fields) in items.clone().into_iter().enumerate() {
-                    let fiscal_year = self
-                        .link(tx, &live, &mut fields, &format!("outcomes[{index}]"))
-                        .await?;
-                    if let Some(id) = &fields.milestone_id {
-                        let name = MilestoneName::new(id).to_string();
-                        if !milestones.contains(&name) {
-                            milestones.push(name);
-                        }
-                    }
-                    rows.push((fields, fiscal_year));
-                }
-                let added = tx.create_outcomes(&report, rows).await?;
-                Ok(pb::UploadOutcomesResponse {
-                    outcome_report: report.resource_name(),
-                    outcome_count: added as i64,
-                    milestones,
-                })
-            })
-            .await?;
-        Ok(Response::new(answer))
+        self.upload(request).await.map(Response::new)
     }
 
     async fn list_milestones(

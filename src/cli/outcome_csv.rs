@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use crate::api::outcome_report_api::MAX_UPLOAD;
+use crate::api::outcome_upload::MAX_UPLOAD;
 use crate::domain::names::{IndicatorName, MilestoneName, OutcomeReportName};
 use crate::pb::v1 as pb;
 

@@ -768,33 +768,34 @@ impl Tx {
         Ok(created)
     }
 
-    /// Adds many outcomes to `report` in multi-row INSERTs, with one audit event for the upload.
-    pub async fn create_outcomes(
+    /// Adds a batch of outcomes to `report` in multi-row INSERTs (no audit event of their own:
+    /// an upload records one for all its batches, `record_upload`). Returns how many.
+    pub async fn insert_outcomes(
         &mut self,
         report: &OutcomeReport,
         outcomes: Vec<(OutcomeFields, Option<i32>)>,
     ) -> Result<u64> {
         let count = outcomes.len() as u64;
-        let mut rows = Vec::with_capacity(outcomes.len().min(INSERT_BATCH));
-        for (fields, fiscal_year) in &outcomes {
-            rows.push(outcome_row(report, new_id(), fields, *fiscal_year)?);
-            if rows.len() == INSERT_BATCH {
-                outcomes::Entity::insert_many(std::mem::take(&mut rows))
-                    .exec_without_returning(&self.txn)
-                    .await?;
-            }
-        }
-        if !rows.is_empty() {
+        for chunk in outcomes.chunks(INSERT_BATCH) {
+            let rows = chunk
+                .iter()
+                .map(|(fields, fiscal_year)| outcome_row(report, new_id(), fields, *fiscal_year))
+                .collect::<Result<Vec<_>>>()?;
             outcomes::Entity::insert_many(rows)
                 .exec_without_returning(&self.txn)
                 .await?;
         }
+        Ok(count)
+    }
+
+    /// Records an upload of `count` outcomes into `report`: one audit event, and the report's
+    /// new revision.
+    pub async fn record_upload(&mut self, report: &OutcomeReport, count: u64) -> Result<()> {
         self.audit_with_diff(
             &report.resource_name(),
             serde_json::json!({"outcomes_uploaded": {"before": null, "after": count}}),
         );
-        self.touch_report(report).await?;
-        Ok(count)
+        self.touch_report(report).await
     }
 
     /// Moves the report's revision: its content changed, so its etag does.

@@ -28,3 +28,4 @@ mod server;
 mod settings;
 mod tip_report;
 mod transport;
+mod uploads;

@@ -47,21 +47,21 @@ fn future_terms() -> Terms {
 }
 
 /// A grantee organisation with one grant, one project and a grantee token.
-struct Grantee {
-    organization: pb::Organization,
+pub(crate) struct Grantee {
+    pub(crate) organization: pb::Organization,
     grant: pb::Grant,
-    project: pb::Project,
+    pub(crate) project: pb::Project,
     token: String,
     token_name: String,
 }
 
 impl Grantee {
-    fn auth(&self) -> Option<&str> {
+    pub(crate) fn auth(&self) -> Option<&str> {
         Some(&self.token)
     }
 }
 
-async fn a_grantee(app: &TestApp, award: &str) -> Grantee {
+pub(crate) async fn a_grantee(app: &TestApp, award: &str) -> Grantee {
     grantee_with(app, award, Terms::default()).await
 }
 
@@ -112,7 +112,7 @@ fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
 // Outcomes to report
 
 /// A complete outcome: `quantity` police officers trained in `country` on `date`.
-fn trained(country: &str, date: &str, quantity: i64) -> pb::Outcome {
+pub(crate) fn trained(country: &str, date: &str, quantity: i64) -> pb::Outcome {
     pb::Outcome {
         kind: Kind::OfficialsTrained as i32,
         country_code: country.into(),
@@ -176,7 +176,7 @@ async fn create_report(
 }
 
 /// Starts the report of `project` for `period`.
-async fn report(
+pub(crate) async fn report(
     app: &TestApp,
     token: Option<&str>,
     project: &str,
@@ -189,7 +189,7 @@ async fn report(
 }
 
 /// Reads a report as admin.
-async fn read_report(app: &TestApp, name: &str) -> pb::OutcomeReport {
+pub(crate) async fn read_report(app: &TestApp, name: &str) -> pb::OutcomeReport {
     app.outcome_reports(app.admin())
         .get_outcome_report(pb::GetOutcomeReportRequest { name: name.into() })
         .await
@@ -269,7 +269,11 @@ async fn delete_outcome(app: &TestApp, token: Option<&str>, name: &str) -> Answe
 }
 
 /// Every outcome of a report as admin, oldest first, page by page.
-async fn outcomes_of(app: &TestApp, report: &str, show_deleted: bool) -> Vec<pb::Outcome> {
+pub(crate) async fn outcomes_of(
+    app: &TestApp,
+    report: &str,
+    show_deleted: bool,
+) -> Vec<pb::Outcome> {
     outcomes_filtered(app, report, "", show_deleted).await
 }
 
@@ -399,7 +403,11 @@ fn state_of(answer: Answer<pb::OutcomeReport>) -> State {
 }
 
 /// Submits as the grantee, then accepts as a program officer.
-async fn submit_and_accept(app: &TestApp, grantee: &Grantee, report: &str) -> pb::OutcomeReport {
+pub(crate) async fn submit_and_accept(
+    app: &TestApp,
+    grantee: &Grantee,
+    report: &str,
+) -> pb::OutcomeReport {
     submit(app, grantee.auth(), report, "").await.unwrap();
     let (_, officer) = an_officer(app).await;
     accept(app, Some(&officer), report, "")
@@ -546,7 +554,7 @@ async fn milestones(app: &TestApp, filter: &str) -> Vec<pb::Milestone> {
         .milestones
 }
 
-fn header(report: &str, request_id: &str) -> pb::UploadOutcomesRequest {
+pub(crate) fn header(report: &str, request_id: &str) -> pb::UploadOutcomesRequest {
     pb::UploadOutcomesRequest {
         item: Some(pb::upload_outcomes_request::Item::Header(
             pb::UploadOutcomesHeader {
@@ -557,7 +565,7 @@ fn header(report: &str, request_id: &str) -> pb::UploadOutcomesRequest {
     }
 }
 
-fn item(outcome: pb::Outcome) -> pb::UploadOutcomesRequest {
+pub(crate) fn item(outcome: pb::Outcome) -> pb::UploadOutcomesRequest {
     pb::UploadOutcomesRequest {
         item: Some(pb::upload_outcomes_request::Item::Outcome(outcome)),
     }
