@@ -3,10 +3,13 @@
 //! line and a column. It refuses only what a message cannot carry (a broken
 //! row, a number that is not one, an unknown kind); every rule about the
 //! values is the server's, so a file is judged exactly like any other upload.
+//! Cells are written and read through `csv_cells`, so a cell escaped against
+//! spreadsheet formulas (`'=...`) reads back as the text it was.
 
 use std::collections::HashSet;
 use std::fmt;
 
+use super::csv_cells;
 use crate::api::outcome_upload::MAX_UPLOAD;
 use crate::domain::names::{IndicatorName, MilestoneName, OutcomeReportName};
 use crate::pb::v1 as pb;
@@ -291,7 +294,7 @@ pub fn columns_help() -> String {
 
 /// Writes the header and the example row.
 pub fn write_template(out: impl std::io::Write) -> csv::Result<()> {
-    let mut writer = csv::Writer::from_writer(out);
+    let mut writer = csv_cells::writer(out);
     writer.write_record(COLUMNS.iter().map(|column| column.name))?;
     writer.write_record(COLUMNS.iter().map(|column| column.example))?;
     writer.flush()?;
@@ -406,7 +409,7 @@ pub fn read(bytes: &[u8], report: &OutcomeReportName) -> Result<OutcomeFile, Vec
         }
         let mut outcome = pb::Outcome::default();
         for (column, value) in columns.iter().zip(record.iter()) {
-            if let Err(message) = column.set(&mut outcome, value, report) {
+            if let Err(message) = column.set(&mut outcome, csv_cells::read_cell(value), report) {
                 problems.push(Problem::at(line, Some(column.name), message));
             }
         }
@@ -514,6 +517,41 @@ mod tests {
         assert_eq!((officials.police, officials.judges), (15, 4));
         assert_eq!(outcome.victims, None);
         assert!(!outcome.first_for_country);
+    }
+
+    #[test]
+    fn cells_escaped_against_spreadsheet_formulas_read_back_as_written() {
+        let hostile = [
+            "=HYPERLINK(\"http://x\",\"y\")",
+            "-2+3",
+            "@SUM(A1)",
+            "'=already quoted",
+            "+",
+        ];
+        let mut file = Vec::new();
+        let mut csv = csv_cells::writer(&mut file);
+        csv.write_record(["kind", "description", "evidence_uri", "quantity"])
+            .unwrap();
+        for text in hostile {
+            csv.write_record(["OTHER", text, text, "-5"]).unwrap();
+        }
+        csv.flush().unwrap();
+        drop(csv);
+
+        let read = read(&file, &report()).unwrap();
+
+        let descriptions: Vec<&str> = read
+            .outcomes
+            .iter()
+            .map(|outcome| outcome.description.as_str())
+            .collect();
+        assert_eq!(descriptions, hostile);
+        assert!(
+            read.outcomes.iter().all(
+                |outcome| outcome.quantity == -5 && outcome.evidence_uri == outcome.description
+            )
+        );
+        assert!(String::from_utf8(file).unwrap().contains("\"'=HYPERLINK("));
     }
 
     #[test]

@@ -14,6 +14,7 @@ use tonic::Code;
 use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::Channel;
 
+use super::csv_cells;
 use super::upload::authorized;
 use super::{Failure, ServerArgs};
 use crate::pb::v1 as pb;
@@ -287,7 +288,7 @@ pub async fn report(args: ReportArgs) -> Result<(), Failure> {
     let out = output(args.output.as_ref())?;
     if args.format == Format::Csv {
         // Written as the lines arrive.
-        let mut csv = csv::Writer::from_writer(out);
+        let mut csv = csv_cells::writer(out);
         csv.write_record(report_columns()).map_err(write_failed)?;
         while let Some(message) = stream.next().await {
             if let Some((part, figures)) = message.map_err(refused)?.part.and_then(line_of) {
@@ -625,7 +626,7 @@ pub async fn export_outcomes(args: ExportOutcomesArgs) -> Result<u64, Failure> {
         .await
         .map_err(refused)?
         .into_inner();
-    let mut csv = csv::Writer::from_writer(output(args.output.as_ref())?);
+    let mut csv = csv_cells::writer(output(args.output.as_ref())?);
     csv.write_record(EXPORT_COLUMNS).map_err(write_failed)?;
     let mut written = 0;
     while let Some(message) = stream.next().await {

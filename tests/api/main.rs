@@ -26,6 +26,7 @@ mod reference_data;
 mod reports;
 mod server;
 mod settings;
+mod spreadsheets;
 mod tip_report;
 mod transport;
 mod uploads;
