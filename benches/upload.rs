@@ -173,9 +173,9 @@ fn rate(count: usize, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64()
 }
 
-/// Sets up one project with an indicator and a draft report per upload to come (`count`);
-/// returns (indicator, report) of each.
-async fn setup(channel: &Channel, token: &str, count: usize) -> Vec<(String, String)> {
+/// Sets up a grant `award` with one project, an indicator and a draft report per upload to come
+/// (`count`); returns (indicator, report) of each.
+async fn setup(channel: &Channel, token: &str, award: &str, count: usize) -> Vec<(String, String)> {
     let mut organizations =
         pb::organization_service_client::OrganizationServiceClient::new(channel.clone());
     let organization = organizations
@@ -199,7 +199,7 @@ async fn setup(channel: &Channel, token: &str, count: usize) -> Vec<(String, Str
             token,
             pb::CreateGrantRequest {
                 grant: Some(pb::Grant {
-                    award_number: "BENCH-UPLOAD".into(),
+                    award_number: award.into(),
                     title: "Benchmark".into(),
                     grantee: organization.name,
                     instrument: pb::GrantInstrument::Grant as i32,
@@ -314,7 +314,7 @@ async fn main() {
         .connect()
         .await
         .expect("connect");
-    let prepared = setup(&channel, &token, SIZES.len()).await;
+    let prepared = setup(&channel, &token, "BENCH-UPLOAD", SIZES.len()).await;
     let mut client = OutcomeReportServiceClient::new(channel.clone());
     println!("UploadOutcomes benchmark ({backend:?}), median of {RUNS} runs");
     // psql's own start and connection, for the column without them.
@@ -477,12 +477,13 @@ async fn measure_memory(postgres_url: Option<&str>, directory: &std::path::Path)
         ),
     };
     let server = Arc::new(Server::start(&environment, token_directory).await);
-    let prepared = setup(&server.channel, &server.token, 1).await;
+    let prepared = setup(&server.channel, &server.token, "BENCH-UPLOAD-MEMORY", 1).await;
     let (indicator, report) = prepared.into_iter().next().expect("a report");
     let before_resident = server.resident_kib();
     let before_peak = server.peak_kib();
 
     let streamed = Arc::new(AtomicBool::new(false));
+    let last_sent = Arc::new(std::sync::Mutex::new(None));
     let bytes = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let sampler = {
@@ -505,7 +506,7 @@ async fn measure_memory(postgres_url: Option<&str>, directory: &std::path::Path)
         request_id: String::new(),
     });
     let messages = {
-        let (streamed, bytes) = (streamed.clone(), bytes.clone());
+        let (streamed, bytes, last_sent) = (streamed.clone(), bytes.clone(), last_sent.clone());
         std::iter::once(header)
             .chain((0..count).map(move |n| {
                 pb::upload_outcomes_request::Item::Outcome(long_outcome(n, &indicator))
@@ -519,6 +520,7 @@ async fn measure_memory(postgres_url: Option<&str>, directory: &std::path::Path)
                 );
                 if index == count {
                     streamed.store(true, Ordering::Relaxed);
+                    *last_sent.lock().expect("the time") = Some(Instant::now());
                 }
                 message
             })
@@ -530,6 +532,11 @@ async fn measure_memory(postgres_url: Option<&str>, directory: &std::path::Path)
         .expect("the upload")
         .into_inner();
     let elapsed = started.elapsed();
+    let after_last = last_sent
+        .lock()
+        .expect("the time")
+        .map(|sent| sent.elapsed())
+        .unwrap_or_default();
     stop.store(true, Ordering::Relaxed);
     let (while_streaming, overall) = sampler.await.expect("the sampler");
     assert_eq!(answer.outcome_count, count as i64);
@@ -537,7 +544,8 @@ async fn measure_memory(postgres_url: Option<&str>, directory: &std::path::Path)
     let sent = bytes.load(Ordering::Relaxed);
     println!(
         "server memory during one upload of {count} outcomes ({:.1} MB sent) in {elapsed:.1?}, \
-         {:.0} outcomes/s, load average {}:",
+         {:.0} outcomes/s, of which {after_last:.1?} after the last message was sent (the write); \
+         load average {}:",
         sent as f64 / 1e6,
         rate(count, elapsed),
         load_average()

@@ -730,3 +730,4 @@ pub mod slots;
 pub mod spool;
 pub mod streaming;
 pub mod tip_report_api;
+pub mod upload_limits;

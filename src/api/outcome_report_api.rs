@@ -27,7 +27,7 @@ use crate::settings::UploadsSettings;
 use crate::store::outcomes::{MilestoneFilter, OutcomeFilter, ReportFilter, ScheduleFilter};
 use crate::store::{CallContext, Store, Tx, now};
 
-use super::outcome_upload::Uploads;
+use super::upload_limits::Uploads;
 
 /// Serves outcome reports, outcomes and milestones.
 pub struct OutcomeReportApi {
@@ -530,7 +530,6 @@ impl OutcomeReportApi {
 }
 
 /// The ids of a project's live indicators (what an outcome may count toward).
-/// The ids of a project's live indicators, inside the transaction.
 pub(super) async fn live_indicator_ids(tx: &Tx, project: &Project) -> Result<Vec<String>> {
     Ok(tx
         .live_indicators(project)

@@ -71,8 +71,9 @@ impl Slots {
         })
     }
 
-    /// How many are taken now (tests and metrics).
-    pub fn in_use(&self) -> usize {
+    /// How many are taken now.
+    #[cfg(test)]
+    fn in_use(&self) -> usize {
         lock(&self.taken).total
     }
 }
