@@ -9,7 +9,7 @@ use tonic::Code;
 use crate::helpers::*;
 
 /// Test keys (never real ones): 32 bytes of 1s, 2s and 3s.
-const KEY_1: &str = "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+pub(crate) const KEY_1: &str = "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
 const KEY_2: &str = "k2:AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
 const KEY_3: &str = "k3:AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM=";
 
@@ -18,7 +18,10 @@ const VICTIM_NAME: &str = "Rosalind Quixote-Farnsworth";
 const VICTIM_CONTACT: &str = "+509 3712 8846, Cap-Haitien shelter";
 const VICTIM_NOTES: &str = "Arrived with a broken wrist; fears the recruiter Zebulon Marsh";
 
-fn with_keys(keys: &str, active: &str) -> impl FnOnce(&mut tipgrants::settings::Settings) {
+pub(crate) fn with_keys(
+    keys: &str,
+    active: &str,
+) -> impl FnOnce(&mut tipgrants::settings::Settings) {
     let (keys, active) = (keys.to_string(), active.to_string());
     move |settings| {
         settings.privacy.keys = SecretString::from(keys);
@@ -26,7 +29,7 @@ fn with_keys(keys: &str, active: &str) -> impl FnOnce(&mut tipgrants::settings::
     }
 }
 
-fn time(text: &str) -> prost_types::Timestamp {
+pub(crate) fn time(text: &str) -> prost_types::Timestamp {
     let time = chrono::DateTime::parse_from_rfc3339(text).expect("an RFC 3339 time");
     prost_types::Timestamp {
         seconds: time.timestamp(),
@@ -66,7 +69,7 @@ async fn fund_with(customize: impl FnOnce(&mut tipgrants::settings::Settings)) -
 }
 
 /// A valid referral by `organization` in FY 2014 with the given needs.
-fn referral(organization: &str, needs: &[(pb::NeedKind, i64)]) -> pb::AssistanceCase {
+pub(crate) fn referral(organization: &str, needs: &[(pb::NeedKind, i64)]) -> pb::AssistanceCase {
     pb::AssistanceCase {
         referring_organization: organization.into(),
         country_code: "HT".into(),
