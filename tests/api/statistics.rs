@@ -273,9 +273,25 @@ async fn a_program_officer_summary_withholds_the_small_counts_the_report_withhol
         (0, 0)
     );
     assert_eq!(officers_summary.median_hours_to_first_payment, 0.0);
+    let withheld_parts = [
+        officers_summary.cases_suppressed,
+        officers_summary.by_state_suppressed,
+        officers_summary.by_urgency_suppressed,
+        officers_summary.by_country_suppressed,
+        officers_summary.by_need_suppressed,
+        officers_summary.victims_by_sex_suppressed,
+        officers_summary.victims_by_age_group_suppressed,
+        officers_summary.victims_by_trafficking_form_suppressed,
+        officers_summary.victims_not_counted_suppressed,
+        officers_summary.decided_cases_suppressed,
+    ];
+    assert_eq!(withheld_parts, [true; 10]);
+    assert_eq!(officers_summary.suppression_threshold, 11);
     // Haiti alone has no small part: the same figures in the report and nothing more.
     assert_eq!(haiti[0], shown(12, 600_000, 480_000, 12));
     // An auditor lists every case anyway: the summary is exact for it.
+    assert_eq!(auditors_summary.suppression_threshold, 0);
+    assert!(!auditors_summary.cases_suppressed && !auditors_summary.by_country_suppressed);
     assert_eq!(auditors_summary.cases, 15);
     assert_eq!(
         auditors_summary
@@ -317,6 +333,15 @@ async fn a_program_officer_summary_of_a_year_without_small_parts_shows_what_the_
         vec![("FEMALE", 12), ("MALE", 0), ("OTHER", 0)]
     );
     assert_eq!(small_counts(&summary), vec![]);
+    assert!(!summary.cases_suppressed && !summary.victims_by_sex_suppressed);
+    assert_eq!(
+        summary
+            .by_country
+            .iter()
+            .map(|country| (country.key.as_str(), country.cases))
+            .collect::<Vec<_>>(),
+        vec![("HT", 12)]
+    );
 }
 
 #[tokio::test]
@@ -350,6 +375,8 @@ async fn the_victim_who_declined_to_be_counted_is_in_no_count_and_no_amount() {
         ),
         (12, 600_000, 480_000, 0)
     );
+    assert!(officers_summary.victims_not_counted_suppressed);
+    assert!(!officers_summary.cases_suppressed);
     assert_eq!(
         officers_summary
             .by_state
