@@ -262,11 +262,7 @@ impl<K: PartialEq + Copy + std::fmt::Display, V: Default> Breakdown<K, V> {
 
     /// The groups, shown when the headline is and none of their parts is small.
     fn publish(self, headline: bool, disclosure: Disclosure) -> Published<Vec<(K, V)>> {
-        let groups = self.groups;
-        match headline {
-            true => disclosure.publish(&self.people, || groups),
-            false => Published::Suppressed,
-        }
+        Published::shown_if(headline && disclosure.shows(&self.people), self.groups)
     }
 }
 
@@ -334,14 +330,15 @@ pub fn summarize(fiscal_year: i32, cases: &[AssistanceCase], disclosure: Disclos
     }
     let headline = disclosure.shows(&totals.people);
     by_need.groups.retain(|(_, count)| count.needs > 0);
+    let decided = to_decision.len() as i64;
+    let by_state = by_state.publish(headline, disclosure);
     // The decided cases are whole parts of the breakdown by state (denied, approved, closed,
     // withdrawn after an approval): their figures go with it.
-    let decided = (to_decision.len() as i64, median(to_decision));
-    let by_state = by_state.publish(headline, disclosure);
-    let to_decision = match by_state {
-        Published::Shown(_) => Published::Shown((decided.1, decided.0)),
-        Published::Suppressed => Published::Suppressed,
-    };
+    let to_decision = Published::shown_if(
+        matches!(by_state, Published::Shown(_)),
+        (median(to_decision), decided),
+    );
+    let paid = to_payment.len() as i64;
     Summary {
         fiscal_year,
         disclosure,
@@ -349,10 +346,7 @@ pub fn summarize(fiscal_year: i32, cases: &[AssistanceCase], disclosure: Disclos
         by_state,
         by_urgency: by_urgency.publish(headline, disclosure),
         // Its parts are the headline's own.
-        by_country: match headline {
-            true => Published::Shown(by_country.into_iter().collect()),
-            false => Published::Suppressed,
-        },
+        by_country: Published::shown_if(headline, by_country.into_iter().collect()),
         by_need: by_need.publish(headline, disclosure),
         victims_by_sex: by_sex.publish(headline, disclosure),
         victims_by_age_group: by_age.publish(headline, disclosure),
@@ -362,10 +356,8 @@ pub fn summarize(fiscal_year: i32, cases: &[AssistanceCase], disclosure: Disclos
             Disclosure::Exact => Published::Shown(not_counted),
             Disclosure::Published { .. } => Published::Suppressed,
         },
-        to_first_payment: match headline {
-            true => Published::Shown((median(to_payment.clone()), to_payment.len() as i64)),
-            false => Published::Suppressed,
-        },
+        // Whole parts of the headline (the paid stage).
+        to_first_payment: Published::shown_if(headline, (median(to_payment), paid)),
         to_decision,
     }
 }

@@ -25,6 +25,15 @@ pub enum Published<T> {
 pub type Count = Published<i64>;
 
 impl<T> Published<T> {
+    /// `figures`, shown when `shown`.
+    pub fn shown_if(shown: bool, figures: T) -> Published<T> {
+        if shown {
+            Published::Shown(figures)
+        } else {
+            Published::Suppressed
+        }
+    }
+
     /// The figure, when shown.
     pub fn shown(self) -> Option<T> {
         match self {
