@@ -634,6 +634,7 @@ pub async fn seed(store: Store, settings: &Settings) -> Result<DemoSummary, Stri
             AssistanceRules {
                 calendar,
                 critical_decision_hours: settings.assistance.critical_decision_hours,
+                suppression_threshold: i64::from(settings.reports.suppression_threshold),
             },
         ),
         with_cases,

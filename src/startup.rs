@@ -223,6 +223,7 @@ impl Application {
                 AssistanceRules {
                     calendar,
                     critical_decision_hours: settings.assistance.critical_decision_hours,
+                    suppression_threshold: i64::from(settings.reports.suppression_threshold),
                 },
             )))
             .add(ReportServiceServer::new(ReportApi::new(

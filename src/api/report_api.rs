@@ -31,9 +31,10 @@ use crate::domain::pillar::Pillar;
 use crate::domain::project::OutcomeKind;
 use crate::domain::reference::funding_account_code;
 use crate::domain::report::{
-    Count, ExportFilter, Figures, Grouping, ReportBuilder, ReportFilters, ReportRequest,
-    build_report, check_optional_years, check_year_range,
+    ExportFilter, Figures, Grouping, ReportBuilder, ReportFilters, ReportRequest, build_report,
+    check_optional_years, check_year_range,
 };
+use crate::domain::statistics::Published;
 use crate::domain::validate::{Violations, country_code, region_code};
 use crate::error::FieldViolation;
 use crate::error::{Error, Result};
@@ -136,21 +137,21 @@ fn figures_to_proto(figures: Figures, grouping: Grouping, names: &GroupNames) ->
         }
         _ => figures.group,
     };
-    let count = |count: Count| match count {
-        Count::Shown(value) => (value, false),
-        Count::Suppressed => (0, true),
-    };
-    let emergency_fund = figures.emergency.map(|emergency| {
-        let (cases, cases_suppressed) = count(emergency.cases);
-        let (victims_helped, victims_helped_suppressed) = count(emergency.victims_helped);
-        pb::EmergencyFundFigures {
-            cases,
-            cases_suppressed,
-            approved_cents: emergency.approved_cents,
-            paid_cents: emergency.paid_cents,
-            victims_helped,
-            victims_helped_suppressed,
-        }
+    // Withheld figures go out as 0 with their flags set (every figure of the fund together).
+    let emergency_fund = figures.emergency.map(|emergency| match emergency {
+        Published::Shown(fund) => pb::EmergencyFundFigures {
+            cases: fund.cases,
+            cases_suppressed: false,
+            approved_cents: fund.approved_cents,
+            paid_cents: fund.paid_cents,
+            victims_helped: fund.victims_helped,
+            victims_helped_suppressed: false,
+        },
+        Published::Suppressed => pb::EmergencyFundFigures {
+            cases_suppressed: true,
+            victims_helped_suppressed: true,
+            ..Default::default()
+        },
     });
     pb::ReportFigures {
         emergency_fund,

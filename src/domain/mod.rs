@@ -88,6 +88,7 @@ macro_rules! audited {
 pub mod access;
 pub mod assistance;
 pub mod audit;
+pub mod case_statistics;
 pub mod fiscal_year;
 pub mod grant;
 pub mod money;
@@ -98,6 +99,7 @@ pub mod pillar;
 pub mod project;
 pub mod reference;
 pub mod report;
+pub mod statistics;
 pub mod tip_report;
 pub mod validate;
 pub mod version;

@@ -7,7 +7,7 @@
 //! arrives and leaves here sealed: the store never sees a plaintext value.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{Set, Unchanged},
@@ -393,6 +393,7 @@ impl Tx {
             allocated: Set(0),
             committed: Set(0),
             paid: Set(0),
+            // No longer counted: case numbers are random (the column stays for old databases).
             case_sequence: Set(0),
             update_time: Set(now()),
         })
@@ -421,23 +422,13 @@ impl Tx {
         Ok(())
     }
 
-    /// The next case sequence number of `year` (1, 2, 3, ...). The increment takes the year's
-    /// row lock, so concurrent referrals of one year get one number each, in commit order.
-    pub async fn next_case_sequence(&self, year: i32) -> Result<i64> {
-        self.ensure_fund_year(year).await?;
-        fund_years::Entity::update_many()
-            .col_expr(
-                fund_years::Column::CaseSequence,
-                Expr::col(fund_years::Column::CaseSequence).add(1),
-            )
-            .filter(fund_years::Column::FiscalYear.eq(year))
-            .exec(&self.txn)
-            .await?;
-        fund_years::Entity::find_by_id(year)
-            .one(&self.txn)
+    /// Whether a case already has the number `case_number` (a new number is drawn at random).
+    pub async fn case_number_taken(&self, case_number: &str) -> Result<bool> {
+        Ok(assistance_cases::Entity::find()
+            .filter(assistance_cases::Column::CaseNumber.eq(case_number))
+            .count(&self.txn)
             .await?
-            .map(|row| row.case_sequence)
-            .ok_or_else(|| Error::Internal(format!("fund year {year} just written is missing")))
+            > 0)
     }
 
     /// Records an allocation and the fund after it (the fund was locked and checked by the domain).
