@@ -9,13 +9,13 @@ use tonic::Code;
 use crate::helpers::*;
 
 /// Test keys (never real ones): 32 bytes of 1s, 2s and 3s.
-const KEY_1: &str = "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+pub(crate) const KEY_1: &str = "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
 const KEY_2: &str = "k2:AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
 const KEY_3: &str = "k3:AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM=";
 
 /// The victim's name and contact the tests look for where they must never be.
-const VICTIM_NAME: &str = "Rosalind Quixote-Farnsworth";
-const VICTIM_CONTACT: &str = "+509 3712 8846, Cap-Haitien shelter";
+pub(crate) const VICTIM_NAME: &str = "Rosalind Quixote-Farnsworth";
+pub(crate) const VICTIM_CONTACT: &str = "+509 3712 8846, Cap-Haitien shelter";
 const VICTIM_NOTES: &str = "Arrived with a broken wrist; fears the recruiter Zebulon Marsh";
 
 fn with_keys(keys: &str, active: &str) -> impl FnOnce(&mut tipgrants::settings::Settings) {
@@ -35,16 +35,16 @@ fn time(text: &str) -> prost_types::Timestamp {
 }
 
 /// A server with a key, a referring NGO and its grantee token, two case workers and an auditor.
-struct Fund {
-    app: TestApp,
-    organization: String,
-    grantee: String,
-    reviewer: String,
-    approver: String,
-    auditor: String,
+pub(crate) struct Fund {
+    pub(crate) app: TestApp,
+    pub(crate) organization: String,
+    pub(crate) grantee: String,
+    pub(crate) reviewer: String,
+    pub(crate) approver: String,
+    pub(crate) auditor: String,
 }
 
-async fn fund() -> Fund {
+pub(crate) async fn fund() -> Fund {
     fund_with(with_keys(KEY_1, "k1")).await
 }
 
@@ -66,7 +66,7 @@ async fn fund_with(customize: impl FnOnce(&mut tipgrants::settings::Settings)) -
 }
 
 /// A valid referral by `organization` in FY 2014 with the given needs.
-fn referral(organization: &str, needs: &[(pb::NeedKind, i64)]) -> pb::AssistanceCase {
+pub(crate) fn referral(organization: &str, needs: &[(pb::NeedKind, i64)]) -> pb::AssistanceCase {
     pb::AssistanceCase {
         referring_organization: organization.into(),
         country_code: "HT".into(),
@@ -99,7 +99,11 @@ fn referral(organization: &str, needs: &[(pb::NeedKind, i64)]) -> pb::Assistance
 }
 
 impl Fund {
-    async fn allocate(&self, year: i32, amount: i64) -> Result<pb::FundAllocation, tonic::Status> {
+    pub(crate) async fn allocate(
+        &self,
+        year: i32,
+        amount: i64,
+    ) -> Result<pb::FundAllocation, tonic::Status> {
         self.app
             .assistance(self.app.admin())
             .create_fund_allocation(pb::CreateFundAllocationRequest {
@@ -115,7 +119,7 @@ impl Fund {
             .map(|response| response.into_inner())
     }
 
-    async fn refer(
+    pub(crate) async fn refer(
         &self,
         token: &str,
         case: pb::AssistanceCase,
@@ -131,7 +135,10 @@ impl Fund {
     }
 
     /// A case referred by the grantee with the given needs, under review by the reviewer.
-    async fn case_under_review(&self, needs: &[(pb::NeedKind, i64)]) -> pb::AssistanceCase {
+    pub(crate) async fn case_under_review(
+        &self,
+        needs: &[(pb::NeedKind, i64)],
+    ) -> pb::AssistanceCase {
         let case = self
             .refer(&self.grantee, referral(&self.organization, needs))
             .await
@@ -139,7 +146,7 @@ impl Fund {
         self.review(&case.name).await.expect("the review starts")
     }
 
-    async fn review(&self, name: &str) -> Result<pb::AssistanceCase, tonic::Status> {
+    pub(crate) async fn review(&self, name: &str) -> Result<pb::AssistanceCase, tonic::Status> {
         self.app
             .assistance(Some(&self.reviewer))
             .start_case_review(pb::StartCaseReviewRequest {
@@ -150,7 +157,7 @@ impl Fund {
             .map(|response| response.into_inner())
     }
 
-    async fn approve_as(
+    pub(crate) async fn approve_as(
         &self,
         token: &str,
         name: &str,
@@ -221,7 +228,7 @@ impl Fund {
     }
 }
 
-fn approval(name: &str, amounts: &[i64]) -> pb::ApproveAssistanceCaseRequest {
+pub(crate) fn approval(name: &str, amounts: &[i64]) -> pb::ApproveAssistanceCaseRequest {
     pb::ApproveAssistanceCaseRequest {
         name: name.into(),
         approvals: amounts
@@ -239,7 +246,7 @@ fn approval(name: &str, amounts: &[i64]) -> pb::ApproveAssistanceCaseRequest {
 
 /// Asserts FAILED_PRECONDITION with `reason`.
 #[track_caller]
-fn expect_precondition<T: std::fmt::Debug>(
+pub(crate) fn expect_precondition<T: std::fmt::Debug>(
     result: Result<tonic::Response<T>, tonic::Status>,
     expected: &str,
 ) {
@@ -247,11 +254,13 @@ fn expect_precondition<T: std::fmt::Debug>(
     assert_eq!(reason(&status), expected, "{status:?}");
 }
 
-fn as_response<T>(result: Result<T, tonic::Status>) -> Result<tonic::Response<T>, tonic::Status> {
+pub(crate) fn as_response<T>(
+    result: Result<T, tonic::Status>,
+) -> Result<tonic::Response<T>, tonic::Status> {
     result.map(tonic::Response::new)
 }
 
-const MEDICAL: pb::NeedKind = pb::NeedKind::Medical;
+pub(crate) const MEDICAL: pb::NeedKind = pb::NeedKind::Medical;
 const TRAVEL: pb::NeedKind = pb::NeedKind::ReturnTravel;
 
 #[tokio::test]
@@ -947,7 +956,7 @@ async fn every_read_of_personal_data_is_an_audit_event_naming_who_which_case_and
 }
 
 /// Every text value of a table's rows, as bytes, whatever the database.
-async fn text_of_columns(app: &TestApp, table: &str, columns: &[&str]) -> Vec<String> {
+pub(crate) async fn text_of_columns(app: &TestApp, table: &str, columns: &[&str]) -> Vec<String> {
     let mut found = Vec::new();
     for column in columns {
         let expression = match app.store.backend() {
