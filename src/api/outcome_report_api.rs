@@ -401,9 +401,11 @@ impl OutcomeReportApi {
                         None => due_date(&report, &self.rules),
                     });
                     after.submitter = actor.resource_name();
+                    after.submitter_owner = actor.owner.clone();
                     after.submit_time = Some(time);
                 } else {
                     after.reviewer = actor.resource_name();
+                    after.reviewer_owner = actor.owner.clone();
                     after.review_time = Some(time);
                 }
                 let saved = tx.save_outcome_report(&report, after).await?;

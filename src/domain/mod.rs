@@ -90,6 +90,7 @@ pub mod assistance;
 pub mod audit;
 pub mod fiscal_year;
 pub mod grant;
+pub mod idempotency;
 pub mod money;
 pub mod names;
 pub mod organization;

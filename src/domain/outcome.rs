@@ -202,17 +202,21 @@ pub struct OutcomeReport {
     pub state: OutcomeReportState,
     pub narrative: String,
     pub reviewer_comments: String,
+    /// Tokens, `apiTokens/{id}`; empty until set.
     pub submitter: String,
     pub submit_time: Option<DateTime<Utc>>,
     pub reviewer: String,
     pub review_time: Option<DateTime<Utc>>,
+    /// The persons behind those tokens (their owners), for four eyes and the audit.
+    pub submitter_owner: String,
+    pub reviewer_owner: String,
     #[serde(flatten)]
     pub stamps: Stamps,
     /// Live outcomes (read with the report).
     pub outcome_count: i64,
 }
 
-audited!(OutcomeReport => period, period_start_date, period_end_date, state, narrative, reviewer_comments, submitter, reviewer, due_date);
+audited!(OutcomeReport => period, period_start_date, period_end_date, state, narrative, reviewer_comments, submitter, reviewer, submitter_owner, reviewer_owner, due_date);
 
 impl OutcomeReport {
     /// Whether its period follows the project's schedule: until it is submitted.
@@ -338,7 +342,8 @@ pub struct ReportFacts {
 
 /// Decides a transition of `report` by `actor`: the new state and the
 /// reviewer's comments. Submission checks every outcome; acceptance needs a
-/// target for every indicator and another person than the submitter.
+/// target for every indicator and another person than the submitter (persons
+/// are compared, not tokens: `Actor::is_person`).
 pub fn decide_report_transition(
     report: &OutcomeReport,
     transition: ReportTransition,
@@ -371,11 +376,11 @@ pub fn decide_report_transition(
     match transition {
         ReportTransition::Submit => check_complete(&facts.outcomes)?,
         ReportTransition::Accept => {
-            if report.submitter == actor.resource_name() {
+            if actor.is_person(&report.submitter, &report.submitter_owner) {
                 return Err(Error::precondition(
                     "OUTCOME_REPORT_OWN_SUBMISSION",
                     report.resource_name(),
-                    "the token that submitted a report cannot accept it: another program officer reviews it",
+                    "the person who submitted a report cannot accept it, with any of their tokens: another program officer reviews it",
                 ));
             }
             if !facts.indicators_without_target.is_empty() {

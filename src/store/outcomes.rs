@@ -98,6 +98,8 @@ fn report_to_domain(row: outcome_reports::Model, outcome_count: i64) -> Result<O
         submit_time: row.submit_time,
         reviewer: row.reviewer,
         review_time: row.review_time,
+        submitter_owner: row.submitter_owner,
+        reviewer_owner: row.reviewer_owner,
         outcome_count,
         id: row.id,
     })
@@ -620,6 +622,8 @@ impl Tx {
             submit_time: Set(None),
             reviewer: Set(String::new()),
             review_time: Set(None),
+            submitter_owner: Set(String::new()),
+            reviewer_owner: Set(String::new()),
             ..Stamped::created(Stamps::new(now()))
         }
         .insert(&self.txn)
@@ -648,6 +652,8 @@ impl Tx {
             submit_time: Set(after.submit_time),
             reviewer: Set(after.reviewer.clone()),
             review_time: Set(after.review_time),
+            submitter_owner: Set(after.submitter_owner.clone()),
+            reviewer_owner: Set(after.reviewer_owner.clone()),
             ..Stamped::revised(after.stamps)
         }
         .update(&self.txn)

@@ -228,7 +228,7 @@ impl Fund {
     }
 }
 
-pub(crate) fn approval(name: &str, amounts: &[i64]) -> pb::ApproveAssistanceCaseRequest {
+fn approval(name: &str, amounts: &[i64]) -> pb::ApproveAssistanceCaseRequest {
     pb::ApproveAssistanceCaseRequest {
         name: name.into(),
         approvals: amounts

@@ -8,8 +8,8 @@ use sha2::Digest;
 use tonic::Code;
 
 use crate::assistance::{
-    Fund, MEDICAL, VICTIM_CONTACT, VICTIM_NAME, approval, as_response, expect_precondition, fund,
-    referral, text_of_columns,
+    Fund, MEDICAL, VICTIM_CONTACT, VICTIM_NAME, as_response, expect_precondition, fund, referral,
+    text_of_columns,
 };
 use crate::helpers::*;
 use crate::outcome_reports::{
@@ -137,7 +137,6 @@ async fn two_tokens_of_one_owner_cannot_submit_and_accept_one_report() {
     );
 }
 
-#[cfg(any())]
 #[tokio::test]
 async fn the_audit_names_the_owner_of_the_token_that_acted() {
     let fund = fund().await;
