@@ -91,6 +91,7 @@ pub mod audit;
 pub mod fiscal_year;
 pub mod grant;
 pub mod idempotency;
+pub mod milestone;
 pub mod money;
 pub mod names;
 pub mod organization;

@@ -1,24 +1,29 @@
 //! Outcome reports, their outcomes, and milestones. A report belongs to a
 //! project and so to a grant: a grantee's scope is its own grants' reports.
+//! A milestone is shared by every grantee that reports it: a grantee's scope
+//! is the milestones its own live outcomes report, seen only through its own
+//! outcomes and accepted ones (`scoped_milestones`, `seen_in_milestones`).
 //! The store answers questions (the reports of some projects, the live
 //! outcomes of a report, the accepted outcomes of an indicator) and the
 //! domain decides.
 
 use chrono::NaiveDate;
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{Set, Unchanged},
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Select,
+    QueryTrait, Select,
 };
 
 use super::entities::{grants, indicators, milestones, outcome_reports, outcomes, projects};
 use super::{Keyset, Page, Stamped, Store, Tx, decode_code, new_id, now, to_json_column};
 use crate::domain::access::Scope;
+use crate::domain::milestone::{Milestone, Sighting};
 use crate::domain::names::{MilestoneName, OutcomeName, OutcomeReportName, ProjectName};
 use crate::domain::outcome::{
-    Milestone, Outcome, OutcomeFields, OutcomeReport, OutcomeReportState, ScheduledPeriod,
+    Outcome, OutcomeFields, OutcomeReport, OutcomeReportState, ScheduledPeriod,
 };
 use crate::domain::project::{Indicator, OutcomeKind, Project};
 use crate::domain::version::{self, Stamps, Versioned};
@@ -134,11 +139,8 @@ pub(super) fn outcome_to_domain(
     })
 }
 
-fn milestone_to_domain(
-    row: milestones::Model,
-    outcome_count: i64,
-    accepted: bool,
-) -> Result<Milestone> {
+/// The milestone record as created (before any caller's view of it).
+fn milestone_to_domain(row: milestones::Model) -> Result<Milestone> {
     Ok(Milestone {
         kind: decode_code("milestones.kind", &row.id, &row.kind)?,
         country_code: row.country_code,
@@ -146,8 +148,8 @@ fn milestone_to_domain(
         fiscal_year: row.fiscal_year,
         description: row.description,
         create_time: row.create_time,
-        outcome_count,
-        accepted,
+        outcome_count: 0,
+        accepted: false,
         id: row.id,
     })
 }
@@ -159,6 +161,44 @@ fn scoped(scope: &Scope) -> Select<outcome_reports::Entity> {
         outcome_reports::Column::GrantId,
         scope,
     )
+}
+
+/// The ids of the reports `scope` may see, for an `IN (...)`.
+fn scoped_report_ids(scope: &Scope) -> SelectStatement {
+    scoped(scope)
+        .select_only()
+        .column(outcome_reports::Column::Id)
+        .into_query()
+}
+
+/// The milestones `scope` may see: staff every one; a grantee those its own live outcomes report.
+fn scoped_milestones(scope: &Scope) -> Select<milestones::Entity> {
+    let select = milestones::Entity::find();
+    match scope {
+        Scope::All => select,
+        Scope::Organization(_) => select.filter(
+            milestones::Column::Id.in_subquery(
+                Query::select()
+                    .column(outcomes::Column::MilestoneId)
+                    .from(outcomes::Entity)
+                    .and_where(outcomes::Column::MilestoneId.is_not_null())
+                    .and_where(outcomes::Column::DeleteTime.is_null())
+                    .and_where(outcomes::Column::ReportId.in_subquery(scoped_report_ids(scope)))
+                    .to_owned(),
+            ),
+        ),
+    }
+}
+
+/// The outcomes (joined with their reports) whose facts `scope` may see in a milestone: staff
+/// every one; a grantee its own, and of other grantees only those in accepted reports.
+fn seen_in_milestones(scope: &Scope) -> Condition {
+    match scope {
+        Scope::All => Condition::all(),
+        Scope::Organization(_) => Condition::any()
+            .add(outcomes::Column::ReportId.in_subquery(scoped_report_ids(scope)))
+            .add(outcome_reports::Column::State.eq(OutcomeReportState::Accepted.code())),
+    }
 }
 
 /// Live outcomes per report, for the reports of a page.
@@ -220,15 +260,19 @@ async fn find_report(
         .ok_or_else(|| Error::not_found(name))
 }
 
-/// Outcome counts and acceptance of milestones, for the milestones of a page.
-async fn milestones_with_counts(
+/// The milestones of a page as `scope` sees them: through the live outcomes that report them
+/// and that `scope` may see ([`seen_in_milestones`]), oldest first.
+async fn milestones_as_seen(
     conn: &impl ConnectionTrait,
+    scope: &Scope,
     rows: Vec<milestones::Model>,
 ) -> Result<Vec<Milestone>> {
     let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
-    let live: Vec<(Option<String>, String)> = outcomes::Entity::find()
+    let seen: Vec<(Option<String>, String, DateTime<Utc>, String)> = outcomes::Entity::find()
         .select_only()
         .column(outcomes::Column::MilestoneId)
+        .column(outcomes::Column::Description)
+        .column(outcomes::Column::CreateTime)
         .column(outcome_reports::Column::State)
         .join(
             sea_orm::JoinType::InnerJoin,
@@ -236,19 +280,24 @@ async fn milestones_with_counts(
         )
         .filter(outcomes::Column::MilestoneId.is_in(ids.iter().map(String::as_str)))
         .filter(outcomes::Column::DeleteTime.is_null())
+        .filter(seen_in_milestones(scope))
+        .order_by_asc(outcomes::Column::CreateTime)
+        .order_by_asc(outcomes::Column::Id)
         .into_tuple()
         .all(conn)
         .await?;
     rows.into_iter()
         .map(|row| {
-            let of_this = live
+            let sightings: Vec<Sighting> = seen
                 .iter()
-                .filter(|(milestone, _)| milestone.as_deref() == Some(row.id.as_str()));
-            let count = of_this.clone().count() as i64;
-            let accepted = of_this
-                .clone()
-                .any(|(_, state)| state == OutcomeReportState::Accepted.code());
-            milestone_to_domain(row, count, accepted)
+                .filter(|(milestone, ..)| milestone.as_deref() == Some(row.id.as_str()))
+                .map(|(_, description, create_time, state)| Sighting {
+                    description: description.clone(),
+                    create_time: *create_time,
+                    accepted: state == OutcomeReportState::Accepted.code(),
+                })
+                .collect();
+            Ok(milestone_to_domain(row)?.as_seen(&sightings))
         })
         .collect()
 }
@@ -355,13 +404,14 @@ impl Store {
             .try_map(|row| outcome_to_domain(row, report))
     }
 
-    /// A page of milestones, by id (creation order).
+    /// A page of the milestones `scope` may see, as it sees them, by id.
     pub async fn list_milestones(
         &self,
+        scope: &Scope,
         filter: &MilestoneFilter,
         page: &Keyset,
     ) -> Result<Page<Milestone>> {
-        let mut select = milestones::Entity::find();
+        let mut select = scoped_milestones(scope);
         if let Some(country) = &filter.country_code {
             select = select.filter(milestones::Column::CountryCode.eq(country.as_str()));
         }
@@ -400,13 +450,13 @@ impl Store {
             row.id.clone()
         })
         .await?
-        .try_map_all(async |rows| milestones_with_counts(&self.db, rows).await)
+        .try_map_all(async |rows| milestones_as_seen(&self.db, scope, rows).await)
         .await
     }
 
-    /// One milestone.
-    pub async fn get_milestone(&self, name: &MilestoneName) -> Result<Milestone> {
-        find_milestone(&self.db, name).await
+    /// One milestone `scope` may see, as it sees it.
+    pub async fn get_milestone(&self, scope: &Scope, name: &MilestoneName) -> Result<Milestone> {
+        find_milestone(&self.db, scope, name).await
     }
 
     /// The accepted outcomes that count toward an indicator, with their reports' periods.
@@ -534,12 +584,17 @@ impl Store {
     }
 }
 
-async fn find_milestone(conn: &impl ConnectionTrait, name: &MilestoneName) -> Result<Milestone> {
-    let row = milestones::Entity::find_by_id(name.milestone.as_str())
+async fn find_milestone(
+    conn: &impl ConnectionTrait,
+    scope: &Scope,
+    name: &MilestoneName,
+) -> Result<Milestone> {
+    let row = scoped_milestones(scope)
+        .filter(milestones::Column::Id.eq(name.milestone.as_str()))
         .one(conn)
         .await?
         .ok_or_else(|| Error::not_found(name))?;
-    milestones_with_counts(conn, vec![row])
+    milestones_as_seen(conn, scope, vec![row])
         .await?
         .pop()
         .ok_or_else(|| Error::not_found(name))
@@ -701,9 +756,9 @@ impl Tx {
             .collect()
     }
 
-    /// One milestone, inside the transaction.
-    pub async fn milestone(&self, name: &MilestoneName) -> Result<Milestone> {
-        find_milestone(&self.txn, name).await
+    /// One milestone `scope` may see, inside the transaction.
+    pub async fn milestone(&self, scope: &Scope, name: &MilestoneName) -> Result<Milestone> {
+        find_milestone(&self.txn, scope, name).await
     }
 
     /// The milestone of (country, kind, date), created when new. Two
@@ -727,7 +782,9 @@ impl Tx {
             return Ok(row.id);
         }
         let row = milestones::ActiveModel {
-            id: Set(new_id()),
+            // Random, not time-ordered: a milestone is shared, and its id must not tell another
+            // grantee when (in whose draft) it was first reported.
+            id: Set(uuid::Uuid::new_v4().to_string()),
             kind: Set(kind.code().to_string()),
             country_code: Set(country_code.to_string()),
             milestone_date: Set(date),
@@ -752,7 +809,7 @@ impl Tx {
             .await?
             .ok_or_else(|| Error::Internal("a milestone just written is missing".into()))?;
         if inserted > 0 {
-            let milestone = milestone_to_domain(row.clone(), 0, false)?;
+            let milestone = milestone_to_domain(row.clone())?;
             self.audit(&milestone.resource_name(), None, Some(&milestone))?;
         }
         Ok(row.id)

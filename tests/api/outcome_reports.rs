@@ -2765,7 +2765,34 @@ async fn two_grantees_reporting_the_same_law_in_one_country_report_one_milestone
     assert_eq!(milestone.outcome_count, 2);
     assert!(!milestone.accepted);
     assert!(milestone.create_time.is_some());
-    assert_eq!(&read, milestone);
+    // The second grantee sees the milestone through its own outcome only: the first's is a draft.
+    assert_eq!(
+        read,
+        pb::Milestone {
+            description: second_outcome.description.clone(),
+            outcome_count: 1,
+            create_time: second_outcome.create_time,
+            ..milestone.clone()
+        }
+    );
+    // Once the first's report is accepted, its outcome is shared with every grantee that reports the law.
+    submit_and_accept(&app, &first, &first_report.name).await;
+    let after_acceptance = app
+        .outcome_reports(second.auth())
+        .get_milestone(pb::GetMilestoneRequest {
+            name: first_outcome.milestone.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (
+            after_acceptance.description.as_str(),
+            after_acceptance.outcome_count,
+            after_acceptance.accepted
+        ),
+        (first_outcome.description.as_str(), 2, true)
+    );
 }
 
 #[tokio::test]
