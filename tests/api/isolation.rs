@@ -330,3 +330,59 @@ async fn a_changed_retry_of_a_referral_is_refused_and_the_idempotency_table_hold
         "the digest of the personal data names the key it is keyed with: {stored:?}"
     );
 }
+
+#[tokio::test]
+async fn the_migration_fills_the_owners_of_existing_cases_and_reports_from_their_tokens() {
+    use migration::MigratorTrait;
+    let fund = fund().await;
+    let app = &fund.app;
+    fund.allocate(2014, 1_000_000).await.unwrap();
+    let (intake, decisions) = case_workers(app, "ana@state.example", "ben@state.example").await;
+    let case = referred_and_under_review(&fund, &intake, &intake).await;
+    fund.approve_as(&decisions, &case, &[100]).await.unwrap();
+    let grantee = a_grantee(app, "BACKFILL-1").await;
+    let (_, drafting) = app
+        .token_owned_by(pb::Role::ProgramOfficer, "", "jane@state.example")
+        .await;
+    let (_, reviewing) = app
+        .token_owned_by(pb::Role::ProgramOfficer, "", "joe@state.example")
+        .await;
+    let created = report(app, Some(&drafting), &grantee.project.name, "2014-Q2").await;
+    submit(app, Some(&drafting), &created.name, "")
+        .await
+        .unwrap();
+    accept(app, Some(&reviewing), &created.name, "")
+        .await
+        .unwrap();
+
+    // Back to the schema before owners were kept, and forward again: the migration fills them.
+    let migrations = migration::Migrator::migrations();
+    let owners = migrations
+        .iter()
+        .position(|step| step.name() == "m20261206_000007_owners_and_private_digests")
+        .expect("the migration that adds owners");
+    let database = app.store.connection();
+    migration::Migrator::down(database, Some((migrations.len() - owners) as u32))
+        .await
+        .unwrap();
+    migration::Migrator::up(database, None).await.unwrap();
+
+    assert_eq!(
+        text_of_columns(
+            app,
+            "assistance_cases",
+            &["(referrer_owner || ',' || reviewer_owner || ',' || decider_owner)"]
+        )
+        .await,
+        ["ana@state.example,ana@state.example,ben@state.example"]
+    );
+    assert_eq!(
+        text_of_columns(
+            app,
+            "outcome_reports",
+            &["(submitter_owner || ',' || reviewer_owner)"]
+        )
+        .await,
+        ["jane@state.example,joe@state.example"]
+    );
+}
