@@ -60,12 +60,13 @@ pub struct Milestone {
     pub accepted: bool,
 }
 
-/// One live outcome that reports a milestone, of those a caller may see.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sighting {
-    pub description: String,
-    pub create_time: DateTime<Utc>,
-    /// Whether its report is accepted.
+/// What a caller may see of the live outcomes that report a milestone: the first of them
+/// (the oldest), how many there are, and whether one is in an accepted report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sightings {
+    /// The first one's description and creation time.
+    pub first: Option<(String, DateTime<Utc>)>,
+    pub count: i64,
     pub accepted: bool,
 }
 
@@ -77,11 +78,11 @@ impl Milestone {
     }
 
     /// The milestone as a caller sees it through `sightings`, the live outcomes that report it
-    /// which the caller may see, oldest first: its description, first-reported time, count and
-    /// acceptance come from them alone. Without any (staff only: a grantee sees a milestone
-    /// only through its own outcomes) it is the record as created, with no outcome.
-    pub fn as_seen(self, sightings: &[Sighting]) -> Milestone {
-        let Some(first) = sightings.first() else {
+    /// which the caller may see: its description, first-reported time, count and acceptance
+    /// come from them alone. Without any (staff only: a grantee sees a milestone only through
+    /// its own outcomes) it is the record as created, with no outcome.
+    pub fn as_seen(self, sightings: &Sightings) -> Milestone {
+        let Some((description, create_time)) = &sightings.first else {
             return Milestone {
                 outcome_count: 0,
                 accepted: false,
@@ -89,10 +90,10 @@ impl Milestone {
             };
         };
         Milestone {
-            description: first.description.clone(),
-            create_time: first.create_time,
-            outcome_count: sightings.len() as i64,
-            accepted: sightings.iter().any(|sighting| sighting.accepted),
+            description: description.clone(),
+            create_time: *create_time,
+            outcome_count: sightings.count,
+            accepted: sightings.accepted,
             ..self
         }
     }
@@ -158,19 +159,20 @@ mod tests {
             outcome_count: 0,
             accepted: false,
         };
-        let own = Sighting {
-            description: "our report of the law".into(),
-            create_time: time("2014-07-01T00:00:00Z"),
+        let own = Sightings {
+            first: Some(("our report of the law".into(), time("2014-07-01T00:00:00Z"))),
+            count: 1,
             accepted: false,
         };
-        let accepted = Sighting {
+        let accepted = Sightings {
+            count: 2,
             accepted: true,
             ..own.clone()
         };
 
-        let seen = record.clone().as_seen(std::slice::from_ref(&own));
-        let with_accepted = record.clone().as_seen(&[own.clone(), accepted]);
-        let unseen = record.clone().as_seen(&[]);
+        let seen = record.clone().as_seen(&own);
+        let with_accepted = record.clone().as_seen(&accepted);
+        let unseen = record.clone().as_seen(&Sightings::default());
 
         assert_eq!(
             (
@@ -179,7 +181,12 @@ mod tests {
                 seen.outcome_count,
                 seen.accepted
             ),
-            ("our report of the law", own.create_time, 1, false)
+            (
+                "our report of the law",
+                time("2014-07-01T00:00:00Z"),
+                1,
+                false
+            )
         );
         assert_eq!(
             (with_accepted.outcome_count, with_accepted.accepted),

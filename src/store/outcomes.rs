@@ -7,8 +7,7 @@
 //! outcomes of a report, the accepted outcomes of an indicator) and the
 //! domain decides.
 
-use chrono::NaiveDate;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait,
@@ -20,7 +19,7 @@ use sea_orm::{
 use super::entities::{grants, indicators, milestones, outcome_reports, outcomes, projects};
 use super::{Keyset, Page, Stamped, Store, Tx, decode_code, new_id, now, to_json_column};
 use crate::domain::access::Scope;
-use crate::domain::milestone::{Milestone, Sighting};
+use crate::domain::milestone::{Milestone, Sightings};
 use crate::domain::names::{MilestoneName, OutcomeName, OutcomeReportName, ProjectName};
 use crate::domain::outcome::{
     Outcome, OutcomeFields, OutcomeReport, OutcomeReportState, ScheduledPeriod,
@@ -261,42 +260,60 @@ async fn find_report(
 }
 
 /// The milestones of a page as `scope` sees them: through the live outcomes that report them
-/// and that `scope` may see ([`seen_in_milestones`]), oldest first.
+/// and that `scope` may see ([`seen_in_milestones`]). Counted and picked in the database, so a
+/// milestone reported by 100,000 outcomes costs a few rows, not 100,000 descriptions.
 async fn milestones_as_seen(
     conn: &impl ConnectionTrait,
     scope: &Scope,
     rows: Vec<milestones::Model>,
 ) -> Result<Vec<Milestone>> {
-    let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
-    let seen: Vec<(Option<String>, String, DateTime<Utc>, String)> = outcomes::Entity::find()
+    let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
+    let seen = || {
+        outcomes::Entity::find()
+            .join(
+                sea_orm::JoinType::InnerJoin,
+                outcomes::Entity::belongs_to_report(),
+            )
+            .filter(outcomes::Column::MilestoneId.is_in(ids.iter().copied()))
+            .filter(outcomes::Column::DeleteTime.is_null())
+            .filter(seen_in_milestones(scope))
+            .select_only()
+            .column(outcomes::Column::MilestoneId)
+            .group_by(outcomes::Column::MilestoneId)
+    };
+    // Per milestone: how many, the first (ids are time-ordered), how many accepted.
+    let counted: Vec<(String, i64, String)> = seen()
+        .column_as(outcomes::Column::Id.count(), "count")
+        .column_as(outcomes::Column::Id.min(), "first")
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let accepted: Vec<(String, i64)> = seen()
+        .column_as(outcomes::Column::Id.count(), "count")
+        .filter(outcome_reports::Column::State.eq(OutcomeReportState::Accepted.code()))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let firsts: Vec<(String, String, DateTime<Utc>)> = outcomes::Entity::find()
         .select_only()
-        .column(outcomes::Column::MilestoneId)
+        .column(outcomes::Column::Id)
         .column(outcomes::Column::Description)
         .column(outcomes::Column::CreateTime)
-        .column(outcome_reports::Column::State)
-        .join(
-            sea_orm::JoinType::InnerJoin,
-            outcomes::Entity::belongs_to_report(),
-        )
-        .filter(outcomes::Column::MilestoneId.is_in(ids.iter().map(String::as_str)))
-        .filter(outcomes::Column::DeleteTime.is_null())
-        .filter(seen_in_milestones(scope))
-        .order_by_asc(outcomes::Column::CreateTime)
-        .order_by_asc(outcomes::Column::Id)
+        .filter(outcomes::Column::Id.is_in(counted.iter().map(|(_, _, first)| first.as_str())))
         .into_tuple()
         .all(conn)
         .await?;
     rows.into_iter()
         .map(|row| {
-            let sightings: Vec<Sighting> = seen
-                .iter()
-                .filter(|(milestone, ..)| milestone.as_deref() == Some(row.id.as_str()))
-                .map(|(_, description, create_time, state)| Sighting {
-                    description: description.clone(),
-                    create_time: *create_time,
-                    accepted: state == OutcomeReportState::Accepted.code(),
-                })
-                .collect();
+            let mut sightings = Sightings::default();
+            if let Some((_, count, first)) = counted.iter().find(|(id, ..)| *id == row.id) {
+                sightings.count = *count;
+                sightings.first = firsts
+                    .iter()
+                    .find(|(id, ..)| id == first)
+                    .map(|(_, description, time)| (description.clone(), *time));
+            }
+            sightings.accepted = accepted.iter().any(|(id, _)| *id == row.id);
             Ok(milestone_to_domain(row)?.as_seen(&sightings))
         })
         .collect()
