@@ -572,6 +572,8 @@ fn actor(token_id: &str, role: Role, organization_id: Option<String>) -> Actor {
         token_id: token_id.to_string(),
         role,
         organization_id,
+        // Each synthetic caller is a person of its own.
+        owner: token_id.to_string(),
     }
 }
 

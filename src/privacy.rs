@@ -24,6 +24,8 @@ use crate::error::{Error, Result};
 use crate::secret::{ExposeSecret, SecretBox, SecretString};
 use crate::store::{CallContext, Store};
 
+mod digest;
+
 /// Bytes of a key (256 bits).
 pub const KEY_BYTES: usize = 32;
 /// Bytes of a nonce (XChaCha20's 192 bits: random nonces never collide in practice).

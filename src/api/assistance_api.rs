@@ -596,7 +596,8 @@ impl AssistanceService for AssistanceApi {
         request: Request<pb::CreateAssistanceCaseRequest>,
     ) -> Result<Response<pb::AssistanceCase>, Status> {
         let (call, request) = accept(request)?;
-        // The retry key hashes the request without its personal data: a hash of a name is no place to keep it.
+        // The retry key hashes the request without its personal data (a hash of a name is no
+        // place to keep it), and keeps a keyed digest of the personal data beside it (below).
         let mut keyed = request.clone();
         if let Some(case) = keyed.assistance_case.as_mut() {
             case.personal_data = None;
@@ -645,6 +646,9 @@ impl AssistanceService for AssistanceApi {
             &referral.referring_organization_id,
         )?;
         self.keyring.require_active()?;
+        // A retry with other personal data is another request (REQUEST_ID_REUSED), not a replay.
+        let write =
+            write.with_personal_data_digests(self.keyring.personal_data_digests(&personal)?);
         let answer = write
             .run(&self.store, async |tx| {
                 let organization = OrganizationName::new(&referral.referring_organization_id);

@@ -364,6 +364,7 @@ mod tests {
             token_id: "t".into(),
             role,
             organization_id: organization.map(String::from),
+            owner: "o".into(),
         }
     }
 

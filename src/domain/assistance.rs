@@ -184,6 +184,11 @@ pub struct AssistanceCase {
     pub referrer: String,
     pub reviewer: String,
     pub decider: String,
+    /// The persons behind those tokens (their owners), for four eyes and the audit; empty until
+    /// set, and for a token the server does not know (a case of the command line).
+    pub referrer_owner: String,
+    pub reviewer_owner: String,
+    pub decider_owner: String,
     /// Which personal-data fields the case holds (never their values).
     pub personal_data_fields: Vec<PersonalField>,
     #[serde(flatten)]
@@ -195,7 +200,7 @@ audited!(Referral => referring_organization_id, country_code, victim, urgency,
 // The personal data itself is not a field of the case: only the names of the fields it holds.
 audited!(AssistanceCase => case_number, fiscal_year, state, referral_time, decision_time,
     first_payment_time, close_time, state_reason, outcome, referrer, reviewer, decider,
-    personal_data_fields; with referral);
+    referrer_owner, reviewer_owner, decider_owner, personal_data_fields; with referral);
 
 impl AssistanceCase {
     pub fn name(&self) -> AssistanceCaseName {
@@ -789,6 +794,7 @@ pub fn decide_transition(
     let fund = match transition {
         CaseTransition::StartReview => {
             after.reviewer = me;
+            after.reviewer_owner = actor.owner.clone();
             None
         }
         CaseTransition::Approve => {
@@ -799,6 +805,7 @@ pub fn decide_transition(
             }
             after.decision_time = Some(decision_time);
             after.decider = me;
+            after.decider_owner = actor.owner.clone();
             fund.map(|fund| fund.commit(after.approved(), &case.resource_name()))
                 .transpose()?
         }
@@ -811,6 +818,7 @@ pub fn decide_transition(
             )?;
             after.decision_time = Some(decision_time);
             after.decider = me;
+            after.decider_owner = actor.owner.clone();
             after.state_reason = text;
             None
         }
@@ -827,15 +835,17 @@ pub fn decide_transition(
     Ok(Decided { case: after, fund })
 }
 
-/// Four eyes: the token that referred the case or started its review, and any token of the
-/// referring organisation, cannot approve it.
+/// Four eyes: the person who referred the case or started its review (with any of their
+/// tokens: persons are compared, `Actor::is_person`), and any token of the referring
+/// organisation, cannot approve it.
 fn check_four_eyes(case: &AssistanceCase, actor: &Actor) -> Result<()> {
-    let me = actor.resource_name();
-    let refusal = if case.referrer == me {
-        Some("the token that referred a case cannot approve it: another case worker decides")
-    } else if case.reviewer == me {
+    let refusal = if actor.is_person(&case.referrer, &case.referrer_owner) {
         Some(
-            "the token that started the review of a case cannot approve it: another case worker decides",
+            "the person who referred a case cannot approve it, with any of their tokens: another case worker decides",
+        )
+    } else if actor.is_person(&case.reviewer, &case.reviewer_owner) {
+        Some(
+            "the person who started the review of a case cannot approve it, with any of their tokens: another case worker decides",
         )
     } else if actor.organization_id.as_deref()
         == Some(case.referral.referring_organization_id.as_str())
@@ -1162,6 +1172,7 @@ mod tests {
             token_id: id.into(),
             role,
             organization_id: organization.map(str::to_string),
+            owner: format!("{id}@example.org"),
         }
     }
 
@@ -1205,6 +1216,9 @@ mod tests {
             referrer: "apiTokens/grantee".into(),
             reviewer: String::new(),
             decider: String::new(),
+            referrer_owner: "grantee@example.org".into(),
+            reviewer_owner: String::new(),
+            decider_owner: String::new(),
             personal_data_fields: vec![],
             stamps: Stamps::new(time("2014-03-01T08:00:00Z")),
         }
@@ -1266,6 +1280,9 @@ mod tests {
             "referrer",
             "reviewer",
             "decider",
+            "referrer_owner",
+            "reviewer_owner",
+            "decider_owner",
             "personal_data_fields",
         ];
         let mut keys = keys;
@@ -1320,10 +1337,17 @@ mod tests {
     fn the_referrer_the_reviewer_and_the_referring_organisation_cannot_approve() {
         let mut case = case(CaseState::UnderReview);
         case.reviewer = "apiTokens/w1".into();
+        case.reviewer_owner = "w1@example.org".into();
+        let another_token_of = |owner: &str| Actor {
+            owner: format!(" {} ", owner.to_uppercase()),
+            ..actor("second-token", Role::CaseWorker, None)
+        };
         for who in [
             actor("grantee", Role::CaseWorker, None),
             actor("w1", Role::CaseWorker, None),
             actor("other", Role::Admin, Some("ngo")),
+            another_token_of("grantee@example.org"),
+            another_token_of("w1@example.org"),
         ] {
             let refused = approve(&case, &who, vec![(1, 1), (2, 1)], fund(100_000));
             assert_eq!(

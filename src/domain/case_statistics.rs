@@ -415,6 +415,9 @@ mod tests {
             referrer: String::new(),
             reviewer: String::new(),
             decider: String::new(),
+            referrer_owner: String::new(),
+            reviewer_owner: String::new(),
+            decider_owner: String::new(),
             personal_data_fields: vec![],
             stamps: Stamps::new(time("2014-03-01T08:00:00Z")),
         }

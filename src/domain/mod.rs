@@ -91,6 +91,8 @@ pub mod audit;
 pub mod case_statistics;
 pub mod fiscal_year;
 pub mod grant;
+pub mod idempotency;
+pub mod milestone;
 pub mod money;
 pub mod names;
 pub mod organization;

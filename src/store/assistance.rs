@@ -121,6 +121,9 @@ fn case_to_domain(row: assistance_cases::Model) -> Result<AssistanceCase> {
         referrer: row.referrer,
         reviewer: row.reviewer,
         decider: row.decider,
+        referrer_owner: row.referrer_owner,
+        reviewer_owner: row.reviewer_owner,
+        decider_owner: row.decider_owner,
         personal_data_fields,
         id,
     })
@@ -349,6 +352,8 @@ fn case_columns(case: &AssistanceCase, row: &mut assistance_cases::ActiveModel) 
     row.outcome = Set(case.outcome.clone());
     row.reviewer = Set(case.reviewer.clone());
     row.decider = Set(case.decider.clone());
+    row.reviewer_owner = Set(case.reviewer_owner.clone());
+    row.decider_owner = Set(case.decider_owner.clone());
     row.requested_amount = Set(case.requested().0);
     row.approved_amount = Set(case.approved().0);
     row.paid_amount = Set(case.paid().0);
@@ -493,6 +498,9 @@ impl Tx {
             referrer: self.call.actor.resource_name(),
             reviewer: String::new(),
             decider: String::new(),
+            referrer_owner: self.call.actor.owner.clone(),
+            reviewer_owner: String::new(),
+            decider_owner: String::new(),
             personal_data_fields: sealed.values.iter().map(|(field, _)| *field).collect(),
             stamps: Stamps::new(now()),
         };
@@ -503,6 +511,7 @@ impl Tx {
             referring_organization_id: Set(case.referral.referring_organization_id.clone()),
             referral_time: Set(case.referral_time),
             referrer: Set(case.referrer.clone()),
+            referrer_owner: Set(case.referrer_owner.clone()),
             ..Stamped::created(case.stamps)
         };
         case_columns(&case, &mut row)?;

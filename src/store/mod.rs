@@ -394,6 +394,7 @@ impl Tx {
         self.events.push(PendingEvent {
             actor: self.call.actor.resource_name(),
             actor_role: self.call.actor.role.code().to_string(),
+            actor_owner: self.call.actor.owner.clone(),
             method: self.call.method.clone(),
             resource: resource.to_string(),
             request_id: self.call.request_id.clone(),

@@ -14,8 +14,8 @@ const KEY_2: &str = "k2:AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
 const KEY_3: &str = "k3:AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM=";
 
 /// The victim's name and contact the tests look for where they must never be.
-const VICTIM_NAME: &str = "Rosalind Quixote-Farnsworth";
-const VICTIM_CONTACT: &str = "+509 3712 8846, Cap-Haitien shelter";
+pub(crate) const VICTIM_NAME: &str = "Rosalind Quixote-Farnsworth";
+pub(crate) const VICTIM_CONTACT: &str = "+509 3712 8846, Cap-Haitien shelter";
 const VICTIM_NOTES: &str = "Arrived with a broken wrist; fears the recruiter Zebulon Marsh";
 
 pub(crate) fn with_keys(
@@ -52,16 +52,16 @@ pub(crate) fn time(text: &str) -> prost_types::Timestamp {
 }
 
 /// A server with a key, a referring NGO and its grantee token, two case workers and an auditor.
-struct Fund {
-    app: TestApp,
-    organization: String,
-    grantee: String,
-    reviewer: String,
-    approver: String,
-    auditor: String,
+pub(crate) struct Fund {
+    pub(crate) app: TestApp,
+    pub(crate) organization: String,
+    pub(crate) grantee: String,
+    pub(crate) reviewer: String,
+    pub(crate) approver: String,
+    pub(crate) auditor: String,
 }
 
-async fn fund() -> Fund {
+pub(crate) async fn fund() -> Fund {
     fund_with(with_keys(KEY_1, "k1")).await
 }
 
@@ -116,7 +116,11 @@ pub(crate) fn referral(organization: &str, needs: &[(pb::NeedKind, i64)]) -> pb:
 }
 
 impl Fund {
-    async fn allocate(&self, year: i32, amount: i64) -> Result<pb::FundAllocation, tonic::Status> {
+    pub(crate) async fn allocate(
+        &self,
+        year: i32,
+        amount: i64,
+    ) -> Result<pb::FundAllocation, tonic::Status> {
         self.app
             .assistance(self.app.admin())
             .create_fund_allocation(pb::CreateFundAllocationRequest {
@@ -132,7 +136,7 @@ impl Fund {
             .map(|response| response.into_inner())
     }
 
-    async fn refer(
+    pub(crate) async fn refer(
         &self,
         token: &str,
         case: pb::AssistanceCase,
@@ -148,7 +152,10 @@ impl Fund {
     }
 
     /// A case referred by the grantee with the given needs, under review by the reviewer.
-    async fn case_under_review(&self, needs: &[(pb::NeedKind, i64)]) -> pb::AssistanceCase {
+    pub(crate) async fn case_under_review(
+        &self,
+        needs: &[(pb::NeedKind, i64)],
+    ) -> pb::AssistanceCase {
         let case = self
             .refer(&self.grantee, referral(&self.organization, needs))
             .await
@@ -156,7 +163,7 @@ impl Fund {
         self.review(&case.name).await.expect("the review starts")
     }
 
-    async fn review(&self, name: &str) -> Result<pb::AssistanceCase, tonic::Status> {
+    pub(crate) async fn review(&self, name: &str) -> Result<pb::AssistanceCase, tonic::Status> {
         self.app
             .assistance(Some(&self.reviewer))
             .start_case_review(pb::StartCaseReviewRequest {
@@ -167,7 +174,7 @@ impl Fund {
             .map(|response| response.into_inner())
     }
 
-    async fn approve_as(
+    pub(crate) async fn approve_as(
         &self,
         token: &str,
         name: &str,
@@ -256,7 +263,7 @@ fn approval(name: &str, amounts: &[i64]) -> pb::ApproveAssistanceCaseRequest {
 
 /// Asserts FAILED_PRECONDITION with `reason`.
 #[track_caller]
-fn expect_precondition<T: std::fmt::Debug>(
+pub(crate) fn expect_precondition<T: std::fmt::Debug>(
     result: Result<tonic::Response<T>, tonic::Status>,
     expected: &str,
 ) {
@@ -264,11 +271,13 @@ fn expect_precondition<T: std::fmt::Debug>(
     assert_eq!(reason(&status), expected, "{status:?}");
 }
 
-fn as_response<T>(result: Result<T, tonic::Status>) -> Result<tonic::Response<T>, tonic::Status> {
+pub(crate) fn as_response<T>(
+    result: Result<T, tonic::Status>,
+) -> Result<tonic::Response<T>, tonic::Status> {
     result.map(tonic::Response::new)
 }
 
-const MEDICAL: pb::NeedKind = pb::NeedKind::Medical;
+pub(crate) const MEDICAL: pb::NeedKind = pb::NeedKind::Medical;
 const TRAVEL: pb::NeedKind = pb::NeedKind::ReturnTravel;
 
 #[tokio::test]
@@ -979,7 +988,7 @@ async fn every_read_of_personal_data_is_an_audit_event_naming_who_which_case_and
 }
 
 /// Every text value of a table's rows, as bytes, whatever the database.
-async fn text_of_columns(app: &TestApp, table: &str, columns: &[&str]) -> Vec<String> {
+pub(crate) async fn text_of_columns(app: &TestApp, table: &str, columns: &[&str]) -> Vec<String> {
     let mut found = Vec::new();
     for column in columns {
         let expression = match app.store.backend() {

@@ -15,6 +15,7 @@ mod grants;
 mod guides;
 mod hardening;
 mod helpers;
+mod isolation;
 mod metrics;
 mod organizations;
 mod otlp;
