@@ -414,7 +414,8 @@ const LONGEST_PAUSE: Duration = Duration::from_secs(2);
 /// Re-seals, with the active key, the personal data of every case sealed with another key,
 /// `batch` cases per transaction (each case locked while it is re-sealed, so a server running
 /// beside it never loses a change), then rewrites the database's files without the values
-/// sealed before ([`Store::purge_replaced_rows`]). Each case gets an audit event naming the
+/// sealed before ([`Store::rewrite_without_replaced_rows`],
+/// [`Store::empty_write_ahead_log`]). Each case gets an audit event naming the
 /// keys, never a value. First checks the keys as start-up does. A batch the database was too
 /// busy for, or rolled back in a conflict, is tried again after a growing pause.
 pub async fn rotate(store: &Store, keyring: &Keyring, batch: u64) -> Result<Rotation> {
@@ -439,10 +440,20 @@ pub async fn rotate(store: &Store, keyring: &Keyring, batch: u64) -> Result<Rota
         done.cases += resealed;
         done.batches += 1;
     }
+    store.wait_for_older_transactions().await.map_err(|error| {
+        Error::Busy(format!(
+            "every value is re-sealed, but the database is not rewritten yet ({error}): run `tipgrants keys rotate` again when no long report runs; it only rewrites the files"
+        ))
+    })?;
     retrying(&mut done.retries, || {
-        store.purge_replaced_rows(&SEALED_TABLES)
+        store.rewrite_without_replaced_rows(&SEALED_TABLES)
     })
     .await?;
+    store.empty_write_ahead_log().await.map_err(|error| {
+        Error::Busy(format!(
+            "every value is re-sealed, but older copies of pages may still be in the write-ahead log ({error}): run `tipgrants keys rotate` again when no long report runs; it only rewrites the files"
+        ))
+    })?;
     Ok(done)
 }
 

@@ -160,21 +160,70 @@ fn binary_environment(settings: &Settings, keys: &str, active: &str) -> Vec<(Str
 
 /// Runs `tipgrants keys rotate` against the test's database; its exit status and standard error.
 async fn run_rotation(settings: &Settings, keys: &str, active: &str, batch: u32) -> (bool, String) {
-    let running = tokio::process::Command::new(env!("CARGO_BIN_EXE_tipgrants"))
+    run_rotation_beside(settings, keys, active, batch, None).await
+}
+
+/// Runs `tipgrants keys rotate` while `reader` holds a snapshot open, as a long report does,
+/// and ends the reader once the rotation says it waits for it (or once it ends).
+async fn run_rotation_beside(
+    settings: &Settings,
+    keys: &str,
+    active: &str,
+    batch: u32,
+    mut reader: Option<sea_orm::DatabaseTransaction>,
+) -> (bool, String) {
+    use tokio::io::AsyncBufReadExt;
+    let mut rotation = tokio::process::Command::new(env!("CARGO_BIN_EXE_tipgrants"))
         .args(["keys", "rotate", "--batch", &batch.to_string()])
         .env_remove("RUST_LOG")
         .envs(binary_environment(settings, keys, active))
+        .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
-        .output();
+        .spawn()
+        .expect("run tipgrants keys rotate");
+    let mut lines = tokio::io::BufReader::new(rotation.stderr.take().expect("its stderr")).lines();
+    let running = async {
+        let mut said = String::new();
+        while let Some(line) = lines.next_line().await.expect("read its stderr") {
+            if line.contains("waiting for")
+                && let Some(reader) = reader.take()
+            {
+                reader.rollback().await.expect("the reader ends");
+            }
+            said.push_str(&line);
+            said.push('\n');
+        }
+        let status = rotation.wait().await.expect("the rotation ends");
+        (status.success(), said)
+    };
     // A guard against a hang, not a measure.
-    let output = tokio::time::timeout(std::time::Duration::from_secs(180), running)
+    tokio::time::timeout(std::time::Duration::from_secs(180), running)
         .await
         .expect("the rotation ends")
-        .expect("run tipgrants keys rotate");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stderr).to_string(),
-    )
+}
+
+/// A read transaction on a connection of its own that has seen the cases: the snapshot a
+/// long report or export holds (on PostgreSQL, REPEATABLE READ, as the server's reports).
+async fn open_reader(settings: &Settings) -> sea_orm::DatabaseTransaction {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let connection = sea_orm::Database::connect(settings.database_url().expose_secret())
+        .await
+        .expect("a reader's connection");
+    let reader = match connection.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => connection
+            .begin_with_config(
+                Some(sea_orm::IsolationLevel::RepeatableRead),
+                Some(sea_orm::AccessMode::ReadOnly),
+            )
+            .await
+            .expect("a snapshot"),
+        _ => connection.begin().await.expect("a snapshot"),
+    };
+    reader
+        .execute_unprepared("SELECT COUNT(*) FROM assistance_cases")
+        .await
+        .expect("the reader reads the cases");
+    reader
 }
 
 /// Whether a code tells the client to try again (never a failure of the write itself).
@@ -327,7 +376,8 @@ fn still_stored<'a>(values: &'a [String], bytes: &[u8]) -> Vec<&'a String> {
 }
 
 #[tokio::test]
-async fn once_the_rotation_retires_a_key_no_value_it_sealed_is_left_in_the_database_files() {
+async fn once_the_rotation_retires_a_key_no_value_it_sealed_is_left_in_the_database_files_even_beside_a_long_reader()
+ {
     let directory = tempfile::tempdir().unwrap();
     let mut settings = test_settings(&directory).await;
     use_keys(&mut settings, KEY_1, "k1");
@@ -361,9 +411,16 @@ async fn once_the_rotation_retires_a_key_no_value_it_sealed_is_left_in_the_datab
         "the scan finds the values sealed with k1 before the rotation"
     );
 
-    let (finished, said) = run_rotation(&settings, &both, "k2", 7).await;
+    // A long report's snapshot, opened before the rotation, sees the values sealed with k1.
+    let reader = open_reader(&settings).await;
+
+    let (finished, said) = run_rotation_beside(&settings, &both, "k2", 7, Some(reader)).await;
 
     assert!(finished, "the rotation failed: {said}");
+    assert!(
+        said.contains("waiting for"),
+        "the rotation waited for the reader: {said}"
+    );
     assert_eq!(keys_in_use(&app).await, ["k2"]);
     let left = still_stored(&sealed_with_k1, &database_bytes(&app, &settings).await);
     assert!(
@@ -549,10 +606,13 @@ async fn of_two_writers_that_lock_two_cases_in_opposite_orders_one_commits_and_t
         request_id: String::new(),
     };
     let (second_holds_its_case, it_does) = tokio::sync::oneshot::channel::<()>();
+    // The first writer holds the first case before the second starts.
+    let tx = app.store.begin(&call).await.unwrap();
+    tx.case_for_update(&Scope::All, &cases[0], None)
+        .await
+        .unwrap();
 
     let first = async {
-        let tx = app.store.begin(&call).await?;
-        tx.case_for_update(&Scope::All, &cases[0], None).await?;
         // Waits until the second writer holds the other case (or could not start).
         let _holds = it_does.await;
         tx.case_for_update(&Scope::All, &cases[1], None).await?;
