@@ -618,6 +618,7 @@ pub async fn seed(store: Store, settings: &Settings) -> Result<DemoSummary, Stri
         final_due_days: settings.reporting.final_due_days,
     };
     let keyring = Arc::new(settings.keyring().map_err(|error| error.to_string())?);
+    crate::privacy::check_keys(&store, &keyring, "cli seed-demo").await?;
     let with_cases = keyring.active_id().is_some();
     let authenticator = Arc::new(Authenticator::new(
         store.clone(),

@@ -67,6 +67,8 @@ pub struct DatabaseSettings {
     pub url: SecretString,
     pub sqlite_path: String,
     pub sqlite_read_connections: u32,
+    /// How long a SQLite connection waits for another writer's lock before it answers busy.
+    pub sqlite_busy_timeout_ms: u64,
     pub max_connections: u32,
     pub acquire_timeout_ms: u64,
     pub connect_timeout_ms: u64,
@@ -305,6 +307,11 @@ impl Settings {
             "database.sqlite_read_connections",
             self.database.sqlite_read_connections,
             1..=64,
+        )?;
+        within(
+            "database.sqlite_busy_timeout_ms",
+            self.database.sqlite_busy_timeout_ms,
+            0..=60_000,
         )?;
         at_least("database.max_connections", self.database.max_connections, 1)?;
         within(

@@ -80,6 +80,9 @@ impl ApiServices {
     }
 }
 
+/// The method of what start-up records (the fingerprint of a key it meets first).
+const STARTUP_METHOD: &str = "startup";
+
 /// The names whose health is reported, besides the server as a whole ("").
 type HealthNames = Arc<[&'static str]>;
 
@@ -106,6 +109,8 @@ pub enum StartupError {
 pub struct Application {
     settings: Settings,
     store: Store,
+    /// The keys of victims' personal data, checked against the database's fingerprints.
+    keyring: Arc<crate::privacy::Keyring>,
     listener: TcpListener,
     health_listener: Option<TcpListener>,
     address: SocketAddr,
@@ -123,7 +128,7 @@ impl Application {
         let keyring = settings
             .keyring()
             .map_err(|error| StartupError::Privacy(error.to_string()))?;
-        crate::privacy::check_startup(&store, &keyring)
+        crate::privacy::check_keys(&store, &keyring, STARTUP_METHOD)
             .await
             .map_err(StartupError::Privacy)?;
         let listener = bind(&settings.server.listen_address).await?;
@@ -138,6 +143,7 @@ impl Application {
         Ok(Application {
             settings,
             store,
+            keyring: Arc::new(keyring),
             listener,
             health_listener,
             address,
@@ -169,6 +175,7 @@ impl Application {
         let Application {
             settings,
             store,
+            keyring,
             listener,
             health_listener,
             address,
@@ -184,11 +191,6 @@ impl Application {
             due_days: settings.reporting.due_days,
             final_due_days: settings.reporting.final_due_days,
         };
-        let keyring = Arc::new(
-            settings
-                .keyring()
-                .map_err(|error| StartupError::Privacy(error.to_string()))?,
-        );
         let api = ApiServices::default()
             .add(OrganizationServiceServer::new(OrganizationApi::new(
                 store.clone(),

@@ -93,6 +93,7 @@ impl Authenticator {
             .await
             .map_err(|error: Arc<Error>| match error.as_ref() {
                 Error::Unavailable(message) => Error::Unavailable(message.clone()),
+                Error::Busy(message) => Error::Busy(message.clone()),
                 other => Error::Internal(other.to_string()),
             })?;
         token.ok_or(Error::Unauthenticated)?.actor(Utc::now())

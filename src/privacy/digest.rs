@@ -7,22 +7,15 @@
 //! written `{key_id}:{hex}` so a retry after a rotation is checked under the
 //! key that digested the first request.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use hmac::Mac;
 
-use super::Keyring;
+use super::{Keyring, keyed_mac};
 use crate::domain::assistance::{PersonalData, PersonalField};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::secret::ExposeSecret;
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// What the digest key of a privacy key is derived for (domain separation).
 const DIGEST_KEY_LABEL: &[u8] = b"tipgrants v1: idempotency digest of personal data";
-
-fn keyed(key: &[u8]) -> Result<HmacSha256> {
-    HmacSha256::new_from_slice(key).map_err(|_| Error::Internal("an HMAC key was refused".into()))
-}
 
 impl Keyring {
     /// The keyed digests of `data` under every key held, the active key's first, each
@@ -33,9 +26,9 @@ impl Keyring {
         keys.sort_by_key(|(id, _)| id != active);
         let mut digests = Vec::with_capacity(keys.len());
         for (id, key) in keys {
-            let mut derivation = keyed(key.expose_secret())?;
+            let mut derivation = keyed_mac(key.expose_secret())?;
             derivation.update(DIGEST_KEY_LABEL);
-            let mut mac = keyed(&derivation.finalize().into_bytes())?;
+            let mut mac = keyed_mac(&derivation.finalize().into_bytes())?;
             for field in PersonalField::ALL {
                 mac.update(field.code().as_bytes());
                 let value = data.values.iter().find(|(present, _)| present == field);
@@ -87,7 +80,7 @@ mod tests {
             [digests[1].clone()]
         );
         assert!(!digests.iter().any(|digest| digest.contains("Ana")));
-        let plain = hex::encode(<Sha256 as sha2::Digest>::digest("Ana Pérez"));
+        let plain = hex::encode(<sha2::Sha256 as sha2::Digest>::digest("Ana Pérez"));
         assert!(!digests.iter().any(|digest| digest.contains(&plain)));
         for other in [
             data(&[(PersonalField::FullName, "Ana Perez")]),

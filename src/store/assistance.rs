@@ -76,6 +76,15 @@ fn sealed_of(row: &assistance_cases::Model) -> SealedPersonalData {
     }
 }
 
+fn sealed_case_of(row: &assistance_cases::Model) -> SealedCase {
+    let sealed = sealed_of(row);
+    SealedCase {
+        case_id: row.id.clone(),
+        key_id: sealed.key_id,
+        values: sealed.values,
+    }
+}
+
 fn case_to_domain(row: assistance_cases::Model) -> Result<AssistanceCase> {
     let id = row.id.clone();
     let needs: Vec<Need> = serde_json::from_value(row.needs.clone())
@@ -316,6 +325,22 @@ impl Store {
         })
         .await?
         .try_map(disbursement_to_domain)
+    }
+
+    /// Up to `limit` cases whose personal data is sealed with key `key_id` (a key's check
+    /// against what it sealed).
+    pub async fn personal_data_sealed_with(
+        &self,
+        key_id: &str,
+        limit: u64,
+    ) -> Result<Vec<SealedCase>> {
+        let rows = assistance_cases::Entity::find()
+            .filter(assistance_cases::Column::PersonalDataKey.eq(key_id))
+            .order_by_asc(assistance_cases::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        Ok(rows.iter().map(sealed_case_of).collect())
     }
 
     /// How many cases exist and which key ids seal personal data (start-up checks).
@@ -647,17 +672,7 @@ impl Tx {
             .lock_exclusive()
             .all(&self.txn)
             .await?;
-        Ok(rows
-            .iter()
-            .map(|row| {
-                let sealed = sealed_of(row);
-                SealedCase {
-                    case_id: row.id.clone(),
-                    key_id: sealed.key_id,
-                    values: sealed.values,
-                }
-            })
-            .collect())
+        Ok(rows.iter().map(sealed_case_of).collect())
     }
 
     /// Replaces a case's sealed values with ones sealed by `new_key`, and records the rotation

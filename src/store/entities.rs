@@ -129,6 +129,19 @@ pub mod audit_head {
     no_relations!();
 }
 
+pub mod privacy_keys {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "privacy_keys")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key_id: String,
+        pub fingerprint: String,
+        pub create_time: DateTimeUtc,
+    }
+    no_relations!();
+}
+
 pub mod api_tokens {
     use sea_orm::entity::prelude::*;
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

@@ -21,6 +21,7 @@ mod organizations;
 mod otlp;
 mod outcome_reports;
 mod outcomes_cli;
+mod privacy_keys;
 mod projects;
 mod python_client;
 mod reference_data;
