@@ -252,10 +252,7 @@ impl AsyncWrite for WatchedConnection {
         Pin::new(&mut self.socket).poll_flush(context)
     }
 
-    fn poll_shutdown(
-        mut self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_shutdown(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.socket).poll_shutdown(context)
     }
 }
@@ -292,7 +289,11 @@ impl OpenCall {
     }
 
     fn waiting_for_the_client(&self, waiting: bool) {
-        let since = if waiting { self.connection.now() + 1 } else { 0 };
+        let since = if waiting {
+            self.connection.now() + 1
+        } else {
+            0
+        };
         self.clock.waiting_since.store(since, Ordering::Relaxed);
     }
 }

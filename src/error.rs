@@ -260,7 +260,8 @@ impl From<Error> for Status {
                     bounded(description, MAX_FIELD),
                 );
             }
-            Error::ResourceExhausted { retry_after, .. } | Error::Overloaded { retry_after, .. } => {
+            Error::ResourceExhausted { retry_after, .. }
+            | Error::Overloaded { retry_after, .. } => {
                 details.set_retry_info(Some(*retry_after));
             }
             Error::NotFound { resource } | Error::AlreadyExists { resource, .. } => {

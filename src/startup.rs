@@ -306,7 +306,9 @@ impl Application {
             .layer(Around(deadlines))
             .layer(Around(Auth::new(authenticator.clone(), rpc_metrics)))
             .layer(Around(PrincipalAdmission::new(&settings.server)))
-            .layer(Around(ReadWebBodies::new(settings.grpc_web.max_buffered_mib)))
+            .layer(Around(ReadWebBodies::new(
+                settings.grpc_web.max_buffered_mib,
+            )))
             .add_routes(api.routes.routes())
             .add_service(health_service.clone())
             .add_service(reflection_v1)

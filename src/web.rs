@@ -48,8 +48,7 @@ const EXPOSED_RESPONSE_HEADERS: &[&str] =
 
 /// The browser layers, outermost first: CORS (when origins are allowed), the drain of refused
 /// bodies ([`DrainRefusedLayer`]), the gRPC-Web translation. `None` when `grpc_web.enabled` is off.
-pub type BrowserLayer =
-    Stack<Stack<GrpcWebLayer, DrainRefusedLayer>, Either<CorsLayer, Identity>>;
+pub type BrowserLayer = Stack<Stack<GrpcWebLayer, DrainRefusedLayer>, Either<CorsLayer, Identity>>;
 
 /// The layers of [`BrowserLayer`] for these settings, or `None` (plain gRPC only).
 pub fn browser_layer(settings: &GrpcWebSettings) -> Option<BrowserLayer> {

@@ -234,7 +234,11 @@ mod tests {
     fn a_token_holds_at_most_its_own_share_and_a_dropped_place_is_free_again() {
         let shares = shares();
         let mut places: Vec<_> = (0..3)
-            .map(|_| shares.try_take(&staff("s1")).expect("within the token's share"))
+            .map(|_| {
+                shares
+                    .try_take(&staff("s1"))
+                    .expect("within the token's share")
+            })
             .collect();
 
         let fourth = shares.try_take(&staff("s1"));

@@ -239,10 +239,9 @@ impl<T> Stream for MessageStream<T> {
             Poll::Ready(None) => {
                 delivery.finished = true;
                 // The supervisor sets the end before the channel closes; without one it died.
-                let end = delivery
-                    .end
-                    .take()
-                    .unwrap_or_else(|| Err(Error::Internal("a stream ended without its end".into()).into()));
+                let end = delivery.end.take().unwrap_or_else(|| {
+                    Err(Error::Internal("a stream ended without its end".into()).into())
+                });
                 drop(delivery);
                 self.events.notify_one();
                 Poll::Ready(end.err().map(Err))
@@ -614,7 +613,10 @@ mod tests {
             messages.push(message);
             // Slower than the producer, well within the idle limit each time.
             tokio::time::sleep(Duration::from_secs(20)).await;
-            assert!(slot_freed.try_recv().is_err(), "held while messages are due");
+            assert!(
+                slot_freed.try_recv().is_err(),
+                "held while messages are due"
+            );
         }
         let freed = tokio::time::timeout(Duration::from_secs(1), slot_freed).await;
 

@@ -96,9 +96,7 @@ async fn read_whole(
         if whole.len() + data.len() > MAX_WEB_REQUEST_BYTES {
             return Err(Error::ResourceExhausted {
                 reason: "REQUEST_TOO_LARGE",
-                message: format!(
-                    "a gRPC-Web request may be at most {MAX_WEB_REQUEST_BYTES} bytes"
-                ),
+                message: format!("a gRPC-Web request may be at most {MAX_WEB_REQUEST_BYTES} bytes"),
                 retry_after: Duration::ZERO,
             }
             .into());
