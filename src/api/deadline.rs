@@ -149,7 +149,7 @@ impl Middleware for Deadlines {
                 client.min(limits.unary_timeout)
             })
         };
-        let request = request.map(|body| TimedBody::new(body, body_limit));
+        let request = request.map(|body| TimedBody::wrap(body, body_limit));
         Box::pin(async move {
             match tokio::time::timeout(timeout, inner.call(request)).await {
                 Ok(response) => response,
@@ -184,7 +184,7 @@ struct TimedBody {
 }
 
 impl TimedBody {
-    fn new(body: Body, limit: BodyLimit) -> Body {
+    fn wrap(body: Body, limit: BodyLimit) -> Body {
         let (duration, armed) = match limit {
             BodyLimit::Whole(duration) => (duration, true),
             BodyLimit::Idle(duration) => (duration, false),
