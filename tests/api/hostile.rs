@@ -283,7 +283,7 @@ async fn a_connection_that_leaves_its_answers_unread_is_closed_and_its_callers_p
  {
     let app = spawn_app_with(|settings| {
         settings.server.max_calls_in_flight_per_organization = 2;
-        settings.server.client_read_timeout_seconds = 3;
+        settings.server.client_read_timeout_seconds = 5;
     })
     .await;
     let (organization, grantee) = a_grantee(&app, "Reads Nothing").await;
