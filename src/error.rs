@@ -74,6 +74,27 @@ pub enum Error {
     /// timeout, PostgreSQL's lock timeout): nothing was written; retry after a moment.
     #[error("database busy: {0}")]
     Busy(String),
+    /// The server, or the share of the callers like this one, is at its limit; retry after
+    /// `retry_after`. Not the caller's own excess (that is `ResourceExhausted`) and not logged
+    /// one by one: a flood of refusals must stay cheap.
+    #[error("{message}")]
+    Overloaded {
+        reason: &'static str,
+        message: String,
+        retry_after: std::time::Duration,
+    },
+    /// The call, or its client's side of it, took longer than a limit allows.
+    #[error("{message}")]
+    DeadlineExceeded {
+        reason: &'static str,
+        message: String,
+    },
+    /// The call was stopped before it finished (its client went away, or its time ran out).
+    #[error("{message}")]
+    Cancelled {
+        reason: &'static str,
+        message: String,
+    },
     /// A bug or an unexpected failure; the cause is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -149,7 +170,9 @@ impl Error {
             Error::Unauthenticated => Code::Unauthenticated,
             Error::PermissionDenied { .. } => Code::PermissionDenied,
             Error::ResourceExhausted { .. } => Code::ResourceExhausted,
-            Error::Unavailable(_) | Error::Busy(_) => Code::Unavailable,
+            Error::Unavailable(_) | Error::Busy(_) | Error::Overloaded { .. } => Code::Unavailable,
+            Error::DeadlineExceeded { .. } => Code::DeadlineExceeded,
+            Error::Cancelled { .. } => Code::Cancelled,
             Error::Internal(_) => Code::Internal,
         }
     }
@@ -167,6 +190,9 @@ impl Error {
             Error::ResourceExhausted { reason, .. } => reason,
             Error::Unavailable(_) => "DATABASE_UNAVAILABLE",
             Error::Busy(_) => "DATABASE_BUSY",
+            Error::Overloaded { reason, .. }
+            | Error::DeadlineExceeded { reason, .. }
+            | Error::Cancelled { reason, .. } => reason,
             Error::Internal(_) => "INTERNAL",
         }
     }
@@ -261,7 +287,8 @@ impl From<Error> for Status {
                     bounded(description, MAX_FIELD),
                 );
             }
-            Error::ResourceExhausted { retry_after, .. } => {
+            Error::ResourceExhausted { retry_after, .. }
+            | Error::Overloaded { retry_after, .. } => {
                 details.set_retry_info(Some(*retry_after));
             }
             Error::Busy(_) => {

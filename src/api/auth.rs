@@ -117,10 +117,10 @@ impl Auth {
 }
 
 impl Middleware for Auth {
-    fn serve<S: Inner<B>, B: Send + 'static>(
+    fn serve<S: Inner>(
         &self,
         mut inner: S,
-        mut request: http::Request<B>,
+        mut request: http::Request<tonic::body::Body>,
     ) -> Answer<S::Error> {
         let authenticator = self.authenticator.clone();
         let method = request.uri().path().to_string();

@@ -736,5 +736,7 @@ pub mod permissions;
 pub mod project_api;
 pub mod reference_data_api;
 pub mod report_api;
+pub mod shares;
 pub mod streaming;
 pub mod tip_report_api;
+pub mod web_bodies;

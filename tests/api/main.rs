@@ -15,6 +15,7 @@ mod grants;
 mod guides;
 mod hardening;
 mod helpers;
+mod hostile;
 mod isolation;
 mod metrics;
 mod organizations;
