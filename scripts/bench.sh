@@ -210,11 +210,13 @@ if [[ "${BENCH_PERF:-}" == 1 ]]; then
 fi
 stop_server
 
-# Admission refuses most of 1,000 calls at once: measure them all served too.
+# Admission refuses most of 1,000 calls at once: measure them all served too (one token sends
+# them all, so its own share is raised with the total).
 log "memory with $BENCH_MEMORY_IN_FLIGHT calls served at once ..."
 start_server postgres-served \
     TIPGRANTS__DATABASE__URL="postgres://$PGUSER_NAME@$PGHOST_ADDR:$PGPORT_NUM/tipgrants" \
-    TIPGRANTS__SERVER__MAX_CALLS_IN_FLIGHT="$BENCH_MEMORY_IN_FLIGHT"
+    TIPGRANTS__SERVER__MAX_CALLS_IN_FLIGHT="$BENCH_MEMORY_IN_FLIGHT" \
+    TIPGRANTS__SERVER__MAX_CALLS_IN_FLIGHT_PER_TOKEN="$BENCH_MEMORY_IN_FLIGHT"
 load postgres suite --label postgres-served --server-pid "$SERVER_PID" --memory-only \
     --memory-in-flight "$BENCH_MEMORY_IN_FLIGHT"
 stop_server

@@ -572,6 +572,8 @@ fn actor(token_id: &str, role: Role, organization_id: Option<String>) -> Actor {
         token_id: token_id.to_string(),
         role,
         organization_id,
+        // Each synthetic caller is a person of its own.
+        owner: token_id.to_string(),
     }
 }
 
@@ -616,6 +618,7 @@ pub async fn seed(store: Store, settings: &Settings) -> Result<DemoSummary, Stri
         final_due_days: settings.reporting.final_due_days,
     };
     let keyring = Arc::new(settings.keyring().map_err(|error| error.to_string())?);
+    crate::privacy::check_keys(&store, &keyring, "cli seed-demo").await?;
     let with_cases = keyring.active_id().is_some();
     let authenticator = Arc::new(Authenticator::new(
         store.clone(),
@@ -634,6 +637,7 @@ pub async fn seed(store: Store, settings: &Settings) -> Result<DemoSummary, Stri
             AssistanceRules {
                 calendar,
                 critical_decision_hours: settings.assistance.critical_decision_hours,
+                suppression_threshold: i64::from(settings.reports.suppression_threshold),
             },
         ),
         with_cases,

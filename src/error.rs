@@ -70,6 +70,31 @@ pub enum Error {
     /// A dependency (the database) is not reachable now; retry later.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// The database is busy with another write (SQLite's write lock held past its busy
+    /// timeout, PostgreSQL's lock timeout): nothing was written; retry after a moment.
+    #[error("database busy: {0}")]
+    Busy(String),
+    /// The server, or the share of the callers like this one, is at its limit; retry after
+    /// `retry_after`. Not the caller's own excess (that is `ResourceExhausted`) and not logged
+    /// one by one: a flood of refusals must stay cheap.
+    #[error("{message}")]
+    Overloaded {
+        reason: &'static str,
+        message: String,
+        retry_after: std::time::Duration,
+    },
+    /// The call, or its client's side of it, took longer than a limit allows.
+    #[error("{message}")]
+    DeadlineExceeded {
+        reason: &'static str,
+        message: String,
+    },
+    /// The call was stopped before it finished (its client went away, or its time ran out).
+    #[error("{message}")]
+    Cancelled {
+        reason: &'static str,
+        message: String,
+    },
     /// A bug or an unexpected failure; the cause is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -145,7 +170,9 @@ impl Error {
             Error::Unauthenticated => Code::Unauthenticated,
             Error::PermissionDenied { .. } => Code::PermissionDenied,
             Error::ResourceExhausted { .. } => Code::ResourceExhausted,
-            Error::Unavailable(_) => Code::Unavailable,
+            Error::Unavailable(_) | Error::Busy(_) | Error::Overloaded { .. } => Code::Unavailable,
+            Error::DeadlineExceeded { .. } => Code::DeadlineExceeded,
+            Error::Cancelled { .. } => Code::Cancelled,
             Error::Internal(_) => Code::Internal,
         }
     }
@@ -162,10 +189,31 @@ impl Error {
             Error::PermissionDenied { .. } => "PERMISSION_DENIED",
             Error::ResourceExhausted { reason, .. } => reason,
             Error::Unavailable(_) => "DATABASE_UNAVAILABLE",
+            Error::Busy(_) => "DATABASE_BUSY",
+            Error::Overloaded { reason, .. }
+            | Error::DeadlineExceeded { reason, .. }
+            | Error::Cancelled { reason, .. } => reason,
             Error::Internal(_) => "INTERNAL",
         }
     }
+
+    /// Whether the same call may succeed when tried again unchanged: the database was
+    /// unreachable or busy, or the transaction lost a conflict with a concurrent one.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Unavailable(_) | Error::Busy(_) => true,
+            Error::Aborted { reason, .. } => *reason == TRANSACTION_CONFLICT,
+            _ => false,
+        }
+    }
 }
+
+/// The `ErrorInfo.reason` of a transaction the database rolled back because it conflicted
+/// with a concurrent one (a deadlock, a serialization failure): the call may be retried as it is.
+pub const TRANSACTION_CONFLICT: &str = "TRANSACTION_CONFLICT";
+
+/// How long a client should wait before it retries a call the database was too busy for.
+pub const BUSY_RETRY_AFTER: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Most bytes of an answer's message: whatever a request carried, an error stays small. Bytes,
 /// not characters: the message travels percent-encoded in a header (and again in the details),
@@ -207,6 +255,11 @@ impl From<Error> for Status {
                 tracing::warn!(%cause, "database unavailable");
                 "the database is unavailable; retry later".to_string()
             }
+            Error::Busy(cause) => {
+                tracing::warn!(%cause, "database busy");
+                "the database is busy with another write and nothing was written; retry in a moment"
+                    .to_string()
+            }
             other => bounded(&other.to_string(), MAX_MESSAGE),
         };
         match &error {
@@ -234,8 +287,15 @@ impl From<Error> for Status {
                     bounded(description, MAX_FIELD),
                 );
             }
-            Error::ResourceExhausted { retry_after, .. } => {
+            Error::ResourceExhausted { retry_after, .. }
+            | Error::Overloaded { retry_after, .. } => {
                 details.set_retry_info(Some(*retry_after));
+            }
+            Error::Busy(_) => {
+                details.set_retry_info(Some(BUSY_RETRY_AFTER));
+            }
+            Error::Aborted { reason, .. } if *reason == TRANSACTION_CONFLICT => {
+                details.set_retry_info(Some(BUSY_RETRY_AFTER));
             }
             Error::NotFound { resource } | Error::AlreadyExists { resource, .. } => {
                 details.set_resource_info("", bounded(resource, MAX_FIELD), "", &message);

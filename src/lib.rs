@@ -11,6 +11,7 @@ pub mod domain;
 pub mod api;
 pub mod bootstrap;
 pub mod cli;
+pub mod connections;
 pub mod demo;
 pub mod error;
 pub mod pb;

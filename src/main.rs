@@ -95,7 +95,8 @@ enum KeysAction {
         id: Option<String>,
     },
     /// Re-seal, with privacy.active_key, the personal data still sealed with older keys, in small
-    /// batches (each its own transaction) while the server runs. Give the servers the new key first.
+    /// batches (each its own transaction) while the server runs, then rewrite the database without
+    /// the old values. Give the servers the new key first.
     Rotate {
         /// Cases per transaction.
         #[arg(long, default_value_t = 50)]
@@ -335,11 +336,23 @@ async fn keys(settings: Settings, action: KeysAction) -> Result<(), String> {
                 .await
                 .map_err(|error| error.to_string())?;
             eprintln!(
-                "re-sealed the personal data of {} case(s) with key {} in {} transaction(s)",
+                "re-sealed the personal data of {} case(s) with key {} in {} transaction(s) ({} tried again after the database was busy), and rewrote the database without the values sealed before",
                 done.cases,
                 keyring.active_id().unwrap_or_default(),
-                done.batches
+                done.batches,
+                done.retries
             );
+            let retired: Vec<&str> = keyring
+                .key_ids()
+                .into_iter()
+                .filter(|id| Some(*id) != keyring.active_id())
+                .collect();
+            if !retired.is_empty() {
+                eprintln!(
+                    "nothing is sealed with {} any more: drop it from privacy.keys; keep it apart for as long as backups from before this rotation are kept (see docs/security.md)",
+                    retired.join(", ")
+                );
+            }
             Ok(())
         }
     }

@@ -5,17 +5,25 @@
 //! opens. A stored value reads `{key_id}:{base64 nonce}:{base64 ciphertext}`.
 //!
 //! Keys come from settings (`privacy.keys`, a secret) as `id:base64` entries;
-//! `privacy.active_key` seals, every key opens. Rotation: add a new key and
-//! make it active, then `tipgrants keys rotate` re-seals the values under
-//! older keys in small batches, each in its own transaction, while the
-//! server runs. Key material and plaintext never reach a log, an error or
-//! an audit event: errors name key ids, cases and fields only.
+//! `privacy.active_key` seals, every key opens. A key id is bound to its key
+//! for good: the database keeps a fingerprint per key id (an HMAC-SHA-256 of a
+//! fixed label under the key), and the server and `tipgrants keys rotate`
+//! refuse to run with other material under a known id ([`check_keys`]).
+//! Rotation: add a new key and make it active, then `tipgrants keys rotate`
+//! re-seals the values under older keys in small batches, each in its own
+//! transaction (tried again after a pause when the database is busy), while
+//! the server runs, and then rewrites the database's files without the old
+//! values. Key material and plaintext never reach a log, an error or an audit
+//! event: errors name key ids, cases and fields only.
+
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use rand::RngCore;
+use hmac::Mac;
+use rand::{Rng, RngCore};
 
 use crate::domain::access::Actor;
 use crate::domain::assistance::PersonalField;
@@ -24,12 +32,28 @@ use crate::error::{Error, Result};
 use crate::secret::{ExposeSecret, SecretBox, SecretString};
 use crate::store::{CallContext, Store};
 
+mod digest;
+
 /// Bytes of a key (256 bits).
 pub const KEY_BYTES: usize = 32;
 /// Bytes of a nonce (XChaCha20's 192 bits: random nonces never collide in practice).
 const NONCE_BYTES: usize = 24;
 /// Longest key id.
 const MAX_KEY_ID: usize = 32;
+/// What a key's fingerprint is the HMAC-SHA-256 of, under the key. A fixed label, used for
+/// nothing else: the fingerprint says which key an id names without being the key, a hash of
+/// it, or anything a value is sealed with.
+const FINGERPRINT_LABEL: &[u8] = b"tipgrants privacy key fingerprint v1";
+
+/// HMAC-SHA-256 under `key`: the one keyed hash of this module (key fingerprints, and the
+/// digests of personal data in `digest`).
+fn keyed_mac(key: &[u8]) -> Result<hmac::Hmac<sha2::Sha256>> {
+    <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(key)
+        .map_err(|_| Error::Internal("an HMAC key was refused".into()))
+}
+/// How many stored values a key new to the fingerprints is tried on (one that opens is enough:
+/// a wrong key fails Poly1305's authentication but for a chance of 2^-128).
+const VALUES_TRIED: u64 = 3;
 
 /// The keys that seal and open personal data.
 pub struct Keyring {
@@ -150,6 +174,17 @@ impl Keyring {
         self.keys.iter().any(|(known, _)| known == id)
     }
 
+    /// The fingerprint of key `id` (hex HMAC-SHA-256 of a fixed label under the key), when
+    /// configured. It shows which key an id names and cannot be turned back into the key: an
+    /// HMAC hides its key, and a 256-bit random key is beyond any search a fingerprint could
+    /// check guesses against.
+    pub fn fingerprint(&self, id: &str) -> Option<String> {
+        let (_, key) = self.keys.iter().find(|(known, _)| known == id)?;
+        let mut mac = keyed_mac(key.expose_secret()).ok()?;
+        mac.update(FINGERPRINT_LABEL);
+        Some(hex::encode(mac.finalize().into_bytes()))
+    }
+
     fn cipher(&self, id: &str) -> Option<XChaCha20Poly1305> {
         self.keys
             .iter()
@@ -268,9 +303,17 @@ pub fn generate_key(id: &str) -> std::result::Result<SecretString, String> {
     )))
 }
 
-/// Refuses to serve with personal data the keyring cannot open, or with cases and no key at all:
-/// the one-line reason for the start-up error.
-pub async fn check_startup(store: &Store, keyring: &Keyring) -> std::result::Result<(), String> {
+/// Refuses to run (the server, `keys rotate`, `seed-demo`) with personal data the keyring cannot
+/// open, with cases and no key at all, or with a key that is not the one its id named before:
+/// the one-line reason. Each key id is checked against the fingerprint recorded for it; an id
+/// without one (new, or from before fingerprints were kept) must open values it sealed, if
+/// any, and then has its fingerprint recorded (audited, as `method`). The reason names key
+/// ids, never a key.
+pub async fn check_keys(
+    store: &Store,
+    keyring: &Keyring,
+    method: &str,
+) -> std::result::Result<(), String> {
     let facts = store
         .personal_data_keys_in_use()
         .await
@@ -293,7 +336,65 @@ pub async fn check_startup(store: &Store, keyring: &Keyring) -> std::result::Res
             unknown.join(", ")
         ));
     }
+    let recorded = store
+        .privacy_key_fingerprints()
+        .await
+        .map_err(|error| format!("cannot read the key fingerprints: {error}"))?;
+    let other_key = |id: &str| {
+        format!(
+            "privacy.keys gives key id {id:?} another key than the one {id:?} names in this database (its fingerprint differs): values sealed with {id:?} would not open, and new ones would be sealed with a key nothing else opens. Give {id:?} its own key again; a new key takes a new id (`tipgrants keys generate --id ...`)"
+        )
+    };
+    for id in keyring.key_ids() {
+        let Some(fingerprint) = keyring.fingerprint(id) else {
+            continue;
+        };
+        match recorded.get(id) {
+            Some(known) if *known == fingerprint => continue,
+            Some(_) => return Err(other_key(id)),
+            None => {}
+        }
+        let sealed = store
+            .personal_data_sealed_with(id, VALUES_TRIED)
+            .await
+            .map_err(|error| format!("cannot read the assistance cases: {error}"))?;
+        let opens = sealed.iter().any(|case| {
+            case.values
+                .iter()
+                .all(|(field, stored)| keyring.open(&case.case_id, *field, stored).is_ok())
+        });
+        if !sealed.is_empty() && !opens {
+            return Err(format!(
+                "privacy.keys gives key id {id:?} a key that does not open the values sealed with {id:?} in this database ({} case(s) tried): give {id:?} the key that sealed them",
+                sealed.len()
+            ));
+        }
+        let recorded_now = record_fingerprint(store, id, &fingerprint, method)
+            .await
+            .map_err(|error| format!("cannot record the fingerprint of key {id:?}: {error}"))?;
+        if recorded_now != fingerprint {
+            return Err(other_key(id));
+        }
+    }
     Ok(())
+}
+
+/// Records the fingerprint of key `id` unless it has one; the fingerprint it has now.
+async fn record_fingerprint(
+    store: &Store,
+    id: &str,
+    fingerprint: &str,
+    method: &str,
+) -> Result<String> {
+    let call = CallContext {
+        actor: Actor::system(),
+        method: method.into(),
+        request_id: uuid::Uuid::new_v4().to_string(),
+    };
+    let mut tx = store.begin(&call).await?;
+    let recorded = tx.record_privacy_key(id, fingerprint).await?;
+    tx.commit().await?;
+    Ok(recorded)
 }
 
 /// What a rotation did.
@@ -303,39 +404,109 @@ pub struct Rotation {
     pub cases: u64,
     /// Transactions (batches) it took.
     pub batches: u64,
+    /// Batches tried again after the database was busy or rolled them back.
+    pub retries: u64,
 }
+
+/// The method of the rotation's audit events.
+pub const ROTATE_METHOD: &str = "cli keys rotate";
+/// The tables whose replaced rows held personal data, rewritten once a rotation is done.
+const SEALED_TABLES: [&str; 1] = ["assistance_cases"];
+/// How many times one batch is tried before the rotation gives up.
+const BATCH_ATTEMPTS: u32 = 10;
+/// The first pause before a batch is tried again; it doubles (with jitter) up to `LONGEST_PAUSE`.
+const FIRST_PAUSE: Duration = Duration::from_millis(50);
+const LONGEST_PAUSE: Duration = Duration::from_secs(2);
 
 /// Re-seals, with the active key, the personal data of every case sealed with another key,
 /// `batch` cases per transaction (each case locked while it is re-sealed, so a server running
-/// beside it never loses a change). Each case gets an audit event naming the keys, never a value.
+/// beside it never loses a change), then rewrites the database's files without the values
+/// sealed before ([`Store::rewrite_without_replaced_rows`],
+/// [`Store::empty_write_ahead_log`]). Each case gets an audit event naming the
+/// keys, never a value. First checks the keys as start-up does. A batch the database was too
+/// busy for, or rolled back in a conflict, is tried again after a growing pause.
 pub async fn rotate(store: &Store, keyring: &Keyring, batch: u64) -> Result<Rotation> {
     let active = keyring.require_active()?.to_string();
+    check_keys(store, keyring, ROTATE_METHOD)
+        .await
+        .map_err(|reason| Error::precondition("PRIVACY_KEYS_REFUSED", "privacy.keys", reason))?;
     let call = CallContext {
         actor: Actor::system(),
-        method: "cli keys rotate".into(),
+        method: ROTATE_METHOD.into(),
         request_id: uuid::Uuid::new_v4().to_string(),
     };
     let mut done = Rotation::default();
     loop {
-        let mut tx = store.begin(&call).await?;
-        let sealed = tx
-            .personal_data_sealed_with_other_keys(&active, batch.max(1))
-            .await?;
-        if sealed.is_empty() {
-            return Ok(done);
+        let resealed = retrying(&mut done.retries, || {
+            reseal_batch(store, keyring, &call, &active, batch.max(1))
+        })
+        .await?;
+        if resealed == 0 {
+            break;
         }
-        for case in sealed {
-            let mut values = Vec::with_capacity(case.values.len());
-            for (field, stored) in &case.values {
-                let plain = keyring.open(&case.case_id, *field, stored)?;
-                values.push((*field, keyring.seal(&case.case_id, *field, &plain)?));
-            }
-            tx.reseal_personal_data(&case.case_id, case.key_id.as_deref(), &active, values)
-                .await?;
-            done.cases += 1;
-        }
-        tx.commit().await?;
+        done.cases += resealed;
         done.batches += 1;
+    }
+    store.wait_for_older_transactions().await.map_err(|error| {
+        Error::Busy(format!(
+            "every value is re-sealed, but the database is not rewritten yet ({error}): run `tipgrants keys rotate` again when no long report runs; it only rewrites the files"
+        ))
+    })?;
+    retrying(&mut done.retries, || {
+        store.rewrite_without_replaced_rows(&SEALED_TABLES)
+    })
+    .await?;
+    store.empty_write_ahead_log().await.map_err(|error| {
+        Error::Busy(format!(
+            "every value is re-sealed, but older copies of pages may still be in the write-ahead log ({error}): run `tipgrants keys rotate` again when no long report runs; it only rewrites the files"
+        ))
+    })?;
+    Ok(done)
+}
+
+/// Re-seals up to `batch` cases in one transaction; how many.
+async fn reseal_batch(
+    store: &Store,
+    keyring: &Keyring,
+    call: &CallContext,
+    active: &str,
+    batch: u64,
+) -> Result<u64> {
+    let mut tx = store.begin(call).await?;
+    let sealed = tx
+        .personal_data_sealed_with_other_keys(active, batch)
+        .await?;
+    let count = sealed.len() as u64;
+    for case in sealed {
+        let mut values = Vec::with_capacity(case.values.len());
+        for (field, stored) in &case.values {
+            let plain = keyring.open(&case.case_id, *field, stored)?;
+            values.push((*field, keyring.seal(&case.case_id, *field, &plain)?));
+        }
+        tx.reseal_personal_data(&case.case_id, case.key_id.as_deref(), active, values)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(count)
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or has failed transiently
+/// `BATCH_ATTEMPTS` times; counts the retries.
+async fn retrying<T>(retries: &mut u64, mut attempt: impl AsyncFnMut() -> Result<T>) -> Result<T> {
+    let mut pause = FIRST_PAUSE;
+    let mut tries = 1;
+    loop {
+        match attempt().await {
+            Err(error) if error.is_transient() && tries < BATCH_ATTEMPTS => {
+                tracing::info!(%error, tries, "the database was busy; trying again");
+                *retries += 1;
+                tries += 1;
+                let jitter = rand::rng().random_range(0..=pause.as_millis() as u64 / 2);
+                tokio::time::sleep(pause + Duration::from_millis(jitter)).await;
+                pause = (pause * 2).min(LONGEST_PAUSE);
+            }
+            result => return result,
+        }
     }
 }
 
@@ -405,6 +576,33 @@ mod tests {
                 .reason(),
             "PRIVACY_KEY_UNKNOWN"
         );
+    }
+
+    #[test]
+    fn a_fingerprint_names_one_key_and_is_neither_the_key_nor_a_hash_of_it() {
+        let (key, other) = (generate_key("k1").unwrap(), generate_key("k1").unwrap());
+        let ring = keyring(key.expose_secret(), "");
+        let material = STANDARD
+            .decode(key.expose_secret().trim_start_matches("k1:"))
+            .unwrap();
+
+        let fingerprint = ring.fingerprint("k1").expect("k1 is configured");
+
+        assert_eq!(fingerprint.len(), 64, "256 bits, in hex");
+        assert_eq!(
+            keyring(key.expose_secret(), "").fingerprint("k1"),
+            Some(fingerprint.clone()),
+            "the same key, the same fingerprint"
+        );
+        assert_ne!(
+            keyring(other.expose_secret(), "").fingerprint("k1"),
+            Some(fingerprint.clone()),
+            "other material under the same id"
+        );
+        assert_eq!(ring.fingerprint("k2"), None);
+        use sha2::Digest;
+        assert_ne!(fingerprint, hex::encode(sha2::Sha256::digest(&material)));
+        assert!(!fingerprint.contains(&hex::encode(&material[..8])));
     }
 
     #[test]

@@ -42,11 +42,25 @@ pub struct ServerSettings {
     pub reflection: bool,
     pub shutdown_grace_period_seconds: u64,
     pub request_timeout_seconds: u64,
+    /// The one request message of a unary or server-streaming call must arrive within this.
+    pub request_body_timeout_seconds: u64,
     pub stream_idle_timeout_seconds: u64,
     pub stream_max_duration_seconds: u64,
     pub max_concurrent_streams: u32,
     pub concurrency_limit_per_connection: usize,
     pub max_calls_in_flight: usize,
+    /// Calls in flight one token may hold.
+    pub max_calls_in_flight_per_token: usize,
+    /// Calls in flight one grantee organisation may hold (all its tokens together).
+    pub max_calls_in_flight_per_organization: usize,
+    /// Places of `max_calls_in_flight` that grantees never take.
+    pub calls_in_flight_reserved_for_staff: usize,
+    /// Connections open at once; one more is closed as soon as it is accepted.
+    pub max_connections: usize,
+    /// A connection without a call for this long is closed.
+    pub connection_idle_timeout_seconds: u64,
+    /// A connection whose client leaves an answer untaken for this long is closed.
+    pub client_read_timeout_seconds: u64,
     pub health_check_interval_ms: u64,
 }
 
@@ -68,6 +82,8 @@ pub struct DatabaseSettings {
     pub url: SecretString,
     pub sqlite_path: String,
     pub sqlite_read_connections: u32,
+    /// How long a SQLite connection waits for another writer's lock before it answers busy.
+    pub sqlite_busy_timeout_ms: u64,
     pub max_connections: u32,
     pub acquire_timeout_ms: u64,
     pub connect_timeout_ms: u64,
@@ -122,6 +138,10 @@ pub struct ReportingSettings {
 pub struct ReportsSettings {
     /// Report streams running at once; more fail at once with RESOURCE_EXHAUSTED.
     pub max_concurrent_streams: u32,
+    /// Report streams one grantee organisation may run at once.
+    pub max_streams_per_organization: u32,
+    /// Report stream slots that grantees never take.
+    pub streams_reserved_for_staff: u32,
     /// Counts of people below this are suppressed (k; the data hub publishes with 11).
     pub suppression_threshold: u32,
 }
@@ -185,6 +205,8 @@ pub struct GrpcWebSettings {
     pub enabled: bool,
     /// Origins whose pages may call the API (CORS), e.g. `https://staff.example.org`; none by default.
     pub cors_allowed_origins: Vec<String>,
+    /// MiB of gRPC-Web request bodies held in memory at once, across all connections.
+    pub max_buffered_mib: u64,
 }
 
 impl GrpcWebSettings {
@@ -283,6 +305,11 @@ impl Settings {
             self.server.request_timeout_seconds,
             1,
         )?;
+        within(
+            "server.request_body_timeout_seconds",
+            self.server.request_body_timeout_seconds,
+            1..=600,
+        )?;
         at_least(
             "server.stream_idle_timeout_seconds",
             self.server.stream_idle_timeout_seconds,
@@ -309,6 +336,22 @@ impl Settings {
             self.server.max_calls_in_flight,
             1..=100_000,
         )?;
+        self.validate_shares()?;
+        within(
+            "server.max_connections",
+            self.server.max_connections,
+            1..=1_000_000,
+        )?;
+        within(
+            "server.connection_idle_timeout_seconds",
+            self.server.connection_idle_timeout_seconds,
+            1..=86_400,
+        )?;
+        within(
+            "server.client_read_timeout_seconds",
+            self.server.client_read_timeout_seconds,
+            1..=3_600,
+        )?;
         within(
             "server.health_check_interval_ms",
             self.server.health_check_interval_ms,
@@ -331,6 +374,11 @@ impl Settings {
             "database.sqlite_read_connections",
             self.database.sqlite_read_connections,
             1..=64,
+        )?;
+        within(
+            "database.sqlite_busy_timeout_ms",
+            self.database.sqlite_busy_timeout_ms,
+            0..=60_000,
         )?;
         at_least("database.max_connections", self.database.max_connections, 1)?;
         within(
@@ -390,6 +438,11 @@ impl Settings {
             self.assistance.critical_decision_hours,
             1..=720,
         )?;
+        within(
+            "grpc_web.max_buffered_mib",
+            self.grpc_web.max_buffered_mib,
+            5..=65_536,
+        )?;
         for origin in self.grpc_web.allowed_origins() {
             crate::web::parse_origin(origin)
                 .map_err(|message| invalid("grpc_web.cors_allowed_origins", message))?;
@@ -403,6 +456,41 @@ impl Settings {
         tracing_subscriber::EnvFilter::try_new(&self.telemetry.filter)
             .map_err(|error| invalid("telemetry.filter", error.to_string()))?;
         self.validate_traces()?;
+        Ok(())
+    }
+
+    /// The shares of calls in flight and of report streams: each grantee limit at least 1, and
+    /// the places kept for staff fewer than all (grantees keep at least one).
+    fn validate_shares(&self) -> Result<(), SettingsError> {
+        let server = &self.server;
+        at_least(
+            "server.max_calls_in_flight_per_token",
+            server.max_calls_in_flight_per_token,
+            1,
+        )?;
+        at_least(
+            "server.max_calls_in_flight_per_organization",
+            server.max_calls_in_flight_per_organization,
+            1,
+        )?;
+        if server.calls_in_flight_reserved_for_staff >= server.max_calls_in_flight {
+            return Err(invalid(
+                "server.calls_in_flight_reserved_for_staff",
+                "must be less than server.max_calls_in_flight",
+            ));
+        }
+        let reports = &self.reports;
+        at_least(
+            "reports.max_streams_per_organization",
+            reports.max_streams_per_organization,
+            1,
+        )?;
+        if reports.streams_reserved_for_staff >= reports.max_concurrent_streams {
+            return Err(invalid(
+                "reports.streams_reserved_for_staff",
+                "must be less than reports.max_concurrent_streams",
+            ));
+        }
         Ok(())
     }
 

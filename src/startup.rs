@@ -24,11 +24,11 @@ use tower::Service;
 use tower::util::option_layer;
 
 use crate::api::access_api::AccessApi;
-use crate::api::admission::Admission;
+use crate::api::admission::{Admission, PrincipalAdmission};
 use crate::api::assistance_api::{AssistanceApi, AssistanceRules};
 use crate::api::audit_api::AuditApi;
 use crate::api::auth::{Auth, Authenticator};
-use crate::api::deadline::{Deadlines, streaming_methods};
+use crate::api::deadline::{CallLimits, Deadlines, streaming_methods};
 use crate::api::grant_api::GrantApi;
 use crate::api::middleware::Around;
 use crate::api::organization_api::OrganizationApi;
@@ -38,7 +38,9 @@ use crate::api::reference_data_api::ReferenceDataApi;
 use crate::api::report_api::ReportApi;
 use crate::api::streaming::StreamLimits;
 use crate::api::tip_report_api::TipReportApi;
+use crate::api::web_bodies::ReadWebBodies;
 use crate::bootstrap;
+use crate::connections::{ConnectionLimits, WatchCalls, watch_connections};
 use crate::domain::fiscal_year::FiscalCalendar;
 use crate::domain::outcome::ReportingRules;
 use crate::pb::v1::access_service_server::AccessServiceServer;
@@ -80,6 +82,9 @@ impl ApiServices {
     }
 }
 
+/// The method of what start-up records (the fingerprint of a key it meets first).
+const STARTUP_METHOD: &str = "startup";
+
 /// The names whose health is reported, besides the server as a whole ("").
 type HealthNames = Arc<[&'static str]>;
 
@@ -106,6 +111,8 @@ pub enum StartupError {
 pub struct Application {
     settings: Settings,
     store: Store,
+    /// The keys of victims' personal data, checked against the database's fingerprints.
+    keyring: Arc<crate::privacy::Keyring>,
     listener: TcpListener,
     health_listener: Option<TcpListener>,
     address: SocketAddr,
@@ -123,7 +130,7 @@ impl Application {
         let keyring = settings
             .keyring()
             .map_err(|error| StartupError::Privacy(error.to_string()))?;
-        crate::privacy::check_startup(&store, &keyring)
+        crate::privacy::check_keys(&store, &keyring, STARTUP_METHOD)
             .await
             .map_err(StartupError::Privacy)?;
         let listener = bind(&settings.server.listen_address).await?;
@@ -138,6 +145,7 @@ impl Application {
         Ok(Application {
             settings,
             store,
+            keyring: Arc::new(keyring),
             listener,
             health_listener,
             address,
@@ -169,6 +177,7 @@ impl Application {
         let Application {
             settings,
             store,
+            keyring,
             listener,
             health_listener,
             address,
@@ -184,11 +193,6 @@ impl Application {
             due_days: settings.reporting.due_days,
             final_due_days: settings.reporting.final_due_days,
         };
-        let keyring = Arc::new(
-            settings
-                .keyring()
-                .map_err(|error| StartupError::Privacy(error.to_string()))?,
-        );
         let api = ApiServices::default()
             .add(OrganizationServiceServer::new(OrganizationApi::new(
                 store.clone(),
@@ -224,6 +228,7 @@ impl Application {
                 AssistanceRules {
                     calendar,
                     critical_decision_hours: settings.assistance.critical_decision_hours,
+                    suppression_threshold: i64::from(settings.reports.suppression_threshold),
                 },
             )))
             .add(ReportServiceServer::new(ReportApi::new(
@@ -259,8 +264,13 @@ impl Application {
         let streaming = streaming_methods(&crate::pb::SERVED_DESCRIPTOR_SETS)
             .map_err(|error| StartupError::Reflection(error.to_string()))?;
         let deadlines = Deadlines::new(
-            Duration::from_secs(settings.server.request_timeout_seconds),
-            StreamLimits::from_settings(&settings.server),
+            CallLimits {
+                unary_timeout: Duration::from_secs(settings.server.request_timeout_seconds),
+                request_body_timeout: Duration::from_secs(
+                    settings.server.request_body_timeout_seconds,
+                ),
+                stream_limits: StreamLimits::from_settings(&settings.server),
+            },
             streaming,
         );
         // Metrics are recorded only when the ops listener can serve them.
@@ -285,16 +295,24 @@ impl Application {
                 .tls_config(tls_config(&settings)?)
                 .map_err(|error| StartupError::Tls(error.to_string()))?;
         }
-        // Browser clients (off by default): CORS answers preflights before anything else, and a
-        // gRPC-Web call is translated before it meets the other layers like any call. Admission
-        // next, so a refusal costs nothing else (and still reaches a browser with its CORS
-        // headers); the deadline covers authentication too (its token lookup may wait for the
-        // database).
+        // Outermost, each call reports to its connection (`connections`: idle and unread
+        // connections are closed). Browser clients (off by default): CORS answers preflights
+        // before anything else, and a gRPC-Web call is translated before it meets the other
+        // layers like any call. Admission next, so a refusal costs nothing else (and still
+        // reaches a browser with its CORS headers); the deadline covers authentication too (its
+        // token lookup may wait for the database) and bounds request bodies. Once the caller is
+        // known, its share of the calls in flight; then a gRPC-Web body over HTTP/1.1 is read
+        // whole: never before the token is checked.
         let router = builder
+            .layer(Around(WatchCalls))
             .layer(option_layer(crate::web::browser_layer(&settings.grpc_web)))
             .layer(Around(Admission::new(settings.server.max_calls_in_flight)))
             .layer(Around(deadlines))
             .layer(Around(Auth::new(authenticator.clone(), rpc_metrics)))
+            .layer(Around(PrincipalAdmission::new(&settings.server)))
+            .layer(Around(ReadWebBodies::new(
+                settings.grpc_web.max_buffered_mib,
+            )))
             .add_routes(api.routes.routes())
             .add_service(health_service.clone())
             .add_service(reflection_v1)
@@ -328,7 +346,10 @@ impl Application {
             set_health(&reporter, &names, ServingStatus::NotServing).await;
             let _sent = stop.send(true);
         };
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let incoming = watch_connections(
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            ConnectionLimits::from_settings(&settings.server),
+        );
         tracing::info!(%address, tls = settings.tls.enabled, database = backend_name(&store), "serving gRPC");
         if settings.grpc_web.enabled {
             let origins: Vec<&str> = settings.grpc_web.allowed_origins().collect();

@@ -10,6 +10,8 @@ mod m20261128_000004_append_only;
 mod m20261129_000005_outcomes;
 mod m20261129_000006_audit_sequence;
 mod m20261201_000006_assistance;
+mod m20261206_000007_owners_and_private_digests;
+mod m20261206_000008_privacy_key_fingerprints;
 mod seed;
 
 /// All migrations, in order.
@@ -26,6 +28,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000005_outcomes::Migration),
             Box::new(m20261129_000006_audit_sequence::Migration),
             Box::new(m20261201_000006_assistance::Migration),
+            Box::new(m20261206_000007_owners_and_private_digests::Migration),
+            Box::new(m20261206_000008_privacy_key_fingerprints::Migration),
         ]
     }
 }

@@ -1,31 +1,52 @@
-//! Admission: at most `server.max_calls_in_flight` calls are served at once,
-//! across all connections. The check is the outermost layer, before the
-//! deadline, the token check and the access log, and it never waits: a call
-//! beyond the limit is refused at once with UNAVAILABLE (reason `SERVER_BUSY`,
-//! with a `RetryInfo`), so under overload a refusal costs microseconds and
-//! the admitted calls keep their latency instead of queueing for the
-//! database's connections. Health and reflection are never refused. Refusals
-//! are not one log line each (that would multiply the cost of overload): they
-//! are counted in `tipgrants_calls_refused_total` and logged as a count at
-//! most once a second. A server stream holds its
-//! place only until its handler answers; report streams have their own limit.
+//! Admission, in two gates. The global gate: at most `server.max_calls_in_flight`
+//! calls are served at once, across all connections. It is the outermost layer,
+//! before the deadline, the token check and the access log, and it never waits: a
+//! call beyond the limit is refused at once with UNAVAILABLE (reason `SERVER_BUSY`,
+//! with a `RetryInfo`), so under overload a refusal costs microseconds and the
+//! admitted calls keep their latency instead of queueing for the database's
+//! connections. Refusals are not one log line each (that would multiply the cost of
+//! overload): they are counted in `tipgrants_calls_refused_total` and logged as a
+//! count at most once a second.
+//!
+//! The principal gate ([`PrincipalAdmission`]), once the token is known, keeps each
+//! caller to its share (`shares`): `server.max_calls_in_flight_per_token` per token,
+//! `server.max_calls_in_flight_per_organization` per grantee organisation (its own
+//! excess: RESOURCE_EXHAUSTED), and grantees together to the places not kept for
+//! staff (`server.calls_in_flight_reserved_for_staff`; beyond: UNAVAILABLE,
+//! `SERVER_BUSY`). So one grantee cannot take the places of another, nor staff's.
+//!
+//! A call holds its places until its client has taken the end of its answer (a
+//! stream's last message, or a unary answer): an answer its client leaves unread
+//! keeps counting against that caller, until `crate::connections` closes the
+//! connection. Health and reflection are never refused and never counted.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
-use tonic_types::{ErrorDetails, StatusExt};
+use tonic::body::Body;
 
-use super::middleware::{Answer, Inner, Middleware};
+use super::middleware::{Answer, Inner, Middleware, hold_until_answered};
+use super::shares::{Refusal, ShareLimits, Shares};
 
-use crate::error::ERROR_DOMAIN;
+use crate::error::Error;
+use crate::settings::ServerSettings;
+use crate::store::CallContext;
 
-/// How long a refused client should wait before it retries (the `RetryInfo` delay).
+/// How long a client refused for a busy server should wait before it retries (the `RetryInfo` delay).
 const RETRY_AFTER: Duration = Duration::from_millis(50);
+/// How long a caller over its own share should wait: until one of its own calls ends.
+const RETRY_OWN_SHARE_AFTER: Duration = Duration::from_secs(1);
 
 /// Paths never refused: probes and tooling must work on a busy server.
 const EXEMPT_PREFIXES: [&str; 2] = ["/grpc.health.v1.Health/", "/grpc.reflection."];
+
+fn is_exempt(path: &str) -> bool {
+    EXEMPT_PREFIXES
+        .iter()
+        .any(|prefix| path.starts_with(prefix))
+}
 
 /// The shared limit across connections, and the count of refusals not yet logged.
 #[derive(Clone)]
@@ -79,40 +100,101 @@ impl Shared {
     }
 }
 
-/// The refusal: UNAVAILABLE, retry after a short pause.
-fn busy() -> tonic::Status {
-    let mut details = ErrorDetails::new();
-    details.set_error_info("SERVER_BUSY", ERROR_DOMAIN, []);
-    details.set_retry_info(Some(RETRY_AFTER));
-    tonic::Status::with_error_details(
-        tonic::Code::Unavailable,
-        "the server is busy; retry with backoff",
-        details,
-    )
+/// The refusal of a busy server: UNAVAILABLE, retry after a short pause.
+fn busy(message: &str) -> Error {
+    Error::Overloaded {
+        reason: "SERVER_BUSY",
+        message: message.into(),
+        retry_after: RETRY_AFTER,
+    }
+}
+
+/// A refusal as the answer of a call.
+fn refused(error: Error) -> http::Response<Body> {
+    tonic::Status::from(error).into_http()
 }
 
 impl Middleware for Admission {
-    fn serve<S: Inner<B>, B: Send + 'static>(
-        &self,
-        mut inner: S,
-        request: http::Request<B>,
-    ) -> Answer<S::Error> {
-        let path = request.uri().path();
-        if EXEMPT_PREFIXES
-            .iter()
-            .any(|prefix| path.starts_with(prefix))
-        {
+    fn serve<S: Inner>(&self, mut inner: S, request: http::Request<Body>) -> Answer<S::Error> {
+        if is_exempt(request.uri().path()) {
             return Box::pin(inner.call(request));
         }
         let Ok(permit) = self.shared.permits.clone().try_acquire_owned() else {
             self.shared.count_refusal();
-            return Box::pin(std::future::ready(Ok(busy().into_http())));
+            let answer = refused(busy("the server is busy; retry with backoff"));
+            return Box::pin(std::future::ready(Ok(answer)));
         };
         Box::pin(async move {
-            let response = inner.call(request).await;
-            drop(permit);
-            response
+            let response = inner.call(request).await?;
+            Ok(hold_until_answered(response, permit))
         })
+    }
+}
+
+/// The principal gate; see the module documentation. It runs after the token check, so it
+/// knows the caller; calls without one (health, reflection while open) pass.
+#[derive(Clone)]
+pub struct PrincipalAdmission {
+    shares: Shares,
+}
+
+impl PrincipalAdmission {
+    /// The gate for the `[server]` settings (validated: fewer places kept for staff than there are).
+    pub fn new(settings: &ServerSettings) -> Self {
+        Self {
+            shares: Shares::new(ShareLimits {
+                total: None,
+                grantees: settings
+                    .max_calls_in_flight
+                    .saturating_sub(settings.calls_in_flight_reserved_for_staff),
+                per_organization: settings.max_calls_in_flight_per_organization,
+                per_token: Some(settings.max_calls_in_flight_per_token),
+            }),
+        }
+    }
+
+    fn refusal(&self, refusal: Refusal) -> Error {
+        let limits = self.shares.limits();
+        match refusal {
+            Refusal::Token => Error::ResourceExhausted {
+                reason: "TOO_MANY_CALLS_FOR_TOKEN",
+                message: format!(
+                    "this token has {} calls in flight already, its share; retry when one ends",
+                    limits.per_token.unwrap_or_default()
+                ),
+                retry_after: RETRY_OWN_SHARE_AFTER,
+            },
+            Refusal::Organization => Error::ResourceExhausted {
+                reason: "TOO_MANY_CALLS_FOR_ORGANIZATION",
+                message: format!(
+                    "your organisation has {} calls in flight already, its share; retry when one ends",
+                    limits.per_organization
+                ),
+                retry_after: RETRY_OWN_SHARE_AFTER,
+            },
+            Refusal::Grantees | Refusal::Total => {
+                busy("the server is busy with other organisations' calls; retry with backoff")
+            }
+        }
+    }
+}
+
+impl Middleware for PrincipalAdmission {
+    fn serve<S: Inner>(&self, mut inner: S, request: http::Request<Body>) -> Answer<S::Error> {
+        let taken = match request.extensions().get::<CallContext>() {
+            Some(call) if !is_exempt(request.uri().path()) => {
+                self.shares.try_take(&call.actor).map(Some)
+            }
+            _ => Ok(None),
+        };
+        match taken {
+            Err(refusal) => Box::pin(std::future::ready(Ok(refused(self.refusal(refusal))))),
+            Ok(None) => Box::pin(inner.call(request)),
+            Ok(Some(share)) => Box::pin(async move {
+                let response = inner.call(request).await?;
+                Ok(hold_until_answered(response, share))
+            }),
+        }
     }
 }
 
@@ -121,7 +203,7 @@ mod tests {
     use std::convert::Infallible;
 
     use tokio::sync::oneshot;
-    use tonic::body::Body;
+    use tonic_types::StatusExt;
     use tower::{Layer, Service, ServiceExt};
 
     use super::super::middleware::{Around, BoxFuture};
@@ -131,12 +213,12 @@ mod tests {
     fn held_service(
         calls: tokio::sync::mpsc::UnboundedSender<oneshot::Sender<()>>,
     ) -> impl Service<
-        http::Request<()>,
+        http::Request<Body>,
         Response = http::Response<Body>,
         Error = Infallible,
         Future = BoxFuture<Result<http::Response<Body>, Infallible>>,
     > + Clone {
-        tower::service_fn(move |_request: http::Request<()>| {
+        tower::service_fn(move |_request: http::Request<Body>| {
             let (release, released) = oneshot::channel();
             let _sent = calls.send(release);
             Box::pin(async move {
@@ -146,14 +228,14 @@ mod tests {
         })
     }
 
-    fn call_to(path: &str) -> http::Request<()> {
+    fn call_to(path: &str) -> http::Request<Body> {
         http::Request::builder()
             .uri(path)
-            .body(())
+            .body(Body::empty())
             .expect("a valid request")
     }
 
-    fn get_organization() -> http::Request<()> {
+    fn get_organization() -> http::Request<Body> {
         call_to("/tipgrants.v1.OrganizationService/GetOrganization")
     }
 

@@ -9,22 +9,25 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::paging;
 use super::{
     ProtoEnum, StateChange, StateChangeRequest, Write, accept, accept_list, accept_name,
     accept_update, accept_write, call_context, etag, filter_code, filter_number, from_timestamp,
     required, timestamp,
 };
+use super::{paging, permissions};
+use crate::domain::CodeEnum;
 use crate::domain::access::Actor;
 use crate::domain::assistance::{
     self, AgeGroup, AssistanceCase, CaseState, CaseTransition, CaseUrgency, Disbursement,
     DisbursementInput, FundAllocation, FundYear, NeedInput, NeedKind, PersonalData, PersonalField,
     ReferralInput, TraffickingForm, TransitionInput, VictimInput, VictimSex,
 };
+use crate::domain::case_statistics::{self, CaseCount, Summary};
 use crate::domain::fiscal_year::{FiscalCalendar, check_fiscal_year};
 use crate::domain::names::{
     AssistanceCaseName, FundAllocationName, OrganizationName, ResourceName, excerpt,
 };
+use crate::domain::statistics::{Disclosure, Published};
 use crate::error::{Error, FieldViolation, Result};
 use crate::pb::v1 as pb;
 use crate::pb::v1::assistance_service_server::AssistanceService;
@@ -33,12 +36,19 @@ use crate::secret::ExposeSecret;
 use crate::store::assistance::{CaseFilter, SealedPersonalData};
 use crate::store::{Store, Tx, new_id, now};
 
+/// Case numbers drawn at most for one referral: with 10^8 numbers a year, a draw is taken
+/// once in a million times even with 100 cases a year; eight in a row never are.
+const CASE_NUMBER_DRAWS: usize = 8;
+
 /// How the fund's rules are set for this server.
 #[derive(Debug, Clone, Copy)]
 pub struct AssistanceRules {
     pub calendar: FiscalCalendar,
     /// A CRITICAL case still undecided this many hours after its referral is late.
     pub critical_decision_hours: u32,
+    /// Figures about victims for callers who cannot list every case are published under this
+    /// (`reports.suppression_threshold`, the k of the fiscal-year reports).
+    pub suppression_threshold: i64,
 }
 
 /// Serves the emergency assistance fund.
@@ -232,38 +242,50 @@ fn balance_to_proto(fund: &FundYear) -> pb::FundBalance {
     }
 }
 
-fn summary_to_proto(summary: &assistance::Summary) -> pb::AssistanceSummary {
-    let cases = |key: String, count: &assistance::CaseCount| pb::CaseCount {
-        key,
-        cases: count.cases,
-        approved_amount: count.approved.0,
-        paid_amount: count.paid.0,
-    };
-    let victims = |key: &str, count: &i64| pb::VictimCount {
-        key: key.to_string(),
-        victims: *count,
-    };
-    pb::AssistanceSummary {
-        fiscal_year: summary.fiscal_year,
-        cases: summary.cases,
-        by_state: summary
-            .by_state
-            .iter()
-            .map(|(state, count)| cases(state.code().into(), count))
-            .collect(),
-        by_urgency: summary
-            .by_urgency
-            .iter()
-            .map(|(urgency, count)| cases(urgency.code().into(), count))
-            .collect(),
-        by_country: summary
-            .by_country
-            .iter()
-            .map(|(country, count)| cases(country.clone(), count))
-            .collect(),
-        by_need: summary
-            .by_need
-            .iter()
+/// The proto summary: a withheld figure is 0 (a withheld breakdown an empty list) with its flag set.
+fn summary_to_proto(summary: Summary) -> pb::AssistanceSummary {
+    fn cases<K: CodeEnum>(groups: Vec<(K, CaseCount)>) -> Vec<pb::CaseCount> {
+        groups
+            .into_iter()
+            .map(|(key, count)| case_count(key.code().to_string(), count))
+            .collect()
+    }
+    fn case_count(key: String, count: CaseCount) -> pb::CaseCount {
+        pb::CaseCount {
+            key,
+            cases: count.cases,
+            approved_amount: count.approved.0,
+            paid_amount: count.paid.0,
+        }
+    }
+    fn victims<K: CodeEnum>(groups: Vec<(K, i64)>) -> Vec<pb::VictimCount> {
+        groups
+            .into_iter()
+            .map(|(key, victims)| pb::VictimCount {
+                key: key.code().to_string(),
+                victims,
+            })
+            .collect()
+    }
+    /// The value (or the default when withheld) and whether it is withheld.
+    fn split<T, U: Default>(figure: Published<T>, convert: impl FnOnce(T) -> U) -> (U, bool) {
+        match figure {
+            Published::Shown(value) => (convert(value), false),
+            Published::Suppressed => (U::default(), true),
+        }
+    }
+    let (totals, cases_suppressed) = split(summary.totals, |totals| totals);
+    let (by_state, by_state_suppressed) = split(summary.by_state, cases);
+    let (by_urgency, by_urgency_suppressed) = split(summary.by_urgency, cases);
+    let (by_country, by_country_suppressed) = split(summary.by_country, |groups| {
+        groups
+            .into_iter()
+            .map(|(country, count)| case_count(country, count))
+            .collect()
+    });
+    let (by_need, by_need_suppressed) = split(summary.by_need, |groups| {
+        groups
+            .into_iter()
             .map(|(kind, count)| pb::NeedCount {
                 kind: kind.to_proto(),
                 needs: count.needs,
@@ -271,31 +293,52 @@ fn summary_to_proto(summary: &assistance::Summary) -> pb::AssistanceSummary {
                 approved_amount: count.approved.0,
                 paid_amount: count.paid.0,
             })
-            .collect(),
-        requested_amount: summary.requested.0,
-        approved_amount: summary.approved.0,
-        paid_amount: summary.paid.0,
-        victims_counted: summary.victims_counted,
-        victims_not_counted: summary.victims_not_counted,
-        victims_by_sex: summary
-            .victims_by_sex
-            .iter()
-            .map(|(sex, count)| victims(sex.code(), count))
-            .collect(),
-        victims_by_age_group: summary
-            .victims_by_age_group
-            .iter()
-            .map(|(group, count)| victims(group.code(), count))
-            .collect(),
-        victims_by_trafficking_form: summary
-            .victims_by_trafficking_form
-            .iter()
-            .map(|(form, count)| victims(form.code(), count))
-            .collect(),
-        median_hours_to_decision: summary.to_decision.0,
-        decided_cases: summary.to_decision.1,
-        median_hours_to_first_payment: summary.to_first_payment.0,
-        paid_cases: summary.to_first_payment.1,
+            .collect()
+    });
+    let (victims_by_sex, victims_by_sex_suppressed) = split(summary.victims_by_sex, victims);
+    let (victims_by_age_group, victims_by_age_group_suppressed) =
+        split(summary.victims_by_age_group, victims);
+    let (victims_by_trafficking_form, victims_by_trafficking_form_suppressed) =
+        split(summary.victims_by_trafficking_form, victims);
+    let (victims_not_counted, victims_not_counted_suppressed) =
+        split(summary.victims_not_counted, |count| count);
+    let ((median_hours_to_decision, decided_cases), decided_cases_suppressed) =
+        split(summary.to_decision, |measured| measured);
+    let ((median_hours_to_first_payment, paid_cases), _) =
+        split(summary.to_first_payment, |measured| measured);
+    pb::AssistanceSummary {
+        fiscal_year: summary.fiscal_year,
+        cases: totals.cases,
+        by_state,
+        by_urgency,
+        by_country,
+        by_need,
+        requested_amount: totals.requested_cents,
+        approved_amount: totals.approved_cents,
+        paid_amount: totals.paid_cents,
+        victims_counted: totals.cases,
+        victims_not_counted,
+        victims_by_sex,
+        victims_by_age_group,
+        victims_by_trafficking_form,
+        median_hours_to_decision,
+        decided_cases,
+        median_hours_to_first_payment,
+        paid_cases,
+        suppression_threshold: summary
+            .disclosure
+            .threshold()
+            .map_or(0, |k| i32::try_from(k).unwrap_or(i32::MAX)),
+        cases_suppressed,
+        by_state_suppressed,
+        by_urgency_suppressed,
+        by_country_suppressed,
+        by_need_suppressed,
+        victims_by_sex_suppressed,
+        victims_by_age_group_suppressed,
+        victims_by_trafficking_form_suppressed,
+        victims_not_counted_suppressed,
+        decided_cases_suppressed,
     }
 }
 
@@ -431,6 +474,19 @@ impl AssistanceApi {
         Ok(Response::new(answer))
     }
 
+    /// A new case number of `year` that no case has: drawn again (rarely) when one has it.
+    async fn unused_case_number(tx: &Tx, year: i32) -> Result<String> {
+        for _ in 0..CASE_NUMBER_DRAWS {
+            let number = assistance::new_case_number(year);
+            if !tx.case_number_taken(&number).await? {
+                return Ok(number);
+            }
+        }
+        Err(Error::Internal(format!(
+            "{CASE_NUMBER_DRAWS} case numbers of fiscal year {year} drawn, each already taken"
+        )))
+    }
+
     fn parse_case_filter(&self, filter: &str) -> Result<CaseFilter> {
         let mut parsed = CaseFilter::default();
         for (field, value) in paging::parse_filter::<CaseFilterField>(filter)? {
@@ -540,7 +596,8 @@ impl AssistanceService for AssistanceApi {
         request: Request<pb::CreateAssistanceCaseRequest>,
     ) -> Result<Response<pb::AssistanceCase>, Status> {
         let (call, request) = accept(request)?;
-        // The retry key hashes the request without its personal data: a hash of a name is no place to keep it.
+        // The retry key hashes the request without its personal data (a hash of a name is no
+        // place to keep it), and keeps a keyed digest of the personal data beside it (below).
         let mut keyed = request.clone();
         if let Some(case) = keyed.assistance_case.as_mut() {
             case.personal_data = None;
@@ -554,16 +611,16 @@ impl AssistanceService for AssistanceApi {
             .as_ref()
             .map(|time| from_timestamp("assistance_case.referral_time", time))
             .transpose()?;
+        let current_year = self.rules.calendar.fiscal_year_of(now.date_naive());
+        let field = "assistance_case.referral_time";
         let referral_time: std::result::Result<_, FieldViolation> =
-            assistance::past_time("assistance_case.referral_time", referral_time, None, now)
-                .and_then(|time| {
-                    assistance::referral_fiscal_year(
-                        "assistance_case.referral_time",
-                        &self.rules.calendar,
-                        time,
-                    )
+            assistance::past_time(field, referral_time, None, now).and_then(|time| {
+                assistance::referral_fiscal_year(field, &self.rules.calendar, time)
+                    .and_then(|year| {
+                        assistance::check_referral_year(field, &call.actor, year, current_year)
+                    })
                     .map(|year| (time, year))
-                });
+            });
         let data = case.personal_data.as_ref();
         let personal = assistance::personal_data(
             "assistance_case.personal_data",
@@ -589,6 +646,9 @@ impl AssistanceService for AssistanceApi {
             &referral.referring_organization_id,
         )?;
         self.keyring.require_active()?;
+        // A retry with other personal data is another request (REQUEST_ID_REUSED), not a replay.
+        let write =
+            write.with_personal_data_digests(self.keyring.personal_data_digests(&personal)?);
         let answer = write
             .run(&self.store, async |tx| {
                 let organization = OrganizationName::new(&referral.referring_organization_id);
@@ -602,13 +662,16 @@ impl AssistanceService for AssistanceApi {
                     &referral.victim.nationality,
                 )
                 .await?;
-                let sequence = tx.next_case_sequence(year).await?;
+                // The year's fund row is locked (and made when new) as an approval's would be.
+                let fund = tx.fund_year_for_update(year).await?;
+                assistance::check_year_open(current_year, &fund)?;
+                let case_number = Self::unused_case_number(tx, year).await?;
                 let id = new_id();
                 let sealed = self.seal(&id, &personal)?;
                 let created = tx
                     .create_assistance_case(
                         id,
-                        assistance::case_number(year, sequence),
+                        case_number,
                         year,
                         referral.clone(),
                         referral_time,
@@ -849,10 +912,18 @@ impl AssistanceService for AssistanceApi {
         &self,
         request: Request<pb::SummarizeAssistanceCasesRequest>,
     ) -> Result<Response<pb::AssistanceSummary>, Status> {
-        call_context(&request)?;
+        let call = call_context(&request)?;
         let year = fiscal_year("fiscal_year", request.get_ref().fiscal_year)?;
+        // Exact for whoever could count the cases itself; under the k rule for anyone else.
+        let disclosure = if permissions::lists_every_case(&call.actor) {
+            Disclosure::Exact
+        } else {
+            Disclosure::Published {
+                threshold: self.rules.suppression_threshold,
+            }
+        };
         let cases = self.store.cases_of_fiscal_year(year).await?;
-        let summary = assistance::summarize(year, &cases);
-        Ok(Response::new(summary_to_proto(&summary)))
+        let summary = case_statistics::summarize(year, &cases, disclosure);
+        Ok(Response::new(summary_to_proto(summary)))
     }
 }

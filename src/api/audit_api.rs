@@ -73,6 +73,7 @@ fn to_proto(event: &AuditEvent) -> pb::AuditEvent {
         actor_role: Role::from_code(&event.body.actor_role)
             .map(Role::to_proto)
             .unwrap_or_default(),
+        actor_owner: event.body.actor_owner.clone(),
         method: event.body.method.clone(),
         resource: event.body.resource.clone(),
         request_id: event.body.request_id.clone(),

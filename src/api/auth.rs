@@ -93,6 +93,7 @@ impl Authenticator {
             .await
             .map_err(|error: Arc<Error>| match error.as_ref() {
                 Error::Unavailable(message) => Error::Unavailable(message.clone()),
+                Error::Busy(message) => Error::Busy(message.clone()),
                 other => Error::Internal(other.to_string()),
             })?;
         token.ok_or(Error::Unauthenticated)?.actor(Utc::now())
@@ -116,10 +117,10 @@ impl Auth {
 }
 
 impl Middleware for Auth {
-    fn serve<S: Inner<B>, B: Send + 'static>(
+    fn serve<S: Inner>(
         &self,
         mut inner: S,
-        mut request: http::Request<B>,
+        mut request: http::Request<tonic::body::Body>,
     ) -> Answer<S::Error> {
         let authenticator = self.authenticator.clone();
         let method = request.uri().path().to_string();

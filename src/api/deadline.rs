@@ -4,15 +4,29 @@
 //! [`StreamBudget`] in its extensions (see `streaming`), and only the start
 //! of its answer is bounded here, by that budget. Which methods stream is read
 //! from the services' own descriptor sets, so a new stream needs no entry here.
+//!
+//! Request bodies have their own limits, so a client that sends headers and
+//! then nothing cannot hold its admission places: the one message of a unary or
+//! server-streaming call must arrive whole within `server.request_body_timeout_seconds`
+//! of the call's start, and a client stream (`UploadOutcomes`) that sends nothing for
+//! `server.stream_idle_timeout_seconds` is cut. Either way the handler reading the
+//! body gets `DEADLINE_EXCEEDED` (reasons `REQUEST_BODY_TOO_SLOW`, `CLIENT_STREAM_IDLE`),
+//! the call ends with it, and its places are free again.
 
 use std::collections::HashSet;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use http_body::{Frame, SizeHint};
 use prost::Message;
+use tokio::time::{Instant, Sleep};
+use tonic::body::Body;
 
 use super::middleware::{Answer, Inner, Middleware};
 use super::streaming::{StreamBudget, StreamLimits, parse_grpc_timeout};
+use crate::error::Error;
 
 /// A method of a served service, as its descriptor declares it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +37,8 @@ pub struct ServedMethod {
     pub name: String,
     /// Whether it streams, in either direction.
     pub streams: bool,
+    /// Whether its client streams (sends more than one message).
+    pub client_streams: bool,
 }
 
 impl ServedMethod {
@@ -48,6 +64,7 @@ pub fn served_methods(descriptor_sets: &[&[u8]]) -> Result<Vec<ServedMethod>, pr
                         service: qualified.clone(),
                         name: method.name().to_string(),
                         streams: method.client_streaming() || method.server_streaming(),
+                        client_streams: method.client_streaming(),
                     });
                 }
             }
@@ -56,63 +73,192 @@ pub fn served_methods(descriptor_sets: &[&[u8]]) -> Result<Vec<ServedMethod>, pr
     Ok(methods)
 }
 
-/// The paths (`/package.Service/Method`) of every method that streams, in
-/// either direction, among the encoded `FileDescriptorSet`s given.
-pub fn streaming_methods(descriptor_sets: &[&[u8]]) -> Result<HashSet<String>, prost::DecodeError> {
-    Ok(served_methods(descriptor_sets)?
-        .into_iter()
-        .filter(|method| method.streams)
-        .map(|method| method.path())
-        .collect())
+/// The paths (`/package.Service/Method`) of the methods that stream, among the encoded
+/// `FileDescriptorSet`s given.
+#[derive(Debug, Clone, Default)]
+pub struct StreamingMethods {
+    /// Those that stream in either direction.
+    pub either: HashSet<String>,
+    /// Those whose client streams.
+    pub client: HashSet<String>,
+}
+
+/// The methods that stream among the encoded `FileDescriptorSet`s given.
+pub fn streaming_methods(
+    descriptor_sets: &[&[u8]],
+) -> Result<StreamingMethods, prost::DecodeError> {
+    let mut streaming = StreamingMethods::default();
+    for method in served_methods(descriptor_sets)? {
+        if method.client_streams {
+            streaming.client.insert(method.path());
+        }
+        if method.streams {
+            streaming.either.insert(method.path());
+        }
+    }
+    Ok(streaming)
+}
+
+/// The time limits of calls, from `[server]`.
+#[derive(Debug, Clone, Copy)]
+pub struct CallLimits {
+    /// A unary call's whole time.
+    pub unary_timeout: Duration,
+    /// The time for the one request message of a unary or server-streaming call.
+    pub request_body_timeout: Duration,
+    /// Server streams' limits; a client stream's idle time too.
+    pub stream_limits: StreamLimits,
 }
 
 /// The deadline middleware; see the module documentation.
 #[derive(Clone)]
 pub struct Deadlines {
-    unary_timeout: Duration,
-    stream_limits: StreamLimits,
-    streaming_methods: Arc<HashSet<String>>,
+    limits: CallLimits,
+    streaming_methods: Arc<StreamingMethods>,
 }
 
 impl Deadlines {
-    pub fn new(
-        unary_timeout: Duration,
-        stream_limits: StreamLimits,
-        streaming_methods: HashSet<String>,
-    ) -> Deadlines {
+    pub fn new(limits: CallLimits, streaming_methods: StreamingMethods) -> Deadlines {
         Deadlines {
-            unary_timeout,
-            stream_limits,
+            limits,
             streaming_methods: Arc::new(streaming_methods),
         }
     }
 }
 
 impl Middleware for Deadlines {
-    fn serve<S: Inner<B>, B: Send + 'static>(
-        &self,
-        mut inner: S,
-        mut request: http::Request<B>,
-    ) -> Answer<S::Error> {
+    fn serve<S: Inner>(&self, mut inner: S, mut request: http::Request<Body>) -> Answer<S::Error> {
+        let limits = self.limits;
         let client_timeout = request
             .headers()
             .get("grpc-timeout")
             .and_then(|value| value.to_str().ok())
             .and_then(parse_grpc_timeout);
-        let timeout = if self.streaming_methods.contains(request.uri().path()) {
-            let budget = StreamBudget::starting_now(self.stream_limits, client_timeout);
+        let path = request.uri().path();
+        let body_limit = if self.streaming_methods.client.contains(path) {
+            BodyLimit::Idle(limits.stream_limits.idle)
+        } else {
+            BodyLimit::Whole(limits.request_body_timeout)
+        };
+        let timeout = if self.streaming_methods.either.contains(path) {
+            let budget = StreamBudget::starting_now(limits.stream_limits, client_timeout);
             request.extensions_mut().insert(budget);
             budget.remaining()
         } else {
-            client_timeout.map_or(self.unary_timeout, |client| client.min(self.unary_timeout))
+            client_timeout.map_or(limits.unary_timeout, |client| {
+                client.min(limits.unary_timeout)
+            })
         };
+        let request = request.map(|body| TimedBody::wrap(body, body_limit));
         Box::pin(async move {
             match tokio::time::timeout(timeout, inner.call(request)).await {
                 Ok(response) => response,
                 // What tonic's own timeout answers, so clients see no change.
-                Err(_elapsed) => Ok(tonic::Status::cancelled("Timeout expired").into_http()),
+                Err(_elapsed) => Ok(tonic::Status::from(Error::Cancelled {
+                    reason: "REQUEST_TIMEOUT",
+                    message: "Timeout expired".into(),
+                })
+                .into_http()),
             }
         })
+    }
+}
+
+/// How long a request body may take.
+#[derive(Debug, Clone, Copy)]
+enum BodyLimit {
+    /// All of it, from the call's start.
+    Whole(Duration),
+    /// Each frame, while the handler waits for it.
+    Idle(Duration),
+}
+
+/// A request body cut with `DEADLINE_EXCEEDED` when it breaks its [`BodyLimit`].
+struct TimedBody {
+    body: Body,
+    limit: BodyLimit,
+    timer: Pin<Box<Sleep>>,
+    /// Whether `timer` runs: always for `Whole`, while waiting for a frame for `Idle`.
+    armed: bool,
+    cut: bool,
+}
+
+impl TimedBody {
+    fn wrap(body: Body, limit: BodyLimit) -> Body {
+        let (duration, armed) = match limit {
+            BodyLimit::Whole(duration) => (duration, true),
+            BodyLimit::Idle(duration) => (duration, false),
+        };
+        Body::new(TimedBody {
+            body,
+            limit,
+            timer: Box::pin(tokio::time::sleep(duration)),
+            armed,
+            cut: false,
+        })
+    }
+
+    fn too_slow(&self) -> tonic::Status {
+        let error = match self.limit {
+            BodyLimit::Whole(limit) => Error::DeadlineExceeded {
+                reason: "REQUEST_BODY_TOO_SLOW",
+                message: format!(
+                    "the request did not arrive whole within {} s",
+                    limit.as_secs_f64()
+                ),
+            },
+            BodyLimit::Idle(limit) => Error::DeadlineExceeded {
+                reason: "CLIENT_STREAM_IDLE",
+                message: format!(
+                    "the client stream sent nothing for {} s",
+                    limit.as_secs_f64()
+                ),
+            },
+        };
+        error.into()
+    }
+}
+
+impl http_body::Body for TimedBody {
+    type Data = <Body as http_body::Body>::Data;
+    type Error = <Body as http_body::Body>::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        if self.cut {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut self.body).poll_frame(context) {
+            Poll::Ready(frame) => {
+                if let BodyLimit::Idle(_) = self.limit {
+                    self.armed = false;
+                }
+                Poll::Ready(frame)
+            }
+            Poll::Pending => {
+                if let BodyLimit::Idle(idle) = self.limit
+                    && !self.armed
+                {
+                    self.armed = true;
+                    self.timer.as_mut().reset(Instant::now() + idle);
+                }
+                if self.timer.as_mut().poll(context).is_ready() {
+                    self.cut = true;
+                    return Poll::Ready(Some(Err(self.too_slow())));
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.cut || self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }
 
@@ -129,9 +275,23 @@ mod tests {
         ])
         .expect("valid descriptor sets");
 
-        assert!(methods.contains("/grpc.health.v1.Health/Watch"));
-        assert!(methods.contains("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"));
-        assert!(!methods.contains("/grpc.health.v1.Health/Check"));
-        assert!(!methods.contains("/tipgrants.v1.OrganizationService/GetOrganization"));
+        assert!(methods.either.contains("/grpc.health.v1.Health/Watch"));
+        assert!(!methods.client.contains("/grpc.health.v1.Health/Watch"));
+        assert!(
+            methods
+                .client
+                .contains("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo")
+        );
+        assert!(
+            methods
+                .client
+                .contains("/tipgrants.v1.OutcomeReportService/UploadOutcomes")
+        );
+        assert!(!methods.either.contains("/grpc.health.v1.Health/Check"));
+        assert!(
+            !methods
+                .either
+                .contains("/tipgrants.v1.OrganizationService/GetOrganization")
+        );
     }
 }

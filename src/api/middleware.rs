@@ -1,11 +1,15 @@
 //! The one tower shape of the gRPC middleware (admission, deadlines, auth):
 //! each is a [`Middleware`] that holds only its own logic, and [`Around`]
-//! makes it a tower `Layer` whose `Service` hands every call to it.
+//! makes it a tower `Layer` whose `Service` hands every call to it. A call is in
+//! flight until its client has taken the end of its answer: [`hold_until_answered`]
+//! keeps what a middleware gave the call (an admission place) that long.
 
+use std::any::Any;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use http_body::{Body as _, Frame, SizeHint};
 use tonic::body::Body;
 use tower::{Layer, Service};
 
@@ -16,9 +20,9 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 pub type Answer<E> = BoxFuture<Result<http::Response<Body>, E>>;
 
 /// The service a middleware calls: the next middleware, or tonic's routes.
-pub trait Inner<B>:
+pub trait Inner:
     Service<
-        http::Request<B>,
+        http::Request<Body>,
         Response = http::Response<Body>,
         Future: Send + 'static,
         Error: Send + 'static,
@@ -27,9 +31,9 @@ pub trait Inner<B>:
 {
 }
 
-impl<S, B> Inner<B> for S where
+impl<S> Inner for S where
     S: Service<
-            http::Request<B>,
+            http::Request<Body>,
             Response = http::Response<Body>,
             Future: Send + 'static,
             Error: Send + 'static,
@@ -41,11 +45,7 @@ impl<S, B> Inner<B> for S where
 /// What a middleware does around one call: it gets the request and the inner
 /// service, polled ready, and answers the call.
 pub trait Middleware: Clone + Send + Sync + 'static {
-    fn serve<S: Inner<B>, B: Send + 'static>(
-        &self,
-        inner: S,
-        request: http::Request<B>,
-    ) -> Answer<S::Error>;
+    fn serve<S: Inner>(&self, inner: S, request: http::Request<Body>) -> Answer<S::Error>;
 }
 
 /// A [`Middleware`] as a tower layer: `.layer(Around(Admission::new(100)))`.
@@ -70,11 +70,10 @@ pub struct AroundService<M, S> {
     inner: S,
 }
 
-impl<M, S, B> Service<http::Request<B>> for AroundService<M, S>
+impl<M, S> Service<http::Request<Body>> for AroundService<M, S>
 where
     M: Middleware,
-    S: Inner<B> + Clone,
-    B: Send + 'static,
+    S: Inner + Clone,
 {
     type Response = http::Response<Body>;
     type Error = S::Error;
@@ -84,10 +83,62 @@ where
         self.inner.poll_ready(context)
     }
 
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
         // The clone that was polled ready serves this call; a fresh clone stays behind.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
         self.middleware.serve(inner, request)
+    }
+}
+
+/// `response`, keeping `held` until its client has taken the end of its body (or the body is
+/// dropped: the client left, or its connection was closed). A trailers-only answer ends at once.
+pub fn hold_until_answered<H: Send + 'static>(
+    response: http::Response<Body>,
+    held: H,
+) -> http::Response<Body> {
+    if response.body().is_end_stream() {
+        return response;
+    }
+    response.map(|body| {
+        Body::new(Holding {
+            body,
+            held: Some(Box::new(held)),
+        })
+    })
+}
+
+/// A response body with what its call holds; see [`hold_until_answered`].
+struct Holding {
+    body: Body,
+    held: Option<Box<dyn Any + Send>>,
+}
+
+impl http_body::Body for Holding {
+    type Data = <Body as http_body::Body>::Data;
+    type Error = <Body as http_body::Body>::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.body).poll_frame(context);
+        let ended = match &polled {
+            Poll::Ready(Some(Ok(frame))) => frame.is_trailers() || self.body.is_end_stream(),
+            Poll::Ready(Some(Err(_)) | None) => true,
+            Poll::Pending => false,
+        };
+        if ended {
+            self.held = None;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }

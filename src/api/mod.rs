@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use tonic::Request;
 
 use crate::domain::CodeEnum;
+use crate::domain::idempotency::RequestFingerprint;
 use crate::domain::names::{CountryName, RegionName, ResourceName};
 use crate::domain::validate;
 use crate::error::{Error, Result};
@@ -307,10 +308,10 @@ pub fn mask_fields<F: CodeEnum>(mask: Option<&prost_types::FieldMask>) -> Result
     Ok(fields)
 }
 
-/// An idempotent call's key: the caller's `request_id` and a hash of the request.
+/// An idempotent call's key: the caller's `request_id` and what identifies the request.
 pub struct Idempotency {
     request_id: String,
-    request_hash: String,
+    request: RequestFingerprint,
 }
 
 impl Idempotency {
@@ -327,14 +328,14 @@ impl Idempotency {
         let request_id = validate::request_id(request_id)?;
         Ok(request_id.map(|request_id| Idempotency {
             request_id,
-            request_hash: hex::encode(digest),
+            request: RequestFingerprint::of_hash(hex::encode(digest)),
         }))
     }
 
     /// The first answer, when this key was used before by the same caller for the same method.
     async fn replay<R: Message + Default>(key: &Option<Idempotency>, tx: &Tx) -> Result<Option<R>> {
         let Some(key) = key else { return Ok(None) };
-        match tx.replay(&key.request_id, &key.request_hash).await? {
+        match tx.replay(&key.request_id, &key.request).await? {
             Some(bytes) => {
                 crate::telemetry::metrics::count_idempotent_replay();
                 R::decode(bytes.as_slice()).map(Some).map_err(|error| {
@@ -349,7 +350,7 @@ impl Idempotency {
     async fn remember<R: Message>(key: &Option<Idempotency>, tx: &Tx, answer: &R) -> Result<()> {
         match key {
             Some(key) => {
-                tx.remember(&key.request_id, &key.request_hash, answer.encode_to_vec())
+                tx.remember(&key.request_id, &key.request, answer.encode_to_vec())
                     .await
             }
             None => Ok(()),
@@ -457,6 +458,16 @@ impl Write {
             key: Idempotency::of(request_id, request)?,
             call: with_request_id(call.clone(), request_id),
         })
+    }
+
+    /// This write, whose request also carries personal data, known only by its keyed
+    /// `digests` (`{key_id}:{hex}`, the active key's first): a retry with other personal data
+    /// is a different request.
+    pub fn with_personal_data_digests(mut self, digests: Vec<String>) -> Write {
+        if let Some(key) = self.key.as_mut() {
+            key.request.personal_data_digests = digests;
+        }
+        self
     }
 
     /// The write of a client stream whose messages hash to `digest`.
@@ -726,8 +737,10 @@ pub mod permissions;
 pub mod project_api;
 pub mod reference_data_api;
 pub mod report_api;
+pub mod shares;
 pub mod slots;
 pub mod spool;
 pub mod streaming;
 pub mod tip_report_api;
 pub mod upload_limits;
+pub mod web_bodies;

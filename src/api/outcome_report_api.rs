@@ -9,13 +9,14 @@ use super::{
     call_context, etag, filter_code, filter_number, required, timestamp,
 };
 use crate::domain::access::Actor;
+use crate::domain::milestone::{self, Milestone};
 use crate::domain::names::{
     GrantName, IndicatorName, MilestoneName, OrganizationName, OutcomeName, OutcomeReportName,
     ProjectName, ResourceName, excerpt, parse_parent,
 };
 use crate::domain::outcome::{
-    self, Actual, Milestone, OfficialsTrained, Outcome, OutcomeContext, OutcomeFields,
-    OutcomeInput, OutcomeReport, OutcomeReportState, ReportFacts, ReportTransition, ReportingRules,
+    self, Actual, OfficialsTrained, Outcome, OutcomeContext, OutcomeFields, OutcomeInput,
+    OutcomeReport, OutcomeReportState, ReportFacts, ReportTransition, ReportingRules,
     ReportingStatus, Victims,
 };
 use crate::domain::project::{OutcomeKind, Project};
@@ -308,18 +309,20 @@ impl OutcomeReportApi {
             .map(|date| self.rules.calendar.fiscal_year_of(date));
         if let Some(id) = &fields.milestone_id {
             let field = format!("{prefix}.milestone");
-            let milestone =
-                tx.milestone(&MilestoneName::new(id))
-                    .await
-                    .map_err(|error| match error {
-                        Error::NotFound { resource } => {
-                            Error::invalid(&field, format!("{resource} does not exist"))
-                        }
-                        other => other,
-                    })?;
-            outcome::check_named_milestone(&field, fields, &milestone)?;
+            // A grantee names only a milestone it sees; any other answers like a missing one.
+            let scope = tx.actor().scope();
+            let milestone = tx
+                .milestone(&scope, &MilestoneName::new(id))
+                .await
+                .map_err(|error| match error {
+                    Error::NotFound { resource } => {
+                        Error::invalid(&field, format!("{resource} does not exist"))
+                    }
+                    other => other,
+                })?;
+            milestone::check_named_milestone(&field, fields, &milestone)?;
         } else if let (Some((country, kind, date)), Some(year)) =
-            (outcome::milestone_key(fields), fiscal_year)
+            (milestone::milestone_key(fields), fiscal_year)
         {
             let id = tx
                 .milestone_for(&country, kind, date, year, &fields.description)
@@ -404,9 +407,11 @@ impl OutcomeReportApi {
                         None => due_date(&report, &self.rules),
                     });
                     after.submitter = actor.resource_name();
+                    after.submitter_owner = actor.owner.clone();
                     after.submit_time = Some(time);
                 } else {
                     after.reviewer = actor.resource_name();
+                    after.reviewer_owner = actor.owner.clone();
                     after.review_time = Some(time);
                 }
                 let saved = tx.save_outcome_report(&report, after).await?;
@@ -897,7 +902,7 @@ impl OutcomeReportService for OutcomeReportApi {
         &self,
         request: Request<pb::ListMilestonesRequest>,
     ) -> Result<Response<pb::ListMilestonesResponse>, Status> {
-        let (_, request, page) = accept_list(request)?;
+        let (call, request, page) = accept_list(request)?;
         let mut filter = MilestoneFilter::default();
         for (field, value) in paging::parse_filter::<MilestoneFilterField>(&request.filter)? {
             match field {
@@ -925,7 +930,10 @@ impl OutcomeReportService for OutcomeReportApi {
                 }
             }
         }
-        let found = self.store.list_milestones(&filter, &page.keyset).await?;
+        let found = self
+            .store
+            .list_milestones(&call.actor.scope(), &filter, &page.keyset)
+            .await?;
         Ok(page.respond(found, milestone_to_proto))
     }
 
@@ -933,8 +941,8 @@ impl OutcomeReportService for OutcomeReportApi {
         &self,
         request: Request<pb::GetMilestoneRequest>,
     ) -> Result<Response<pb::Milestone>, Status> {
-        let (_, name) = accept_name::<_, MilestoneName>(request)?;
-        let milestone = self.store.get_milestone(&name).await?;
+        let (call, name) = accept_name::<_, MilestoneName>(request)?;
+        let milestone = self.store.get_milestone(&call.actor.scope(), &name).await?;
         Ok(Response::new(milestone_to_proto(&milestone)))
     }
 

@@ -4,6 +4,7 @@
 //! Which *rows* a role sees is the store's `Scope` (grantees: their own).
 
 use crate::domain::access::Role::{self, Admin, Auditor, CaseWorker, Grantee, ProgramOfficer};
+use crate::domain::access::{Actor, Scope};
 
 /// Every role.
 const EVERYONE: &[Role] = &[Admin, ProgramOfficer, CaseWorker, Auditor, Grantee];
@@ -315,6 +316,17 @@ pub const TABLE: &[(&str, &[Role])] = &[
     ),
 ];
 
+/// The method whose callers may read every assistance case (with an unscoped token).
+const LIST_CASES: &str = "/tipgrants.v1.AssistanceService/ListAssistanceCases";
+
+/// Whether `actor` can list every assistance case: its role may call `ListAssistanceCases` and
+/// its scope is everything. Figures about victims are exact only for such a caller; anyone else
+/// gets them under the k rule (`domain::statistics`), since it could not count them itself.
+pub fn lists_every_case(actor: &Actor) -> bool {
+    actor.scope() == Scope::All
+        && matches!(access(LIST_CASES), Access::Roles(roles) if roles.contains(&actor.role))
+}
+
 /// What a call to `method` needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -341,4 +353,27 @@ pub fn access(method: &str) -> Access {
         .find(|(name, _)| *name == method)
         .map(|(_, roles)| Access::Roles(roles))
         .unwrap_or(Access::Roles(&[]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor(role: Role, organization: Option<&str>) -> Actor {
+        Actor {
+            token_id: "t".into(),
+            role,
+            organization_id: organization.map(String::from),
+            owner: "o".into(),
+        }
+    }
+
+    #[test]
+    fn only_roles_that_list_every_case_get_exact_figures_about_victims() {
+        assert!(lists_every_case(&actor(Admin, None)));
+        assert!(lists_every_case(&actor(CaseWorker, None)));
+        assert!(lists_every_case(&actor(Auditor, None)));
+        assert!(!lists_every_case(&actor(ProgramOfficer, None)));
+        assert!(!lists_every_case(&actor(Grantee, Some("ngo"))));
+    }
 }

@@ -1,39 +1,37 @@
 //! `tipgrants.v1.ReportService`: fiscal-year reports and outcome exports, streamed through
 //! `streaming::spawn_stream` (bounded channel, the stream's limits, a
 //! client's leaving stops the producer). At most
-//! `reports.max_concurrent_streams` reports run at once: the permit is taken
-//! before the stream starts and is shared by its producer and the stream the
-//! client reads, so it is released once both are gone (the report is read to
-//! its end, or the client cancelled and the producer was stopped); beyond the
-//! limit the call fails at once with RESOURCE_EXHAUSTED and a retry hint. Exports take the
+//! `reports.max_concurrent_streams` reports run at once, shared as `shares` says: a grantee
+//! organisation runs at most `reports.max_streams_per_organization`, and
+//! `reports.streams_reserved_for_staff` slots are never given to grantees. The slot is taken
+//! before the stream starts and kept by the stream's supervisor until the client has taken the
+//! whole report, or the stream ended early (its client took nothing for the idle timeout, its
+//! deadline passed), or the client left: never by an answer stuck in an unread connection. Beyond
+//! a limit the call fails at once with RESOURCE_EXHAUSTED and a retry hint. Exports take the
 //! same slots. Grantees get their own grants only: the store reads within the caller's scope.
 //! Outcomes come from the store in keyset chunks: a report counts each and drops it, an
 //! export sends each as one message, so memory does not grow with their number.
 
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use prost::Message;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio_stream::Stream;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::outcome_report_api::outcome_to_proto;
-use super::streaming::{StreamBudget, spawn_stream};
+use super::shares::{Refusal, Share, ShareLimits, Shares};
+use super::streaming::{MessageStream, StreamBudget, spawn_stream};
 use super::{ProtoEnum, accept, timestamp};
-use crate::domain::access::Scope;
+use crate::domain::access::{Actor, Scope};
 use crate::domain::fiscal_year::FiscalCalendar;
 use crate::domain::names::{OrganizationName, ResourceName};
 use crate::domain::pillar::Pillar;
 use crate::domain::project::OutcomeKind;
 use crate::domain::reference::funding_account_code;
 use crate::domain::report::{
-    Count, ExportFilter, Figures, Grouping, ReportBuilder, ReportFilters, ReportRequest,
-    build_report, check_optional_years, check_year_range,
+    ExportFilter, Figures, Grouping, ReportBuilder, ReportFilters, ReportRequest, build_report,
+    check_optional_years, check_year_range,
 };
+use crate::domain::statistics::Published;
 use crate::domain::validate::{Violations, country_code, region_code};
 use crate::error::FieldViolation;
 use crate::error::{Error, Result};
@@ -59,7 +57,7 @@ const RETRY_AFTER: Duration = Duration::from_secs(5);
 pub struct ReportApi {
     store: Store,
     calendar: FiscalCalendar,
-    streams: Arc<Semaphore>,
+    streams: Shares,
     /// Counts of people below this are suppressed.
     suppression_threshold: i64,
 }
@@ -69,9 +67,20 @@ impl ReportApi {
         Self {
             store,
             calendar,
-            streams: Arc::new(Semaphore::new(settings.max_concurrent_streams as usize)),
+            streams: Shares::new(report_slots(settings)),
             suppression_threshold: i64::from(settings.suppression_threshold),
         }
+    }
+}
+
+/// How the report slots are shared (validated: fewer kept for staff than there are).
+fn report_slots(settings: &ReportsSettings) -> ShareLimits {
+    let total = settings.max_concurrent_streams as usize;
+    ShareLimits {
+        total: Some(total),
+        grantees: total.saturating_sub(settings.streams_reserved_for_staff as usize),
+        per_organization: settings.max_streams_per_organization as usize,
+        per_token: None,
     }
 }
 
@@ -136,21 +145,21 @@ fn figures_to_proto(figures: Figures, grouping: Grouping, names: &GroupNames) ->
         }
         _ => figures.group,
     };
-    let count = |count: Count| match count {
-        Count::Shown(value) => (value, false),
-        Count::Suppressed => (0, true),
-    };
-    let emergency_fund = figures.emergency.map(|emergency| {
-        let (cases, cases_suppressed) = count(emergency.cases);
-        let (victims_helped, victims_helped_suppressed) = count(emergency.victims_helped);
-        pb::EmergencyFundFigures {
-            cases,
-            cases_suppressed,
-            approved_cents: emergency.approved_cents,
-            paid_cents: emergency.paid_cents,
-            victims_helped,
-            victims_helped_suppressed,
-        }
+    // Withheld figures go out as 0 with their flags set (every figure of the fund together).
+    let emergency_fund = figures.emergency.map(|emergency| match emergency {
+        Published::Shown(fund) => pb::EmergencyFundFigures {
+            cases: fund.cases,
+            cases_suppressed: false,
+            approved_cents: fund.approved_cents,
+            paid_cents: fund.paid_cents,
+            victims_helped: fund.victims_helped,
+            victims_helped_suppressed: false,
+        },
+        Published::Suppressed => pb::EmergencyFundFigures {
+            cases_suppressed: true,
+            victims_helped_suppressed: true,
+            ..Default::default()
+        },
     });
     pb::ReportFigures {
         emergency_fund,
@@ -174,35 +183,28 @@ fn figures_to_proto(figures: Figures, grouping: Grouping, names: &GroupNames) ->
     }
 }
 
-/// The stream a client reads, holding its share of the report's (or export's) permit.
-pub struct PermitStream<T> {
-    messages: ReceiverStream<Result<T, Status>>,
-    _permit: Arc<OwnedSemaphorePermit>,
-}
-
-impl<T> Stream for PermitStream<T> {
-    type Item = Result<T, Status>;
-
-    fn poll_next(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        Pin::new(&mut self.messages).poll_next(context)
-    }
-}
-
 /// A fiscal-year report as the client reads it.
-pub type ReportStream = PermitStream<pb::StreamFiscalYearReportResponse>;
+pub type ReportStream = MessageStream<pb::StreamFiscalYearReportResponse>;
 
 impl ReportApi {
-    /// A report slot, or RESOURCE_EXHAUSTED with a retry hint when every one is taken.
-    fn take_slot(&self) -> Result<Arc<OwnedSemaphorePermit>> {
-        self.streams
-            .clone()
-            .try_acquire_owned()
-            .map(Arc::new)
-            .map_err(|_| Error::ResourceExhausted {
+    /// A report slot for `actor`, or RESOURCE_EXHAUSTED with a retry hint: its organisation
+    /// runs its share already, or every slot it may take is taken.
+    fn take_slot(&self, actor: &Actor) -> Result<Share> {
+        self.streams.try_take(actor).map_err(|refusal| match refusal {
+            Refusal::Organization => Error::ResourceExhausted {
+                reason: "TOO_MANY_REPORT_STREAMS_FOR_ORGANIZATION",
+                message: format!(
+                    "your organisation runs {} report streams already, its share; retry when one ends",
+                    self.streams.limits().per_organization
+                ),
+                retry_after: RETRY_AFTER,
+            },
+            Refusal::Token | Refusal::Grantees | Refusal::Total => Error::ResourceExhausted {
                 reason: "TOO_MANY_REPORT_STREAMS",
                 message: "every report slot is taken; retry later".into(),
                 retry_after: RETRY_AFTER,
-            })
+            },
+        })
     }
 }
 
@@ -311,7 +313,7 @@ fn message(part: Part) -> pb::StreamFiscalYearReportResponse {
 #[tonic::async_trait]
 impl ReportService for ReportApi {
     type StreamFiscalYearReportStream = ReportStream;
-    type ExportOutcomesStream = PermitStream<pb::ExportOutcomesResponse>;
+    type ExportOutcomesStream = MessageStream<pb::ExportOutcomesResponse>;
 
     async fn export_outcomes(
         &self,
@@ -320,13 +322,10 @@ impl ReportService for ReportApi {
         let budget = StreamBudget::of(&request);
         let (call, request) = accept(request)?;
         let filter = parse_export(&request)?;
-        let permit = self.take_slot()?;
-        let producer_permit = permit.clone();
+        let slot = self.take_slot(&call.actor)?;
         let scope = call.actor.scope();
         let store = self.store.clone();
-        let messages = spawn_stream(budget, STREAM_CAPACITY, move |sender| async move {
-            // Held until the producer ends or is dropped (the client left, the deadline passed).
-            let _permit = producer_permit;
+        let messages = spawn_stream(budget, STREAM_CAPACITY, slot, move |sender| async move {
             let mut export = store.export_outcomes(&scope, filter).await?;
             while let Some(chunk) = export.next_chunk(EXPORT_CHUNK).await? {
                 // Split by size too: long descriptions must not make a message that clients
@@ -352,10 +351,7 @@ impl ReportService for ReportApi {
             }
             Ok(())
         });
-        Ok(Response::new(PermitStream {
-            messages,
-            _permit: permit,
-        }))
+        Ok(Response::new(messages))
     }
 
     async fn stream_fiscal_year_report(
@@ -365,16 +361,13 @@ impl ReportService for ReportApi {
         let budget = StreamBudget::of(&request);
         let (call, request) = accept(request)?;
         let asked = parse_request(&request)?;
-        let permit = self.take_slot()?;
-        let producer_permit = permit.clone();
+        let slot = self.take_slot(&call.actor)?;
         let scope = call.actor.scope();
         let own_grants_only = matches!(scope, Scope::Organization(_));
         let store = self.store.clone();
         let calendar = self.calendar;
         let k = self.suppression_threshold;
-        let messages = spawn_stream(budget, STREAM_CAPACITY, move |sender| async move {
-            // Held until the producer ends or is dropped (the client left, the deadline passed).
-            let _permit = producer_permit;
+        let messages = spawn_stream(budget, STREAM_CAPACITY, slot, move |sender| async move {
             let started = crate::store::now();
             let (snapshot, mut outcomes) = store.portfolio(&scope).await?;
             let header = pb::ReportHeader {
@@ -422,10 +415,7 @@ impl ReportService for ReportApi {
                 .await?;
             Ok(())
         });
-        Ok(Response::new(ReportStream {
-            messages,
-            _permit: permit,
-        }))
+        Ok(Response::new(messages))
     }
 
     async fn get_portfolio_summary(

@@ -1,26 +1,41 @@
 //! Server streams, one way: a producer task sends into a bounded channel and
-//! the client reads a `ReceiverStream`. Memory stays flat (the producer waits
+//! the client reads a [`MessageStream`]. Memory stays flat (the producer waits
 //! while the client is slow), and the stream's own limits hold: it ends with
 //! `DEADLINE_EXCEEDED` past its deadline (`server.stream_max_duration_seconds`
-//! or the client's `grpc-timeout`, whichever comes first) or when it delivers
-//! nothing for `server.stream_idle_timeout_seconds`. When the client goes
-//! away the producer is dropped at once, which stops its query. A producer
-//! that panics ends its stream with `INTERNAL`, and the panic is logged.
-//! Streams running and messages sent are counted (`telemetry::metrics`).
+//! or the client's `grpc-timeout`, whichever comes first, reason `STREAM_DEADLINE`)
+//! or when its client takes no message for `server.stream_idle_timeout_seconds`
+//! (reason `STREAM_IDLE`).
+//!
+//! The idle time is measured where the client takes messages, not where the
+//! producer puts them: a client that stops reading (an HTTP/2 window it never
+//! opens) fills the channel, the producer waits, and nothing is taken. hyper
+//! does not poll a response body while its stream has no send capacity, so the
+//! timer cannot live in the body: a supervisor task keeps it. When a stream
+//! ends early (idle, deadline) the supervisor drops the producer (its query,
+//! transaction and database connection), frees the messages waiting in the
+//! channel and gives back what the stream holds (its report slot); the client
+//! gets the final status if it ever reads again. What hyper itself still holds
+//! for an unread stream (one encoded chunk) goes with the connection: see
+//! `crate::connections`. When the client goes away the producer is dropped at
+//! once. A producer that panics ends its stream with `INTERNAL`, and the panic
+//! is logged. Streams running and messages sent are counted (`telemetry::metrics`).
 
 use std::any::Any;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use futures_util::FutureExt;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
-use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::Stream;
 use tonic::Status;
 use tracing::Instrument;
 
+use crate::error::Error;
 use crate::settings::ServerSettings;
 
 /// The limits of every server stream, from `[server]`.
@@ -131,14 +146,17 @@ pub struct StreamClosed;
 
 impl From<StreamClosed> for Status {
     fn from(_: StreamClosed) -> Status {
-        Status::cancelled("the stream was closed")
+        Error::Cancelled {
+            reason: "STREAM_CLOSED",
+            message: "the stream was closed".into(),
+        }
+        .into()
     }
 }
 
 /// What a producer sends with.
 pub struct StreamSender<T> {
-    channel: mpsc::Sender<Result<T, Status>>,
-    delivered: Arc<Notify>,
+    channel: mpsc::Sender<T>,
     sent: metrics::Counter,
 }
 
@@ -146,89 +164,238 @@ impl<T> StreamSender<T> {
     /// Sends one message, waiting while the channel is full (the client is slow).
     /// `Err(StreamClosed)` when nobody will read it: return, and the query stops.
     pub async fn send(&self, message: T) -> Result<(), StreamClosed> {
-        self.channel
-            .send(Ok(message))
-            .await
-            .map_err(|_| StreamClosed)?;
-        self.delivered.notify_one();
+        self.channel.send(message).await.map_err(|_| StreamClosed)?;
         self.sent.increment(1);
         Ok(())
+    }
+}
+
+/// What the client's side and the supervisor share.
+struct Delivery<T> {
+    /// The messages waiting for the client.
+    messages: mpsc::Receiver<T>,
+    /// How the stream ends once its messages are taken: `None` while its producer runs.
+    end: Option<Result<(), Status>>,
+    /// Messages the client has taken.
+    taken: u64,
+    /// The client has taken the end.
+    finished: bool,
+    /// The client's side was dropped.
+    gone: bool,
+    /// Wakes the client when the supervisor ends the stream early.
+    client: Option<Waker>,
+}
+
+impl<T> Delivery<T> {
+    /// Ends the stream with `end` unless its client has taken the end already: the messages
+    /// still waiting are dropped, and the client's next read gets `end`.
+    fn end_early(&mut self, end: Status) {
+        if self.finished || self.gone {
+            return;
+        }
+        self.drop_waiting();
+        self.end = Some(Err(end));
+        if let Some(client) = self.client.take() {
+            client.wake();
+        }
+    }
+
+    /// Closes the channel and frees what waits in it.
+    fn drop_waiting(&mut self) {
+        self.messages.close();
+        while self.messages.try_recv().is_ok() {}
+    }
+}
+
+type SharedDelivery<T> = Arc<Mutex<Delivery<T>>>;
+
+fn lock<T>(delivery: &Mutex<Delivery<T>>) -> MutexGuard<'_, Delivery<T>> {
+    // Every change under this lock is one step: a panic elsewhere leaves it consistent.
+    delivery.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The stream the client reads: the producer's messages, then its final status.
+pub struct MessageStream<T> {
+    delivery: SharedDelivery<T>,
+    /// Tells the supervisor the client took a message, took the end, or left.
+    events: Arc<Notify>,
+}
+
+impl<T> Stream for MessageStream<T> {
+    type Item = Result<T, Status>;
+
+    fn poll_next(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut delivery = lock(&self.delivery);
+        if delivery.finished {
+            return Poll::Ready(None);
+        }
+        match delivery.messages.poll_recv(context) {
+            Poll::Ready(Some(message)) => {
+                delivery.taken += 1;
+                drop(delivery);
+                self.events.notify_one();
+                Poll::Ready(Some(Ok(message)))
+            }
+            Poll::Ready(None) => {
+                delivery.finished = true;
+                // The supervisor sets the end before the channel closes; without one it died.
+                let end = delivery.end.take().unwrap_or_else(|| {
+                    Err(Error::Internal("a stream ended without its end".into()).into())
+                });
+                drop(delivery);
+                self.events.notify_one();
+                Poll::Ready(end.err().map(Err))
+            }
+            Poll::Pending => {
+                delivery.client = Some(context.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<T> Drop for MessageStream<T> {
+    fn drop(&mut self) {
+        let mut delivery = lock(&self.delivery);
+        delivery.gone = true;
+        delivery.drop_waiting();
+        drop(delivery);
+        self.events.notify_one();
     }
 }
 
 /// Spawns `producer` and returns the stream the client reads. The producer
 /// sends messages with its [`StreamSender`]; returning `Err(status)` ends the
 /// stream with that status after the messages already sent. `capacity` bounds
-/// how many messages wait in memory.
-pub fn spawn_stream<T, P, F>(
+/// how many messages wait in memory. `held` (a report slot) is kept until the
+/// client has taken every message and the end, or the stream ended early, or
+/// the client left: never longer, whatever becomes of the connection.
+pub fn spawn_stream<T, H, P, F>(
     budget: StreamBudget,
     capacity: usize,
+    held: H,
     producer: P,
-) -> ReceiverStream<Result<T, Status>>
+) -> MessageStream<T>
 where
     T: Send + 'static,
+    H: Send + 'static,
     P: FnOnce(StreamSender<T>) -> F,
     F: Future<Output = Result<(), Status>> + Send + 'static,
 {
-    let (channel, receiver) = mpsc::channel(capacity.max(1));
-    let delivered = Arc::new(Notify::new());
+    let (channel, messages) = mpsc::channel(capacity.max(1));
+    let delivery = Arc::new(Mutex::new(Delivery {
+        messages,
+        end: None,
+        taken: 0,
+        finished: false,
+        gone: false,
+        client: None,
+    }));
+    let events = Arc::new(Notify::new());
     let producing = producer(StreamSender {
         channel: channel.clone(),
-        delivered: delivered.clone(),
         sent: crate::telemetry::metrics::stream_messages_sent(),
     });
-    let running = crate::telemetry::metrics::StreamRunning::start();
+    let supervisor = Supervisor {
+        budget,
+        delivery: delivery.clone(),
+        events: events.clone(),
+        channel: Some(channel),
+        _held: Box::new(held),
+        _running: crate::telemetry::metrics::StreamRunning::start(),
+    };
     // In the call's span: the producer's queries are children of the call in its trace.
-    tokio::spawn(supervise(budget, channel, delivered, producing, running).in_current_span());
-    ReceiverStream::new(receiver)
+    tokio::spawn(supervisor.run(producing).in_current_span());
+    MessageStream { delivery, events }
 }
 
-/// Runs the producer within the budget and ends the stream with its final status.
-async fn supervise<T, F>(
+/// Keeps one stream's limits; see the module documentation.
+struct Supervisor<T> {
     budget: StreamBudget,
-    channel: mpsc::Sender<Result<T, Status>>,
-    delivered: Arc<Notify>,
-    producing: F,
+    delivery: SharedDelivery<T>,
+    events: Arc<Notify>,
+    /// Keeps the channel open until the end is set.
+    channel: Option<mpsc::Sender<T>>,
+    _held: Box<dyn Send>,
     _running: crate::telemetry::metrics::StreamRunning,
-) where
-    F: Future<Output = Result<(), Status>> + Send,
-{
-    let idle = budget.limits.idle;
-    let mut producing = Box::pin(AssertUnwindSafe(producing).catch_unwind());
-    let past_deadline = tokio::time::sleep_until(budget.deadline);
-    let idle_for_too_long = tokio::time::sleep(idle);
-    tokio::pin!(past_deadline, idle_for_too_long);
-    let end = loop {
-        tokio::select! {
-            outcome = &mut producing => break match outcome {
-                Ok(Ok(())) => None,
-                Ok(Err(status)) => Some(status),
-                Err(panic) => {
-                    tracing::error!(panic = panic_message(panic.as_ref()), "a stream's producer panicked; the stream ends with INTERNAL");
-                    Some(Status::internal("internal error"))
-                }
-            },
-            () = channel.closed() => {
-                tracing::debug!("the client went away; the stream's producer stops");
-                return;
+}
+
+/// What the client did, as the supervisor sees it.
+enum Client {
+    Reading { taken: u64 },
+    Finished,
+    Gone,
+}
+
+impl<T> Supervisor<T> {
+    fn client(&self) -> Client {
+        let delivery = lock(&self.delivery);
+        if delivery.gone {
+            Client::Gone
+        } else if delivery.finished {
+            Client::Finished
+        } else {
+            Client::Reading {
+                taken: delivery.taken,
             }
-            () = &mut past_deadline => {
-                break Some(Status::deadline_exceeded("the stream ran past its deadline"));
-            }
-            () = &mut idle_for_too_long => {
-                break Some(Status::deadline_exceeded(format!(
-                    "the stream delivered nothing for {} s",
-                    idle.as_secs_f64()
-                )));
-            }
-            () = delivered.notified() => idle_for_too_long.as_mut().reset(Instant::now() + idle),
         }
-    };
-    // Stop the producer (and its query) before the final word.
-    drop(producing);
-    if let Some(status) = end {
-        // A client that reads nothing more within the idle limit does not get it either.
-        let _sent = tokio::time::timeout(idle, channel.send(Err(status))).await;
+    }
+
+    /// Runs the producer within the budget, then watches the delivery of what it sent.
+    async fn run<F>(mut self, producing: F)
+    where
+        F: Future<Output = Result<(), Status>> + Send,
+    {
+        let idle = self.budget.limits.idle;
+        let mut producing = Some(Box::pin(AssertUnwindSafe(producing).catch_unwind()));
+        let past_deadline = tokio::time::sleep_until(self.budget.deadline);
+        let idle_for_too_long = tokio::time::sleep(idle);
+        tokio::pin!(past_deadline, idle_for_too_long);
+        let mut taken = 0;
+        let early_end = loop {
+            tokio::select! {
+                outcome = async { producing.as_mut().expect("polled only while producing").await }, if producing.is_some() => {
+                    // The producer and its query are done: only the delivery is left to watch.
+                    producing = None;
+                    let end = match outcome {
+                        Ok(end) => end,
+                        Err(panic) => {
+                            tracing::error!(panic = panic_message(panic.as_ref()), "a stream's producer panicked; the stream ends with INTERNAL");
+                            Err(Error::Internal("a stream's producer panicked".into()).into())
+                        }
+                    };
+                    lock(&self.delivery).end = Some(end);
+                    // The channel closes once the client has taken what waits in it.
+                    self.channel = None;
+                }
+                () = self.events.notified() => match self.client() {
+                    Client::Gone => {
+                        tracing::debug!("the client went away; the stream's producer stops");
+                        return;
+                    }
+                    Client::Finished => return,
+                    Client::Reading { taken: now } if now != taken => {
+                        taken = now;
+                        idle_for_too_long.as_mut().reset(Instant::now() + idle);
+                    }
+                    Client::Reading { .. } => {}
+                },
+                () = &mut past_deadline => break Error::DeadlineExceeded {
+                    reason: "STREAM_DEADLINE",
+                    message: "the stream ran past its deadline".into(),
+                },
+                () = &mut idle_for_too_long => break Error::DeadlineExceeded {
+                    reason: "STREAM_IDLE",
+                    message: format!(
+                        "the stream's client took no message for {} s",
+                        idle.as_secs_f64()
+                    ),
+                },
+            }
+        };
+        // Stop the producer (and its query) before the final word; the slot goes with `self`.
+        drop(producing);
+        lock(&self.delivery).end_early(early_end.into());
     }
 }
 
@@ -253,7 +420,7 @@ mod tests {
         }
     }
 
-    async fn outcome(stream: ReceiverStream<Result<u32, Status>>) -> (Vec<u32>, Option<Code>) {
+    async fn outcome(stream: MessageStream<u32>) -> (Vec<u32>, Option<Code>) {
         let results: Vec<_> = stream.collect().await;
         let mut messages = Vec::new();
         let mut end = None;
@@ -270,7 +437,7 @@ mod tests {
     async fn a_producer_that_panics_ends_its_stream_with_internal_after_what_it_sent() {
         let budget = StreamBudget::starting_now(limits(30, 900), None);
 
-        let stream = spawn_stream(budget, 4, |sender| async move {
+        let stream = spawn_stream(budget, 4, (), |sender| async move {
             sender.send(1).await?;
             sender.send(2).await?;
             panic!("a bug in the producer");
@@ -284,13 +451,13 @@ mod tests {
     {
         let budget = StreamBudget::starting_now(limits(30, 900), None);
 
-        let finished = spawn_stream(budget, 1, |sender| async move {
+        let finished = spawn_stream(budget, 1, (), |sender| async move {
             for message in 0..5 {
                 sender.send(message).await?;
             }
             Ok(())
         });
-        let refused = spawn_stream(budget, 1, |sender| async move {
+        let refused = spawn_stream(budget, 1, (), |sender| async move {
             sender.send(7).await?;
             Err(Status::failed_precondition("no more"))
         });
@@ -306,7 +473,7 @@ mod tests {
     async fn a_stream_that_delivers_nothing_for_the_idle_limit_ends_with_deadline_exceeded() {
         let budget = StreamBudget::starting_now(limits(30, 900), None);
 
-        let stream = spawn_stream(budget, 4, |sender| async move {
+        let stream = spawn_stream(budget, 4, (), |sender| async move {
             sender.send(1).await?;
             std::future::pending::<()>().await;
             Ok(())
@@ -338,6 +505,7 @@ mod tests {
         let own = spawn_stream(
             StreamBudget::starting_now(limits, None),
             1,
+            (),
             send_every_second,
         );
         let (own_messages, own_end) = outcome(own).await;
@@ -345,6 +513,7 @@ mod tests {
         let client = spawn_stream(
             StreamBudget::starting_now(limits, Some(Duration::from_millis(10_500))),
             1,
+            (),
             send_every_second,
         );
         let (client_messages, client_end) = outcome(client).await;
@@ -364,18 +533,10 @@ mod tests {
     #[tokio::test]
     async fn when_the_client_goes_away_the_producer_is_stopped() {
         let budget = StreamBudget::starting_now(limits(30, 900), None);
-        let (stopped, producer_dropped) = tokio::sync::oneshot::channel::<()>();
-        struct SignalOnDrop(Option<tokio::sync::oneshot::Sender<()>>);
-        impl Drop for SignalOnDrop {
-            fn drop(&mut self) {
-                if let Some(stopped) = self.0.take() {
-                    let _sent = stopped.send(());
-                }
-            }
-        }
+        let (guard, producer_dropped) = signal_on_drop();
 
-        let mut stream = spawn_stream(budget, 1, move |sender| async move {
-            let _guard = SignalOnDrop(Some(stopped));
+        let mut stream = spawn_stream(budget, 1, (), move |sender| async move {
+            let _guard = guard;
             sender.send(1).await?;
             // A long query that never sends again: only the client's leaving can stop it.
             std::future::pending::<()>().await;
@@ -389,6 +550,78 @@ mod tests {
             .await
             .expect("the producer is dropped when the client goes away");
         assert_eq!(dropped, Ok(()));
+    }
+
+    /// Signals when dropped: what a stream held (its producer, its slot) is gone.
+    struct SignalOnDrop(Option<tokio::sync::oneshot::Sender<()>>);
+
+    impl Drop for SignalOnDrop {
+        fn drop(&mut self) {
+            if let Some(signal) = self.0.take() {
+                let _sent = signal.send(());
+            }
+        }
+    }
+
+    fn signal_on_drop() -> (SignalOnDrop, tokio::sync::oneshot::Receiver<()>) {
+        let (signal, dropped) = tokio::sync::oneshot::channel();
+        (SignalOnDrop(Some(signal)), dropped)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_takes_nothing_loses_its_stream_at_the_idle_limit_and_frees_what_it_held()
+    {
+        let budget = StreamBudget::starting_now(limits(30, 900), None);
+        let (slot, slot_freed) = signal_on_drop();
+        let (query, query_stopped) = signal_on_drop();
+
+        // The client holds its stream and never reads it, as hyper holds an unread body.
+        let mut stream = spawn_stream(budget, 2, slot, move |sender| async move {
+            let _query = query;
+            for message in 0.. {
+                sender.send(message).await?;
+            }
+            Ok(())
+        });
+        let slot_freed = tokio::time::timeout(Duration::from_secs(60), slot_freed).await;
+        let query_stopped = tokio::time::timeout(Duration::from_secs(1), query_stopped).await;
+        let taken_after = stream.next().await;
+
+        assert_eq!(slot_freed.map(|dropped| dropped.is_ok()), Ok(true));
+        assert_eq!(query_stopped.map(|dropped| dropped.is_ok()), Ok(true));
+        // The waiting messages were freed; a late read gets the final status only.
+        assert_eq!(
+            taken_after.map(|result| result.map_err(|status| status.code())),
+            Some(Err(Code::DeadlineExceeded))
+        );
+        assert!(stream.next().await.is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stream_read_to_its_end_frees_its_slot_and_a_slow_reader_keeps_its_stream() {
+        let budget = StreamBudget::starting_now(limits(30, 900), None);
+        let (slot, mut slot_freed) = signal_on_drop();
+
+        let mut stream = spawn_stream(budget, 1, slot, |sender| async move {
+            for message in 0..3 {
+                sender.send(message).await?;
+            }
+            Ok(())
+        });
+        let mut messages = Vec::new();
+        while let Some(Ok(message)) = stream.next().await {
+            messages.push(message);
+            // Slower than the producer, well within the idle limit each time.
+            tokio::time::sleep(Duration::from_secs(20)).await;
+            assert!(
+                slot_freed.try_recv().is_err(),
+                "held while messages are due"
+            );
+        }
+        let freed = tokio::time::timeout(Duration::from_secs(1), slot_freed).await;
+
+        assert_eq!(messages, vec![0, 1, 2]);
+        assert_eq!(freed.map(|dropped| dropped.is_ok()), Ok(true));
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! Who may act: roles, the acting token (`Actor`), the secret format of API
-//! tokens and their rules. What each role may call is the permission table in
-//! `api::permissions`; which rows a role may see is `Scope`, applied by the
-//! store's finders.
+//! Who may act: roles, the acting token (`Actor`) and the person behind it
+//! (its owner), the secret format of API tokens and their rules. What each
+//! role may call is the permission table in `api::permissions`; which rows a
+//! role may see is `Scope`, applied by the store's finders. Four eyes compare
+//! persons, never tokens: `Actor::is_person` is the one comparison.
 
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
@@ -34,6 +35,8 @@ pub struct Actor {
     pub role: Role,
     /// The organisation a GRANTEE is bound to.
     pub organization_id: Option<String>,
+    /// The person the token belongs to (the token's `owner`, as written when it was created).
+    pub owner: String,
 }
 
 impl Actor {
@@ -43,12 +46,25 @@ impl Actor {
             token_id: SYSTEM_ACTOR_ID.to_string(),
             role: Role::Admin,
             organization_id: None,
+            owner: SYSTEM_ACTOR_ID.to_string(),
         }
     }
 
     /// `apiTokens/{id}`.
     pub fn resource_name(&self) -> String {
         ApiTokenName::new(&self.token_id).to_string()
+    }
+
+    /// Whether this caller is the person a record names as `token` (`apiTokens/{id}`) owned by
+    /// `owner`: the same token, or any token of the same owner ([`person_key`]). Four eyes
+    /// compare persons, so a second token of one owner is no second pair of eyes. A record
+    /// written before owners were kept (empty `owner`) matches its own token only.
+    pub fn is_person(&self, token: &str, owner: &str) -> bool {
+        if token.is_empty() {
+            return false;
+        }
+        let owner = person_key(owner);
+        token == self.resource_name() || (!owner.is_empty() && owner == person_key(&self.owner))
     }
 
     /// How this caller sees who made a change (`apiTokens/{id}`): a grantee
@@ -75,6 +91,16 @@ impl Actor {
             _ => Scope::All,
         }
     }
+}
+
+/// The person an owner names, as four eyes compare it: Unicode NFKC (so full-width and
+/// composed forms of one letter are one), lower case, surrounding white space trimmed and
+/// white space inside collapsed to one space. `Jane.Doe@Example.org` and ` jane.doe@EXAMPLE.ORG`
+/// are one person; so are two tokens whose owners differ only that way.
+pub fn person_key(owner: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let folded: String = owner.nfkc().collect::<String>().to_lowercase();
+    folded.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The rows a caller may see: everything, or one organisation's records.
@@ -225,6 +251,7 @@ impl ApiToken {
             token_id: self.id.clone(),
             role: self.role,
             organization_id: self.organization_id.clone(),
+            owner: self.owner.clone(),
         })
     }
 
@@ -252,5 +279,51 @@ impl ApiToken {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor(token_id: &str, owner: &str) -> Actor {
+        Actor {
+            token_id: token_id.into(),
+            role: Role::CaseWorker,
+            organization_id: None,
+            owner: owner.into(),
+        }
+    }
+
+    #[test]
+    fn owners_are_one_person_whatever_their_case_width_and_surrounding_spaces() {
+        for (one, other) in [
+            ("Jane.Doe@Example.org", " jane.doe@EXAMPLE.ORG "),
+            ("Ana  Silva", "ana silva"),
+            ("ＡＮＡ", "ana"),
+            ("Jos\u{e9}", "JOSE\u{301}"),
+        ] {
+            assert_eq!(person_key(one), person_key(other), "{one:?} {other:?}");
+        }
+        assert_ne!(
+            person_key("ana@state.example"),
+            person_key("ana2@state.example")
+        );
+    }
+
+    #[test]
+    fn a_caller_is_the_person_of_its_own_token_and_of_every_token_of_its_owner() {
+        let ana = actor("a1", "Ana@state.example");
+        assert!(
+            ana.is_person("apiTokens/a1", ""),
+            "its own token, owner unknown"
+        );
+        assert!(ana.is_person("apiTokens/a2", "ana@STATE.example"));
+        assert!(!ana.is_person("apiTokens/b1", "ben@state.example"));
+        assert!(
+            !ana.is_person("apiTokens/b1", ""),
+            "unknown owner, other token"
+        );
+        assert!(!ana.is_person("", ""), "nobody recorded");
     }
 }

@@ -184,6 +184,11 @@ pub struct AssistanceCase {
     pub referrer: String,
     pub reviewer: String,
     pub decider: String,
+    /// The persons behind those tokens (their owners), for four eyes and the audit; empty until
+    /// set, and for a token the server does not know (a case of the command line).
+    pub referrer_owner: String,
+    pub reviewer_owner: String,
+    pub decider_owner: String,
     /// Which personal-data fields the case holds (never their values).
     pub personal_data_fields: Vec<PersonalField>,
     #[serde(flatten)]
@@ -195,7 +200,7 @@ audited!(Referral => referring_organization_id, country_code, victim, urgency,
 // The personal data itself is not a field of the case: only the names of the fields it holds.
 audited!(AssistanceCase => case_number, fiscal_year, state, referral_time, decision_time,
     first_payment_time, close_time, state_reason, outcome, referrer, reviewer, decider,
-    personal_data_fields; with referral);
+    referrer_owner, reviewer_owner, decider_owner, personal_data_fields; with referral);
 
 impl AssistanceCase {
     pub fn name(&self) -> AssistanceCaseName {
@@ -477,9 +482,63 @@ pub fn referral_fiscal_year(
     })
 }
 
-/// The readable number of a case: `EAF-2014-0007`.
-pub fn case_number(fiscal_year: i32, sequence: i64) -> String {
-    format!("EAF-{fiscal_year}-{sequence:04}")
+/// How many numbers a fiscal year has: eight random digits.
+const CASE_NUMBERS_PER_YEAR: u32 = 100_000_000;
+
+/// A new readable case number, `EAF-2014-4821-0937`: the fiscal year of the referral and eight
+/// random digits (read and said on the phone in two groups of four). Random, not a sequence: a
+/// sequence shared by every organisation let a grantee read others' referral counts off its own
+/// numbers. Numbers given before (`EAF-2014-0007`, one sequence per year) stay valid; their shape
+/// differs, so no new number can equal one. The store checks that a number is unused.
+pub fn new_case_number(fiscal_year: i32) -> String {
+    case_number(fiscal_year, rand::random_range(0..CASE_NUMBERS_PER_YEAR))
+}
+
+fn case_number(fiscal_year: i32, draw: u32) -> String {
+    format!(
+        "EAF-{fiscal_year}-{:04}-{:04}",
+        draw / 10_000 % 10_000,
+        draw % 10_000
+    )
+}
+
+/// Whether `actor` may date a referral in fiscal year `year` (today's being `current_year`):
+/// a grantee the current or the previous fiscal year (a late referral of the year just ended),
+/// never further back; staff any year, as long as it is open ([`check_year_open`]).
+pub fn check_referral_year(
+    field: &str,
+    actor: &Actor,
+    year: i32,
+    current_year: i32,
+) -> std::result::Result<i32, FieldViolation> {
+    if actor.role == super::access::Role::Grantee && year < current_year - 1 {
+        return Err(FieldViolation::new(
+            field,
+            format!(
+                "falls in fiscal year {year}: a grantee dates a referral in fiscal year {} or {current_year}",
+                current_year - 1
+            ),
+        ));
+    }
+    Ok(year)
+}
+
+/// A fiscal year takes new cases unless it is closed: it ended before the previous fiscal year
+/// (today's being `current_year`) and its fund has nothing left to commit (nothing allocated, or
+/// all of it committed). There is no explicit closing: the fund's ledger decides.
+pub fn check_year_open(current_year: i32, fund: &FundYear) -> Result<()> {
+    if fund.fiscal_year >= current_year - 1 || fund.available() > Cents(0) {
+        return Ok(());
+    }
+    Err(Error::precondition(
+        "FISCAL_YEAR_CLOSED",
+        format!("fiscal year {}", fund.fiscal_year),
+        format!(
+            "fiscal year {} is closed: it ended before fiscal year {} and its fund has nothing left to commit, so it takes no new case",
+            fund.fiscal_year,
+            current_year - 1
+        ),
+    ))
 }
 
 /// A victim's personal data, checked: the fields given, each a secret.
@@ -735,6 +794,7 @@ pub fn decide_transition(
     let fund = match transition {
         CaseTransition::StartReview => {
             after.reviewer = me;
+            after.reviewer_owner = actor.owner.clone();
             None
         }
         CaseTransition::Approve => {
@@ -745,6 +805,7 @@ pub fn decide_transition(
             }
             after.decision_time = Some(decision_time);
             after.decider = me;
+            after.decider_owner = actor.owner.clone();
             fund.map(|fund| fund.commit(after.approved(), &case.resource_name()))
                 .transpose()?
         }
@@ -757,6 +818,7 @@ pub fn decide_transition(
             )?;
             after.decision_time = Some(decision_time);
             after.decider = me;
+            after.decider_owner = actor.owner.clone();
             after.state_reason = text;
             None
         }
@@ -773,15 +835,17 @@ pub fn decide_transition(
     Ok(Decided { case: after, fund })
 }
 
-/// Four eyes: the token that referred the case or started its review, and any token of the
-/// referring organisation, cannot approve it.
+/// Four eyes: the person who referred the case or started its review (with any of their
+/// tokens: persons are compared, `Actor::is_person`), and any token of the referring
+/// organisation, cannot approve it.
 fn check_four_eyes(case: &AssistanceCase, actor: &Actor) -> Result<()> {
-    let me = actor.resource_name();
-    let refusal = if case.referrer == me {
-        Some("the token that referred a case cannot approve it: another case worker decides")
-    } else if case.reviewer == me {
+    let refusal = if actor.is_person(&case.referrer, &case.referrer_owner) {
         Some(
-            "the token that started the review of a case cannot approve it: another case worker decides",
+            "the person who referred a case cannot approve it, with any of their tokens: another case worker decides",
+        )
+    } else if actor.is_person(&case.reviewer, &case.reviewer_owner) {
+        Some(
+            "the person who started the review of a case cannot approve it, with any of their tokens: another case worker decides",
         )
     } else if actor.organization_id.as_deref()
         == Some(case.referral.referring_organization_id.as_str())
@@ -1092,170 +1156,6 @@ pub fn critical_cutoff(now: DateTime<Utc>, hours: u32) -> DateTime<Utc> {
     now - Duration::hours(i64::from(hours))
 }
 
-/// Cases of one group and their money.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CaseCount {
-    pub cases: i64,
-    pub approved: Cents,
-    pub paid: Cents,
-}
-
-/// Needs of one kind and their money.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NeedCount {
-    pub needs: i64,
-    pub requested: Cents,
-    pub approved: Cents,
-    pub paid: Cents,
-}
-
-/// The emergency assistance of one fiscal year.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Summary {
-    pub fiscal_year: i32,
-    pub cases: i64,
-    pub by_state: Vec<(CaseState, CaseCount)>,
-    pub by_urgency: Vec<(CaseUrgency, CaseCount)>,
-    pub by_country: Vec<(String, CaseCount)>,
-    pub by_need: Vec<(NeedKind, NeedCount)>,
-    pub requested: Cents,
-    pub approved: Cents,
-    pub paid: Cents,
-    pub victims_counted: i64,
-    pub victims_not_counted: i64,
-    pub victims_by_sex: Vec<(VictimSex, i64)>,
-    pub victims_by_age_group: Vec<(AgeGroup, i64)>,
-    pub victims_by_trafficking_form: Vec<(TraffickingForm, i64)>,
-    /// (median hours, cases measured).
-    pub to_decision: (f64, i64),
-    pub to_first_payment: (f64, i64),
-}
-
-/// The median of some hours; 0 when there are none.
-pub fn median(mut hours: Vec<f64>) -> f64 {
-    if hours.is_empty() {
-        return 0.0;
-    }
-    hours.sort_by(f64::total_cmp);
-    let middle = hours.len() / 2;
-    if hours.len() % 2 == 1 {
-        hours[middle]
-    } else {
-        (hours[middle - 1] + hours[middle]) / 2.0
-    }
-}
-
-fn hours_between(start: DateTime<Utc>, end: DateTime<Utc>) -> f64 {
-    (end - start).num_seconds() as f64 / 3600.0
-}
-
-fn add_case(count: &mut CaseCount, case: &AssistanceCase) {
-    count.cases += 1;
-    count.approved = Cents(count.approved.0.saturating_add(case.approved().0));
-    count.paid = Cents(count.paid.0.saturating_add(case.paid().0));
-}
-
-/// Summarises the cases referred in one fiscal year. Victims count only when they consented
-/// to be counted; every case counts in the case and money figures.
-pub fn summarize(fiscal_year: i32, cases: &[AssistanceCase]) -> Summary {
-    let mut by_state: Vec<(CaseState, CaseCount)> = CaseState::ALL
-        .iter()
-        .map(|s| (*s, CaseCount::default()))
-        .collect();
-    let mut by_urgency: Vec<(CaseUrgency, CaseCount)> = CaseUrgency::ALL
-        .iter()
-        .map(|u| (*u, CaseCount::default()))
-        .collect();
-    let mut by_country: std::collections::BTreeMap<String, CaseCount> = Default::default();
-    let mut by_need: Vec<(NeedKind, NeedCount)> = NeedKind::ALL
-        .iter()
-        .map(|k| (*k, NeedCount::default()))
-        .collect();
-    let mut by_sex: Vec<(VictimSex, i64)> = VictimSex::ALL.iter().map(|v| (*v, 0)).collect();
-    let mut by_age: Vec<(AgeGroup, i64)> = AgeGroup::ALL.iter().map(|v| (*v, 0)).collect();
-    let mut by_form: Vec<(TraffickingForm, i64)> =
-        TraffickingForm::ALL.iter().map(|v| (*v, 0)).collect();
-    let mut summary = Summary {
-        fiscal_year,
-        ..Default::default()
-    };
-    let (mut to_decision, mut to_payment) = (Vec::new(), Vec::new());
-    for case in cases {
-        summary.cases += 1;
-        for (state, count) in by_state.iter_mut().filter(|(s, _)| *s == case.state) {
-            let _ = state;
-            add_case(count, case);
-        }
-        for (_, count) in by_urgency
-            .iter_mut()
-            .filter(|(u, _)| *u == case.referral.urgency)
-        {
-            add_case(count, case);
-        }
-        add_case(
-            by_country
-                .entry(case.referral.country_code.clone())
-                .or_default(),
-            case,
-        );
-        for need in &case.referral.needs {
-            for (_, count) in by_need.iter_mut().filter(|(k, _)| *k == need.kind) {
-                count.needs += 1;
-                count.requested = Cents(count.requested.0.saturating_add(need.requested.0));
-                count.approved = Cents(count.approved.0.saturating_add(need.approved.0));
-                count.paid = Cents(count.paid.0.saturating_add(need.paid.0));
-            }
-        }
-        summary.requested = Cents(summary.requested.0.saturating_add(case.requested().0));
-        summary.approved = Cents(summary.approved.0.saturating_add(case.approved().0));
-        summary.paid = Cents(summary.paid.0.saturating_add(case.paid().0));
-        if case.referral.consent_to_statistics {
-            summary.victims_counted += 1;
-            for (_, count) in by_sex
-                .iter_mut()
-                .filter(|(v, _)| *v == case.referral.victim.sex)
-            {
-                *count += 1;
-            }
-            for (_, count) in by_age
-                .iter_mut()
-                .filter(|(v, _)| *v == case.referral.victim.age_group)
-            {
-                *count += 1;
-            }
-            for (_, count) in by_form
-                .iter_mut()
-                .filter(|(v, _)| *v == case.referral.victim.trafficking_form)
-            {
-                *count += 1;
-            }
-        } else {
-            summary.victims_not_counted += 1;
-        }
-        if let Some(decided) = case.decision_time {
-            to_decision.push(hours_between(case.referral_time, decided));
-        }
-        if let Some(paid) = case.first_payment_time {
-            to_payment.push(hours_between(case.referral_time, paid));
-        }
-    }
-    summary.by_state = by_state;
-    summary.by_urgency = by_urgency;
-    summary.by_country = by_country.into_iter().collect();
-    summary.by_need = by_need
-        .into_iter()
-        .filter(|(_, count)| count.needs > 0)
-        .collect();
-    summary.victims_by_sex = by_sex;
-    summary.victims_by_age_group = by_age;
-    summary.victims_by_trafficking_form = by_form;
-    summary.to_decision = (to_decision.len() as f64, to_decision.len() as i64);
-    summary.to_decision.0 = median(to_decision);
-    summary.to_first_payment = (0.0, to_payment.len() as i64);
-    summary.to_first_payment.0 = median(to_payment);
-    summary
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1272,6 +1172,7 @@ mod tests {
             token_id: id.into(),
             role,
             organization_id: organization.map(str::to_string),
+            owner: format!("{id}@example.org"),
         }
     }
 
@@ -1315,6 +1216,9 @@ mod tests {
             referrer: "apiTokens/grantee".into(),
             reviewer: String::new(),
             decider: String::new(),
+            referrer_owner: "grantee@example.org".into(),
+            reviewer_owner: String::new(),
+            decider_owner: String::new(),
             personal_data_fields: vec![],
             stamps: Stamps::new(time("2014-03-01T08:00:00Z")),
         }
@@ -1376,6 +1280,9 @@ mod tests {
             "referrer",
             "reviewer",
             "decider",
+            "referrer_owner",
+            "reviewer_owner",
+            "decider_owner",
             "personal_data_fields",
         ];
         let mut keys = keys;
@@ -1430,10 +1337,17 @@ mod tests {
     fn the_referrer_the_reviewer_and_the_referring_organisation_cannot_approve() {
         let mut case = case(CaseState::UnderReview);
         case.reviewer = "apiTokens/w1".into();
+        case.reviewer_owner = "w1@example.org".into();
+        let another_token_of = |owner: &str| Actor {
+            owner: format!(" {} ", owner.to_uppercase()),
+            ..actor("second-token", Role::CaseWorker, None)
+        };
         for who in [
             actor("grantee", Role::CaseWorker, None),
             actor("w1", Role::CaseWorker, None),
             actor("other", Role::Admin, Some("ngo")),
+            another_token_of("grantee@example.org"),
+            another_token_of("w1@example.org"),
         ] {
             let refused = approve(&case, &who, vec![(1, 1), (2, 1)], fund(100_000));
             assert_eq!(
@@ -1558,6 +1472,38 @@ mod tests {
     }
 
     #[test]
+    fn a_case_number_is_the_fiscal_year_and_eight_digits_in_two_groups() {
+        assert_eq!(case_number(2014, 48_210_937), "EAF-2014-4821-0937");
+        assert_eq!(case_number(2014, 7), "EAF-2014-0000-0007");
+        let number = new_case_number(2026);
+        assert_eq!(number.len(), "EAF-2026-0000-0000".len());
+        assert!(number.starts_with("EAF-2026-"), "{number}");
+    }
+
+    #[test]
+    fn a_grantee_dates_a_referral_in_the_current_or_previous_fiscal_year_and_staff_in_any_open_one()
+    {
+        let grantee = actor("g", Role::Grantee, Some("ngo"));
+        let worker = actor("w", Role::CaseWorker, None);
+        assert!(check_referral_year("t", &grantee, 2025, 2026).is_ok());
+        assert!(check_referral_year("t", &grantee, 2024, 2026).is_err());
+        assert!(check_referral_year("t", &worker, 1995, 2026).is_ok());
+        let old = |allocated, committed| FundYear {
+            fiscal_year: 2014,
+            allocated: Cents(allocated),
+            committed: Cents(committed),
+            paid: Cents(0),
+        };
+        assert!(check_year_open(2026, &old(100, 50)).is_ok());
+        assert_eq!(
+            check_year_open(2026, &old(100, 100)).unwrap_err().reason(),
+            "FISCAL_YEAR_CLOSED"
+        );
+        assert!(check_year_open(2026, &FundYear::empty(1995)).is_err());
+        assert!(check_year_open(2026, &FundYear::empty(2025)).is_ok());
+    }
+
+    #[test]
     fn a_referral_without_consent_to_services_is_refused() {
         let input = ReferralInput {
             referring_organization: "organizations/ngo",
@@ -1583,33 +1529,5 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-    }
-
-    #[test]
-    fn the_median_of_an_even_count_is_the_mean_of_the_middle_two() {
-        assert_eq!(median(vec![]), 0.0);
-        assert_eq!(median(vec![5.0, 1.0, 3.0]), 3.0);
-        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.5);
-    }
-
-    #[test]
-    fn statistics_count_only_victims_who_consented() {
-        let mut counted = case(CaseState::Approved);
-        counted.decision_time = Some(time("2014-03-02T08:00:00Z"));
-        let mut not_counted = case(CaseState::Referred);
-        not_counted.referral.consent_to_statistics = false;
-        not_counted.referral.victim.sex = VictimSex::Male;
-
-        let summary = summarize(2014, &[counted, not_counted]);
-
-        assert_eq!(summary.cases, 2);
-        assert_eq!(
-            (summary.victims_counted, summary.victims_not_counted),
-            (1, 1)
-        );
-        assert_eq!(summary.victims_by_sex[0], (VictimSex::Female, 1));
-        assert_eq!(summary.victims_by_sex[1], (VictimSex::Male, 0));
-        assert_eq!(summary.to_decision, (24.0, 1));
-        assert_eq!(summary.to_first_payment, (0.0, 0));
     }
 }

@@ -1,6 +1,9 @@
 //! The audit chain: each event's hash covers the previous event's hash and a
 //! canonical encoding of the event, so changing, deleting or reordering a
 //! stored event breaks the chain from that point on. Diffs are field-level.
+//! An event names the token that acted and the person who owns it; events
+//! written before owners were kept have none, and their encoding (hence
+//! their hash) is what it was.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
@@ -27,6 +30,8 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 pub struct PendingEvent {
     pub actor: String,
     pub actor_role: String,
+    /// The owner of the actor's token: the person who acted (empty on old events).
+    pub actor_owner: String,
     pub method: String,
     pub resource: String,
     pub request_id: String,
@@ -48,7 +53,7 @@ pub struct AuditEvent {
 /// default map is ordered) and the time in RFC 3339 with microseconds (what
 /// both databases keep).
 fn canonical_encoding(sequence: i64, event_time: DateTime<Utc>, event: &PendingEvent) -> String {
-    json!({
+    let mut encoding = json!({
         "sequence": sequence,
         "event_time": event_time.to_rfc3339_opts(SecondsFormat::Micros, true),
         "actor": event.actor,
@@ -57,8 +62,14 @@ fn canonical_encoding(sequence: i64, event_time: DateTime<Utc>, event: &PendingE
         "resource": event.resource,
         "request_id": event.request_id,
         "diff": event.diff,
-    })
-    .to_string()
+    });
+    // The owner is covered once it is kept; events from before keep the encoding they were chained with.
+    if !event.actor_owner.is_empty()
+        && let Some(fields) = encoding.as_object_mut()
+    {
+        fields.insert("actor_owner".into(), json!(event.actor_owner));
+    }
+    encoding.to_string()
 }
 
 /// The hash of an event linked after `previous_hash`.
@@ -214,6 +225,7 @@ mod tests {
         PendingEvent {
             actor: "apiTokens/a".into(),
             actor_role: "ADMIN".into(),
+            actor_owner: "ana@example.org".into(),
             method: "/m".into(),
             resource: resource.into(),
             request_id: String::new(),
@@ -266,6 +278,35 @@ mod tests {
         let mut events = chain(5);
         events[2].body.resource = "r/other".into();
         assert_eq!(verify(&events).broken.map(|b| b.0), Some(3));
+    }
+
+    #[test]
+    fn the_owner_is_chained_and_an_event_without_one_keeps_its_old_encoding() {
+        let time = DateTime::parse_from_rfc3339("2014-03-01T08:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let without_owner = PendingEvent {
+            actor_owner: String::new(),
+            ..event("r/1")
+        };
+        let mut events = chain(3);
+        events[1].body.actor_owner = "ben@example.org".into();
+
+        assert_eq!(
+            canonical_encoding(1, time, &without_owner),
+            "{\"actor\":\"apiTokens/a\",\"actor_role\":\"ADMIN\",\"diff\":{\"x\":{\"after\":1,\"before\":null}},\
+             \"event_time\":\"2014-03-01T08:00:00.000000Z\",\"method\":\"/m\",\"request_id\":\"\",\
+             \"resource\":\"r/1\",\"sequence\":1}"
+        );
+        assert!(
+            canonical_encoding(1, time, &event("r/1"))
+                .contains("\"actor_owner\":\"ana@example.org\"")
+        );
+        assert_eq!(
+            verify(&events).broken.map(|b| b.0),
+            Some(2),
+            "a changed owner is found"
+        );
     }
 
     #[test]

@@ -202,17 +202,21 @@ pub struct OutcomeReport {
     pub state: OutcomeReportState,
     pub narrative: String,
     pub reviewer_comments: String,
+    /// Tokens, `apiTokens/{id}`; empty until set.
     pub submitter: String,
     pub submit_time: Option<DateTime<Utc>>,
     pub reviewer: String,
     pub review_time: Option<DateTime<Utc>>,
+    /// The persons behind those tokens (their owners), for four eyes and the audit.
+    pub submitter_owner: String,
+    pub reviewer_owner: String,
     #[serde(flatten)]
     pub stamps: Stamps,
     /// Live outcomes (read with the report).
     pub outcome_count: i64,
 }
 
-audited!(OutcomeReport => period, period_start_date, period_end_date, state, narrative, reviewer_comments, submitter, reviewer, due_date);
+audited!(OutcomeReport => period, period_start_date, period_end_date, state, narrative, reviewer_comments, submitter, reviewer, submitter_owner, reviewer_owner, due_date);
 
 impl OutcomeReport {
     /// Whether its period follows the project's schedule: until it is submitted.
@@ -338,7 +342,8 @@ pub struct ReportFacts {
 
 /// Decides a transition of `report` by `actor`: the new state and the
 /// reviewer's comments. Submission checks every outcome; acceptance needs a
-/// target for every indicator and another person than the submitter.
+/// target for every indicator and another person than the submitter (persons
+/// are compared, not tokens: `Actor::is_person`).
 pub fn decide_report_transition(
     report: &OutcomeReport,
     transition: ReportTransition,
@@ -371,11 +376,11 @@ pub fn decide_report_transition(
     match transition {
         ReportTransition::Submit => check_complete(&facts.outcomes)?,
         ReportTransition::Accept => {
-            if report.submitter == actor.resource_name() {
+            if actor.is_person(&report.submitter, &report.submitter_owner) {
                 return Err(Error::precondition(
                     "OUTCOME_REPORT_OWN_SUBMISSION",
                     report.resource_name(),
-                    "the token that submitted a report cannot accept it: another program officer reviews it",
+                    "the person who submitted a report cannot accept it, with any of their tokens: another program officer reviews it",
                 ));
             }
             if !facts.indicators_without_target.is_empty() {
@@ -699,86 +704,6 @@ fn check_complete(outcomes: &[OutcomeFields]) -> Result<()> {
     violations.finish()
 }
 
-/// Kinds that are facts about a country rather than counts: the same
-/// country, kind and date is one milestone. A conviction is one only when it
-/// is the country's first.
-pub fn is_milestone(kind: OutcomeKind, first_for_country: bool) -> bool {
-    match kind {
-        OutcomeKind::LawEnacted
-        | OutcomeKind::LawDrafted
-        | OutcomeKind::ReferralMechanismEstablished
-        | OutcomeKind::GovernmentCommitment => true,
-        OutcomeKind::ConvictionSecured => first_for_country,
-        _ => false,
-    }
-}
-
-/// The milestone key of an outcome: (country, kind, date), once it has a country and a date.
-pub fn milestone_key(fields: &OutcomeFields) -> Option<(String, OutcomeKind, NaiveDate)> {
-    if !is_milestone(fields.kind, fields.first_for_country) || fields.country_code.is_empty() {
-        return None;
-    }
-    Some((
-        fields.country_code.clone(),
-        fields.kind,
-        fields.outcome_date?,
-    ))
-}
-
-/// A milestone: one fact in one country.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Milestone {
-    pub id: String,
-    pub kind: OutcomeKind,
-    pub country_code: String,
-    pub milestone_date: NaiveDate,
-    pub fiscal_year: i32,
-    pub description: String,
-    pub create_time: DateTime<Utc>,
-    /// Live outcomes that report it.
-    pub outcome_count: i64,
-    /// Whether one of them is in an accepted report.
-    pub accepted: bool,
-}
-
-audited!(Milestone => kind, country_code, milestone_date, fiscal_year, description);
-
-impl Milestone {
-    pub fn resource_name(&self) -> String {
-        MilestoneName::new(&self.id).to_string()
-    }
-}
-
-/// A milestone a client named must be of the outcome's country and kind.
-pub fn check_named_milestone(
-    field: &str,
-    fields: &OutcomeFields,
-    milestone: &Milestone,
-) -> Result<()> {
-    let kind_matches = milestone.kind == fields.kind;
-    let country_matches =
-        fields.country_code.is_empty() || milestone.country_code == fields.country_code;
-    if kind_matches && country_matches && is_milestone(fields.kind, fields.first_for_country) {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            field,
-            format!(
-                "{} is a {} in {}, not a {} in {}",
-                milestone.resource_name(),
-                milestone.kind,
-                milestone.country_code,
-                fields.kind,
-                if fields.country_code.is_empty() {
-                    "-"
-                } else {
-                    &fields.country_code
-                }
-            ),
-        ))
-    }
-}
-
 /// One accepted outcome counting toward an indicator: its report's period, its fiscal year, quantity and milestone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actual {
@@ -987,14 +912,6 @@ mod tests {
                 (Reopen, &[Accepted], Returned),
             ],
         );
-    }
-
-    #[test]
-    fn only_facts_about_a_country_are_milestones() {
-        assert!(is_milestone(OutcomeKind::LawEnacted, false));
-        assert!(is_milestone(OutcomeKind::ConvictionSecured, true));
-        assert!(!is_milestone(OutcomeKind::ConvictionSecured, false));
-        assert!(!is_milestone(OutcomeKind::OfficialsTrained, true));
     }
 
     #[test]

@@ -4,15 +4,19 @@
 //! here is decided here. Money stays in exact cents; thousands of dollars are
 //! computed from the exact sums and rounded so that what is printed adds up
 //! (largest-remainder rounding). Counts of victims are published only when
-//! no small part hides inside them ([`People`]).
+//! no small part hides inside them ([`People`], the k rule of
+//! `domain::statistics`); the emergency fund's figures are counted by
+//! `domain::case_statistics`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 
+use super::case_statistics::{CaseFact, FundFigures, FundTally};
 use super::fiscal_year::{FiscalCalendar, check_fiscal_year};
 use super::pillar::Pillar;
 use super::project::OutcomeKind;
+use super::statistics::{Count, Disclosure, People, Published};
 use super::validate::Violations;
 use crate::error::Error;
 
@@ -176,19 +180,6 @@ pub struct OutcomeFact {
     pub milestone_id: Option<String>,
 }
 
-/// One emergency-assistance case, without anything personal.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CaseFact {
-    /// The fiscal year of its referral.
-    pub fiscal_year: i32,
-    pub referring_organization_id: String,
-    pub country_code: String,
-    pub region_code: String,
-    pub approved_cents: i64,
-    pub paid_cents: i64,
-    pub consent_to_statistics: bool,
-}
-
 /// Everything a report counts, read from one snapshot.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Portfolio {
@@ -198,23 +189,15 @@ pub struct Portfolio {
     pub cases: Vec<CaseFact>,
 }
 
-/// The emergency fund's figures of a fiscal year or of the whole report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EmergencyFigures {
-    pub cases: Count,
-    pub approved_cents: i64,
-    pub paid_cents: i64,
-    /// Victims helped (a case with a payment) who consented to statistics.
-    pub victims_helped: Count,
-}
-
 /// Outcomes of one kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tally {
+    /// 0 when `quantity_suppressed`: beside a withheld count of victims, a count of the
+    /// outcomes that found them would bound it from below.
     pub count: i64,
     /// 0 when suppressed.
     pub quantity: i64,
-    /// Whether `quantity` (a count of victims) is withheld: see [`People`].
+    /// Whether `quantity` (a count of victims) and `count` are withheld: see [`People`].
     pub quantity_suppressed: bool,
 }
 
@@ -230,8 +213,9 @@ pub struct Figures {
     pub grants_active: i64,
     pub projects_active: i64,
     pub outcomes: BTreeMap<OutcomeKind, Tally>,
-    /// Subtotals and the grand total only.
-    pub emergency: Option<EmergencyFigures>,
+    /// The emergency fund's figures (of consenting victims' cases), shown or withheld
+    /// together; subtotals and the grand total only.
+    pub emergency: Option<Published<FundFigures>>,
 }
 
 /// One fiscal year of a report.
@@ -325,47 +309,6 @@ impl ProjectFact {
     }
 }
 
-/// A count of people and the smallest parts it adds up, the parts any
-/// report, filter or grouping can single out: every figure a report shows is
-/// a sum of whole parts. A figure is published only when none of its parts
-/// is from 1 to k - 1: a small part is never shown, and never sits inside a
-/// total shown, so no difference of figures (of this report or of any other
-/// range, filter or grouping) gives it back. Parts of victims in outcomes are
-/// (fiscal year, project, country); of the emergency fund, (fiscal year,
-/// country, referring organisation).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct People {
-    parts: BTreeMap<String, i64>,
-}
-
-impl People {
-    /// Adds `count` people to the part `part`.
-    pub fn add(&mut self, part: String, count: i64) {
-        let sum = self.parts.entry(part).or_default();
-        *sum = sum.saturating_add(count);
-    }
-
-    /// Adds every part of `other`.
-    pub fn merge(&mut self, other: &People) {
-        for (part, count) in &other.parts {
-            self.add(part.clone(), *count);
-        }
-    }
-
-    /// The published count: the sum, or suppressed when a part is from 1 to `k - 1`.
-    pub fn publish(&self, k: i64) -> Count {
-        if self.parts.values().any(|count| *count > 0 && *count < k) {
-            Count::Suppressed
-        } else {
-            Count::Shown(
-                self.parts
-                    .values()
-                    .fold(0, |sum, count| sum.saturating_add(*count)),
-            )
-        }
-    }
-}
-
 /// The figures being added up for one cell, with the milestones already counted.
 #[derive(Default)]
 struct Cell {
@@ -402,6 +345,8 @@ impl Cell {
             if let (Count::Suppressed, Some(tally)) =
                 (people.publish(k), self.figures.outcomes.get_mut(kind))
             {
+                // The count of outcomes goes with their victims: 6 outcomes say "at least 6".
+                tally.count = 0;
                 tally.quantity = 0;
                 tally.quantity_suppressed = true;
             }
@@ -655,9 +600,9 @@ impl<'a> ReportBuilder<'a> {
     }
 }
 
-/// The emergency fund's figures per fiscal year and in all. Counts of people
-/// are published as [`People`] of (fiscal year, country, referring
-/// organisation): a year or total with a small part inside is withheld.
+/// The emergency fund's figures per fiscal year and in all, counted and
+/// published by `domain::case_statistics` under the k rule: a year or a
+/// total with a small part inside is withheld whole, amounts included.
 fn add_emergency_fund(
     years: &mut [YearReport],
     grand_total: &mut Figures,
@@ -665,6 +610,7 @@ fn add_emergency_fund(
     filters: &ReportFilters,
     k: i64,
 ) {
+    let disclosure = Disclosure::Published { threshold: k };
     let chosen = |case: &&CaseFact| {
         filters
             .country
@@ -679,48 +625,21 @@ fn add_emergency_fund(
                 .as_ref()
                 .is_none_or(|grantee| &case.referring_organization_id == grantee)
     };
-    let mut all_cases = People::default();
-    let mut all_helped = People::default();
-    let (mut all_approved, mut all_paid) = (0_i64, 0_i64);
+    let mut all = FundTally::default();
     for year in years.iter_mut() {
         let fiscal_year = year.subtotal.fiscal_year;
-        let mut counted = People::default();
-        let mut helped = People::default();
-        let (mut approved, mut paid) = (0_i64, 0_i64);
+        let mut tally = FundTally::default();
         for case in cases
             .iter()
             .filter(chosen)
             .filter(|case| case.fiscal_year == fiscal_year)
         {
-            let part = format!(
-                "{fiscal_year}/{}/{}",
-                case.country_code, case.referring_organization_id
-            );
-            counted.add(part.clone(), 1);
-            helped.add(
-                part,
-                i64::from(case.consent_to_statistics && case.paid_cents > 0),
-            );
-            approved = approved.saturating_add(case.approved_cents);
-            paid = paid.saturating_add(case.paid_cents);
+            tally.add(case);
         }
-        year.subtotal.emergency = Some(EmergencyFigures {
-            cases: counted.publish(k),
-            approved_cents: approved,
-            paid_cents: paid,
-            victims_helped: helped.publish(k),
-        });
-        all_cases.merge(&counted);
-        all_helped.merge(&helped);
-        all_approved = all_approved.saturating_add(approved);
-        all_paid = all_paid.saturating_add(paid);
+        year.subtotal.emergency = Some(tally.publish(disclosure));
+        all.merge(&tally);
     }
-    grand_total.emergency = Some(EmergencyFigures {
-        cases: all_cases.publish(k),
-        approved_cents: all_approved,
-        paid_cents: all_paid,
-        victims_helped: all_helped.publish(k),
-    });
+    grand_total.emergency = Some(all.publish(disclosure));
 }
 
 /// Thousands of dollars: the grand total rounded half up, the subtotals
@@ -743,14 +662,6 @@ fn round_thousands(years: &mut [YearReport], grand_total: &mut Figures, grouping
             }
         }
     }
-}
-
-/// A published count, or a suppressed one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Count {
-    Shown(i64),
-    /// Below the threshold, or one that would let a reader compute a suppressed one back.
-    Suppressed,
 }
 
 #[cfg(test)]
@@ -997,22 +908,22 @@ mod tests {
     }
 
     #[test]
-    fn the_emergency_fund_counts_consenting_victims_helped_and_withholds_every_figure_with_a_small_part()
+    fn the_emergency_fund_counts_consenting_victims_only_and_withholds_every_figure_with_a_small_part()
      {
         let case = |year, country: &str, paid, consent| CaseFact {
             fiscal_year: year,
             referring_organization_id: "o1".into(),
             country_code: country.into(),
             region_code: "WHA".into(),
+            requested_cents: 60_000,
             approved_cents: 50_000,
             paid_cents: paid,
             consent_to_statistics: consent,
         };
-        // FY2013 in Haiti: 12 helped and consenting, 1 helped without consent, 1 not (yet) paid.
+        // FY2013 in Haiti: 12 helped and consenting, 1 helped without consent (in no figure).
         // FY2014: 20 in Haiti and 3 in the Dominican Republic. FY2015: 20 in Haiti.
         let mut cases: Vec<CaseFact> = (0..12).map(|_| case(2013, "HT", 40_000, true)).collect();
         cases.push(case(2013, "HT", 40_000, false));
-        cases.push(case(2013, "HT", 0, true));
         cases.extend((0..20).map(|_| case(2014, "HT", 10_000, true)));
         cases.extend((0..3).map(|_| case(2014, "DO", 10_000, true)));
         cases.extend((0..20).map(|_| case(2015, "HT", 10_000, true)));
@@ -1030,33 +941,32 @@ mod tests {
         let haiti = report(2013, 2015, Some("HT"));
         let later = report(2015, 2015, None);
 
-        let helped = |report: &FiscalYearReport| -> Vec<Count> {
+        let helped = |report: &FiscalYearReport| -> Vec<Option<i64>> {
             report
                 .years
                 .iter()
                 .map(|year| &year.subtotal)
                 .chain([&report.grand_total])
-                .filter_map(|figures| figures.emergency.map(|e| e.victims_helped))
+                .filter_map(|figures| figures.emergency)
+                .map(|fund| fund.shown().map(|fund| fund.victims_helped))
                 .collect()
         };
-        use Count::{Shown, Suppressed};
         // FY2014 holds the Dominican Republic's 3: withheld, and so is every total it is part of.
-        assert_eq!(
-            helped(&all),
-            vec![Shown(12), Suppressed, Shown(20), Suppressed]
-        );
+        assert_eq!(helped(&all), vec![Some(12), None, Some(20), None]);
         // Haiti alone has no small part: every figure shows, and none gives the 3 back.
+        assert_eq!(helped(&haiti), vec![Some(12), Some(20), Some(20), Some(52)]);
+        assert_eq!(helped(&later), vec![Some(20), Some(20)]);
         assert_eq!(
-            helped(&haiti),
-            vec![Shown(12), Shown(20), Shown(20), Shown(52)]
+            all.years[0].subtotal.emergency,
+            Some(Published::Shown(FundFigures {
+                cases: 12,
+                victims_helped: 12,
+                requested_cents: 720_000,
+                approved_cents: 600_000,
+                paid_cents: 480_000,
+            }))
         );
-        assert_eq!(helped(&later), vec![Shown(20), Shown(20)]);
-        let fy2013 = all.years[0].subtotal.emergency.unwrap();
-        assert_eq!(fy2013.cases, Shown(14));
-        assert_eq!(fy2013.approved_cents, 700_000);
-        assert_eq!(fy2013.paid_cents, 520_000);
-        assert_eq!(all.grand_total.emergency.unwrap().cases, Suppressed);
-        assert_eq!(all.grand_total.emergency.unwrap().paid_cents, 950_000);
+        assert_eq!(all.grand_total.emergency, Some(Published::Suppressed));
     }
 
     #[test]
@@ -1102,9 +1012,10 @@ mod tests {
                     quantity: 40,
                     quantity_suppressed: false
                 },
-                // o2's 34 holds its 4 in Botswana: a part a country filter could single out.
+                // o2's 34 holds its 4 in Botswana: a part a country filter could single out;
+                // its 2 outcomes are withheld with them.
                 Tally {
-                    count: 2,
+                    count: 0,
                     quantity: 0,
                     quantity_suppressed: true
                 },
@@ -1121,21 +1032,5 @@ mod tests {
         assert!(check_year_range(1980, 2013).is_err());
         assert!(check_year_range(2000, 2020).is_err());
         assert!(check_year_range(2000, 2019).is_ok());
-    }
-
-    #[test]
-    fn people_are_published_only_without_a_part_from_one_to_k_minus_one() {
-        let people = |parts: &[i64]| {
-            let mut people = People::default();
-            for (index, count) in parts.iter().enumerate() {
-                people.add(index.to_string(), *count);
-            }
-            people.publish(11)
-        };
-
-        assert_eq!(people(&[20, 11, 0]), Count::Shown(31));
-        assert_eq!(people(&[20, 3, 15]), Count::Suppressed);
-        assert_eq!(people(&[10]), Count::Suppressed);
-        assert_eq!(people(&[]), Count::Shown(0));
     }
 }

@@ -7,7 +7,7 @@
 //! arrives and leaves here sealed: the store never sees a plaintext value.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{Set, Unchanged},
@@ -76,6 +76,15 @@ fn sealed_of(row: &assistance_cases::Model) -> SealedPersonalData {
     }
 }
 
+fn sealed_case_of(row: &assistance_cases::Model) -> SealedCase {
+    let sealed = sealed_of(row);
+    SealedCase {
+        case_id: row.id.clone(),
+        key_id: sealed.key_id,
+        values: sealed.values,
+    }
+}
+
 fn case_to_domain(row: assistance_cases::Model) -> Result<AssistanceCase> {
     let id = row.id.clone();
     let needs: Vec<Need> = serde_json::from_value(row.needs.clone())
@@ -121,6 +130,9 @@ fn case_to_domain(row: assistance_cases::Model) -> Result<AssistanceCase> {
         referrer: row.referrer,
         reviewer: row.reviewer,
         decider: row.decider,
+        referrer_owner: row.referrer_owner,
+        reviewer_owner: row.reviewer_owner,
+        decider_owner: row.decider_owner,
         personal_data_fields,
         id,
     })
@@ -315,6 +327,22 @@ impl Store {
         .try_map(disbursement_to_domain)
     }
 
+    /// Up to `limit` cases whose personal data is sealed with key `key_id` (a key's check
+    /// against what it sealed).
+    pub async fn personal_data_sealed_with(
+        &self,
+        key_id: &str,
+        limit: u64,
+    ) -> Result<Vec<SealedCase>> {
+        let rows = assistance_cases::Entity::find()
+            .filter(assistance_cases::Column::PersonalDataKey.eq(key_id))
+            .order_by_asc(assistance_cases::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        Ok(rows.iter().map(sealed_case_of).collect())
+    }
+
     /// How many cases exist and which key ids seal personal data (start-up checks).
     pub async fn personal_data_keys_in_use(&self) -> Result<KeysInUse> {
         let cases = assistance_cases::Entity::find().count(&self.db).await?;
@@ -349,6 +377,8 @@ fn case_columns(case: &AssistanceCase, row: &mut assistance_cases::ActiveModel) 
     row.outcome = Set(case.outcome.clone());
     row.reviewer = Set(case.reviewer.clone());
     row.decider = Set(case.decider.clone());
+    row.reviewer_owner = Set(case.reviewer_owner.clone());
+    row.decider_owner = Set(case.decider_owner.clone());
     row.requested_amount = Set(case.requested().0);
     row.approved_amount = Set(case.approved().0);
     row.paid_amount = Set(case.paid().0);
@@ -393,6 +423,7 @@ impl Tx {
             allocated: Set(0),
             committed: Set(0),
             paid: Set(0),
+            // No longer counted: case numbers are random (the column stays for old databases).
             case_sequence: Set(0),
             update_time: Set(now()),
         })
@@ -421,23 +452,13 @@ impl Tx {
         Ok(())
     }
 
-    /// The next case sequence number of `year` (1, 2, 3, ...). The increment takes the year's
-    /// row lock, so concurrent referrals of one year get one number each, in commit order.
-    pub async fn next_case_sequence(&self, year: i32) -> Result<i64> {
-        self.ensure_fund_year(year).await?;
-        fund_years::Entity::update_many()
-            .col_expr(
-                fund_years::Column::CaseSequence,
-                Expr::col(fund_years::Column::CaseSequence).add(1),
-            )
-            .filter(fund_years::Column::FiscalYear.eq(year))
-            .exec(&self.txn)
-            .await?;
-        fund_years::Entity::find_by_id(year)
-            .one(&self.txn)
+    /// Whether a case already has the number `case_number` (a new number is drawn at random).
+    pub async fn case_number_taken(&self, case_number: &str) -> Result<bool> {
+        Ok(assistance_cases::Entity::find()
+            .filter(assistance_cases::Column::CaseNumber.eq(case_number))
+            .count(&self.txn)
             .await?
-            .map(|row| row.case_sequence)
-            .ok_or_else(|| Error::Internal(format!("fund year {year} just written is missing")))
+            > 0)
     }
 
     /// Records an allocation and the fund after it (the fund was locked and checked by the domain).
@@ -502,6 +523,9 @@ impl Tx {
             referrer: self.call.actor.resource_name(),
             reviewer: String::new(),
             decider: String::new(),
+            referrer_owner: self.call.actor.owner.clone(),
+            reviewer_owner: String::new(),
+            decider_owner: String::new(),
             personal_data_fields: sealed.values.iter().map(|(field, _)| *field).collect(),
             stamps: Stamps::new(now()),
         };
@@ -512,6 +536,7 @@ impl Tx {
             referring_organization_id: Set(case.referral.referring_organization_id.clone()),
             referral_time: Set(case.referral_time),
             referrer: Set(case.referrer.clone()),
+            referrer_owner: Set(case.referrer_owner.clone()),
             ..Stamped::created(case.stamps)
         };
         case_columns(&case, &mut row)?;
@@ -647,17 +672,7 @@ impl Tx {
             .lock_exclusive()
             .all(&self.txn)
             .await?;
-        Ok(rows
-            .iter()
-            .map(|row| {
-                let sealed = sealed_of(row);
-                SealedCase {
-                    case_id: row.id.clone(),
-                    key_id: sealed.key_id,
-                    values: sealed.values,
-                }
-            })
-            .collect())
+        Ok(rows.iter().map(sealed_case_of).collect())
     }
 
     /// Replaces a case's sealed values with ones sealed by `new_key`, and records the rotation

@@ -56,6 +56,7 @@ pub(super) async fn append(txn: &DatabaseTransaction, events: Vec<PendingEvent>)
             event_time: Set(linked.event_time),
             actor: Set(linked.body.actor),
             actor_role: Set(linked.body.actor_role),
+            actor_owner: Set(linked.body.actor_owner),
             method: Set(linked.body.method),
             resource: Set(linked.body.resource),
             request_id: Set(linked.body.request_id),
@@ -81,6 +82,7 @@ fn to_domain(row: audit_events::Model) -> AuditEvent {
         body: PendingEvent {
             actor: row.actor,
             actor_role: row.actor_role,
+            actor_owner: row.actor_owner,
             method: row.method,
             resource: row.resource,
             request_id: row.request_id,

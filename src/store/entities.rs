@@ -86,6 +86,8 @@ pub mod idempotency_keys {
         #[sea_orm(primary_key, auto_increment = false)]
         pub request_id: String,
         pub request_hash: String,
+        /// A keyed digest of the request's personal data, `{key_id}:{hex}`; never the data.
+        pub personal_data_digest: Option<String>,
         pub response: Vec<u8>,
         pub create_time: DateTimeUtc,
     }
@@ -102,6 +104,8 @@ pub mod audit_events {
         pub event_time: DateTimeUtc,
         pub actor: String,
         pub actor_role: String,
+        /// The owner of the actor's token; empty on events written before it was kept.
+        pub actor_owner: String,
         pub method: String,
         pub resource: String,
         pub request_id: String,
@@ -121,6 +125,19 @@ pub mod audit_head {
         pub id: i32,
         pub sequence: i64,
         pub hash: String,
+    }
+    no_relations!();
+}
+
+pub mod privacy_keys {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "privacy_keys")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub key_id: String,
+        pub fingerprint: String,
+        pub create_time: DateTimeUtc,
     }
     no_relations!();
 }
@@ -343,6 +360,9 @@ pub mod outcome_reports {
         pub submit_time: Option<DateTimeUtc>,
         pub reviewer: String,
         pub review_time: Option<DateTimeUtc>,
+        /// The owners of the submitter's and the reviewer's tokens (migration `m20261206_000007`).
+        pub submitter_owner: String,
+        pub reviewer_owner: String,
         pub create_time: DateTimeUtc,
         pub update_time: DateTimeUtc,
         pub revision: i64,
@@ -456,6 +476,10 @@ pub mod assistance_cases {
         pub referrer: String,
         pub reviewer: String,
         pub decider: String,
+        /// The owners of those tokens (migration `m20261206_000007`).
+        pub referrer_owner: String,
+        pub reviewer_owner: String,
+        pub decider_owner: String,
         pub requested_amount: i64,
         pub approved_amount: i64,
         pub paid_amount: i64,

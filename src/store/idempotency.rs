@@ -1,17 +1,23 @@
 //! Idempotency keys: the first answer to a `request_id`, stored in the same
 //! transaction as the write it answers. A retry replays it; a different
-//! request under the same key is refused.
+//! request under the same key is refused (`RequestFingerprint::check_same`).
+//! A referral's personal data is kept only as a keyed digest beside the hash.
 
 use sea_orm::{ActiveValue::Set, EntityTrait};
 
 use super::entities::idempotency_keys;
 use super::{Tx, now};
+use crate::domain::idempotency::RequestFingerprint;
 use crate::error::{Error, Result};
 
 impl Tx {
-    /// The stored answer to (`method`, `request_id`) of this caller, if any.
-    /// `request_hash` identifies the request; a different request under the same key is refused.
-    pub async fn replay(&self, request_id: &str, request_hash: &str) -> Result<Option<Vec<u8>>> {
+    /// The stored answer to (`method`, `request_id`) of this caller, if any, when `request`
+    /// is the request that got it; a different request under the same key is refused.
+    pub async fn replay(
+        &self,
+        request_id: &str,
+        request: &RequestFingerprint,
+    ) -> Result<Option<Vec<u8>>> {
         let key = (
             self.call.actor.token_id.clone(),
             self.call.method.clone(),
@@ -23,13 +29,11 @@ impl Tx {
         else {
             return Ok(None);
         };
-        if row.request_hash != request_hash {
-            return Err(Error::precondition(
-                "REQUEST_ID_REUSED",
-                format!("request_id {request_id}"),
-                "this request_id was already used for a different request; use a new request_id",
-            ));
-        }
+        request.check_same(
+            request_id,
+            &row.request_hash,
+            row.personal_data_digest.as_deref(),
+        )?;
         Ok(Some(row.response))
     }
 
@@ -37,14 +41,15 @@ impl Tx {
     pub async fn remember(
         &self,
         request_id: &str,
-        request_hash: &str,
+        request: &RequestFingerprint,
         response: Vec<u8>,
     ) -> Result<()> {
         let row = idempotency_keys::ActiveModel {
             principal: Set(self.call.actor.token_id.clone()),
             method: Set(self.call.method.clone()),
             request_id: Set(request_id.to_string()),
-            request_hash: Set(request_hash.to_string()),
+            request_hash: Set(request.request_hash.clone()),
+            personal_data_digest: Set(request.stored_digest().map(str::to_string)),
             response: Set(response),
             create_time: Set(now()),
         };

@@ -17,12 +17,14 @@ mod idempotency;
 pub mod organizations;
 pub mod outcomes;
 mod pool_stats;
+mod privacy_keys;
 pub mod projects;
 mod reference;
 pub mod reports;
 mod stamps;
 pub mod tip_report;
 pub mod tokens;
+mod vacuum;
 
 use std::time::Duration;
 
@@ -30,7 +32,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
     DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, RuntimeErr,
-    Select, SqlErr, TransactionTrait, Value,
+    Select, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait, Value,
 };
 use serde_json::Value as Json;
 
@@ -215,9 +217,22 @@ impl Store {
         self.db.get_database_backend()
     }
 
-    /// Starts a write transaction for `call`.
+    /// Starts a write transaction for `call`. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`, waiting up to the busy timeout while another connection or process
+    /// writes): a transaction that read first and wrote later would instead fail at its first
+    /// write, without waiting, whenever another writer committed in between.
     pub async fn begin(&self, call: &CallContext) -> Result<Tx> {
-        let txn = self.writer.begin().await?;
+        let txn = match self.backend() {
+            DatabaseBackend::Sqlite => {
+                self.writer
+                    .begin_with_options(TransactionOptions {
+                        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                        ..Default::default()
+                    })
+                    .await?
+            }
+            _ => self.writer.begin().await?,
+        };
         Ok(Tx {
             txn,
             call: call.clone(),
@@ -295,7 +310,7 @@ async fn connect_sqlite(
     url: &str,
 ) -> std::result::Result<Store, DbErr> {
     use sea_orm::sqlx::sqlite::SqliteJournalMode;
-    let busy_timeout = Duration::from_secs(5);
+    let busy_timeout = Duration::from_millis(settings.sqlite_busy_timeout_ms);
     let mut writer_options = pool_options(settings, url.to_string(), 1);
     writer_options.map_sqlx_sqlite_opts(move |options| {
         options
@@ -394,6 +409,7 @@ impl Tx {
         self.events.push(PendingEvent {
             actor: self.call.actor.resource_name(),
             actor_role: self.call.actor.role.code().to_string(),
+            actor_owner: self.call.actor.owner.clone(),
             method: self.call.method.clone(),
             resource: resource.to_string(),
             request_id: self.call.request_id.clone(),
@@ -460,14 +476,63 @@ impl From<DbErr> for Error {
         }
         match &error {
             DbErr::ConnectionAcquire(_) => Error::Unavailable(error.to_string()),
-            DbErr::Conn(runtime) | DbErr::Exec(runtime) | DbErr::Query(runtime)
-                if is_connection_failure(runtime) =>
-            {
-                Error::Unavailable(error.to_string())
+            DbErr::Conn(runtime) | DbErr::Exec(runtime) | DbErr::Query(runtime) => {
+                match contention(runtime) {
+                    Some(Contention::Busy) => Error::Busy(error.to_string()),
+                    Some(Contention::Conflict) => Error::Aborted {
+                        reason: crate::error::TRANSACTION_CONFLICT,
+                        message: "the database rolled this call back: it conflicted with a concurrent one; retry it as it is (with the same request_id)".into(),
+                    },
+                    None if is_connection_failure(runtime) => Error::Unavailable(error.to_string()),
+                    None => Error::Internal(error.to_string()),
+                }
             }
             _ => Error::Internal(error.to_string()),
         }
     }
+}
+
+/// Why a statement lost to a concurrent one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Contention {
+    /// A lock was not granted in time; nothing was written.
+    Busy,
+    /// The transaction was rolled back to resolve a conflict.
+    Conflict,
+}
+
+/// How a database error stands to concurrent writers: SQLite's `SQLITE_BUSY` and
+/// `SQLITE_LOCKED` (any extended code of them: the write lock held past the busy timeout, a
+/// snapshot gone stale) and PostgreSQL's lock timeout (55P03) are busy; PostgreSQL's
+/// serialization failure (40001) and deadlock (40P01) are conflicts.
+fn contention(error: &RuntimeErr) -> Option<Contention> {
+    use sea_orm::sqlx::Error as Sqlx;
+    use sea_orm::sqlx::postgres::PgDatabaseError;
+    use sea_orm::sqlx::sqlite::SqliteError;
+    let RuntimeErr::SqlxError(inner) = error else {
+        return None;
+    };
+    let Sqlx::Database(database) = inner.as_ref() else {
+        return None;
+    };
+    let code = database.code()?;
+    if database.try_downcast_ref::<SqliteError>().is_some() {
+        return is_sqlite_busy(code.parse().ok()?).then_some(Contention::Busy);
+    }
+    if database.try_downcast_ref::<PgDatabaseError>().is_some() {
+        return match code.as_ref() {
+            "55P03" => Some(Contention::Busy),
+            "40001" | "40P01" => Some(Contention::Conflict),
+            _ => None,
+        };
+    }
+    None
+}
+
+/// Whether an extended SQLite result code is `SQLITE_BUSY` (5) or `SQLITE_LOCKED` (6): the
+/// primary code is its low byte.
+fn is_sqlite_busy(extended_code: i32) -> bool {
+    matches!(extended_code & 0xff, 5 | 6)
 }
 
 fn is_connection_failure(error: &RuntimeErr) -> bool {
@@ -544,6 +609,57 @@ mod tests {
         for code in ["23505", "40001", "42P01", "57014"] {
             assert!(!is_unavailable_sqlstate(code), "{code}");
         }
+    }
+
+    #[test]
+    fn sqlite_busy_and_locked_codes_are_busy_whatever_their_extended_code() {
+        // SQLITE_BUSY, _RECOVERY, _SNAPSHOT, _TIMEOUT; SQLITE_LOCKED, _SHAREDCACHE.
+        for code in [5, 261, 517, 773, 6, 262] {
+            assert!(is_sqlite_busy(code), "{code}");
+        }
+        // SQLITE_ERROR, SQLITE_CONSTRAINT_UNIQUE, SQLITE_IOERR.
+        for code in [1, 2067, 10] {
+            assert!(!is_sqlite_busy(code), "{code}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_write_lock_held_by_another_connection_past_the_busy_timeout_is_busy_and_retryable() {
+        let directory = tempfile::tempdir().expect("a directory");
+        let mut settings =
+            crate::settings::Settings::load_from(None, Vec::new()).expect("defaults");
+        settings.database.sqlite_path = directory.path().join("busy.sqlite3").display().to_string();
+        settings.database.sqlite_busy_timeout_ms = 100;
+        let store = Store::connect(&settings.database, &settings.database_url())
+            .await
+            .expect("a database");
+        store.migrate().await.expect("migrated");
+        let other = Store::connect(&settings.database, &settings.database_url())
+            .await
+            .expect("a second connection, as another process opens");
+        let call = CallContext {
+            actor: Actor::system(),
+            method: "test".into(),
+            request_id: String::new(),
+        };
+        let holding = other.begin(&call).await.expect("the other writer's lock");
+
+        let error = match tokio::time::timeout(Duration::from_secs(30), store.begin(&call)).await {
+            Ok(Ok(_)) => panic!("two writers held the lock at once"),
+            Ok(Err(error)) => error,
+            Err(_) => panic!("the busy timeout never ended the wait"),
+        };
+
+        assert!(error.is_transient(), "{error:?}");
+        let status = tonic::Status::from(error);
+        assert_eq!(status.code(), tonic::Code::Unavailable);
+        use tonic_types::StatusExt;
+        assert_eq!(
+            status.get_details_error_info().map(|info| info.reason),
+            Some("DATABASE_BUSY".to_string())
+        );
+        assert!(status.get_details_retry_info().is_some());
+        drop(holding);
     }
 
     #[test]

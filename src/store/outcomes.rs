@@ -1,24 +1,28 @@
 //! Outcome reports, their outcomes, and milestones. A report belongs to a
 //! project and so to a grant: a grantee's scope is its own grants' reports.
+//! A milestone is shared by every grantee that reports it: a grantee's scope
+//! is the milestones its own live outcomes report, seen only through its own
+//! outcomes and accepted ones (`scoped_milestones`, `seen_in_milestones`).
 //! The store answers questions (the reports of some projects, the live
 //! outcomes of a report, the accepted outcomes of an indicator) and the
 //! domain decides.
 
-use chrono::NaiveDate;
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{Set, Unchanged},
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Select,
+    QueryTrait, Select,
 };
 
 use super::entities::{grants, indicators, milestones, outcome_reports, outcomes, projects};
 use super::{Keyset, Page, Stamped, Store, Tx, decode_code, new_id, now, to_json_column};
 use crate::domain::access::Scope;
+use crate::domain::milestone::{Milestone, Sightings};
 use crate::domain::names::{MilestoneName, OutcomeName, OutcomeReportName, ProjectName};
 use crate::domain::outcome::{
-    Milestone, Outcome, OutcomeFields, OutcomeReport, OutcomeReportState, ScheduledPeriod,
+    Outcome, OutcomeFields, OutcomeReport, OutcomeReportState, ScheduledPeriod,
 };
 use crate::domain::project::{Indicator, OutcomeKind, Project};
 use crate::domain::version::{self, Stamps, Versioned};
@@ -98,6 +102,8 @@ fn report_to_domain(row: outcome_reports::Model, outcome_count: i64) -> Result<O
         submit_time: row.submit_time,
         reviewer: row.reviewer,
         review_time: row.review_time,
+        submitter_owner: row.submitter_owner,
+        reviewer_owner: row.reviewer_owner,
         outcome_count,
         id: row.id,
     })
@@ -132,11 +138,8 @@ pub(super) fn outcome_to_domain(
     })
 }
 
-fn milestone_to_domain(
-    row: milestones::Model,
-    outcome_count: i64,
-    accepted: bool,
-) -> Result<Milestone> {
+/// The milestone record as created (before any caller's view of it).
+fn milestone_to_domain(row: milestones::Model) -> Result<Milestone> {
     Ok(Milestone {
         kind: decode_code("milestones.kind", &row.id, &row.kind)?,
         country_code: row.country_code,
@@ -144,8 +147,8 @@ fn milestone_to_domain(
         fiscal_year: row.fiscal_year,
         description: row.description,
         create_time: row.create_time,
-        outcome_count,
-        accepted,
+        outcome_count: 0,
+        accepted: false,
         id: row.id,
     })
 }
@@ -157,6 +160,44 @@ fn scoped(scope: &Scope) -> Select<outcome_reports::Entity> {
         outcome_reports::Column::GrantId,
         scope,
     )
+}
+
+/// The ids of the reports `scope` may see, for an `IN (...)`.
+fn scoped_report_ids(scope: &Scope) -> SelectStatement {
+    scoped(scope)
+        .select_only()
+        .column(outcome_reports::Column::Id)
+        .into_query()
+}
+
+/// The milestones `scope` may see: staff every one; a grantee those its own live outcomes report.
+fn scoped_milestones(scope: &Scope) -> Select<milestones::Entity> {
+    let select = milestones::Entity::find();
+    match scope {
+        Scope::All => select,
+        Scope::Organization(_) => select.filter(
+            milestones::Column::Id.in_subquery(
+                Query::select()
+                    .column(outcomes::Column::MilestoneId)
+                    .from(outcomes::Entity)
+                    .and_where(outcomes::Column::MilestoneId.is_not_null())
+                    .and_where(outcomes::Column::DeleteTime.is_null())
+                    .and_where(outcomes::Column::ReportId.in_subquery(scoped_report_ids(scope)))
+                    .to_owned(),
+            ),
+        ),
+    }
+}
+
+/// The outcomes (joined with their reports) whose facts `scope` may see in a milestone: staff
+/// every one; a grantee its own, and of other grantees only those in accepted reports.
+fn seen_in_milestones(scope: &Scope) -> Condition {
+    match scope {
+        Scope::All => Condition::all(),
+        Scope::Organization(_) => Condition::any()
+            .add(outcomes::Column::ReportId.in_subquery(scoped_report_ids(scope)))
+            .add(outcome_reports::Column::State.eq(OutcomeReportState::Accepted.code())),
+    }
 }
 
 /// Live outcomes per report, for the reports of a page.
@@ -218,35 +259,62 @@ async fn find_report(
         .ok_or_else(|| Error::not_found(name))
 }
 
-/// Outcome counts and acceptance of milestones, for the milestones of a page.
-async fn milestones_with_counts(
+/// The milestones of a page as `scope` sees them: through the live outcomes that report them
+/// and that `scope` may see ([`seen_in_milestones`]). Counted and picked in the database, so a
+/// milestone reported by 100,000 outcomes costs a few rows, not 100,000 descriptions.
+async fn milestones_as_seen(
     conn: &impl ConnectionTrait,
+    scope: &Scope,
     rows: Vec<milestones::Model>,
 ) -> Result<Vec<Milestone>> {
-    let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
-    let live: Vec<(Option<String>, String)> = outcomes::Entity::find()
+    let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
+    let seen = || {
+        outcomes::Entity::find()
+            .join(
+                sea_orm::JoinType::InnerJoin,
+                outcomes::Entity::belongs_to_report(),
+            )
+            .filter(outcomes::Column::MilestoneId.is_in(ids.iter().copied()))
+            .filter(outcomes::Column::DeleteTime.is_null())
+            .filter(seen_in_milestones(scope))
+            .select_only()
+            .column(outcomes::Column::MilestoneId)
+            .group_by(outcomes::Column::MilestoneId)
+    };
+    // Per milestone: how many, the first (ids are time-ordered), how many accepted.
+    let counted: Vec<(String, i64, String)> = seen()
+        .column_as(outcomes::Column::Id.count(), "count")
+        .column_as(outcomes::Column::Id.min(), "first")
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let accepted: Vec<(String, i64)> = seen()
+        .column_as(outcomes::Column::Id.count(), "count")
+        .filter(outcome_reports::Column::State.eq(OutcomeReportState::Accepted.code()))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let firsts: Vec<(String, String, DateTime<Utc>)> = outcomes::Entity::find()
         .select_only()
-        .column(outcomes::Column::MilestoneId)
-        .column(outcome_reports::Column::State)
-        .join(
-            sea_orm::JoinType::InnerJoin,
-            outcomes::Entity::belongs_to_report(),
-        )
-        .filter(outcomes::Column::MilestoneId.is_in(ids.iter().map(String::as_str)))
-        .filter(outcomes::Column::DeleteTime.is_null())
+        .column(outcomes::Column::Id)
+        .column(outcomes::Column::Description)
+        .column(outcomes::Column::CreateTime)
+        .filter(outcomes::Column::Id.is_in(counted.iter().map(|(_, _, first)| first.as_str())))
         .into_tuple()
         .all(conn)
         .await?;
     rows.into_iter()
         .map(|row| {
-            let of_this = live
-                .iter()
-                .filter(|(milestone, _)| milestone.as_deref() == Some(row.id.as_str()));
-            let count = of_this.clone().count() as i64;
-            let accepted = of_this
-                .clone()
-                .any(|(_, state)| state == OutcomeReportState::Accepted.code());
-            milestone_to_domain(row, count, accepted)
+            let mut sightings = Sightings::default();
+            if let Some((_, count, first)) = counted.iter().find(|(id, ..)| *id == row.id) {
+                sightings.count = *count;
+                sightings.first = firsts
+                    .iter()
+                    .find(|(id, ..)| id == first)
+                    .map(|(_, description, time)| (description.clone(), *time));
+            }
+            sightings.accepted = accepted.iter().any(|(id, _)| *id == row.id);
+            Ok(milestone_to_domain(row)?.as_seen(&sightings))
         })
         .collect()
 }
@@ -353,13 +421,14 @@ impl Store {
             .try_map(|row| outcome_to_domain(row, report))
     }
 
-    /// A page of milestones, by id (creation order).
+    /// A page of the milestones `scope` may see, as it sees them, by id.
     pub async fn list_milestones(
         &self,
+        scope: &Scope,
         filter: &MilestoneFilter,
         page: &Keyset,
     ) -> Result<Page<Milestone>> {
-        let mut select = milestones::Entity::find();
+        let mut select = scoped_milestones(scope);
         if let Some(country) = &filter.country_code {
             select = select.filter(milestones::Column::CountryCode.eq(country.as_str()));
         }
@@ -398,13 +467,13 @@ impl Store {
             row.id.clone()
         })
         .await?
-        .try_map_all(async |rows| milestones_with_counts(&self.db, rows).await)
+        .try_map_all(async |rows| milestones_as_seen(&self.db, scope, rows).await)
         .await
     }
 
-    /// One milestone.
-    pub async fn get_milestone(&self, name: &MilestoneName) -> Result<Milestone> {
-        find_milestone(&self.db, name).await
+    /// One milestone `scope` may see, as it sees it.
+    pub async fn get_milestone(&self, scope: &Scope, name: &MilestoneName) -> Result<Milestone> {
+        find_milestone(&self.db, scope, name).await
     }
 
     /// The accepted outcomes that count toward an indicator, with their reports' periods.
@@ -532,12 +601,17 @@ impl Store {
     }
 }
 
-async fn find_milestone(conn: &impl ConnectionTrait, name: &MilestoneName) -> Result<Milestone> {
-    let row = milestones::Entity::find_by_id(name.milestone.as_str())
+async fn find_milestone(
+    conn: &impl ConnectionTrait,
+    scope: &Scope,
+    name: &MilestoneName,
+) -> Result<Milestone> {
+    let row = scoped_milestones(scope)
+        .filter(milestones::Column::Id.eq(name.milestone.as_str()))
         .one(conn)
         .await?
         .ok_or_else(|| Error::not_found(name))?;
-    milestones_with_counts(conn, vec![row])
+    milestones_as_seen(conn, scope, vec![row])
         .await?
         .pop()
         .ok_or_else(|| Error::not_found(name))
@@ -620,6 +694,8 @@ impl Tx {
             submit_time: Set(None),
             reviewer: Set(String::new()),
             review_time: Set(None),
+            submitter_owner: Set(String::new()),
+            reviewer_owner: Set(String::new()),
             ..Stamped::created(Stamps::new(now()))
         }
         .insert(&self.txn)
@@ -648,6 +724,8 @@ impl Tx {
             submit_time: Set(after.submit_time),
             reviewer: Set(after.reviewer.clone()),
             review_time: Set(after.review_time),
+            submitter_owner: Set(after.submitter_owner.clone()),
+            reviewer_owner: Set(after.reviewer_owner.clone()),
             ..Stamped::revised(after.stamps)
         }
         .update(&self.txn)
@@ -695,9 +773,9 @@ impl Tx {
             .collect()
     }
 
-    /// One milestone, inside the transaction.
-    pub async fn milestone(&self, name: &MilestoneName) -> Result<Milestone> {
-        find_milestone(&self.txn, name).await
+    /// One milestone `scope` may see, inside the transaction.
+    pub async fn milestone(&self, scope: &Scope, name: &MilestoneName) -> Result<Milestone> {
+        find_milestone(&self.txn, scope, name).await
     }
 
     /// The milestone of (country, kind, date), created when new. Two
@@ -721,7 +799,9 @@ impl Tx {
             return Ok(row.id);
         }
         let row = milestones::ActiveModel {
-            id: Set(new_id()),
+            // Random, not time-ordered: a milestone is shared, and its id must not tell another
+            // grantee when (in whose draft) it was first reported.
+            id: Set(uuid::Uuid::new_v4().to_string()),
             kind: Set(kind.code().to_string()),
             country_code: Set(country_code.to_string()),
             milestone_date: Set(date),
@@ -746,7 +826,7 @@ impl Tx {
             .await?
             .ok_or_else(|| Error::Internal("a milestone just written is missing".into()))?;
         if inserted > 0 {
-            let milestone = milestone_to_domain(row.clone(), 0, false)?;
+            let milestone = milestone_to_domain(row.clone())?;
             self.audit(&milestone.resource_name(), None, Some(&milestone))?;
         }
         Ok(row.id)

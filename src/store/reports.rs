@@ -25,12 +25,13 @@ use super::entities::{
 };
 use super::{Store, decode_code, now};
 use crate::domain::access::Scope;
+use crate::domain::case_statistics::CaseFact;
 use crate::domain::names::OutcomeReportName;
 use crate::domain::outcome::Outcome;
 use crate::domain::outcome::OutcomeReportState;
 use crate::domain::pillar::Pillar;
 use crate::domain::report::{
-    CaseFact, ExportFilter, GrantFact, ObligationFact, OutcomeFact, Portfolio, ProjectFact,
+    ExportFilter, GrantFact, ObligationFact, OutcomeFact, Portfolio, ProjectFact,
 };
 use crate::error::Result;
 
@@ -148,6 +149,7 @@ impl Store {
                 assistance_cases::Column::FiscalYear,
                 assistance_cases::Column::ReferringOrganizationId,
                 assistance_cases::Column::CountryCode,
+                assistance_cases::Column::RequestedAmount,
                 assistance_cases::Column::ApprovedAmount,
                 assistance_cases::Column::PaidAmount,
                 assistance_cases::Column::ConsentToStatistics,
@@ -159,7 +161,7 @@ impl Store {
             );
         }
         let case_facts = cases
-            .into_tuple::<(i32, String, String, i64, i64, bool)>()
+            .into_tuple::<(i32, String, String, i64, i64, i64, bool)>()
             .all(&snapshot)
             .await?
             .into_iter()
@@ -168,6 +170,7 @@ impl Store {
                     fiscal_year,
                     referring_organization_id,
                     country_code,
+                    requested,
                     approved,
                     paid,
                     consent,
@@ -177,6 +180,7 @@ impl Store {
                         referring_organization_id,
                         region_code: regions.get(&country_code).cloned().unwrap_or_default(),
                         country_code,
+                        requested_cents: requested,
                         approved_cents: approved,
                         paid_cents: paid,
                         consent_to_statistics: consent,

@@ -41,9 +41,14 @@ pub const DB_POOL_CONNECTIONS: &str = "tipgrants_db_pool_connections";
 pub const DB_POOL_MAX_CONNECTIONS: &str = "tipgrants_db_pool_max_connections";
 /// Events in the audit chain (the head's sequence), read at each scrape.
 pub const AUDIT_CHAIN_LENGTH: &str = "tipgrants_audit_chain_length";
+/// Connections open on the API port now (`crate::connections`).
+pub const CONNECTIONS_OPEN: &str = "tipgrants_connections_open";
+/// Connections the server closed, by `reason`: `limit` (beyond `server.max_connections`, at
+/// once), `idle` (no call), `unread` (an answer its client did not take).
+pub const CONNECTIONS_CLOSED: &str = "tipgrants_connections_closed_total";
 
 /// Every metric name this module exports (the dashboard test checks its queries against it).
-pub const NAMES: [&str; 11] = [
+pub const NAMES: [&str; 13] = [
     RPC_CALLS,
     RPC_DURATION,
     RPC_IN_FLIGHT,
@@ -55,6 +60,8 @@ pub const NAMES: [&str; 11] = [
     DB_POOL_CONNECTIONS,
     DB_POOL_MAX_CONNECTIONS,
     AUDIT_CHAIN_LENGTH,
+    CONNECTIONS_OPEN,
+    CONNECTIONS_CLOSED,
 ];
 
 /// Latency buckets in seconds: sub-millisecond reads up to a 15-minute stream.
@@ -128,8 +135,17 @@ fn describe() {
     describe_gauge!(DB_POOL_CONNECTIONS, "database pool connections by state");
     describe_gauge!(DB_POOL_MAX_CONNECTIONS, "database pool size limit");
     describe_gauge!(AUDIT_CHAIN_LENGTH, "events in the audit chain");
+    describe_gauge!(CONNECTIONS_OPEN, "connections open on the API port");
+    describe_counter!(
+        CONNECTIONS_CLOSED,
+        "connections the server closed, by reason (limit, idle, unread)"
+    );
     // Exported at zero from the start: a dashboard shows 0, not "no data".
     ::metrics::gauge!(STREAMS_RUNNING).increment(0.0);
+    ::metrics::gauge!(CONNECTIONS_OPEN).increment(0.0);
+    for reason in CLOSE_REASONS {
+        ::metrics::counter!(CONNECTIONS_CLOSED, "reason" => reason).increment(0);
+    }
     for counter in [
         STREAM_MESSAGES_SENT,
         IDEMPOTENT_REPLAYS,
@@ -324,6 +340,32 @@ impl StreamRunning {
 impl Drop for StreamRunning {
     fn drop(&mut self) {
         ::metrics::gauge!(STREAMS_RUNNING).decrement(1.0);
+    }
+}
+
+/// Why the server closes a connection (the `reason` label of [`CONNECTIONS_CLOSED`]).
+const CLOSE_REASONS: [&str; 3] = ["limit", "idle", "unread"];
+
+/// One open connection on the API port, counted while it lives.
+pub struct ConnectionOpen;
+
+impl ConnectionOpen {
+    pub fn start() -> ConnectionOpen {
+        ::metrics::gauge!(CONNECTIONS_OPEN).increment(1.0);
+        ConnectionOpen
+    }
+}
+
+impl Drop for ConnectionOpen {
+    fn drop(&mut self) {
+        ::metrics::gauge!(CONNECTIONS_OPEN).decrement(1.0);
+    }
+}
+
+/// Counts a connection the server closed for `reason` (one of `limit`, `idle`, `unread`).
+pub fn count_closed_connection(reason: &'static str) {
+    if CLOSE_REASONS.contains(&reason) {
+        ::metrics::counter!(CONNECTIONS_CLOSED, "reason" => reason).increment(1);
     }
 }
 

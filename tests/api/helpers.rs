@@ -277,14 +277,26 @@ impl TestApp {
         self.token_named(role, organization).await.1
     }
 
-    /// Like [`TestApp::token`], also returning the token's resource name.
+    /// Like [`TestApp::token`], also returning the token's resource name. Each token has an owner
+    /// of its own (four eyes compare owners: two tokens of one owner are one person).
     pub async fn token_named(&self, role: pb::Role, organization: &str) -> (String, String) {
+        let owner = format!("tester-{}@example.org", uuid::Uuid::new_v4());
+        self.token_owned_by(role, organization, &owner).await
+    }
+
+    /// Creates a token of `role` owned by `owner`: (resource name, secret).
+    pub async fn token_owned_by(
+        &self,
+        role: pb::Role,
+        organization: &str,
+        owner: &str,
+    ) -> (String, String) {
         let response = self
             .access(self.admin())
             .create_api_token(pb::CreateApiTokenRequest {
                 api_token: Some(pb::ApiToken {
                     display_name: format!("{role:?} test token"),
-                    owner: "tests".into(),
+                    owner: owner.into(),
                     role: role as i32,
                     organization: organization.into(),
                     ..Default::default()

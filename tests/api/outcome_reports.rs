@@ -49,10 +49,10 @@ fn future_terms() -> Terms {
 /// A grantee organisation with one grant, one project and a grantee token.
 pub(crate) struct Grantee {
     pub(crate) organization: pb::Organization,
-    grant: pb::Grant,
+    pub(crate) grant: pb::Grant,
     pub(crate) project: pb::Project,
-    token: String,
-    token_name: String,
+    pub(crate) token: String,
+    pub(crate) token_name: String,
 }
 
 impl Grantee {
@@ -129,7 +129,7 @@ pub(crate) fn trained(country: &str, date: &str, quantity: i64) -> pb::Outcome {
 }
 
 /// A complete milestone outcome (a law, a commitment, ...) of quantity 1.
-fn milestone_outcome(kind: Kind, country: &str, date: &str) -> pb::Outcome {
+pub(crate) fn milestone_outcome(kind: Kind, country: &str, date: &str) -> pb::Outcome {
     pb::Outcome {
         kind: kind as i32,
         country_code: country.into(),
@@ -153,7 +153,7 @@ fn bare(kind: Kind) -> pb::Outcome {
 // ---------------------------------------------------------------------------
 // Calls
 
-type Answer<T> = Result<Response<T>, Status>;
+pub(crate) type Answer<T> = Result<Response<T>, Status>;
 
 async fn create_report(
     app: &TestApp,
@@ -233,7 +233,7 @@ async fn create_outcome(
 }
 
 /// Adds an outcome that must be accepted.
-async fn add(
+pub(crate) async fn add(
     app: &TestApp,
     token: Option<&str>,
     report: &str,
@@ -259,7 +259,11 @@ async fn update_outcome(
         .await
 }
 
-async fn delete_outcome(app: &TestApp, token: Option<&str>, name: &str) -> Answer<pb::Outcome> {
+pub(crate) async fn delete_outcome(
+    app: &TestApp,
+    token: Option<&str>,
+    name: &str,
+) -> Answer<pb::Outcome> {
     app.outcome_reports(token)
         .delete_outcome(pb::DeleteOutcomeRequest {
             name: name.into(),
@@ -306,7 +310,7 @@ async fn outcomes_filtered(
     }
 }
 
-async fn submit(
+pub(crate) async fn submit(
     app: &TestApp,
     token: Option<&str>,
     report: &str,
@@ -321,7 +325,7 @@ async fn submit(
         .await
 }
 
-async fn accept(
+pub(crate) async fn accept(
     app: &TestApp,
     token: Option<&str>,
     report: &str,
@@ -541,7 +545,7 @@ fn sorted(names: &[&str]) -> Vec<String> {
     names
 }
 
-async fn milestones(app: &TestApp, filter: &str) -> Vec<pb::Milestone> {
+pub(crate) async fn milestones(app: &TestApp, filter: &str) -> Vec<pb::Milestone> {
     app.outcome_reports(app.admin())
         .list_milestones(pb::ListMilestonesRequest {
             page_size: 500,
@@ -2769,7 +2773,34 @@ async fn two_grantees_reporting_the_same_law_in_one_country_report_one_milestone
     assert_eq!(milestone.outcome_count, 2);
     assert!(!milestone.accepted);
     assert!(milestone.create_time.is_some());
-    assert_eq!(&read, milestone);
+    // The second grantee sees the milestone through its own outcome only: the first's is a draft.
+    assert_eq!(
+        read,
+        pb::Milestone {
+            description: second_outcome.description.clone(),
+            outcome_count: 1,
+            create_time: second_outcome.create_time,
+            ..milestone.clone()
+        }
+    );
+    // Once the first's report is accepted, its outcome is shared with every grantee that reports the law.
+    submit_and_accept(&app, &first, &first_report.name).await;
+    let after_acceptance = app
+        .outcome_reports(second.auth())
+        .get_milestone(pb::GetMilestoneRequest {
+            name: first_outcome.milestone.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (
+            after_acceptance.description.as_str(),
+            after_acceptance.outcome_count,
+            after_acceptance.accepted
+        ),
+        (first_outcome.description.as_str(), 2, true)
+    );
 }
 
 #[tokio::test]

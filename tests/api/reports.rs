@@ -487,7 +487,7 @@ fn fund(report: &Read) -> Vec<Option<pb::EmergencyFundFigures>> {
 }
 
 #[tokio::test]
-async fn the_emergency_fund_counts_consenting_victims_and_withholds_a_small_year_and_every_total_holding_it()
+async fn the_emergency_fund_counts_consenting_victims_only_and_withholds_a_small_year_and_every_total_holding_it()
  {
     let app = spawn_app().await;
     let (alpha, beta) = small_portfolio(&app).await;
@@ -520,14 +520,15 @@ async fn the_emergency_fund_counts_consenting_victims_and_withholds_a_small_year
             victims_helped_suppressed,
         })
     };
-    // FY2015's 3 is below k = 11: withheld, and so is the total it is part of (a report of
-    // FY 2014 alone shows FY2014's figures, so a total beside them would give the 3 back).
+    // The 2 who declined to be counted are in no figure, amounts included. FY2015's 3 is below
+    // k = 11: withheld with its amounts, and so is the total it is part of (a report of FY 2014
+    // alone shows FY2014's figures, so a total beside them would give the 3 back).
     assert_eq!(
         fund(&staff),
         vec![
-            figures(14, false, 700_000, 560_000, 12, false),
-            figures(0, true, 150_000, 120_000, 0, true),
-            figures(0, true, 850_000, 680_000, 0, true),
+            figures(12, false, 600_000, 480_000, 12, false),
+            figures(0, true, 0, 0, 0, true),
+            figures(0, true, 0, 0, 0, true),
         ]
     );
     assert_eq!(staff.header.suppression_threshold, 11);

@@ -150,6 +150,56 @@ fn each_bad_value_is_refused_with_a_message_naming_its_key() {
             " ",
             "telemetry.service_name",
         ),
+        (
+            "TIPGRANTS__SERVER__REQUEST_BODY_TIMEOUT_SECONDS",
+            "0",
+            "server.request_body_timeout_seconds",
+        ),
+        (
+            "TIPGRANTS__SERVER__MAX_CALLS_IN_FLIGHT_PER_TOKEN",
+            "0",
+            "server.max_calls_in_flight_per_token",
+        ),
+        (
+            "TIPGRANTS__SERVER__MAX_CALLS_IN_FLIGHT_PER_ORGANIZATION",
+            "0",
+            "server.max_calls_in_flight_per_organization",
+        ),
+        (
+            "TIPGRANTS__SERVER__CALLS_IN_FLIGHT_RESERVED_FOR_STAFF",
+            "100",
+            "server.calls_in_flight_reserved_for_staff",
+        ),
+        (
+            "TIPGRANTS__SERVER__MAX_CONNECTIONS",
+            "0",
+            "server.max_connections",
+        ),
+        (
+            "TIPGRANTS__SERVER__CONNECTION_IDLE_TIMEOUT_SECONDS",
+            "0",
+            "server.connection_idle_timeout_seconds",
+        ),
+        (
+            "TIPGRANTS__SERVER__CLIENT_READ_TIMEOUT_SECONDS",
+            "0",
+            "server.client_read_timeout_seconds",
+        ),
+        (
+            "TIPGRANTS__REPORTS__MAX_STREAMS_PER_ORGANIZATION",
+            "0",
+            "reports.max_streams_per_organization",
+        ),
+        (
+            "TIPGRANTS__REPORTS__STREAMS_RESERVED_FOR_STAFF",
+            "4",
+            "reports.streams_reserved_for_staff",
+        ),
+        (
+            "TIPGRANTS__GRPC_WEB__MAX_BUFFERED_MIB",
+            "4",
+            "grpc_web.max_buffered_mib",
+        ),
     ];
     for (key, value, named) in cases {
         let error = load(&[(key, value)]).expect_err(&format!("{key}={value} must be refused"));
