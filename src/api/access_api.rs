@@ -21,7 +21,7 @@ use crate::store::tokens::TokenFilter;
 
 code_enum! {
     /// The fields a filter of API tokens may name.
-    TokenFilterField {
+    pub enum TokenFilterField {
         Role => "role",
         Organization => "organization",
         Owner => "owner",

@@ -70,7 +70,7 @@ impl AssistanceApi {
 
 code_enum! {
     /// The fields of a case an update may change (the paths of its mask).
-    CaseField {
+    pub enum CaseField {
         CountryCode => "country_code",
         Victim => "victim",
         Urgency => "urgency",
@@ -97,7 +97,7 @@ impl CaseField {
 
 code_enum! {
     /// The fields a filter of assistance cases may name.
-    CaseFilterField {
+    pub enum CaseFilterField {
         State => "state",
         Urgency => "urgency",
         Country => "country",
@@ -109,7 +109,7 @@ code_enum! {
 
 code_enum! {
     /// The fields a filter of fund allocations may name.
-    AllocationFilterField {
+    pub enum AllocationFilterField {
         FiscalYear => "fiscal_year",
     }
 }

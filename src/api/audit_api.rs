@@ -15,7 +15,7 @@ use crate::store::audit::AuditFilter;
 
 code_enum! {
     /// The fields a filter of audit events may name.
-    AuditFilterField {
+    pub enum AuditFilterField {
         Resource => "resource",
         Actor => "actor",
         Method => "method",

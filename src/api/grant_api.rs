@@ -39,7 +39,7 @@ impl GrantApi {
 
 code_enum! {
     /// The fields of a grant an update may change (the paths of its mask).
-    GrantField {
+    pub enum GrantField {
         Title => "title",
         Instrument => "instrument",
         Approach => "approach",
@@ -52,7 +52,7 @@ code_enum! {
 
 code_enum! {
     /// The fields a filter of grants may name.
-    GrantFilterField {
+    pub enum GrantFilterField {
         Grantee => "grantee",
         FundingAccount => "funding_account",
         FiscalYear => "fiscal_year",
@@ -66,7 +66,7 @@ code_enum! {
 
 code_enum! {
     /// The fields a filter of obligations may name.
-    ObligationFilterField {
+    pub enum ObligationFilterField {
         FundingAccount => "funding_account",
         FiscalYear => "fiscal_year",
         Kind => "kind",

@@ -35,7 +35,7 @@ impl OrganizationApi {
 
 code_enum! {
     /// The fields of an organisation an update may change (the paths of its mask).
-    OrganizationField {
+    pub enum OrganizationField {
         DisplayName => "display_name",
         Kind => "kind",
         CountryCode => "country_code",
@@ -45,7 +45,7 @@ code_enum! {
 
 code_enum! {
     /// The fields a filter of organisations may name.
-    OrganizationFilterField {
+    pub enum OrganizationFilterField {
         Kind => "kind",
         CountryCode => "country_code",
     }

@@ -50,14 +50,14 @@ impl OutcomeReportApi {
 
 code_enum! {
     /// The fields of a report an update may change (the paths of its mask).
-    ReportField {
+    pub enum ReportField {
         Narrative => "narrative",
     }
 }
 
 code_enum! {
     /// The fields of an outcome an update may change (the paths of its mask).
-    OutcomeField {
+    pub enum OutcomeField {
         Kind => "kind",
         CountryCode => "country_code",
         OutcomeDate => "outcome_date",
@@ -74,7 +74,7 @@ code_enum! {
 
 code_enum! {
     /// The fields a filter of reporting periods may name.
-    ScheduleFilterField {
+    pub enum ScheduleFilterField {
         Status => "status",
         Grant => "grant",
         ProgramOfficer => "program_officer",
@@ -84,7 +84,7 @@ code_enum! {
 
 code_enum! {
     /// The fields a filter of outcome reports may name.
-    ReportFilterField {
+    pub enum ReportFilterField {
         State => "state",
         Period => "period",
         FiscalYear => "fiscal_year",
@@ -95,7 +95,7 @@ code_enum! {
 
 code_enum! {
     /// The fields a filter of outcomes may name.
-    OutcomeFilterField {
+    pub enum OutcomeFilterField {
         Kind => "kind",
         Country => "country",
     }
@@ -103,7 +103,7 @@ code_enum! {
 
 code_enum! {
     /// The fields a filter of milestones may name.
-    MilestoneFilterField {
+    pub enum MilestoneFilterField {
         Country => "country",
         Kind => "kind",
         FiscalYear => "fiscal_year",

@@ -232,7 +232,7 @@ mod tests {
     use super::*;
 
     code_enum! {
-        Field {
+        pub enum Field {
             Kind => "kind",
             CountryCode => "country_code",
         }

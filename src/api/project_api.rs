@@ -44,7 +44,7 @@ impl ProjectApi {
 
 code_enum! {
     /// The fields of a project an update may change (the paths of its mask).
-    ProjectField {
+    pub enum ProjectField {
         Title => "title",
         Summary => "summary",
         CountryCodes => "country_codes",
@@ -58,7 +58,7 @@ code_enum! {
 
 code_enum! {
     /// The fields of an indicator an update may change (the paths of its mask).
-    IndicatorField {
+    pub enum IndicatorField {
         DisplayName => "display_name",
         Unit => "unit",
         OutcomeKind => "outcome_kind",
@@ -69,7 +69,7 @@ code_enum! {
 
 code_enum! {
     /// The fields a filter of projects may name.
-    ProjectFilterField {
+    pub enum ProjectFilterField {
         Country => "country",
         Region => "region",
         Pillar => "pillar",

@@ -60,7 +60,7 @@ fn region_to_proto(region: &Region) -> pb::Region {
 
 code_enum! {
     /// The fields of a funding account an update may change (the paths of its mask).
-    FundingAccountField {
+    pub enum FundingAccountField {
         DisplayName => "display_name",
         Description => "description",
     }
@@ -68,7 +68,7 @@ code_enum! {
 
 code_enum! {
     /// The fields a filter of countries may name.
-    CountryFilterField {
+    pub enum CountryFilterField {
         Region => "region",
     }
 }

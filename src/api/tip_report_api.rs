@@ -38,14 +38,14 @@ impl TipReportApi {
 
 code_enum! {
     /// The fields of a ranking an update may change (the paths of its mask).
-    RankingField {
+    pub enum RankingField {
         Tier => "tier",
     }
 }
 
 code_enum! {
     /// The fields of a recommendation an update may change (the paths of its mask).
-    RecommendationField {
+    pub enum RecommendationField {
         ReportYear => "report_year",
         Pillar => "pillar",
         Text => "text",
@@ -54,7 +54,7 @@ code_enum! {
 
 code_enum! {
     /// The fields a filter of TIP rankings may name.
-    RankingFilterField {
+    pub enum RankingFilterField {
         ReportYear => "report_year",
         Tier => "tier",
         Region => "region",
@@ -63,7 +63,7 @@ code_enum! {
 
 code_enum! {
     /// The fields a filter of TIP recommendations may name.
-    RecommendationFilterField {
+    pub enum RecommendationFilterField {
         ReportYear => "report_year",
         Pillar => "pillar",
         Region => "region",

@@ -15,7 +15,7 @@ use crate::error::{Error, FieldViolation, Result};
 
 code_enum! {
     /// The role of a token.
-    Role {
+    pub enum Role {
         Admin => "ADMIN",
         ProgramOfficer => "PROGRAM_OFFICER",
         CaseWorker => "CASE_WORKER",

@@ -27,7 +27,7 @@ use crate::secret::SecretString;
 
 code_enum! {
     /// Where a case stands.
-    CaseState {
+    pub enum CaseState {
         Referred => "REFERRED",
         UnderReview => "UNDER_REVIEW",
         Approved => "APPROVED",
@@ -39,7 +39,7 @@ code_enum! {
 
 code_enum! {
     /// How fast the victim needs help.
-    CaseUrgency {
+    pub enum CaseUrgency {
         Critical => "CRITICAL",
         High => "HIGH",
         Normal => "NORMAL",
@@ -48,7 +48,7 @@ code_enum! {
 
 code_enum! {
     /// The victim's sex, as recorded by the referrer.
-    VictimSex {
+    pub enum VictimSex {
         Female => "FEMALE",
         Male => "MALE",
         Other => "OTHER",
@@ -57,7 +57,7 @@ code_enum! {
 
 code_enum! {
     /// Child or adult.
-    AgeGroup {
+    pub enum AgeGroup {
         Child => "CHILD",
         Adult => "ADULT",
     }
@@ -65,7 +65,7 @@ code_enum! {
 
 code_enum! {
     /// The form of trafficking.
-    TraffickingForm {
+    pub enum TraffickingForm {
         Sex => "SEX",
         Labour => "LABOUR",
         Both => "BOTH",
@@ -75,7 +75,7 @@ code_enum! {
 
 code_enum! {
     /// What a need is for.
-    NeedKind {
+    pub enum NeedKind {
         Medical => "MEDICAL",
         Food => "FOOD",
         Shelter => "SHELTER",
@@ -88,7 +88,7 @@ code_enum! {
 
 code_enum! {
     /// The fields of a victim's personal data (each sealed on its own).
-    PersonalField {
+    pub enum PersonalField {
         FullName => "full_name",
         Contact => "contact",
         Notes => "notes",

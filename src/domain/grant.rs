@@ -17,7 +17,7 @@ use crate::error::{Error, FieldViolation, Result};
 
 code_enum! {
     /// The legal instrument of an award.
-    GrantInstrument {
+    pub enum GrantInstrument {
         Grant => "GRANT",
         CooperativeAgreement => "COOPERATIVE_AGREEMENT",
         InterAgencyAgreement => "INTER_AGENCY_AGREEMENT",
@@ -26,7 +26,7 @@ code_enum! {
 
 code_enum! {
     /// Short-term technical assistance or a comprehensive multi-year project.
-    GrantApproach {
+    pub enum GrantApproach {
         ShortTermTechnicalAssistance => "SHORT_TERM_TECHNICAL_ASSISTANCE",
         ComprehensiveMultiYear => "COMPREHENSIVE_MULTI_YEAR",
     }
@@ -34,7 +34,7 @@ code_enum! {
 
 code_enum! {
     /// How often the grantee reports.
-    ReportingCadence {
+    pub enum ReportingCadence {
         Quarterly => "QUARTERLY",
         SemiAnnual => "SEMI_ANNUAL",
         Annual => "ANNUAL",
@@ -43,7 +43,7 @@ code_enum! {
 
 code_enum! {
     /// The lifecycle of a grant.
-    GrantState {
+    pub enum GrantState {
         Draft => "DRAFT",
         Active => "ACTIVE",
         Suspended => "SUSPENDED",
@@ -54,7 +54,7 @@ code_enum! {
 
 code_enum! {
     /// The kind of an obligation.
-    ObligationKind {
+    pub enum ObligationKind {
         InitialAward => "INITIAL_AWARD",
         Increment => "INCREMENT",
         Deobligation => "DEOBLIGATION",

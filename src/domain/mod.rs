@@ -3,12 +3,14 @@
 //! requests into these types, `store` persists them.
 
 /// An enum stored and filtered by a stable upper-case code (e.g. `ACTIVE`),
-/// serialised with the same code in audit diffs and revisions.
+/// serialised with the same code in audit diffs and revisions. Written as the
+/// enum it declares, so that `grep 'enum GrantState'` finds it:
+/// `code_enum! { pub enum GrantState { Draft => "DRAFT", ... } }`.
 macro_rules! code_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$variant_meta:meta])* $variant:ident => $code:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$variant_meta:meta])* $variant:ident => $code:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
-        pub enum $name {
+        $vis enum $name {
             $($(#[$variant_meta])* #[serde(rename = $code)] $variant),+
         }
 
@@ -80,6 +82,29 @@ macro_rules! audited {
                     }
                 )?
                 Ok(serde_json::Value::Object(view))
+            }
+        }
+    };
+}
+
+/// Implements [`version::Versioned`] from a record's `stamps` and
+/// `delete_time` fields and its `resource_name()`, in the record's own file:
+/// `versioned!(Indicator => "the indicator");`.
+macro_rules! versioned {
+    ($record:ty => $what:literal) => {
+        impl $crate::domain::version::Versioned for $record {
+            const WHAT: &'static str = $what;
+
+            fn resource(&self) -> String {
+                self.resource_name()
+            }
+
+            fn revision(&self) -> i64 {
+                self.stamps.revision
+            }
+
+            fn delete_time(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+                self.delete_time
             }
         }
     };

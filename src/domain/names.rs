@@ -129,16 +129,17 @@ pub trait ResourceName: FromStr<Err = NameError> + fmt::Display {
     }
 }
 
-/// Declares typed names, each `Name { "collection" / field: Rule, ... }`.
+/// Declares typed names, each written as the struct it declares (so grep finds it):
+/// `pub struct GrantName { "grants" / grant: Id }`, a collection and an id field per level.
 macro_rules! resource_names {
     ($(
-        $(#[$meta:meta])* $name:ident {
+        $(#[$meta:meta])* $vis:vis struct $name:ident {
             $c0:literal / $f0:ident : $r0:ident $(, $c:literal / $f:ident : $r:ident)* $(,)?
         }
     )+) => {$(
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-        pub struct $name {
+        $vis struct $name {
             pub $f0: String,
             $(pub $f: String),*
         }
@@ -181,48 +182,48 @@ macro_rules! resource_names {
 
 resource_names! {
     /// `organizations/{organization}`: a grantee or partner.
-    OrganizationName { "organizations" / organization: Id }
+    pub struct OrganizationName { "organizations" / organization: Id }
     /// `apiTokens/{token}`.
-    ApiTokenName { "apiTokens" / token: Id }
+    pub struct ApiTokenName { "apiTokens" / token: Id }
     /// `fundingAccounts/{code}`, e.g. `fundingAccounts/ESF`.
-    FundingAccountName { "fundingAccounts" / code: Code }
+    pub struct FundingAccountName { "fundingAccounts" / code: Code }
     /// `countries/{alpha2}`, e.g. `countries/HT`.
-    CountryName { "countries" / country: Alpha2 }
+    pub struct CountryName { "countries" / country: Alpha2 }
     /// `regions/{code}`, e.g. `regions/WHA`.
-    RegionName { "regions" / region: Code }
+    pub struct RegionName { "regions" / region: Code }
     /// `countries/{alpha2}/tipRankings/{report_year}`.
-    TipRankingName { "countries" / country: Alpha2, "tipRankings" / report_year: Year }
+    pub struct TipRankingName { "countries" / country: Alpha2, "tipRankings" / report_year: Year }
     /// `countries/{alpha2}/tipRecommendations/{recommendation}`.
-    TipRecommendationName { "countries" / country: Alpha2, "tipRecommendations" / recommendation: Id }
+    pub struct TipRecommendationName { "countries" / country: Alpha2, "tipRecommendations" / recommendation: Id }
     /// `auditEvents/{sequence}`.
-    AuditEventName { "auditEvents" / sequence: Id }
+    pub struct AuditEventName { "auditEvents" / sequence: Id }
     /// `grants/{grant}`.
-    GrantName { "grants" / grant: Id }
+    pub struct GrantName { "grants" / grant: Id }
     /// `grants/{grant}/obligations/{obligation}`.
-    ObligationName { "grants" / grant: Id, "obligations" / obligation: Id }
+    pub struct ObligationName { "grants" / grant: Id, "obligations" / obligation: Id }
     /// `grants/{grant}/revisions/{revision}`.
-    GrantRevisionName { "grants" / grant: Id, "revisions" / revision: Id }
+    pub struct GrantRevisionName { "grants" / grant: Id, "revisions" / revision: Id }
     /// `grants/{grant}/projects/{project}`.
-    ProjectName { "grants" / grant: Id, "projects" / project: Id }
+    pub struct ProjectName { "grants" / grant: Id, "projects" / project: Id }
     /// `grants/{grant}/projects/{project}/indicators/{indicator}`.
-    IndicatorName { "grants" / grant: Id, "projects" / project: Id, "indicators" / indicator: Id }
+    pub struct IndicatorName { "grants" / grant: Id, "projects" / project: Id, "indicators" / indicator: Id }
     /// `grants/{grant}/projects/{project}/outcomeReports/{report}`.
-    OutcomeReportName { "grants" / grant: Id, "projects" / project: Id, "outcomeReports" / report: Id }
+    pub struct OutcomeReportName { "grants" / grant: Id, "projects" / project: Id, "outcomeReports" / report: Id }
     /// `grants/{grant}/projects/{project}/outcomeReports/{report}/outcomes/{outcome}`.
-    OutcomeName {
+    pub struct OutcomeName {
         "grants" / grant: Id,
         "projects" / project: Id,
         "outcomeReports" / report: Id,
         "outcomes" / outcome: Id,
     }
     /// `milestones/{milestone}`.
-    MilestoneName { "milestones" / milestone: Id }
+    pub struct MilestoneName { "milestones" / milestone: Id }
     /// `fundAllocations/{allocation}`: money added to (or taken from) one fiscal year's assistance fund.
-    FundAllocationName { "fundAllocations" / allocation: Id }
+    pub struct FundAllocationName { "fundAllocations" / allocation: Id }
     /// `assistanceCases/{case}`: an emergency victim-assistance case.
-    AssistanceCaseName { "assistanceCases" / case: Id }
+    pub struct AssistanceCaseName { "assistanceCases" / case: Id }
     /// `assistanceCases/{case}/disbursements/{disbursement}`: one payment of a case.
-    DisbursementName { "assistanceCases" / case: Id, "disbursements" / disbursement: Id }
+    pub struct DisbursementName { "assistanceCases" / case: Id, "disbursements" / disbursement: Id }
 }
 
 impl OutcomeReportName {

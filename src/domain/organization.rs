@@ -10,7 +10,7 @@ use crate::error::{FieldViolation, Result};
 
 code_enum! {
     /// What kind of body an organisation is.
-    OrganizationKind {
+    pub enum OrganizationKind {
         Ngo => "NGO",
         InternationalOrganization => "INTERNATIONAL_ORGANIZATION",
         University => "UNIVERSITY",
@@ -47,6 +47,8 @@ pub struct Organization {
     pub stamps: Stamps,
     pub delete_time: Option<chrono::DateTime<chrono::Utc>>,
 }
+
+versioned!(Organization => "the organisation");
 
 impl Organization {
     pub fn resource_name(&self) -> String {

@@ -22,7 +22,7 @@ use crate::error::{Error, FieldViolation, Result};
 
 code_enum! {
     /// The review state of an outcome report.
-    OutcomeReportState {
+    pub enum OutcomeReportState {
         Draft => "DRAFT",
         Submitted => "SUBMITTED",
         Returned => "RETURNED",
@@ -32,7 +32,7 @@ code_enum! {
 
 code_enum! {
     /// Where a project's report for one period stands.
-    ReportingStatus {
+    pub enum ReportingStatus {
         NotStarted => "NOT_STARTED",
         Draft => "DRAFT",
         Submitted => "SUBMITTED",
@@ -482,6 +482,8 @@ pub struct Outcome {
     pub stamps: Stamps,
     pub delete_time: Option<DateTime<Utc>>,
 }
+
+versioned!(Outcome => "the outcome");
 
 impl Outcome {
     pub fn name(&self) -> OutcomeName {

@@ -3,7 +3,7 @@
 
 code_enum! {
     /// One pillar.
-    Pillar {
+    pub enum Pillar {
         Prosecution => "PROSECUTION",
         Protection => "PROTECTION",
         Prevention => "PREVENTION",

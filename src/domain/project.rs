@@ -14,7 +14,7 @@ use crate::error::{Error, FieldViolation, Result};
 
 code_enum! {
     /// A kind of project activity.
-    ActivityKind {
+    pub enum ActivityKind {
         LegislationDrafting => "LEGISLATION_DRAFTING",
         LawEnforcementTraining => "LAW_ENFORCEMENT_TRAINING",
         VictimIdentification => "VICTIM_IDENTIFICATION",
@@ -28,7 +28,7 @@ code_enum! {
 
 code_enum! {
     /// The lifecycle of a project.
-    ProjectState {
+    pub enum ProjectState {
         Planned => "PLANNED",
         Active => "ACTIVE",
         Completed => "COMPLETED",
@@ -38,7 +38,7 @@ code_enum! {
 
 code_enum! {
     /// A kind of outcome grantees report; indicators count one kind.
-    OutcomeKind {
+    pub enum OutcomeKind {
         LawEnacted => "LAW_ENACTED",
         LawDrafted => "LAW_DRAFTED",
         ConvictionSecured => "CONVICTION_SECURED",
@@ -388,6 +388,8 @@ pub struct Indicator {
     pub stamps: Stamps,
     pub delete_time: Option<DateTime<Utc>>,
 }
+
+versioned!(Indicator => "the indicator");
 
 impl Indicator {
     pub fn resource_name(&self) -> String {

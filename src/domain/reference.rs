@@ -28,6 +28,8 @@ pub struct FundingAccount {
     pub delete_time: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+versioned!(FundingAccount => "the funding account");
+
 impl FundingAccount {
     pub fn resource_name(&self) -> String {
         FundingAccountName::new(&self.code).to_string()

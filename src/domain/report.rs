@@ -27,7 +27,7 @@ const CENTS_PER_THOUSAND: i128 = 100_000;
 
 code_enum! {
     /// How the rows of a fiscal year are grouped.
-    Grouping {
+    pub enum Grouping {
         Account => "ACCOUNT",
         Country => "COUNTRY",
         Region => "REGION",

@@ -20,7 +20,7 @@ pub const MAX_RECOMMENDATION_TEXT: usize = 2000;
 
 code_enum! {
     /// How fully a government meets the minimum standards for the elimination of trafficking.
-    TipTier {
+    pub enum TipTier {
         Tier1 => "TIER_1",
         Tier2 => "TIER_2",
         Tier2WatchList => "TIER_2_WATCH_LIST",
@@ -76,6 +76,8 @@ pub struct TipRecommendation {
     pub stamps: Stamps,
     pub delete_time: Option<chrono::DateTime<chrono::Utc>>,
 }
+
+versioned!(TipRecommendation => "the recommendation");
 
 impl TipRecommendation {
     /// `countries/{alpha2}/tipRecommendations/{id}`.

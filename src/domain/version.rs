@@ -118,35 +118,3 @@ pub trait Versioned: Sized {
         Ok(self)
     }
 }
-
-/// Implements [`Versioned`] from a record's `stamps` and `delete_time`
-/// fields and its `resource_name()`.
-macro_rules! versioned {
-    ($($record:ty => $what:literal),+ $(,)?) => {
-        $(
-            impl Versioned for $record {
-                const WHAT: &'static str = $what;
-
-                fn resource(&self) -> String {
-                    self.resource_name()
-                }
-
-                fn revision(&self) -> i64 {
-                    self.stamps.revision
-                }
-
-                fn delete_time(&self) -> Option<DateTime<Utc>> {
-                    self.delete_time
-                }
-            }
-        )+
-    };
-}
-
-versioned! {
-    crate::domain::organization::Organization => "the organisation",
-    crate::domain::outcome::Outcome => "the outcome",
-    crate::domain::project::Indicator => "the indicator",
-    crate::domain::reference::FundingAccount => "the funding account",
-    crate::domain::tip_report::TipRecommendation => "the recommendation",
-}
