@@ -738,7 +738,6 @@ pub mod project_api;
 pub mod reference_data_api;
 pub mod report_api;
 pub mod shares;
-pub mod slots;
 pub mod spool;
 pub mod streaming;
 pub mod tip_report_api;
