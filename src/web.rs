@@ -25,7 +25,7 @@ use tower::util::{Either, option_layer};
 use tower::{Layer, Service};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::settings::GrpcWebSettings;
+use crate::settings::{GrpcWebSettings, parse_origin};
 
 /// How long a browser may cache a preflight's answer (browsers cap it lower: Chrome at 2 hours).
 const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(3600);
@@ -210,73 +210,4 @@ fn cors_layer(settings: &GrpcWebSettings) -> Option<CorsLayer> {
             )
             .max_age(PREFLIGHT_MAX_AGE),
     )
-}
-
-/// Checks one allowed origin as a browser sends it in `Origin`: `http` or `https`, a host, an
-/// optional port, nothing else (no path, not even `/`; no wildcard). The error says what is wrong.
-pub fn parse_origin(origin: &str) -> Result<HeaderValue, String> {
-    let refuse = |why: &str| {
-        Err(format!(
-            "{origin:?} is not an origin such as https://staff.example.org: {why}"
-        ))
-    };
-    if origin.contains('*') {
-        return refuse("wildcards are not allowed; list each origin");
-    }
-    let Some((scheme, rest)) = origin.split_once("://") else {
-        return refuse("it needs a scheme, http:// or https://");
-    };
-    if scheme != "http" && scheme != "https" {
-        return refuse("the scheme must be http or https");
-    }
-    if rest.is_empty() {
-        return refuse("it has no host");
-    }
-    if rest.contains(['/', '?', '#', '@']) || rest.chars().any(char::is_whitespace) {
-        return refuse(
-            "an origin is a scheme, a host and an optional port, without a path or a trailing /",
-        );
-    }
-    let uri: http::Uri = origin
-        .parse()
-        .map_err(|error| format!("{origin:?} is not an origin: {error}"))?;
-    if uri.host().is_none_or(str::is_empty) {
-        return refuse("it has no host");
-    }
-    HeaderValue::from_str(origin).map_err(|error| format!("{origin:?}: {error}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn origins_as_browsers_send_them_are_accepted() {
-        for origin in [
-            "https://staff.example.org",
-            "http://localhost:5173",
-            "http://127.0.0.1:8080",
-            "https://[::1]:8443",
-        ] {
-            assert!(parse_origin(origin).is_ok(), "{origin}");
-        }
-    }
-
-    #[test]
-    fn wildcards_paths_and_other_schemes_are_refused_with_the_reason() {
-        let cases = [
-            ("*", "wildcards"),
-            ("https://*.example.org", "wildcards"),
-            ("https://staff.example.org/", "trailing /"),
-            ("https://staff.example.org/app", "without a path"),
-            ("staff.example.org", "needs a scheme"),
-            ("ftp://staff.example.org", "http or https"),
-            ("https://", "no host"),
-            ("https://user@staff.example.org", "without a path"),
-        ];
-        for (origin, reason) in cases {
-            let error = parse_origin(origin).expect_err(origin);
-            assert!(error.contains(reason), "{origin}: {error}");
-        }
-    }
 }

@@ -21,7 +21,7 @@ use super::permissions::{self, Access};
 use crate::domain::access::{self, ApiToken};
 use crate::error::{Error, Result};
 use crate::store::{CallContext, Store};
-use crate::telemetry::metrics::{Method, RpcMetrics};
+use crate::telemetry::metrics::RpcMetrics;
 
 /// Checks tokens, with a short-lived cache so a check costs microseconds.
 pub struct Authenticator {
@@ -153,7 +153,7 @@ impl Middleware for Auth {
             otel.kind = tracing::field::Empty,
         );
         let started = Instant::now();
-        let served = Method::of(&method);
+        let served = self.metrics.method(&method);
         let record = self.metrics.start(served, started);
         crate::telemetry::traces::continue_trace(&span, request.headers(), served);
         Box::pin(

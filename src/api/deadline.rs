@@ -83,20 +83,27 @@ pub struct StreamingMethods {
     pub client: HashSet<String>,
 }
 
+impl StreamingMethods {
+    /// The methods that stream among `methods`.
+    pub fn of(methods: &[ServedMethod]) -> StreamingMethods {
+        let mut streaming = StreamingMethods::default();
+        for method in methods {
+            if method.client_streams {
+                streaming.client.insert(method.path());
+            }
+            if method.streams {
+                streaming.either.insert(method.path());
+            }
+        }
+        streaming
+    }
+}
+
 /// The methods that stream among the encoded `FileDescriptorSet`s given.
 pub fn streaming_methods(
     descriptor_sets: &[&[u8]],
 ) -> Result<StreamingMethods, prost::DecodeError> {
-    let mut streaming = StreamingMethods::default();
-    for method in served_methods(descriptor_sets)? {
-        if method.client_streams {
-            streaming.client.insert(method.path());
-        }
-        if method.streams {
-            streaming.either.insert(method.path());
-        }
-    }
-    Ok(streaming)
+    Ok(StreamingMethods::of(&served_methods(descriptor_sets)?))
 }
 
 /// The time limits of calls, from `[server]`.
