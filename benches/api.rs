@@ -115,7 +115,9 @@ async fn main() {
     let call_metrics = tipgrants::telemetry::metrics::RpcMetrics::new(
         metrics_on,
         tipgrants::telemetry::metrics::KnownMethods::new(
-            served.into_iter().map(|method| (method.service, method.name)),
+            served
+                .into_iter()
+                .map(|method| (method.service, method.name)),
         ),
     );
     let mut durations = Vec::with_capacity(20_000);

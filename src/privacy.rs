@@ -92,7 +92,9 @@ impl Keyring {
 
     /// The keys of the `[privacy]` settings; the error names the setting (`privacy.keys`),
     /// never a key. The server and the commands that use the database refuse to start without.
-    pub fn from_settings(settings: &PrivacySettings) -> std::result::Result<Keyring, SettingsError> {
+    pub fn from_settings(
+        settings: &PrivacySettings,
+    ) -> std::result::Result<Keyring, SettingsError> {
         Keyring::parse(&settings.keys, &settings.active_key)
             .map_err(|message| SettingsError::invalid("privacy.keys", message))
     }

@@ -35,7 +35,10 @@ fn no_file_and_no_top_level_module_of_src_reaches_itself_through_imports() {
 #[test]
 fn a_cycle_among_files_and_modules_is_found_and_named() {
     let files = BTreeMap::from([
-        ("lib.rs".to_string(), "pub mod low;\npub mod high;\n".to_string()),
+        (
+            "lib.rs".to_string(),
+            "pub mod low;\npub mod high;\n".to_string(),
+        ),
         (
             "low/mod.rs".to_string(),
             "//! Names `crate::high` in a comment only.\npub mod clock;\n".to_string(),
@@ -141,7 +144,9 @@ fn cycles_of(files: &BTreeMap<String, String>) -> Vec<String> {
             let to = module_of(target)[0].clone();
             if to != from {
                 let entry = module_graph.entry(from.clone()).or_default();
-                entry.entry(to).or_insert_with(|| format!("{file}: {shown}"));
+                entry
+                    .entry(to)
+                    .or_insert_with(|| format!("{file}: {shown}"));
             }
         }
     }
@@ -203,7 +208,10 @@ fn paths_named(here: &[String], code: &str) -> Vec<(ModulePath, String)> {
             .iter()
             .any(|root| after.trim_start().starts_with(root));
         if is_word_start && from_this_crate {
-            let tree = after[..end].split_whitespace().collect::<Vec<_>>().join(" ");
+            let tree = after[..end]
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
             for path in expand_use_tree(&tree) {
                 named.push(path);
             }
@@ -229,7 +237,10 @@ fn expand_use_tree(tree: &str) -> Vec<String> {
     };
     let prefix: String = tree[..open].split_whitespace().collect();
     let prefix = prefix.trim_end_matches("::");
-    let close = tree.rfind('}').filter(|close| *close > open).unwrap_or(tree.len());
+    let close = tree
+        .rfind('}')
+        .filter(|close| *close > open)
+        .unwrap_or(tree.len());
     let inner = &tree[open + 1..close];
     let mut items = Vec::new();
     let (mut depth, mut begin) = (0, 0);
@@ -275,7 +286,11 @@ fn paths_in_expressions(code: &str) -> Vec<String> {
         };
         let mut end = index;
         loop {
-            let word_end = end + code[end..].bytes().take_while(|byte| is_word(*byte)).count();
+            let word_end = end
+                + code[end..]
+                    .bytes()
+                    .take_while(|byte| is_word(*byte))
+                    .count();
             if code[word_end..].starts_with("::")
                 && code[word_end + 2..].bytes().next().is_some_and(is_word)
             {

@@ -241,7 +241,10 @@ async fn the_server_does_not_start_with_a_bad_privacy_key() {
 
     let refused = Application::build(settings).await;
 
-    let error = refused.err().expect("a bad key stops the start").to_string();
+    let error = refused
+        .err()
+        .expect("a bad key stops the start")
+        .to_string();
     assert!(error.contains("privacy.keys"), "{error}");
     assert!(!error.contains(SHORT_KEY_MATERIAL), "{error}");
 }
