@@ -1,7 +1,10 @@
 //! Typed settings: embedded defaults (`config/default.toml`), then an
 //! optional file, then `TIPGRANTS__SECTION__KEY` environment variables.
 //! `validate` checks every value once at start, so a bad one stops the server
-//! with one line naming the key.
+//! with one line naming the key. Settings hold plain values and name no module
+//! above them: the modules that use a value parse it (`privacy` its keys, with
+//! the same one line naming `privacy.keys`); an allowed origin's form is checked
+//! here ([`parse_origin`]), and `web` builds its CORS layer from it.
 
 use std::fmt;
 use std::net::SocketAddr;
