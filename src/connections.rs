@@ -24,7 +24,6 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http_body::{Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -34,6 +33,7 @@ use tonic::body::Body;
 use tonic::transport::server::{Connected, TcpConnectInfo};
 
 use crate::api::middleware::{Answer, Inner, Middleware};
+use crate::body_watch::{Polled, Watch, watch};
 use crate::settings::ServerSettings;
 
 /// The rules of connections, from `[server]`.
@@ -270,7 +270,7 @@ impl Middleware for WatchCalls {
         let call = OpenCall::start(connection.state.clone());
         Box::pin(async move {
             let response = inner.call(request).await?;
-            Ok(response.map(|body| Body::new(WatchedAnswer { body, call })))
+            Ok(response.map(|body| watch(body, AnswerWatch { call })))
         })
     }
 }
@@ -317,33 +317,16 @@ impl Drop for OpenCall {
 /// An answer that tells its connection when it waits for the client: from the moment it hands
 /// hyper a chunk until hyper comes back for the next (hyper comes back at once while the client
 /// takes what it is sent, and not at all while it does not).
-struct WatchedAnswer {
-    body: Body,
+struct AnswerWatch {
     call: OpenCall,
 }
 
-impl http_body::Body for WatchedAnswer {
-    type Data = <Body as http_body::Body>::Data;
-    type Error = <Body as http_body::Body>::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let polled = Pin::new(&mut self.body).poll_frame(context);
+impl Watch for AnswerWatch {
+    fn saw(&mut self, polled: &Polled, _body: &Body) {
         let handed_data = matches!(
-            &polled,
+            polled,
             Poll::Ready(Some(Ok(frame))) if frame.data_ref().is_some_and(|data| !data.is_empty())
         );
         self.call.waiting_for_the_client(handed_data);
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
     }
 }

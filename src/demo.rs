@@ -617,7 +617,10 @@ pub async fn seed(store: Store, settings: &Settings) -> Result<DemoSummary, Stri
         due_days: settings.reporting.due_days,
         final_due_days: settings.reporting.final_due_days,
     };
-    let keyring = Arc::new(settings.keyring().map_err(|error| error.to_string())?);
+    let keyring = Arc::new(
+        crate::privacy::Keyring::from_settings(&settings.privacy)
+            .map_err(|error| error.to_string())?,
+    );
     crate::privacy::check_keys(&store, &keyring, "cli seed-demo").await?;
     let with_cases = keyring.active_id().is_some();
     let authenticator = Arc::new(Authenticator::new(

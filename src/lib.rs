@@ -9,6 +9,7 @@
 #[macro_use]
 pub mod domain;
 pub mod api;
+pub mod body_watch;
 pub mod bootstrap;
 pub mod cli;
 pub mod connections;

@@ -12,6 +12,7 @@ use chrono::{Duration, Utc};
 use clap::{Parser, Subcommand};
 use tipgrants::cli::OutcomesCommand;
 use tipgrants::domain::access::Role;
+use tipgrants::privacy::Keyring;
 use tipgrants::settings::Settings;
 use tipgrants::startup::{Application, shutdown_signal};
 use tipgrants::store::Store;
@@ -157,6 +158,12 @@ fn run_on_database(config: Option<PathBuf>, command: DatabaseCommand) -> ExitCod
             return ExitCode::from(2);
         }
     };
+    // The settings hold the keys as written; a key that does not parse stops every command here,
+    // with a line naming `privacy.keys`, as any other bad setting does.
+    if let Err(error) = Keyring::from_settings(&settings.privacy) {
+        eprintln!("tipgrants: {error}");
+        return ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -330,7 +337,8 @@ async fn keys(settings: Settings, action: KeysAction) -> Result<(), String> {
             Ok(())
         }
         KeysAction::Rotate { batch } => {
-            let keyring = settings.keyring().map_err(|error| error.to_string())?;
+            let keyring =
+                Keyring::from_settings(&settings.privacy).map_err(|error| error.to_string())?;
             let store = connect(&settings).await?;
             let done = tipgrants::privacy::rotate(&store, &keyring, batch.clamp(1, 1000))
                 .await

@@ -30,6 +30,7 @@ use crate::domain::assistance::PersonalField;
 use crate::domain::names::AssistanceCaseName;
 use crate::error::{Error, Result};
 use crate::secret::{ExposeSecret, SecretBox, SecretString};
+use crate::settings::{PrivacySettings, SettingsError};
 use crate::store::{CallContext, Store};
 
 mod digest;
@@ -87,6 +88,15 @@ impl Keyring {
             keys: Vec::new(),
             active: None,
         }
+    }
+
+    /// The keys of the `[privacy]` settings; the error names the setting (`privacy.keys`),
+    /// never a key. The server and the commands that use the database refuse to start without.
+    pub fn from_settings(
+        settings: &PrivacySettings,
+    ) -> std::result::Result<Keyring, SettingsError> {
+        Keyring::parse(&settings.keys, &settings.active_key)
+            .map_err(|message| SettingsError::invalid("privacy.keys", message))
     }
 
     /// Reads `keys` (`id:base64,id:base64`) and the active key's id. An empty `active` is

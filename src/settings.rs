@@ -1,13 +1,17 @@
 //! Typed settings: embedded defaults (`config/default.toml`), then an
 //! optional file, then `TIPGRANTS__SECTION__KEY` environment variables.
 //! `validate` checks every value once at start, so a bad one stops the server
-//! with one line naming the key.
+//! with one line naming the key. Settings hold plain values and name no module
+//! above them: the modules that use a value parse it (`privacy` its keys, with
+//! the same one line naming `privacy.keys`); an allowed origin's form is checked
+//! here ([`parse_origin`]), and `web` builds its CORS layer from it.
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
+use http::HeaderValue;
 use serde::Deserialize;
 
 use crate::secret::{ExposeSecret, SecretString};
@@ -179,7 +183,8 @@ pub struct AuthSettings {
     pub bootstrap_token_file: String,
 }
 
-/// `[privacy]`: the keys that seal victims' personal data (see `crate::privacy`).
+/// `[privacy]`: the keys that seal victims' personal data, as written: `crate::privacy` reads
+/// them (`Keyring::from_settings`), and the server refuses to start when they do not parse.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrivacySettings {
@@ -228,11 +233,18 @@ pub enum SettingsError {
     Invalid { key: &'static str, message: String },
 }
 
-fn invalid(key: &'static str, message: impl Into<String>) -> SettingsError {
-    SettingsError::Invalid {
-        key,
-        message: message.into(),
+impl SettingsError {
+    /// `key` holds a value that cannot be used, for the reason `message`.
+    pub fn invalid(key: &'static str, message: impl Into<String>) -> SettingsError {
+        SettingsError::Invalid {
+            key,
+            message: message.into(),
+        }
     }
+}
+
+fn invalid(key: &'static str, message: impl Into<String>) -> SettingsError {
+    SettingsError::invalid(key, message)
 }
 
 impl Settings {
@@ -432,7 +444,6 @@ impl Settings {
             self.auth.token_cache_ttl_seconds,
             1..=3600,
         )?;
-        self.keyring()?;
         within(
             "assistance.critical_decision_hours",
             self.assistance.critical_decision_hours,
@@ -444,7 +455,7 @@ impl Settings {
             5..=65_536,
         )?;
         for origin in self.grpc_web.allowed_origins() {
-            crate::web::parse_origin(origin)
+            parse_origin(origin)
                 .map_err(|message| invalid("grpc_web.cors_allowed_origins", message))?;
         }
         if !self.grpc_web.enabled && self.grpc_web.allowed_origins().next().is_some() {
@@ -539,12 +550,6 @@ impl Settings {
         }
     }
 
-    /// The keys of victims' personal data (validated; the error never shows a key).
-    pub fn keyring(&self) -> Result<crate::privacy::Keyring, SettingsError> {
-        crate::privacy::Keyring::parse(&self.privacy.keys, &self.privacy.active_key)
-            .map_err(|message| invalid("privacy.keys", message))
-    }
-
     /// Where the bootstrap admin token goes: a file, or standard error when `None`.
     pub fn bootstrap_token_file(&self) -> Option<PathBuf> {
         let path = self.auth.bootstrap_token_file.trim();
@@ -586,6 +591,40 @@ fn at_least<T: PartialOrd + fmt::Display>(
     Err(invalid(key, format!("must be at least {minimum}")))
 }
 
+/// Checks one allowed origin as a browser sends it in `Origin`: `http` or `https`, a host, an
+/// optional port, nothing else (no path, not even `/`; no wildcard). The error says what is wrong.
+pub fn parse_origin(origin: &str) -> Result<HeaderValue, String> {
+    let refuse = |why: &str| {
+        Err(format!(
+            "{origin:?} is not an origin such as https://staff.example.org: {why}"
+        ))
+    };
+    if origin.contains('*') {
+        return refuse("wildcards are not allowed; list each origin");
+    }
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        return refuse("it needs a scheme, http:// or https://");
+    };
+    if scheme != "http" && scheme != "https" {
+        return refuse("the scheme must be http or https");
+    }
+    if rest.is_empty() {
+        return refuse("it has no host");
+    }
+    if rest.contains(['/', '?', '#', '@']) || rest.chars().any(char::is_whitespace) {
+        return refuse(
+            "an origin is a scheme, a host and an optional port, without a path or a trailing /",
+        );
+    }
+    let uri: http::Uri = origin
+        .parse()
+        .map_err(|error| format!("{origin:?} is not an origin: {error}"))?;
+    if uri.host().is_none_or(str::is_empty) {
+        return refuse("it has no host");
+    }
+    HeaderValue::from_str(origin).map_err(|error| format!("{origin:?}: {error}"))
+}
+
 fn require_file(key: &'static str, value: &str) -> Result<(), SettingsError> {
     if value.trim().is_empty() {
         return Err(invalid(key, "is required when tls.enabled = true"));
@@ -618,5 +657,35 @@ mod tests {
                 .contains("hunter2-s3cret"),
             "the server itself still reads it"
         );
+    }
+
+    #[test]
+    fn origins_as_browsers_send_them_are_accepted() {
+        for origin in [
+            "https://staff.example.org",
+            "http://localhost:5173",
+            "http://127.0.0.1:8080",
+            "https://[::1]:8443",
+        ] {
+            assert!(parse_origin(origin).is_ok(), "{origin}");
+        }
+    }
+
+    #[test]
+    fn wildcards_paths_and_other_schemes_are_refused_with_the_reason() {
+        let cases = [
+            ("*", "wildcards"),
+            ("https://*.example.org", "wildcards"),
+            ("https://staff.example.org/", "trailing /"),
+            ("https://staff.example.org/app", "without a path"),
+            ("staff.example.org", "needs a scheme"),
+            ("ftp://staff.example.org", "http or https"),
+            ("https://", "no host"),
+            ("https://user@staff.example.org", "without a path"),
+        ];
+        for (origin, reason) in cases {
+            let error = parse_origin(origin).expect_err(origin);
+            assert!(error.contains(reason), "{origin}: {error}");
+        }
     }
 }

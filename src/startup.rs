@@ -28,7 +28,7 @@ use crate::api::admission::{Admission, PrincipalAdmission};
 use crate::api::assistance_api::{AssistanceApi, AssistanceRules};
 use crate::api::audit_api::AuditApi;
 use crate::api::auth::{Auth, Authenticator};
-use crate::api::deadline::{CallLimits, Deadlines, streaming_methods};
+use crate::api::deadline::{CallLimits, Deadlines, StreamingMethods, served_methods};
 use crate::api::grant_api::GrantApi;
 use crate::api::middleware::Around;
 use crate::api::organization_api::OrganizationApi;
@@ -53,9 +53,10 @@ use crate::pb::v1::project_service_server::ProjectServiceServer;
 use crate::pb::v1::reference_data_service_server::ReferenceDataServiceServer;
 use crate::pb::v1::report_service_server::ReportServiceServer;
 use crate::pb::v1::tip_report_service_server::TipReportServiceServer;
+use crate::privacy::{self, Keyring};
 use crate::settings::Settings;
 use crate::store::Store;
-use crate::telemetry::metrics::{RpcMetrics, Scrape};
+use crate::telemetry::metrics::{KnownMethods, RpcMetrics, Scrape};
 
 /// The API's services and the names they answer to, collected as they are added.
 #[derive(Default)]
@@ -112,7 +113,7 @@ pub struct Application {
     settings: Settings,
     store: Store,
     /// The keys of victims' personal data, checked against the database's fingerprints.
-    keyring: Arc<crate::privacy::Keyring>,
+    keyring: Arc<Keyring>,
     listener: TcpListener,
     health_listener: Option<TcpListener>,
     address: SocketAddr,
@@ -127,10 +128,9 @@ impl Application {
             store.migrate().await?;
         }
         bootstrap::ensure_admin_token(&store, settings.bootstrap_token_file().as_deref()).await?;
-        let keyring = settings
-            .keyring()
+        let keyring = Keyring::from_settings(&settings.privacy)
             .map_err(|error| StartupError::Privacy(error.to_string()))?;
-        crate::privacy::check_keys(&store, &keyring, STARTUP_METHOD)
+        privacy::check_keys(&store, &keyring, STARTUP_METHOD)
             .await
             .map_err(StartupError::Privacy)?;
         let listener = bind(&settings.server.listen_address).await?;
@@ -261,7 +261,9 @@ impl Application {
             .build_v1alpha()
             .map_err(|error| StartupError::Reflection(error.to_string()))?;
 
-        let streaming = streaming_methods(&crate::pb::SERVED_DESCRIPTOR_SETS)
+        // The served methods, read once: the deadlines need those that stream, the metrics
+        // their names (handed to them here, so telemetry never reads the API).
+        let served = served_methods(&crate::pb::SERVED_DESCRIPTOR_SETS)
             .map_err(|error| StartupError::Reflection(error.to_string()))?;
         let deadlines = Deadlines::new(
             CallLimits {
@@ -271,7 +273,7 @@ impl Application {
                 ),
                 stream_limits: StreamLimits::from_settings(&settings.server),
             },
-            streaming,
+            StreamingMethods::of(&served),
         );
         // Metrics are recorded only when the ops listener can serve them.
         let scrape = (settings.telemetry.metrics && health_listener.is_some()).then(|| {
@@ -280,7 +282,12 @@ impl Application {
                 Duration::from_millis(settings.database.acquire_timeout_ms),
             )
         });
-        let rpc_metrics = RpcMetrics::new(scrape.is_some());
+        let known_methods = KnownMethods::new(
+            served
+                .into_iter()
+                .map(|method| (method.service, method.name)),
+        );
+        let rpc_metrics = RpcMetrics::new(scrape.is_some(), known_methods);
         // No `Server::timeout`: it would bound streams too. The deadline layer bounds unary calls.
         // Load shedding: a call over a connection's limit is refused at once, never queued.
         let mut builder = Server::builder()

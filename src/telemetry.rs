@@ -12,11 +12,10 @@
 pub mod metrics;
 pub mod traces;
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::Instant;
 
-use http_body::{Body as _, Frame, SizeHint};
+use http_body::Body as _;
 use tonic::Code;
 use tonic::body::Body;
 use tracing::Span;
@@ -24,6 +23,7 @@ use tracing_subscriber::layer::{Layer, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Registry};
 
+use crate::body_watch::{Polled, Watch, watch};
 use crate::settings::{LogFormat, TelemetrySettings};
 
 /// What [`init`] installed. Keep it while the program runs; [`Telemetry::shutdown`] at the
@@ -142,12 +142,14 @@ pub fn on_final_status(
         finish(in_headers.unwrap_or(Code::Ok));
         return response;
     }
-    let (parts, body) = response.into_parts();
-    let body = FinalStatusBody {
-        inner: body,
-        finish: Some(Box::new(finish)),
-    };
-    http::Response::from_parts(parts, Body::new(body))
+    response.map(|body| {
+        watch(
+            body,
+            FinalStatus {
+                finish: Some(Box::new(finish)),
+            },
+        )
+    })
 }
 
 fn grpc_status(headers: &http::HeaderMap) -> Option<Code> {
@@ -158,13 +160,12 @@ fn grpc_status(headers: &http::HeaderMap) -> Option<Code> {
         .map(Code::from_i32)
 }
 
-/// A response body that reports its final status; see [`on_final_status`].
-struct FinalStatusBody {
-    inner: Body,
+/// Reports the final status of the response body it watches; see [`on_final_status`].
+struct FinalStatus {
     finish: Option<Box<dyn FnOnce(Code) + Send>>,
 }
 
-impl FinalStatusBody {
+impl FinalStatus {
     fn finish(&mut self, code: Code) {
         if let Some(finish) = self.finish.take() {
             finish(code);
@@ -172,16 +173,9 @@ impl FinalStatusBody {
     }
 }
 
-impl http_body::Body for FinalStatusBody {
-    type Data = <Body as http_body::Body>::Data;
-    type Error = <Body as http_body::Body>::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(context);
-        match &polled {
+impl Watch for FinalStatus {
+    fn saw(&mut self, polled: &Polled, _body: &Body) {
+        match polled {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(trailers) = frame.trailers_ref() {
                     // Trailers without a status are a broken answer: the client sees UNKNOWN.
@@ -192,20 +186,9 @@ impl http_body::Body for FinalStatusBody {
             Poll::Ready(None) => self.finish(Code::Ok),
             Poll::Pending => {}
         }
-        polled
     }
 
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl Drop for FinalStatusBody {
-    fn drop(&mut self) {
+    fn dropped(&mut self, _body: &mut Body) {
         // Dropped before its end: the client went away (or reset the stream).
         self.finish(Code::Cancelled);
     }
@@ -215,6 +198,7 @@ impl Drop for FinalStatusBody {
 mod tests {
     use std::sync::{Arc, Mutex};
 
+    use http_body::Frame;
     use http_body_util::BodyExt;
 
     use super::*;

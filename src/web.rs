@@ -6,26 +6,24 @@
 //! answered before authentication. A gRPC-Web request over HTTP/1.1 is read whole
 //! before its call runs, but only once it is admitted and its token checked
 //! (`api::web_bodies`); a call refused before that gets what is left of its body
-//! read and dropped, briefly ([`DrainRefusedLayer`]). With no allowed origin there
+//! read and dropped, briefly ([`DrainRefused`]). With no allowed origin there
 //! is no CORS layer at all, so no response carries a CORS header and browsers on
 //! other origins are refused.
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue, Method};
-use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt;
 use tokio::sync::oneshot;
 use tonic::body::Body;
 use tonic_web::GrpcWebLayer;
 use tower::layer::util::{Identity, Stack};
 use tower::util::{Either, option_layer};
-use tower::{Layer, Service};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::settings::GrpcWebSettings;
+use crate::api::middleware::{Answer, Around, Inner, Middleware};
+use crate::body_watch::{Watch, watch};
+use crate::settings::{GrpcWebSettings, parse_origin};
 
 /// How long a browser may cache a preflight's answer (browsers cap it lower: Chrome at 2 hours).
 const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(3600);
@@ -47,14 +45,14 @@ const EXPOSED_RESPONSE_HEADERS: &[&str] =
     &["grpc-status", "grpc-message", "grpc-status-details-bin"];
 
 /// The browser layers, outermost first: CORS (when origins are allowed), the drain of refused
-/// bodies ([`DrainRefusedLayer`]), the gRPC-Web translation. `None` when `grpc_web.enabled` is off.
+/// bodies ([`DrainRefused`]), the gRPC-Web translation. `None` when `grpc_web.enabled` is off.
 pub type BrowserLayer = Stack<Stack<GrpcWebLayer, DrainRefusedLayer>, Either<CorsLayer, Identity>>;
 
 /// The layers of [`BrowserLayer`] for these settings, or `None` (plain gRPC only).
 pub fn browser_layer(settings: &GrpcWebSettings) -> Option<BrowserLayer> {
     settings.enabled.then(|| {
         Stack::new(
-            Stack::new(GrpcWebLayer::new(), DrainRefusedLayer),
+            Stack::new(GrpcWebLayer::new(), Around(DrainRefused)),
             option_layer(cors_layer(settings)),
         )
     })
@@ -72,51 +70,24 @@ const DRAIN_TIME: Duration = Duration::from_secs(1);
 /// next call with a broken pipe. Nothing is kept; a body larger or slower than that is left, and
 /// its connection is closed after the answer.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct DrainRefusedLayer;
+pub struct DrainRefused;
 
-impl<S> Layer<S> for DrainRefusedLayer {
-    type Service = DrainRefused<S>;
+/// [`DrainRefused`] as a tower layer.
+pub type DrainRefusedLayer = Around<DrainRefused>;
 
-    fn layer(&self, inner: S) -> Self::Service {
-        DrainRefused { inner }
-    }
-}
-
-/// See [`DrainRefusedLayer`].
-#[derive(Clone, Debug)]
-pub struct DrainRefused<S> {
-    inner: S,
-}
-
-type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send + 'static>>;
-
-impl<S> Service<http::Request<Body>> for DrainRefused<S>
-where
-    S: Service<http::Request<Body>, Response = http::Response<Body>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-{
-    type Response = http::Response<Body>;
-    type Error = S::Error;
-    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
-
-    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(context)
-    }
-
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        // The clone that was polled ready serves this call; a fresh clone stays behind.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+impl Middleware for DrainRefused {
+    fn serve<S: Inner>(&self, mut inner: S, request: http::Request<Body>) -> Answer<S::Error> {
         if request.version() >= http::Version::HTTP_2 {
             return Box::pin(inner.call(request));
         }
         let (handed_back, mut left) = oneshot::channel();
         let request = request.map(|body| {
-            Body::new(HandedBack {
-                body: Some(body),
-                back: Some(handed_back),
-            })
+            watch(
+                body,
+                HandBack {
+                    back: Some(handed_back),
+                },
+            )
         });
         Box::pin(async move {
             let response = inner.call(request).await;
@@ -139,45 +110,17 @@ where
     }
 }
 
-/// A request body that goes back to [`DrainRefused`] if it is dropped before its end.
-struct HandedBack {
-    body: Option<Body>,
+/// Hands the request body it watches back to [`DrainRefused`] if it is dropped before its end.
+struct HandBack {
     back: Option<oneshot::Sender<Body>>,
 }
 
-impl http_body::Body for HandedBack {
-    type Data = <Body as http_body::Body>::Data;
-    type Error = <Body as http_body::Body>::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        match self.body.as_mut() {
-            Some(body) => Pin::new(body).poll_frame(context),
-            None => Poll::Ready(None),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body
-            .as_ref()
-            .is_none_or(http_body::Body::is_end_stream)
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body
-            .as_ref()
-            .map_or_else(|| SizeHint::with_exact(0), http_body::Body::size_hint)
-    }
-}
-
-impl Drop for HandedBack {
-    fn drop(&mut self) {
-        if let (Some(body), Some(back)) = (self.body.take(), self.back.take())
-            && !http_body::Body::is_end_stream(&body)
+impl Watch for HandBack {
+    fn dropped(&mut self, body: &mut Body) {
+        if let Some(back) = self.back.take()
+            && !http_body::Body::is_end_stream(body)
         {
-            let _sent = back.send(body);
+            let _sent = back.send(std::mem::take(body));
         }
     }
 }
@@ -210,73 +153,4 @@ fn cors_layer(settings: &GrpcWebSettings) -> Option<CorsLayer> {
             )
             .max_age(PREFLIGHT_MAX_AGE),
     )
-}
-
-/// Checks one allowed origin as a browser sends it in `Origin`: `http` or `https`, a host, an
-/// optional port, nothing else (no path, not even `/`; no wildcard). The error says what is wrong.
-pub fn parse_origin(origin: &str) -> Result<HeaderValue, String> {
-    let refuse = |why: &str| {
-        Err(format!(
-            "{origin:?} is not an origin such as https://staff.example.org: {why}"
-        ))
-    };
-    if origin.contains('*') {
-        return refuse("wildcards are not allowed; list each origin");
-    }
-    let Some((scheme, rest)) = origin.split_once("://") else {
-        return refuse("it needs a scheme, http:// or https://");
-    };
-    if scheme != "http" && scheme != "https" {
-        return refuse("the scheme must be http or https");
-    }
-    if rest.is_empty() {
-        return refuse("it has no host");
-    }
-    if rest.contains(['/', '?', '#', '@']) || rest.chars().any(char::is_whitespace) {
-        return refuse(
-            "an origin is a scheme, a host and an optional port, without a path or a trailing /",
-        );
-    }
-    let uri: http::Uri = origin
-        .parse()
-        .map_err(|error| format!("{origin:?} is not an origin: {error}"))?;
-    if uri.host().is_none_or(str::is_empty) {
-        return refuse("it has no host");
-    }
-    HeaderValue::from_str(origin).map_err(|error| format!("{origin:?}: {error}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn origins_as_browsers_send_them_are_accepted() {
-        for origin in [
-            "https://staff.example.org",
-            "http://localhost:5173",
-            "http://127.0.0.1:8080",
-            "https://[::1]:8443",
-        ] {
-            assert!(parse_origin(origin).is_ok(), "{origin}");
-        }
-    }
-
-    #[test]
-    fn wildcards_paths_and_other_schemes_are_refused_with_the_reason() {
-        let cases = [
-            ("*", "wildcards"),
-            ("https://*.example.org", "wildcards"),
-            ("https://staff.example.org/", "trailing /"),
-            ("https://staff.example.org/app", "without a path"),
-            ("staff.example.org", "needs a scheme"),
-            ("ftp://staff.example.org", "http or https"),
-            ("https://", "no host"),
-            ("https://user@staff.example.org", "without a path"),
-        ];
-        for (origin, reason) in cases {
-            let error = parse_origin(origin).expect_err(origin);
-            assert!(error.contains(reason), "{origin}: {error}");
-        }
-    }
 }

@@ -21,7 +21,7 @@ use super::permissions::{self, Access};
 use crate::domain::access::{self, ApiToken};
 use crate::error::{Error, Result};
 use crate::store::{CallContext, Store};
-use crate::telemetry::metrics::{Method, RpcMetrics};
+use crate::telemetry::metrics::RpcMetrics;
 
 /// Checks tokens, with a short-lived cache so a check costs microseconds.
 pub struct Authenticator {
@@ -153,7 +153,7 @@ impl Middleware for Auth {
             otel.kind = tracing::field::Empty,
         );
         let started = Instant::now();
-        let served = Method::of(&method);
+        let served = self.metrics.method(&method);
         let record = self.metrics.start(served, started);
         crate::telemetry::traces::continue_trace(&span, request.headers(), served);
         Box::pin(
@@ -172,14 +172,7 @@ impl Middleware for Auth {
                                 request_id,
                             });
                         }
-                        // A bug must not take the connection down with it: a panic answers INTERNAL.
-                        match AssertUnwindSafe(inner.call(request)).catch_unwind().await {
-                            Ok(response) => response,
-                            Err(_) => {
-                                tracing::error!("the handler panicked; answered INTERNAL");
-                                Ok(tonic::Status::internal("internal error").into_http())
-                            }
-                        }
+                        answer_panics(inner.call(request)).await
                     }
                     Err(error) => Ok(tonic::Status::from(error).into_http()),
                 };
@@ -199,5 +192,44 @@ impl Middleware for Auth {
             }
             .instrument(span),
         )
+    }
+}
+
+/// The answer of `call`, or INTERNAL when it panics: a bug must not take the connection down
+/// with it.
+async fn answer_panics<E>(
+    call: impl Future<Output = std::result::Result<http::Response<tonic::body::Body>, E>>,
+) -> std::result::Result<http::Response<tonic::body::Body>, E> {
+    match AssertUnwindSafe(call).catch_unwind().await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::error!("the handler panicked; answered INTERNAL");
+            Ok(tonic::Status::from(Error::Internal("a handler panicked".into())).into_http())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic_types::StatusExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_handler_that_panics_is_answered_internal_with_a_reason_and_no_cause() {
+        let call = async {
+            if true {
+                panic!("a bug with a secret cause");
+            }
+            Ok::<_, std::convert::Infallible>(http::Response::new(tonic::body::Body::empty()))
+        };
+
+        let response = answer_panics(call).await.expect("infallible");
+
+        let status = tonic::Status::from_header_map(response.headers()).expect("a status");
+        assert_eq!(status.code(), tonic::Code::Internal);
+        assert_eq!(status.message(), "internal error");
+        let reason = status.get_details_error_info().map(|info| info.reason);
+        assert_eq!(reason.as_deref(), Some("INTERNAL"));
     }
 }

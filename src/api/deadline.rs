@@ -19,13 +19,14 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http_body::{Frame, SizeHint};
+use http_body::Body as _;
 use prost::Message;
 use tokio::time::{Instant, Sleep};
 use tonic::body::Body;
 
 use super::middleware::{Answer, Inner, Middleware};
 use super::streaming::{StreamBudget, StreamLimits, parse_grpc_timeout};
+use crate::body_watch::{Polled, Watch, watch};
 use crate::error::Error;
 
 /// A method of a served service, as its descriptor declares it.
@@ -83,20 +84,27 @@ pub struct StreamingMethods {
     pub client: HashSet<String>,
 }
 
+impl StreamingMethods {
+    /// The methods that stream among `methods`.
+    pub fn of(methods: &[ServedMethod]) -> StreamingMethods {
+        let mut streaming = StreamingMethods::default();
+        for method in methods {
+            if method.client_streams {
+                streaming.client.insert(method.path());
+            }
+            if method.streams {
+                streaming.either.insert(method.path());
+            }
+        }
+        streaming
+    }
+}
+
 /// The methods that stream among the encoded `FileDescriptorSet`s given.
 pub fn streaming_methods(
     descriptor_sets: &[&[u8]],
 ) -> Result<StreamingMethods, prost::DecodeError> {
-    let mut streaming = StreamingMethods::default();
-    for method in served_methods(descriptor_sets)? {
-        if method.client_streams {
-            streaming.client.insert(method.path());
-        }
-        if method.streams {
-            streaming.either.insert(method.path());
-        }
-    }
-    Ok(streaming)
+    Ok(StreamingMethods::of(&served_methods(descriptor_sets)?))
 }
 
 /// The time limits of calls, from `[server]`.
@@ -149,7 +157,7 @@ impl Middleware for Deadlines {
                 client.min(limits.unary_timeout)
             })
         };
-        let request = request.map(|body| TimedBody::wrap(body, body_limit));
+        let request = request.map(|body| BodyTimer::wrap(body, body_limit));
         Box::pin(async move {
             match tokio::time::timeout(timeout, inner.call(request)).await {
                 Ok(response) => response,
@@ -173,9 +181,8 @@ enum BodyLimit {
     Idle(Duration),
 }
 
-/// A request body cut with `DEADLINE_EXCEEDED` when it breaks its [`BodyLimit`].
-struct TimedBody {
-    body: Body,
+/// Cuts the request body it watches with `DEADLINE_EXCEEDED` when it breaks its [`BodyLimit`].
+struct BodyTimer {
     limit: BodyLimit,
     timer: Pin<Box<Sleep>>,
     /// Whether `timer` runs: always for `Whole`, while waiting for a frame for `Idle`.
@@ -183,19 +190,21 @@ struct TimedBody {
     cut: bool,
 }
 
-impl TimedBody {
+impl BodyTimer {
     fn wrap(body: Body, limit: BodyLimit) -> Body {
         let (duration, armed) = match limit {
             BodyLimit::Whole(duration) => (duration, true),
             BodyLimit::Idle(duration) => (duration, false),
         };
-        Body::new(TimedBody {
+        watch(
             body,
-            limit,
-            timer: Box::pin(tokio::time::sleep(duration)),
-            armed,
-            cut: false,
-        })
+            BodyTimer {
+                limit,
+                timer: Box::pin(tokio::time::sleep(duration)),
+                armed,
+                cut: false,
+            },
+        )
     }
 
     fn too_slow(&self) -> tonic::Status {
@@ -219,18 +228,12 @@ impl TimedBody {
     }
 }
 
-impl http_body::Body for TimedBody {
-    type Data = <Body as http_body::Body>::Data;
-    type Error = <Body as http_body::Body>::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+impl Watch for BodyTimer {
+    fn poll_frame(&mut self, body: &mut Body, context: &mut Context<'_>) -> Polled {
         if self.cut {
             return Poll::Ready(None);
         }
-        match Pin::new(&mut self.body).poll_frame(context) {
+        match Pin::new(body).poll_frame(context) {
             Poll::Ready(frame) => {
                 if let BodyLimit::Idle(_) = self.limit {
                     self.armed = false;
@@ -253,12 +256,8 @@ impl http_body::Body for TimedBody {
         }
     }
 
-    fn is_end_stream(&self) -> bool {
-        self.cut || self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+    fn is_end_stream(&self, body: &Body) -> bool {
+        self.cut || body.is_end_stream()
     }
 }
 

@@ -9,9 +9,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use http_body::{Body as _, Frame, SizeHint};
+use http_body::Body as _;
 use tonic::body::Body;
 use tower::{Layer, Service};
+
+use crate::body_watch::{Polled, Watch, watch};
 
 /// A boxed future that can move between threads.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -31,14 +33,11 @@ pub trait Inner:
 {
 }
 
-impl<S> Inner for S where
-    S: Service<
-            http::Request<Body>,
-            Response = http::Response<Body>,
-            Future: Send + 'static,
-            Error: Send + 'static,
-        > + Send
-        + 'static
+impl<S> Inner for S
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
 {
 }
 
@@ -101,44 +100,29 @@ pub fn hold_until_answered<H: Send + 'static>(
         return response;
     }
     response.map(|body| {
-        Body::new(Holding {
+        watch(
             body,
-            held: Some(Box::new(held)),
-        })
+            Holding {
+                held: Some(Box::new(held)),
+            },
+        )
     })
 }
 
-/// A response body with what its call holds; see [`hold_until_answered`].
+/// What a call holds while its answer is taken; see [`hold_until_answered`].
 struct Holding {
-    body: Body,
     held: Option<Box<dyn Any + Send>>,
 }
 
-impl http_body::Body for Holding {
-    type Data = <Body as http_body::Body>::Data;
-    type Error = <Body as http_body::Body>::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let polled = Pin::new(&mut self.body).poll_frame(context);
-        let ended = match &polled {
-            Poll::Ready(Some(Ok(frame))) => frame.is_trailers() || self.body.is_end_stream(),
+impl Watch for Holding {
+    fn saw(&mut self, polled: &Polled, body: &Body) {
+        let ended = match polled {
+            Poll::Ready(Some(Ok(frame))) => frame.is_trailers() || body.is_end_stream(),
             Poll::Ready(Some(Err(_)) | None) => true,
             Poll::Pending => false,
         };
         if ended {
             self.held = None;
         }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
     }
 }

@@ -43,6 +43,7 @@ use crate::secret::{self, ExposeSecret, SecretString, split_url_password};
 use crate::settings::DatabaseSettings;
 
 pub use audit::ChainVerification;
+pub use pool_stats::acquire_timeouts;
 use stamps::{SoftDeletable, Stamped};
 
 /// What a write call is: who, which method, which request id. Audit events are made from it.
@@ -459,7 +460,7 @@ pub fn new_id() -> String {
 
 impl From<DbErr> for Error {
     fn from(error: DbErr) -> Error {
-        crate::telemetry::metrics::count_database_error(&error);
+        pool_stats::count_acquire_timeout(&error);
         if let Some(sql_error) = error.sql_err() {
             return match sql_error {
                 SqlErr::UniqueConstraintViolation(detail) => Error::AlreadyExists {

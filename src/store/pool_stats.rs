@@ -1,6 +1,10 @@
-//! The state of the connection pools, for metrics: read at each scrape, never stored.
+//! The state of the connection pools, for metrics: read at each scrape, never stored. The store
+//! reports its numbers here and telemetry reads them (`telemetry::metrics::Scrape`): the store
+//! never calls telemetry.
 
-use sea_orm::{DatabaseBackend, DatabaseConnection};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sea_orm::{ConnAcquireErr, DatabaseBackend, DatabaseConnection, DbErr, RuntimeErr};
 
 use super::Store;
 
@@ -53,5 +57,51 @@ fn stats_of(name: &'static str, connection: &DatabaseConnection) -> PoolStats {
         size,
         idle: u32::try_from(idle).unwrap_or(u32::MAX),
         max,
+    }
+}
+
+/// Calls that waited `database.acquire_timeout_ms` for a pooled connection in vain, since the
+/// process started (all its stores together).
+static ACQUIRE_TIMEOUTS: AtomicU64 = AtomicU64::new(0);
+
+/// How many calls have waited for a pooled connection in vain since the process started.
+pub fn acquire_timeouts() -> u64 {
+    ACQUIRE_TIMEOUTS.load(Ordering::Relaxed)
+}
+
+/// Counts `error` when it is a pool's acquire timeout.
+pub(super) fn count_acquire_timeout(error: &DbErr) {
+    let timed_out = match error {
+        DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) => true,
+        DbErr::Conn(RuntimeErr::SqlxError(inner))
+        | DbErr::Exec(RuntimeErr::SqlxError(inner))
+        | DbErr::Query(RuntimeErr::SqlxError(inner)) => {
+            matches!(inner.as_ref(), sea_orm::sqlx::Error::PoolTimedOut)
+        }
+        _ => false,
+    };
+    if timed_out {
+        ACQUIRE_TIMEOUTS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[test]
+    fn a_pool_timeout_is_counted_as_an_acquire_timeout_and_nothing_else_is() {
+        let before = acquire_timeouts();
+
+        count_acquire_timeout(&DbErr::ConnectionAcquire(ConnAcquireErr::Timeout));
+        count_acquire_timeout(&DbErr::Conn(RuntimeErr::SqlxError(Arc::new(
+            sea_orm::sqlx::Error::PoolTimedOut,
+        ))));
+        let counted = acquire_timeouts() - before;
+
+        // Other tests of this binary may count timeouts at the same time: at least ours.
+        assert!(counted >= 2, "{counted}");
     }
 }

@@ -5,12 +5,12 @@
 //! (`deploy/grafana/tipgrants.json`) queries only these names (a test checks).
 //!
 //! Labels stay bounded: a method is one of the methods the server serves
-//! (read from its descriptor sets) or `unknown`; a code is one of the 17 gRPC
+//! (handed over at start-up, [`KnownMethods`]) or `unknown`; a code is one of the 17 gRPC
 //! codes. A call's counter and histogram handles are registered once per
 //! method and code and kept, so recording a call allocates nothing.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use ::metrics::{Counter, Gauge, Histogram, Label};
@@ -156,55 +156,64 @@ fn describe() {
     }
 }
 
-/// A gRPC method the server serves, or the one `unknown` method every other path counts as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Method(usize);
-
-/// The served methods, from the descriptor sets of every service on the API port.
-struct KnownMethods {
+/// The methods the server serves, handed over at start-up (`startup` reads them from the
+/// services' descriptor sets): a method label is one of them, or `unknown` for any other path.
+pub struct KnownMethods {
     /// `(service, method)`, e.g. `("tipgrants.v1.GrantService", "GetGrant")`; the last is unknown.
     names: Vec<(String, String)>,
     by_path: HashMap<String, usize>,
 }
 
-static KNOWN_METHODS: LazyLock<KnownMethods> = LazyLock::new(|| {
-    let methods = crate::api::deadline::served_methods(&crate::pb::SERVED_DESCRIPTOR_SETS)
-        .unwrap_or_default();
-    let mut names = Vec::with_capacity(methods.len() + 1);
-    let mut by_path = HashMap::with_capacity(methods.len());
-    for method in methods {
-        by_path.insert(method.path(), names.len());
-        names.push((method.service, method.name));
+impl KnownMethods {
+    /// The methods given as `(service, method)`, e.g. `("tipgrants.v1.GrantService", "GetGrant")`.
+    pub fn new(served: impl IntoIterator<Item = (String, String)>) -> KnownMethods {
+        let mut names = Vec::new();
+        let mut by_path = HashMap::new();
+        for (service, method) in served {
+            by_path.insert(format!("/{service}/{method}"), names.len());
+            names.push((service, method));
+        }
+        names.push(("unknown".to_string(), "unknown".to_string()));
+        KnownMethods { names, by_path }
     }
-    names.push(("unknown".to_string(), "unknown".to_string()));
-    KnownMethods { names, by_path }
-});
 
-impl Method {
     /// The method of a request path (`/package.Service/Method`); `unknown` for any other path.
-    pub fn of(path: &str) -> Method {
-        let known = &*KNOWN_METHODS;
-        Method(
-            known
-                .by_path
-                .get(path)
-                .copied()
-                .unwrap_or(known.names.len() - 1),
-        )
+    pub fn of(&self, path: &str) -> Method<'_> {
+        let index = self
+            .by_path
+            .get(path)
+            .copied()
+            .unwrap_or(self.names.len() - 1);
+        let (service, name) = &self.names[index];
+        Method {
+            index,
+            service,
+            name,
+        }
     }
 
+    fn count(&self) -> usize {
+        self.names.len()
+    }
+}
+
+/// A gRPC method the server serves, or the one `unknown` method every other path counts as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Method<'a> {
+    index: usize,
+    service: &'a str,
+    name: &'a str,
+}
+
+impl<'a> Method<'a> {
     /// The fully qualified service, e.g. `tipgrants.v1.GrantService` (or `unknown`).
-    pub fn service(self) -> &'static str {
-        KNOWN_METHODS.names[self.0].0.as_str()
+    pub fn service(self) -> &'a str {
+        self.service
     }
 
     /// The method's own name, e.g. `GetGrant` (or `unknown`).
-    pub fn name(self) -> &'static str {
-        KNOWN_METHODS.names[self.0].1.as_str()
-    }
-
-    fn count() -> usize {
-        KNOWN_METHODS.names.len()
+    pub fn name(self) -> &'a str {
+        self.name
     }
 }
 
@@ -243,46 +252,58 @@ struct MethodHandles {
 /// Per-call metrics of one server: calls, latency and calls in flight, by method and code.
 /// Disabled, it records nothing and costs a branch.
 pub struct RpcMetrics {
+    methods: KnownMethods,
     handles: Option<Vec<MethodHandles>>,
 }
 
 impl RpcMetrics {
-    /// Records into the Prometheus recorder when `enabled` (installing it if need be).
-    pub fn new(enabled: bool) -> Arc<RpcMetrics> {
+    /// Records calls of `methods` (any other is `unknown`) into the Prometheus recorder when
+    /// `enabled` (installing it if need be).
+    pub fn new(enabled: bool, methods: KnownMethods) -> Arc<RpcMetrics> {
         let handles = enabled.then(|| {
             recorder();
-            (0..Method::count())
+            (0..methods.count())
                 .map(|_| MethodHandles::default())
                 .collect()
         });
-        Arc::new(RpcMetrics { handles })
+        Arc::new(RpcMetrics { methods, handles })
+    }
+
+    /// The method of a request path (`/package.Service/Method`); `unknown` for any other path.
+    pub fn method(&self, path: &str) -> Method<'_> {
+        self.methods.of(path)
     }
 
     /// A call of `method` has arrived: it counts as in flight until the returned record
     /// is finished or dropped.
-    pub fn start(self: &Arc<Self>, method: Method, started: Instant) -> CallRecord {
+    pub fn start(self: &Arc<Self>, method: Method<'_>, started: Instant) -> CallRecord {
         if let Some(handles) = &self.handles {
-            in_flight(&handles[method.0], method).increment(1.0);
+            in_flight(&handles[method.index], method).increment(1.0);
         }
         CallRecord {
             metrics: self.clone(),
-            method,
+            method: method.index,
             started,
             finished: false,
         }
     }
 }
 
-fn in_flight(handles: &MethodHandles, method: Method) -> &Gauge {
+fn in_flight<'a>(handles: &'a MethodHandles, method: Method<'_>) -> &'a Gauge {
     handles.in_flight.get_or_init(|| {
-        ::metrics::gauge!(RPC_IN_FLIGHT, "service" => method.service(), "method" => method.name())
+        ::metrics::gauge!(
+            RPC_IN_FLIGHT,
+            "service" => method.service().to_string(),
+            "method" => method.name().to_string()
+        )
     })
 }
 
 /// One call in flight; see [`RpcMetrics::start`].
 pub struct CallRecord {
     metrics: Arc<RpcMetrics>,
-    method: Method,
+    /// The index of its method among [`KnownMethods`].
+    method: usize,
     started: Instant,
     finished: bool,
 }
@@ -300,14 +321,19 @@ impl CallRecord {
         let Some(handles) = &self.metrics.handles else {
             return;
         };
-        let method = self.method;
-        let handles = &handles[method.0];
+        let (service, name) = &self.metrics.methods.names[self.method];
+        let method = Method {
+            index: self.method,
+            service,
+            name,
+        };
+        let handles = &handles[method.index];
         in_flight(handles, method).decrement(1.0);
         let slot = (code as usize).min(CODES - 1);
         let (calls, duration) = handles.by_code[slot].get_or_init(|| {
             let labels = vec![
-                Label::from_static_parts("service", method.service()),
-                Label::from_static_parts("method", method.name()),
+                Label::new("service", service.clone()),
+                Label::new("method", name.clone()),
                 Label::from_static_parts("code", code_label(code)),
             ];
             (
@@ -390,25 +416,8 @@ pub fn count_refused_call() {
     ::metrics::counter!(CALLS_REFUSED).increment(1);
 }
 
-/// Counts a database error that is a pool's acquire timeout.
-pub fn count_database_error(error: &sea_orm::DbErr) {
-    use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr};
-    let timed_out = match error {
-        DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) => true,
-        DbErr::Conn(RuntimeErr::SqlxError(inner))
-        | DbErr::Exec(RuntimeErr::SqlxError(inner))
-        | DbErr::Query(RuntimeErr::SqlxError(inner)) => {
-            matches!(inner.as_ref(), sea_orm::sqlx::Error::PoolTimedOut)
-        }
-        _ => false,
-    };
-    if timed_out {
-        ::metrics::counter!(DB_ACQUIRE_TIMEOUTS).increment(1);
-    }
-}
-
-/// What `GET /metrics` answers from: the recorder, and the store whose pools and audit
-/// chain are read at each scrape.
+/// What `GET /metrics` answers from: the recorder, and the store whose pools, acquire timeouts
+/// and audit chain are read at each scrape (the store reports them; telemetry reads).
 #[derive(Clone)]
 pub struct Scrape {
     handle: &'static PrometheusHandle,
@@ -429,6 +438,7 @@ impl Scrape {
 
     /// The metrics in Prometheus' text format, with the pools and audit chain read now.
     pub async fn render(&self) -> String {
+        ::metrics::counter!(DB_ACQUIRE_TIMEOUTS).absolute(crate::store::acquire_timeouts());
         for pool in self.store.pool_stats() {
             let in_use = pool.size.saturating_sub(pool.idle);
             ::metrics::gauge!(DB_POOL_CONNECTIONS, "pool" => pool.name, "state" => "idle")
@@ -487,9 +497,17 @@ mod tests {
 
     #[test]
     fn served_methods_are_known_and_any_other_path_is_unknown() {
-        let get = Method::of("/tipgrants.v1.OrganizationService/GetOrganization");
-        let health = Method::of("/grpc.health.v1.Health/Check");
-        let other = Method::of("/no.such.Service/Anything");
+        let known = KnownMethods::new([
+            (
+                "tipgrants.v1.OrganizationService".to_string(),
+                "GetOrganization".to_string(),
+            ),
+            ("grpc.health.v1.Health".to_string(), "Check".to_string()),
+        ]);
+
+        let get = known.of("/tipgrants.v1.OrganizationService/GetOrganization");
+        let health = known.of("/grpc.health.v1.Health/Check");
+        let other = known.of("/no.such.Service/Anything");
 
         assert_eq!(
             (get.service(), get.name()),
@@ -500,30 +518,7 @@ mod tests {
             ("grpc.health.v1.Health", "Check")
         );
         assert_eq!((other.service(), other.name()), ("unknown", "unknown"));
-        assert_eq!(other, Method::of("/x"));
-    }
-
-    #[test]
-    fn a_pool_timeout_is_counted_as_an_acquire_timeout() {
-        use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr};
-        let handle = recorder();
-        let timeouts = || {
-            handle
-                .render()
-                .lines()
-                .find_map(|line| line.strip_prefix("tipgrants_db_acquire_timeouts_total "))
-                .and_then(|value| value.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        let before = timeouts();
-
-        count_database_error(&DbErr::ConnectionAcquire(ConnAcquireErr::Timeout));
-        count_database_error(&DbErr::Conn(RuntimeErr::SqlxError(Arc::new(
-            sea_orm::sqlx::Error::PoolTimedOut,
-        ))));
-
-        // Other tests of this binary may count timeouts at the same time: at least ours.
-        assert!(timeouts() - before >= 2.0);
+        assert_eq!(other, known.of("/x"));
     }
 
     #[test]

@@ -112,7 +112,7 @@ impl Traces {
 
 /// Makes the call's `span` a server span named after its `method`, child of the caller's
 /// trace when its `headers` carry a `traceparent`. Nothing when traces are off.
-pub fn continue_trace(span: &Span, headers: &http::HeaderMap, method: Method) {
+pub fn continue_trace(span: &Span, headers: &http::HeaderMap, method: Method<'_>) {
     if !ON.load(Ordering::Acquire) {
         return;
     }
@@ -125,8 +125,8 @@ pub fn continue_trace(span: &Span, headers: &http::HeaderMap, method: Method) {
     );
     span.record("otel.kind", "server");
     span.set_attribute("rpc.system", "grpc");
-    span.set_attribute("rpc.service", method.service());
-    span.set_attribute("rpc.method", method.name());
+    span.set_attribute("rpc.service", method.service().to_string());
+    span.set_attribute("rpc.method", method.name().to_string());
 }
 
 /// Records the call's final `code` on its span; a server-side failure marks it as an error.

@@ -2,8 +2,14 @@
 
 use std::io::Write;
 
-use tipgrants::secret::ExposeSecret;
+use tipgrants::privacy::Keyring;
+use tipgrants::secret::{ExposeSecret, SecretString};
 use tipgrants::settings::Settings;
+use tipgrants::startup::Application;
+
+/// A key entry whose material is too short: refused, and its material never shown.
+const SHORT_KEY: &str = "k1:c2VjcmV0LWtleS1tYXRlcmlhbA==";
+const SHORT_KEY_MATERIAL: &str = "c2VjcmV0LWtleS1tYXRlcmlhbA";
 
 fn load(environment: &[(&str, &str)]) -> Result<Settings, String> {
     Settings::load_from(
@@ -209,6 +215,60 @@ fn each_bad_value_is_refused_with_a_message_naming_its_key() {
         );
         assert!(!error.contains('\n'), "one line: {error:?}");
     }
+}
+
+#[test]
+fn a_bad_privacy_key_is_refused_with_a_line_naming_the_key_and_never_showing_it() {
+    let settings = load(&[("TIPGRANTS__PRIVACY__KEYS", SHORT_KEY)])
+        .expect("the settings hold the keys as written: privacy reads them");
+
+    let error = Keyring::from_settings(&settings.privacy)
+        .expect_err("a short key is refused")
+        .to_string();
+
+    assert!(error.starts_with("settings: privacy.keys: "), "{error}");
+    assert!(!error.contains(SHORT_KEY_MATERIAL), "{error}");
+    assert!(!error.contains('\n'), "one line: {error:?}");
+}
+
+#[tokio::test]
+async fn the_server_does_not_start_with_a_bad_privacy_key() {
+    let mut settings = load(&[]).unwrap();
+    settings.database.sqlite_path = ":memory:".into();
+    settings.server.listen_address = "127.0.0.1:0".into();
+    settings.server.health_listen_address = String::new();
+    settings.privacy.keys = SecretString::from(SHORT_KEY.to_string());
+
+    let refused = Application::build(settings).await;
+
+    let error = refused
+        .err()
+        .expect("a bad key stops the start")
+        .to_string();
+    assert!(error.contains("privacy.keys"), "{error}");
+    assert!(!error.contains(SHORT_KEY_MATERIAL), "{error}");
+}
+
+#[test]
+fn every_database_command_refuses_a_bad_privacy_key_at_once_with_a_line_naming_it() {
+    let directory = tempfile::tempdir().unwrap();
+    let database = directory.path().join("never-created.sqlite3");
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tipgrants"))
+        .args(["migrate", "status"])
+        .env("TIPGRANTS__DATABASE__SQLITE_PATH", &database)
+        .env("TIPGRANTS__PRIVACY__KEYS", SHORT_KEY)
+        .output()
+        .expect("the binary runs");
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("tipgrants: settings: privacy.keys: "),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(SHORT_KEY_MATERIAL), "{stderr}");
+    assert!(!database.exists(), "nothing was opened");
 }
 
 #[test]
