@@ -226,9 +226,8 @@ impl ProjectApi {
             .run(&self.store, async |tx| {
                 let grant = tx.grant_for_update(&scope, &name.grant(), None).await?;
                 let current = tx.project_for_update(&scope, name, change.expected).await?;
-                let state = project::decide_project_transition(&current, &grant, transition)?;
-                let fields = current.fields.clone();
-                let changed = tx.save_project(current, fields, state).await?;
+                let after = project::decide_project_transition(&current, &grant, transition)?;
+                let changed = tx.save_project(current, after).await?;
                 let names = tx
                     .recommendation_names(&changed.fields.recommendation_ids)
                     .await?;
@@ -386,8 +385,9 @@ impl ProjectService for ProjectApi {
         }
         let fields = project_input(&merged).validate("project", &grant)?;
         Self::check_references(&tx, &merged, &fields.country_codes).await?;
-        let state = current.state;
-        let updated = tx.save_project(current, fields, state).await?;
+        let mut after = current.clone();
+        after.fields = fields;
+        let updated = tx.save_project(current, after).await?;
         // Open reports follow the project's new period; submitted ones keep theirs.
         let schedule = outcome::schedule(
             &self.rules,

@@ -397,16 +397,8 @@ impl Tx {
         Ok(project)
     }
 
-    /// Saves new fields and state over `current`.
-    pub async fn save_project(
-        &mut self,
-        current: Project,
-        fields: ProjectFields,
-        state: ProjectState,
-    ) -> Result<Project> {
-        let mut saved = current.clone();
-        saved.fields = fields;
-        saved.state = state;
+    /// Saves `saved` (new fields or state) over `current`, at its next revision.
+    pub async fn save_project(&mut self, current: Project, mut saved: Project) -> Result<Project> {
         saved.stamps = current.stamps.next(now());
         let key = projects::ActiveModel {
             id: Unchanged(current.id.clone()),
