@@ -5,13 +5,13 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelBehavior, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait,
+    DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::entities::{audit_events, audit_head};
-use super::{Keyset, Page, Store, now};
-use crate::domain::audit::{self, AuditEvent, ChainCheck, PendingEvent};
+use super::{Keyset, Page, Store, Tx, now};
+use crate::domain::audit::{self, AuditEvent, Audited, ChainCheck, PendingEvent};
 use crate::error::{Error, Result};
 
 /// What to list.
@@ -73,6 +73,28 @@ pub(super) async fn append(txn: &DatabaseTransaction, events: Vec<PendingEvent>)
         .exec(txn)
         .await?;
     Ok(())
+}
+
+impl Tx {
+    /// Inserts a new `row`, reads it back as a record and records its
+    /// creation: the one tail of every create. `record` answers the record's
+    /// resource name and its audited view (its fields, never its bookkeeping).
+    pub(super) async fn insert_audited<Row, Record>(
+        &mut self,
+        row: Row,
+        read: impl FnOnce(<Row::Entity as EntityTrait>::Model) -> Result<Record>,
+        record: impl for<'a> FnOnce(&'a Record) -> (String, &'a dyn Audited),
+    ) -> Result<Record>
+    where
+        Row: ActiveModelTrait + ActiveModelBehavior + Send,
+        <Row::Entity as EntityTrait>::Model: IntoActiveModel<Row>,
+    {
+        let created = read(row.insert(&self.txn).await?)?;
+        let (resource, view) = record(&created);
+        let view = view.audit_view()?;
+        self.audit_views(&resource, None, Some(&view));
+        Ok(created)
+    }
 }
 
 fn to_domain(row: audit_events::Model) -> AuditEvent {

@@ -116,12 +116,11 @@ impl Tx {
             country_code: Set(fields.country_code.clone()),
             identifiers: Set(super::to_json_column(&fields.identifiers)?),
             ..Stamped::created(Stamps::new(now()))
-        }
-        .insert(&self.txn)
-        .await?;
-        let created = to_domain(row)?;
-        self.audit(&created.resource_name(), None, Some(&created.fields))?;
-        Ok(created)
+        };
+        self.insert_audited(row, to_domain, |created| {
+            (created.resource_name(), &created.fields)
+        })
+        .await
     }
 
     /// Reads an organisation for a change: it must be visible, live, and at `etag` when one is given.

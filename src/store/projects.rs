@@ -443,12 +443,13 @@ impl Tx {
             baseline: Set(fields.baseline),
             targets: Set(super::to_json_column(&fields.targets)?),
             ..Stamped::created(Stamps::new(now()))
-        }
-        .insert(&self.txn)
-        .await?;
-        let created = indicator_to_domain(row, &project.grant_id)?;
-        self.audit(&created.resource_name(), None, Some(&created.fields))?;
-        Ok(created)
+        };
+        self.insert_audited(
+            row,
+            |row| indicator_to_domain(row, &project.grant_id),
+            |created| (created.resource_name(), &created.fields),
+        )
+        .await
     }
 
     /// Replaces the fields of `current`; `delete` soft-deletes it instead.

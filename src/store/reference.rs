@@ -164,12 +164,13 @@ impl Tx {
             display_name: Set(fields.display_name.clone()),
             description: Set(fields.description.clone()),
             ..Stamped::created(Stamps::new(now()))
-        }
-        .insert(&self.txn)
-        .await?;
-        let created = account(row);
-        self.audit(&created.resource_name(), None, Some(&created.fields))?;
-        Ok(created)
+        };
+        self.insert_audited(
+            row,
+            |row| Ok(account(row)),
+            |created| (created.resource_name(), &created.fields),
+        )
+        .await
     }
 
     /// Reads a funding account for a change: it must be live, and at `etag` when one is given.

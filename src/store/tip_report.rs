@@ -287,12 +287,11 @@ impl Tx {
             report_year: Set(report_year),
             tier: Set(fields.tier.code().to_string()),
             ..Stamped::created(Stamps::new(now()))
-        }
-        .insert(&self.txn)
-        .await?;
-        let created = ranking(row)?;
-        self.audit(&created.resource_name(), None, Some(&created.fields))?;
-        Ok(created)
+        };
+        self.insert_audited(row, ranking, |created| {
+            (created.resource_name(), &created.fields)
+        })
+        .await
     }
 
     /// Reads a ranking for a change: it must be at `etag` when one is given.
@@ -343,12 +342,11 @@ impl Tx {
             pillar: Set(fields.pillar.code().to_string()),
             text: Set(fields.text.clone()),
             ..Stamped::created(Stamps::new(now()))
-        }
-        .insert(&self.txn)
-        .await?;
-        let created = recommendation(row)?;
-        self.audit(&created.resource_name(), None, Some(&created.fields()))?;
-        Ok(created)
+        };
+        self.insert_audited(row, recommendation, |created| {
+            (created.resource_name(), created)
+        })
+        .await
     }
 
     /// Reads a recommendation for a change: it must be live, and at `etag` when one is given.
