@@ -12,6 +12,7 @@ use sea_orm::{
 use super::entities::{audit_events, audit_head};
 use super::{Keyset, Page, Store, Tx, now};
 use crate::domain::audit::{self, AuditEvent, Audited, ChainCheck, PendingEvent};
+use crate::domain::version::Versioned;
 use crate::error::{Error, Result};
 
 /// What to list.
@@ -94,6 +95,33 @@ impl Tx {
         let view = view.audit_view()?;
         self.audit_views(&resource, None, Some(&view));
         Ok(created)
+    }
+
+    /// Updates `row` (a revision of `current`), reads it back and records the
+    /// change: its soft deletion when the saved record is deleted, else its
+    /// audited view (`view`) before and after. The one tail of every save.
+    pub(super) async fn update_audited<Row, Record>(
+        &mut self,
+        row: Row,
+        current: &Record,
+        read: impl FnOnce(<Row::Entity as EntityTrait>::Model) -> Result<Record>,
+        view: impl for<'a> Fn(&'a Record) -> &'a dyn Audited,
+    ) -> Result<Record>
+    where
+        Row: ActiveModelTrait + ActiveModelBehavior + Send,
+        <Row::Entity as EntityTrait>::Model: IntoActiveModel<Row>,
+        Record: Versioned,
+    {
+        let saved = read(row.update(&self.txn).await?)?;
+        match saved.delete_time() {
+            Some(time) => self.audit_delete(&saved.resource(), time),
+            None => {
+                let before = view(current).audit_view()?;
+                let after = view(&saved).audit_view()?;
+                self.audit_views(&saved.resource(), Some(&before), Some(&after));
+            }
+        }
+        Ok(saved)
     }
 }
 

@@ -1,7 +1,6 @@
 //! Organisations. A grantee's scope is its own organisation.
 
 use sea_orm::{
-    ActiveModelTrait,
     ActiveValue::{Set, Unchanged},
     ColumnTrait, EntityTrait, QueryFilter, Select,
 };
@@ -148,13 +147,10 @@ impl Tx {
             identifiers: Set(super::to_json_column(&fields.identifiers)?),
             ..Stamped::revised(current.stamps.next(now()))
         };
-        let updated = to_domain(row.update(&self.txn).await?)?;
-        self.audit(
-            &updated.resource_name(),
-            Some(&current.fields),
-            Some(&updated.fields),
-        )?;
-        Ok(updated)
+        self.update_audited(row, &current, to_domain, |organization| {
+            &organization.fields
+        })
+        .await
     }
 
     /// Soft-deletes `current`.
@@ -164,8 +160,9 @@ impl Tx {
             id: Unchanged(current.id.clone()),
             ..SoftDeletable::saved(stamps, true)
         };
-        let deleted = to_domain(row.update(&self.txn).await?)?;
-        self.audit_delete(&deleted.resource_name(), stamps.update_time);
-        Ok(deleted)
+        self.update_audited(row, &current, to_domain, |organization| {
+            &organization.fields
+        })
+        .await
     }
 }

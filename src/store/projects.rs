@@ -468,14 +468,14 @@ impl Tx {
             targets: Set(super::to_json_column(&fields.targets)?),
             ..SoftDeletable::saved(current.stamps.next(now()), delete)
         };
-        let saved = indicator_to_domain(row.update(&self.txn).await?, &current.grant_id)?;
-        self.audit_save(
-            &saved.resource_name(),
-            &current.fields,
-            &saved.fields,
-            saved.delete_time,
-        )?;
-        Ok(saved)
+        let grant_id = current.grant_id.clone();
+        self.update_audited(
+            row,
+            &current,
+            |row| indicator_to_domain(row, &grant_id),
+            |indicator| &indicator.fields,
+        )
+        .await
     }
 }
 

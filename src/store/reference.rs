@@ -2,7 +2,6 @@
 //! migrations) and funding accounts (admin-managed).
 
 use sea_orm::{
-    ActiveModelTrait,
     ActiveValue::{Set, Unchanged},
     ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
 };
@@ -200,13 +199,12 @@ impl Tx {
             description: Set(fields.description.clone()),
             ..SoftDeletable::saved(current.stamps.next(now()), delete)
         };
-        let saved = account(row.update(&self.txn).await?);
-        self.audit_save(
-            &saved.resource_name(),
-            &current.fields,
-            &saved.fields,
-            saved.delete_time,
-        )?;
-        Ok(saved)
+        self.update_audited(
+            row,
+            &current,
+            |row| Ok(account(row)),
+            |account| &account.fields,
+        )
+        .await
     }
 }

@@ -374,13 +374,10 @@ impl Tx {
             text: Set(fields.text.clone()),
             ..Stamped::revised(current.stamps.next(now()))
         };
-        let updated = recommendation(row.update(&self.txn).await?)?;
-        self.audit(
-            &updated.resource_name(),
-            Some(&current.fields()),
-            Some(&updated.fields()),
-        )?;
-        Ok(updated)
+        self.update_audited(row, &current, recommendation, |recommendation| {
+            recommendation
+        })
+        .await
     }
 
     /// Soft-deletes `current`: it stays readable, and projects that cite it keep it.
@@ -393,8 +390,9 @@ impl Tx {
             id: Unchanged(current.id.clone()),
             ..SoftDeletable::saved(stamps, true)
         };
-        let deleted = recommendation(row.update(&self.txn).await?)?;
-        self.audit_delete(&deleted.resource_name(), stamps.update_time);
-        Ok(deleted)
+        self.update_audited(row, &current, recommendation, |recommendation| {
+            recommendation
+        })
+        .await
     }
 }
