@@ -181,6 +181,126 @@ fn check_acceptable(report: &OutcomeReport, actor: &Actor, indicators: &[Indicat
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::access::Role;
+    use crate::domain::version::Stamps;
+
+    fn date(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+    }
+
+    fn person(token: &str, owner: &str) -> Actor {
+        Actor {
+            token_id: token.into(),
+            role: Role::ProgramOfficer,
+            organization_id: None,
+            owner: owner.into(),
+        }
+    }
+
+    fn draft() -> OutcomeReport {
+        let time = DateTime::parse_from_rfc3339("2015-01-05T08:00:00Z")
+            .unwrap()
+            .to_utc();
+        OutcomeReport {
+            id: "r1".into(),
+            grant_id: "g1".into(),
+            project_id: "p1".into(),
+            period: "2015-Q1".into(),
+            period_start_date: date("2014-10-01"),
+            period_end_date: date("2014-12-31"),
+            due_date: None,
+            state: OutcomeReportState::Draft,
+            narrative: String::new(),
+            reviewer_comments: String::new(),
+            submitter: String::new(),
+            submit_time: None,
+            reviewer: String::new(),
+            review_time: None,
+            submitter_owner: String::new(),
+            reviewer_owner: String::new(),
+            stamps: Stamps::new(time),
+            outcome_count: 0,
+        }
+    }
+
+    #[test]
+    fn a_submission_fixes_the_due_date_and_records_the_submitter_and_a_return_the_reviewer_and_reason()
+     {
+        let time = DateTime::parse_from_rfc3339("2015-01-20T09:30:00Z")
+            .unwrap()
+            .to_utc();
+        let grantee = person("t1", "ana@example.org");
+        let facts = ReportFacts {
+            due_date: Some(date("2015-01-30")),
+            ..ReportFacts::default()
+        };
+
+        let submitted = decide_report_transition(
+            &draft(),
+            ReportTransition::Submit,
+            &grantee,
+            "",
+            &facts,
+            time,
+        )
+        .unwrap();
+        let officer = person("t2", "bo@example.org");
+        let returned = decide_report_transition(
+            &submitted,
+            ReportTransition::Return,
+            &officer,
+            "add the dates",
+            &ReportFacts::default(),
+            time,
+        )
+        .unwrap();
+
+        assert_eq!(submitted.state, OutcomeReportState::Submitted);
+        assert_eq!(submitted.due_date, Some(date("2015-01-30")));
+        assert_eq!(
+            (
+                submitted.submitter.as_str(),
+                submitted.submitter_owner.as_str()
+            ),
+            ("apiTokens/t1", "ana@example.org")
+        );
+        assert_eq!(submitted.submit_time, Some(time));
+        assert_eq!(
+            (submitted.reviewer.as_str(), submitted.review_time),
+            ("", None)
+        );
+        assert_eq!(returned.state, OutcomeReportState::Returned);
+        assert_eq!(returned.reviewer_comments, "add the dates");
+        assert_eq!(
+            (returned.reviewer.as_str(), returned.reviewer_owner.as_str()),
+            ("apiTokens/t2", "bo@example.org")
+        );
+        assert_eq!(returned.review_time, Some(time));
+        assert_eq!(returned.submitter, "apiTokens/t1");
+    }
+
+    #[test]
+    fn the_submitter_cannot_accept_with_another_token_of_theirs() {
+        let mut submitted = draft();
+        submitted.state = OutcomeReportState::Submitted;
+        submitted.submitter = "apiTokens/t1".into();
+        submitted.submitter_owner = "ana@example.org".into();
+
+        let error = decide_report_transition(
+            &submitted,
+            ReportTransition::Accept,
+            &person("t9", "ana@example.org"),
+            "",
+            &ReportFacts::default(),
+            Utc::now(),
+        )
+        .unwrap_err();
+
+        assert!(
+            matches!(&error, Error::FailedPrecondition { reason, .. } if *reason == "OUTCOME_REPORT_OWN_SUBMISSION"),
+            "{error:?}"
+        );
+    }
 
     #[test]
     fn the_review_state_machine_allows_exactly_these_transitions() {
