@@ -1,6 +1,8 @@
 //! The audit log: appended in the transaction of each change, read in chain
 //! order, verified end to end. Appends take the row lock on `audit_head`, so
 //! concurrent writers chain one after another instead of forking the chain.
+//! The tails of creates and saves live here too (`Tx::insert_audited`,
+//! `Tx::update_audited`): a row written through them always gets its event.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
