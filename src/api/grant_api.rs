@@ -224,9 +224,8 @@ impl GrantApi {
                     .grant_for_update(&scope, &change.name, change.expected)
                     .await?;
                 let facts = tx.grant_project_facts(&current.id).await?;
-                let (state, reason) =
-                    grant::decide_transition(&current, transition, &change.reason, facts)?;
-                let changed = tx.set_grant_state(current, state, reason).await?;
+                let after = grant::decide_transition(&current, transition, &change.reason, facts)?;
+                let changed = tx.save_grant(current, after).await?;
                 Ok(to_proto(&changed))
             })
             .await?;

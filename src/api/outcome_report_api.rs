@@ -16,9 +16,9 @@ use crate::domain::names::{
 };
 use crate::domain::outcome::{
     self, Actual, OfficialsTrained, Outcome, OutcomeContext, OutcomeFields, OutcomeInput,
-    OutcomeReport, OutcomeReportState, ReportFacts, ReportTransition, ReportingRules,
-    ReportingStatus, Victims,
+    OutcomeReport, OutcomeReportState, ReportingRules, ReportingStatus, Victims,
 };
+use crate::domain::outcome_report::{self, ReportFacts, ReportTransition};
 use crate::domain::project::{OutcomeKind, Project};
 use crate::domain::{validate, version};
 use crate::error::{Error, Result};
@@ -152,7 +152,7 @@ fn report_to_proto(
         period: report.period.clone(),
         period_start_date: report.period_start_date.to_string(),
         period_end_date: report.period_end_date.to_string(),
-        due_date: due_date(report, rules).to_string(),
+        due_date: report.due_date_under(rules).to_string(),
         state: report.state.to_proto(),
         narrative: report.narrative.clone(),
         reviewer_comments: report.reviewer_comments.clone(),
@@ -165,21 +165,6 @@ fn report_to_proto(
         update_time: Some(timestamp(report.stamps.update_time)),
         etag: etag(report.stamps.revision),
     }
-}
-
-/// The due date of a report: fixed at submission, else its period's end plus the configured days.
-fn due_date(report: &OutcomeReport, rules: &ReportingRules) -> chrono::NaiveDate {
-    report.due_date.unwrap_or_else(|| {
-        let days = if report.period == "FINAL" {
-            rules.final_due_days
-        } else {
-            rules.due_days
-        };
-        report
-            .period_end_date
-            .checked_add_days(chrono::Days::new(u64::from(days)))
-            .unwrap_or(report.period_end_date)
-    })
 }
 
 /// The proto of an outcome (also of each row of an export).
@@ -350,70 +335,39 @@ impl OutcomeReportApi {
                 let (report, project) =
                     Self::report_and_project(tx, &change.call, &change.name, change.expected)
                         .await?;
-                let mut facts = ReportFacts::default();
-                match transition {
+                let facts = match transition {
                     ReportTransition::Submit => {
-                        facts.outcomes = tx
-                            .live_outcomes(&report)
-                            .await?
-                            .into_iter()
-                            .map(|outcome| outcome.fields)
-                            .collect();
+                        let schedule = outcome::schedule(
+                            &self.rules,
+                            grant.terms.reporting_cadence,
+                            project.fields.start_date,
+                            project.fields.end_date,
+                        );
+                        ReportFacts {
+                            outcomes: tx
+                                .live_outcomes(&report)
+                                .await?
+                                .into_iter()
+                                .map(|outcome| outcome.fields)
+                                .collect(),
+                            due_date: Some(report.due_date_in(&schedule, &self.rules)),
+                            ..ReportFacts::default()
+                        }
                     }
-                    ReportTransition::Accept => {
-                        let period = report
-                            .period
-                            .parse()
-                            .map_err(|message: String| Error::Internal(message))?;
-                        facts.indicators_without_target = tx
-                            .live_indicators(&project)
-                            .await?
-                            .into_iter()
-                            .filter(|indicator| !outcome::has_target_for(indicator, period))
-                            .map(|indicator| {
-                                IndicatorName::new(
-                                    &indicator.grant_id,
-                                    &indicator.project_id,
-                                    &indicator.id,
-                                )
-                            })
-                            .collect();
-                    }
-                    ReportTransition::Return | ReportTransition::Reopen => {}
-                }
-                let (state, comments) = outcome::decide_report_transition(
+                    ReportTransition::Accept => ReportFacts {
+                        indicators: tx.live_indicators(&project).await?,
+                        ..ReportFacts::default()
+                    },
+                    ReportTransition::Return | ReportTransition::Reopen => ReportFacts::default(),
+                };
+                let after = outcome_report::decide_report_transition(
                     &report,
                     transition,
                     &actor,
                     &change.reason,
                     &facts,
+                    now(),
                 )?;
-                let mut after = report.clone();
-                after.state = state;
-                after.reviewer_comments = comments;
-                let time = now();
-                if transition == ReportTransition::Submit {
-                    let schedule = outcome::schedule(
-                        &self.rules,
-                        grant.terms.reporting_cadence,
-                        project.fields.start_date,
-                        project.fields.end_date,
-                    );
-                    let scheduled = schedule
-                        .iter()
-                        .find(|period| period.period.to_string() == report.period);
-                    after.due_date = Some(match scheduled {
-                        Some(period) => period.due_date,
-                        None => due_date(&report, &self.rules),
-                    });
-                    after.submitter = actor.resource_name();
-                    after.submitter_owner = actor.owner.clone();
-                    after.submit_time = Some(time);
-                } else {
-                    after.reviewer = actor.resource_name();
-                    after.reviewer_owner = actor.owner.clone();
-                    after.review_time = Some(time);
-                }
                 let saved = tx.save_outcome_report(&report, after).await?;
                 Ok(report_to_proto(&saved, &self.rules, &actor))
             })

@@ -14,8 +14,8 @@ use crate::domain::names::{
 use crate::domain::outcome::{self, ReportingRules};
 use crate::domain::pillar::Pillar;
 use crate::domain::project::{
-    self, ActivityKind, Indicator, IndicatorInput, OutcomeKind, Project, ProjectInput,
-    ProjectState, ProjectTransition,
+    self, ActivityKind, Indicator, IndicatorFields, IndicatorInput, OutcomeKind, Project,
+    ProjectInput, ProjectState, ProjectTransition,
 };
 use crate::domain::reference;
 use crate::error::Result;
@@ -226,9 +226,8 @@ impl ProjectApi {
             .run(&self.store, async |tx| {
                 let grant = tx.grant_for_update(&scope, &name.grant(), None).await?;
                 let current = tx.project_for_update(&scope, name, change.expected).await?;
-                let state = project::decide_project_transition(&current, &grant, transition)?;
-                let fields = current.fields.clone();
-                let changed = tx.save_project(current, fields, state).await?;
+                let after = project::decide_project_transition(&current, &grant, transition)?;
+                let changed = tx.save_project(current, after).await?;
                 let names = tx
                     .recommendation_names(&changed.fields.recommendation_ids)
                     .await?;
@@ -267,6 +266,38 @@ impl ProjectApi {
         let project = tx.project_for_update(&scope, name, expected).await?;
         project.check_open()?;
         Ok((grant, project))
+    }
+
+    /// Checks an indicator's targets against its project's period and its grant's cadence.
+    fn check_targets(
+        &self,
+        fields: &IndicatorFields,
+        grant: &crate::domain::grant::Grant,
+        project: &Project,
+    ) -> Result<()> {
+        project::check_targets(
+            "indicator",
+            fields,
+            project,
+            grant.terms.reporting_cadence,
+            &self.calendar,
+        )
+    }
+
+    /// Begins a change of an indicator: the transaction, the indicator's grant
+    /// and project (locked and open) and the indicator (live, at `expected`).
+    async fn begin_indicator_change(
+        &self,
+        call: &crate::store::CallContext,
+        name: &IndicatorName,
+        expected: Option<i64>,
+    ) -> Result<(Tx, crate::domain::grant::Grant, Project, Indicator)> {
+        let tx = self.store.begin(call).await?;
+        let (grant, project) = Self::open_project(&tx, call, &name.project(), None).await?;
+        let indicator = tx
+            .indicator_for_update(&project, &name.indicator, expected)
+            .await?;
+        Ok((tx, grant, project, indicator))
     }
 }
 
@@ -386,8 +417,9 @@ impl ProjectService for ProjectApi {
         }
         let fields = project_input(&merged).validate("project", &grant)?;
         Self::check_references(&tx, &merged, &fields.country_codes).await?;
-        let state = current.state;
-        let updated = tx.save_project(current, fields, state).await?;
+        let mut after = current.clone();
+        after.fields = fields;
+        let updated = tx.save_project(current, after).await?;
         // Open reports follow the project's new period; submitted ones keep theirs.
         let schedule = outcome::schedule(
             &self.rules,
@@ -439,13 +471,7 @@ impl ProjectService for ProjectApi {
         let answer = write
             .run(&self.store, async |tx| {
                 let (grant, project) = Self::open_project(tx, &call, &parent, None).await?;
-                project::check_targets(
-                    "indicator",
-                    &fields,
-                    &project,
-                    grant.terms.reporting_cadence,
-                    &self.calendar,
-                )?;
+                self.check_targets(&fields, &grant, &project)?;
                 let created = tx.create_indicator(&project, fields).await?;
                 Ok(indicator_to_proto(&created))
             })
@@ -487,11 +513,8 @@ impl ProjectService for ProjectApi {
     ) -> Result<Response<pb::Indicator>, Status> {
         let update = accept_update(request)?;
 
-        let mut tx = self.store.begin(&update.call).await?;
-        let (grant, project) =
-            Self::open_project(&tx, &update.call, &update.name.project(), None).await?;
-        let current = tx
-            .indicator_for_update(&project, &update.name.indicator, update.expected)
+        let (mut tx, grant, project, current) = self
+            .begin_indicator_change(&update.call, &update.name, update.expected)
             .await?;
         let mut merged = indicator_to_proto(&current);
         for field in update.fields {
@@ -506,13 +529,7 @@ impl ProjectService for ProjectApi {
             }
         }
         let fields = indicator_input(&merged).validate("indicator")?;
-        project::check_targets(
-            "indicator",
-            &fields,
-            &project,
-            grant.terms.reporting_cadence,
-            &self.calendar,
-        )?;
+        self.check_targets(&fields, &grant, &project)?;
         let updated = tx.save_indicator(current, fields, false).await?;
         tx.commit().await?;
         Ok(Response::new(indicator_to_proto(&updated)))
@@ -523,11 +540,8 @@ impl ProjectService for ProjectApi {
         request: Request<pb::DeleteIndicatorRequest>,
     ) -> Result<Response<pb::Indicator>, Status> {
         let (call, name, expected) = accept_delete::<_, IndicatorName>(request)?;
-        let mut tx = self.store.begin(&call).await?;
-        let (_grant, project) = Self::open_project(&tx, &call, &name.project(), None).await?;
-        let current = tx
-            .indicator_for_update(&project, &name.indicator, expected)
-            .await?;
+        let (mut tx, _grant, _project, current) =
+            self.begin_indicator_change(&call, &name, expected).await?;
         let fields = current.fields.clone();
         let deleted = tx.save_indicator(current, fields, true).await?;
         tx.commit().await?;

@@ -388,30 +388,22 @@ impl ReportService for ReportApi {
             // The snapshot ends here, before the rows are sent.
             drop(outcomes);
             let report = builder.finish();
-            for year in report.years {
-                for row in year.rows {
-                    sender
-                        .send(message(Part::Row(figures_to_proto(
-                            row,
-                            asked.group_by,
-                            &snapshot.names,
-                        ))))
-                        .await?;
-                }
-                sender
-                    .send(message(Part::Subtotal(figures_to_proto(
-                        year.subtotal,
-                        asked.group_by,
-                        &snapshot.names,
-                    ))))
-                    .await?;
-            }
-            sender
-                .send(message(Part::GrandTotal(figures_to_proto(
-                    report.grand_total,
+            // Rows, subtotals and the grand total differ only by their part.
+            let part = |kind: fn(pb::ReportFigures) -> Part, figures| {
+                message(kind(figures_to_proto(
+                    figures,
                     asked.group_by,
                     &snapshot.names,
-                ))))
+                )))
+            };
+            for year in report.years {
+                for row in year.rows {
+                    sender.send(part(Part::Row, row)).await?;
+                }
+                sender.send(part(Part::Subtotal, year.subtotal)).await?;
+            }
+            sender
+                .send(part(Part::GrandTotal, report.grand_total))
                 .await?;
             Ok(())
         });

@@ -66,6 +66,14 @@ impl GrantState {
     pub fn is_final(self) -> bool {
         matches!(self, GrantState::Closed | GrantState::Terminated)
     }
+
+    /// The states of a grant still under way: every state but the final ones.
+    pub fn open_states() -> impl Iterator<Item = GrantState> {
+        GrantState::ALL
+            .iter()
+            .copied()
+            .filter(|state| !state.is_final())
+    }
 }
 
 /// The terms a program officer sets on a grant.
@@ -322,14 +330,15 @@ pub struct ProjectFacts {
     pub open_projects: u64,
 }
 
-/// Decides a state change: the new state and the checked reason.
-/// Activation needs an indicator with a target; closing needs every project finished.
+/// Decides a state change: the grant after it, in its new state with the
+/// checked reason. Activation needs an indicator with a target; closing needs
+/// every project finished.
 pub fn decide_transition(
     grant: &Grant,
     transition: Transition,
     reason: &str,
     projects: ProjectFacts,
-) -> Result<(GrantState, String)> {
+) -> Result<Grant> {
     let reason = validate::optional_text("reason", reason, 2000)
         .map_err(|v| Error::invalid(v.field, v.description))?;
     if transition.needs_reason() && reason.is_empty() {
@@ -366,7 +375,10 @@ pub fn decide_transition(
             "a grant is activated only when at least one of its projects has an indicator with a target",
         ));
     }
-    Ok((target, reason))
+    let mut after = grant.clone();
+    after.state = target;
+    after.state_reason = reason;
+    Ok(after)
 }
 
 /// A checked new obligation.

@@ -122,6 +122,7 @@ pub mod money;
 pub mod names;
 pub mod organization;
 pub mod outcome;
+pub mod outcome_report;
 pub mod pillar;
 pub mod project;
 pub mod reference;

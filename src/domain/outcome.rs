@@ -9,7 +9,6 @@ use std::str::FromStr;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::access::Actor;
 use super::fiscal_year::{FiscalCalendar, FiscalPart, check_fiscal_year};
 use super::grant::ReportingCadence;
 use super::names::{
@@ -299,117 +298,6 @@ pub fn new_report_period(
         })
 }
 
-/// A change of a report's review state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReportTransition {
-    Submit,
-    Accept,
-    Return,
-    Reopen,
-}
-
-impl ReportTransition {
-    fn verb(self) -> &'static str {
-        match self {
-            ReportTransition::Submit => "submit",
-            ReportTransition::Accept => "accept",
-            ReportTransition::Return => "return",
-            ReportTransition::Reopen => "reopen",
-        }
-    }
-
-    /// The state after this transition from `from`, if allowed.
-    pub fn target(self, from: OutcomeReportState) -> Option<OutcomeReportState> {
-        use OutcomeReportState::*;
-        match (self, from) {
-            (ReportTransition::Submit, Draft | Returned) => Some(Submitted),
-            (ReportTransition::Accept, Submitted) => Some(Accepted),
-            (ReportTransition::Return, Submitted) => Some(Returned),
-            (ReportTransition::Reopen, Accepted) => Some(Returned),
-            _ => None,
-        }
-    }
-}
-
-/// What the store found that a transition depends on.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ReportFacts {
-    /// The report's live outcomes, oldest first (checked on submission).
-    pub outcomes: Vec<OutcomeFields>,
-    /// Indicators of the project without a target for the report's period (checked on acceptance).
-    pub indicators_without_target: Vec<IndicatorName>,
-}
-
-/// Decides a transition of `report` by `actor`: the new state and the
-/// reviewer's comments. Submission checks every outcome; acceptance needs a
-/// target for every indicator and another person than the submitter (persons
-/// are compared, not tokens: `Actor::is_person`).
-pub fn decide_report_transition(
-    report: &OutcomeReport,
-    transition: ReportTransition,
-    actor: &Actor,
-    reason: &str,
-    facts: &ReportFacts,
-) -> Result<(OutcomeReportState, String)> {
-    let reason = validate::optional_text("reason", reason, 2000)?;
-    let needs_reason = matches!(
-        transition,
-        ReportTransition::Return | ReportTransition::Reopen
-    );
-    if needs_reason && reason.is_empty() {
-        return Err(Error::invalid(
-            "reason",
-            format!("is required to {} a report", transition.verb()),
-        ));
-    }
-    let Some(target) = transition.target(report.state) else {
-        return Err(Error::precondition(
-            "OUTCOME_REPORT_STATE_TRANSITION_NOT_ALLOWED",
-            report.resource_name(),
-            format!(
-                "cannot {} a report that is {}",
-                transition.verb(),
-                report.state
-            ),
-        ));
-    };
-    match transition {
-        ReportTransition::Submit => check_complete(&facts.outcomes)?,
-        ReportTransition::Accept => {
-            if actor.is_person(&report.submitter, &report.submitter_owner) {
-                return Err(Error::precondition(
-                    "OUTCOME_REPORT_OWN_SUBMISSION",
-                    report.resource_name(),
-                    "the person who submitted a report cannot accept it, with any of their tokens: another program officer reviews it",
-                ));
-            }
-            if !facts.indicators_without_target.is_empty() {
-                let names: Vec<String> = facts
-                    .indicators_without_target
-                    .iter()
-                    .map(|name| name.to_string())
-                    .collect();
-                return Err(Error::precondition(
-                    "INDICATOR_TARGET_MISSING",
-                    report.resource_name(),
-                    format!(
-                        "indicators without a target for {}: {}; set their targets before accepting",
-                        report.period,
-                        names.join(", ")
-                    ),
-                ));
-            }
-        }
-        ReportTransition::Return | ReportTransition::Reopen => {}
-    }
-    let comments = if needs_reason {
-        reason
-    } else {
-        report.reviewer_comments.clone()
-    };
-    Ok((target, comments))
-}
-
 /// Whether an indicator has a target for `period`: the part itself or the whole year; for the final report, any target.
 pub fn has_target_for(indicator: &Indicator, period: ReportPeriod) -> bool {
     match period.target_key() {
@@ -689,7 +577,7 @@ fn evidence_uri(field: &str, value: &str) -> std::result::Result<String, FieldVi
 }
 
 /// What a submission needs of every outcome: a country, a date and a quantity of at least 1.
-fn check_complete(outcomes: &[OutcomeFields]) -> Result<()> {
+pub(super) fn check_complete(outcomes: &[OutcomeFields]) -> Result<()> {
     let mut violations = Violations::new();
     for (index, outcome) in outcomes.iter().enumerate() {
         let field = |name: &str| format!("outcomes[{index}].{name}");
@@ -898,21 +786,6 @@ mod tests {
         assert_eq!(
             period_status(Some(OutcomeReportState::Accepted), due, after),
             ReportingStatus::Accepted
-        );
-    }
-
-    #[test]
-    fn the_review_state_machine_allows_exactly_these_transitions() {
-        use OutcomeReportState::*;
-        use ReportTransition::*;
-        crate::domain::assert_exact_transitions(
-            ReportTransition::target,
-            &[
-                (Submit, &[Draft, Returned], Submitted),
-                (Accept, &[Submitted], Accepted),
-                (Return, &[Submitted], Returned),
-                (Reopen, &[Accepted], Returned),
-            ],
         );
     }
 

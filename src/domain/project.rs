@@ -72,6 +72,14 @@ impl ProjectState {
     pub fn is_final(self) -> bool {
         matches!(self, ProjectState::Completed | ProjectState::Cancelled)
     }
+
+    /// The states of a project still under way (planned or active): every state but the final ones.
+    pub fn open_states() -> impl Iterator<Item = ProjectState> {
+        ProjectState::ALL
+            .iter()
+            .copied()
+            .filter(|state| !state.is_final())
+    }
 }
 
 /// Most countries one project may span.
@@ -327,12 +335,13 @@ impl ProjectTransition {
     }
 }
 
-/// Decides a project state change: none under a closed or terminated grant; starting needs an active grant.
+/// Decides a project state change: the project after it. None under a closed
+/// or terminated grant; starting needs an active grant.
 pub fn decide_project_transition(
     project: &Project,
     grant: &Grant,
     transition: ProjectTransition,
-) -> Result<ProjectState> {
+) -> Result<Project> {
     grant.check_open()?;
     let Some(target) = transition.target(project.state) else {
         return Err(Error::precondition(
@@ -355,7 +364,9 @@ pub fn decide_project_transition(
             ),
         ));
     }
-    Ok(target)
+    let mut after = project.clone();
+    after.state = target;
+    Ok(after)
 }
 
 /// A target of an indicator for a fiscal year or one of its periods.

@@ -77,6 +77,9 @@ pub struct TipRecommendation {
     pub delete_time: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+// The same view as its fields: a creation records what a later update compares.
+audited!(TipRecommendation => report_year, pillar, text);
+
 versioned!(TipRecommendation => "the recommendation");
 
 impl TipRecommendation {

@@ -1,17 +1,20 @@
 //! The audit log: appended in the transaction of each change, read in chain
 //! order, verified end to end. Appends take the row lock on `audit_head`, so
 //! concurrent writers chain one after another instead of forking the chain.
+//! The tails of creates and saves live here too (`Tx::insert_audited`,
+//! `Tx::update_audited`): a row written through them always gets its event.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelBehavior, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait,
+    DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::entities::{audit_events, audit_head};
-use super::{Keyset, Page, Store, now};
-use crate::domain::audit::{self, AuditEvent, ChainCheck, PendingEvent};
+use super::{Keyset, Page, Store, Tx, now};
+use crate::domain::audit::{self, AuditEvent, Audited, ChainCheck, PendingEvent};
+use crate::domain::version::Versioned;
 use crate::error::{Error, Result};
 
 /// What to list.
@@ -73,6 +76,55 @@ pub(super) async fn append(txn: &DatabaseTransaction, events: Vec<PendingEvent>)
         .exec(txn)
         .await?;
     Ok(())
+}
+
+impl Tx {
+    /// Inserts a new `row`, reads it back as a record and records its
+    /// creation: the one tail of every create. `record` answers the record's
+    /// resource name and its audited view (its fields, never its bookkeeping).
+    pub(super) async fn insert_audited<Row, Record>(
+        &mut self,
+        row: Row,
+        read: impl FnOnce(<Row::Entity as EntityTrait>::Model) -> Result<Record>,
+        record: impl for<'a> FnOnce(&'a Record) -> (String, &'a dyn Audited),
+    ) -> Result<Record>
+    where
+        Row: ActiveModelTrait + ActiveModelBehavior + Send,
+        <Row::Entity as EntityTrait>::Model: IntoActiveModel<Row>,
+    {
+        let created = read(row.insert(&self.txn).await?)?;
+        let (resource, view) = record(&created);
+        let view = view.audit_view()?;
+        self.audit_views(&resource, None, Some(&view));
+        Ok(created)
+    }
+
+    /// Updates `row` (a revision of `current`), reads it back and records the
+    /// change: its soft deletion when the saved record is deleted, else its
+    /// audited view (`view`) before and after. The one tail of every save.
+    pub(super) async fn update_audited<Row, Record>(
+        &mut self,
+        row: Row,
+        current: &Record,
+        read: impl FnOnce(<Row::Entity as EntityTrait>::Model) -> Result<Record>,
+        view: impl for<'a> Fn(&'a Record) -> &'a dyn Audited,
+    ) -> Result<Record>
+    where
+        Row: ActiveModelTrait + ActiveModelBehavior + Send,
+        <Row::Entity as EntityTrait>::Model: IntoActiveModel<Row>,
+        Record: Versioned,
+    {
+        let saved = read(row.update(&self.txn).await?)?;
+        match saved.delete_time() {
+            Some(time) => self.audit_delete(&saved.resource(), time),
+            None => {
+                let before = view(current).audit_view()?;
+                let after = view(&saved).audit_view()?;
+                self.audit_views(&saved.resource(), Some(&before), Some(&after));
+            }
+        }
+        Ok(saved)
+    }
 }
 
 fn to_domain(row: audit_events::Model) -> AuditEvent {

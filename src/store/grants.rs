@@ -445,8 +445,7 @@ impl Tx {
         let open_projects = projects::Entity::find()
             .filter(projects::Column::GrantId.eq(grant_id))
             .filter(
-                projects::Column::State
-                    .is_in([ProjectState::Planned.code(), ProjectState::Active.code()]),
+                projects::Column::State.is_in(ProjectState::open_states().map(ProjectState::code)),
             )
             .count(&self.txn)
             .await?;
@@ -461,10 +460,7 @@ impl Tx {
         use sea_orm::PaginatorTrait;
         Ok(grants::Entity::find()
             .filter(grants::Column::OrganizationId.eq(organization_id))
-            .filter(
-                grants::Column::State
-                    .is_not_in([GrantState::Closed.code(), GrantState::Terminated.code()]),
-            )
+            .filter(grants::Column::State.is_in(GrantState::open_states().map(GrantState::code)))
             .count(&self.txn)
             .await?)
     }
@@ -548,9 +544,20 @@ impl Tx {
         Ok(grant)
     }
 
+    /// Saves `after` (new terms or state, as the domain decided) over `current`
+    /// at its next revision, and records the change.
+    pub async fn save_grant(&mut self, current: Grant, after: Grant) -> Result<Grant> {
+        self.write_grant(&current, after, true).await
+    }
+
     /// Saves `after` over `before` (terms, state, money), moves the revision and records it.
     /// `audit`: whether this change is the call's audit event (an obligation records its own).
-    async fn save_grant(&mut self, before: &Grant, mut after: Grant, audit: bool) -> Result<Grant> {
+    async fn write_grant(
+        &mut self,
+        before: &Grant,
+        mut after: Grant,
+        audit: bool,
+    ) -> Result<Grant> {
         after.stamps = before.stamps.next(now());
         // The row is locked and known: update it by key, without reading it again.
         let key = grants::ActiveModel {
@@ -585,20 +592,7 @@ impl Tx {
     pub async fn update_grant(&mut self, current: Grant, terms: GrantTerms) -> Result<Grant> {
         let mut after = current.clone();
         after.terms = terms;
-        self.save_grant(&current, after, true).await
-    }
-
-    /// Moves `current` to `state` with `reason`.
-    pub async fn set_grant_state(
-        &mut self,
-        current: Grant,
-        state: GrantState,
-        reason: String,
-    ) -> Result<Grant> {
-        let mut after = current.clone();
-        after.state = state;
-        after.state_reason = reason;
-        self.save_grant(&current, after, true).await
+        self.save_grant(current, after).await
     }
 
     /// Records an obligation on the locked grant `current`, whose obligations so far are
@@ -631,7 +625,7 @@ impl Tx {
         let mut after = current.clone();
         existing.push(obligation.clone());
         after.totals = grant::totals(&existing)?;
-        let grant = self.save_grant(&current, after, false).await?;
+        let grant = self.write_grant(&current, after, false).await?;
         let mut view = obligation.fields.audit_view()?;
         if let Some(map) = view.as_object_mut() {
             map.insert(

@@ -1,7 +1,6 @@
 //! Organisations. A grantee's scope is its own organisation.
 
 use sea_orm::{
-    ActiveModelTrait,
     ActiveValue::{Set, Unchanged},
     ColumnTrait, EntityTrait, QueryFilter, Select,
 };
@@ -116,12 +115,11 @@ impl Tx {
             country_code: Set(fields.country_code.clone()),
             identifiers: Set(super::to_json_column(&fields.identifiers)?),
             ..Stamped::created(Stamps::new(now()))
-        }
-        .insert(&self.txn)
-        .await?;
-        let created = to_domain(row)?;
-        self.audit(&created.resource_name(), None, Some(&created.fields))?;
-        Ok(created)
+        };
+        self.insert_audited(row, to_domain, |created| {
+            (created.resource_name(), &created.fields)
+        })
+        .await
     }
 
     /// Reads an organisation for a change: it must be visible, live, and at `etag` when one is given.
@@ -149,13 +147,10 @@ impl Tx {
             identifiers: Set(super::to_json_column(&fields.identifiers)?),
             ..Stamped::revised(current.stamps.next(now()))
         };
-        let updated = to_domain(row.update(&self.txn).await?)?;
-        self.audit(
-            &updated.resource_name(),
-            Some(&current.fields),
-            Some(&updated.fields),
-        )?;
-        Ok(updated)
+        self.update_audited(row, &current, to_domain, |organization| {
+            &organization.fields
+        })
+        .await
     }
 
     /// Soft-deletes `current`.
@@ -165,8 +160,9 @@ impl Tx {
             id: Unchanged(current.id.clone()),
             ..SoftDeletable::saved(stamps, true)
         };
-        let deleted = to_domain(row.update(&self.txn).await?)?;
-        self.audit_delete(&deleted.resource_name(), stamps.update_time);
-        Ok(deleted)
+        self.update_audited(row, &current, to_domain, |organization| {
+            &organization.fields
+        })
+        .await
     }
 }

@@ -697,12 +697,13 @@ impl Tx {
             submitter_owner: Set(String::new()),
             reviewer_owner: Set(String::new()),
             ..Stamped::created(Stamps::new(now()))
-        }
-        .insert(&self.txn)
-        .await?;
-        let created = report_to_domain(row, 0)?;
-        self.audit(&created.resource_name(), None, Some(&created))?;
-        Ok(created)
+        };
+        self.insert_audited(
+            row,
+            |row| report_to_domain(row, 0),
+            |created| (created.resource_name(), created),
+        )
+        .await
     }
 
     /// Saves `after` over `current` (narrative, state, review fields), moving the revision.
@@ -839,11 +840,14 @@ impl Tx {
         fields: OutcomeFields,
         fiscal_year: Option<i32>,
     ) -> Result<Outcome> {
-        let row = outcome_row(report, new_id(), &fields, fiscal_year)?
-            .insert(&self.txn)
+        let row = outcome_row(report, new_id(), &fields, fiscal_year)?;
+        let created = self
+            .insert_audited(
+                row,
+                |row| outcome_to_domain(row, &report.name()),
+                |created| (created.resource_name(), &created.fields),
+            )
             .await?;
-        let created = outcome_to_domain(row, &report.name())?;
-        self.audit(&created.resource_name(), None, Some(&created.fields))?;
         self.touch_report(report).await?;
         Ok(created)
     }

@@ -397,16 +397,8 @@ impl Tx {
         Ok(project)
     }
 
-    /// Saves new fields and state over `current`.
-    pub async fn save_project(
-        &mut self,
-        current: Project,
-        fields: ProjectFields,
-        state: ProjectState,
-    ) -> Result<Project> {
-        let mut saved = current.clone();
-        saved.fields = fields;
-        saved.state = state;
+    /// Saves `saved` (new fields or state) over `current`, at its next revision.
+    pub async fn save_project(&mut self, current: Project, mut saved: Project) -> Result<Project> {
         saved.stamps = current.stamps.next(now());
         let key = projects::ActiveModel {
             id: Unchanged(current.id.clone()),
@@ -451,12 +443,13 @@ impl Tx {
             baseline: Set(fields.baseline),
             targets: Set(super::to_json_column(&fields.targets)?),
             ..Stamped::created(Stamps::new(now()))
-        }
-        .insert(&self.txn)
-        .await?;
-        let created = indicator_to_domain(row, &project.grant_id)?;
-        self.audit(&created.resource_name(), None, Some(&created.fields))?;
-        Ok(created)
+        };
+        self.insert_audited(
+            row,
+            |row| indicator_to_domain(row, &project.grant_id),
+            |created| (created.resource_name(), &created.fields),
+        )
+        .await
     }
 
     /// Replaces the fields of `current`; `delete` soft-deletes it instead.
@@ -475,14 +468,14 @@ impl Tx {
             targets: Set(super::to_json_column(&fields.targets)?),
             ..SoftDeletable::saved(current.stamps.next(now()), delete)
         };
-        let saved = indicator_to_domain(row.update(&self.txn).await?, &current.grant_id)?;
-        self.audit_save(
-            &saved.resource_name(),
-            &current.fields,
-            &saved.fields,
-            saved.delete_time,
-        )?;
-        Ok(saved)
+        let grant_id = current.grant_id.clone();
+        self.update_audited(
+            row,
+            &current,
+            |row| indicator_to_domain(row, &grant_id),
+            |indicator| &indicator.fields,
+        )
+        .await
     }
 }
 

@@ -2,7 +2,6 @@
 //! migrations) and funding accounts (admin-managed).
 
 use sea_orm::{
-    ActiveModelTrait,
     ActiveValue::{Set, Unchanged},
     ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
 };
@@ -164,12 +163,13 @@ impl Tx {
             display_name: Set(fields.display_name.clone()),
             description: Set(fields.description.clone()),
             ..Stamped::created(Stamps::new(now()))
-        }
-        .insert(&self.txn)
-        .await?;
-        let created = account(row);
-        self.audit(&created.resource_name(), None, Some(&created.fields))?;
-        Ok(created)
+        };
+        self.insert_audited(
+            row,
+            |row| Ok(account(row)),
+            |created| (created.resource_name(), &created.fields),
+        )
+        .await
     }
 
     /// Reads a funding account for a change: it must be live, and at `etag` when one is given.
@@ -199,13 +199,12 @@ impl Tx {
             description: Set(fields.description.clone()),
             ..SoftDeletable::saved(current.stamps.next(now()), delete)
         };
-        let saved = account(row.update(&self.txn).await?);
-        self.audit_save(
-            &saved.resource_name(),
-            &current.fields,
-            &saved.fields,
-            saved.delete_time,
-        )?;
-        Ok(saved)
+        self.update_audited(
+            row,
+            &current,
+            |row| Ok(account(row)),
+            |account| &account.fields,
+        )
+        .await
     }
 }

@@ -12,9 +12,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Query;
+use sea_orm::sea_query::SelectStatement;
 use sea_orm::{
-    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 
 use super::entities::assistance_cases;
@@ -23,6 +23,7 @@ use super::entities::{
     countries, funding_accounts, grants, obligations, organizations, outcome_reports, outcomes,
     project_countries, project_pillars, projects,
 };
+use super::grants::{grant_ids_where, within_scope};
 use super::{Store, decode_code, now};
 use crate::domain::access::Scope;
 use crate::domain::case_statistics::CaseFact;
@@ -58,28 +59,23 @@ impl Store {
     /// the outcomes of their accepted reports to read in chunks, all from one snapshot.
     pub async fn portfolio(&self, scope: &Scope) -> Result<(PortfolioSnapshot, AcceptedOutcomes)> {
         let snapshot = self.snapshot().await?;
-        let own_grants = |organization: &str| {
-            Query::select()
-                .column(grants::Column::Id)
-                .from(grants::Entity)
-                .and_where(grants::Column::OrganizationId.eq(organization))
-                .to_owned()
-        };
-        let mut grant_rows = grants::Entity::find().order_by_asc(grants::Column::Id);
-        let mut obligation_rows = obligations::Entity::find().order_by_asc(obligations::Column::Id);
-        let mut project_rows = projects::Entity::find().order_by_asc(projects::Column::Id);
-        let mut report_rows = outcome_reports::Entity::find()
-            .filter(outcome_reports::Column::State.eq(OutcomeReportState::Accepted.code()));
-        if let Scope::Organization(organization) = scope {
-            grant_rows =
-                grant_rows.filter(grants::Column::OrganizationId.eq(organization.as_str()));
-            obligation_rows = obligation_rows
-                .filter(obligations::Column::GrantId.in_subquery(own_grants(organization)));
-            project_rows = project_rows
-                .filter(projects::Column::GrantId.in_subquery(own_grants(organization)));
-            report_rows = report_rows
-                .filter(outcome_reports::Column::GrantId.in_subquery(own_grants(organization)));
-        }
+        let grant_rows = super::grants::scoped(scope).order_by_asc(grants::Column::Id);
+        let obligation_rows = within_scope(
+            obligations::Entity::find().order_by_asc(obligations::Column::Id),
+            obligations::Column::GrantId,
+            scope,
+        );
+        let project_rows = within_scope(
+            projects::Entity::find().order_by_asc(projects::Column::Id),
+            projects::Column::GrantId,
+            scope,
+        );
+        let report_rows = within_scope(
+            outcome_reports::Entity::find()
+                .filter(outcome_reports::Column::State.eq(OutcomeReportState::Accepted.code())),
+            outcome_reports::Column::GrantId,
+            scope,
+        );
         let grant_rows = grant_rows.all(&snapshot).await?;
         let as_of = now();
         let obligation_rows = obligation_rows.all(&snapshot).await?;
@@ -246,31 +242,22 @@ impl Store {
 }
 
 /// The ids of the accepted outcome reports of `scope` (and of `grantee`'s grants, when given).
-fn accepted_reports(scope: &Scope, grantee: Option<&str>) -> sea_orm::sea_query::SelectStatement {
-    let mut accepted = Query::select()
-        .column(outcome_reports::Column::Id)
-        .from(outcome_reports::Entity)
-        .and_where(outcome_reports::Column::State.eq(OutcomeReportState::Accepted.code()))
-        .to_owned();
-    let grantees: Vec<&str> = match scope {
-        Scope::Organization(own) => [Some(own.as_str()), grantee]
-            .into_iter()
-            .flatten()
-            .collect(),
-        Scope::All => grantee.into_iter().collect(),
-    };
-    for grantee in grantees {
-        accepted.and_where(
-            outcome_reports::Column::GrantId.in_subquery(
-                Query::select()
-                    .column(grants::Column::Id)
-                    .from(grants::Entity)
-                    .and_where(grants::Column::OrganizationId.eq(grantee))
-                    .to_owned(),
-            ),
+fn accepted_reports(scope: &Scope, grantee: Option<&str>) -> SelectStatement {
+    let mut accepted = within_scope(
+        outcome_reports::Entity::find()
+            .select_only()
+            .column(outcome_reports::Column::Id)
+            .filter(outcome_reports::Column::State.eq(OutcomeReportState::Accepted.code())),
+        outcome_reports::Column::GrantId,
+        scope,
+    );
+    if let Some(grantee) = grantee {
+        accepted = accepted.filter(
+            outcome_reports::Column::GrantId
+                .in_subquery(grant_ids_where(grants::Column::OrganizationId.eq(grantee))),
         );
     }
-    accepted
+    accepted.into_query()
 }
 
 /// The outcomes of a portfolio's accepted reports, read in keyset chunks
@@ -278,7 +265,7 @@ fn accepted_reports(scope: &Scope, grantee: Option<&str>) -> sea_orm::sea_query:
 /// at a time whatever their number. Dropping it ends the snapshot.
 pub struct AcceptedOutcomes {
     snapshot: DatabaseTransaction,
-    accepted_reports: sea_orm::sea_query::SelectStatement,
+    accepted_reports: SelectStatement,
     /// (grant, project) by accepted report id.
     accepted: BTreeMap<String, (String, String)>,
     /// The region of every country.

@@ -287,12 +287,11 @@ impl Tx {
             report_year: Set(report_year),
             tier: Set(fields.tier.code().to_string()),
             ..Stamped::created(Stamps::new(now()))
-        }
-        .insert(&self.txn)
-        .await?;
-        let created = ranking(row)?;
-        self.audit(&created.resource_name(), None, Some(&created.fields))?;
-        Ok(created)
+        };
+        self.insert_audited(row, ranking, |created| {
+            (created.resource_name(), &created.fields)
+        })
+        .await
     }
 
     /// Reads a ranking for a change: it must be at `etag` when one is given.
@@ -343,12 +342,11 @@ impl Tx {
             pillar: Set(fields.pillar.code().to_string()),
             text: Set(fields.text.clone()),
             ..Stamped::created(Stamps::new(now()))
-        }
-        .insert(&self.txn)
-        .await?;
-        let created = recommendation(row)?;
-        self.audit(&created.resource_name(), None, Some(&created.fields()))?;
-        Ok(created)
+        };
+        self.insert_audited(row, recommendation, |created| {
+            (created.resource_name(), created)
+        })
+        .await
     }
 
     /// Reads a recommendation for a change: it must be live, and at `etag` when one is given.
@@ -376,13 +374,10 @@ impl Tx {
             text: Set(fields.text.clone()),
             ..Stamped::revised(current.stamps.next(now()))
         };
-        let updated = recommendation(row.update(&self.txn).await?)?;
-        self.audit(
-            &updated.resource_name(),
-            Some(&current.fields()),
-            Some(&updated.fields()),
-        )?;
-        Ok(updated)
+        self.update_audited(row, &current, recommendation, |recommendation| {
+            recommendation
+        })
+        .await
     }
 
     /// Soft-deletes `current`: it stays readable, and projects that cite it keep it.
@@ -395,8 +390,9 @@ impl Tx {
             id: Unchanged(current.id.clone()),
             ..SoftDeletable::saved(stamps, true)
         };
-        let deleted = recommendation(row.update(&self.txn).await?)?;
-        self.audit_delete(&deleted.resource_name(), stamps.update_time);
-        Ok(deleted)
+        self.update_audited(row, &current, recommendation, |recommendation| {
+            recommendation
+        })
+        .await
     }
 }
