@@ -33,6 +33,7 @@ use crate::secret::{ExposeSecret, SecretBox, SecretString};
 use crate::store::{CallContext, Store};
 
 mod digest;
+mod sealing;
 
 /// Bytes of a key (256 bits).
 pub const KEY_BYTES: usize = 32;

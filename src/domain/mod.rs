@@ -111,8 +111,6 @@ macro_rules! versioned {
 }
 
 pub mod access;
-// Moved whole before it is split by concern (history follows the largest part).
-#[path = "assistance/transition.rs"]
 pub mod assistance;
 pub mod audit;
 pub mod case_statistics;
