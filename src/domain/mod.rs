@@ -125,7 +125,6 @@ pub mod outcome;
 pub mod pillar;
 pub mod project;
 pub mod reference;
-#[path = "report/build.rs"]
 pub mod report;
 pub mod statistics;
 pub mod tip_report;
