@@ -12,7 +12,6 @@ pub mod api;
 pub mod bootstrap;
 pub mod cli;
 pub mod connections;
-#[path = "demo/write.rs"]
 pub mod demo;
 pub mod error;
 pub mod pb;
