@@ -10,6 +10,10 @@
 //! closing or withdrawing releases what was approved and not paid. The
 //! victim's personal data is not here: it is sealed by `crate::privacy`
 //! and only its field names reach a case (and its audit events).
+//!
+//! `case.rs`: the states and the case; `referral.rs`: a referral as it comes
+//! in; `transition.rs`: the case machine; `fund.rs`: the fund and its
+//! allocations; `disbursement.rs`: payments; `personal.rs`: personal data.
 
 mod case;
 mod disbursement;

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
-use super::{CaseFact, FundFigures, OutcomeKind, Pillar, Published};
+use crate::domain::case_statistics::{CaseFact, FundFigures};
+use crate::domain::pillar::Pillar;
+use crate::domain::project::OutcomeKind;
+use crate::domain::statistics::Published;
 
 /// A project as a report sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

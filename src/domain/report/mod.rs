@@ -4,9 +4,12 @@
 //! here is decided here. Money stays in exact cents; thousands of dollars are
 //! computed from the exact sums and rounded so that what is printed adds up
 //! (largest-remainder rounding). Counts of victims are published only when
-//! no small part hides inside them ([`People`], the k rule of
+//! no small part hides inside them (`statistics::People`, the k rule of
 //! `domain::statistics`); the emergency fund's figures are counted by
 //! `domain::case_statistics`.
+//!
+//! `request.rs`: what a report asks for and its checks; `facts.rs`: the
+//! facts in and the figures out; `build.rs`: the counting.
 
 mod build;
 mod facts;
@@ -15,8 +18,3 @@ mod request;
 pub use build::*;
 pub use facts::*;
 pub use request::*;
-
-use super::case_statistics::{CaseFact, FundFigures};
-use super::pillar::Pillar;
-use super::project::OutcomeKind;
-use super::statistics::Published;

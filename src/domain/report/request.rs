@@ -1,8 +1,9 @@
 //! What a report or an export asks for: the grouping of rows, the filters and
 //! the fiscal years, each range checked with every violation at once.
 
-use super::{OutcomeKind, Pillar};
 use crate::domain::fiscal_year::check_fiscal_year;
+use crate::domain::pillar::Pillar;
+use crate::domain::project::OutcomeKind;
 use crate::domain::validate::Violations;
 use crate::error::Error;
 
