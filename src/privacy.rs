@@ -34,6 +34,7 @@ use crate::settings::{PrivacySettings, SettingsError};
 use crate::store::{CallContext, Store};
 
 mod digest;
+mod sealing;
 
 /// Bytes of a key (256 bits).
 pub const KEY_BYTES: usize = 32;

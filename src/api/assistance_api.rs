@@ -19,8 +19,8 @@ use crate::domain::CodeEnum;
 use crate::domain::access::Actor;
 use crate::domain::assistance::{
     self, AgeGroup, AssistanceCase, CaseState, CaseTransition, CaseUrgency, Disbursement,
-    DisbursementInput, FundAllocation, FundYear, NeedInput, NeedKind, PersonalData, PersonalField,
-    ReferralInput, TraffickingForm, TransitionInput, VictimInput, VictimSex,
+    DisbursementInput, FundAllocation, FundYear, NeedInput, NeedKind, PersonalField, ReferralInput,
+    TraffickingForm, TransitionInput, VictimInput, VictimSex,
 };
 use crate::domain::case_statistics::{self, CaseCount, Summary};
 use crate::domain::fiscal_year::{FiscalCalendar, check_fiscal_year};
@@ -33,7 +33,7 @@ use crate::pb::v1 as pb;
 use crate::pb::v1::assistance_service_server::AssistanceService;
 use crate::privacy::Keyring;
 use crate::secret::ExposeSecret;
-use crate::store::assistance::{CaseFilter, SealedPersonalData};
+use crate::store::assistance::CaseFilter;
 use crate::store::{Store, Tx, new_id, now};
 
 /// Case numbers drawn at most for one referral: with 10^8 numbers a year, a draw is taken
@@ -383,29 +383,6 @@ fn fiscal_year(field: &str, year: i32) -> Result<i32> {
 }
 
 impl AssistanceApi {
-    /// Seals every field of `data` for case `case_id` with the active key.
-    fn seal(&self, case_id: &str, data: &PersonalData) -> Result<SealedPersonalData> {
-        let key_id = self.keyring.require_active()?.to_string();
-        let mut values = Vec::with_capacity(data.values.len());
-        for (field, value) in &data.values {
-            values.push((*field, self.keyring.seal(case_id, *field, value)?));
-        }
-        values.sort_by_key(|(field, _)| *field);
-        Ok(SealedPersonalData {
-            key_id: Some(key_id),
-            values,
-        })
-    }
-
-    /// Opens every sealed field of a case.
-    fn open(&self, case_id: &str, sealed: &SealedPersonalData) -> Result<PersonalData> {
-        let mut data = PersonalData::default();
-        for (field, stored) in &sealed.values {
-            data.set(*field, Some(self.keyring.open(case_id, *field, stored)?));
-        }
-        Ok(data)
-    }
-
     /// The country codes of a referral must be known: the field violations of those that are not.
     async fn check_countries(
         tx: &Tx,
@@ -667,7 +644,7 @@ impl AssistanceService for AssistanceApi {
                 assistance::check_year_open(current_year, &fund)?;
                 let case_number = Self::unused_case_number(tx, year).await?;
                 let id = new_id();
-                let sealed = self.seal(&id, &personal)?;
+                let sealed = self.keyring.seal_personal_data(&id, &personal)?;
                 let created = tx
                     .create_assistance_case(
                         id,
@@ -771,11 +748,11 @@ impl AssistanceService for AssistanceApi {
             violations.finish()?;
             self.keyring.require_active()?;
             let stored = tx.sealed_personal_data(&current).await?;
-            let mut data = self.open(&current.id, &stored)?;
+            let mut data = self.keyring.open_personal_data(&current.id, &stored)?;
             for (field, value) in changed {
                 data.set(field, value);
             }
-            Some(self.seal(&current.id, &data)?)
+            Some(self.keyring.seal_personal_data(&current.id, &data)?)
         };
         let after = current.with_referral(referral);
         let saved = tx
@@ -888,7 +865,7 @@ impl AssistanceService for AssistanceApi {
         let mut tx = self.store.begin(&call).await?;
         let case = tx.case_for_update(&call.actor.scope(), &name, None).await?;
         let stored = tx.sealed_personal_data(&case).await?;
-        let data = self.open(&case.id, &stored)?;
+        let data = self.keyring.open_personal_data(&case.id, &stored)?;
         // The read is recorded (who, which case, which fields) in the same transaction as it is answered.
         tx.record_personal_data_read(&case, &data.fields());
         tx.commit().await?;

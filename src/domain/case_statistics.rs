@@ -365,14 +365,9 @@ pub fn summarize(fiscal_year: i32, cases: &[AssistanceCase], disclosure: Disclos
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::assistance::testing::time;
     use crate::domain::assistance::{Need, Referral, VictimProfile};
     use crate::domain::version::Stamps;
-
-    fn time(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text)
-            .unwrap()
-            .with_timezone(&Utc)
-    }
 
     /// A case of FY 2014 in `country` by `organization`, approved and paid as given.
     fn case(country: &str, organization: &str, approved: i64, paid: i64) -> AssistanceCase {

@@ -22,17 +22,55 @@ impl Cents {
         self.0.checked_sub(other.0).map(Cents)
     }
 
-    /// Thousands of dollars, rounded half away from zero, from the exact amount.
+    /// Thousands of dollars from the exact amount, rounded half up (toward +infinity on a
+    /// half: -$1,500 is -1 thousand): the one rounding of money, which reports print.
     pub fn thousands_of_dollars(self) -> i64 {
-        let cents_per_thousand: i64 = 100_000;
-        // Quotient and remainder, so that amounts near `i64::MAX` cannot overflow.
-        let (whole, rest) = (self.0 / cents_per_thousand, self.0 % cents_per_thousand);
-        if rest.abs() >= cents_per_thousand / 2 {
-            whole + rest.signum()
-        } else {
-            whole
-        }
+        let doubled = 2 * i128::from(self.0) + CENTS_PER_THOUSAND;
+        clamp_i64(doubled.div_euclid(2 * CENTS_PER_THOUSAND))
     }
+}
+
+/// Cents in a thousand dollars.
+const CENTS_PER_THOUSAND: i128 = 100_000;
+
+/// Thousands of dollars for each part, adding up to `target` thousands:
+/// every part gets its whole thousands (rounded down), and the thousands
+/// left go one each to the parts with the largest remainders (ties: the
+/// earlier part). `target` is normally the rounded total of the parts
+/// ([`Cents::thousands_of_dollars`]), so that what is printed adds up.
+pub fn apportion_thousands(parts: &[Cents], target: i64) -> Vec<i64> {
+    let mut shares: Vec<i64> = Vec::with_capacity(parts.len());
+    let mut remainders: Vec<(i128, usize)> = Vec::with_capacity(parts.len());
+    for (index, part) in parts.iter().enumerate() {
+        let cents = i128::from(part.0);
+        shares.push(clamp_i64(cents.div_euclid(CENTS_PER_THOUSAND)));
+        remainders.push((cents.rem_euclid(CENTS_PER_THOUSAND), index));
+    }
+    if shares.is_empty() {
+        return shares;
+    }
+    // Largest remainder first; the earlier part first among equals.
+    remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut left = i128::from(target) - shares.iter().map(|share| i128::from(*share)).sum::<i128>();
+    let mut next = 0;
+    while left > 0 {
+        shares[remainders[next % remainders.len()].1] += 1;
+        left -= 1;
+        next += 1;
+    }
+    // Only a target below the parts' floors takes thousands back: from the smallest remainders.
+    let mut next = remainders.len();
+    while left < 0 {
+        next = if next == 0 { remainders.len() } else { next };
+        next -= 1;
+        shares[remainders[next].1] -= 1;
+        left += 1;
+    }
+    shares
+}
+
+fn clamp_i64(value: i128) -> i64 {
+    i64::try_from(value).unwrap_or(if value < 0 { i64::MIN } else { i64::MAX })
 }
 
 impl std::fmt::Display for Cents {
@@ -48,10 +86,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn thousands_round_half_away_from_zero() {
+    fn thousands_round_half_up_from_exact_cents() {
         assert_eq!(Cents(149_999).thousands_of_dollars(), 1);
         assert_eq!(Cents(150_000).thousands_of_dollars(), 2);
-        assert_eq!(Cents(-150_000).thousands_of_dollars(), -2);
+        assert_eq!(Cents(49_999).thousands_of_dollars(), 0);
+        assert_eq!(Cents(-150_000).thousands_of_dollars(), -1);
+        assert_eq!(Cents(-150_001).thousands_of_dollars(), -2);
         assert_eq!(Cents(9_730_000_000).thousands_of_dollars(), 97_300);
     }
 
@@ -114,12 +154,13 @@ mod tests {
     }
 
     #[test]
-    fn thousands_round_half_away_from_zero_at_the_boundary() {
+    fn thousands_round_half_up_at_the_boundary() {
         assert_eq!(Cents(0).thousands_of_dollars(), 0);
         assert_eq!(Cents(49_999).thousands_of_dollars(), 0);
         assert_eq!(Cents(50_000).thousands_of_dollars(), 1);
         assert_eq!(Cents(-49_999).thousands_of_dollars(), 0);
-        assert_eq!(Cents(-50_000).thousands_of_dollars(), -1);
+        assert_eq!(Cents(-50_000).thousands_of_dollars(), 0);
+        assert_eq!(Cents(-50_001).thousands_of_dollars(), -1);
         assert_eq!(Cents(-149_999).thousands_of_dollars(), -1);
     }
 
@@ -149,5 +190,38 @@ mod tests {
         assert!(Cents(-1) < Cents(0));
         assert!(Cents(99) < Cents(100));
         assert!(Cents(1) < MAX_AMOUNT);
+    }
+
+    #[test]
+    fn three_thirds_of_a_thousand_dollars_are_printed_as_thousands_that_add_up() {
+        // $333.34 + $333.33 + $333.33 = $1,000.00: each alone rounds to 0 thousands.
+        let parts = [Cents(33_334), Cents(33_333), Cents(33_333)];
+
+        let shares = apportion_thousands(&parts, Cents(100_000).thousands_of_dollars());
+
+        assert_eq!(shares, vec![1, 0, 0]);
+    }
+
+    #[test]
+    fn largest_remainders_get_the_thousands_left_over() {
+        // $1,400 + $1,400 + $1,200 = $4,000: floors 1+1+1, one thousand left, to the first 0.4.
+        assert_eq!(
+            apportion_thousands(&[Cents(140_000), Cents(140_000), Cents(120_000)], 4),
+            vec![2, 1, 1]
+        );
+        // $2,600 + $2,700 + $4,700 = $10,000: floors 2+2+4, two left, to 0.7 and 0.7.
+        assert_eq!(
+            apportion_thousands(&[Cents(260_000), Cents(270_000), Cents(470_000)], 10),
+            vec![2, 3, 5]
+        );
+        assert_eq!(apportion_thousands(&[], 0), Vec::<i64>::new());
+    }
+
+    #[test]
+    fn a_target_below_the_floors_takes_thousands_from_the_smallest_remainders() {
+        assert_eq!(
+            apportion_thousands(&[Cents(110_000), Cents(190_000)], 1),
+            vec![0, 1]
+        );
     }
 }

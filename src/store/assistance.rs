@@ -20,7 +20,7 @@ use super::{Keyset, Page, Stamped, Store, Tx, decode_code, new_id, now, to_json_
 use crate::domain::access::Scope;
 use crate::domain::assistance::{
     AssistanceCase, CaseState, CaseUrgency, Disbursement, FundAllocation, FundYear, Need,
-    NewAllocation, NewDisbursement, PersonalField, Referral, VictimProfile,
+    NewAllocation, NewDisbursement, PersonalField, Referral, SealedPersonalData, VictimProfile,
 };
 use crate::domain::money::Cents;
 use crate::domain::names::{AssistanceCaseName, FundAllocationName};
@@ -35,15 +35,8 @@ pub struct CaseFilter {
     pub country_code: Option<String>,
     pub referring_organization_id: Option<String>,
     pub fiscal_year: Option<i32>,
-    /// CRITICAL cases still REFERRED or UNDER_REVIEW, referred before this time.
+    /// CRITICAL cases still undecided (`CaseState::UNDECIDED`), referred before this time.
     pub critical_undecided_before: Option<DateTime<Utc>>,
-}
-
-/// A case's personal data as stored: each present field sealed, and the key that sealed them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SealedPersonalData {
-    pub key_id: Option<String>,
-    pub values: Vec<(PersonalField, String)>,
 }
 
 /// One case's sealed personal data, for rotation.
@@ -238,7 +231,7 @@ impl Store {
                 .filter(assistance_cases::Column::Urgency.eq(CaseUrgency::Critical.code()))
                 .filter(
                     assistance_cases::Column::State
-                        .is_in([CaseState::Referred.code(), CaseState::UnderReview.code()]),
+                        .is_in(CaseState::UNDECIDED.iter().map(|state| state.code())),
                 )
                 .filter(assistance_cases::Column::ReferralTime.lt(cutoff));
         }

@@ -1,281 +1,19 @@
-//! Fiscal-year reports: obligations, grants and projects active, and outcomes
-//! from accepted reports, by fiscal year and group. The store answers with
-//! plain facts read from one snapshot ([`Portfolio`]); everything counted
-//! here is decided here. Money stays in exact cents; thousands of dollars are
-//! computed from the exact sums and rounded so that what is printed adds up
-//! (largest-remainder rounding). Counts of victims are published only when
-//! no small part hides inside them ([`People`], the k rule of
-//! `domain::statistics`); the emergency fund's figures are counted by
-//! `domain::case_statistics`.
+//! Counting a report from its facts: which grants, projects and outcomes
+//! each fiscal year and group holds, the emergency fund's figures, and the
+//! thousands of dollars printed (rounded by `domain::money`, so that what is
+//! printed adds up).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 
-use super::case_statistics::{CaseFact, FundFigures, FundTally};
-use super::fiscal_year::{FiscalCalendar, check_fiscal_year};
-use super::pillar::Pillar;
-use super::project::OutcomeKind;
-use super::statistics::{Count, Disclosure, People, Published};
-use super::validate::Violations;
-use crate::error::Error;
-
-/// Longest range of fiscal years one report covers.
-pub const MAX_REPORT_YEARS: i32 = 20;
-/// Cents in a thousand dollars.
-const CENTS_PER_THOUSAND: i128 = 100_000;
-
-code_enum! {
-    /// How the rows of a fiscal year are grouped.
-    pub enum Grouping {
-        Account => "ACCOUNT",
-        Country => "COUNTRY",
-        Region => "REGION",
-        Pillar => "PILLAR",
-        Grantee => "GRANTEE",
-        None => "NONE",
-    }
-}
-
-impl Grouping {
-    /// Whether each amount counts in exactly one row (so rows add up to the subtotal).
-    pub fn partitions(self) -> bool {
-        matches!(self, Grouping::Account | Grouping::Grantee | Grouping::None)
-    }
-}
-
-/// Which data a report covers, besides the caller's scope.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ReportFilters {
-    /// Only obligations from this account.
-    pub account: Option<String>,
-    /// Only grants with a project in this country.
-    pub country: Option<String>,
-    /// Only grants with a project in a country of this region.
-    pub region: Option<String>,
-    /// Only grants with a project pursuing this pillar.
-    pub pillar: Option<Pillar>,
-    /// Only grants of this organisation (its id).
-    pub grantee: Option<String>,
-}
-
-/// A report asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReportRequest {
-    pub from_year: i32,
-    pub to_year: i32,
-    pub filters: ReportFilters,
-    pub group_by: Grouping,
-}
-
-/// Which accepted outcomes an export covers, besides the caller's scope.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ExportFilter {
-    /// Only outcomes of this fiscal year or later.
-    pub from_year: Option<i32>,
-    /// Only outcomes of this fiscal year or earlier.
-    pub to_year: Option<i32>,
-    /// Only outcomes in this country.
-    pub country: Option<String>,
-    /// Only outcomes in a country of this region.
-    pub region: Option<String>,
-    pub kind: Option<OutcomeKind>,
-    /// Only outcomes of this organisation's grants (its id).
-    pub grantee: Option<String>,
-}
-
-/// Checks the optional fiscal years of an export (0 is "no bound"): every violation at once.
-pub fn check_optional_years(
-    from_year: i32,
-    to_year: i32,
-) -> Result<(Option<i32>, Option<i32>), Error> {
-    let mut violations = Violations::new();
-    let mut check = |field: &str, year: i32| match year {
-        0 => None,
-        year => violations.check(
-            check_fiscal_year(year).map_err(|rule| crate::error::FieldViolation::new(field, rule)),
-        ),
-    };
-    let from = check("from_fiscal_year", from_year);
-    let to = check("to_fiscal_year", to_year);
-    if let (Some(from), Some(to)) = (from, to)
-        && to < from
-    {
-        violations.add("to_fiscal_year", "must be at least from_fiscal_year");
-    }
-    violations.finish()?;
-    Ok((from, to))
-}
-
-/// Checks a range of fiscal years: every violation at once.
-pub fn check_year_range(from_year: i32, to_year: i32) -> Result<(i32, i32), Error> {
-    let mut violations = Violations::new();
-    let from = violations.check(
-        check_fiscal_year(from_year)
-            .map_err(|rule| crate::error::FieldViolation::new("from_fiscal_year", rule)),
-    );
-    let to = violations.check(
-        check_fiscal_year(to_year)
-            .map_err(|rule| crate::error::FieldViolation::new("to_fiscal_year", rule)),
-    );
-    if let (Some(from), Some(to)) = (from, to) {
-        if to < from {
-            violations.add("to_fiscal_year", "must be at least from_fiscal_year");
-        } else if to - from >= MAX_REPORT_YEARS {
-            violations.add(
-                "to_fiscal_year",
-                format!("a report covers at most {MAX_REPORT_YEARS} fiscal years"),
-            );
-        }
-    }
-    violations.finish()?;
-    Ok((from_year, to_year))
-}
-
-/// A project as a report sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProjectFact {
-    pub id: String,
-    pub start: NaiveDate,
-    pub end: NaiveDate,
-    /// Its countries, each with its region.
-    pub countries: Vec<(String, String)>,
-    pub pillars: Vec<Pillar>,
-}
-
-/// A grant as a report sees it, with its projects.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GrantFact {
-    pub id: String,
-    /// The grantee's id.
-    pub organization_id: String,
-    pub start: NaiveDate,
-    pub end: NaiveDate,
-    pub projects: Vec<ProjectFact>,
-}
-
-/// One obligation (or de-obligation, negative).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObligationFact {
-    pub grant_id: String,
-    pub account_code: String,
-    /// The fiscal year of its funds (set explicitly, not derived from a date).
-    pub fiscal_year: i32,
-    pub amount_cents: i64,
-}
-
-/// One outcome of an accepted outcome report.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutcomeFact {
-    pub grant_id: String,
-    pub project_id: String,
-    pub kind: OutcomeKind,
-    pub country_code: String,
-    pub region_code: String,
-    /// Its recorded fiscal year, or the date it is computed from.
-    pub fiscal_year: Option<i32>,
-    pub date: Option<NaiveDate>,
-    pub quantity: i64,
-    /// The milestone it reports (a law enacted, a first conviction), counted once.
-    pub milestone_id: Option<String>,
-}
-
-/// Everything a report counts, read from one snapshot.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Portfolio {
-    pub grants: Vec<GrantFact>,
-    pub obligations: Vec<ObligationFact>,
-    pub outcomes: Vec<OutcomeFact>,
-    pub cases: Vec<CaseFact>,
-}
-
-/// Outcomes of one kind.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Tally {
-    /// 0 when `quantity_suppressed`: beside a withheld count of victims, a count of the
-    /// outcomes that found them would bound it from below.
-    pub count: i64,
-    /// 0 when suppressed.
-    pub quantity: i64,
-    /// Whether `quantity` (a count of victims) and `count` are withheld: see [`People`].
-    pub quantity_suppressed: bool,
-}
-
-/// The figures of a row, a subtotal or the grand total.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Figures {
-    /// 0 in the grand total.
-    pub fiscal_year: i32,
-    /// The group key; empty in subtotals and the grand total.
-    pub group: String,
-    pub obligated_cents: i64,
-    pub obligated_thousands: i64,
-    pub grants_active: i64,
-    pub projects_active: i64,
-    pub outcomes: BTreeMap<OutcomeKind, Tally>,
-    /// The emergency fund's figures (of consenting victims' cases), shown or withheld
-    /// together; subtotals and the grand total only.
-    pub emergency: Option<Published<FundFigures>>,
-}
-
-/// One fiscal year of a report.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct YearReport {
-    pub rows: Vec<Figures>,
-    pub subtotal: Figures,
-}
-
-/// A whole report.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FiscalYearReport {
-    pub years: Vec<YearReport>,
-    pub grand_total: Figures,
-}
-
-/// `cents` in thousands of dollars, rounded half up (toward +infinity on a half).
-pub fn thousands_half_up(cents: i64) -> i64 {
-    let doubled = 2 * i128::from(cents) + CENTS_PER_THOUSAND;
-    clamp_i64(doubled.div_euclid(2 * CENTS_PER_THOUSAND))
-}
-
-/// Thousands of dollars for each part, adding up to `target` thousands:
-/// every part gets its whole thousands (rounded down), and the thousands
-/// left go one each to the parts with the largest remainders (ties: the
-/// earlier part). `target` is normally the rounded total of the parts.
-pub fn apportion_thousands(parts_cents: &[i64], target: i64) -> Vec<i64> {
-    let mut shares: Vec<i64> = Vec::with_capacity(parts_cents.len());
-    let mut remainders: Vec<(i128, usize)> = Vec::with_capacity(parts_cents.len());
-    for (index, cents) in parts_cents.iter().enumerate() {
-        let cents = i128::from(*cents);
-        shares.push(clamp_i64(cents.div_euclid(CENTS_PER_THOUSAND)));
-        remainders.push((cents.rem_euclid(CENTS_PER_THOUSAND), index));
-    }
-    if shares.is_empty() {
-        return shares;
-    }
-    // Largest remainder first; the earlier part first among equals.
-    remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    let mut left = i128::from(target) - shares.iter().map(|share| i128::from(*share)).sum::<i128>();
-    let mut next = 0;
-    while left > 0 {
-        shares[remainders[next % remainders.len()].1] += 1;
-        left -= 1;
-        next += 1;
-    }
-    // Only a target below the parts' floors takes thousands back: from the smallest remainders.
-    let mut next = remainders.len();
-    while left < 0 {
-        next = if next == 0 { remainders.len() } else { next };
-        next -= 1;
-        shares[remainders[next].1] -= 1;
-        left += 1;
-    }
-    shares
-}
-
-fn clamp_i64(value: i128) -> i64 {
-    i64::try_from(value).unwrap_or(if value < 0 { i64::MIN } else { i64::MAX })
-}
+use super::facts::*;
+use super::request::{Grouping, ReportFilters, ReportRequest};
+use crate::domain::case_statistics::{CaseFact, FundTally};
+use crate::domain::fiscal_year::FiscalCalendar;
+use crate::domain::money::{Cents, apportion_thousands};
+use crate::domain::project::OutcomeKind;
+use crate::domain::statistics::{Count, Disclosure, People};
 
 /// Whether the periods `start..=end` and `from..=to` share a day.
 fn overlaps(start: NaiveDate, end: NaiveDate, from: NaiveDate, to: NaiveDate) -> bool {
@@ -646,19 +384,26 @@ fn add_emergency_fund(
 /// apportioned to add up to it, and each year's rows apportioned to add up
 /// to its subtotal when they partition it (else each rounded on its own).
 fn round_thousands(years: &mut [YearReport], grand_total: &mut Figures, grouping: Grouping) {
-    grand_total.obligated_thousands = thousands_half_up(grand_total.obligated_cents);
-    let subtotals: Vec<i64> = years.iter().map(|y| y.subtotal.obligated_cents).collect();
+    grand_total.obligated_thousands = Cents(grand_total.obligated_cents).thousands_of_dollars();
+    let subtotals: Vec<Cents> = years
+        .iter()
+        .map(|y| Cents(y.subtotal.obligated_cents))
+        .collect();
     let shares = apportion_thousands(&subtotals, grand_total.obligated_thousands);
     for (year, share) in years.iter_mut().zip(shares) {
         year.subtotal.obligated_thousands = share;
         if grouping.partitions() {
-            let rows: Vec<i64> = year.rows.iter().map(|row| row.obligated_cents).collect();
+            let rows: Vec<Cents> = year
+                .rows
+                .iter()
+                .map(|row| Cents(row.obligated_cents))
+                .collect();
             for (row, share) in year.rows.iter_mut().zip(apportion_thousands(&rows, share)) {
                 row.obligated_thousands = share;
             }
         } else {
             for row in &mut year.rows {
-                row.obligated_thousands = thousands_half_up(row.obligated_cents);
+                row.obligated_thousands = Cents(row.obligated_cents).thousands_of_dollars();
             }
         }
     }
@@ -667,6 +412,9 @@ fn round_thousands(years: &mut [YearReport], grand_total: &mut Figures, grouping
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::case_statistics::FundFigures;
+    use crate::domain::pillar::Pillar;
+    use crate::domain::statistics::Published;
 
     fn date(year: i32, month: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(year, month, day).unwrap()
@@ -707,45 +455,6 @@ mod tests {
             filters: ReportFilters::default(),
             group_by,
         }
-    }
-
-    #[test]
-    fn thousands_round_half_up_from_exact_cents() {
-        assert_eq!(thousands_half_up(149_999), 1);
-        assert_eq!(thousands_half_up(150_000), 2);
-        assert_eq!(thousands_half_up(49_999), 0);
-        assert_eq!(thousands_half_up(-150_000), -1);
-        assert_eq!(thousands_half_up(-150_001), -2);
-    }
-
-    #[test]
-    fn three_thirds_of_a_thousand_dollars_are_printed_as_thousands_that_add_up() {
-        // $333.34 + $333.33 + $333.33 = $1,000.00: each alone rounds to 0 thousands.
-        let parts = [33_334, 33_333, 33_333];
-
-        let shares = apportion_thousands(&parts, thousands_half_up(100_000));
-
-        assert_eq!(shares, vec![1, 0, 0]);
-    }
-
-    #[test]
-    fn largest_remainders_get_the_thousands_left_over() {
-        // $1,400 + $1,400 + $1,200 = $4,000: floors 1+1+1, one thousand left, to the first 0.4.
-        assert_eq!(
-            apportion_thousands(&[140_000, 140_000, 120_000], 4),
-            vec![2, 1, 1]
-        );
-        // $2,600 + $2,700 + $4,700 = $10,000: floors 2+2+4, two left, to 0.7 and 0.7.
-        assert_eq!(
-            apportion_thousands(&[260_000, 270_000, 470_000], 10),
-            vec![2, 3, 5]
-        );
-        assert_eq!(apportion_thousands(&[], 0), Vec::<i64>::new());
-    }
-
-    #[test]
-    fn a_target_below_the_floors_takes_thousands_from_the_smallest_remainders() {
-        assert_eq!(apportion_thousands(&[110_000, 190_000], 1), vec![0, 1]);
     }
 
     #[test]
@@ -1023,14 +732,5 @@ mod tests {
         );
         assert!(victims(&by_grantee.years[0].subtotal).quantity_suppressed);
         assert!(victims(&by_grantee.grand_total).quantity_suppressed);
-    }
-
-    #[test]
-    fn a_range_of_years_is_checked_with_every_violation() {
-        assert!(check_year_range(2009, 2013).is_ok());
-        assert!(check_year_range(2014, 2013).is_err());
-        assert!(check_year_range(1980, 2013).is_err());
-        assert!(check_year_range(2000, 2020).is_err());
-        assert!(check_year_range(2000, 2019).is_ok());
     }
 }

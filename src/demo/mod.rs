@@ -1,0 +1,27 @@
+//! `tipgrants seed-demo`: a synthetic demonstration portfolio modelled on the
+//! office's fact sheet of June 2014. Every organisation is named
+//! "(synthetic)". FY 2009-2013 obligations add up, by funding account and
+//! year, to [`APPENDIX`] ($97.3 million; the fact sheet's own table lost its
+//! figures, so these are made up to its published total), over 345 projects
+//! with awards mostly between $50,000 and $500,000 and a few in the millions;
+//! a third of the projects have an accepted final report with outcomes of
+//! every kind; the emergency fund helped 54 consenting victims in FY 2014
+//! (referred by three partners, 18 in each). Each award runs its course as
+//! an office's would: an indicator with a target, the grant activated and its
+//! project started, the final report accepted, the project completed and the
+//! grant closed.
+//!
+//! The data are planned first ([`plan`], pure and deterministic: the same
+//! every run), then written through the API services in process, so every
+//! write goes through the same checks, transactions and audit events as a
+//! client's. Each call carries a fixed `request_id`: a second run replays
+//! the first answers and writes nothing.
+
+mod plan;
+mod write;
+
+pub use plan::{
+    APPENDIX, DemoPlan, FIRST_YEAR, LAST_YEAR, PlannedCase, PlannedGrant, PlannedOrganization,
+    PlannedOutcome, plan,
+};
+pub use write::{DemoSummary, seed};
