@@ -166,7 +166,7 @@ fn figures_to_proto(figures: Figures, grouping: Grouping, names: &GroupNames) ->
         fiscal_year: figures.fiscal_year,
         group,
         group_display_name,
-        obligated_cents: figures.obligated_cents,
+        obligated_cents: figures.obligated.0,
         obligated_thousands: figures.obligated_thousands,
         grants_active: figures.grants_active,
         projects_active: figures.projects_active,
@@ -435,7 +435,7 @@ impl ReportService for ReportApi {
         Ok(Response::new(pb::PortfolioSummary {
             from_fiscal_year: from_year,
             to_fiscal_year: to_year,
-            obligated_cents: total.obligated_cents,
+            obligated_cents: total.obligated.0,
             grants_active: total.grants_active,
             projects_active: total.projects_active,
             as_of_time: Some(timestamp(snapshot.as_of)),

@@ -30,6 +30,14 @@ impl Cents {
     }
 }
 
+/// Sums of stored amounts in reports (each amount at most [`MAX_AMOUNT`], so about 92,000 of
+/// them fit): saturating, so an impossible overflow prints the largest amount, never panics.
+impl std::ops::AddAssign for Cents {
+    fn add_assign(&mut self, other: Cents) {
+        self.0 = self.0.saturating_add(other.0);
+    }
+}
+
 /// Cents in a thousand dollars.
 const CENTS_PER_THOUSAND: i128 = 100_000;
 

@@ -27,6 +27,7 @@ use super::grants::{grant_ids_where, within_scope};
 use super::{Store, decode_code, now};
 use crate::domain::access::Scope;
 use crate::domain::case_statistics::CaseFact;
+use crate::domain::money::Cents;
 use crate::domain::names::OutcomeReportName;
 use crate::domain::outcome::Outcome;
 use crate::domain::outcome::OutcomeReportState;
@@ -214,7 +215,7 @@ impl Store {
                 grant_id: row.grant_id,
                 account_code: row.account_code,
                 fiscal_year: row.fiscal_year,
-                amount_cents: row.amount_cents,
+                amount: Cents(row.amount_cents),
             })
             .collect();
         let outcomes = AcceptedOutcomes {

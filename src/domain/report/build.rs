@@ -195,7 +195,7 @@ impl<'a> ReportBuilder<'a> {
             let mut rows: BTreeMap<String, Cell> = BTreeMap::new();
             let mut subtotal = Cell::default();
             for obligation in obligations.iter().filter(|o| o.fiscal_year == year) {
-                subtotal.figures.obligated_cents += obligation.amount_cents;
+                subtotal.figures.obligated += obligation.amount;
                 let groups = match grouping {
                     Grouping::Account => BTreeSet::from([obligation.account_code.clone()]),
                     _ => grants
@@ -204,8 +204,7 @@ impl<'a> ReportBuilder<'a> {
                         .unwrap_or_default(),
                 };
                 for group in groups {
-                    rows.entry(group).or_default().figures.obligated_cents +=
-                        obligation.amount_cents;
+                    rows.entry(group).or_default().figures.obligated += obligation.amount;
                 }
             }
             if let Some((from, to)) = calendar.bounds(year) {
@@ -317,7 +316,7 @@ impl<'a> ReportBuilder<'a> {
             if grouping == Grouping::None {
                 rows.clear();
             }
-            total.figures.obligated_cents += subtotal.figures.obligated_cents;
+            total.figures.obligated += subtotal.figures.obligated;
             let rows = rows
                 .into_iter()
                 .map(|(group, cell)| {
@@ -384,10 +383,10 @@ fn add_emergency_fund(
 /// apportioned to add up to it, and each year's rows apportioned to add up
 /// to its subtotal when they partition it (else each rounded on its own).
 fn round_thousands(years: &mut [YearReport], grand_total: &mut Figures, grouping: Grouping) {
-    grand_total.obligated_thousands = Cents(grand_total.obligated_cents).thousands_of_dollars();
+    grand_total.obligated_thousands = grand_total.obligated.thousands_of_dollars();
     let subtotals: Vec<Cents> = years
         .iter()
-        .map(|y| Cents(y.subtotal.obligated_cents))
+        .map(|y| y.subtotal.obligated)
         .collect();
     let shares = apportion_thousands(&subtotals, grand_total.obligated_thousands);
     for (year, share) in years.iter_mut().zip(shares) {
@@ -396,14 +395,14 @@ fn round_thousands(years: &mut [YearReport], grand_total: &mut Figures, grouping
             let rows: Vec<Cents> = year
                 .rows
                 .iter()
-                .map(|row| Cents(row.obligated_cents))
+                .map(|row| row.obligated)
                 .collect();
             for (row, share) in year.rows.iter_mut().zip(apportion_thousands(&rows, share)) {
                 row.obligated_thousands = share;
             }
         } else {
             for row in &mut year.rows {
-                row.obligated_thousands = Cents(row.obligated_cents).thousands_of_dollars();
+                row.obligated_thousands = row.obligated.thousands_of_dollars();
             }
         }
     }
@@ -444,7 +443,7 @@ mod tests {
             grant_id: grant.into(),
             account_code: account.into(),
             fiscal_year: year,
-            amount_cents: cents,
+            amount: Cents(cents),
         }
     }
 
@@ -486,28 +485,28 @@ mod tests {
         let rows: Vec<(&str, i64, i64)> = y2013
             .rows
             .iter()
-            .map(|r| (r.group.as_str(), r.obligated_cents, r.obligated_thousands))
+            .map(|r| (r.group.as_str(), r.obligated.0, r.obligated_thousands))
             .collect();
         // ESF $350,000.50 -> 350; INCLE $75,500.00 -> 75.5; total $425,500.50 -> 426 (rounded up).
         assert_eq!(
             rows,
             vec![("ESF", 35_000_050, 350), ("INCLE", 7_550_000, 76)]
         );
-        assert_eq!(y2013.subtotal.obligated_cents, 42_550_050);
+        assert_eq!(y2013.subtotal.obligated.0, 42_550_050);
         assert_eq!(y2013.subtotal.obligated_thousands, 426);
         assert_eq!(y2013.subtotal.grants_active, 2);
         assert_eq!(y2013.subtotal.projects_active, 2);
         let y2014 = &report.years[1];
-        assert_eq!(y2014.subtotal.obligated_cents, 25_000_000);
+        assert_eq!(y2014.subtotal.obligated.0, 25_000_000);
         // Both grants run into FY 2014 and draw on both accounts: ESF has active grants, no money.
         let rows: Vec<(&str, i64, i64)> = y2014
             .rows
             .iter()
-            .map(|r| (r.group.as_str(), r.obligated_cents, r.grants_active))
+            .map(|r| (r.group.as_str(), r.obligated.0, r.grants_active))
             .collect();
         assert_eq!(rows, vec![("ESF", 0, 2), ("INCLE", 25_000_000, 2)]);
         assert_eq!(y2014.subtotal.projects_active, 0);
-        assert_eq!(report.grand_total.obligated_cents, 67_550_050);
+        assert_eq!(report.grand_total.obligated.0, 67_550_050);
         assert_eq!(report.grand_total.obligated_thousands, 676);
         assert_eq!(
             y2013.subtotal.obligated_thousands + y2014.subtotal.obligated_thousands,
@@ -545,7 +544,7 @@ mod tests {
         assert_eq!(rows, vec![("BW", 100), ("NA", 100)]);
         assert_eq!(by_country.years[0].subtotal.obligated_thousands, 100);
         assert_eq!(by_region.years[0].rows.len(), 1);
-        assert_eq!(by_region.years[0].rows[0].obligated_cents, 10_000_000);
+        assert_eq!(by_region.years[0].rows[0].obligated.0, 10_000_000);
     }
 
     #[test]

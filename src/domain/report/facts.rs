@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 
 use crate::domain::case_statistics::{CaseFact, FundFigures};
+use crate::domain::money::Cents;
 use crate::domain::pillar::Pillar;
 use crate::domain::project::OutcomeKind;
 use crate::domain::statistics::Published;
@@ -39,7 +40,7 @@ pub struct ObligationFact {
     pub account_code: String,
     /// The fiscal year of its funds (set explicitly, not derived from a date).
     pub fiscal_year: i32,
-    pub amount_cents: i64,
+    pub amount: Cents,
 }
 
 /// One outcome of an accepted outcome report.
@@ -86,7 +87,8 @@ pub struct Figures {
     pub fiscal_year: i32,
     /// The group key; empty in subtotals and the grand total.
     pub group: String,
-    pub obligated_cents: i64,
+    /// Obligated, exact; `obligated_thousands` is what reports print.
+    pub obligated: Cents,
     pub obligated_thousands: i64,
     pub grants_active: i64,
     pub projects_active: i64,
