@@ -384,19 +384,12 @@ fn add_emergency_fund(
 /// to its subtotal when they partition it (else each rounded on its own).
 fn round_thousands(years: &mut [YearReport], grand_total: &mut Figures, grouping: Grouping) {
     grand_total.obligated_thousands = grand_total.obligated.thousands_of_dollars();
-    let subtotals: Vec<Cents> = years
-        .iter()
-        .map(|y| y.subtotal.obligated)
-        .collect();
+    let subtotals: Vec<Cents> = years.iter().map(|y| y.subtotal.obligated).collect();
     let shares = apportion_thousands(&subtotals, grand_total.obligated_thousands);
     for (year, share) in years.iter_mut().zip(shares) {
         year.subtotal.obligated_thousands = share;
         if grouping.partitions() {
-            let rows: Vec<Cents> = year
-                .rows
-                .iter()
-                .map(|row| row.obligated)
-                .collect();
+            let rows: Vec<Cents> = year.rows.iter().map(|row| row.obligated).collect();
             for (row, share) in year.rows.iter_mut().zip(apportion_thousands(&rows, share)) {
                 row.obligated_thousands = share;
             }
