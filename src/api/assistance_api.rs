@@ -193,9 +193,9 @@ fn case_to_proto(case: &AssistanceCase, viewer: &Actor) -> pb::AssistanceCase {
         requested_amount: case.requested().0,
         approved_amount: case.approved().0,
         paid_amount: case.paid().0,
-        referrer: viewer.sees_actor_of(&case.referrer, "assistance office"),
-        reviewer: viewer.sees_actor_of(&case.reviewer, "assistance office"),
-        decider: viewer.sees_actor_of(&case.decider, "assistance office"),
+        referrer: viewer.sees_actor_of(&case.handlers.referrer, "assistance office"),
+        reviewer: viewer.sees_actor_of(&case.handlers.reviewer, "assistance office"),
+        decider: viewer.sees_actor_of(&case.handlers.decider, "assistance office"),
         personal_data: None,
         personal_data_fields: case
             .personal_data_fields

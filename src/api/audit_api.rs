@@ -69,11 +69,11 @@ fn to_proto(event: &AuditEvent) -> pb::AuditEvent {
         name: AuditEventName::new(event.sequence.to_string()).to_string(),
         sequence: event.sequence,
         event_time: Some(timestamp(event.event_time)),
-        actor: event.body.actor.clone(),
-        actor_role: Role::from_code(&event.body.actor_role)
+        actor: event.body.actor.token.clone(),
+        actor_role: Role::from_code(&event.body.actor.role)
             .map(Role::to_proto)
             .unwrap_or_default(),
-        actor_owner: event.body.actor_owner.clone(),
+        actor_owner: event.body.actor.owner.clone(),
         method: event.body.method.clone(),
         resource: event.body.resource.clone(),
         request_id: event.body.request_id.clone(),

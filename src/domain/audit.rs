@@ -25,13 +25,21 @@ pub fn to_json<T: serde::Serialize>(value: &T) -> crate::error::Result<Value> {
 /// The `previous_hash` of the first event.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// Who acted, as an event records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventActor {
+    /// The token's resource name, `apiTokens/{id}`.
+    pub token: String,
+    /// The code of the token's role.
+    pub role: String,
+    /// The owner of the token: the person who acted (empty on old events).
+    pub owner: String,
+}
+
 /// An audit event before it is chained.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PendingEvent {
-    pub actor: String,
-    pub actor_role: String,
-    /// The owner of the actor's token: the person who acted (empty on old events).
-    pub actor_owner: String,
+    pub actor: EventActor,
     pub method: String,
     pub resource: String,
     pub request_id: String,
@@ -56,18 +64,18 @@ fn canonical_encoding(sequence: i64, event_time: DateTime<Utc>, event: &PendingE
     let mut encoding = json!({
         "sequence": sequence,
         "event_time": event_time.to_rfc3339_opts(SecondsFormat::Micros, true),
-        "actor": event.actor,
-        "actor_role": event.actor_role,
+        "actor": event.actor.token,
+        "actor_role": event.actor.role,
         "method": event.method,
         "resource": event.resource,
         "request_id": event.request_id,
         "diff": event.diff,
     });
     // The owner is covered once it is kept; events from before keep the encoding they were chained with.
-    if !event.actor_owner.is_empty()
+    if !event.actor.owner.is_empty()
         && let Some(fields) = encoding.as_object_mut()
     {
-        fields.insert("actor_owner".into(), json!(event.actor_owner));
+        fields.insert("actor_owner".into(), json!(event.actor.owner));
     }
     encoding.to_string()
 }
@@ -223,9 +231,11 @@ mod tests {
 
     fn event(resource: &str) -> PendingEvent {
         PendingEvent {
-            actor: "apiTokens/a".into(),
-            actor_role: "ADMIN".into(),
-            actor_owner: "ana@example.org".into(),
+            actor: EventActor {
+                token: "apiTokens/a".into(),
+                role: "ADMIN".into(),
+                owner: "ana@example.org".into(),
+            },
             method: "/m".into(),
             resource: resource.into(),
             request_id: String::new(),
@@ -285,12 +295,10 @@ mod tests {
         let time = DateTime::parse_from_rfc3339("2014-03-01T08:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        let without_owner = PendingEvent {
-            actor_owner: String::new(),
-            ..event("r/1")
-        };
+        let mut without_owner = event("r/1");
+        without_owner.actor.owner = String::new();
         let mut events = chain(3);
-        events[1].body.actor_owner = "ben@example.org".into();
+        events[1].body.actor.owner = "ben@example.org".into();
 
         assert_eq!(
             canonical_encoding(1, time, &without_owner),

@@ -366,7 +366,7 @@ pub fn summarize(fiscal_year: i32, cases: &[AssistanceCase], disclosure: Disclos
 mod tests {
     use super::*;
     use crate::domain::assistance::testing::time;
-    use crate::domain::assistance::{Need, Referral, VictimProfile};
+    use crate::domain::assistance::{CaseHandlers, Need, Referral, VictimProfile};
     use crate::domain::version::Stamps;
 
     /// A case of FY 2014 in `country` by `organization`, approved and paid as given.
@@ -407,12 +407,7 @@ mod tests {
             close_time: None,
             state_reason: String::new(),
             outcome: String::new(),
-            referrer: String::new(),
-            reviewer: String::new(),
-            decider: String::new(),
-            referrer_owner: String::new(),
-            reviewer_owner: String::new(),
-            decider_owner: String::new(),
+            handlers: CaseHandlers::default(),
             personal_data_fields: vec![],
             stamps: Stamps::new(time("2014-03-01T08:00:00Z")),
         }

@@ -66,7 +66,7 @@ pub trait CodeEnum: Copy + PartialEq + std::fmt::Debug + 'static {
 /// `audited!(OrganizationFields => display_name, kind, country_code, identifiers)`.
 /// A field left out never reaches the append-only log.
 macro_rules! audited {
-    ($type:ty => $($field:ident),+ $(; with $inner:ident)? $(,)?) => {
+    ($type:ty => $($field:ident),+ $(; with $($inner:ident),+)? $(,)?) => {
         impl $crate::domain::audit::Audited for $type {
             fn audit_view(&self) -> $crate::error::Result<serde_json::Value> {
                 let mut view = serde_json::Map::new();
@@ -74,13 +74,13 @@ macro_rules! audited {
                     stringify!($field).to_string(),
                     $crate::domain::audit::to_json(&self.$field)?,
                 );)+
-                $(
+                $($(
                     if let serde_json::Value::Object(inner) =
                         $crate::domain::audit::Audited::audit_view(&self.$inner)?
                     {
                         view.extend(inner);
                     }
-                )?
+                )+)?
                 Ok(serde_json::Value::Object(view))
             }
         }

@@ -19,8 +19,9 @@ use super::entities::{assistance_cases, disbursements, fund_allocations, fund_ye
 use super::{Keyset, Page, Stamped, Store, Tx, decode_code, new_id, now, to_json_column};
 use crate::domain::access::Scope;
 use crate::domain::assistance::{
-    AssistanceCase, CaseState, CaseUrgency, Disbursement, FundAllocation, FundYear, Need,
-    NewAllocation, NewDisbursement, PersonalField, Referral, SealedPersonalData, VictimProfile,
+    AssistanceCase, CaseHandlers, CaseState, CaseUrgency, Disbursement, FundAllocation, FundYear,
+    Need, NewAllocation, NewDisbursement, PersonalField, Referral, SealedPersonalData,
+    VictimProfile,
 };
 use crate::domain::money::Cents;
 use crate::domain::names::{AssistanceCaseName, FundAllocationName};
@@ -120,12 +121,14 @@ fn case_to_domain(row: assistance_cases::Model) -> Result<AssistanceCase> {
         close_time: row.close_time,
         state_reason: row.state_reason,
         outcome: row.outcome,
-        referrer: row.referrer,
-        reviewer: row.reviewer,
-        decider: row.decider,
-        referrer_owner: row.referrer_owner,
-        reviewer_owner: row.reviewer_owner,
-        decider_owner: row.decider_owner,
+        handlers: CaseHandlers {
+            referrer: row.referrer,
+            referrer_owner: row.referrer_owner,
+            reviewer: row.reviewer,
+            reviewer_owner: row.reviewer_owner,
+            decider: row.decider,
+            decider_owner: row.decider_owner,
+        },
         personal_data_fields,
         id,
     })
@@ -368,10 +371,10 @@ fn case_columns(case: &AssistanceCase, row: &mut assistance_cases::ActiveModel) 
     row.close_time = Set(case.close_time);
     row.state_reason = Set(case.state_reason.clone());
     row.outcome = Set(case.outcome.clone());
-    row.reviewer = Set(case.reviewer.clone());
-    row.decider = Set(case.decider.clone());
-    row.reviewer_owner = Set(case.reviewer_owner.clone());
-    row.decider_owner = Set(case.decider_owner.clone());
+    row.reviewer = Set(case.handlers.reviewer.clone());
+    row.decider = Set(case.handlers.decider.clone());
+    row.reviewer_owner = Set(case.handlers.reviewer_owner.clone());
+    row.decider_owner = Set(case.handlers.decider_owner.clone());
     row.requested_amount = Set(case.requested().0);
     row.approved_amount = Set(case.approved().0);
     row.paid_amount = Set(case.paid().0);
@@ -513,12 +516,11 @@ impl Tx {
             close_time: None,
             state_reason: String::new(),
             outcome: String::new(),
-            referrer: self.call.actor.resource_name(),
-            reviewer: String::new(),
-            decider: String::new(),
-            referrer_owner: self.call.actor.owner.clone(),
-            reviewer_owner: String::new(),
-            decider_owner: String::new(),
+            handlers: CaseHandlers {
+                referrer: self.call.actor.resource_name(),
+                referrer_owner: self.call.actor.owner.clone(),
+                ..CaseHandlers::default()
+            },
             personal_data_fields: sealed.values.iter().map(|(field, _)| *field).collect(),
             stamps: Stamps::new(now()),
         };
@@ -528,8 +530,8 @@ impl Tx {
             fiscal_year: Set(case.fiscal_year),
             referring_organization_id: Set(case.referral.referring_organization_id.clone()),
             referral_time: Set(case.referral_time),
-            referrer: Set(case.referrer.clone()),
-            referrer_owner: Set(case.referrer_owner.clone()),
+            referrer: Set(case.handlers.referrer.clone()),
+            referrer_owner: Set(case.handlers.referrer_owner.clone()),
             ..Stamped::created(case.stamps)
         };
         case_columns(&case, &mut row)?;

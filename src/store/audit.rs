@@ -13,7 +13,7 @@ use sea_orm::{
 
 use super::entities::{audit_events, audit_head};
 use super::{Keyset, Page, Store, Tx, now};
-use crate::domain::audit::{self, AuditEvent, Audited, ChainCheck, PendingEvent};
+use crate::domain::audit::{self, AuditEvent, Audited, ChainCheck, EventActor, PendingEvent};
 use crate::domain::version::Versioned;
 use crate::error::{Error, Result};
 
@@ -57,9 +57,9 @@ pub(super) async fn append(txn: &DatabaseTransaction, events: Vec<PendingEvent>)
         rows.push(audit_events::ActiveModel {
             sequence: Set(linked.sequence),
             event_time: Set(linked.event_time),
-            actor: Set(linked.body.actor),
-            actor_role: Set(linked.body.actor_role),
-            actor_owner: Set(linked.body.actor_owner),
+            actor: Set(linked.body.actor.token),
+            actor_role: Set(linked.body.actor.role),
+            actor_owner: Set(linked.body.actor.owner),
             method: Set(linked.body.method),
             resource: Set(linked.body.resource),
             request_id: Set(linked.body.request_id),
@@ -132,9 +132,11 @@ fn to_domain(row: audit_events::Model) -> AuditEvent {
         sequence: row.sequence,
         event_time: row.event_time,
         body: PendingEvent {
-            actor: row.actor,
-            actor_role: row.actor_role,
-            actor_owner: row.actor_owner,
+            actor: EventActor {
+                token: row.actor,
+                role: row.actor_role,
+                owner: row.actor_owner,
+            },
             method: row.method,
             resource: row.resource,
             request_id: row.request_id,

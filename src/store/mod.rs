@@ -37,7 +37,7 @@ use sea_orm::{
 use serde_json::Value as Json;
 
 use crate::domain::access::Actor;
-use crate::domain::audit::{Audited, PendingEvent};
+use crate::domain::audit::{Audited, EventActor, PendingEvent};
 use crate::error::{Error, Result};
 use crate::secret::{self, ExposeSecret, SecretString, split_url_password};
 use crate::settings::DatabaseSettings;
@@ -408,9 +408,11 @@ impl Tx {
     /// Records an event with a ready diff (e.g. the fields of personal data read).
     pub fn audit_with_diff(&mut self, resource: &str, diff: Json) {
         self.events.push(PendingEvent {
-            actor: self.call.actor.resource_name(),
-            actor_role: self.call.actor.role.code().to_string(),
-            actor_owner: self.call.actor.owner.clone(),
+            actor: EventActor {
+                token: self.call.actor.resource_name(),
+                role: self.call.actor.role.code().to_string(),
+                owner: self.call.actor.owner.clone(),
+            },
             method: self.call.method.clone(),
             resource: resource.to_string(),
             request_id: self.call.request_id.clone(),

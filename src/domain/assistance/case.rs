@@ -157,15 +157,8 @@ pub struct AssistanceCase {
     pub close_time: Option<DateTime<Utc>>,
     pub state_reason: String,
     pub outcome: String,
-    /// Tokens, `apiTokens/{id}`; empty until set.
-    pub referrer: String,
-    pub reviewer: String,
-    pub decider: String,
-    /// The persons behind those tokens (their owners), for four eyes and the audit; empty until
-    /// set, and for a token the server does not know (a case of the command line).
-    pub referrer_owner: String,
-    pub reviewer_owner: String,
-    pub decider_owner: String,
+    #[serde(flatten)]
+    pub handlers: CaseHandlers,
     /// Which personal-data fields the case holds (never their values).
     pub personal_data_fields: Vec<PersonalField>,
     #[serde(flatten)]
@@ -176,8 +169,24 @@ audited!(Referral => referring_organization_id, country_code, victim, urgency,
     consent_to_services, consent_to_statistics, needs);
 // The personal data itself is not a field of the case: only the names of the fields it holds.
 audited!(AssistanceCase => case_number, fiscal_year, state, referral_time, decision_time,
-    first_payment_time, close_time, state_reason, outcome, referrer, reviewer, decider,
-    referrer_owner, reviewer_owner, decider_owner, personal_data_fields; with referral);
+    first_payment_time, close_time, state_reason, outcome, personal_data_fields;
+    with referral, handlers);
+
+/// Who handled a case: each token (`apiTokens/{id}`; empty until set) beside the person who owns
+/// it, for four eyes and the audit (empty until set, and for a token the server does not know: a
+/// case of the command line).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CaseHandlers {
+    pub referrer: String,
+    pub referrer_owner: String,
+    pub reviewer: String,
+    pub reviewer_owner: String,
+    pub decider: String,
+    pub decider_owner: String,
+}
+
+audited!(CaseHandlers => referrer, referrer_owner, reviewer, reviewer_owner, decider,
+    decider_owner);
 
 impl AssistanceCase {
     pub fn name(&self) -> AssistanceCaseName {

@@ -61,12 +61,11 @@ pub(crate) fn case(state: CaseState) -> AssistanceCase {
         close_time: None,
         state_reason: String::new(),
         outcome: String::new(),
-        referrer: "apiTokens/grantee".into(),
-        reviewer: String::new(),
-        decider: String::new(),
-        referrer_owner: "grantee@example.org".into(),
-        reviewer_owner: String::new(),
-        decider_owner: String::new(),
+        handlers: CaseHandlers {
+            referrer: "apiTokens/grantee".into(),
+            referrer_owner: "grantee@example.org".into(),
+            ..CaseHandlers::default()
+        },
         personal_data_fields: vec![],
         stamps: Stamps::new(time("2014-03-01T08:00:00Z")),
     }

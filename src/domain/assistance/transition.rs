@@ -129,8 +129,8 @@ pub fn decide_transition(
     after.state = target;
     let fund = match transition {
         CaseTransition::StartReview => {
-            after.reviewer = me;
-            after.reviewer_owner = actor.owner.clone();
+            after.handlers.reviewer = me;
+            after.handlers.reviewer_owner = actor.owner.clone();
             None
         }
         CaseTransition::Approve => {
@@ -140,8 +140,8 @@ pub fn decide_transition(
                 need.approved = amount;
             }
             after.decision_time = Some(decision_time);
-            after.decider = me;
-            after.decider_owner = actor.owner.clone();
+            after.handlers.decider = me;
+            after.handlers.decider_owner = actor.owner.clone();
             fund.map(|fund| fund.commit(after.approved(), &case.resource_name()))
                 .transpose()?
         }
@@ -153,8 +153,8 @@ pub fn decide_transition(
                 now,
             )?;
             after.decision_time = Some(decision_time);
-            after.decider = me;
-            after.decider_owner = actor.owner.clone();
+            after.handlers.decider = me;
+            after.handlers.decider_owner = actor.owner.clone();
             after.state_reason = text;
             None
         }
@@ -175,11 +175,11 @@ pub fn decide_transition(
 /// tokens: persons are compared, `Actor::is_person`), and any token of the referring
 /// organisation, cannot approve it.
 fn check_four_eyes(case: &AssistanceCase, actor: &Actor) -> Result<()> {
-    let refusal = if actor.is_person(&case.referrer, &case.referrer_owner) {
+    let refusal = if actor.is_person(&case.handlers.referrer, &case.handlers.referrer_owner) {
         Some(
             "the person who referred a case cannot approve it, with any of their tokens: another case worker decides",
         )
-    } else if actor.is_person(&case.reviewer, &case.reviewer_owner) {
+    } else if actor.is_person(&case.handlers.reviewer, &case.handlers.reviewer_owner) {
         Some(
             "the person who started the review of a case cannot approve it, with any of their tokens: another case worker decides",
         )
@@ -343,8 +343,8 @@ mod tests {
     #[test]
     fn the_referrer_the_reviewer_and_the_referring_organisation_cannot_approve() {
         let mut case = case(CaseState::UnderReview);
-        case.reviewer = "apiTokens/w1".into();
-        case.reviewer_owner = "w1@example.org".into();
+        case.handlers.reviewer = "apiTokens/w1".into();
+        case.handlers.reviewer_owner = "w1@example.org".into();
         let another_token_of = |owner: &str| Actor {
             owner: format!(" {} ", owner.to_uppercase()),
             ..actor("second-token", Role::CaseWorker, None)
