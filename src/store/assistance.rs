@@ -505,24 +505,19 @@ impl Tx {
         sealed: &SealedPersonalData,
     ) -> Result<AssistanceCase> {
         let case = AssistanceCase {
-            id,
-            case_number,
-            fiscal_year,
-            referral,
-            state: CaseState::Referred,
-            referral_time,
-            decision_time: None,
-            first_payment_time: None,
-            close_time: None,
-            state_reason: String::new(),
-            outcome: String::new(),
-            handlers: CaseHandlers {
-                referrer: self.call.actor.resource_name(),
-                referrer_owner: self.call.actor.owner.clone(),
-                ..CaseHandlers::default()
-            },
             personal_data_fields: sealed.values.iter().map(|(field, _)| *field).collect(),
-            stamps: Stamps::new(now()),
+            ..AssistanceCase::referred(
+                id,
+                case_number,
+                fiscal_year,
+                referral,
+                referral_time,
+                (
+                    self.call.actor.resource_name(),
+                    self.call.actor.owner.clone(),
+                ),
+                Stamps::new(now()),
+            )
         };
         let mut row = assistance_cases::ActiveModel {
             id: Set(case.id.clone()),

@@ -189,6 +189,40 @@ audited!(CaseHandlers => referrer, referrer_owner, reviewer, reviewer_owner, dec
     decider_owner);
 
 impl AssistanceCase {
+    /// A case as a referral opens it: referred by `referrer` (its token and owner), nothing
+    /// decided, paid or closed yet, and no personal data until the caller records its fields.
+    pub fn referred(
+        id: String,
+        case_number: String,
+        fiscal_year: i32,
+        referral: Referral,
+        referral_time: DateTime<Utc>,
+        referrer: (String, String),
+        stamps: Stamps,
+    ) -> AssistanceCase {
+        let (referrer, referrer_owner) = referrer;
+        AssistanceCase {
+            id,
+            case_number,
+            fiscal_year,
+            referral,
+            state: CaseState::Referred,
+            referral_time,
+            decision_time: None,
+            first_payment_time: None,
+            close_time: None,
+            state_reason: String::new(),
+            outcome: String::new(),
+            handlers: CaseHandlers {
+                referrer,
+                referrer_owner,
+                ..CaseHandlers::default()
+            },
+            personal_data_fields: Vec::new(),
+            stamps,
+        }
+    }
+
     pub fn name(&self) -> AssistanceCaseName {
         AssistanceCaseName::new(&self.id)
     }

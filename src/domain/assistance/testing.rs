@@ -34,40 +34,32 @@ pub(crate) fn case(state: CaseState) -> AssistanceCase {
         paid: Cents(0),
     };
     AssistanceCase {
-        id: "c1".into(),
-        case_number: case_number(2014, 7),
-        fiscal_year: 2014,
-        referral: Referral {
-            referring_organization_id: "ngo".into(),
-            country_code: "HT".into(),
-            victim: VictimProfile {
-                sex: VictimSex::Female,
-                age_group: AgeGroup::Child,
-                nationality: "HT".into(),
-                trafficking_form: TraffickingForm::Labour,
-            },
-            urgency: CaseUrgency::Critical,
-            consent_to_services: true,
-            consent_to_statistics: true,
-            needs: vec![
-                need(1, NeedKind::Medical, 50_000),
-                need(2, NeedKind::ReturnTravel, 80_000),
-            ],
-        },
         state,
-        referral_time: time("2014-03-01T08:00:00Z"),
-        decision_time: None,
-        first_payment_time: None,
-        close_time: None,
-        state_reason: String::new(),
-        outcome: String::new(),
-        handlers: CaseHandlers {
-            referrer: "apiTokens/grantee".into(),
-            referrer_owner: "grantee@example.org".into(),
-            ..CaseHandlers::default()
-        },
-        personal_data_fields: vec![],
-        stamps: Stamps::new(time("2014-03-01T08:00:00Z")),
+        ..AssistanceCase::referred(
+            "c1".into(),
+            case_number(2014, 7),
+            2014,
+            Referral {
+                referring_organization_id: "ngo".into(),
+                country_code: "HT".into(),
+                victim: VictimProfile {
+                    sex: VictimSex::Female,
+                    age_group: AgeGroup::Child,
+                    nationality: "HT".into(),
+                    trafficking_form: TraffickingForm::Labour,
+                },
+                urgency: CaseUrgency::Critical,
+                consent_to_services: true,
+                consent_to_statistics: true,
+                needs: vec![
+                    need(1, NeedKind::Medical, 50_000),
+                    need(2, NeedKind::ReturnTravel, 80_000),
+                ],
+            },
+            time("2014-03-01T08:00:00Z"),
+            ("apiTokens/grantee".into(), "grantee@example.org".into()),
+            Stamps::new(time("2014-03-01T08:00:00Z")),
+        )
     }
 }
 
