@@ -20,6 +20,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
+use tonic_reflection::server as reflection;
 use tower::Service;
 use tower::util::option_layer;
 
@@ -57,6 +58,88 @@ use crate::privacy::{self, Keyring};
 use crate::settings::Settings;
 use crate::store::Store;
 use crate::telemetry::metrics::{KnownMethods, RpcMetrics, Scrape};
+
+/// The API's services, each with the store and the rules it needs from `settings`.
+fn api_services(
+    settings: &Settings,
+    store: &Store,
+    keyring: Arc<Keyring>,
+    authenticator: &Arc<Authenticator>,
+) -> ApiServices {
+    let calendar = FiscalCalendar::new(settings.fiscal_year.first_month);
+    let reporting = ReportingRules {
+        calendar,
+        due_days: settings.reporting.due_days,
+        final_due_days: settings.reporting.final_due_days,
+    };
+    ApiServices::default()
+        .add(OrganizationServiceServer::new(OrganizationApi::new(
+            store.clone(),
+            authenticator.clone(),
+        )))
+        .add(ReferenceDataServiceServer::new(ReferenceDataApi::new(
+            store.clone(),
+        )))
+        .add(TipReportServiceServer::new(TipReportApi::new(
+            store.clone(),
+        )))
+        .add(AccessServiceServer::new(AccessApi::new(
+            store.clone(),
+            authenticator.clone(),
+        )))
+        .add(AuditServiceServer::new(AuditApi::new(store.clone())))
+        .add(GrantServiceServer::new(GrantApi::new(
+            store.clone(),
+            calendar,
+        )))
+        .add(ProjectServiceServer::new(ProjectApi::new(
+            store.clone(),
+            reporting,
+        )))
+        .add(OutcomeReportServiceServer::new(OutcomeReportApi::new(
+            store.clone(),
+            reporting,
+            &settings.uploads,
+        )))
+        .add(AssistanceServiceServer::new(AssistanceApi::new(
+            store.clone(),
+            keyring,
+            AssistanceRules {
+                calendar,
+                critical_decision_hours: settings.assistance.critical_decision_hours,
+                suppression_threshold: i64::from(settings.reports.suppression_threshold),
+            },
+        )))
+        .add(ReportServiceServer::new(ReportApi::new(
+            store.clone(),
+            calendar,
+            &settings.reports,
+        )))
+}
+
+/// Server reflection, v1 and v1alpha (grpcurl 1.8 asks v1alpha), over the API's descriptors with
+/// their comments, health's and the error details'.
+fn reflection_services() -> Result<
+    (
+        reflection::v1::ServerReflectionServer<impl reflection::v1::ServerReflection>,
+        reflection::v1alpha::ServerReflectionServer<impl reflection::v1alpha::ServerReflection>,
+    ),
+    StartupError,
+> {
+    let configure = || {
+        reflection::Builder::configure()
+            .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+    };
+    let v1 = configure()
+        .build_v1()
+        .map_err(|error| StartupError::Reflection(error.to_string()))?;
+    let v1alpha = configure()
+        .build_v1alpha()
+        .map_err(|error| StartupError::Reflection(error.to_string()))?;
+    Ok((v1, v1alpha))
+}
 
 /// The API's services and the names they answer to, collected as they are added.
 #[derive(Default)]
@@ -187,55 +270,7 @@ impl Application {
             Duration::from_secs(settings.auth.token_cache_ttl_seconds),
             settings.server.reflection,
         ));
-        let calendar = FiscalCalendar::new(settings.fiscal_year.first_month);
-        let reporting = ReportingRules {
-            calendar,
-            due_days: settings.reporting.due_days,
-            final_due_days: settings.reporting.final_due_days,
-        };
-        let api = ApiServices::default()
-            .add(OrganizationServiceServer::new(OrganizationApi::new(
-                store.clone(),
-                authenticator.clone(),
-            )))
-            .add(ReferenceDataServiceServer::new(ReferenceDataApi::new(
-                store.clone(),
-            )))
-            .add(TipReportServiceServer::new(TipReportApi::new(
-                store.clone(),
-            )))
-            .add(AccessServiceServer::new(AccessApi::new(
-                store.clone(),
-                authenticator.clone(),
-            )))
-            .add(AuditServiceServer::new(AuditApi::new(store.clone())))
-            .add(GrantServiceServer::new(GrantApi::new(
-                store.clone(),
-                calendar,
-            )))
-            .add(ProjectServiceServer::new(ProjectApi::new(
-                store.clone(),
-                reporting,
-            )))
-            .add(OutcomeReportServiceServer::new(OutcomeReportApi::new(
-                store.clone(),
-                reporting,
-                &settings.uploads,
-            )))
-            .add(AssistanceServiceServer::new(AssistanceApi::new(
-                store.clone(),
-                keyring,
-                AssistanceRules {
-                    calendar,
-                    critical_decision_hours: settings.assistance.critical_decision_hours,
-                    suppression_threshold: i64::from(settings.reports.suppression_threshold),
-                },
-            )))
-            .add(ReportServiceServer::new(ReportApi::new(
-                store.clone(),
-                calendar,
-                &settings.reports,
-            )));
+        let api = api_services(&settings, &store, keyring, &authenticator);
         let health_names: HealthNames = api.names.into();
 
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -248,18 +283,7 @@ impl Application {
             Duration::from_millis(settings.server.health_check_interval_ms),
             stop_receiver.clone(),
         ));
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()
-            .map_err(|error| StartupError::Reflection(error.to_string()))?;
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
-            .build_v1alpha()
-            .map_err(|error| StartupError::Reflection(error.to_string()))?;
+        let (reflection_v1, reflection_v1alpha) = reflection_services()?;
 
         // The served methods, read once: the deadlines need those that stream, the metrics
         // their names (handed to them here, so telemetry never reads the API).
