@@ -71,6 +71,24 @@ async fn probe(app: &TestApp, token: &str, project: &str) -> (Code, String) {
     }
 }
 
+/// A test server whose uploads keep their files in a directory of the test's own: an upload
+/// opens its file once it holds its place, so the test can wait for that before it probes
+/// (else a probe could take a place first, and an upload meant to be held would be refused).
+async fn app_with_spool() -> (TestApp, tempfile::TempDir) {
+    let spool = tempfile::tempdir().expect("a directory");
+    let directory = spool.path().display().to_string();
+    let app = spawn_app_with(|settings| settings.uploads.spool_directory = directory).await;
+    (app, spool)
+}
+
+/// Waits until `count` uploads hold their places (each keeps its file open from then on).
+async fn holding(spool: &tempfile::TempDir, count: usize) {
+    eventually("the held uploads hold their places", || async {
+        (open_files_in(spool.path()) == count).then_some(())
+    })
+    .await;
+}
+
 /// How many files the server (in this process) holds open in `directory`.
 fn open_files_in(directory: &Path) -> usize {
     std::fs::read_dir("/proc/self/fd")
@@ -94,14 +112,16 @@ async fn drafting(app: &TestApp, award: &str) -> (Grantee, pb::OutcomeReport, St
 #[tokio::test]
 async fn a_grantee_organisation_runs_at_most_two_uploads_at_once_and_one_that_goes_away_frees_its_place()
  {
-    let app = spawn_app().await;
+    let (app, spool) = app_with_spool().await;
     let (alpha, alpha_draft, alpha_second) = drafting(&app, "SLOTS-A").await;
     let alpha_third = app.token(pb::Role::Grantee, &alpha.organization.name).await;
     let (beta, beta_draft, _) = drafting(&app, "SLOTS-B").await;
     let alpha_token = alpha.auth().expect("a token");
 
     let first = HeldUpload::start(&app, alpha_token, &alpha_draft.name, 3).await;
+    holding(&spool, 1).await;
     let second = HeldUpload::start(&app, &alpha_second, &alpha_draft.name, 3).await;
+    holding(&spool, 2).await;
     let refused = eventually("a third upload of the organisation is refused", || async {
         let answer = probe(&app, &alpha_third, &alpha.project.name).await;
         (answer.0 == Code::ResourceExhausted).then_some(answer)
@@ -145,12 +165,13 @@ async fn a_grantee_organisation_runs_at_most_two_uploads_at_once_and_one_that_go
 
 #[tokio::test]
 async fn the_server_runs_at_most_four_uploads_at_once_and_says_so() {
-    let app = spawn_app().await;
+    let (app, spool) = app_with_spool().await;
     let mut held = Vec::new();
     let mut drafts = Vec::new();
     for award in ["BUSY-1", "BUSY-2", "BUSY-3", "BUSY-4"] {
         let (grantee, draft, _) = drafting(&app, award).await;
         held.push(HeldUpload::start(&app, grantee.auth().expect("a token"), &draft.name, 1).await);
+        holding(&spool, held.len()).await;
         drafts.push(draft.name);
     }
     let (fifth, _, _) = drafting(&app, "BUSY-5").await;
