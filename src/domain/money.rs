@@ -1,5 +1,7 @@
-//! Money: exact integer minor units (US cents), never floating point. All
-//! arithmetic is checked; an overflow is a field violation, not a panic.
+//! Money: exact integer minor units (US cents), never floating point. The
+//! arithmetic of amounts a request brings is checked: an overflow is a field
+//! violation, not a panic. Reports sum stored amounts, each bounded, with `+=`,
+//! which saturates rather than panic.
 
 use serde::{Deserialize, Serialize};
 
