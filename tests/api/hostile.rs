@@ -18,6 +18,7 @@ use tokio_stream::StreamExt;
 use tonic::Code;
 
 use crate::helpers::*;
+use crate::reports::a_large_portfolio_of;
 
 const REPORT: &str = "/tipgrants.v1.ReportService/StreamFiscalYearReport";
 const UPLOAD: &str = "/tipgrants.v1.OutcomeReportService/UploadOutcomes";
@@ -62,7 +63,7 @@ fn one_year_report() -> pb::StreamFiscalYearReportRequest {
     }
 }
 
-/// A report by country over FY 2000-2019: of the portfolio of [`a_large_portfolio`], thousands
+/// A report by country over FY 2000-2019: of the portfolio of [`a_large_portfolio_of`], thousands
 /// of rows, far more than a client that reads nothing lets through.
 fn a_large_report() -> pb::StreamFiscalYearReportRequest {
     pb::StreamFiscalYearReportRequest {
@@ -70,55 +71,6 @@ fn a_large_report() -> pb::StreamFiscalYearReportRequest {
         to_fiscal_year: 2019,
         group_by: pb::ReportGrouping::Country as i32,
         ..Default::default()
-    }
-}
-
-/// A grant to `grantee` over FY 2000-2019 with four projects of 60 countries each.
-async fn a_large_portfolio(app: &TestApp, grantee: &str) {
-    let grant = app
-        .grants(app.admin())
-        .create_grant(pb::CreateGrantRequest {
-            grant: Some(pb::Grant {
-                start_date: "1999-10-01".into(),
-                end_date: "2019-09-30".into(),
-                ..new_grant("WIDE-1", grantee)
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .expect("the admin creates a long grant")
-        .into_inner();
-    let mut countries = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = app
-            .reference_data(app.admin())
-            .list_countries(pb::ListCountriesRequest {
-                page_size: 100,
-                page_token,
-                filter: String::new(),
-            })
-            .await
-            .expect("the admin lists countries")
-            .into_inner();
-        countries.extend(
-            page.countries
-                .into_iter()
-                .map(|country| country.alpha2_code),
-        );
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        page_token = page.next_page_token;
-    }
-    for chunk in countries.chunks(60).take(4) {
-        let codes: Vec<&str> = chunk.iter().map(String::as_str).collect();
-        let project = pb::Project {
-            start_date: "1999-10-01".into(),
-            end_date: "2019-09-30".into(),
-            ..new_project("Everywhere", &codes)
-        };
-        app.project(&grant.name, project).await;
     }
 }
 
@@ -228,7 +180,7 @@ async fn a_grantee_that_never_reads_its_report_streams_holds_only_its_share_and_
     })
     .await;
     let (organization, grantee) = a_grantee(&app, "Never Reads").await;
-    a_large_portfolio(&app, &organization.name).await;
+    a_large_portfolio_of(&app, &organization.name).await;
     let mut hostile = RawHttp2::connect(app.address, 0).await;
 
     // Four large reports on one connection whose window stays shut: not a byte is read.

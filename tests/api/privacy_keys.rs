@@ -26,32 +26,17 @@ fn use_keys(settings: &mut Settings, keys: &str, active: &str) {
     settings.privacy.active_key = active.to_string();
 }
 
-/// A referral by `organization` (referred now) with a victim's name, contact and notes.
+/// A referral by `organization` (referred now, not urgent) with a victim's name, contact and notes.
 fn referral(organization: &str, victim: &str) -> pb::AssistanceCase {
     pb::AssistanceCase {
-        referring_organization: organization.into(),
-        country_code: "HT".into(),
-        victim: Some(pb::VictimProfile {
-            sex: pb::VictimSex::Female as i32,
-            age_group: pb::AgeGroup::Adult as i32,
-            nationality: "DO".into(),
-            trafficking_form: pb::TraffickingForm::Labour as i32,
-        }),
         urgency: pb::CaseUrgency::Normal as i32,
-        consent_to_services: true,
-        consent_to_statistics: true,
-        needs: vec![pb::AssistanceNeed {
-            kind: pb::NeedKind::Shelter as i32,
-            description: "two weeks of shelter".into(),
-            requested_amount: 20_000,
-            ..Default::default()
-        }],
+        referral_time: None,
         personal_data: Some(pb::PersonalData {
             full_name: victim.into(),
             contact: format!("the shelter of {victim}"),
             notes: format!("notes on {victim}"),
         }),
-        ..Default::default()
+        ..crate::assistance::referral(organization, &[(pb::NeedKind::Shelter, 20_000)])
     }
 }
 

@@ -363,18 +363,23 @@ async fn code_filters_out_of_shape_are_named_before_any_query() {
     );
 }
 
-/// A grant over FY 2000-2019 with four projects of 60 countries each: a report
-/// by country over those years has 4,800 rows, more than a client that reads
-/// nothing lets through, so its producer waits and its stream stays open.
+/// A grantee "Wide" with a large portfolio (see [`a_large_portfolio_of`]).
 async fn a_large_portfolio(app: &TestApp) {
     let grantee = app.organization("Wide", "HT").await;
+    a_large_portfolio_of(app, &grantee.name).await;
+}
+
+/// A grant to `grantee` over FY 2000-2019 with four projects of 60 countries each: a report
+/// by country over those years has 4,800 rows, more than a client that reads nothing lets
+/// through, so its producer waits and its stream stays open.
+pub(crate) async fn a_large_portfolio_of(app: &TestApp, grantee: &str) {
     let grant = app
         .grants(app.admin())
         .create_grant(pb::CreateGrantRequest {
             grant: Some(pb::Grant {
                 start_date: "1999-10-01".into(),
                 end_date: "2019-09-30".into(),
-                ..new_grant("W-1", &grantee.name)
+                ..new_grant("W-1", grantee)
             }),
             request_id: String::new(),
         })
