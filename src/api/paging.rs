@@ -139,6 +139,11 @@ fn decode_token(token: &str, query: &str) -> Result<Option<String>> {
             "belongs to a different filter; keep the filter of the first page or start again",
         ));
     }
+    // Tokens are not signed: a forged position with a NUL is no row's id, and PostgreSQL
+    // refuses NUL in text (an INTERNAL error, not the caller's INVALID_ARGUMENT).
+    if token.a.contains('\0') {
+        return Err(invalid());
+    }
     Ok(Some(token.a))
 }
 
@@ -263,6 +268,17 @@ mod tests {
         assert!(
             error.to_string().len() < 300,
             "a bad field is not echoed whole"
+        );
+    }
+
+    #[test]
+    fn a_forged_token_whose_position_holds_a_nul_is_refused_as_a_bad_page_token() {
+        let forged = encode_token(Some("\0".into()), "q");
+        let error = decode_token(&forged, "q").expect_err("a NUL is no row's position");
+        assert!(error.to_string().contains("page_token"), "{error}");
+        assert_eq!(
+            decode_token(&encode_token(Some("a".into()), "q"), "q").ok(),
+            Some(Some("a".into()))
         );
     }
 
