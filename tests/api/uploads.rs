@@ -50,10 +50,14 @@ impl HeldUpload {
         self.call.await.expect("the upload task")
     }
 
-    /// The client goes away: the call is dropped mid-stream (the HTTP/2 stream is reset).
-    async fn abandon(self) {
+    /// The client goes away: the call is dropped mid-stream (the HTTP/2 stream is reset). The
+    /// stream's sender comes back to the caller, to be kept until the server has let go: dropped
+    /// earlier, it could end the request body cleanly before the reset, and a finished upload
+    /// would be written (as it should be).
+    async fn abandon(self) -> mpsc::Sender<pb::UploadOutcomesRequest> {
         self.call.abort();
         let _aborted = self.call.await;
+        self.sender
     }
 }
 
@@ -132,13 +136,14 @@ async fn a_grantee_organisation_runs_at_most_two_uploads_at_once_and_one_that_go
             .await
             .finish()
             .await;
-    second.abandon().await;
+    let gone_without_finishing = second.abandon().await;
     let after_leaving = eventually("the abandoned upload's place is free again", || async {
         let answer = probe(&app, &alpha_third, &alpha.project.name).await;
         (answer.0 != Code::ResourceExhausted).then_some(answer)
     })
     .await;
     let finished = first.finish().await;
+    drop(gone_without_finishing);
 
     assert_eq!(refused.1, "TOO_MANY_UPLOADS");
     assert_eq!(
@@ -269,7 +274,7 @@ async fn an_upload_held_open_blocks_no_other_write_and_once_abandoned_leaves_no_
             request_id: String::new(),
         })
         .await;
-    held.abandon().await;
+    let _gone_without_finishing = held.abandon().await;
     eventually("the abandoned upload's file is gone", || async {
         (open_files_in(&spool_directory) == 0).then_some(())
     })
