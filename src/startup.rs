@@ -30,6 +30,7 @@ use crate::api::assistance_api::{AssistanceApi, AssistanceRules};
 use crate::api::audit_api::AuditApi;
 use crate::api::auth::{Auth, Authenticator};
 use crate::api::deadline::{CallLimits, Deadlines, StreamingMethods, served_methods};
+use crate::api::funds_api::FundsApi;
 use crate::api::grant_api::GrantApi;
 use crate::api::middleware::Around;
 use crate::api::organization_api::OrganizationApi;
@@ -47,6 +48,7 @@ use crate::domain::outcome::ReportingRules;
 use crate::pb::v1::access_service_server::AccessServiceServer;
 use crate::pb::v1::assistance_service_server::AssistanceServiceServer;
 use crate::pb::v1::audit_service_server::AuditServiceServer;
+use crate::pb::v1::funds_service_server::FundsServiceServer;
 use crate::pb::v1::grant_service_server::GrantServiceServer;
 use crate::pb::v1::organization_service_server::OrganizationServiceServer;
 use crate::pb::v1::outcome_report_service_server::OutcomeReportServiceServer;
@@ -88,6 +90,10 @@ fn api_services(
             authenticator.clone(),
         )))
         .add(AuditServiceServer::new(AuditApi::new(store.clone())))
+        .add(FundsServiceServer::new(FundsApi::new(
+            store.clone(),
+            calendar,
+        )))
         .add(GrantServiceServer::new(GrantApi::new(
             store.clone(),
             calendar,

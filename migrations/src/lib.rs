@@ -12,6 +12,7 @@ mod m20261129_000006_audit_sequence;
 mod m20261201_000006_assistance;
 mod m20261206_000007_owners_and_private_digests;
 mod m20261206_000008_privacy_key_fingerprints;
+mod m20261207_000009_appropriations;
 mod seed;
 
 /// All migrations, in order.
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_assistance::Migration),
             Box::new(m20261206_000007_owners_and_private_digests::Migration),
             Box::new(m20261206_000008_privacy_key_fingerprints::Migration),
+            Box::new(m20261207_000009_appropriations::Migration),
         ]
     }
 }

@@ -7,6 +7,7 @@ use crate::domain::access::Role;
 use crate::domain::assistance::{
     AgeGroup, CaseState, CaseUrgency, NeedKind, TraffickingForm, VictimSex,
 };
+use crate::domain::funds::FundsStatus;
 use crate::domain::grant::{
     GrantApproach, GrantInstrument, GrantState, ObligationKind, ReportingCadence,
 };
@@ -59,6 +60,7 @@ proto_enum!(
     ["REPORTING_CADENCE_"]
 );
 proto_enum!(GrantState, pb::GrantState, ["GRANT_STATE_"]);
+proto_enum!(FundsStatus, pb::FundsStatus, ["FUNDS_STATUS_"]);
 proto_enum!(ObligationKind, pb::ObligationKind, ["OBLIGATION_KIND_"]);
 proto_enum!(ActivityKind, pb::ActivityKind, ["ACTIVITY_KIND_"]);
 proto_enum!(ProjectState, pb::ProjectState, ["PROJECT_STATE_"]);
@@ -110,6 +112,7 @@ fn every_domain_value_has_its_proto_value() {
     round_trip::<GrantApproach>();
     round_trip::<ReportingCadence>();
     round_trip::<GrantState>();
+    round_trip::<FundsStatus>();
     round_trip::<ObligationKind>();
     round_trip::<ActivityKind>();
     round_trip::<ProjectState>();

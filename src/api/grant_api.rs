@@ -9,6 +9,7 @@ use super::{
 };
 use crate::domain::access::Actor;
 use crate::domain::fiscal_year::FiscalCalendar;
+use crate::domain::funds::{self, FundsPosition};
 use crate::domain::grant::{
     self, Grant, GrantApproach, GrantInput, GrantInstrument, GrantRevision, GrantState, Obligation,
     ObligationInput, ObligationKind, ReportingCadence, Transition,
@@ -385,6 +386,18 @@ impl GrantService for GrantApi {
                         "obligation.funding_account",
                         &FundingAccountName::new(&new.account_code),
                     )?;
+                let funds = tx
+                    .appropriation_for_update(&new.account_code, new.fiscal_year, None)
+                    .await?
+                    .map(|(appropriation, drawn)| {
+                        FundsPosition::new(
+                            appropriation,
+                            &drawn,
+                            new.obligation_date,
+                            &self.calendar,
+                        )
+                    });
+                funds::check_obligation_funds(funds.as_ref(), &new, &self.calendar)?;
                 let (created, _grant) = tx.create_obligation(grant, existing, new).await?;
                 Ok(obligation_to_proto(&created))
             })

@@ -16,6 +16,8 @@ const PROGRAM_STAFF: &[Role] = &[Admin, ProgramOfficer];
 const PROGRAM_READERS: &[Role] = &[Admin, ProgramOfficer, Auditor, Grantee];
 /// Who writes outcome reports: program staff, and grantees (their own projects).
 const REPORTERS: &[Role] = &[Admin, ProgramOfficer, Grantee];
+/// Staff who follow the money (the fund's case workers draw on it too) and auditors: not grantees.
+const MONEY_READERS: &[Role] = &[Admin, ProgramOfficer, CaseWorker, Auditor];
 /// Administrators and auditors.
 const OVERSIGHT: &[Role] = &[Admin, Auditor];
 /// Who runs the emergency assistance fund: administrators and case workers.
@@ -75,6 +77,14 @@ pub const TABLE: &[(&str, &[Role])] = &[
     ("/tipgrants.v1.ReferenceDataService/ListCountries", EVERYONE),
     ("/tipgrants.v1.ReferenceDataService/GetRegion", EVERYONE),
     ("/tipgrants.v1.ReferenceDataService/ListRegions", EVERYONE),
+    // Appropriations: administrators record them (the budget office's figures); staff and auditors read.
+    ("/tipgrants.v1.FundsService/CreateAppropriation", ADMIN),
+    ("/tipgrants.v1.FundsService/GetAppropriation", MONEY_READERS),
+    (
+        "/tipgrants.v1.FundsService/ListAppropriations",
+        MONEY_READERS,
+    ),
+    ("/tipgrants.v1.FundsService/UpdateAppropriation", ADMIN),
     // Grants and their money: program staff change them; grantees read their own; auditors read all.
     ("/tipgrants.v1.GrantService/GetGrant", PROGRAM_READERS),
     ("/tipgrants.v1.GrantService/ListGrants", PROGRAM_READERS),

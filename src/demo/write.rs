@@ -12,6 +12,7 @@ use tonic::{Request, Response};
 use super::plan::*;
 use crate::api::assistance_api::{AssistanceApi, AssistanceRules};
 use crate::api::auth::Authenticator;
+use crate::api::funds_api::FundsApi;
 use crate::api::grant_api::GrantApi;
 use crate::api::organization_api::OrganizationApi;
 use crate::api::outcome_report_api::OutcomeReportApi;
@@ -23,6 +24,7 @@ use crate::domain::outcome::ReportingRules;
 use crate::pb::v1 as pb;
 use crate::pb::v1::OutcomeKind as K;
 use crate::pb::v1::assistance_service_server::AssistanceService;
+use crate::pb::v1::funds_service_server::FundsService;
 use crate::pb::v1::grant_service_server::GrantService;
 use crate::pb::v1::organization_service_server::OrganizationService;
 use crate::pb::v1::outcome_report_service_server::OutcomeReportService;
@@ -46,6 +48,7 @@ pub struct DemoSummary {
 struct Writer {
     organizations: OrganizationApi,
     reference_data: ReferenceDataApi,
+    funds: FundsApi,
     grants: GrantApi,
     projects: ProjectApi,
     reports: OutcomeReportApi,
@@ -119,6 +122,7 @@ pub async fn seed(store: Store, settings: &Settings) -> Result<DemoSummary, Stri
     let writer = Writer {
         organizations: OrganizationApi::new(store.clone(), authenticator),
         reference_data: ReferenceDataApi::new(store.clone()),
+        funds: FundsApi::new(store.clone(), calendar),
         grants: GrantApi::new(store.clone(), calendar),
         projects: ProjectApi::new(store.clone(), reporting),
         reports: OutcomeReportApi::new(store.clone(), reporting, &settings.uploads),
@@ -144,8 +148,11 @@ impl Writer {
         let reviewer = actor("seed-demo-reviewer", Role::ProgramOfficer, None);
         let admin = actor("seed-demo-admin", Role::Admin, None);
         let mut summary = DemoSummary::default();
-        for (code, display_name, _) in APPENDIX {
+        for (code, display_name, thousands) in APPENDIX {
             self.funding_account(&admin, code, display_name).await?;
+            for (year, thousands) in (FIRST_YEAR..).zip(thousands) {
+                self.appropriation(&admin, code, year, thousands).await?;
+            }
         }
         let mut organization_names = Vec::new();
         for (index, organization) in plan.organizations.iter().enumerate() {
@@ -217,6 +224,42 @@ impl Writer {
             .await;
         match created {
             // An account of that code made before the demo is used as it is.
+            Err(status) if status.code() == tonic::Code::AlreadyExists => Ok(()),
+            other => other.map(|_| ()).map_err(failed(code)),
+        }
+    }
+
+    /// The account's allotment of `year`: what the appendix obligates from it, as two-year money.
+    async fn appropriation(
+        &self,
+        admin: &Actor,
+        code: &str,
+        year: i32,
+        thousands: i64,
+    ) -> Result<(), String> {
+        let method = format!("{SERVICE}FundsService/CreateAppropriation");
+        let request_id = format!("seed-demo-appropriation-{code}-{year}");
+        let created = self
+            .funds
+            .create_appropriation(call(
+                admin,
+                &method,
+                &request_id,
+                pb::CreateAppropriationRequest {
+                    parent: format!("fundingAccounts/{code}"),
+                    appropriation: Some(pb::Appropriation {
+                        fiscal_year: year,
+                        amount: thousands * 100_000,
+                        availability_years: 2,
+                        note: "Synthetic demo allotment".into(),
+                        ..Default::default()
+                    }),
+                    request_id: request_id.clone(),
+                },
+            ))
+            .await;
+        match created {
+            // An appropriation recorded before the demo is used as it is.
             Err(status) if status.code() == tonic::Code::AlreadyExists => Ok(()),
             other => other.map(|_| ()).map_err(failed(code)),
         }

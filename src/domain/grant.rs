@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::fiscal_year::{FiscalCalendar, check_fiscal_year};
-use super::money::{Cents, MAX_AMOUNT};
+use super::money::Cents;
 use super::names::{
     FundingAccountName, GrantName, ObligationName, OrganizationName, ProjectName, ResourceName,
 };
@@ -442,7 +442,7 @@ impl ObligationInput<'_> {
             funding_account(&field("funding_account"), self.funding_account),
             check_fiscal_year(self.fiscal_year)
                 .map_err(|description| FieldViolation::new(field("fiscal_year"), description)),
-            positive_amount(&field("amount"), self.amount),
+            validate::positive_amount(&field("amount"), self.amount),
             validate::date(&field("obligation_date"), self.obligation_date),
             validate::optional_text(&field("note"), self.note, 2000),
         )
@@ -480,23 +480,6 @@ fn funding_account(field: &str, value: &str) -> std::result::Result<String, Fiel
         Ok(name) => funding_account_code(field, &name.code),
         Err(_) if !value.contains('/') => funding_account_code(field, value),
         Err(error) => Err(error.at(field)),
-    }
-}
-
-/// An amount of money above zero and at most [`MAX_AMOUNT`].
-fn positive_amount(field: &str, amount: i64) -> std::result::Result<Cents, FieldViolation> {
-    if amount <= 0 {
-        Err(FieldViolation::new(
-            field,
-            "must be positive (a de-obligation is its own kind)",
-        ))
-    } else if amount > MAX_AMOUNT.0 {
-        Err(FieldViolation::new(
-            field,
-            format!("must be at most {MAX_AMOUNT}"),
-        ))
-    } else {
-        Ok(Cents(amount))
     }
 }
 

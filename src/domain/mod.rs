@@ -115,6 +115,7 @@ pub mod assistance;
 pub mod audit;
 pub mod case_statistics;
 pub mod fiscal_year;
+pub mod funds;
 pub mod grant;
 pub mod idempotency;
 pub mod milestone;

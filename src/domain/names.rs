@@ -187,6 +187,8 @@ resource_names! {
     pub struct ApiTokenName { "apiTokens" / token: Id }
     /// `fundingAccounts/{code}`, e.g. `fundingAccounts/ESF`.
     pub struct FundingAccountName { "fundingAccounts" / code: Code }
+    /// `fundingAccounts/{code}/appropriations/{fiscal_year}`: an account's money of one fiscal year.
+    pub struct AppropriationName { "fundingAccounts" / code: Code, "appropriations" / fiscal_year: Year }
     /// `countries/{alpha2}`, e.g. `countries/HT`.
     pub struct CountryName { "countries" / country: Alpha2 }
     /// `regions/{code}`, e.g. `regions/WHA`.

@@ -4,6 +4,7 @@
 //! request hears about all its bad fields in one answer and no value is ever
 //! defaulted. Also the small rules many resources share.
 
+use super::money::{Cents, MAX_AMOUNT};
 use crate::error::{Error, FieldViolation};
 
 /// Longest display name of any resource.
@@ -140,6 +141,24 @@ check_all_tuple!(A EA a, B EB b, C EC c, D ED d, E EE e, F EF f, G EG g, H EH h,
 check_all_tuple!(A EA a, B EB b, C EC c, D ED d, E EE e, F EF f, G EG g, H EH h, I EI i, J EJ j);
 
 /// A required enum value (`None` when unspecified or unknown); `allowed` lists the choices.
+/// An amount of money in cents: more than 0 and at most [`MAX_AMOUNT`] (a de-obligation or a
+/// refund is a kind of its own, never a negative amount).
+pub fn positive_amount(field: &str, value: i64) -> Result<Cents, FieldViolation> {
+    if value <= 0 {
+        Err(FieldViolation::new(
+            field,
+            "must be more than 0 (an amount in cents)",
+        ))
+    } else if value > MAX_AMOUNT.0 {
+        Err(FieldViolation::new(
+            field,
+            format!("must be at most {} cents ({MAX_AMOUNT})", MAX_AMOUNT.0),
+        ))
+    } else {
+        Ok(Cents(value))
+    }
+}
+
 pub fn required<T>(field: &str, value: Option<T>, allowed: &str) -> Result<T, FieldViolation> {
     value.ok_or_else(|| FieldViolation::new(field, format!("is required: one of {allowed}")))
 }

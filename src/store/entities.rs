@@ -74,6 +74,26 @@ pub mod funding_accounts {
     no_relations!();
 }
 
+pub mod appropriations {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "appropriations")]
+    pub struct Model {
+        /// `{account_code}/{fiscal_year}`.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub account_code: String,
+        pub fiscal_year: i32,
+        pub amount_cents: i64,
+        pub availability_years: i32,
+        pub note: String,
+        pub create_time: DateTimeUtc,
+        pub update_time: DateTimeUtc,
+        pub revision: i64,
+    }
+    no_relations!();
+}
+
 pub mod idempotency_keys {
     use sea_orm::entity::prelude::*;
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

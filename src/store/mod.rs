@@ -12,6 +12,7 @@
 pub mod assistance;
 pub mod audit;
 mod entities;
+pub mod funds;
 pub mod grants;
 mod idempotency;
 pub mod organizations;

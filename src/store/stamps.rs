@@ -10,8 +10,8 @@
 use sea_orm::ActiveValue::{NotSet, Set};
 
 use super::entities::{
-    assistance_cases, funding_accounts, grants, indicators, organizations, outcome_reports,
-    outcomes, projects, tip_rankings, tip_recommendations,
+    appropriations, assistance_cases, funding_accounts, grants, indicators, organizations,
+    outcome_reports, outcomes, projects, tip_rankings, tip_recommendations,
 };
 use crate::domain::version::Stamps;
 
@@ -86,6 +86,7 @@ macro_rules! stamped {
 }
 
 stamped! {
+    appropriations,
     assistance_cases,
     grants,
     outcome_reports,

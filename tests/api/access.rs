@@ -104,6 +104,16 @@ const EXPECTED: &[(&str, &[&str])] = &[
             "GRANTEE",
         ],
     ),
+    ("FundsService/CreateAppropriation", &["ADMIN"]),
+    (
+        "FundsService/GetAppropriation",
+        &["ADMIN", "PROGRAM_OFFICER", "CASE_WORKER", "AUDITOR"],
+    ),
+    (
+        "FundsService/ListAppropriations",
+        &["ADMIN", "PROGRAM_OFFICER", "CASE_WORKER", "AUDITOR"],
+    ),
+    ("FundsService/UpdateAppropriation", &["ADMIN"]),
     (
         "GrantService/GetGrant",
         &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],

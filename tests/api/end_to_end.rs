@@ -460,6 +460,21 @@ fn a_program_officer_sets_up_and_activates_a_regional_grant_with_grpcurl_alone()
         );
     }
 
+    for (code, year) in [("ESF", 2014), ("INCLE", 2015)] {
+        let appropriation = call(
+            &server,
+            "tipgrants.v1.FundsService/CreateAppropriation",
+            &admin,
+            &format!(
+                r#"{{"parent": "fundingAccounts/{code}", "appropriation": {{"fiscal_year": {year}, "amount": "1000000000", "availability_years": 2}}}}"#
+            ),
+        );
+        assert_eq!(
+            appropriation["status"], "FUNDS_STATUS_CANCELLED",
+            "{appropriation}"
+        );
+    }
+
     let grantee = name_of(&call(
         &server,
         "tipgrants.v1.OrganizationService/CreateOrganization",

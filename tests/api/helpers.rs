@@ -201,6 +201,16 @@ impl TestApp {
         )
     }
 
+    pub fn funds(
+        &self,
+        token: Option<&str>,
+    ) -> pb::funds_service_client::FundsServiceClient<Authed> {
+        pb::funds_service_client::FundsServiceClient::with_interceptor(
+            self.channel(),
+            self.bearer(token),
+        )
+    }
+
     pub fn grants(
         &self,
         token: Option<&str>,
@@ -535,12 +545,40 @@ impl TestApp {
             .into_inner()
     }
 
-    /// Records an obligation as admin.
+    /// Records an appropriation of `account`'s money of `fiscal_year` as admin: $1 billion
+    /// of two-year money, plenty for any test's obligations.
+    pub async fn appropriate(
+        &self,
+        account: &str,
+        fiscal_year: i32,
+    ) -> Result<pb::Appropriation, Status> {
+        self.funds(self.admin())
+            .create_appropriation(pb::CreateAppropriationRequest {
+                parent: format!("fundingAccounts/{account}"),
+                appropriation: Some(pb::Appropriation {
+                    fiscal_year,
+                    amount: 100_000_000_000,
+                    availability_years: 2,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .map(|response| response.into_inner())
+    }
+
+    /// Records an obligation as admin, first recording the appropriation it draws on when
+    /// there is none yet (when that fails, e.g. on a deleted account, the obligation's own
+    /// answer says why).
     pub async fn obligate(
         &self,
         grant: &str,
         obligation: pb::Obligation,
     ) -> Result<pb::Obligation, Status> {
+        let account = obligation
+            .funding_account
+            .trim_start_matches("fundingAccounts/");
+        let _ = self.appropriate(account, obligation.fiscal_year).await;
         self.grants(self.admin())
             .create_obligation(pb::CreateObligationRequest {
                 parent: grant.into(),

@@ -11,6 +11,7 @@ mod concurrency;
 mod demo;
 mod end_to_end;
 mod faults;
+mod funds;
 mod grants;
 mod guides;
 mod hardening;

@@ -66,6 +66,9 @@ async fn a_program_officer_sets_up_a_regional_grant_with_grpc_alone_and_activate
         (pb::ObligationKind::InitialAward, "ESF", 2014, "2014-03-01"),
         (pb::ObligationKind::Increment, "INCLE", 2015, "2014-12-01"),
     ] {
+        app.appropriate(account, year)
+            .await
+            .expect("the admin records the appropriation");
         grants
             .create_obligation(pb::CreateObligationRequest {
                 parent: grant.name.clone(),

@@ -7,9 +7,10 @@ use serde::Serialize;
 
 use super::case::{AssistanceCase, CaseState, NeedKind};
 use super::fund::FundYear;
-use super::referral::{past_time, positive_amount};
+use super::referral::past_time;
 use crate::domain::money::Cents;
 use crate::domain::names::DisbursementName;
+use crate::domain::validate::positive_amount;
 use crate::domain::validate::{self, CheckAll};
 use crate::error::{Error, Result};
 

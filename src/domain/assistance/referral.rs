@@ -11,7 +11,7 @@ use super::case::{
 use super::fund::FundYear;
 use crate::domain::access::Actor;
 use crate::domain::fiscal_year::{FiscalCalendar, check_fiscal_year};
-use crate::domain::money::{Cents, MAX_AMOUNT};
+use crate::domain::money::Cents;
 use crate::domain::names::{OrganizationName, ResourceName};
 use crate::domain::validate::{self, CheckAll, Checked, Violations};
 use crate::error::{Error, FieldViolation, Result};
@@ -47,23 +47,6 @@ pub struct ReferralInput<'a> {
 }
 
 const NEED_KINDS: &str = "MEDICAL, FOOD, SHELTER, RETURN_TRAVEL, REINTEGRATION, LEGAL, OTHER";
-
-/// An amount of money that must be more than 0 (and at most [`MAX_AMOUNT`]).
-pub fn positive_amount(field: &str, value: i64) -> std::result::Result<Cents, FieldViolation> {
-    if value <= 0 {
-        Err(FieldViolation::new(
-            field,
-            "must be more than 0 (an amount in cents)",
-        ))
-    } else if value > MAX_AMOUNT.0 {
-        Err(FieldViolation::new(
-            field,
-            format!("must be at most {} cents", MAX_AMOUNT.0),
-        ))
-    } else {
-        Ok(Cents(value))
-    }
-}
 
 fn victim(prefix: &str, input: Option<VictimInput<'_>>) -> Checked<VictimProfile> {
     let Some(input) = input else {
@@ -112,7 +95,7 @@ fn needs(prefix: &str, input: &[NeedInput<'_>]) -> Checked<Vec<Need>> {
                 FieldViolation::new(field("kind"), format!("must be one of {NEED_KINDS}"))
             }),
             validate::required_text(&field("description"), need.description, MAX_NOTE),
-            positive_amount(&field("requested_amount"), need.requested_amount),
+            validate::positive_amount(&field("requested_amount"), need.requested_amount),
         )
             .all();
         if let Some((kind, description, requested)) = violations.check(checked) {
