@@ -35,6 +35,7 @@ use crate::api::grant_api::GrantApi;
 use crate::api::middleware::Around;
 use crate::api::organization_api::OrganizationApi;
 use crate::api::outcome_report_api::OutcomeReportApi;
+use crate::api::payment_api::PaymentApi;
 use crate::api::project_api::ProjectApi;
 use crate::api::reference_data_api::ReferenceDataApi;
 use crate::api::report_api::ReportApi;
@@ -52,6 +53,7 @@ use crate::pb::v1::funds_service_server::FundsServiceServer;
 use crate::pb::v1::grant_service_server::GrantServiceServer;
 use crate::pb::v1::organization_service_server::OrganizationServiceServer;
 use crate::pb::v1::outcome_report_service_server::OutcomeReportServiceServer;
+use crate::pb::v1::payment_service_server::PaymentServiceServer;
 use crate::pb::v1::project_service_server::ProjectServiceServer;
 use crate::pb::v1::reference_data_service_server::ReferenceDataServiceServer;
 use crate::pb::v1::report_service_server::ReportServiceServer;
@@ -97,6 +99,10 @@ fn api_services(
         .add(GrantServiceServer::new(GrantApi::new(
             store.clone(),
             calendar,
+        )))
+        .add(PaymentServiceServer::new(PaymentApi::new(
+            store.clone(),
+            reporting,
         )))
         .add(ProjectServiceServer::new(ProjectApi::new(
             store.clone(),

@@ -13,6 +13,7 @@ use crate::domain::grant::{
 };
 use crate::domain::organization::OrganizationKind;
 use crate::domain::outcome::{OutcomeReportState, ReportingStatus};
+use crate::domain::payment::{PaymentKind, PaymentRequestState};
 use crate::domain::pillar::Pillar;
 use crate::domain::project::{ActivityKind, OutcomeKind, ProjectState};
 use crate::domain::report::Grouping;
@@ -61,6 +62,12 @@ proto_enum!(
 );
 proto_enum!(GrantState, pb::GrantState, ["GRANT_STATE_"]);
 proto_enum!(FundsStatus, pb::FundsStatus, ["FUNDS_STATUS_"]);
+proto_enum!(PaymentKind, pb::PaymentKind, ["PAYMENT_KIND_"]);
+proto_enum!(
+    PaymentRequestState,
+    pb::PaymentRequestState,
+    ["PAYMENT_REQUEST_STATE_"]
+);
 proto_enum!(ObligationKind, pb::ObligationKind, ["OBLIGATION_KIND_"]);
 proto_enum!(ActivityKind, pb::ActivityKind, ["ACTIVITY_KIND_"]);
 proto_enum!(ProjectState, pb::ProjectState, ["PROJECT_STATE_"]);
@@ -113,6 +120,8 @@ fn every_domain_value_has_its_proto_value() {
     round_trip::<ReportingCadence>();
     round_trip::<GrantState>();
     round_trip::<FundsStatus>();
+    round_trip::<PaymentKind>();
+    round_trip::<PaymentRequestState>();
     round_trip::<ObligationKind>();
     round_trip::<ActivityKind>();
     round_trip::<ProjectState>();

@@ -18,6 +18,7 @@ use crate::domain::names::{
     FundingAccountName, GrantName, GrantRevisionName, ObligationName, OrganizationName,
     ResourceName,
 };
+use crate::domain::payment;
 use crate::domain::pillar::Pillar;
 use crate::domain::version;
 use crate::error::{Error, Result};
@@ -398,6 +399,12 @@ impl GrantService for GrantApi {
                         )
                     });
                 funds::check_obligation_funds(funds.as_ref(), &new, &self.calendar)?;
+                if new.kind == ObligationKind::Deobligation {
+                    let committed = tx
+                        .committed_payments(&grant.id, &new.account_code, new.fiscal_year)
+                        .await?;
+                    payment::check_deobligation_spares_payments(&grant, committed, &new)?;
+                }
                 let (created, _grant) = tx.create_obligation(grant, existing, new).await?;
                 Ok(obligation_to_proto(&created))
             })

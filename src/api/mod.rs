@@ -26,6 +26,7 @@ pub mod organization_api;
 pub mod outcome_report_api;
 pub mod outcome_upload;
 pub mod paging;
+pub mod payment_api;
 pub mod permissions;
 pub mod project_api;
 pub mod reference_data_api;

@@ -104,6 +104,28 @@ pub const TABLE: &[(&str, &[Role])] = &[
         "/tipgrants.v1.GrantService/ListGrantRevisions",
         PROGRAM_READERS,
     ),
+    // Payment requests: grantees request on their own grants; program staff decide and pay.
+    (
+        "/tipgrants.v1.PaymentService/CreatePaymentRequest",
+        REPORTERS,
+    ),
+    (
+        "/tipgrants.v1.PaymentService/GetPaymentRequest",
+        PROGRAM_READERS,
+    ),
+    (
+        "/tipgrants.v1.PaymentService/ListPaymentRequests",
+        PROGRAM_READERS,
+    ),
+    (
+        "/tipgrants.v1.PaymentService/ApprovePaymentRequest",
+        PROGRAM_STAFF,
+    ),
+    (
+        "/tipgrants.v1.PaymentService/RefusePaymentRequest",
+        PROGRAM_STAFF,
+    ),
+    ("/tipgrants.v1.PaymentService/RecordPayment", PROGRAM_STAFF),
     // Projects and indicators: as for grants.
     ("/tipgrants.v1.ProjectService/GetProject", PROGRAM_READERS),
     ("/tipgrants.v1.ProjectService/ListProjects", PROGRAM_READERS),

@@ -124,6 +124,7 @@ pub mod names;
 pub mod organization;
 pub mod outcome;
 pub mod outcome_report;
+pub mod payment;
 pub mod pillar;
 pub mod project;
 pub mod reference;

@@ -220,6 +220,8 @@ resource_names! {
     }
     /// `milestones/{milestone}`.
     pub struct MilestoneName { "milestones" / milestone: Id }
+    /// `grants/{grant}/paymentRequests/{payment_request}`: a grantee's request to be paid.
+    pub struct PaymentRequestName { "grants" / grant: Id, "paymentRequests" / payment_request: Id }
     /// `fundAllocations/{allocation}`: money added to (or taken from) one fiscal year's assistance fund.
     pub struct FundAllocationName { "fundAllocations" / allocation: Id }
     /// `assistanceCases/{case}`: an emergency victim-assistance case.

@@ -170,6 +170,51 @@ pub fn schedule(
     periods
 }
 
+/// A reporting period whose report is overdue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverduePeriod {
+    /// The project, `grants/{grant}/projects/{project}`.
+    pub project: String,
+    /// The period, e.g. `2014-Q3` or `FINAL`.
+    pub period: String,
+    pub due_date: NaiveDate,
+}
+
+/// The first period of `projects` (each with its grant's cadence) whose report is overdue on
+/// `today`, given their `reports`: the gate of payments.
+pub fn first_overdue(
+    rules: &ReportingRules,
+    projects: &[(&Project, ReportingCadence)],
+    reports: &[OutcomeReport],
+    today: NaiveDate,
+) -> Option<OverduePeriod> {
+    projects.iter().find_map(|(project, cadence)| {
+        schedule(
+            rules,
+            *cadence,
+            project.fields.start_date,
+            project.fields.end_date,
+        )
+        .into_iter()
+        .find_map(|period| {
+            let label = period.period.to_string();
+            let report = reports
+                .iter()
+                .find(|report| report.project_id == project.id && report.period == label);
+            let due = report
+                .and_then(|report| report.due_date)
+                .unwrap_or(period.due_date);
+            (period_status(report.map(|report| report.state), due, today)
+                == ReportingStatus::Overdue)
+                .then(|| OverduePeriod {
+                    project: project.resource_name(),
+                    period: label,
+                    due_date: due,
+                })
+        })
+    })
+}
+
 /// Where a period stands on `today`, given its report's state (if any) and due date.
 pub fn period_status(
     state: Option<OutcomeReportState>,

@@ -301,15 +301,27 @@ pub fn period(
     start: &str,
     end: &str,
 ) -> Checked<(chrono::NaiveDate, chrono::NaiveDate)> {
-    let (start, end) = (
-        date(&format!("{prefix}.start_date"), start),
-        date(&format!("{prefix}.end_date"), end),
+    dated_period(
+        &format!("{prefix}.start_date"),
+        start,
+        &format!("{prefix}.end_date"),
+        end,
     )
-        .all()?;
+}
+
+/// A period `[start, end]` of the fields `start_field` and `end_field`; the end may not come before the start.
+pub fn dated_period(
+    start_field: &str,
+    start: &str,
+    end_field: &str,
+    end: &str,
+) -> Checked<(chrono::NaiveDate, chrono::NaiveDate)> {
+    let (start, end) = (date(start_field, start), date(end_field, end)).all()?;
     if end < start {
+        let start_name = start_field.rsplit('.').next().unwrap_or(start_field);
         return Err(FieldViolation::new(
-            format!("{prefix}.end_date"),
-            format!("{end} is before start_date {start}"),
+            end_field,
+            format!("{end} is before {start_name} {start}"),
         )
         .into());
     }

@@ -94,6 +94,36 @@ pub mod appropriations {
     no_relations!();
 }
 
+pub mod payment_requests {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "payment_requests")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub grant_id: String,
+        pub kind: String,
+        pub account_code: String,
+        pub fiscal_year: i32,
+        pub amount_cents: i64,
+        pub period_start_date: Date,
+        pub period_end_date: Date,
+        pub description: String,
+        pub state: String,
+        pub state_reason: String,
+        pub requester: String,
+        pub requester_owner: String,
+        pub decider: String,
+        pub decider_owner: String,
+        pub payment_date: Option<Date>,
+        pub payment_reference: String,
+        pub create_time: DateTimeUtc,
+        pub update_time: DateTimeUtc,
+        pub revision: i64,
+    }
+    no_relations!();
+}
+
 pub mod idempotency_keys {
     use sea_orm::entity::prelude::*;
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

@@ -17,6 +17,7 @@ pub mod grants;
 mod idempotency;
 pub mod organizations;
 pub mod outcomes;
+pub mod payments;
 mod pool_stats;
 mod privacy_keys;
 pub mod projects;

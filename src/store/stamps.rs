@@ -11,7 +11,7 @@ use sea_orm::ActiveValue::{NotSet, Set};
 
 use super::entities::{
     appropriations, assistance_cases, funding_accounts, grants, indicators, organizations,
-    outcome_reports, outcomes, projects, tip_rankings, tip_recommendations,
+    outcome_reports, outcomes, payment_requests, projects, tip_rankings, tip_recommendations,
 };
 use crate::domain::version::Stamps;
 
@@ -88,6 +88,7 @@ macro_rules! stamped {
 stamped! {
     appropriations,
     assistance_cases,
+    payment_requests,
     grants,
     outcome_reports,
     projects,

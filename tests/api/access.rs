@@ -115,6 +115,30 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ),
     ("FundsService/UpdateAppropriation", &["ADMIN"]),
     (
+        "PaymentService/CreatePaymentRequest",
+        &["ADMIN", "PROGRAM_OFFICER", "GRANTEE"],
+    ),
+    (
+        "PaymentService/GetPaymentRequest",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "PaymentService/ListPaymentRequests",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "PaymentService/ApprovePaymentRequest",
+        &["ADMIN", "PROGRAM_OFFICER"],
+    ),
+    (
+        "PaymentService/RefusePaymentRequest",
+        &["ADMIN", "PROGRAM_OFFICER"],
+    ),
+    (
+        "PaymentService/RecordPayment",
+        &["ADMIN", "PROGRAM_OFFICER"],
+    ),
+    (
         "GrantService/GetGrant",
         &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
     ),

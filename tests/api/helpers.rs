@@ -211,6 +211,16 @@ impl TestApp {
         )
     }
 
+    pub fn payments(
+        &self,
+        token: Option<&str>,
+    ) -> pb::payment_service_client::PaymentServiceClient<Authed> {
+        pb::payment_service_client::PaymentServiceClient::with_interceptor(
+            self.channel(),
+            self.bearer(token),
+        )
+    }
+
     pub fn grants(
         &self,
         token: Option<&str>,

@@ -23,6 +23,7 @@ mod organizations;
 mod otlp;
 mod outcome_reports;
 mod outcomes_cli;
+mod payments;
 mod privacy_keys;
 mod projects;
 mod python_client;
