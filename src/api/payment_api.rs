@@ -78,9 +78,9 @@ fn to_proto(request: &PaymentRequest, viewer: &Actor) -> pb::PaymentRequest {
 
 impl PaymentApi {
     /// The first overdue report of `grant`'s live projects today, if any.
-    async fn overdue_report(&self, grant: &Grant) -> Result<Option<OverduePeriod>> {
+    async fn overdue_report(&self, grant: &GrantName) -> Result<Option<OverduePeriod>> {
         let filter = ScheduleFilter {
-            grant_id: Some(grant.id.clone()),
+            grant_id: Some(grant.grant.clone()),
             ..ScheduleFilter::default()
         };
         let today = now().date_naive();
@@ -111,21 +111,24 @@ impl PaymentApi {
         }
     }
 
-    /// The checks of money moving out (an approval or a payment on `day`): an ACTIVE grant,
-    /// no overdue report, payable funds, and (for an approval) room in the obligation.
+    /// The checks of money moving out (an approval or a payment on `day`), under the grant's
+    /// lock: an ACTIVE grant, no `overdue` report (read before the transaction, so a
+    /// transaction never waits for a second connection), payable funds, and (for an
+    /// approval) room in the obligation.
     async fn check_payable(
         &self,
         tx: &Tx,
         grant: &Grant,
         request: &PaymentRequest,
+        overdue: Option<&OverduePeriod>,
         day: chrono::NaiveDate,
         approving: bool,
     ) -> Result<()> {
         let resource = request.resource_name();
         payment::check_grant_active(grant)?;
-        payment::check_no_overdue_report(self.overdue_report(grant).await?.as_ref(), &resource)?;
+        payment::check_no_overdue_report(overdue, &resource)?;
         let funds = tx
-            .appropriation_for_update(&request.terms.account_code, request.terms.fiscal_year, None)
+            .appropriation_read(&request.terms.account_code, request.terms.fiscal_year)
             .await?
             .map(|(appropriation, drawn)| {
                 FundsPosition::new(appropriation, &drawn, day, &self.rules.calendar).status
@@ -152,18 +155,22 @@ impl PaymentApi {
     ) -> Result<pb::PaymentRequest> {
         let actor = change.call.actor.clone();
         let scope = actor.scope();
+        let grant_name = GrantName::new(&change.name.grant);
+        let overdue = match decision {
+            Decision::Approve => self.overdue_report(&grant_name).await?,
+            Decision::Refuse => None,
+        };
         change
             .write
             .run(&self.store, async |tx| {
-                let grant = tx
-                    .grant_for_update(&scope, &GrantName::new(&change.name.grant), None)
-                    .await?;
+                let grant = tx.grant_for_update(&scope, &grant_name, None).await?;
                 let current = tx
                     .payment_request_for_update(&scope, &change.name, change.expected)
                     .await?;
                 let after = payment::decide(&current, decision, &actor, &change.reason)?;
                 if decision == Decision::Approve {
-                    self.check_payable(tx, &grant, &current, now().date_naive(), true)
+                    let today = now().date_naive();
+                    self.check_payable(tx, &grant, &current, overdue.as_ref(), today, true)
                         .await?;
                 }
                 let saved = tx.save_payment_request(current, after).await?;
@@ -272,11 +279,11 @@ impl PaymentService for PaymentApi {
         let name = PaymentRequestName::parse("name", &request.name)?;
         let expected = parse_etag("etag", &request.etag)?;
         let scope = call.actor.scope();
+        let grant_name = GrantName::new(&name.grant);
+        let overdue = self.overdue_report(&grant_name).await?;
         let answer = write
             .run(&self.store, async |tx| {
-                let grant = tx
-                    .grant_for_update(&scope, &GrantName::new(&name.grant), None)
-                    .await?;
+                let grant = tx.grant_for_update(&scope, &grant_name, None).await?;
                 let current = tx
                     .payment_request_for_update(&scope, &name, expected)
                     .await?;
@@ -288,7 +295,8 @@ impl PaymentService for PaymentApi {
                     today,
                 )?;
                 let day = after.payment_date.unwrap_or(today);
-                self.check_payable(tx, &grant, &current, day, false).await?;
+                self.check_payable(tx, &grant, &current, overdue.as_ref(), day, false)
+                    .await?;
                 let saved = tx.save_payment_request(current, after).await?;
                 Ok(to_proto(&saved, &call.actor))
             })

@@ -160,11 +160,33 @@ impl Tx {
         fiscal_year: i32,
         etag: Option<i64>,
     ) -> Result<Option<(Appropriation, Drawn)>> {
-        let Some(row) = appropriations::Entity::find_by_id(row_id(account_code, fiscal_year))
-            .lock_exclusive()
-            .one(&self.txn)
-            .await?
-        else {
+        self.appropriation(account_code, fiscal_year, etag, true)
+            .await
+    }
+
+    /// Like [`Tx::appropriation_for_update`] without the lock, for a check that only reads it
+    /// (a payment's): payments on many grants never queue behind one account's row.
+    pub async fn appropriation_read(
+        &self,
+        account_code: &str,
+        fiscal_year: i32,
+    ) -> Result<Option<(Appropriation, Drawn)>> {
+        self.appropriation(account_code, fiscal_year, None, false)
+            .await
+    }
+
+    async fn appropriation(
+        &self,
+        account_code: &str,
+        fiscal_year: i32,
+        etag: Option<i64>,
+        lock: bool,
+    ) -> Result<Option<(Appropriation, Drawn)>> {
+        let mut select = appropriations::Entity::find_by_id(row_id(account_code, fiscal_year));
+        if lock {
+            select = select.lock_exclusive();
+        }
+        let Some(row) = select.one(&self.txn).await? else {
             return Ok(None);
         };
         let appropriation = to_domain(row);
