@@ -30,6 +30,7 @@ use crate::api::assistance_api::{AssistanceApi, AssistanceRules};
 use crate::api::audit_api::AuditApi;
 use crate::api::auth::{Auth, Authenticator};
 use crate::api::deadline::{CallLimits, Deadlines, StreamingMethods, served_methods};
+use crate::api::financial_report_api::FinancialReportApi;
 use crate::api::funds_api::FundsApi;
 use crate::api::grant_api::GrantApi;
 use crate::api::middleware::Around;
@@ -49,6 +50,7 @@ use crate::domain::outcome::ReportingRules;
 use crate::pb::v1::access_service_server::AccessServiceServer;
 use crate::pb::v1::assistance_service_server::AssistanceServiceServer;
 use crate::pb::v1::audit_service_server::AuditServiceServer;
+use crate::pb::v1::financial_report_service_server::FinancialReportServiceServer;
 use crate::pb::v1::funds_service_server::FundsServiceServer;
 use crate::pb::v1::grant_service_server::GrantServiceServer;
 use crate::pb::v1::organization_service_server::OrganizationServiceServer;
@@ -99,6 +101,10 @@ fn api_services(
         .add(GrantServiceServer::new(GrantApi::new(
             store.clone(),
             calendar,
+        )))
+        .add(FinancialReportServiceServer::new(FinancialReportApi::new(
+            store.clone(),
+            reporting,
         )))
         .add(PaymentServiceServer::new(PaymentApi::new(
             store.clone(),

@@ -14,6 +14,7 @@ mod m20261206_000007_owners_and_private_digests;
 mod m20261206_000008_privacy_key_fingerprints;
 mod m20261207_000009_appropriations;
 mod m20261207_000010_payment_requests;
+mod m20261207_000011_financial_reports;
 mod seed;
 
 /// All migrations, in order.
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000008_privacy_key_fingerprints::Migration),
             Box::new(m20261207_000009_appropriations::Migration),
             Box::new(m20261207_000010_payment_requests::Migration),
+            Box::new(m20261207_000011_financial_reports::Migration),
         ]
     }
 }

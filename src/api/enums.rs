@@ -7,6 +7,7 @@ use crate::domain::access::Role;
 use crate::domain::assistance::{
     AgeGroup, CaseState, CaseUrgency, NeedKind, TraffickingForm, VictimSex,
 };
+use crate::domain::financial_report::FinancialReportState;
 use crate::domain::funds::FundsStatus;
 use crate::domain::grant::{
     GrantApproach, GrantInstrument, GrantState, ObligationKind, ReportingCadence,
@@ -62,6 +63,11 @@ proto_enum!(
 );
 proto_enum!(GrantState, pb::GrantState, ["GRANT_STATE_"]);
 proto_enum!(FundsStatus, pb::FundsStatus, ["FUNDS_STATUS_"]);
+proto_enum!(
+    FinancialReportState,
+    pb::FinancialReportState,
+    ["FINANCIAL_REPORT_STATE_"]
+);
 proto_enum!(PaymentKind, pb::PaymentKind, ["PAYMENT_KIND_"]);
 proto_enum!(
     PaymentRequestState,
@@ -120,6 +126,7 @@ fn every_domain_value_has_its_proto_value() {
     round_trip::<ReportingCadence>();
     round_trip::<GrantState>();
     round_trip::<FundsStatus>();
+    round_trip::<FinancialReportState>();
     round_trip::<PaymentKind>();
     round_trip::<PaymentRequestState>();
     round_trip::<ObligationKind>();

@@ -19,6 +19,7 @@ pub mod auth;
 pub mod deadline;
 pub mod enums;
 mod filters;
+pub mod financial_report_api;
 pub mod funds_api;
 pub mod grant_api;
 pub mod middleware;

@@ -8,6 +8,7 @@ use super::{
     required, timestamp,
 };
 use crate::domain::access::{Actor, Scope};
+use crate::domain::financial_report;
 use crate::domain::funds::FundsPosition;
 use crate::domain::grant::Grant;
 use crate::domain::names::{ANY, FundingAccountName, GrantName, PaymentRequestName, ResourceName};
@@ -77,8 +78,25 @@ fn to_proto(request: &PaymentRequest, viewer: &Actor) -> pb::PaymentRequest {
 }
 
 impl PaymentApi {
-    /// The first overdue report of `grant`'s live projects today, if any.
+    /// The first overdue report of `grant` today, if any: an outcome report of one of its live
+    /// projects, else one of its financial reports. NOT_FOUND when the grant does not exist.
     async fn overdue_report(&self, grant: &GrantName) -> Result<Option<OverduePeriod>> {
+        if let Some(overdue) = self.overdue_outcome_report(grant).await? {
+            return Ok(Some(overdue));
+        }
+        let found = self.store.get_grant(&Scope::All, grant).await?;
+        let given = self.store.given_financial_periods(&found.id).await?;
+        let today = now().date_naive();
+        Ok(financial_report::first_overdue(
+            &self.rules,
+            &found,
+            &given,
+            today,
+        ))
+    }
+
+    /// The first overdue outcome report of `grant`'s live projects today, if any.
+    async fn overdue_outcome_report(&self, grant: &GrantName) -> Result<Option<OverduePeriod>> {
         let filter = ScheduleFilter {
             grant_id: Some(grant.grant.clone()),
             ..ScheduleFilter::default()

@@ -104,6 +104,35 @@ pub const TABLE: &[(&str, &[Role])] = &[
         "/tipgrants.v1.GrantService/ListGrantRevisions",
         PROGRAM_READERS,
     ),
+    // Financial reports: grantees write and submit their own grants'; program staff review.
+    (
+        "/tipgrants.v1.FinancialReportService/CreateFinancialReport",
+        REPORTERS,
+    ),
+    (
+        "/tipgrants.v1.FinancialReportService/GetFinancialReport",
+        PROGRAM_READERS,
+    ),
+    (
+        "/tipgrants.v1.FinancialReportService/ListFinancialReports",
+        PROGRAM_READERS,
+    ),
+    (
+        "/tipgrants.v1.FinancialReportService/UpdateFinancialReport",
+        REPORTERS,
+    ),
+    (
+        "/tipgrants.v1.FinancialReportService/SubmitFinancialReport",
+        REPORTERS,
+    ),
+    (
+        "/tipgrants.v1.FinancialReportService/AcceptFinancialReport",
+        PROGRAM_STAFF,
+    ),
+    (
+        "/tipgrants.v1.FinancialReportService/ReturnFinancialReport",
+        PROGRAM_STAFF,
+    ),
     // Payment requests: grantees request on their own grants; program staff decide and pay.
     (
         "/tipgrants.v1.PaymentService/CreatePaymentRequest",

@@ -114,6 +114,7 @@ pub mod access;
 pub mod assistance;
 pub mod audit;
 pub mod case_statistics;
+pub mod financial_report;
 pub mod fiscal_year;
 pub mod funds;
 pub mod grant;

@@ -220,6 +220,8 @@ resource_names! {
     }
     /// `milestones/{milestone}`.
     pub struct MilestoneName { "milestones" / milestone: Id }
+    /// `grants/{grant}/financialReports/{financial_report}`: a Federal Financial Report (SF-425).
+    pub struct FinancialReportName { "grants" / grant: Id, "financialReports" / financial_report: Id }
     /// `grants/{grant}/paymentRequests/{payment_request}`: a grantee's request to be paid.
     pub struct PaymentRequestName { "grants" / grant: Id, "paymentRequests" / payment_request: Id }
     /// `fundAllocations/{allocation}`: money added to (or taken from) one fiscal year's assistance fund.

@@ -173,8 +173,10 @@ pub fn schedule(
 /// A reporting period whose report is overdue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OverduePeriod {
-    /// The project, `grants/{grant}/projects/{project}`.
-    pub project: String,
+    /// Which report: `outcome` or `financial`.
+    pub report: &'static str,
+    /// Whose report: the project (outcome reports) or the grant (financial reports).
+    pub subject: String,
     /// The period, e.g. `2014-Q3` or `FINAL`.
     pub period: String,
     pub due_date: NaiveDate,
@@ -207,7 +209,8 @@ pub fn first_overdue(
             (period_status(report.map(|report| report.state), due, today)
                 == ReportingStatus::Overdue)
                 .then(|| OverduePeriod {
-                    project: project.resource_name(),
+                    report: "outcome",
+                    subject: project.resource_name(),
                     period: label,
                     due_date: due,
                 })

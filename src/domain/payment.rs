@@ -230,8 +230,8 @@ pub fn check_no_overdue_report(overdue: Option<&OverduePeriod>, resource: &str) 
             "PAYMENT_BLOCKED_BY_OVERDUE_REPORT",
             resource,
             format!(
-                "the {} outcome report of {} was due on {} and is not submitted: no payment until it is",
-                overdue.period, overdue.project, overdue.due_date
+                "the {} {} report of {} was due on {} and is not submitted: no payment until it is",
+                overdue.period, overdue.report, overdue.subject, overdue.due_date
             ),
         )),
     }

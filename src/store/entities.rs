@@ -94,6 +94,45 @@ pub mod appropriations {
     no_relations!();
 }
 
+pub mod financial_reports {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "financial_reports")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub grant_id: String,
+        pub period: String,
+        pub period_start_date: Date,
+        pub period_end_date: Date,
+        pub due_date: Date,
+        pub state: String,
+        pub cash_receipts: i64,
+        pub cash_disbursements: i64,
+        pub federal_expenditures: i64,
+        pub federal_unliquidated_obligations: i64,
+        pub recipient_share_required: i64,
+        pub recipient_share_expended: i64,
+        pub indirect_rate_type: String,
+        pub indirect_rate_basis_points: i32,
+        pub indirect_base: i64,
+        pub indirect_amount: i64,
+        pub expenditure_decrease_reason: String,
+        pub remarks: String,
+        pub federal_funds_authorized: i64,
+        pub reviewer_comments: String,
+        pub submitter: String,
+        pub submitter_owner: String,
+        pub reviewer: String,
+        pub reviewer_owner: String,
+        pub submit_time: Option<DateTimeUtc>,
+        pub create_time: DateTimeUtc,
+        pub update_time: DateTimeUtc,
+        pub revision: i64,
+    }
+    no_relations!();
+}
+
 pub mod payment_requests {
     use sea_orm::entity::prelude::*;
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

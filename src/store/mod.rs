@@ -12,6 +12,7 @@
 pub mod assistance;
 pub mod audit;
 mod entities;
+pub mod financial_reports;
 pub mod funds;
 pub mod grants;
 mod idempotency;

@@ -10,8 +10,9 @@
 use sea_orm::ActiveValue::{NotSet, Set};
 
 use super::entities::{
-    appropriations, assistance_cases, funding_accounts, grants, indicators, organizations,
-    outcome_reports, outcomes, payment_requests, projects, tip_rankings, tip_recommendations,
+    appropriations, assistance_cases, financial_reports, funding_accounts, grants, indicators,
+    organizations, outcome_reports, outcomes, payment_requests, projects, tip_rankings,
+    tip_recommendations,
 };
 use crate::domain::version::Stamps;
 
@@ -88,6 +89,7 @@ macro_rules! stamped {
 stamped! {
     appropriations,
     assistance_cases,
+    financial_reports,
     payment_requests,
     grants,
     outcome_reports,

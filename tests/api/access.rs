@@ -115,6 +115,34 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ),
     ("FundsService/UpdateAppropriation", &["ADMIN"]),
     (
+        "FinancialReportService/CreateFinancialReport",
+        &["ADMIN", "PROGRAM_OFFICER", "GRANTEE"],
+    ),
+    (
+        "FinancialReportService/GetFinancialReport",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "FinancialReportService/ListFinancialReports",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+    ),
+    (
+        "FinancialReportService/UpdateFinancialReport",
+        &["ADMIN", "PROGRAM_OFFICER", "GRANTEE"],
+    ),
+    (
+        "FinancialReportService/SubmitFinancialReport",
+        &["ADMIN", "PROGRAM_OFFICER", "GRANTEE"],
+    ),
+    (
+        "FinancialReportService/AcceptFinancialReport",
+        &["ADMIN", "PROGRAM_OFFICER"],
+    ),
+    (
+        "FinancialReportService/ReturnFinancialReport",
+        &["ADMIN", "PROGRAM_OFFICER"],
+    ),
+    (
         "PaymentService/CreatePaymentRequest",
         &["ADMIN", "PROGRAM_OFFICER", "GRANTEE"],
     ),

@@ -211,6 +211,16 @@ impl TestApp {
         )
     }
 
+    pub fn financial_reports(
+        &self,
+        token: Option<&str>,
+    ) -> pb::financial_report_service_client::FinancialReportServiceClient<Authed> {
+        pb::financial_report_service_client::FinancialReportServiceClient::with_interceptor(
+            self.channel(),
+            self.bearer(token),
+        )
+    }
+
     pub fn payments(
         &self,
         token: Option<&str>,

@@ -11,6 +11,7 @@ mod concurrency;
 mod demo;
 mod end_to_end;
 mod faults;
+mod financial_reports;
 mod funds;
 mod grants;
 mod guides;

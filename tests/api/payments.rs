@@ -10,18 +10,18 @@ use crate::helpers::*;
 
 /// An ACTIVE grant of a new grantee starting on `start` for two years, with `obligated` cents
 /// of ESF money of `start`'s fiscal year; its project and the grantee's token.
-struct Funded {
-    grant: String,
-    project: String,
-    grantee: String,
-    fiscal_year: i32,
+pub struct Funded {
+    pub grant: String,
+    pub project: String,
+    pub grantee: String,
+    pub fiscal_year: i32,
 }
 
 fn fiscal_year_of(day: NaiveDate) -> i32 {
     tipgrants::domain::fiscal_year::FiscalCalendar::default().fiscal_year_of(day)
 }
 
-async fn funded(app: &TestApp, award: &str, start: NaiveDate, obligated: i64) -> Funded {
+pub async fn funded(app: &TestApp, award: &str, start: NaiveDate, obligated: i64) -> Funded {
     app.funding_account("ESF").await;
     let organization = app.organization(&format!("Grantee {award}"), "HT").await;
     let end = start.checked_add_days(Days::new(729)).unwrap();
@@ -304,7 +304,8 @@ async fn fifty_racing_approvals_never_pay_more_than_was_obligated() {
 }
 
 #[tokio::test]
-async fn no_payment_is_approved_while_a_report_is_overdue_and_it_is_once_submitted() {
+async fn no_payment_is_approved_while_an_outcome_or_financial_report_is_overdue_and_it_is_once_submitted()
+ {
     let app = spawn_app().await;
     let long_ago = Utc::now()
         .date_naive()
@@ -360,9 +361,63 @@ async fn no_payment_is_approved_while_a_report_is_overdue_and_it_is_once_submitt
             .await
             .expect("the grantee submits the late report");
     }
-    let approved = app
+    let still = app
         .payments(Some(&officer))
         .approve_payment_request(approval(&asked.name))
+        .await;
+    let status = expect_code(still, Code::FailedPrecondition);
+    assert_eq!(reason(&status), "PAYMENT_BLOCKED_BY_OVERDUE_REPORT");
+    assert!(
+        status.message().contains("financial report of grants/"),
+        "{status:?}"
+    );
+    let mut given = 0;
+    loop {
+        let blocked = app
+            .payments(Some(&officer))
+            .approve_payment_request(approval(&asked.name))
+            .await;
+        let Err(status) = blocked else { break };
+        assert_eq!(
+            reason(&status),
+            "PAYMENT_BLOCKED_BY_OVERDUE_REPORT",
+            "{status:?}"
+        );
+        let period = status
+            .message()
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .to_string();
+        let report = app
+            .financial_reports(Some(&funded.grantee))
+            .create_financial_report(pb::CreateFinancialReportRequest {
+                parent: funded.grant.clone(),
+                financial_report: Some(pb::FinancialReport {
+                    period,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .expect("the grantee starts the late financial report")
+            .into_inner();
+        app.financial_reports(Some(&funded.grantee))
+            .submit_financial_report(pb::SubmitFinancialReportRequest {
+                name: report.name,
+                ..Default::default()
+            })
+            .await
+            .expect("and submits it");
+        given += 1;
+        assert!(given < 10, "the gate keeps naming reports");
+    }
+    assert!(given >= 1);
+    let approved = app
+        .payments(Some(&officer))
+        .get_payment_request(pb::GetPaymentRequestRequest {
+            name: asked.name.clone(),
+        })
         .await
         .expect("no report is overdue any more")
         .into_inner();

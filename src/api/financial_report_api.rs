@@ -1,0 +1,335 @@
+//! `tipgrants.v1.FinancialReportService`: Federal Financial Reports (SF-425) and their review.
+
+use tonic::{Request, Response, Status};
+
+use super::paging;
+use super::{
+    ProtoEnum, StateChange, StateChangeRequest, accept_list, accept_name, accept_update,
+    accept_write, etag, filter_code, required, timestamp,
+};
+use crate::domain::access::Actor;
+use crate::domain::financial_report::{
+    self, FiguresInput, FinancialReport, FinancialReportState, Review,
+};
+use crate::domain::names::{ANY, FinancialReportName, GrantName, ResourceName};
+use crate::domain::outcome::ReportingRules;
+use crate::error::{Error, Result};
+use crate::pb::v1 as pb;
+use crate::pb::v1::financial_report_service_server::FinancialReportService;
+use crate::store::financial_reports::FinancialReportFilter;
+use crate::store::{Store, now};
+
+/// Serves financial reports.
+pub struct FinancialReportApi {
+    store: Store,
+    rules: ReportingRules,
+}
+
+impl FinancialReportApi {
+    pub fn new(store: Store, rules: ReportingRules) -> Self {
+        Self { store, rules }
+    }
+}
+
+code_enum! {
+    /// The fields of a financial report an update may change (the paths of its mask).
+    pub enum FinancialReportField {
+        CashReceipts => "cash_receipts",
+        CashDisbursements => "cash_disbursements",
+        FederalExpenditures => "federal_expenditures",
+        FederalUnliquidatedObligations => "federal_unliquidated_obligations",
+        RecipientShareRequired => "recipient_share_required",
+        RecipientShareExpended => "recipient_share_expended",
+        IndirectRateType => "indirect_rate_type",
+        IndirectRateBasisPoints => "indirect_rate_basis_points",
+        IndirectBase => "indirect_base",
+        IndirectAmount => "indirect_amount",
+        ExpenditureDecreaseReason => "expenditure_decrease_reason",
+        Remarks => "remarks",
+    }
+}
+
+code_enum! {
+    /// The fields a filter of financial reports may name.
+    pub enum FinancialReportFilterField {
+        State => "state",
+    }
+}
+
+named_requests!(pb::GetFinancialReportRequest,);
+write_requests!(pb::CreateFinancialReportRequest,);
+list_requests!(pb::ListFinancialReportsRequest);
+list_responses!(pb::ListFinancialReportsResponse => financial_reports: pb::FinancialReport);
+update_requests!(pb::UpdateFinancialReportRequest => financial_report: pb::FinancialReport [FinancialReportName, FinancialReportField]);
+state_change_requests!(pb::SubmitFinancialReportRequest; with reason:
+    pb::AcceptFinancialReportRequest,
+    pb::ReturnFinancialReportRequest
+);
+
+/// The proto form of a report, as `viewer` may see it (grantees never see staff token ids).
+fn to_proto(report: &FinancialReport, viewer: &Actor) -> pb::FinancialReport {
+    let figures = &report.figures;
+    pb::FinancialReport {
+        name: report.resource_name(),
+        period: report.period.clone(),
+        period_start_date: report.period_start_date.to_string(),
+        period_end_date: report.period_end_date.to_string(),
+        due_date: report.due_date.to_string(),
+        state: report.state.to_proto(),
+        cash_receipts: figures.cash_receipts.0,
+        cash_disbursements: figures.cash_disbursements.0,
+        cash_on_hand: figures.cash_on_hand().0,
+        federal_funds_authorized: report.federal_funds_authorized.0,
+        federal_expenditures: figures.federal_expenditures.0,
+        federal_unliquidated_obligations: figures.federal_unliquidated_obligations.0,
+        total_federal_share: figures.total_federal_share().0,
+        unobligated_balance: report.unobligated_balance().0,
+        recipient_share_required: figures.recipient_share_required.0,
+        recipient_share_expended: figures.recipient_share_expended.0,
+        recipient_share_remaining: figures.recipient_share_remaining().0,
+        indirect_rate_type: figures.indirect_rate_type.clone(),
+        indirect_rate_basis_points: figures.indirect_rate_basis_points,
+        indirect_base: figures.indirect_base.0,
+        indirect_amount: figures.indirect_amount.0,
+        expenditure_decrease_reason: figures.expenditure_decrease_reason.clone(),
+        remarks: figures.remarks.clone(),
+        reviewer_comments: report.reviewer_comments.clone(),
+        submitter: viewer.sees_actor(&report.submitter),
+        reviewer: viewer.sees_actor(&report.reviewer),
+        create_time: Some(timestamp(report.stamps.create_time)),
+        update_time: Some(timestamp(report.stamps.update_time)),
+        etag: etag(report.stamps.revision),
+    }
+}
+
+fn figures_input(report: &pb::FinancialReport) -> FiguresInput<'_> {
+    FiguresInput {
+        cash_receipts: report.cash_receipts,
+        cash_disbursements: report.cash_disbursements,
+        federal_expenditures: report.federal_expenditures,
+        federal_unliquidated_obligations: report.federal_unliquidated_obligations,
+        recipient_share_required: report.recipient_share_required,
+        recipient_share_expended: report.recipient_share_expended,
+        indirect_rate_type: &report.indirect_rate_type,
+        indirect_rate_basis_points: report.indirect_rate_basis_points,
+        indirect_base: report.indirect_base,
+        indirect_amount: report.indirect_amount,
+        expenditure_decrease_reason: &report.expenditure_decrease_reason,
+        remarks: &report.remarks,
+    }
+}
+
+impl FinancialReportApi {
+    /// The one path of the three review steps.
+    async fn review(
+        &self,
+        request: Request<impl StateChangeRequest>,
+        review: Review,
+    ) -> Result<Response<pb::FinancialReport>, Status> {
+        let change = StateChange::<FinancialReportName>::parse(request)?;
+        let actor = change.call.actor.clone();
+        let scope = actor.scope();
+        let answer = change
+            .write
+            .run(&self.store, async |tx| {
+                let grant = tx
+                    .grant_for_update(&scope, &GrantName::new(&change.name.grant), None)
+                    .await?;
+                let current = tx
+                    .financial_report_for_update(&scope, &change.name, change.expected)
+                    .await?;
+                let mut after = financial_report::decide_review(
+                    &current,
+                    review,
+                    &actor,
+                    &change.reason,
+                    now(),
+                )?;
+                if review == Review::Submit {
+                    let previous = tx
+                        .previous_financial_report(&grant.id, current.period_end_date)
+                        .await?;
+                    after.federal_funds_authorized = grant.obligated();
+                    financial_report::check_submission(
+                        &after.figures,
+                        after.federal_funds_authorized,
+                        previous.as_ref(),
+                    )?;
+                }
+                let saved = tx.save_financial_report(current, after).await?;
+                Ok(to_proto(&saved, &actor))
+            })
+            .await?;
+        Ok(Response::new(answer))
+    }
+}
+
+#[tonic::async_trait]
+impl FinancialReportService for FinancialReportApi {
+    async fn create_financial_report(
+        &self,
+        request: Request<pb::CreateFinancialReportRequest>,
+    ) -> Result<Response<pb::FinancialReport>, Status> {
+        let (call, write, request) = accept_write(request)?;
+        let parent = GrantName::parse("parent", &request.parent)?;
+        let report = required("financial_report", &request.financial_report)?;
+        let figures = figures_input(report).validate("financial_report")?;
+        let period = report.period.trim().to_ascii_uppercase();
+        let answer = write
+            .run(&self.store, async |tx| {
+                let grant = tx
+                    .grant_for_update(&call.actor.scope(), &parent, None)
+                    .await?;
+                let schedule = financial_report::financial_schedule(
+                    &self.rules,
+                    grant.terms.reporting_cadence,
+                    grant.terms.start_date,
+                    grant.terms.end_date,
+                );
+                let labels: Vec<String> = schedule.iter().map(|p| p.period.to_string()).collect();
+                let scheduled = schedule
+                    .iter()
+                    .find(|scheduled| scheduled.period.to_string() == period)
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            "financial_report.period",
+                            format!(
+                                "{} is not a reporting period of the grant; its periods are {}",
+                                crate::domain::names::excerpt(&period),
+                                labels.join(", ")
+                            ),
+                        )
+                    })?;
+                let created = tx
+                    .create_financial_report(&grant.id, scheduled, figures, grant.obligated())
+                    .await?;
+                Ok(to_proto(&created, &call.actor))
+            })
+            .await?;
+        Ok(Response::new(answer))
+    }
+
+    async fn get_financial_report(
+        &self,
+        request: Request<pb::GetFinancialReportRequest>,
+    ) -> Result<Response<pb::FinancialReport>, Status> {
+        let (call, name) = accept_name::<_, FinancialReportName>(request)?;
+        let found = self
+            .store
+            .get_financial_report(&call.actor.scope(), &name)
+            .await?;
+        Ok(Response::new(to_proto(&found, &call.actor)))
+    }
+
+    async fn list_financial_reports(
+        &self,
+        request: Request<pb::ListFinancialReportsRequest>,
+    ) -> Result<Response<pb::ListFinancialReportsResponse>, Status> {
+        let (call, request, page) = accept_list(request)?;
+        let parent = GrantName::parse("parent", &request.parent)?;
+        let mut filter = FinancialReportFilter {
+            grant_id: (parent.grant != ANY).then(|| parent.grant.clone()),
+            state: None,
+        };
+        for (field, value) in paging::parse_filter::<FinancialReportFilterField>(&request.filter)? {
+            match field {
+                FinancialReportFilterField::State => {
+                    filter.state = Some(filter_code::<FinancialReportState>(
+                        &value,
+                        "financial report state",
+                    )?)
+                }
+            }
+        }
+        let found = self
+            .store
+            .list_financial_reports(&call.actor.scope(), &filter, &page.keyset)
+            .await?;
+        Ok(page.respond(found, |report| to_proto(report, &call.actor)))
+    }
+
+    async fn update_financial_report(
+        &self,
+        request: Request<pb::UpdateFinancialReportRequest>,
+    ) -> Result<Response<pb::FinancialReport>, Status> {
+        let update = accept_update(request)?;
+        let scope = update.call.actor.scope();
+        let mut tx = self.store.begin(&update.call).await?;
+        tx.grant_for_update(&scope, &GrantName::new(&update.name.grant), None)
+            .await?;
+        let current = tx
+            .financial_report_for_update(&scope, &update.name, update.expected)
+            .await?;
+        if !current.state.is_editable() {
+            return Err(Error::precondition(
+                "FINANCIAL_REPORT_NOT_EDITABLE",
+                current.resource_name(),
+                format!(
+                    "the report is {}: its figures change only in DRAFT or RETURNED",
+                    current.state
+                ),
+            )
+            .into());
+        }
+        let mut merged = to_proto(&current, &update.call.actor);
+        let changes = &update.changes;
+        for field in update.fields {
+            use FinancialReportField as F;
+            match field {
+                F::CashReceipts => merged.cash_receipts = changes.cash_receipts,
+                F::CashDisbursements => merged.cash_disbursements = changes.cash_disbursements,
+                F::FederalExpenditures => {
+                    merged.federal_expenditures = changes.federal_expenditures
+                }
+                F::FederalUnliquidatedObligations => {
+                    merged.federal_unliquidated_obligations =
+                        changes.federal_unliquidated_obligations
+                }
+                F::RecipientShareRequired => {
+                    merged.recipient_share_required = changes.recipient_share_required
+                }
+                F::RecipientShareExpended => {
+                    merged.recipient_share_expended = changes.recipient_share_expended
+                }
+                F::IndirectRateType => {
+                    merged.indirect_rate_type = changes.indirect_rate_type.clone()
+                }
+                F::IndirectRateBasisPoints => {
+                    merged.indirect_rate_basis_points = changes.indirect_rate_basis_points
+                }
+                F::IndirectBase => merged.indirect_base = changes.indirect_base,
+                F::IndirectAmount => merged.indirect_amount = changes.indirect_amount,
+                F::ExpenditureDecreaseReason => {
+                    merged.expenditure_decrease_reason = changes.expenditure_decrease_reason.clone()
+                }
+                F::Remarks => merged.remarks = changes.remarks.clone(),
+            }
+        }
+        let mut after = current.clone();
+        after.figures = figures_input(&merged).validate("financial_report")?;
+        let saved = tx.save_financial_report(current, after).await?;
+        tx.commit().await?;
+        Ok(Response::new(to_proto(&saved, &update.call.actor)))
+    }
+
+    async fn submit_financial_report(
+        &self,
+        request: Request<pb::SubmitFinancialReportRequest>,
+    ) -> Result<Response<pb::FinancialReport>, Status> {
+        self.review(request, Review::Submit).await
+    }
+
+    async fn accept_financial_report(
+        &self,
+        request: Request<pb::AcceptFinancialReportRequest>,
+    ) -> Result<Response<pb::FinancialReport>, Status> {
+        self.review(request, Review::Accept).await
+    }
+
+    async fn return_financial_report(
+        &self,
+        request: Request<pb::ReturnFinancialReportRequest>,
+    ) -> Result<Response<pb::FinancialReport>, Status> {
+        self.review(request, Review::Return).await
+    }
+}
