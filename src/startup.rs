@@ -114,6 +114,7 @@ fn api_services(
             store.clone(),
             calendar,
             &settings.reports,
+            &settings.iati,
         )))
 }
 

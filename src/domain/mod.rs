@@ -116,6 +116,8 @@ pub mod audit;
 pub mod case_statistics;
 pub mod fiscal_year;
 pub mod grant;
+pub mod htcds;
+pub mod iati;
 pub mod idempotency;
 pub mod milestone;
 pub mod money;

@@ -21,6 +21,7 @@ mod privacy_keys;
 pub mod projects;
 mod reference;
 pub mod reports;
+pub mod standards;
 mod stamps;
 pub mod tip_report;
 pub mod tokens;
