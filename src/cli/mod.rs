@@ -1,6 +1,7 @@
 //! The client commands of the `tipgrants` binary: for grantees without a
 //! programmer, `outcomes template` and `outcomes upload`; for staff who want
-//! a spreadsheet or a chart, `report` and `export outcomes`. They speak gRPC to
+//! a spreadsheet or a chart, `report` and `export outcomes`; for publishing, `export iati` and
+//! `export htcds` (`standards.rs`). They speak gRPC to
 //! a running server like any client (the generated client, a token) and
 //! never open a database; the server decides, they only point its answers
 //! back at the lines of the file.
@@ -15,6 +16,7 @@ use tonic::transport::Channel;
 pub mod csv_cells;
 pub mod outcome_csv;
 pub mod report;
+pub mod standards;
 pub mod upload;
 
 /// `tipgrants outcomes ...`.
@@ -166,10 +168,15 @@ pub fn run_report(args: report::ReportArgs) -> ExitCode {
 /// Runs an `export` command to its exit status (as `report`); the count of rows goes to
 /// standard error.
 pub fn run_export(command: report::ExportCommand) -> ExitCode {
-    let report::ExportCommand::Outcomes(args) = command;
-    match on_runtime(report::export_outcomes(args)) {
-        Ok(rows) => {
-            eprintln!("exported {rows} outcome(s)");
+    let result = match command {
+        report::ExportCommand::Outcomes(args) => on_runtime(report::export_outcomes(args))
+            .map(|rows| format!("exported {rows} outcome(s)")),
+        report::ExportCommand::Iati(args) => on_runtime(standards::export_iati(args)),
+        report::ExportCommand::Htcds(args) => on_runtime(standards::export_htcds(args)),
+    };
+    match result {
+        Ok(summary) => {
+            eprintln!("{summary}");
             ExitCode::SUCCESS
         }
         Err(failure) => failure.report(),

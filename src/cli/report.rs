@@ -22,7 +22,7 @@ use crate::pb::v1::report_service_client::ReportServiceClient;
 use crate::pb::v1::stream_fiscal_year_report_response::Part;
 
 /// The client of the report service and the caller's `authorization` value.
-async fn connect(
+pub(super) async fn connect(
     connection: &ServerArgs,
 ) -> Result<(ReportServiceClient<Channel>, AsciiMetadataValue), Failure> {
     let token = connection.authorization()?;
@@ -108,6 +108,10 @@ pub struct ReportArgs {
 pub enum ExportCommand {
     /// Every accepted outcome matching the filters, as CSV (one line per outcome).
     Outcomes(ExportOutcomesArgs),
+    /// The IATI 2.03 activity file of the portfolio, one activity per grant (XML).
+    Iati(super::standards::ExportIatiArgs),
+    /// The emergency fund's cases as HTCDS records, k-anonymised (CSV).
+    Htcds(super::standards::ExportHtcdsArgs),
 }
 
 /// The flags of `export outcomes`.
@@ -142,7 +146,7 @@ pub struct ExportOutcomesArgs {
 }
 
 /// The server's refusal, or why the command could not try.
-fn refused(status: tonic::Status) -> Failure {
+pub(super) fn refused(status: tonic::Status) -> Failure {
     match status.code() {
         Code::Unauthenticated | Code::Unavailable => {
             Failure::CouldNotTry(format!("{:?}: {}", status.code(), status.message()))
@@ -165,12 +169,12 @@ fn refused(status: tonic::Status) -> Failure {
     }
 }
 
-fn write_failed(error: impl std::fmt::Display) -> Failure {
+pub(super) fn write_failed(error: impl std::fmt::Display) -> Failure {
     Failure::CouldNotTry(format!("cannot write the output: {error}"))
 }
 
 /// Standard output, or the file of `--output`.
-fn output(path: Option<&PathBuf>) -> Result<Box<dyn Write>, Failure> {
+pub(super) fn output(path: Option<&PathBuf>) -> Result<Box<dyn Write>, Failure> {
     Ok(match path {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path).map_err(|error| {
