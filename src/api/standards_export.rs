@@ -163,7 +163,6 @@ pub fn audited_fields() -> &'static [&'static str] {
 
 /// Reads the optional fiscal years of an export request (every bad field at once).
 pub fn parse_years(from_fiscal_year: i32, to_fiscal_year: i32) -> Result<FiscalYears> {
-    let (from, to) =
-        crate::domain::report::check_optional_years(from_fiscal_year, to_fiscal_year)?;
+    let (from, to) = crate::domain::report::check_optional_years(from_fiscal_year, to_fiscal_year)?;
     Ok(FiscalYears { from, to })
 }

@@ -19,6 +19,17 @@ pub mod report;
 pub mod standards;
 pub mod upload;
 
+/// `tipgrants export ...`.
+#[derive(Subcommand, Debug, Clone)]
+pub enum ExportCommand {
+    /// Every accepted outcome matching the filters, as CSV (one line per outcome).
+    Outcomes(report::ExportOutcomesArgs),
+    /// The IATI 2.03 activity file of the portfolio, one activity per grant (XML).
+    Iati(standards::ExportIatiArgs),
+    /// The emergency fund's cases as HTCDS records, k-anonymised (CSV).
+    Htcds(standards::ExportHtcdsArgs),
+}
+
 /// `tipgrants outcomes ...`.
 #[derive(Subcommand)]
 pub enum OutcomesCommand {
@@ -167,12 +178,12 @@ pub fn run_report(args: report::ReportArgs) -> ExitCode {
 
 /// Runs an `export` command to its exit status (as `report`); the count of rows goes to
 /// standard error.
-pub fn run_export(command: report::ExportCommand) -> ExitCode {
+pub fn run_export(command: ExportCommand) -> ExitCode {
     let result = match command {
-        report::ExportCommand::Outcomes(args) => on_runtime(report::export_outcomes(args))
+        ExportCommand::Outcomes(args) => on_runtime(report::export_outcomes(args))
             .map(|rows| format!("exported {rows} outcome(s)")),
-        report::ExportCommand::Iati(args) => on_runtime(standards::export_iati(args)),
-        report::ExportCommand::Htcds(args) => on_runtime(standards::export_htcds(args)),
+        ExportCommand::Iati(args) => on_runtime(standards::export_iati(args)),
+        ExportCommand::Htcds(args) => on_runtime(standards::export_htcds(args)),
     };
     match result {
         Ok(summary) => {

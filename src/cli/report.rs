@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, ValueEnum};
 use tokio_stream::StreamExt;
 use tonic::Code;
 use tonic::metadata::AsciiMetadataValue;
@@ -101,17 +101,6 @@ pub struct ReportArgs {
     pub output: Option<PathBuf>,
     #[command(flatten)]
     pub connection: ServerArgs,
-}
-
-/// `tipgrants export ...`.
-#[derive(Subcommand, Debug, Clone)]
-pub enum ExportCommand {
-    /// Every accepted outcome matching the filters, as CSV (one line per outcome).
-    Outcomes(ExportOutcomesArgs),
-    /// The IATI 2.03 activity file of the portfolio, one activity per grant (XML).
-    Iati(super::standards::ExportIatiArgs),
-    /// The emergency fund's cases as HTCDS records, k-anonymised (CSV).
-    Htcds(super::standards::ExportHtcdsArgs),
 }
 
 /// The flags of `export outcomes`.

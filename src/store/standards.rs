@@ -7,7 +7,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
 use super::entities::{
     assistance_cases, countries, grants, indicators, obligations, organizations, outcome_reports,
@@ -23,6 +25,7 @@ use crate::domain::iati::{
 };
 use crate::domain::money::Cents;
 use crate::domain::outcome::OutcomeReportState;
+use crate::domain::project::OutcomeKind;
 use crate::error::{Error, Result};
 
 /// The grants of an IATI export being read: one snapshot, grants in id order, a chunk at a time.
@@ -81,8 +84,11 @@ impl Store {
     }
 }
 
-/// The accepted outcomes of some projects, with their report's period and project.
+/// An accepted outcome of some project: id, kind, indicator, project, its report's period,
+/// fiscal year, date, country, quantity, milestone, evidence link, description.
 type OutcomeRow = (
+    String,
+    String,
     String,
     String,
     String,
@@ -93,6 +99,12 @@ type OutcomeRow = (
     Option<String>,
     String,
     String,
+);
+
+/// By grant: its indicators with their actuals, and its evidence links.
+type GrantResults = (
+    BTreeMap<String, Vec<IndicatorFact>>,
+    BTreeMap<String, Vec<EvidenceLink>>,
 );
 
 impl IatiActivities {
@@ -182,8 +194,11 @@ impl IatiActivities {
             let Some(grant) = grant_of.get(row.project_id.as_str()) else {
                 continue;
             };
-            let (region_code, region_name) =
-                self.regions.get(&row.country_code).cloned().unwrap_or_default();
+            let (region_code, region_name) = self
+                .regions
+                .get(&row.country_code)
+                .cloned()
+                .unwrap_or_default();
             countries_of
                 .entry(grant.to_string())
                 .or_default()
@@ -204,7 +219,10 @@ impl IatiActivities {
                 continue;
             };
             let pillar = decode_code("project_pillars.pillar", &row.project_id, &row.pillar)?;
-            pillars_of.entry(grant.to_string()).or_default().insert(pillar);
+            pillars_of
+                .entry(grant.to_string())
+                .or_default()
+                .insert(pillar);
         }
         let (mut indicators_of, mut evidence_of) =
             self.results(&grant_of, &project_rows, &project_ids).await?;
@@ -217,9 +235,12 @@ impl IatiActivities {
         }
         let mut chunk = Vec::with_capacity(grant_rows.len());
         for grant in grant_rows {
-            let grantee = grantees.get(&grant.organization_id).cloned().ok_or_else(|| {
-                Error::Internal(format!("grant {} has no organisation", grant.id))
-            })?;
+            let grantee = grantees
+                .get(&grant.organization_id)
+                .cloned()
+                .ok_or_else(|| {
+                    Error::Internal(format!("grant {} has no organisation", grant.id))
+                })?;
             chunk.push(ActivityFacts {
                 state: decode_code("grants.state", &grant.id, &grant.state)?,
                 award_number: grant.award_number,
@@ -249,19 +270,17 @@ impl IatiActivities {
 
     /// The indicators of the chunk's projects with their accepted actuals, and the evidence links
     /// of accepted outcomes, by grant.
-    #[allow(clippy::type_complexity)]
     async fn results(
         &self,
         grant_of: &BTreeMap<&str, &str>,
         project_rows: &[projects::Model],
         project_ids: &[&str],
-    ) -> Result<(
-        BTreeMap<String, Vec<IndicatorFact>>,
-        BTreeMap<String, Vec<EvidenceLink>>,
-    )> {
+    ) -> Result<GrantResults> {
         let db = &self.snapshot;
         let rows: Vec<OutcomeRow> = outcomes::Entity::find()
             .select_only()
+            .column(outcomes::Column::Id)
+            .column(outcomes::Column::Kind)
             .column(outcomes::Column::IndicatorId)
             .column(outcome_reports::Column::ProjectId)
             .column(outcome_reports::Column::Period)
@@ -285,9 +304,12 @@ impl IatiActivities {
             .await?;
         let mut actuals_of: BTreeMap<String, Vec<ResultActual>> = BTreeMap::new();
         let mut evidence_of: BTreeMap<String, Vec<EvidenceLink>> = BTreeMap::new();
-        for (indicator, project, period, fiscal_year, date, country, quantity, milestone, uri, text) in
-            rows
-        {
+        for row in rows {
+            let (id, kind, indicator, project, period, fiscal_year, date, country, quantity) = (
+                row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8,
+            );
+            let (milestone, uri, text) = (row.9, row.10, row.11);
+            let kind: OutcomeKind = decode_code("outcomes.kind", &id, &kind)?;
             if !uri.trim().is_empty()
                 && let Some(grant) = grant_of.get(project.as_str())
             {
@@ -297,6 +319,7 @@ impl IatiActivities {
                     .push(EvidenceLink {
                         uri,
                         description: text,
+                        counts_victims: kind.counts_victims(),
                         fiscal_year,
                         date,
                     });
@@ -324,7 +347,9 @@ impl IatiActivities {
             .all(db)
             .await?
         {
-            let Some(grant) = grant_of.get(row.project_id.as_str()).map(|id| id.to_string())
+            let Some(grant) = grant_of
+                .get(row.project_id.as_str())
+                .map(|id| id.to_string())
             else {
                 continue;
             };
@@ -334,14 +359,11 @@ impl IatiActivities {
                 .unwrap_or_default();
             let actuals = actuals_of.remove(&row.id).unwrap_or_default();
             let indicator = super::projects::indicator_to_domain(row, &grant)?;
-            indicators_of
-                .entry(grant)
-                .or_default()
-                .push(IndicatorFact {
-                    indicator,
-                    project_start,
-                    actuals,
-                });
+            indicators_of.entry(grant).or_default().push(IndicatorFact {
+                indicator,
+                project_start,
+                actuals,
+            });
         }
         Ok((indicators_of, evidence_of))
     }

@@ -95,7 +95,10 @@ impl Demo {
         let output = self.run(&all).await;
         assert!(output.status.success(), "export {what}: {}", text(&output));
         let written = std::fs::read_to_string(&file).expect("the export file is there");
-        (written, String::from_utf8_lossy(&output.stderr).into_owned())
+        (
+            written,
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
     }
 }
 
@@ -136,7 +139,10 @@ async fn the_iati_export_of_the_demo_validates_against_the_iati_schema_with_an_a
         .into_iter()
         .map(|award| format!("XX-TIPGRANTS-{award}"))
         .collect();
-    assert_eq!(identifiers, expected, "one activity per award, by award number");
+    assert_eq!(
+        identifiers, expected,
+        "one activity per award, by award number"
+    );
     assert_eq!(activities.len(), expected.len());
     assert!(summary.contains(&format!("exported {} IATI", expected.len())));
     let descendants = |name: &str| {
@@ -147,12 +153,16 @@ async fn the_iati_export_of_the_demo_validates_against_the_iati_schema_with_an_a
     };
     let commitments = document
         .descendants()
-        .filter(|node| {
-            node.has_tag_name("transaction-type") && node.attribute("code") == Some("2")
-        })
+        .filter(|node| node.has_tag_name("transaction-type") && node.attribute("code") == Some("2"))
         .count();
-    assert!(commitments >= expected.len(), "every award has its commitments");
-    assert!(descendants("result") > 0, "the demo's indicators are results");
+    assert!(
+        commitments >= expected.len(),
+        "every award has its commitments"
+    );
+    assert!(
+        descendants("result") > 0,
+        "the demo's indicators are results"
+    );
     assert!(
         document
             .descendants()
@@ -267,6 +277,10 @@ async fn a_count_of_victims_below_k_is_never_published_in_the_iati_file() {
 
     assert_eq!(actual_values(&xml), vec![None], "4 victims: withheld");
     assert!(!xml.contains("value=\"4\""));
+    // The outcome's evidence is linked, without its description (it may say how many).
+    assert!(xml.contains("url=\"https://example.org/evidence?a=1&amp;b=2\""));
+    assert!(xml.contains("Evidence of a reported outcome"));
+    assert!(!xml.contains(">assisted<"));
 }
 
 #[tokio::test]
@@ -438,7 +452,13 @@ async fn every_htcds_export_is_in_the_audit_log_with_its_years_and_fields_and_no
     );
     assert_eq!(event.actor_role, pb::Role::CaseWorker as i32);
     let diff = format!("{:?}", event.diff);
-    for part in ["htcds_export", "2013", "2014", "prs_Gender", "prs_Nationality"] {
+    for part in [
+        "htcds_export",
+        "2013",
+        "2014",
+        "prs_Gender",
+        "prs_Nationality",
+    ] {
         assert!(diff.contains(part), "{part} in {diff}");
     }
 }

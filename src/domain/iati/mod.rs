@@ -111,6 +111,9 @@ pub struct IndicatorFact {
 pub struct EvidenceLink {
     pub uri: String,
     pub description: String,
+    /// Whether its outcome counts victims: then its description (which may say how many) is not
+    /// published, only the link.
+    pub counts_victims: bool,
     /// The outcome's recorded fiscal year, or the date it is computed from.
     pub fiscal_year: Option<i32>,
     pub date: Option<NaiveDate>,
@@ -292,7 +295,7 @@ pub struct Transaction {
 /// financial reports) join as one more source each when the server holds them.
 pub fn transactions(activity: &ActivityFacts, context: &ActivityContext<'_>) -> Vec<Transaction> {
     let mut all = commitments(activity, context);
-    all.sort_by(|one, other| (one.date, one.kind).cmp(&(other.date, other.kind)));
+    all.sort_by_key(|transaction| (transaction.date, transaction.kind));
     all
 }
 

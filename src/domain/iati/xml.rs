@@ -138,7 +138,12 @@ fn write_content(
         &publisher.name,
     )?;
     narrative_element(writer, "title", &[], &activity.title)?;
-    narrative_element(writer, "description", &[("type", "1")], &description(activity))?;
+    narrative_element(
+        writer,
+        "description",
+        &[("type", "1")],
+        &description(activity),
+    )?;
     write_participants(writer, activity, publisher)?;
     let today = context.today;
     let status = activity_status(activity.state, activity.end, today).to_string();
@@ -209,15 +214,31 @@ fn write_participants(
 
 /// Planned start (1) and end (3) from the period of performance; actual start (2) once the grant
 /// left draft and its start has come; actual end (4) once it is closed or terminated.
-fn write_dates(writer: &mut XmlWriter, activity: &ActivityFacts, today: NaiveDate) -> io::Result<()> {
+fn write_dates(
+    writer: &mut XmlWriter,
+    activity: &ActivityFacts,
+    today: NaiveDate,
+) -> io::Result<()> {
     use crate::domain::grant::GrantState;
     let start = iso_date(activity.start);
     let end = iso_date(activity.end);
-    empty(writer, "activity-date", &[("type", "1"), ("iso-date", &start)])?;
+    empty(
+        writer,
+        "activity-date",
+        &[("type", "1"), ("iso-date", &start)],
+    )?;
     if activity.state != GrantState::Draft && activity.start <= today {
-        empty(writer, "activity-date", &[("type", "2"), ("iso-date", &start)])?;
+        empty(
+            writer,
+            "activity-date",
+            &[("type", "2"), ("iso-date", &start)],
+        )?;
     }
-    empty(writer, "activity-date", &[("type", "3"), ("iso-date", &end)])?;
+    empty(
+        writer,
+        "activity-date",
+        &[("type", "3"), ("iso-date", &end)],
+    )?;
     if matches!(activity.state, GrantState::Closed | GrantState::Terminated) {
         let actual_end = iso_date(activity.end.min(today));
         empty(
@@ -269,7 +290,11 @@ fn write_places(writer: &mut XmlWriter, activity: &ActivityFacts) -> io::Result<
 }
 
 /// A `value` element: dollars, dated.
-fn value(writer: &mut XmlWriter, amount: crate::domain::money::Cents, date: NaiveDate) -> io::Result<()> {
+fn value(
+    writer: &mut XmlWriter,
+    amount: crate::domain::money::Cents,
+    date: NaiveDate,
+) -> io::Result<()> {
     writer
         .create_element("value")
         .with_attribute(("currency", CURRENCY))
@@ -290,37 +315,44 @@ fn write_money(
             .with_attribute(("type", "1"))
             .with_attribute(("status", "2"))
             .write_inner_content(|writer| {
-                empty(writer, "period-start", &[("iso-date", &iso_date(budget.start))])?;
+                empty(
+                    writer,
+                    "period-start",
+                    &[("iso-date", &iso_date(budget.start))],
+                )?;
                 empty(writer, "period-end", &[("iso-date", &iso_date(budget.end))])?;
                 value(writer, budget.value, budget.start)
             })?;
     }
     let publisher = context.publisher;
     for transaction in transactions(activity, context) {
-        writer.create_element("transaction").write_inner_content(|writer| {
-            let code = transaction.kind.code().to_string();
-            empty(writer, "transaction-type", &[("code", code.as_str())])?;
-            empty(
-                writer,
-                "transaction-date",
-                &[("iso-date", &iso_date(transaction.date))],
-            )?;
-            value(writer, transaction.value, transaction.date)?;
-            narrative_element(writer, "description", &[], &transaction.description)?;
-            narrative_element(
-                writer,
-                "provider-org",
-                &[("ref", publisher.identifier.as_str())],
-                &publisher.name,
-            )?;
-            narrative_element(writer, "receiver-org", &[], &activity.grantee.name)
-        })?;
+        writer
+            .create_element("transaction")
+            .write_inner_content(|writer| {
+                let code = transaction.kind.code().to_string();
+                empty(writer, "transaction-type", &[("code", code.as_str())])?;
+                empty(
+                    writer,
+                    "transaction-date",
+                    &[("iso-date", &iso_date(transaction.date))],
+                )?;
+                value(writer, transaction.value, transaction.date)?;
+                narrative_element(writer, "description", &[], &transaction.description)?;
+                narrative_element(
+                    writer,
+                    "provider-org",
+                    &[("ref", publisher.identifier.as_str())],
+                    &publisher.name,
+                )?;
+                narrative_element(writer, "receiver-org", &[], &activity.grantee.name)
+            })?;
     }
     Ok(())
 }
 
-/// Each evidence link of an accepted outcome, as a document of category A08 (results, outcomes
-/// and outputs).
+/// Each evidence link of an accepted outcome in the years asked for, as a document of category
+/// A08 (results, outcomes and outputs), titled by the outcome's description unless it counts
+/// victims.
 fn write_evidence(
     writer: &mut XmlWriter,
     activity: &ActivityFacts,
@@ -332,7 +364,9 @@ fn write_evidence(
             .with_attribute(("url", link.uri.as_str()))
             .with_attribute(("format", "text/html"))
             .write_inner_content(|writer| {
+                // A description may say how many victims: only the link of such an outcome goes out.
                 let title = match link.description.trim() {
+                    _ if link.counts_victims => "Evidence of a reported outcome",
                     "" => "Evidence of a reported outcome",
                     description => description,
                 };
