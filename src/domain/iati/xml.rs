@@ -19,9 +19,6 @@ use crate::error::{Error, Result};
 const VERSION: &str = "2.03";
 /// Every amount is in US dollars.
 const CURRENCY: &str = "USD";
-/// Where the office's own region codes (recipient-region vocabulary 99) are described.
-const REGION_VOCABULARY_URI: &str =
-    "https://github.com/tipgrants/tipgrants/blob/main/docs/standards.md#regions";
 
 type XmlWriter = Writer<Vec<u8>>;
 
@@ -277,11 +274,7 @@ fn write_places(writer: &mut XmlWriter, activity: &ActivityFacts) -> io::Result<
             narrative_element(
                 writer,
                 "recipient-region",
-                &[
-                    ("code", code),
-                    ("vocabulary", "99"),
-                    ("vocabulary-uri", REGION_VOCABULARY_URI),
-                ],
+                &[("code", code), ("vocabulary", "99")],
                 name,
             )?;
         }
