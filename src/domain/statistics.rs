@@ -135,8 +135,8 @@ impl<const N: usize> Combinations<N> {
     pub fn anonymise(&self, k: i64) -> Anonymised<N> {
         let total: i64 = self.counts.values().sum();
         let (allowed, out_of) = WITHHELD_RECORDS_ALLOWED;
-        let mut best: Option<((bool, i64, i64, u32), Anonymised<N>)> = None;
-        // Every subset of the fields (at most a few dozen), in order: the first of equals wins.
+        let mut best: Option<((bool, i64, i64, [bool; N]), Anonymised<N>)> = None;
+        // Every subset of the fields (at most a few dozen).
         for mask in 0u32..(1 << N) {
             let generalised: [bool; N] = std::array::from_fn(|field| mask & (1 << field) != 0);
             let mut groups: BTreeMap<[String; N], i64> = BTreeMap::new();
@@ -153,10 +153,11 @@ impl<const N: usize> Combinations<N> {
             let withheld: i64 = groups.values().filter(|count| is_small(**count, k)).sum();
             let within = withheld.saturating_mul(out_of) <= total.saturating_mul(allowed);
             let fields = i64::from(mask.count_ones());
+            // Among equals, the choice that keeps the first fields (false before true).
             let rank = if within {
-                (false, fields, withheld, mask)
+                (false, fields, withheld, generalised)
             } else {
-                (true, withheld, fields, mask)
+                (true, withheld, fields, generalised)
             };
             if best.as_ref().is_none_or(|(best_rank, _)| rank < *best_rank) {
                 let groups = groups
