@@ -110,6 +110,11 @@ impl<const N: usize> Default for Combinations<N> {
     }
 }
 
+/// How good a choice of generalised fields is (lower is better): over the allowance of withheld
+/// records or not, then fields generalised and records withheld (in the order that matters),
+/// then which fields.
+type Rank<const N: usize> = (bool, i64, i64, [bool; N]);
+
 /// A k-anonymous release: which fields were generalised (released empty), the groups of equal
 /// records released (each at least k), and how many records were withheld.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,7 +140,7 @@ impl<const N: usize> Combinations<N> {
     pub fn anonymise(&self, k: i64) -> Anonymised<N> {
         let total: i64 = self.counts.values().sum();
         let (allowed, out_of) = WITHHELD_RECORDS_ALLOWED;
-        let mut best: Option<((bool, i64, i64, [bool; N]), Anonymised<N>)> = None;
+        let mut best: Option<(Rank<N>, Anonymised<N>)> = None;
         // Every subset of the fields (at most a few dozen).
         for mask in 0u32..(1 << N) {
             let generalised: [bool; N] = std::array::from_fn(|field| mask & (1 << field) != 0);
