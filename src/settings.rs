@@ -29,6 +29,7 @@ pub struct Settings {
     pub fiscal_year: FiscalYearSettings,
     pub reporting: ReportingSettings,
     pub reports: ReportsSettings,
+    pub iati: IatiSettings,
     pub uploads: UploadsSettings,
     pub auth: AuthSettings,
     pub privacy: PrivacySettings,
@@ -148,6 +149,20 @@ pub struct ReportsSettings {
     pub streams_reserved_for_staff: u32,
     /// Counts of people below this are suppressed (k; the data hub publishes with 11).
     pub suppression_threshold: u32,
+}
+
+/// `[iati]`: who publishes the IATI activity file (`ExportIatiActivities`): the office, as IATI
+/// knows it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IatiSettings {
+    /// The office's IATI organisation identifier (e.g. `US-GOV-11`); activity identifiers are it,
+    /// a hyphen and the award number.
+    pub organization_identifier: String,
+    /// The office's name, as `reporting-org` and the funding `participating-org` say it.
+    pub organization_name: String,
+    /// The office's IATI organisation type code (10: government).
+    pub organization_type: u32,
 }
 
 /// `[uploads]`: outcome uploads (`UploadOutcomes`), which keep their validated outcomes in a
@@ -467,7 +482,30 @@ impl Settings {
         tracing_subscriber::EnvFilter::try_new(&self.telemetry.filter)
             .map_err(|error| invalid("telemetry.filter", error.to_string()))?;
         self.validate_traces()?;
+        self.validate_iati()?;
         Ok(())
+    }
+
+    /// The office as IATI knows it: an identifier an activity identifier can begin with (letters,
+    /// digits, `-`, `_`, `.`; IATI forbids `/`, `&`, `|`, `?` and spaces), a name, a type code.
+    fn validate_iati(&self) -> Result<(), SettingsError> {
+        let iati = &self.iati;
+        let identifier = &iati.organization_identifier;
+        if identifier.is_empty()
+            || identifier.len() > 100
+            || !identifier
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(invalid(
+                "iati.organization_identifier",
+                "must be 1 to 100 letters, digits, '-', '_' or '.' (an IATI organisation identifier)",
+            ));
+        }
+        if iati.organization_name.trim().is_empty() {
+            return Err(invalid("iati.organization_name", "must not be empty"));
+        }
+        within("iati.organization_type", iati.organization_type, 10..=90)
     }
 
     /// The shares of calls in flight and of report streams: each grantee limit at least 1, and

@@ -132,6 +132,7 @@ fn api_services(
             store.clone(),
             calendar,
             &settings.reports,
+            &settings.iati,
         )))
 }
 

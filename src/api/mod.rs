@@ -35,6 +35,7 @@ pub mod report_api;
 mod requests;
 pub mod shares;
 pub mod spool;
+pub mod standards_export;
 pub mod streaming;
 pub mod tip_report_api;
 pub mod upload_limits;

@@ -22,6 +22,8 @@ const MONEY_READERS: &[Role] = &[Admin, ProgramOfficer, CaseWorker, Auditor];
 const OVERSIGHT: &[Role] = &[Admin, Auditor];
 /// Who runs the emergency assistance fund: administrators and case workers.
 const CASE_STAFF: &[Role] = &[Admin, CaseWorker];
+/// Staff who read the whole program portfolio (no grantee).
+const PROGRAM_STAFF_READERS: &[Role] = &[Admin, ProgramOfficer, Auditor];
 /// Who follows the fund's money: its staff and auditors.
 const FUND_READERS: &[Role] = &[Admin, CaseWorker, Auditor];
 /// Who reads cases: the fund's staff, auditors, and grantees (the cases they referred).
@@ -374,6 +376,16 @@ pub const TABLE: &[(&str, &[Role])] = &[
     (
         "/tipgrants.v1.ReportService/ExportOutcomes",
         PROGRAM_READERS,
+    ),
+    // The IATI activity file (published as the office's): staff who read every grant.
+    (
+        "/tipgrants.v1.ReportService/ExportIatiActivities",
+        PROGRAM_STAFF_READERS,
+    ),
+    // HTCDS case records (k-anonymous, audited): the roles that read every case's profile.
+    (
+        "/tipgrants.v1.ReportService/ExportHtcdsCaseRecords",
+        FUND_READERS,
     ),
 ];
 

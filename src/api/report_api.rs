@@ -10,7 +10,9 @@
 //! a limit the call fails at once with RESOURCE_EXHAUSTED and a retry hint. Exports take the
 //! same slots. Grantees get their own grants only: the store reads within the caller's scope.
 //! Outcomes come from the store in keyset chunks: a report counts each and drops it, an
-//! export sends each as one message, so memory does not grow with their number.
+//! export sends each as one message, so memory does not grow with their number. The exports in
+//! others' standards (IATI, HTCDS) take the same slots; their producers are in
+//! `standards_export`.
 
 use std::time::Duration;
 
@@ -18,11 +20,14 @@ use prost::Message;
 use tonic::{Request, Response, Status};
 
 use super::outcome_report_api::outcome_to_proto;
+use super::permissions::lists_every_case;
 use super::shares::{Refusal, Share, ShareLimits, Shares};
+use super::standards_export::{self, IatiExportJob};
 use super::streaming::{MessageStream, StreamBudget, spawn_stream};
 use super::{ProtoEnum, accept, timestamp};
 use crate::domain::access::{Actor, Scope};
 use crate::domain::fiscal_year::FiscalCalendar;
+use crate::domain::iati::Publisher;
 use crate::domain::names::{OrganizationName, ResourceName};
 use crate::domain::pillar::Pillar;
 use crate::domain::project::OutcomeKind;
@@ -38,7 +43,7 @@ use crate::error::{Error, Result};
 use crate::pb::v1 as pb;
 use crate::pb::v1::report_service_server::ReportService;
 use crate::pb::v1::stream_fiscal_year_report_response::Part;
-use crate::settings::ReportsSettings;
+use crate::settings::{IatiSettings, ReportsSettings};
 use crate::store::Store;
 use crate::store::reports::{ExportedOutcome, GroupNames};
 
@@ -60,15 +65,23 @@ pub struct ReportApi {
     streams: Shares,
     /// Counts of people below this are suppressed.
     suppression_threshold: i64,
+    /// The office, as the IATI export names it.
+    publisher: Publisher,
 }
 
 impl ReportApi {
-    pub fn new(store: Store, calendar: FiscalCalendar, settings: &ReportsSettings) -> Self {
+    pub fn new(
+        store: Store,
+        calendar: FiscalCalendar,
+        settings: &ReportsSettings,
+        iati: &IatiSettings,
+    ) -> Self {
         Self {
             store,
             calendar,
             streams: Shares::new(report_slots(settings)),
             suppression_threshold: i64::from(settings.suppression_threshold),
+            publisher: standards_export::publisher(iati),
         }
     }
 }
@@ -314,6 +327,61 @@ fn message(part: Part) -> pb::StreamFiscalYearReportResponse {
 impl ReportService for ReportApi {
     type StreamFiscalYearReportStream = ReportStream;
     type ExportOutcomesStream = MessageStream<pb::ExportOutcomesResponse>;
+    type ExportIatiActivitiesStream = MessageStream<pb::ExportIatiActivitiesResponse>;
+    type ExportHtcdsCaseRecordsStream = MessageStream<pb::ExportHtcdsCaseRecordsResponse>;
+
+    async fn export_iati_activities(
+        &self,
+        request: Request<pb::ExportIatiActivitiesRequest>,
+    ) -> Result<Response<Self::ExportIatiActivitiesStream>, Status> {
+        let budget = StreamBudget::of(&request);
+        let (call, request) = accept(request)?;
+        let years =
+            standards_export::parse_years(request.from_fiscal_year, request.to_fiscal_year)?;
+        let slot = self.take_slot(&call.actor)?;
+        let job = IatiExportJob {
+            store: self.store.clone(),
+            scope: call.actor.scope(),
+            publisher: self.publisher.clone(),
+            calendar: self.calendar,
+            years,
+            k: self.suppression_threshold,
+        };
+        Ok(Response::new(standards_export::stream_iati(
+            job, budget, slot,
+        )))
+    }
+
+    async fn export_htcds_case_records(
+        &self,
+        request: Request<pb::ExportHtcdsCaseRecordsRequest>,
+    ) -> Result<Response<Self::ExportHtcdsCaseRecordsStream>, Status> {
+        let budget = StreamBudget::of(&request);
+        let (call, request) = accept(request)?;
+        // Records of every case: only for a caller who may list every case (the permission
+        // table says so already; a scoped token of such a role is refused here too).
+        if !lists_every_case(&call.actor) {
+            return Err(Error::PermissionDenied {
+                role: call.actor.role.code().to_string(),
+                method: call.method.clone(),
+            }
+            .into());
+        }
+        let years =
+            standards_export::parse_years(request.from_fiscal_year, request.to_fiscal_year)?;
+        let slot = self.take_slot(&call.actor)?;
+        // Recorded before any record leaves, in its own transaction, as a personal-data read is.
+        let mut audit = self.store.begin(&call).await?;
+        audit.record_case_records_export(years.from, years.to, standards_export::audited_fields());
+        audit.commit().await?;
+        Ok(Response::new(standards_export::stream_htcds(
+            self.store.clone(),
+            years,
+            self.suppression_threshold,
+            budget,
+            slot,
+        )))
+    }
 
     async fn export_outcomes(
         &self,

@@ -1,6 +1,7 @@
 //! The client commands of the `tipgrants` binary: for grantees without a
 //! programmer, `outcomes template` and `outcomes upload`; for staff who want
-//! a spreadsheet or a chart, `report` and `export outcomes`. They speak gRPC to
+//! a spreadsheet or a chart, `report` and `export outcomes`; for publishing, `export iati` and
+//! `export htcds` (`standards.rs`). They speak gRPC to
 //! a running server like any client (the generated client, a token) and
 //! never open a database; the server decides, they only point its answers
 //! back at the lines of the file.
@@ -15,7 +16,19 @@ use tonic::transport::Channel;
 pub mod csv_cells;
 pub mod outcome_csv;
 pub mod report;
+pub mod standards;
 pub mod upload;
+
+/// `tipgrants export ...`.
+#[derive(Subcommand, Debug, Clone)]
+pub enum ExportCommand {
+    /// Every accepted outcome matching the filters, as CSV (one line per outcome).
+    Outcomes(report::ExportOutcomesArgs),
+    /// The IATI 2.03 activity file of the portfolio, one activity per grant (XML).
+    Iati(standards::ExportIatiArgs),
+    /// The emergency fund's cases as HTCDS records, k-anonymised (CSV).
+    Htcds(standards::ExportHtcdsArgs),
+}
 
 /// `tipgrants outcomes ...`.
 #[derive(Subcommand)]
@@ -165,11 +178,16 @@ pub fn run_report(args: report::ReportArgs) -> ExitCode {
 
 /// Runs an `export` command to its exit status (as `report`); the count of rows goes to
 /// standard error.
-pub fn run_export(command: report::ExportCommand) -> ExitCode {
-    let report::ExportCommand::Outcomes(args) = command;
-    match on_runtime(report::export_outcomes(args)) {
-        Ok(rows) => {
-            eprintln!("exported {rows} outcome(s)");
+pub fn run_export(command: ExportCommand) -> ExitCode {
+    let result = match command {
+        ExportCommand::Outcomes(args) => on_runtime(report::export_outcomes(args))
+            .map(|rows| format!("exported {rows} outcome(s)")),
+        ExportCommand::Iati(args) => on_runtime(standards::export_iati(args)),
+        ExportCommand::Htcds(args) => on_runtime(standards::export_htcds(args)),
+    };
+    match result {
+        Ok(summary) => {
+            eprintln!("{summary}");
             ExitCode::SUCCESS
         }
         Err(failure) => failure.report(),

@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, ValueEnum};
 use tokio_stream::StreamExt;
 use tonic::Code;
 use tonic::metadata::AsciiMetadataValue;
@@ -22,7 +22,7 @@ use crate::pb::v1::report_service_client::ReportServiceClient;
 use crate::pb::v1::stream_fiscal_year_report_response::Part;
 
 /// The client of the report service and the caller's `authorization` value.
-async fn connect(
+pub(super) async fn connect(
     connection: &ServerArgs,
 ) -> Result<(ReportServiceClient<Channel>, AsciiMetadataValue), Failure> {
     let token = connection.authorization()?;
@@ -103,13 +103,6 @@ pub struct ReportArgs {
     pub connection: ServerArgs,
 }
 
-/// `tipgrants export ...`.
-#[derive(Subcommand, Debug, Clone)]
-pub enum ExportCommand {
-    /// Every accepted outcome matching the filters, as CSV (one line per outcome).
-    Outcomes(ExportOutcomesArgs),
-}
-
 /// The flags of `export outcomes`.
 #[derive(Args, Debug, Clone)]
 pub struct ExportOutcomesArgs {
@@ -142,7 +135,7 @@ pub struct ExportOutcomesArgs {
 }
 
 /// The server's refusal, or why the command could not try.
-fn refused(status: tonic::Status) -> Failure {
+pub(super) fn refused(status: tonic::Status) -> Failure {
     match status.code() {
         Code::Unauthenticated | Code::Unavailable => {
             Failure::CouldNotTry(format!("{:?}: {}", status.code(), status.message()))
@@ -165,12 +158,12 @@ fn refused(status: tonic::Status) -> Failure {
     }
 }
 
-fn write_failed(error: impl std::fmt::Display) -> Failure {
+pub(super) fn write_failed(error: impl std::fmt::Display) -> Failure {
     Failure::CouldNotTry(format!("cannot write the output: {error}"))
 }
 
 /// Standard output, or the file of `--output`.
-fn output(path: Option<&PathBuf>) -> Result<Box<dyn Write>, Failure> {
+pub(super) fn output(path: Option<&PathBuf>) -> Result<Box<dyn Write>, Failure> {
     Ok(match path {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path).map_err(|error| {

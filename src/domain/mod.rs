@@ -118,6 +118,8 @@ pub mod financial_report;
 pub mod fiscal_year;
 pub mod funds;
 pub mod grant;
+pub mod htcds;
+pub mod iati;
 pub mod idempotency;
 pub mod milestone;
 pub mod money;

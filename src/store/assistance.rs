@@ -648,6 +648,25 @@ impl Tx {
         );
     }
 
+    /// Records that the caller exported the cases of `from_year..=to_year` (each bound optional)
+    /// as HTCDS records holding `fields` of their profiles: who, which cases, which fields, as a
+    /// read of personal data is recorded; never a value, never a count.
+    pub fn record_case_records_export(
+        &mut self,
+        from_year: Option<i32>,
+        to_year: Option<i32>,
+        fields: &[&str],
+    ) {
+        self.audit_with_diff(
+            "assistanceCases",
+            serde_json::json!({ "htcds_export": {
+                "from_fiscal_year": from_year,
+                "to_fiscal_year": to_year,
+                "fields": fields,
+            }}),
+        );
+    }
+
     /// Up to `limit` cases whose personal data is sealed with another key than `active`, locked.
     pub async fn personal_data_sealed_with_other_keys(
         &self,

@@ -25,6 +25,7 @@ pub mod projects;
 mod reference;
 pub mod reports;
 mod stamps;
+pub mod standards;
 pub mod tip_report;
 pub mod tokens;
 mod vacuum;

@@ -321,7 +321,7 @@ async fn milestones_as_seen(
 
 impl outcomes::Entity {
     /// outcomes.report_id -> outcome_reports.id, for joins.
-    fn belongs_to_report() -> sea_orm::RelationDef {
+    pub(super) fn belongs_to_report() -> sea_orm::RelationDef {
         outcomes::Entity::belongs_to(outcome_reports::Entity)
             .from(outcomes::Column::ReportId)
             .to(outcome_reports::Column::Id)

@@ -438,6 +438,14 @@ const EXPECTED: &[(&str, &[&str])] = &[
         "ReportService/ExportOutcomes",
         &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
     ),
+    (
+        "ReportService/ExportIatiActivities",
+        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR"],
+    ),
+    (
+        "ReportService/ExportHtcdsCaseRecords",
+        &["ADMIN", "CASE_WORKER", "AUDITOR"],
+    ),
 ];
 
 /// Every RPC the server's descriptor set declares in `tipgrants.v1`, as `Service/Method`.

@@ -21,13 +21,13 @@ use crate::helpers::*;
 const KEY: &str = "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
 
 /// A server with a key for personal data, and the environment that points the binary at its database.
-struct Demo {
-    app: TestApp,
+pub(crate) struct Demo {
+    pub(crate) app: TestApp,
     environment: Vec<(String, String)>,
 }
 
 /// A server whose database holds the demo portfolio.
-async fn demo_with(customize: impl FnOnce(&mut tipgrants::settings::Settings)) -> Demo {
+pub(crate) async fn demo_with(customize: impl FnOnce(&mut tipgrants::settings::Settings)) -> Demo {
     let mut environment = Vec::new();
     let app = spawn_app_with(|settings| {
         settings.privacy.keys = SecretString::from(KEY.to_string());
@@ -59,7 +59,7 @@ async fn demo_with(customize: impl FnOnce(&mut tipgrants::settings::Settings)) -
     demo
 }
 
-async fn demo() -> Demo {
+pub(crate) async fn demo() -> Demo {
     demo_with(|_| {}).await
 }
 
@@ -73,7 +73,7 @@ impl Demo {
 
     /// Runs the binary with `args`, the database environment, and the admin token and the
     /// server's address for client commands.
-    async fn run(&self, args: &[&str]) -> Output {
+    pub(crate) async fn run(&self, args: &[&str]) -> Output {
         tokio::process::Command::new(env!("CARGO_BIN_EXE_tipgrants"))
             .args(args)
             .envs(self.environment.iter().cloned())
@@ -85,7 +85,7 @@ impl Demo {
     }
 }
 
-fn text(output: &Output) -> String {
+pub(crate) fn text(output: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),

@@ -34,6 +34,7 @@ mod reports;
 mod server;
 mod settings;
 mod spreadsheets;
+mod standards;
 mod statistics;
 mod tip_report;
 mod transport;

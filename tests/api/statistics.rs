@@ -15,19 +15,19 @@ use tipgrants::pb::v1::stream_fiscal_year_report_response::Part;
 
 /// One case as the tests write it: paid `paid` of `approved` (both 0: not approved yet).
 #[derive(Clone, Copy)]
-struct Case<'a> {
-    year: i32,
-    organization: &'a str,
-    country: &'a str,
-    consent: bool,
-    sex: &'a str,
-    approved: i64,
-    paid: i64,
+pub(crate) struct Case<'a> {
+    pub(crate) year: i32,
+    pub(crate) organization: &'a str,
+    pub(crate) country: &'a str,
+    pub(crate) consent: bool,
+    pub(crate) sex: &'a str,
+    pub(crate) approved: i64,
+    pub(crate) paid: i64,
 }
 
 impl<'a> Case<'a> {
     /// A consenting woman in Haiti, approved $500.00 and paid $400.00.
-    fn paid(year: i32, organization: &'a str) -> Case<'a> {
+    pub(crate) fn paid(year: i32, organization: &'a str) -> Case<'a> {
         Case {
             year,
             organization,
@@ -41,7 +41,7 @@ impl<'a> Case<'a> {
 }
 
 /// Writes `count` cases like `case`, with their fund year; ids carry `label`.
-async fn insert_cases(app: &TestApp, label: &str, count: usize, case: Case<'_>) {
+pub(crate) async fn insert_cases(app: &TestApp, label: &str, count: usize, case: Case<'_>) {
     let Case {
         year,
         organization,
@@ -225,7 +225,7 @@ fn small_counts(summary: &pb::AssistanceSummary) -> Vec<(String, i64)> {
 }
 
 /// An organisation's id.
-fn id_of(organization: &pb::Organization) -> String {
+pub(crate) fn id_of(organization: &pb::Organization) -> String {
     organization
         .name
         .trim_start_matches("organizations/")
