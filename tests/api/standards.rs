@@ -8,7 +8,7 @@
 //! Needs: `xmllint` (Debian's libxml2-utils; `scripts/install-tools.sh` installs it), found on
 //! the PATH or at `TIPGRANTS_XMLLINT`; and the IATI 2.03 schema, at `TIPGRANTS_IATI_SCHEMA` or
 //! in `shared/standards/iati-2.03/` beside the checkout or one of its parent folders (the
-//! project's `../shared`). Without either the test fails and says what is missing.
+//! project's `../shared`), else in the workplace's `/work/shared`. Without either the test fails and says what is missing.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -30,8 +30,11 @@ fn iati_schema() -> PathBuf {
     }
     let relative = Path::new("shared/standards/iati-2.03/iati-activities-schema.xsd");
     let checkout = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The workplace keeps its shared folder at /work/shared, where a clone made elsewhere
+    // (a CI clone in /tmp) still finds it.
     checkout
         .ancestors()
+        .chain([Path::new("/work")])
         .map(|folder| folder.join(relative))
         .find(|path| path.is_file())
         .unwrap_or_else(|| {
