@@ -12,19 +12,22 @@ use sea_orm::{
 };
 
 use super::entities::{
-    assistance_cases, countries, grants, indicators, obligations, organizations, outcome_reports,
-    outcomes, project_countries, project_pillars, projects, regions,
+    assistance_cases, countries, financial_reports, grants, indicators, obligations, organizations,
+    outcome_reports, outcomes, payment_requests, project_countries, project_pillars, projects,
+    regions,
 };
 use super::{Store, decode_code, now};
 use crate::domain::access::Scope;
 use crate::domain::assistance::Need;
+use crate::domain::financial_report::FinancialReportState;
 use crate::domain::htcds::CaseProfileFact;
 use crate::domain::iati::{
-    ActivityFacts, CountryFact, EvidenceLink, GranteeFact, IndicatorFact, ObligationEntry,
-    ResultActual,
+    ActivityFacts, CountryFact, EvidenceLink, ExpenditureEntry, GranteeFact, IndicatorFact,
+    ObligationEntry, PaymentEntry, ResultActual,
 };
 use crate::domain::money::Cents;
 use crate::domain::outcome::OutcomeReportState;
+use crate::domain::payment::PaymentRequestState;
 use crate::domain::project::OutcomeKind;
 use crate::error::{Error, Result};
 
@@ -175,6 +178,45 @@ impl IatiActivities {
                     amount: Cents(row.amount_cents),
                 });
         }
+        let mut payments_of: BTreeMap<String, Vec<PaymentEntry>> = BTreeMap::new();
+        for row in payment_requests::Entity::find()
+            .filter(payment_requests::Column::GrantId.is_in(grant_ids.clone()))
+            .filter(payment_requests::Column::State.eq(PaymentRequestState::Paid.code()))
+            .order_by_asc(payment_requests::Column::PaymentDate)
+            .order_by_asc(payment_requests::Column::Id)
+            .all(db)
+            .await?
+        {
+            let Some(date) = row.payment_date else {
+                continue;
+            };
+            payments_of
+                .entry(row.grant_id.clone())
+                .or_default()
+                .push(PaymentEntry {
+                    fiscal_year: row.fiscal_year,
+                    date,
+                    amount: Cents(row.amount_cents),
+                });
+        }
+        let mut expenditures_of: BTreeMap<String, Vec<ExpenditureEntry>> = BTreeMap::new();
+        for row in financial_reports::Entity::find()
+            .filter(financial_reports::Column::GrantId.is_in(grant_ids.clone()))
+            .filter(financial_reports::Column::State.eq(FinancialReportState::Accepted.code()))
+            .order_by_asc(financial_reports::Column::PeriodEndDate)
+            .order_by_asc(financial_reports::Column::Id)
+            .all(db)
+            .await?
+        {
+            expenditures_of
+                .entry(row.grant_id.clone())
+                .or_default()
+                .push(ExpenditureEntry {
+                    period: row.period,
+                    period_end: row.period_end_date,
+                    cumulative: Cents(row.federal_expenditures),
+                });
+        }
         let project_rows = projects::Entity::find()
             .filter(projects::Column::GrantId.is_in(grant_ids.clone()))
             .order_by_asc(projects::Column::Id)
@@ -261,6 +303,8 @@ impl IatiActivities {
                     .into_iter()
                     .collect(),
                 obligations: obligations_of.remove(&grant.id).unwrap_or_default(),
+                payments: payments_of.remove(&grant.id).unwrap_or_default(),
+                expenditures: expenditures_of.remove(&grant.id).unwrap_or_default(),
                 indicators: indicators_of.remove(&grant.id).unwrap_or_default(),
                 evidence: evidence_of.remove(&grant.id).unwrap_or_default(),
             });

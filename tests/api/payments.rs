@@ -22,7 +22,18 @@ fn fiscal_year_of(day: NaiveDate) -> i32 {
 }
 
 pub async fn funded(app: &TestApp, award: &str, start: NaiveDate, obligated: i64) -> Funded {
-    app.funding_account("ESF").await;
+    // The account may exist already (a second funded grant of the same test).
+    let _ = app
+        .reference_data(app.admin())
+        .create_funding_account(pb::CreateFundingAccountRequest {
+            funding_account_id: "ESF".into(),
+            funding_account: Some(pb::FundingAccount {
+                display_name: "Economic Support Fund".into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await;
     let organization = app.organization(&format!("Grantee {award}"), "HT").await;
     let end = start.checked_add_days(Days::new(729)).unwrap();
     let grant = app

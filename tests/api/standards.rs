@@ -513,3 +513,116 @@ async fn a_bad_range_of_fiscal_years_is_refused_naming_the_field() {
     assert_eq!(refused.code(), Code::InvalidArgument);
     assert_eq!(violated_fields(&refused), vec!["to_fiscal_year"]);
 }
+
+#[tokio::test]
+async fn paid_requests_and_accepted_financial_reports_are_disbursements_and_expenditures_that_validate()
+ {
+    use chrono::{Days, Utc};
+    let app = spawn_app().await;
+    let officer = app.token(pb::Role::ProgramOfficer, "").await;
+    let today = Utc::now().date_naive();
+    let paying = crate::payments::funded(&app, "IATI-PAY", today, 10_000).await;
+    let asked = app
+        .payments(Some(&paying.grantee))
+        .create_payment_request(pb::CreatePaymentRequestRequest {
+            parent: paying.grant.clone(),
+            payment_request: Some(pb::PaymentRequest {
+                kind: pb::PaymentKind::Advance as i32,
+                funding_account: "fundingAccounts/ESF".into(),
+                fiscal_year: paying.fiscal_year,
+                amount: 1_234,
+                period_start_date: today.to_string(),
+                period_end_date: today.to_string(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut payments = app.payments(Some(&officer));
+    payments
+        .approve_payment_request(pb::ApprovePaymentRequestRequest {
+            name: asked.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    payments
+        .record_payment(pb::RecordPaymentRequest {
+            name: asked.name.clone(),
+            payment_date: today.to_string(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let long_ago = today.checked_sub_days(Days::new(400)).unwrap();
+    let spending = crate::payments::funded(&app, "IATI-SPEND", long_ago, 10_000).await;
+    let report = app
+        .financial_reports(Some(&spending.grantee))
+        .create_financial_report(pb::CreateFinancialReportRequest {
+            parent: spending.grant.clone(),
+            financial_report: Some(pb::FinancialReport {
+                period: spending.fiscal_year.to_string(),
+                cash_receipts: 5_678,
+                cash_disbursements: 5_678,
+                federal_expenditures: 5_678,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    app.financial_reports(Some(&spending.grantee))
+        .submit_financial_report(pb::SubmitFinancialReportRequest {
+            name: report.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    app.financial_reports(Some(&officer))
+        .accept_financial_report(pb::AcceptFinancialReportRequest {
+            name: report.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    let xml = iati_document(&app, app.admin()).await;
+    let directory = tempfile::tempdir().unwrap();
+    let file = directory.path().join("iati.xml");
+    std::fs::write(&file, &xml).unwrap();
+    let checked = xmllint(&file).await;
+
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    let document = roxmltree::Document::parse(&xml).expect("well-formed XML");
+    let values_of = |code: &str| -> Vec<String> {
+        document
+            .descendants()
+            .filter(|node| node.has_tag_name("transaction"))
+            .filter(|transaction| {
+                transaction.descendants().any(|node| {
+                    node.has_tag_name("transaction-type") && node.attribute("code") == Some(code)
+                })
+            })
+            .filter_map(|transaction| {
+                transaction
+                    .descendants()
+                    .find(|node| node.has_tag_name("value"))
+                    .and_then(|value| value.text())
+                    .map(String::from)
+            })
+            .collect()
+    };
+    assert_eq!(values_of("3"), ["12.34"], "the payment is a disbursement");
+    assert_eq!(
+        values_of("4"),
+        ["56.78"],
+        "the accepted report is an expenditure"
+    );
+}

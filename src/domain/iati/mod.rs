@@ -85,6 +85,23 @@ pub struct ObligationEntry {
     pub amount: Cents,
 }
 
+/// A payment made to the grantee: a paid payment request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentEntry {
+    /// The fiscal year of the funds paid from.
+    pub fiscal_year: i32,
+    pub date: NaiveDate,
+    pub amount: Cents,
+}
+
+/// An accepted financial report: cumulative federal expenditures to the end of its period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpenditureEntry {
+    pub period: String,
+    pub period_end: NaiveDate,
+    pub cumulative: Cents,
+}
+
 /// An accepted outcome counting toward an indicator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResultActual {
@@ -146,6 +163,10 @@ pub struct ActivityFacts {
     /// The pillars of its projects, each once.
     pub pillars: Vec<Pillar>,
     pub obligations: Vec<ObligationEntry>,
+    /// Paid payment requests, by date.
+    pub payments: Vec<PaymentEntry>,
+    /// Accepted financial reports, by period end.
+    pub expenditures: Vec<ExpenditureEntry>,
     pub indicators: Vec<IndicatorFact>,
     pub evidence: Vec<EvidenceLink>,
 }
@@ -264,9 +285,9 @@ pub fn budgets(activity: &ActivityFacts, context: &ActivityContext<'_>) -> Vec<B
 pub enum TransactionType {
     /// 2: money the office committed to the grantee (an obligation).
     OutgoingCommitment,
-    /// 3: money paid to the grantee (payments: not held by the server yet).
+    /// 3: money paid to the grantee (a paid payment request).
     Disbursement,
-    /// 4: money the grantee spent (financial reports: not held by the server yet).
+    /// 4: money the grantee spent (what an accepted financial report adds to the one before).
     Expenditure,
 }
 
@@ -291,10 +312,12 @@ pub struct Transaction {
 }
 
 /// Every transaction of the activity in the range, by date. Each kind of money has its source:
-/// commitments from obligations today; disbursements (from payments) and expenditures (from
-/// financial reports) join as one more source each when the server holds them.
+/// commitments from obligations, disbursements from paid payment requests, expenditures from
+/// accepted financial reports.
 pub fn transactions(activity: &ActivityFacts, context: &ActivityContext<'_>) -> Vec<Transaction> {
     let mut all = commitments(activity, context);
+    all.extend(disbursements(activity, context));
+    all.extend(expenditures(activity, context));
     all.sort_by_key(|transaction| (transaction.date, transaction.kind));
     all
 }
@@ -321,6 +344,43 @@ fn commitments(activity: &ActivityFacts, context: &ActivityContext<'_>) -> Vec<T
             ),
         })
         .collect()
+}
+
+/// Disbursements: one per paid request whose funds' year is in the range.
+fn disbursements(activity: &ActivityFacts, context: &ActivityContext<'_>) -> Vec<Transaction> {
+    activity
+        .payments
+        .iter()
+        .filter(|payment| context.years.contains(payment.fiscal_year))
+        .map(|payment| Transaction {
+            kind: TransactionType::Disbursement,
+            date: payment.date,
+            value: payment.amount,
+            description: format!("Payment (FY {} funds)", payment.fiscal_year),
+        })
+        .collect()
+}
+
+/// Expenditures: what each accepted financial report adds to the cumulative expenditures of
+/// the one before (negative when they fell), dated at its period's end, for periods ending in
+/// a fiscal year of the range. Reports with nothing new add no transaction.
+fn expenditures(activity: &ActivityFacts, context: &ActivityContext<'_>) -> Vec<Transaction> {
+    let mut before = Cents(0);
+    let mut found = Vec::new();
+    for report in &activity.expenditures {
+        let added = Cents(report.cumulative.0.saturating_sub(before.0));
+        before = report.cumulative;
+        let year = context.calendar.fiscal_year_of(report.period_end);
+        if added.0 != 0 && context.years.contains(year) {
+            found.push(Transaction {
+                kind: TransactionType::Expenditure,
+                date: report.period_end,
+                value: added,
+                description: format!("Expenditure reported for {}", report.period),
+            });
+        }
+    }
+    found
 }
 
 /// One period of a result indicator: its dates, target and actual (`None` when not given or
