@@ -221,17 +221,22 @@ async fn connect(settings: &Settings) -> Result<Store, String> {
 async fn migrate(settings: Settings, action: MigrateAction) -> Result<(), String> {
     use migration::MigratorTrait;
     let store = connect(&settings).await?;
-    let db = store.connection();
-    let result = match action {
-        MigrateAction::Up => migration::Migrator::up(db, None).await,
-        MigrateAction::Down => migration::Migrator::down(db, Some(1)).await,
+    match action {
+        // Both under the migrations' lock on PostgreSQL, as the server's own start is.
+        MigrateAction::Up => store.migrate().await.map_err(|error| error.to_string()),
+        MigrateAction::Down => store
+            .migrate_down(1)
+            .await
+            .map_err(|error| error.to_string()),
         MigrateAction::Status => {
+            let db = store.connection();
+            let failed = |error: sea_orm::DbErr| format!("migration status failed: {error}");
             let applied = migration::Migrator::get_applied_migrations(db)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(failed)?;
             let pending = migration::Migrator::get_pending_migrations(db)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(failed)?;
             for migration in applied {
                 println!("applied  {}", migration.name());
             }
@@ -240,8 +245,7 @@ async fn migrate(settings: Settings, action: MigrateAction) -> Result<(), String
             }
             Ok(())
         }
-    };
-    result.map_err(|error| format!("migration failed: {error}"))
+    }
 }
 
 async fn token(settings: Settings, action: TokenAction) -> Result<(), String> {

@@ -50,6 +50,9 @@ pub use audit::ChainVerification;
 pub use pool_stats::acquire_timeouts;
 use stamps::{SoftDeletable, Stamped};
 
+/// The PostgreSQL advisory lock key that serialises migrations ("tipgrant" in ASCII).
+pub const MIGRATION_LOCK: i64 = 0x7469_7067_7261_6e74;
+
 /// What a write call is: who, which method, which request id. Audit events are made from it.
 #[derive(Debug, Clone)]
 pub struct CallContext {
@@ -199,12 +202,45 @@ impl Store {
         })
     }
 
-    /// Applies pending migrations.
+    /// Applies pending migrations, in one transaction that first makes the other starting
+    /// servers wait: on PostgreSQL it takes an advisory lock ([`MIGRATION_LOCK`]), on SQLite
+    /// the write lock (`BEGIN IMMEDIATE`). Replicas started at once on one database migrate
+    /// one after the other, and those that waited find every migration applied.
     pub async fn migrate(&self) -> Result<()> {
+        self.run_migrations(None).await
+    }
+
+    /// Reverts the last `steps` migrations, under the same lock as [`Store::migrate`].
+    pub async fn migrate_down(&self, steps: u32) -> Result<()> {
+        self.run_migrations(Some(steps)).await
+    }
+
+    async fn run_migrations(&self, down: Option<u32>) -> Result<()> {
         use migration::MigratorTrait;
-        migration::Migrator::up(&self.writer, None)
-            .await
-            .map_err(|error| Error::Internal(format!("migration failed: {error}")))
+        let failed = |error: DbErr| Error::Internal(format!("migration failed: {error}"));
+        let txn = match self.backend() {
+            DatabaseBackend::Postgres => {
+                let txn = self.writer.begin().await?;
+                txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+                    .await?;
+                txn
+            }
+            _ => {
+                self.writer
+                    .begin_with_options(TransactionOptions {
+                        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                        ..Default::default()
+                    })
+                    .await?
+            }
+        };
+        match down {
+            None => migration::Migrator::up(&txn, None).await,
+            Some(steps) => migration::Migrator::down(&txn, Some(steps)).await,
+        }
+        .map_err(failed)?;
+        txn.commit().await?;
+        Ok(())
     }
 
     /// Whether the database answers now, for reads and for writes.

@@ -790,6 +790,34 @@ fn with_database(url: &str, database: &str) -> String {
     }
 }
 
+/// Settings on a new, empty database (nothing migrated): a new PostgreSQL database when the
+/// suite runs on PostgreSQL, else a new SQLite file in `directory`.
+pub async fn empty_database_settings(directory: &TempDir) -> Settings {
+    let mut settings = test_settings(directory).await;
+    match std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+    {
+        Some(admin_url) => {
+            let name = format!("tipgrants_empty_{}", uuid::Uuid::new_v4().simple());
+            let admin = Database::connect(&admin_url)
+                .await
+                .expect("connect to TEST_DATABASE_URL");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create an empty database");
+            let _closed = admin.close().await;
+            settings.database.url = with_database(&admin_url, &name).into();
+        }
+        None => {
+            settings.database.sqlite_path =
+                directory.path().join("empty.sqlite3").display().to_string();
+        }
+    }
+    settings
+}
+
 /// A new PostgreSQL database, copied from the migrated template, and its URL.
 async fn fresh_postgres_database(admin_url: &str) -> String {
     let template = TEMPLATE

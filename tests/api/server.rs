@@ -226,3 +226,51 @@ async fn a_short_request_timeout_cuts_a_unary_call_but_not_a_stream() {
     let later = later.expect("the stream is still open").expect("a message");
     assert_eq!(later.status, ServingStatus::NotServing as i32);
 }
+
+#[tokio::test]
+async fn replicas_started_at_once_on_an_empty_database_all_start_and_find_every_migration_applied()
+{
+    use migration::MigratorTrait;
+    use tipgrants::startup::Application;
+    for _ in 0..3 {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let settings = empty_database_settings(&directory).await;
+        let replica = |index: usize| {
+            let mut settings = settings.clone();
+            settings.auth.bootstrap_token_file = directory
+                .path()
+                .join(format!("admin-token-{index}"))
+                .display()
+                .to_string();
+            Application::build(settings)
+        };
+
+        let (first, second, third) = tokio::join!(replica(0), replica(1), replica(2));
+
+        let mut started = Vec::new();
+        for built in [first, second, third] {
+            started.push(built.expect("every replica starts"));
+        }
+        let store = started[0].store();
+        let pending = migration::Migrator::get_pending_migrations(store.connection())
+            .await
+            .expect("migration status");
+        assert!(
+            pending.is_empty(),
+            "{:?}",
+            pending
+                .iter()
+                .map(|m| m.name().to_string())
+                .collect::<Vec<_>>()
+        );
+        let tokens = (0..3)
+            .filter(|index| {
+                directory
+                    .path()
+                    .join(format!("admin-token-{index}"))
+                    .exists()
+            })
+            .count();
+        assert_eq!(tokens, 1, "one replica hands out the one bootstrap token");
+    }
+}
