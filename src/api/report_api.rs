@@ -32,7 +32,7 @@ use crate::domain::report::{
     check_optional_years, check_year_range,
 };
 use crate::domain::statistics::Published;
-use crate::domain::validate::{Violations, country_code, region_code};
+use crate::domain::validate::{self, Violations, country_code, region_code};
 use crate::error::FieldViolation;
 use crate::error::{Error, Result};
 use crate::pb::v1 as pb;
@@ -95,7 +95,7 @@ fn parse_request(request: &pb::StreamFiscalYearReportRequest) -> Result<ReportRe
     if group_by.is_none() {
         violations.add(
             "group_by",
-            "must be one of ACCOUNT, COUNTRY, REGION, PILLAR, GRANTEE, NONE",
+            format!("is required: one of {}", validate::choices::<Grouping>()),
         );
     }
     let pillar = enum_filter::<Pillar>(&mut violations, "pillar", request.pillar, "a pillar");
@@ -258,7 +258,10 @@ fn enum_filter<T: ProtoEnum>(
     }
     let found = T::from_proto(value);
     if found.is_none() {
-        violations.add(field, format!("is not {what}"));
+        violations.add(
+            field,
+            format!("is not {what}: one of {}", validate::choices::<T>()),
+        );
     }
     found
 }
