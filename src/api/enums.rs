@@ -3,8 +3,6 @@
 //! (`proto_enum!`); the round-trip test covers every domain value.
 
 use crate::domain::CodeEnum;
-#[cfg(test)]
-use crate::domain::validate::ClientSpelling;
 use crate::domain::access::Role;
 use crate::domain::assistance::{
     AgeGroup, CaseState, CaseUrgency, NeedKind, TraffickingForm, VictimSex,
@@ -18,6 +16,8 @@ use crate::domain::pillar::Pillar;
 use crate::domain::project::{ActivityKind, OutcomeKind, ProjectState};
 use crate::domain::report::Grouping;
 use crate::domain::tip_report::TipTier;
+#[cfg(test)]
+use crate::domain::validate::ClientSpelling;
 use crate::pb::v1 as pb;
 
 /// A domain `code_enum!` with a proto twin whose value names are one of

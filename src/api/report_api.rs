@@ -23,7 +23,7 @@ use super::streaming::{MessageStream, StreamBudget, spawn_stream};
 use super::{ProtoEnum, accept, timestamp};
 use crate::domain::access::{Actor, Scope};
 use crate::domain::fiscal_year::FiscalCalendar;
-use crate::domain::names::{OrganizationName, ResourceName};
+use crate::domain::names::{FundingAccountName, OrganizationName, ResourceName};
 use crate::domain::pillar::Pillar;
 use crate::domain::project::OutcomeKind;
 use crate::domain::reference::funding_account_code;
@@ -187,6 +187,41 @@ fn figures_to_proto(figures: Figures, grouping: Grouping, names: &GroupNames) ->
 pub type ReportStream = MessageStream<pb::StreamFiscalYearReportResponse>;
 
 impl ReportApi {
+    /// Refuses a filter naming an account, country or region that does not exist: a typo
+    /// (`--country XX`) would otherwise answer a report of zeros.
+    async fn check_known(
+        &self,
+        account: Option<&str>,
+        country: Option<&str>,
+        region: Option<&str>,
+    ) -> Result<()> {
+        if let Some(code) = account {
+            let found = self
+                .store
+                .get_funding_account(&FundingAccountName::new(code))
+                .await;
+            match found {
+                Err(Error::NotFound { .. }) => {
+                    return Err(Error::invalid(
+                        "account_code",
+                        format!(
+                            "account {} is not a funding account of this server",
+                            crate::domain::names::excerpt(code)
+                        ),
+                    ));
+                }
+                Err(other) => return Err(other),
+                Ok(_) => {}
+            }
+        }
+        super::check_places(
+            &self.store,
+            country.map(|code| ("country_code", code)),
+            region.map(|code| ("region_code", code)),
+        )
+        .await
+    }
+
     /// A report slot for `actor`, or RESOURCE_EXHAUSTED with a retry hint: its organisation
     /// runs its share already, or every slot it may take is taken.
     fn take_slot(&self, actor: &Actor) -> Result<Share> {
@@ -325,6 +360,8 @@ impl ReportService for ReportApi {
         let budget = StreamBudget::of(&request);
         let (call, request) = accept(request)?;
         let filter = parse_export(&request)?;
+        self.check_known(None, filter.country.as_deref(), filter.region.as_deref())
+            .await?;
         let slot = self.take_slot(&call.actor)?;
         let scope = call.actor.scope();
         let store = self.store.clone();
@@ -364,6 +401,12 @@ impl ReportService for ReportApi {
         let budget = StreamBudget::of(&request);
         let (call, request) = accept(request)?;
         let asked = parse_request(&request)?;
+        self.check_known(
+            asked.filters.account.as_deref(),
+            asked.filters.country.as_deref(),
+            asked.filters.region.as_deref(),
+        )
+        .await?;
         let slot = self.take_slot(&call.actor)?;
         let scope = call.actor.scope();
         let own_grants_only = matches!(scope, Scope::Organization(_));

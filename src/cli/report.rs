@@ -320,16 +320,9 @@ fn people(count: i64, suppressed: bool) -> String {
     }
 }
 
-/// Thousands with a separator every three digits.
+/// Thousands with a separator every three digits (`domain::money`'s grouping).
 fn grouped(value: i64) -> String {
-    let digits = value.unsigned_abs().to_string();
-    let mut text = String::new();
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            text.push(',');
-        }
-        text.push(digit);
-    }
+    let text = crate::domain::money::group_digits(value.unsigned_abs());
     if value < 0 { format!("-{text}") } else { text }
 }
 

@@ -159,7 +159,9 @@ pub fn choices<T: ClientSpelling>() -> String {
 
 /// A required enum value (`None` when unspecified or unknown): the violation lists the choices.
 pub fn required<T: ClientSpelling>(field: &str, value: Option<T>) -> Result<T, FieldViolation> {
-    value.ok_or_else(|| FieldViolation::new(field, format!("is required: one of {}", choices::<T>())))
+    value.ok_or_else(|| {
+        FieldViolation::new(field, format!("is required: one of {}", choices::<T>()))
+    })
 }
 
 /// A required, trimmed, single-line text of at most `max` characters.

@@ -46,7 +46,6 @@ pub struct ReferralInput<'a> {
     pub needs: Vec<NeedInput<'a>>,
 }
 
-
 /// An amount of money that must be more than 0 (and at most [`MAX_AMOUNT`]).
 pub fn positive_amount(field: &str, value: i64) -> std::result::Result<Cents, FieldViolation> {
     if value <= 0 {
@@ -104,7 +103,10 @@ fn needs(prefix: &str, input: &[NeedInput<'_>]) -> Checked<Vec<Need>> {
         let field = |name: &str| format!("{prefix}[{index}].{name}");
         let checked = (
             need.kind.ok_or_else(|| {
-                FieldViolation::new(field("kind"), format!("must be one of {}", validate::choices::<NeedKind>()))
+                FieldViolation::new(
+                    field("kind"),
+                    format!("must be one of {}", validate::choices::<NeedKind>()),
+                )
             }),
             validate::required_text(&field("description"), need.description, MAX_NOTE),
             positive_amount(&field("requested_amount"), need.requested_amount),
