@@ -12,6 +12,7 @@ use clap::{Args, Subcommand};
 use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::Channel;
 
+pub mod chart;
 pub mod csv_cells;
 pub mod outcome_csv;
 pub mod report;
