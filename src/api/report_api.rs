@@ -341,6 +341,9 @@ fn exported_to_proto(row: &ExportedOutcome) -> pb::ExportedOutcome {
         outcome: Some(outcome_to_proto(&row.outcome)),
         grantee: OrganizationName::new(&row.grantee_id).to_string(),
         region_code: row.region_code.clone(),
+        grantee_display_name: row.grantee_display_name.clone(),
+        award_number: row.award_number.clone(),
+        project_title: row.project_title.clone(),
     }
 }
 

@@ -547,10 +547,14 @@ pub fn table(lines: &[Line], by: GroupBy) -> String {
     text
 }
 
-/// The columns of an export's CSV.
-pub const EXPORT_COLUMNS: [&str; 27] = [
+/// The columns of an export's CSV: the outcome's name and the grantee's, then
+/// the names a reader knows it by (grantee, award number, project title).
+pub const EXPORT_COLUMNS: [&str; 30] = [
     "name",
     "grantee",
+    "grantee_name",
+    "award_number",
+    "project_title",
     "kind",
     "country_code",
     "region_code",
@@ -595,6 +599,9 @@ pub fn export_record(row: pb::ExportedOutcome) -> Vec<String> {
     vec![
         outcome.name,
         row.grantee,
+        row.grantee_display_name,
+        row.award_number,
+        row.project_title,
         kind_code(kind).to_string(),
         outcome.country_code,
         row.region_code,
