@@ -1,5 +1,5 @@
-//! The ops listener (`server.health_listen_address`): plaintext, never the
-//! API. It serves what probes and people use: `grpc.health.v1.Health` with
+//! The ops listener (`server.health_listen_address`), plaintext and never the
+//! API: what probes and people use, with real status codes. It serves `grpc.health.v1.Health` with
 //! reflection of that service alone (so grpcurl needs no `.proto` file),
 //! `GET /healthz` (the process answers: 200), `GET /readyz` (200 while the
 //! server is SERVING, 503 otherwise), `GET /metrics` when metrics are on, and

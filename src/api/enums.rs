@@ -16,8 +16,6 @@ use crate::domain::pillar::Pillar;
 use crate::domain::project::{ActivityKind, OutcomeKind, ProjectState};
 use crate::domain::report::Grouping;
 use crate::domain::tip_report::TipTier;
-#[cfg(test)]
-use crate::domain::validate::ClientSpelling;
 use crate::pb::v1 as pb;
 
 /// A domain `code_enum!` with a proto twin whose value names are one of

@@ -18,7 +18,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::Failure;
-use super::report::{GroupBy, Line, ReportArgs};
+use super::report_lines::{GroupBy, Line, overlapping_years};
 
 /// Groups drawn on their own; the rest are "all others" (stacked) or left out (side by side).
 pub const SHOWN: usize = 7;
@@ -80,7 +80,7 @@ fn label(by: GroupBy, group: &str, name: &str) -> String {
 /// add up to more than the year (read from the figures, not assumed from the
 /// grouping), so no bar can ever reach above its year.
 pub fn plan(lines: &[Line], by: GroupBy) -> ChartPlan {
-    let stacked = super::report::overlapping_years(lines).is_empty();
+    let stacked = overlapping_years(lines).is_empty();
     let subtotals: Vec<(i32, i64)> = lines
         .iter()
         .filter(|(part, _)| *part == "subtotal")
@@ -212,30 +212,36 @@ fn axis_step(top: i64) -> i64 {
 }
 
 /// The report as an SVG chart (see the module documentation).
-pub fn chart(lines: &[Line], args: &ReportArgs, subtitle: &str) -> Result<String, Failure> {
+/// The chart of `lines` grouped `by` over fiscal years `(from, to)`, with `subtitle` under its title.
+pub fn chart(
+    lines: &[Line],
+    by: GroupBy,
+    (from, to): (i32, i32),
+    subtitle: &str,
+) -> Result<String, Failure> {
     let failed = |error: &dyn std::fmt::Display| {
         Failure::CouldNotTry(format!("cannot draw the chart: {error}"))
     };
-    let plan = plan(lines, args.by);
+    let plan = plan(lines, by);
     let total = lines
         .iter()
         .find(|(part, _)| *part == "total")
         .map(|(_, figures)| figures.obligated_thousands)
         .unwrap_or_default();
-    let grouping = match args.by {
+    let grouping = match by {
         GroupBy::None => String::new(),
         by => format!(" by {}", format!("{by:?}").to_lowercase()),
     };
-    let years = if args.from == args.to {
-        format!("FY {}", args.from)
+    let years = if from == to {
+        format!("FY {}", from)
     } else {
-        format!("FY {}-{}", args.from, args.to)
+        format!("FY {}-{}", from, to)
     };
     let title = format!(
         "Obligations{grouping}, {years}: {} in all",
         spoken_dollars(total)
     );
-    let how = if args.by == GroupBy::None {
+    let how = if by == GroupBy::None {
         "Each bar is its fiscal year.".to_string()
     } else if plan.stacked
         && plan
@@ -288,13 +294,13 @@ pub fn chart(lines: &[Line], args: &ReportArgs, subtitle: &str) -> Result<String
             .x_label_area_size(32)
             .y_label_area_size(100)
             .build_cartesian_2d(
-                (f64::from(args.from) - 0.5)..(f64::from(args.to) + 0.5),
+                (f64::from(from) - 0.5)..(f64::from(to) + 0.5),
                 0f64..axis_top as f64,
             )
             .map_err(|e| failed(&e))?;
         plot.configure_mesh()
             .disable_x_mesh()
-            .x_labels((args.to - args.from + 1).max(1) as usize)
+            .x_labels((to - from + 1).max(1) as usize)
             .x_label_formatter(&|x| {
                 if (x - x.round()).abs() < 1e-6 {
                     format!("FY {}", x.round() as i64)
@@ -381,7 +387,7 @@ pub fn chart(lines: &[Line], args: &ReportArgs, subtitle: &str) -> Result<String
             plot.draw_series(std::iter::once(Text::new(
                 format!("Nothing was obligated in {years}."),
                 (
-                    (f64::from(args.from) + f64::from(args.to)) / 2.0,
+                    (f64::from(from) + f64::from(to)) / 2.0,
                     axis_top as f64 / 2.0,
                 ),
                 text(20).pos(Pos::new(HPos::Center, VPos::Center)),
@@ -390,7 +396,7 @@ pub fn chart(lines: &[Line], args: &ReportArgs, subtitle: &str) -> Result<String
         }
 
         // The legend beside the plot: one line per series, its colour and its total.
-        let series = if args.by == GroupBy::None {
+        let series = if by == GroupBy::None {
             &[][..]
         } else {
             &plan.series[..]
@@ -421,7 +427,7 @@ pub fn chart(lines: &[Line], args: &ReportArgs, subtitle: &str) -> Result<String
                 .map_err(|e| failed(&e))?;
             let mut name = series.label.clone();
             if name.chars().count() > 42 {
-                name = name.chars().take(41).collect::<String>() + "…";
+                name = name.chars().take(39).collect::<String>() + "...";
             }
             legend_area
                 .draw(&Text::new(name, (30, y), text(13)))

@@ -16,6 +16,7 @@ pub mod chart;
 pub mod csv_cells;
 pub mod outcome_csv;
 pub mod report;
+pub mod report_lines;
 pub mod upload;
 
 /// `tipgrants outcomes ...`.

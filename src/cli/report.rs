@@ -15,6 +15,8 @@ use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::Channel;
 
 use super::csv_cells;
+use super::report_lines::line_of;
+pub use super::report_lines::{GroupBy, Line, overlapping_years};
 use super::upload::authorized;
 use super::{Failure, ServerArgs};
 use crate::pb::v1 as pb;
@@ -38,30 +40,6 @@ pub enum Format {
     Csv,
     /// An SVG chart: stacked bars of obligations by fiscal year and group.
     Svg,
-}
-
-/// How the rows of a year are grouped.
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GroupBy {
-    Account,
-    Country,
-    Region,
-    Pillar,
-    Grantee,
-    None,
-}
-
-impl GroupBy {
-    fn to_proto(self) -> pb::ReportGrouping {
-        match self {
-            GroupBy::Account => pb::ReportGrouping::Account,
-            GroupBy::Country => pb::ReportGrouping::Country,
-            GroupBy::Region => pb::ReportGrouping::Region,
-            GroupBy::Pillar => pb::ReportGrouping::Pillar,
-            GroupBy::Grantee => pb::ReportGrouping::Grantee,
-            GroupBy::None => pb::ReportGrouping::None,
-        }
-    }
 }
 
 /// The flags of `report`.
@@ -318,18 +296,6 @@ fn yes_no(value: bool) -> String {
     if value { "yes" } else { "no" }.to_string()
 }
 
-/// A report's part as read: ("row" | "subtotal" | "total", its figures).
-pub type Line = (&'static str, pb::ReportFigures);
-
-fn line_of(part: Part) -> Option<Line> {
-    match part {
-        Part::Header(_) => None,
-        Part::Row(figures) => Some(("row", figures)),
-        Part::Subtotal(figures) => Some(("subtotal", figures)),
-        Part::GrandTotal(figures) => Some(("total", figures)),
-    }
-}
-
 /// Runs `report`.
 pub async fn report(args: ReportArgs) -> Result<(), Failure> {
     let (mut client, token) = connect(&args.connection).await?;
@@ -371,7 +337,12 @@ pub async fn report(args: ReportArgs) -> Result<(), Failure> {
         }
     }
     let text = match args.format {
-        Format::Svg => super::chart::chart(&lines, &args, &chart_subtitle(&args, as_of))?,
+        Format::Svg => super::chart::chart(
+            &lines,
+            args.by,
+            (args.from, args.to),
+            &chart_subtitle(&args, as_of),
+        )?,
         _ => table(&lines, args.by),
     };
     let mut out = out;
@@ -401,7 +372,7 @@ fn chart_subtitle(args: &ReportArgs, as_of: Option<prost_types::Timestamp>) -> S
     if let Some(as_of) = as_of {
         parts.push(format!("as of {as_of}"));
     }
-    parts.join(" · ")
+    parts.join("; ")
 }
 
 /// A count of people as printed: the number, or `withheld`.
@@ -428,25 +399,6 @@ fn outcome_quantity(figures: &pb::ReportFigures, kind: pb::OutcomeKind) -> Strin
         .copied()
         .unwrap_or_default();
     people(tally.quantity, tally.quantity_suppressed)
-}
-
-/// The fiscal years whose rows add up to more than the year (a grant counted in several rows).
-pub fn overlapping_years(lines: &[Line]) -> Vec<i32> {
-    let mut sums: std::collections::BTreeMap<i32, i128> = std::collections::BTreeMap::new();
-    for (part, figures) in lines {
-        if *part == "row" {
-            *sums.entry(figures.fiscal_year).or_default() += i128::from(figures.obligated_cents);
-        }
-    }
-    lines
-        .iter()
-        .filter(|(part, figures)| {
-            *part == "subtotal"
-                && sums.get(&figures.fiscal_year).copied().unwrap_or_default()
-                    > i128::from(figures.obligated_cents)
-        })
-        .map(|(_, figures)| figures.fiscal_year)
-        .collect()
 }
 
 /// The report as aligned columns, with a note under it when rows overlap.
