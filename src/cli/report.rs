@@ -1,7 +1,7 @@
 //! `tipgrants report` and `tipgrants export outcomes`: staff who want a
 //! spreadsheet or a picture read `StreamFiscalYearReport` and
 //! `ExportOutcomes` like any client and print them as an aligned table, as
-//! CSV, or (reports) as an SVG chart of stacked bars. Rows are printed as
+//! CSV, or (reports) as an SVG chart (`chart`). Rows are printed as
 //! they arrive (the CSV of an export never holds more than one message in
 //! memory); only the chart waits for the whole report.
 
