@@ -136,6 +136,18 @@ impl Error {
         }
     }
 
+    /// Server reflection asked of a server that has it turned off.
+    pub fn reflection_off() -> Self {
+        Error::FailedPrecondition {
+            reason: "REFLECTION_OFF",
+            subject: "server.reflection".into(),
+            description: "server reflection is off on this server (server.reflection = false): \
+                          give your client the proto files instead, e.g. grpcurl -import-path proto \
+                          -proto tipgrants/v1/grant_service.proto ..."
+                .into(),
+        }
+    }
+
     /// A stale etag.
     pub fn stale_etag(resource: &str) -> Self {
         Error::Aborted {

@@ -15,6 +15,7 @@ pub mod cli;
 pub mod connections;
 pub mod demo;
 pub mod error;
+pub mod ops_listener;
 pub mod pb;
 pub mod privacy;
 pub mod secret;

@@ -94,6 +94,10 @@ enum KeysAction {
         /// The key's id (1 to 32 letters, digits, '-' or '_'), e.g. k2; default `k` and today's date.
         #[arg(long)]
         id: Option<String>,
+        /// Write the entry to this new file, readable by its owner alone (mode 0600), instead of
+        /// standard output; an existing file is never overwritten.
+        #[arg(long, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
     },
     /// Re-seal, with privacy.active_key, the personal data still sealed with older keys, in small
     /// batches (each its own transaction) while the server runs, then rewrite the database without
@@ -328,16 +332,39 @@ async fn audit(settings: Settings, action: AuditAction) -> Result<(), String> {
     Ok(())
 }
 
+/// Writes `text` and a newline to a new file that only its owner may read or write (0600 from
+/// the moment it exists, whatever the umask): a key written with a shell's `>` would be 0644.
+fn write_private_file(path: &std::path::Path, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(|error| match error.kind() {
+        std::io::ErrorKind::AlreadyExists => format!(
+            "{} exists already: a key file is never overwritten; choose another name",
+            path.display()
+        ),
+        _ => format!("cannot create {}: {error}", path.display()),
+    })?;
+    writeln!(file, "{text}")
+        .and_then(|()| file.sync_all())
+        .map_err(|error| format!("cannot write {}: {error}", path.display()))
+}
+
 async fn keys(settings: Settings, action: KeysAction) -> Result<(), String> {
     use tipgrants::secret::ExposeSecret;
     match action {
-        KeysAction::Generate { id } => {
+        KeysAction::Generate { id, output } => {
             let id = id.unwrap_or_else(|| format!("k{}", Utc::now().format("%Y%m%d")));
             let key = tipgrants::privacy::generate_key(&id)?;
+            match output {
+                Some(path) => write_private_file(&path, key.expose_secret())?,
+                None => println!("{}", key.expose_secret()),
+            }
             eprintln!(
                 "a new key {id}: add it in front of privacy.keys (TIPGRANTS__PRIVACY__KEYS) and set privacy.active_key = \"{id}\"; keep it secret and never commit it"
             );
-            println!("{}", key.expose_secret());
             Ok(())
         }
         KeysAction::Rotate { batch } => {

@@ -222,19 +222,10 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects, migrates (unless disabled), bootstraps the first admin token, and binds the port
-    /// (port 0 picks a free one: see [`Application::address`]).
+    /// Binds the ports first (port 0 picks a free one: see [`Application::address`]), so a busy
+    /// port stops the server before it touches the database; then connects, migrates (unless
+    /// disabled), bootstraps the first admin token and checks the privacy keys.
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
-        let store = Store::connect(&settings.database, &settings.database_url()).await?;
-        if settings.database.migrate_on_start {
-            store.migrate().await?;
-        }
-        bootstrap::ensure_admin_token(&store, settings.bootstrap_token_file().as_deref()).await?;
-        let keyring = Keyring::from_settings(&settings.privacy)
-            .map_err(|error| StartupError::Privacy(error.to_string()))?;
-        privacy::check_keys(&store, &keyring, STARTUP_METHOD)
-            .await
-            .map_err(StartupError::Privacy)?;
         let listener = bind(&settings.server.listen_address).await?;
         let address = listener.local_addr().map_err(|source| StartupError::Bind {
             address: settings.server.listen_address.clone(),
@@ -244,6 +235,17 @@ impl Application {
             "" => None,
             health_address => Some(bind(health_address).await?),
         };
+        let store = Store::connect(&settings.database, &settings.database_url()).await?;
+        if settings.database.migrate_on_start {
+            store.migrate().await?;
+        }
+        let keyring = Keyring::from_settings(&settings.privacy)
+            .map_err(|error| StartupError::Privacy(error.to_string()))?;
+        privacy::check_keys(&store, &keyring, STARTUP_METHOD)
+            .await
+            .map_err(StartupError::Privacy)?;
+        // Last: the one-time token is printed only by a server that is going to serve.
+        bootstrap::ensure_admin_token(&store, settings.bootstrap_token_file().as_deref()).await?;
         Ok(Application {
             settings,
             store,
@@ -368,13 +370,16 @@ impl Application {
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha);
 
+        let ops_routes =
+            crate::ops_listener::routes(health_service, health_reporter.clone(), scrape)
+                .map_err(|error| StartupError::Reflection(error.to_string()))?;
         let health_only = health_listener.map(|listener| {
             let mut stop = stop_receiver.clone();
+            if let Ok(ops_address) = listener.local_addr() {
+                tracing::info!(%ops_address, metrics = settings.telemetry.metrics, "serving the ops listener: grpc.health.v1.Health, GET /healthz, /readyz, /metrics");
+            }
             let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-            let routes = match scrape {
-                Some(scrape) => scrape.routes(health_service),
-                None => tonic::service::Routes::new(health_service),
-            };
+            let routes = ops_routes;
             tokio::spawn(
                 // HTTP/1.1 too: Prometheus scrapes GET /metrics over it.
                 Server::builder()

@@ -51,7 +51,8 @@ impl Authenticator {
 
     /// The caller of `method`, or `None` for calls that need no token.
     /// Reflection needs no token while `server.reflection` is on, and is refused to every caller
-    /// when it is off (UNAUTHENTICATED without a valid token, PERMISSION_DENIED with one).
+    /// when it is off, with or without a token: FAILED_PRECONDITION, reason `REFLECTION_OFF`,
+    /// saying so (a client told "Unauthenticated" would hunt for a token that cannot help).
     pub async fn authorize(
         &self,
         method: &str,
@@ -60,7 +61,7 @@ impl Authenticator {
         let roles = match permissions::access(method) {
             Access::Public => return Ok(None),
             Access::Reflection if self.allow_reflection => return Ok(None),
-            Access::Reflection => &[],
+            Access::Reflection => return Err(Error::reflection_off()),
             Access::Roles(roles) => roles,
         };
         let actor = self.authenticate(headers).await?;

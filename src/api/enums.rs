@@ -25,7 +25,10 @@ use crate::pb::v1 as pb;
 /// `PREFIXES` followed by the domain code (`GRANT_STATE_ACTIVE` for
 /// `ACTIVE`). The conversion goes by name, so the two cannot drift apart
 /// silently: the round-trip test in `enums` covers every domain value.
-pub trait ProtoEnum: CodeEnum {
+/// `proto_enum!` also spells each value for the domain's hints
+/// ([`ClientSpelling`](crate::domain::validate::ClientSpelling)): a client
+/// reads the names it types.
+pub trait ProtoEnum: CodeEnum + crate::domain::validate::ClientSpelling {
     /// The prefixes of the proto value names, longest first.
     const PREFIXES: &'static [&'static str];
 
@@ -115,6 +118,11 @@ fn round_trip<T: ProtoEnum>() {
     for value in T::ALL.iter().copied() {
         assert_eq!(T::from_proto(value.to_proto()), Some(value), "{value:?}");
         assert_eq!(T::from_filter(value.code()), Some(value), "{value:?}");
+        assert_eq!(
+            T::from_filter(value.client_name()),
+            Some(value),
+            "{value:?}"
+        );
     }
     assert_eq!(T::from_proto(0), None);
 }

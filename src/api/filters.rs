@@ -35,17 +35,33 @@ pub async fn check_filter_places(
     country: Option<&str>,
     region: Option<&str>,
 ) -> Result<()> {
-    let unknown = |error: Error, message: String| match error {
-        Error::NotFound { .. } => Error::invalid("filter", message),
+    check_places(
+        store,
+        country.map(|code| ("filter", code)),
+        region.map(|code| ("filter", code)),
+    )
+    .await
+}
+
+/// Refuses a `(field, code)` country or region that does not exist (a report or an export would
+/// otherwise answer zeros for a typo): the violation names the field and the value.
+pub async fn check_places(
+    store: &crate::store::Store,
+    country: Option<(&str, &str)>,
+    region: Option<(&str, &str)>,
+) -> Result<()> {
+    let unknown = |error: Error, field: &str, message: String| match error {
+        Error::NotFound { .. } => Error::invalid(field, message),
         other => other,
     };
-    if let Some(country) = country {
+    if let Some((field, country)) = country {
         store
             .get_country(&CountryName::new(country))
             .await
             .map_err(|error| {
                 unknown(
                     error,
+                    field,
                     format!(
                         "country {} is not a known ISO 3166-1 alpha-2 code",
                         crate::domain::names::excerpt(country)
@@ -53,13 +69,14 @@ pub async fn check_filter_places(
                 )
             })?;
     }
-    if let Some(region) = region {
+    if let Some((field, region)) = region {
         store
             .get_region(&RegionName::new(region))
             .await
             .map_err(|error| {
                 unknown(
                     error,
+                    field,
                     format!(
                         "region {} is not a region code such as AF or WHA",
                         crate::domain::names::excerpt(region)

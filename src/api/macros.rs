@@ -147,5 +147,14 @@ macro_rules! proto_enum {
                     .unwrap_or_default()
             }
         }
+
+        impl $crate::domain::validate::ClientSpelling for $domain {
+            fn client_name(self) -> &'static str {
+                <Self as $crate::api::ProtoEnum>::proto_name(
+                    <Self as $crate::api::ProtoEnum>::to_proto(self),
+                )
+                .unwrap_or_else(|| self.code())
+            }
+        }
     };
 }

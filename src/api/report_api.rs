@@ -28,7 +28,7 @@ use super::{ProtoEnum, accept, timestamp};
 use crate::domain::access::{Actor, Scope};
 use crate::domain::fiscal_year::FiscalCalendar;
 use crate::domain::iati::Publisher;
-use crate::domain::names::{OrganizationName, ResourceName};
+use crate::domain::names::{FundingAccountName, OrganizationName, ResourceName};
 use crate::domain::pillar::Pillar;
 use crate::domain::project::OutcomeKind;
 use crate::domain::reference::funding_account_code;
@@ -37,7 +37,7 @@ use crate::domain::report::{
     check_optional_years, check_year_range,
 };
 use crate::domain::statistics::Published;
-use crate::domain::validate::{Violations, country_code, region_code};
+use crate::domain::validate::{self, Violations, country_code, region_code};
 use crate::error::FieldViolation;
 use crate::error::{Error, Result};
 use crate::pb::v1 as pb;
@@ -108,7 +108,7 @@ fn parse_request(request: &pb::StreamFiscalYearReportRequest) -> Result<ReportRe
     if group_by.is_none() {
         violations.add(
             "group_by",
-            "must be one of ACCOUNT, COUNTRY, REGION, PILLAR, GRANTEE, NONE",
+            format!("is required: one of {}", validate::choices::<Grouping>()),
         );
     }
     let pillar = enum_filter::<Pillar>(&mut violations, "pillar", request.pillar, "a pillar");
@@ -200,6 +200,41 @@ fn figures_to_proto(figures: Figures, grouping: Grouping, names: &GroupNames) ->
 pub type ReportStream = MessageStream<pb::StreamFiscalYearReportResponse>;
 
 impl ReportApi {
+    /// Refuses a filter naming an account, country or region that does not exist: a typo
+    /// (`--country XX`) would otherwise answer a report of zeros.
+    async fn check_known(
+        &self,
+        account: Option<&str>,
+        country: Option<&str>,
+        region: Option<&str>,
+    ) -> Result<()> {
+        if let Some(code) = account {
+            let found = self
+                .store
+                .get_funding_account(&FundingAccountName::new(code))
+                .await;
+            match found {
+                Err(Error::NotFound { .. }) => {
+                    return Err(Error::invalid(
+                        "account_code",
+                        format!(
+                            "account {} is not a funding account of this server",
+                            crate::domain::names::excerpt(code)
+                        ),
+                    ));
+                }
+                Err(other) => return Err(other),
+                Ok(_) => {}
+            }
+        }
+        super::check_places(
+            &self.store,
+            country.map(|code| ("country_code", code)),
+            region.map(|code| ("region_code", code)),
+        )
+        .await
+    }
+
     /// A report slot for `actor`, or RESOURCE_EXHAUSTED with a retry hint: its organisation
     /// runs its share already, or every slot it may take is taken.
     fn take_slot(&self, actor: &Actor) -> Result<Share> {
@@ -271,7 +306,10 @@ fn enum_filter<T: ProtoEnum>(
     }
     let found = T::from_proto(value);
     if found.is_none() {
-        violations.add(field, format!("is not {what}"));
+        violations.add(
+            field,
+            format!("is not {what}: one of {}", validate::choices::<T>()),
+        );
     }
     found
 }
@@ -316,6 +354,9 @@ fn exported_to_proto(row: &ExportedOutcome) -> pb::ExportedOutcome {
         outcome: Some(outcome_to_proto(&row.outcome)),
         grantee: OrganizationName::new(&row.grantee_id).to_string(),
         region_code: row.region_code.clone(),
+        grantee_display_name: row.grantee_display_name.clone(),
+        award_number: row.award_number.clone(),
+        project_title: row.project_title.clone(),
     }
 }
 
@@ -390,6 +431,8 @@ impl ReportService for ReportApi {
         let budget = StreamBudget::of(&request);
         let (call, request) = accept(request)?;
         let filter = parse_export(&request)?;
+        self.check_known(None, filter.country.as_deref(), filter.region.as_deref())
+            .await?;
         let slot = self.take_slot(&call.actor)?;
         let scope = call.actor.scope();
         let store = self.store.clone();
@@ -429,6 +472,12 @@ impl ReportService for ReportApi {
         let budget = StreamBudget::of(&request);
         let (call, request) = accept(request)?;
         let asked = parse_request(&request)?;
+        self.check_known(
+            asked.filters.account.as_deref(),
+            asked.filters.country.as_deref(),
+            asked.filters.region.as_deref(),
+        )
+        .await?;
         let slot = self.take_slot(&call.actor)?;
         let scope = call.actor.scope();
         let own_grants_only = matches!(scope, Scope::Organization(_));

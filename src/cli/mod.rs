@@ -13,9 +13,11 @@ use clap::{Args, Subcommand};
 use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::Channel;
 
+pub mod chart;
 pub mod csv_cells;
 pub mod outcome_csv;
 pub mod report;
+pub mod report_lines;
 pub mod standards;
 pub mod upload;
 

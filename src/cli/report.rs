@@ -1,7 +1,7 @@
 //! `tipgrants report` and `tipgrants export outcomes`: staff who want a
 //! spreadsheet or a picture read `StreamFiscalYearReport` and
 //! `ExportOutcomes` like any client and print them as an aligned table, as
-//! CSV, or (reports) as an SVG chart of stacked bars. Rows are printed as
+//! CSV, or (reports) as an SVG chart (`chart`). Rows are printed as
 //! they arrive (the CSV of an export never holds more than one message in
 //! memory); only the chart waits for the whole report.
 
@@ -15,6 +15,8 @@ use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::Channel;
 
 use super::csv_cells;
+use super::report_lines::line_of;
+pub use super::report_lines::{GroupBy, Line, overlapping_years};
 use super::upload::authorized;
 use super::{Failure, ServerArgs};
 use crate::pb::v1 as pb;
@@ -38,35 +40,6 @@ pub enum Format {
     Csv,
     /// An SVG chart: stacked bars of obligations by fiscal year and group.
     Svg,
-}
-
-/// How the rows of a year are grouped.
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GroupBy {
-    Account,
-    Country,
-    Region,
-    Pillar,
-    Grantee,
-    None,
-}
-
-impl GroupBy {
-    /// Whether a grant may count in several groups (so bars of groups overstate the year).
-    fn overlaps(self) -> bool {
-        matches!(self, GroupBy::Country | GroupBy::Region | GroupBy::Pillar)
-    }
-
-    fn to_proto(self) -> pb::ReportGrouping {
-        match self {
-            GroupBy::Account => pb::ReportGrouping::Account,
-            GroupBy::Country => pb::ReportGrouping::Country,
-            GroupBy::Region => pb::ReportGrouping::Region,
-            GroupBy::Pillar => pb::ReportGrouping::Pillar,
-            GroupBy::Grantee => pb::ReportGrouping::Grantee,
-            GroupBy::None => pb::ReportGrouping::None,
-        }
-    }
 }
 
 /// The flags of `report`.
@@ -99,6 +72,9 @@ pub struct ReportArgs {
     /// Write to this file instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// A line the chart prints under its title, before the as-of time (e.g. "Synthetic demo data").
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
     #[command(flatten)]
     pub connection: ServerArgs,
 }
@@ -186,7 +162,10 @@ pub fn outcome_kinds() -> impl Iterator<Item = pb::OutcomeKind> {
     (1..).map_while(|value| pb::OutcomeKind::try_from(value).ok())
 }
 
-/// The columns of a report's CSV.
+/// The columns of a report's CSV: each line's identity, then its money and
+/// activity, then the emergency fund, then outcomes by kind. The two counts
+/// of victims are named apart: `fund_victims_helped` (victims the emergency
+/// fund paid for) and `victims_assisted_quantity` (what grantees reported).
 pub fn report_columns() -> Vec<String> {
     let mut columns: Vec<String> = [
         "part",
@@ -195,14 +174,15 @@ pub fn report_columns() -> Vec<String> {
         "group_name",
         "obligated_cents",
         "obligated_thousands",
+        "rows_overlap",
         "grants_active",
         "projects_active",
-        "emergency_cases",
-        "emergency_cases_suppressed",
-        "emergency_approved_cents",
-        "emergency_paid_cents",
-        "victims_helped",
-        "victims_helped_suppressed",
+        "fund_cases",
+        "fund_cases_suppressed",
+        "fund_approved_cents",
+        "fund_paid_cents",
+        "fund_victims_helped",
+        "fund_victims_helped_suppressed",
     ]
     .map(String::from)
     .to_vec();
@@ -215,49 +195,98 @@ pub fn report_columns() -> Vec<String> {
     columns
 }
 
-/// One line of a report's CSV.
-pub fn report_record(part: &str, figures: &pb::ReportFigures) -> Vec<String> {
-    let fund = figures.emergency_fund.unwrap_or_default();
-    let mut record = vec![
-        part.to_string(),
-        figures.fiscal_year.to_string(),
-        figures.group.clone(),
-        figures.group_display_name.clone(),
-        figures.obligated_cents.to_string(),
-        figures.obligated_thousands.to_string(),
-        figures.grants_active.to_string(),
-        figures.projects_active.to_string(),
-        fund.cases.to_string(),
-        fund.cases_suppressed.to_string(),
-        fund.approved_cents.to_string(),
-        fund.paid_cents.to_string(),
-        fund.victims_helped.to_string(),
-        fund.victims_helped_suppressed.to_string(),
-    ];
-    for kind in outcome_kinds() {
-        let tally = figures
-            .outcomes
-            .iter()
-            .find(|tally| tally.kind == kind as i32)
-            .copied()
-            .unwrap_or_default();
-        record.push(tally.count.to_string());
-        record.push(tally.quantity.to_string());
-        record.push(tally.quantity_suppressed.to_string());
-    }
-    record
+/// Whether a grouping's rows carry outcome figures: outcomes belong to
+/// projects, not to the accounts that fund a grant, so rows by account have
+/// none (their cells stay empty, never 0).
+fn rows_count_outcomes(by: GroupBy) -> bool {
+    by != GroupBy::Account
 }
 
-/// A report's part as read: ("row" | "subtotal" | "total", its figures).
-pub type Line = (&'static str, pb::ReportFigures);
+/// The lines of a report's CSV, written as they arrive: it follows each
+/// year's rows to say, on its subtotal, whether they overlap (add up to more
+/// than the year, a grant counting in several rows).
+pub struct ReportCsv {
+    by: GroupBy,
+    /// Cents of the current year's rows so far.
+    rows_cents: i128,
+    /// Whether any year's rows overlapped.
+    any_overlap: bool,
+}
 
-fn line_of(part: Part) -> Option<Line> {
-    match part {
-        Part::Header(_) => None,
-        Part::Row(figures) => Some(("row", figures)),
-        Part::Subtotal(figures) => Some(("subtotal", figures)),
-        Part::GrandTotal(figures) => Some(("total", figures)),
+impl ReportCsv {
+    pub fn new(by: GroupBy) -> Self {
+        Self {
+            by,
+            rows_cents: 0,
+            any_overlap: false,
+        }
     }
+
+    /// The CSV line of one part of the report.
+    pub fn record(&mut self, part: &str, figures: &pb::ReportFigures) -> Vec<String> {
+        let overlap = match part {
+            "row" => {
+                self.rows_cents += i128::from(figures.obligated_cents);
+                String::new()
+            }
+            "subtotal" => {
+                let overlap = self.rows_cents > i128::from(figures.obligated_cents);
+                self.any_overlap |= overlap;
+                self.rows_cents = 0;
+                yes_no(overlap)
+            }
+            _ => yes_no(self.any_overlap),
+        };
+        let fiscal_year = match part {
+            // The total spans every year: no year to name.
+            "total" => String::new(),
+            _ => figures.fiscal_year.to_string(),
+        };
+        let mut record = vec![
+            part.to_string(),
+            fiscal_year,
+            figures.group.clone(),
+            figures.group_display_name.clone(),
+            figures.obligated_cents.to_string(),
+            figures.obligated_thousands.to_string(),
+            overlap,
+            figures.grants_active.to_string(),
+            figures.projects_active.to_string(),
+        ];
+        // A line without fund figures (not counted for it) leaves their cells empty.
+        match figures.emergency_fund {
+            Some(fund) => record.extend([
+                fund.cases.to_string(),
+                fund.cases_suppressed.to_string(),
+                fund.approved_cents.to_string(),
+                fund.paid_cents.to_string(),
+                fund.victims_helped.to_string(),
+                fund.victims_helped_suppressed.to_string(),
+            ]),
+            None => record.extend(std::iter::repeat_n(String::new(), 6)),
+        }
+        let counted = part != "row" || rows_count_outcomes(self.by);
+        for kind in outcome_kinds() {
+            if !counted {
+                record.extend(std::iter::repeat_n(String::new(), 3));
+                continue;
+            }
+            let tally = figures
+                .outcomes
+                .iter()
+                .find(|tally| tally.kind == kind as i32)
+                .copied()
+                .unwrap_or_default();
+            record.push(tally.count.to_string());
+            record.push(tally.quantity.to_string());
+            record.push(tally.quantity_suppressed.to_string());
+        }
+        record
+    }
+}
+
+fn yes_no(value: bool) -> String {
+    if value { "yes" } else { "no" }.to_string()
 }
 
 /// Runs `report`.
@@ -283,25 +312,60 @@ pub async fn report(args: ReportArgs) -> Result<(), Failure> {
         // Written as the lines arrive.
         let mut csv = csv_cells::writer(out);
         csv.write_record(report_columns()).map_err(write_failed)?;
+        let mut lines = ReportCsv::new(args.by);
         while let Some(message) = stream.next().await {
             if let Some((part, figures)) = message.map_err(refused)?.part.and_then(line_of) {
-                csv.write_record(report_record(part, &figures))
+                csv.write_record(lines.record(part, &figures))
                     .map_err(write_failed)?;
             }
         }
         return csv.flush().map_err(write_failed);
     }
     let mut lines = Vec::new();
+    let mut as_of = None;
     while let Some(message) = stream.next().await {
-        lines.extend(message.map_err(refused)?.part.and_then(line_of));
+        match message.map_err(refused)?.part {
+            Some(Part::Header(header)) => as_of = header.as_of_time,
+            part => lines.extend(part.and_then(line_of)),
+        }
     }
     let text = match args.format {
-        Format::Svg => chart(&lines, &args)?,
-        _ => table(&lines),
+        Format::Svg => super::chart::chart(
+            &lines,
+            args.by,
+            (args.from, args.to),
+            &chart_subtitle(&args, as_of),
+        )?,
+        _ => table(&lines, args.by),
     };
     let mut out = out;
     out.write_all(text.as_bytes()).map_err(write_failed)?;
     out.flush().map_err(write_failed)
+}
+
+/// The line under a chart's title: the user's note, what the figures are, the filters, as of when.
+fn chart_subtitle(args: &ReportArgs, as_of: Option<prost_types::Timestamp>) -> String {
+    let mut parts: Vec<String> = args.note.iter().cloned().collect();
+    parts.push("US dollars obligated, by fiscal year of the funds".into());
+    let filters: Vec<String> = [
+        ("account", &args.account),
+        ("country", &args.country),
+        ("region", &args.region),
+        ("grantee", &args.grantee),
+    ]
+    .into_iter()
+    .filter_map(|(what, value)| value.as_ref().map(|value| format!("{what} {value}")))
+    .collect();
+    if !filters.is_empty() {
+        parts.push(format!("only {}", filters.join(", ")));
+    }
+    let as_of = as_of
+        .and_then(|time| chrono::DateTime::from_timestamp(time.seconds, 0))
+        .map(|time| time.format("%Y-%m-%d %H:%M UTC").to_string());
+    if let Some(as_of) = as_of {
+        parts.push(format!("as of {as_of}"));
+    }
+    parts.join("; ")
 }
 
 /// A count of people as printed: the number, or `withheld`.
@@ -313,55 +377,75 @@ fn people(count: i64, suppressed: bool) -> String {
     }
 }
 
-/// Thousands with a separator every three digits.
+/// Thousands with a separator every three digits (`domain::money`'s grouping).
 fn grouped(value: i64) -> String {
-    let digits = value.unsigned_abs().to_string();
-    let mut text = String::new();
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            text.push(',');
-        }
-        text.push(digit);
-    }
+    let text = crate::domain::money::group_digits(value.unsigned_abs());
     if value < 0 { format!("-{text}") } else { text }
 }
 
-/// The report as aligned columns.
-pub fn table(lines: &[Line]) -> String {
-    let mut rows = vec![[
-        "fiscal year".to_string(),
-        "group".into(),
-        "name".into(),
-        "$ thousands".into(),
-        "grants".into(),
-        "projects".into(),
-        "victims helped".into(),
-    ]];
+/// The quantity of one outcome kind, as printed (`withheld` when suppressed).
+fn outcome_quantity(figures: &pb::ReportFigures, kind: pb::OutcomeKind) -> String {
+    let tally = figures
+        .outcomes
+        .iter()
+        .find(|tally| tally.kind == kind as i32)
+        .copied()
+        .unwrap_or_default();
+    people(tally.quantity, tally.quantity_suppressed)
+}
+
+/// The report as aligned columns, with a note under it when rows overlap.
+/// "fund helped" (victims the emergency fund paid for) and "victims
+/// assisted" (what grantees reported in outcomes) are two different counts.
+pub fn table(lines: &[Line], by: GroupBy) -> String {
+    let overlapping = overlapping_years(lines);
+    let mut rows = vec![
+        [
+            "fiscal year",
+            "group",
+            "name",
+            "$ thousands",
+            "grants",
+            "projects",
+            "fund helped",
+            "victims assisted",
+        ]
+        .map(String::from),
+    ];
     for (part, figures) in lines {
         let year = match *part {
             "total" => "all".to_string(),
             _ => format!("FY {}", figures.fiscal_year),
         };
-        let group = match *part {
-            "row" => figures.group.clone(),
-            "subtotal" => "subtotal".into(),
-            _ => "total".into(),
+        let (group, name) = match *part {
+            "row" => (figures.group.clone(), figures.group_display_name.clone()),
+            "subtotal" if overlapping.contains(&figures.fiscal_year) => {
+                ("subtotal".into(), "(each grant once; rows overlap)".into())
+            }
+            "subtotal" => ("subtotal".into(), String::new()),
+            _ => ("total".into(), figures.group_display_name.clone()),
         };
         let helped = figures
             .emergency_fund
             .map(|fund| people(fund.victims_helped, fund.victims_helped_suppressed))
             .unwrap_or_default();
+        let assisted = if *part == "row" && !rows_count_outcomes(by) {
+            String::new()
+        } else {
+            outcome_quantity(figures, pb::OutcomeKind::VictimsAssisted)
+        };
         rows.push([
             year,
             group,
-            figures.group_display_name.clone(),
+            name,
             grouped(figures.obligated_thousands),
             figures.grants_active.to_string(),
             figures.projects_active.to_string(),
             helped,
+            assisted,
         ]);
     }
-    let mut widths = [0; 7];
+    let mut widths = [0; 8];
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
@@ -385,130 +469,37 @@ pub fn table(lines: &[Line]) -> String {
         text.push_str(cells.join("  ").trim_end());
         text.push('\n');
     }
+    if !overlapping.is_empty() {
+        let years: Vec<String> = overlapping
+            .iter()
+            .map(|year| format!("FY {year}"))
+            .collect();
+        text.push_str(&format!(
+            "\nRows overlap in {}: a grant in several groups counts in each of them, so the rows \
+             add up to more than the subtotal, which counts it once.\n",
+            years.join(", ")
+        ));
+    }
+    text.push_str(
+        "\"fund helped\": victims the emergency fund paid for. \"victims assisted\": victims \
+         grantees reported assisting (outcomes), a different count.\n",
+    );
+    if !rows_count_outcomes(by) {
+        text.push_str(
+            "Outcomes are counted by project, not by account: rows by account have none.\n",
+        );
+    }
     text
 }
 
-/// The report as an SVG chart: per fiscal year, a bar of its rows stacked
-/// (or of its subtotal, without rows), in thousands of dollars.
-pub fn chart(lines: &[Line], args: &ReportArgs) -> Result<String, Failure> {
-    use plotters::prelude::*;
-
-    let chart_failed = |error: &dyn std::fmt::Display| {
-        Failure::CouldNotTry(format!("cannot draw the chart: {error}"))
-    };
-    let rows: Vec<&pb::ReportFigures> = lines
-        .iter()
-        .filter(|(part, _)| *part == "row")
-        .map(|(_, figures)| figures)
-        .collect();
-    let bars: Vec<&pb::ReportFigures> = if rows.is_empty() {
-        lines
-            .iter()
-            .filter(|(part, _)| *part == "subtotal")
-            .map(|(_, figures)| figures)
-            .collect()
-    } else {
-        rows
-    };
-    let mut groups: Vec<(String, String)> = Vec::new();
-    for figures in &bars {
-        let key = (figures.group.clone(), figures.group_display_name.clone());
-        if !groups.contains(&key) {
-            groups.push(key);
-        }
-    }
-    let mut heights: std::collections::BTreeMap<i32, i64> = std::collections::BTreeMap::new();
-    for figures in &bars {
-        *heights.entry(figures.fiscal_year).or_default() += figures.obligated_thousands.max(0);
-    }
-    let top = heights.values().copied().max().unwrap_or(0).max(1) as f64 * 1.15;
-    let total = lines
-        .iter()
-        .find(|(part, _)| *part == "total")
-        .map(|(_, figures)| figures.obligated_thousands)
-        .unwrap_or_default();
-    let overlap = args.by.overlaps();
-    let title = format!(
-        "Obligations by fiscal year and {}, FY {}-{}: ${} thousand{}",
-        format!("{:?}", args.by).to_lowercase(),
-        args.from,
-        args.to,
-        grouped(total),
-        if overlap { " (groups overlap)" } else { "" }
-    );
-
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (960, 540)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| chart_failed(&e))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 20))
-            .margin(16)
-            .x_label_area_size(36)
-            .y_label_area_size(72)
-            .build_cartesian_2d(
-                (f64::from(args.from) - 0.5)..(f64::from(args.to) + 0.5),
-                0f64..top,
-            )
-            .map_err(|e| chart_failed(&e))?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels((args.to - args.from + 1).max(1) as usize)
-            .x_label_formatter(&|x| {
-                if (x - x.round()).abs() < 1e-6 {
-                    format!("FY {}", x.round() as i64)
-                } else {
-                    String::new()
-                }
-            })
-            .y_desc("$ thousands")
-            .y_label_formatter(&|y| grouped(*y as i64))
-            .draw()
-            .map_err(|e| chart_failed(&e))?;
-        let mut base: std::collections::BTreeMap<i32, f64> = std::collections::BTreeMap::new();
-        for (index, (group, name)) in groups.iter().enumerate() {
-            let color = Palette99::pick(index).to_rgba();
-            let mut rectangles = Vec::new();
-            for figures in bars.iter().filter(|f| &f.group == group) {
-                let x = f64::from(figures.fiscal_year);
-                let bottom = base.entry(figures.fiscal_year).or_default();
-                let height = figures.obligated_thousands.max(0) as f64;
-                rectangles.push(Rectangle::new(
-                    [(x - 0.35, *bottom), (x + 0.35, *bottom + height)],
-                    color.filled(),
-                ));
-                *bottom += height;
-            }
-            let label = match (group.as_str(), name.as_str()) {
-                ("", _) => "all".to_string(),
-                (group, "") => group.to_string(),
-                (group, name) => format!("{group}: {name}"),
-            };
-            chart
-                .draw_series(rectangles)
-                .map_err(|e| chart_failed(&e))?
-                .label(label)
-                .legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 6), (x + 12, y + 6)], color.filled())
-                });
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| chart_failed(&e))?;
-        root.present().map_err(|e| chart_failed(&e))?;
-    }
-    Ok(svg)
-}
-
-/// The columns of an export's CSV.
-pub const EXPORT_COLUMNS: [&str; 27] = [
+/// The columns of an export's CSV: the outcome's name and the grantee's, then
+/// the names a reader knows it by (grantee, award number, project title).
+pub const EXPORT_COLUMNS: [&str; 30] = [
     "name",
     "grantee",
+    "grantee_name",
+    "award_number",
+    "project_title",
     "kind",
     "country_code",
     "region_code",
@@ -553,6 +544,9 @@ pub fn export_record(row: pb::ExportedOutcome) -> Vec<String> {
     vec![
         outcome.name,
         row.grantee,
+        row.grantee_display_name,
+        row.award_number,
+        row.project_title,
         kind_code(kind).to_string(),
         outcome.country_code,
         row.region_code,
@@ -646,7 +640,7 @@ mod tests {
     #[test]
     fn every_outcome_kind_has_its_three_columns() {
         assert_eq!(outcome_kinds().count(), 12);
-        assert_eq!(report_columns().len(), 14 + 36);
+        assert_eq!(report_columns().len(), 15 + 36);
         assert_eq!(
             kind_code(pb::OutcomeKind::VictimsAssisted),
             "VICTIMS_ASSISTED"

@@ -219,8 +219,26 @@ pub(super) async fn connect(server: &str, ca_cert: Option<&Path>) -> Result<Chan
         _ => return Err(usage()),
     }
     endpoint.connect().await.map_err(|error| {
-        Failure::CouldNotTry(format!("cannot connect to {server}: {}", causes(&error)))
+        let causes = causes(&error);
+        Failure::CouldNotTry(format!(
+            "cannot connect to {server}: {causes}{}",
+            tls_hint(&causes)
+        ))
     })
+}
+
+/// What to do about a certificate rustls refuses where other clients (grpcurl) accept it.
+fn tls_hint(causes: &str) -> &'static str {
+    if causes.contains("CaUsedAsEndEntity") {
+        // rustls (webpki) will not accept a CA certificate as the server's own, and tonic offers
+        // no way to relax that, so the certificate has to change.
+        "\nThe server's certificate is a CA certificate (basicConstraints CA:TRUE) serving as its own, \
+         which this client refuses (grpcurl accepts it). Either give the server a certificate signed \
+         by a small CA and pass that CA with --ca-cert, or make the self-signed certificate with \
+         -addext basicConstraints=critical,CA:FALSE (see docs/security.md, \"Transport\")."
+    } else {
+        ""
+    }
 }
 
 /// The report as it is now (its etag tells whether the upload wrote).

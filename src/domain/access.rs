@@ -167,11 +167,7 @@ impl TokenInput<'_> {
             "" => Ok(None),
             name => OrganizationName::parse(&field("organization"), name).map(Some),
         };
-        let role = validate::required(
-            &field("role"),
-            self.role,
-            "ADMIN, PROGRAM_OFFICER, CASE_WORKER, AUDITOR, GRANTEE",
-        );
+        let role = validate::required(&field("role"), self.role);
         let bound = match (&role, &organization) {
             (Ok(Role::Grantee), Ok(None)) => Err(FieldViolation::new(
                 field("organization"),

@@ -227,22 +227,10 @@ impl GrantInput<'_> {
             award_number(&field("award_number"), self.award_number),
             validate::single_line(&field("title"), self.title, 300),
             OrganizationName::parse(&field("grantee"), self.grantee),
-            validate::required(
-                &field("instrument"),
-                self.instrument,
-                "GRANT, COOPERATIVE_AGREEMENT, INTER_AGENCY_AGREEMENT",
-            ),
-            validate::required(
-                &field("approach"),
-                self.approach,
-                "SHORT_TERM_TECHNICAL_ASSISTANCE, COMPREHENSIVE_MULTI_YEAR",
-            ),
+            validate::required(&field("instrument"), self.instrument),
+            validate::required(&field("approach"), self.approach),
             validate::period(prefix, self.start_date, self.end_date),
-            validate::required(
-                &field("reporting_cadence"),
-                self.reporting_cadence,
-                "QUARTERLY, SEMI_ANNUAL, ANNUAL",
-            ),
+            validate::required(&field("reporting_cadence"), self.reporting_cadence),
             validate::display_name(&field("program_officer"), self.program_officer),
         )
             .all()?;
@@ -434,11 +422,7 @@ impl ObligationInput<'_> {
     pub fn validate(&self, prefix: &str, calendar: &FiscalCalendar) -> Result<NewObligation> {
         let field = |name: &str| format!("{prefix}.{name}");
         let (kind, account_code, fiscal_year, amount, obligation_date, note) = (
-            validate::required(
-                &field("kind"),
-                self.kind,
-                "INITIAL_AWARD, INCREMENT, DEOBLIGATION",
-            ),
+            validate::required(&field("kind"), self.kind),
             funding_account(&field("funding_account"), self.funding_account),
             check_fiscal_year(self.fiscal_year)
                 .map_err(|description| FieldViolation::new(field("fiscal_year"), description)),

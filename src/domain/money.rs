@@ -83,11 +83,31 @@ fn clamp_i64(value: i128) -> i64 {
     i64::try_from(value).unwrap_or(if value < 0 { i64::MIN } else { i64::MAX })
 }
 
+/// Digits grouped by three with commas (`1,234,567`): the one way money's
+/// whole units are printed, in errors, reports and charts alike.
+pub fn group_digits(value: u64) -> String {
+    let digits = value.to_string();
+    let mut text = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            text.push(',');
+        }
+        text.push(digit);
+    }
+    text
+}
+
+/// Dollars and cents as people read them everywhere the server prints money: `$5,790.00`.
 impl std::fmt::Display for Cents {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let sign = if self.0 < 0 { "-" } else { "" };
         let absolute = self.0.unsigned_abs();
-        write!(f, "{sign}${}.{:02}", absolute / 100, absolute % 100)
+        write!(
+            f,
+            "{sign}${}.{:02}",
+            group_digits(absolute / 100),
+            absolute % 100
+        )
     }
 }
 
@@ -107,7 +127,7 @@ mod tests {
 
     #[test]
     fn display_shows_dollars_and_cents() {
-        assert_eq!(Cents(123_456).to_string(), "$1234.56");
+        assert_eq!(Cents(123_456).to_string(), "$1,234.56");
         assert_eq!(Cents(-5).to_string(), "-$0.05");
     }
 
@@ -121,19 +141,19 @@ mod tests {
         assert_eq!(Cents(0).to_string(), "$0.00");
         assert_eq!(Cents(7).to_string(), "$0.07");
         assert_eq!(Cents(100).to_string(), "$1.00");
-        assert_eq!(Cents(75_000_000).to_string(), "$750000.00");
-        assert_eq!(Cents(-123_456).to_string(), "-$1234.56");
+        assert_eq!(Cents(75_000_000).to_string(), "$750,000.00");
+        assert_eq!(Cents(-123_456).to_string(), "-$1,234.56");
     }
 
     #[test]
     fn display_of_the_most_negative_amount_does_not_overflow() {
-        assert_eq!(Cents(i64::MIN).to_string(), "-$92233720368547758.08");
-        assert_eq!(Cents(i64::MAX).to_string(), "$92233720368547758.07");
+        assert_eq!(Cents(i64::MIN).to_string(), "-$92,233,720,368,547,758.08");
+        assert_eq!(Cents(i64::MAX).to_string(), "$92,233,720,368,547,758.07");
     }
 
     #[test]
     fn the_largest_amount_of_one_record_is_one_trillion_dollars() {
-        assert_eq!(MAX_AMOUNT.to_string(), "$1000000000000.00");
+        assert_eq!(MAX_AMOUNT.to_string(), "$1,000,000,000,000.00");
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //!
 //! The rules are the same for every name: the collection words must match,
 //! each id is 1 to [`MAX_ID`] printable ASCII characters without `/`, and an
-//! error quotes at most [`ECHO`] characters of what it was given.
+//! error quotes at most [`ECHO`] characters of what it was given: the ones
+//! around the character where the name goes wrong, which it names.
 
 use std::fmt;
 use std::str::FromStr;
@@ -29,6 +30,22 @@ pub fn excerpt(value: &str) -> String {
     }
 }
 
+/// `value` quoted around character `position` (counted from 1): at most
+/// [`ECHO`] characters, the place where it goes wrong always among them.
+pub fn excerpt_at(value: &str, position: usize) -> String {
+    let length = value.chars().count();
+    if length <= ECHO {
+        return format!("{value:?}");
+    }
+    // Most of the window before the mistake, a little after it.
+    let end = (position + ECHO / 4).clamp(ECHO, length);
+    let start = end - ECHO;
+    let window: String = value.chars().skip(start).take(ECHO).collect();
+    let before = if start > 0 { "..." } else { "" };
+    let after = if end < length { "..." } else { "" };
+    format!("{before}{window:?}{after} ({length} characters)")
+}
+
 /// Why a string is not a resource name of some pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NameError {
@@ -36,13 +53,14 @@ pub struct NameError {
 }
 
 impl NameError {
-    fn new(value: &str, pattern: &str) -> Self {
+    /// `value` goes wrong at its character `position` (counted from 1): `problem` says how.
+    fn new(value: &str, pattern: &str, position: usize, problem: &str) -> Self {
         let message = if value.is_empty() {
             format!("is required: a resource name of the form {pattern}")
         } else {
             format!(
-                "{} is not a resource name of the form {pattern}",
-                excerpt(value)
+                "{} is not a resource name of the form {pattern}: at character {position}, {problem}",
+                excerpt_at(value, position)
             )
         };
         NameError { message }
@@ -74,6 +92,24 @@ pub enum IdRule {
 }
 
 impl IdRule {
+    /// What an id refused by [`IdRule::apply`] should have been.
+    fn expected(self, id: &str) -> String {
+        if id.is_empty() {
+            return "expected an id, found nothing".into();
+        }
+        if id.chars().count() > MAX_ID {
+            return format!("the id is longer than {MAX_ID} characters");
+        }
+        if let Some(bad) = id.chars().find(|c| !c.is_ascii_graphic()) {
+            return format!("the id holds {bad:?}: ids are printable ASCII without spaces");
+        }
+        match self {
+            IdRule::Alpha2 => "expected an ISO 3166-1 alpha-2 code such as HT".into(),
+            IdRule::Year => "expected a year of four digits".into(),
+            IdRule::Id | IdRule::Code => "the id is not valid".into(),
+        }
+    }
+
     fn apply(self, id: &str) -> Option<String> {
         let printable = !id.is_empty()
             && id.len() <= MAX_ID
@@ -102,19 +138,41 @@ pub fn parse_ids<const N: usize>(
     rules: [IdRule; N],
     pattern: &str,
 ) -> Result<[String; N], NameError> {
-    let error = || NameError::new(value, pattern);
+    // `position` counts characters (from 1) up to the segment being read.
+    let mut position = 1;
+    let error =
+        |position: usize, problem: String| NameError::new(value, pattern, position, &problem);
     let mut parts = value.split('/');
     let mut ids: [String; N] = std::array::from_fn(|_| String::new());
     for (index, collection) in collections.iter().enumerate() {
-        if parts.next() != Some(*collection) {
-            return Err(error());
+        match parts.next() {
+            Some(word) if word == *collection => position += word.chars().count() + 1,
+            Some(word) => {
+                return Err(error(
+                    position,
+                    format!("expected `{collection}`, found {}", excerpt(word)),
+                ));
+            }
+            None => return Err(error(position, format!("expected `{collection}/`"))),
         }
-        let id = parts.next().ok_or_else(error)?;
-        ids[index] = rules[index].apply(id).ok_or_else(error)?;
+        let Some(id) = parts.next() else {
+            return Err(error(
+                position,
+                format!("expected an id after `{collection}/`"),
+            ));
+        };
+        ids[index] = rules[index]
+            .apply(id)
+            .ok_or_else(|| error(position, rules[index].expected(id)))?;
+        position += id.chars().count() + 1;
     }
     match parts.next() {
         None => Ok(ids),
-        Some(_) => Err(error()),
+        // The `/` that begins the extra part.
+        Some(_) => Err(error(
+            position - 1,
+            "the name should end before this `/`".into(),
+        )),
     }
 }
 
@@ -388,6 +446,27 @@ mod tests {
         assert_eq!(
             GrantName::parse("name", "").unwrap_err().description,
             "is required: a resource name of the form grants/{grant}"
+        );
+    }
+
+    #[test]
+    fn an_error_shows_where_a_long_name_goes_wrong() {
+        // A trailing `/` at character 44: a prefix of 40 characters would not show it.
+        let bad = "grants/0193a5b2-7c1d-7e4f-9a3b-2c5d6e7f8a9b/";
+        let violation = GrantName::parse("name", bad).unwrap_err();
+        assert!(
+            violation.description.contains("8a9b/\"")
+                && violation.description.contains("at character 44"),
+            "{}",
+            violation.description
+        );
+        let violation = ProjectName::parse("name", "grants/g1/project/p1").unwrap_err();
+        assert!(
+            violation
+                .description
+                .ends_with("at character 11, expected `projects`, found \"project\""),
+            "{}",
+            violation.description
         );
     }
 

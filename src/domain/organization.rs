@@ -70,11 +70,7 @@ impl OrganizationInput<'_> {
         let field = |name: &str| format!("{prefix}.{name}");
         let (display_name, kind, country_code, identifiers) = (
             validate::display_name(&field("display_name"), self.display_name),
-            validate::required(
-                &field("kind"),
-                self.kind,
-                "NGO, INTERNATIONAL_ORGANIZATION, UNIVERSITY, GOVERNMENT, PRIVATE_FIRM",
-            ),
+            validate::required(&field("kind"), self.kind),
             validate::country_code(&field("country_code"), self.country_code),
             identifier_list(&field("identifiers"), &self.identifiers),
         )

@@ -536,7 +536,7 @@ impl OutcomeInput<'_> {
             indicator_id,
             milestone_id,
         ) = (
-            validate::required(&field("kind"), self.kind, "the OUTCOME_KIND values"),
+            validate::required(&field("kind"), self.kind),
             country_code,
             outcome_date,
             quantity,

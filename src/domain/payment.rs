@@ -105,11 +105,7 @@ impl PaymentInput<'_> {
     pub fn validate(&self, prefix: &str) -> Result<PaymentTerms> {
         let field = |name: &str| format!("{prefix}.{name}");
         let (kind, account_code, fiscal_year, amount, (start, end), description) = (
-            validate::required(
-                &field("kind"),
-                self.kind,
-                "PAYMENT_KIND_ADVANCE, PAYMENT_KIND_REIMBURSEMENT",
-            ),
+            validate::required(&field("kind"), self.kind),
             account(&field("funding_account"), self.funding_account),
             check_fiscal_year(self.fiscal_year)
                 .map_err(|description| FieldViolation::new(field("fiscal_year"), description)),

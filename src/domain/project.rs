@@ -189,16 +189,8 @@ impl ProjectInput<'_> {
             validate::single_line(&field("title"), self.title, 300),
             validate::optional_text(&field("summary"), self.summary, MAX_TEXT),
             country_codes,
-            validate::enum_list(
-                &field("pillars"),
-                &self.pillars,
-                "PROSECUTION, PROTECTION, PREVENTION, PARTNERSHIP",
-            ),
-            validate::enum_list(
-                &field("activity_kinds"),
-                &self.activity_kinds,
-                "the ACTIVITY_KIND values",
-            ),
+            validate::enum_list(&field("pillars"), &self.pillars),
+            validate::enum_list(&field("activity_kinds"), &self.activity_kinds),
             period,
             recommendations,
         )
@@ -436,11 +428,7 @@ impl IndicatorInput<'_> {
         let (display_name, unit, outcome_kind, baseline, targets) = (
             validate::display_name(&field("display_name"), self.display_name),
             validate::required_text(&field("unit"), self.unit, 50),
-            validate::required(
-                &field("outcome_kind"),
-                self.outcome_kind,
-                "the OUTCOME_KIND values",
-            ),
+            validate::required(&field("outcome_kind"), self.outcome_kind),
             baseline,
             target_list(&field("targets"), &self.targets),
         )

@@ -140,11 +140,7 @@ impl TipRecommendationInput<'_> {
         let field = |name: &str| format!("{prefix}.{name}");
         let (report_year, pillar, text) = (
             report_year(&field("report_year"), self.report_year),
-            validate::required(
-                &field("pillar"),
-                self.pillar,
-                "PROSECUTION, PROTECTION, PREVENTION, PARTNERSHIP",
-            ),
+            validate::required(&field("pillar"), self.pillar),
             validate::required_text(&field("text"), self.text, MAX_RECOMMENDATION_TEXT),
         )
             .all()?;

@@ -140,7 +140,6 @@ check_all_tuple!(A EA a, B EB b, C EC c, D ED d, E EE e, F EF f, G EG g, H EH h)
 check_all_tuple!(A EA a, B EB b, C EC c, D ED d, E EE e, F EF f, G EG g, H EH h, I EI i);
 check_all_tuple!(A EA a, B EB b, C EC c, D ED d, E EE e, F EF f, G EG g, H EH h, I EI i, J EJ j);
 
-/// A required enum value (`None` when unspecified or unknown); `allowed` lists the choices.
 /// An amount of money in cents: more than 0 and at most [`MAX_AMOUNT`] (a de-obligation or a
 /// refund is a kind of its own, never a negative amount).
 pub fn positive_amount(field: &str, value: i64) -> Result<Cents, FieldViolation> {
@@ -159,8 +158,29 @@ pub fn positive_amount(field: &str, value: i64) -> Result<Cents, FieldViolation>
     }
 }
 
-pub fn required<T>(field: &str, value: Option<T>, allowed: &str) -> Result<T, FieldViolation> {
-    value.ok_or_else(|| FieldViolation::new(field, format!("is required: one of {allowed}")))
+/// How a client spells each value of an enum the domain checks: the name it
+/// sends on the wire (`GRANT_INSTRUMENT_GRANT` for `GRANT`). The domain
+/// declares the need; the api, which knows the wire, implements it (in
+/// `proto_enum!`), so a hint never names a value a client cannot type.
+pub trait ClientSpelling: crate::domain::CodeEnum {
+    /// The name a client sends for this value.
+    fn client_name(self) -> &'static str;
+}
+
+/// Every value of `T` as a client spells it, comma-separated.
+pub fn choices<T: ClientSpelling>() -> String {
+    T::ALL
+        .iter()
+        .map(|value| value.client_name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A required enum value (`None` when unspecified or unknown): the violation lists the choices.
+pub fn required<T: ClientSpelling>(field: &str, value: Option<T>) -> Result<T, FieldViolation> {
+    value.ok_or_else(|| {
+        FieldViolation::new(field, format!("is required: one of {}", choices::<T>()))
+    })
 }
 
 /// A required, trimmed, single-line text of at most `max` characters.
@@ -329,11 +349,8 @@ pub fn dated_period(
 }
 
 /// Values of a repeated enum field: at least one, none unspecified, no repeats; sorted.
-pub fn enum_list<T: Ord + Copy>(
-    field: &str,
-    values: &[Option<T>],
-    allowed: &str,
-) -> Checked<Vec<T>> {
+pub fn enum_list<T: Ord + ClientSpelling>(field: &str, values: &[Option<T>]) -> Checked<Vec<T>> {
+    let allowed = choices::<T>();
     let mut violations = Violations::new();
     let mut found: Vec<T> = Vec::new();
     if values.is_empty() {

@@ -349,6 +349,11 @@ pub struct ExportedOutcome {
     /// The grantee of its grant (organisation id).
     pub grantee_id: String,
     pub region_code: String,
+    /// What a spreadsheet reader needs beside the ids: the grantee's name, the grant's award
+    /// number and the project's title.
+    pub grantee_display_name: String,
+    pub award_number: String,
+    pub project_title: String,
 }
 
 /// An export being read: one snapshot, read in keyset chunks (by outcome id)
@@ -463,10 +468,45 @@ impl OutcomeExport {
             .map(|(id, grant, project)| (id, (grant, project)))
             .collect();
         let grant_ids: BTreeSet<&str> = reports.values().map(|(grant, _)| grant.as_str()).collect();
-        let grantees: BTreeMap<String, String> = grants::Entity::find()
+        let project_ids: BTreeSet<&str> = reports
+            .values()
+            .map(|(_, project)| project.as_str())
+            .collect();
+        // grant id -> (grantee id, award number)
+        let grant_rows: BTreeMap<String, (String, String)> = grants::Entity::find()
             .select_only()
-            .columns([grants::Column::Id, grants::Column::OrganizationId])
+            .columns([
+                grants::Column::Id,
+                grants::Column::OrganizationId,
+                grants::Column::AwardNumber,
+            ])
             .filter(grants::Column::Id.is_in(grant_ids))
+            .into_tuple::<(String, String, String)>()
+            .all(&self.snapshot)
+            .await?
+            .into_iter()
+            .map(|(id, organization, award)| (id, (organization, award)))
+            .collect();
+        let organization_ids: BTreeSet<&str> = grant_rows
+            .values()
+            .map(|(organization, _)| organization.as_str())
+            .collect();
+        let organization_names: BTreeMap<String, String> = organizations::Entity::find()
+            .select_only()
+            .columns([
+                organizations::Column::Id,
+                organizations::Column::DisplayName,
+            ])
+            .filter(organizations::Column::Id.is_in(organization_ids))
+            .into_tuple::<(String, String)>()
+            .all(&self.snapshot)
+            .await?
+            .into_iter()
+            .collect();
+        let project_titles: BTreeMap<String, String> = projects::Entity::find()
+            .select_only()
+            .columns([projects::Column::Id, projects::Column::Title])
+            .filter(projects::Column::Id.is_in(project_ids))
             .into_tuple::<(String, String)>()
             .all(&self.snapshot)
             .await?
@@ -475,7 +515,12 @@ impl OutcomeExport {
         let mut chunk = Vec::with_capacity(rows.len());
         for row in rows {
             let (grant, project) = reports.get(&row.report_id).cloned().unwrap_or_default();
-            let grantee_id = grantees.get(&grant).cloned().unwrap_or_default();
+            let (grantee_id, award_number) = grant_rows.get(&grant).cloned().unwrap_or_default();
+            let grantee_display_name = organization_names
+                .get(&grantee_id)
+                .cloned()
+                .unwrap_or_default();
+            let project_title = project_titles.get(&project).cloned().unwrap_or_default();
             let region_code = self
                 .regions
                 .get(&row.country_code)
@@ -486,6 +531,9 @@ impl OutcomeExport {
                 outcome: super::outcomes::outcome_to_domain(row, &report)?,
                 grantee_id,
                 region_code,
+                grantee_display_name,
+                award_number,
+                project_title,
             });
         }
         Ok(Some(chunk))

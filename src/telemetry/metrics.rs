@@ -458,21 +458,9 @@ impl Scrape {
         self.handle.render()
     }
 
-    /// The ops listener's routes: `grpc.health.v1` and `GET /metrics`.
-    pub fn routes<S>(self, health: S) -> tonic::service::Routes
-    where
-        S: tower::Service<
-                http::Request<tonic::body::Body>,
-                Response = http::Response<tonic::body::Body>,
-                Error = std::convert::Infallible,
-            > + tonic::server::NamedService
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-    {
-        let metrics = axum::routing::get(move || {
+    /// The handler of `GET /metrics` (the ops listener routes it: `ops_listener`).
+    pub fn handler(self) -> axum::routing::MethodRouter {
+        axum::routing::get(move || {
             let scrape = self.clone();
             async move {
                 (
@@ -483,11 +471,7 @@ impl Scrape {
                     scrape.render().await,
                 )
             }
-        });
-        tonic::service::Routes::new(health)
-            .into_axum_router()
-            .route("/metrics", metrics)
-            .into()
+        })
     }
 }
 

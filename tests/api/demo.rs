@@ -7,7 +7,8 @@
 use std::collections::BTreeSet;
 use std::process::Output;
 
-use tipgrants::cli::report::{EXPORT_COLUMNS, export_record, report_columns, report_record};
+use tipgrants::cli::chart;
+use tipgrants::cli::report::{EXPORT_COLUMNS, GroupBy, ReportCsv, export_record, report_columns};
 use tipgrants::demo::{APPENDIX, FIRST_YEAR, LAST_YEAR};
 use tipgrants::pb::v1 as pb;
 use tipgrants::pb::v1::stream_fiscal_year_report_response::Part;
@@ -461,7 +462,8 @@ async fn an_export_beyond_the_stream_limit_is_refused_and_a_cancelled_one_stops_
     let admitted = eventually("the cancelled export gives its slot back", || async {
         app.reports(app.admin())
             .export_outcomes(pb::ExportOutcomesRequest {
-                country_code: "ZZ".into(),
+                // A real country the demo has no outcome in (an unknown code is refused).
+                country_code: "IS".into(),
                 ..Default::default()
             })
             .await
@@ -473,7 +475,7 @@ async fn an_export_beyond_the_stream_limit_is_refused_and_a_cancelled_one_stops_
     assert_eq!(refused.code(), Code::ResourceExhausted);
     assert_eq!(reason(&refused), "TOO_MANY_REPORT_STREAMS");
     let messages: Vec<_> = admitted.into_inner().collect::<Vec<_>>().await;
-    assert!(messages.is_empty(), "no outcome in ZZ: {messages:?}");
+    assert!(messages.is_empty(), "no outcome in IS: {messages:?}");
 }
 
 #[tokio::test]
@@ -579,21 +581,52 @@ async fn the_report_command_prints_csv_that_parses_back_to_the_stream_and_a_well
     assert!(csv_run.status.success(), "{}", text(&csv_run));
     let (header, records) = parse_csv(&csv_run.stdout);
     assert_eq!(header, report_columns());
+    let mut csv = ReportCsv::new(GroupBy::Account);
     let expected: Vec<Vec<String>> = stream
         .iter()
-        .map(|(part, figures)| report_record(part, figures))
+        .map(|(part, figures)| csv.record(part, figures))
         .collect();
     assert_eq!(records, expected);
+    // The total row names no year; rows by account leave the outcome cells empty, totals fill them.
+    let column = |name: &str| header.iter().position(|column| column == name).unwrap();
+    let total = records.last().expect("a total line");
+    assert_eq!(
+        (total[0].as_str(), total[column("fiscal_year")].as_str()),
+        ("total", "")
+    );
+    let assisted: i64 = total[column("victims_assisted_quantity")]
+        .parse()
+        .expect("a count");
+    assert!(assisted > 0, "{total:?}");
+    for row in records.iter().filter(|record| record[0] == "row") {
+        assert_eq!(row[column("victims_assisted_count")], "", "{row:?}");
+        assert_eq!(row[column("victims_assisted_quantity")], "", "{row:?}");
+    }
+    assert!(
+        records
+            .iter()
+            .all(|record| record[column("rows_overlap")] != "yes")
+    );
     let cents: i64 = records
         .iter()
         .filter(|record| record[0] == "row" && record[1] != "2014")
-        .map(|record| record[4].parse::<i64>().expect("cents"))
+        .map(|record| {
+            record[column("obligated_cents")]
+                .parse::<i64>()
+                .expect("cents")
+        })
         .sum();
     assert_eq!(cents, 9_730_000_000);
     assert!(table_run.status.success(), "{}", text(&table_run));
     let table = String::from_utf8_lossy(&table_run.stdout);
+    let total_line = table
+        .lines()
+        .find(|line| line.starts_with("all "))
+        .unwrap_or_default();
+    assert!(total_line.contains("97,300"), "{table}");
+    // The two counts of victims are told apart under the table.
     assert!(
-        table.lines().last().unwrap_or_default().contains("97,300"),
+        table.contains("\"fund helped\": victims the emergency fund paid for"),
         "{table}"
     );
     assert!(svg_run.status.success(), "{}", text(&svg_run));
@@ -642,6 +675,156 @@ async fn the_export_command_writes_a_csv_line_per_outcome_that_parses_back_to_th
     let expected: Vec<Vec<String>> = stream.into_iter().map(export_record).collect();
     assert!(!expected.is_empty());
     assert_eq!(records, expected);
-    assert!(records.iter().all(|record| record[6] == "2014"));
+    let column = |name: &str| header.iter().position(|column| column == name).unwrap();
+    assert!(
+        records
+            .iter()
+            .all(|record| record[column("fiscal_year")] == "2014")
+    );
+    // A reader sees the grantee's name, the award number and the project's title, not only ids.
+    for record in &records {
+        assert!(!record[column("grantee_name")].is_empty(), "{record:?}");
+        assert!(!record[column("award_number")].is_empty(), "{record:?}");
+        assert!(!record[column("project_title")].is_empty(), "{record:?}");
+    }
     assert_eq!(bad_kind.status.code(), Some(2), "{}", text(&bad_kind));
+}
+
+#[tokio::test]
+async fn no_chart_stacks_a_year_above_its_total_and_each_draws_as_a_picture() {
+    let demo = demo().await;
+    let directory = tempfile::tempdir().expect("a directory");
+
+    for (by, grouping) in [
+        (GroupBy::Account, pb::ReportGrouping::Account),
+        (GroupBy::Country, pb::ReportGrouping::Country),
+        (GroupBy::Region, pb::ReportGrouping::Region),
+        (GroupBy::Pillar, pb::ReportGrouping::Pillar),
+        (GroupBy::Grantee, pb::ReportGrouping::Grantee),
+        (GroupBy::None, pb::ReportGrouping::None),
+    ] {
+        let request = pb::StreamFiscalYearReportRequest {
+            group_by: grouping as i32,
+            ..by_account(2009, 2014)
+        };
+        let lines = report_lines(&demo.app, demo.app.admin(), request).await;
+        let plan = chart::plan(&lines, by);
+        for year in &plan.years {
+            let drawn: i64 = year.parts.iter().map(|part| part.1).sum();
+            let tallest = year.parts.iter().map(|part| part.1).max().unwrap_or(0);
+            if plan.stacked {
+                assert_eq!(drawn, year.total_thousands, "{by:?} {year:?}");
+            } else {
+                assert!(tallest <= year.total_thousands, "{by:?} {year:?}");
+            }
+        }
+        // By country the demo's grants overlap: side by side, never stacked.
+        assert_eq!(
+            plan.stacked,
+            by != GroupBy::Country && by != GroupBy::Pillar,
+            "{by:?}"
+        );
+        assert!(plan.series.len() <= chart::SHOWN, "{by:?}");
+
+        let by_name = format!("{by:?}").to_lowercase();
+        let path = directory.path().join(format!("{by_name}.svg"));
+        let run = demo
+            .run(&[
+                "report",
+                "--from",
+                "2009",
+                "--to",
+                "2014",
+                "--by",
+                &by_name,
+                "--format",
+                "svg",
+                "--output",
+                path.to_str().expect("a UTF-8 path"),
+            ])
+            .await;
+        assert!(run.status.success(), "{by:?}: {}", text(&run));
+        let svg = std::fs::read_to_string(&path).expect("the chart was written");
+        let document = roxmltree::Document::parse(&svg).expect("well-formed SVG");
+        let texts: Vec<&str> = document
+            .descendants()
+            .filter(|node| node.has_tag_name("text"))
+            .filter_map(|node| node.text())
+            .collect();
+        assert!(
+            texts.iter().any(|text| text.contains("$97.3 million")),
+            "{by:?}: {texts:?}"
+        );
+        assert!(texts.iter().any(|text| text.contains("as of ")), "{by:?}");
+        assert!(
+            texts.iter().all(|text| !text.contains("organizations/")),
+            "{by:?}: {texts:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unknown_filter_values_are_refused_naming_the_value() {
+    let demo = demo().await;
+
+    let country = demo
+        .run(&[
+            "report",
+            "--from",
+            "2009",
+            "--to",
+            "2013",
+            "--country",
+            "XX",
+        ])
+        .await;
+    let region = demo
+        .run(&[
+            "report", "--from", "2009", "--to", "2013", "--region", "AFR",
+        ])
+        .await;
+    let account = demo
+        .run(&[
+            "report",
+            "--from",
+            "2009",
+            "--to",
+            "2013",
+            "--account",
+            "NOPE",
+        ])
+        .await;
+    let export = demo.run(&["export", "outcomes", "--country", "XX"]).await;
+    let known = demo
+        .run(&[
+            "report",
+            "--from",
+            "2009",
+            "--to",
+            "2013",
+            "--country",
+            "HT",
+        ])
+        .await;
+    let unknown_call = demo
+        .app
+        .reports(demo.app.admin())
+        .stream_fiscal_year_report(pb::StreamFiscalYearReportRequest {
+            region_code: "AFR".into(),
+            ..by_account(2009, 2013)
+        })
+        .await;
+
+    for (run, said) in [
+        (&country, "country_code: country \"XX\""),
+        (&region, "region_code: region \"AFR\""),
+        (&account, "account_code: account \"NOPE\""),
+        (&export, "country_code: country \"XX\""),
+    ] {
+        assert!(!run.status.success(), "{}", text(run));
+        assert!(text(run).contains(said), "{said}: {}", text(run));
+        assert!(run.stdout.is_empty(), "nothing is printed: {}", text(run));
+    }
+    assert!(known.status.success(), "{}", text(&known));
+    expect_invalid(unknown_call, &["region_code"]);
 }

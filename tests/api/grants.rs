@@ -82,6 +82,43 @@ async fn every_invalid_grant_field_is_named_at_once() {
 }
 
 #[tokio::test]
+async fn a_missing_or_unknown_enum_names_its_values_as_a_client_types_them() {
+    let app = spawn_app().await;
+    let organization = grantee(&app).await;
+    let mut grant = new_grant("G-ENUM", &organization.name);
+    // Missing (0) and unknown (a number no value has) hear the same hint.
+    grant.instrument = 0;
+    grant.approach = 999;
+    let result = app
+        .grants(app.admin())
+        .create_grant(pb::CreateGrantRequest {
+            grant: Some(grant),
+            request_id: String::new(),
+        })
+        .await;
+
+    let status = expect_code(result, Code::InvalidArgument);
+    let hints = violation_descriptions(&status);
+    assert_eq!(
+        hints,
+        vec![
+            (
+                "grant.instrument".to_string(),
+                "is required: one of GRANT_INSTRUMENT_GRANT, GRANT_INSTRUMENT_COOPERATIVE_AGREEMENT, \
+                 GRANT_INSTRUMENT_INTER_AGENCY_AGREEMENT"
+                    .to_string()
+            ),
+            (
+                "grant.approach".to_string(),
+                "is required: one of GRANT_APPROACH_SHORT_TERM_TECHNICAL_ASSISTANCE, \
+                 GRANT_APPROACH_COMPREHENSIVE_MULTI_YEAR"
+                    .to_string()
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
 async fn a_period_that_ends_before_it_starts_is_refused() {
     let app = spawn_app().await;
     let organization = grantee(&app).await;

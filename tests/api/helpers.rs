@@ -696,6 +696,21 @@ impl TestApp {
 }
 
 /// The `google.rpc.BadRequest` field names of an error.
+/// Each field violation as (field, description), in the order given.
+pub fn violation_descriptions(status: &Status) -> Vec<(String, String)> {
+    use tonic_types::StatusExt;
+    status
+        .get_details_bad_request()
+        .map(|bad_request| {
+            bad_request
+                .field_violations
+                .into_iter()
+                .map(|violation| (violation.field, violation.description))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub fn violated_fields(status: &Status) -> Vec<String> {
     use tonic_types::StatusExt;
     status

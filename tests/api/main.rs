@@ -20,6 +20,7 @@ mod helpers;
 mod hostile;
 mod isolation;
 mod metrics;
+mod ops_listener;
 mod organizations;
 mod otlp;
 mod outcome_reports;

@@ -465,3 +465,72 @@ async fn over_https_the_upload_trusts_the_ca_certificate_it_is_given_and_no_othe
     // The system's authorities do not know the test's: the connection is refused.
     assert_eq!(system_roots.code, Some(2), "{system_roots:?}");
 }
+
+#[tokio::test]
+async fn a_self_signed_server_certificate_is_trusted_without_ca_true_and_refused_with_it_saying_what_to_do()
+ {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let directory = tempfile::tempdir().unwrap();
+    // One self-signed certificate made as a CA (what `openssl req -x509` makes by default), one not.
+    let write = |name: &str, is_ca: IsCa| {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec!["localhost".into()]).unwrap();
+        params.is_ca = is_ca;
+        let certificate = params.self_signed(&key).unwrap();
+        std::fs::write(
+            directory.path().join(format!("{name}.crt")),
+            certificate.pem(),
+        )
+        .unwrap();
+        std::fs::write(
+            directory.path().join(format!("{name}.key")),
+            key.serialize_pem(),
+        )
+        .unwrap();
+    };
+    write("as-ca", IsCa::Ca(BasicConstraints::Unconstrained));
+    write("leaf", IsCa::ExplicitNoCa);
+    let file = directory.path().join("outcomes.csv");
+    std::fs::write(&file, "kind\nOTHER\n").unwrap();
+    let report = "grants/g1/projects/p1/outcomeReports/r1";
+    let mut runs = Vec::new();
+    for name in ["as-ca", "leaf"] {
+        let app = spawn_app_with(|settings| {
+            settings.tls.enabled = true;
+            settings.tls.certificate_path = directory
+                .path()
+                .join(format!("{name}.crt"))
+                .display()
+                .to_string();
+            settings.tls.private_key_path = directory
+                .path()
+                .join(format!("{name}.key"))
+                .display()
+                .to_string();
+        })
+        .await;
+        let server = format!("https://localhost:{}", app.address.port());
+        let certificate = directory.path().join(format!("{name}.crt"));
+        runs.push(
+            run_upload(
+                &server,
+                &app.admin_token,
+                report,
+                &file,
+                &["--ca-cert", &certificate.display().to_string()],
+            )
+            .await,
+        );
+    }
+
+    let (as_ca, leaf) = (&runs[0], &runs[1]);
+    assert_eq!(as_ca.code, Some(2), "{as_ca:?}");
+    assert!(as_ca.stderr.contains("CaUsedAsEndEntity"), "{as_ca:?}");
+    assert!(
+        as_ca.stderr.contains("basicConstraints=critical,CA:FALSE"),
+        "the error says what to do: {as_ca:?}"
+    );
+    // Made without CA:TRUE, the same kind of certificate is trusted: the server answers.
+    assert_eq!(leaf.code, Some(1), "{leaf:?}");
+    assert!(leaf.stderr.contains("RESOURCE_NOT_FOUND"), "{leaf:?}");
+}

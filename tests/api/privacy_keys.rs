@@ -637,3 +637,41 @@ async fn of_two_writers_that_lock_two_cases_in_opposite_orders_one_commits_and_t
     assert!(status.get_details_retry_info().is_some(), "{status:?}");
     other.close().await;
 }
+
+#[tokio::test]
+async fn keys_generate_writes_a_new_key_file_only_its_owner_can_read_and_never_overwrites_one() {
+    use std::os::unix::fs::PermissionsExt;
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let path = directory.path().join("privacy-key");
+    let generate = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tipgrants"))
+            .args(["keys", "generate", "--id", "k9", "--output"])
+            .arg(&path)
+            .env_remove("RUST_LOG")
+            // A permissive umask: the file must still be 0600.
+            .output()
+            .expect("run tipgrants keys generate")
+    };
+
+    let first = generate();
+    let written = std::fs::read_to_string(&path).expect("the key file");
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    let second = generate();
+
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(first.stdout.is_empty(), "the key is not printed as well");
+    assert_eq!(mode, 0o600);
+    let entry = written.trim_end();
+    assert!(entry.starts_with("k9:") && entry.len() == 3 + 44, "{entry}");
+    assert!(!second.status.success());
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("exists already"),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), written);
+}

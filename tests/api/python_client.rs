@@ -139,6 +139,7 @@ async fn the_python_example_lists_a_grantees_grants_and_uploads_outcomes_from_a_
     let python = install_client(app.directory()).await;
 
     let listed = example(&app, &python, &grantee, &["grants"]).await;
+    let bad_state = example(&app, &python, &grantee, &["grants", "--state", "OPEN"]).await;
     let refused = example(
         &app,
         &python,
@@ -178,7 +179,16 @@ async fn the_python_example_lists_a_grantees_grants_and_uploads_outcomes_from_a_
         uploaded.contains(&format!("added 2 outcomes to {}", report.name)),
         "{uploaded}"
     );
-    succeeded(&again, "the same upload again");
+    let again = succeeded(&again, "the same upload again");
+    assert!(
+        again.contains("already uploaded") && !again.contains("added 2"),
+        "a replay says nothing was added again: {again}"
+    );
+    let bad_state = String::from_utf8_lossy(&bad_state.stderr).to_string();
+    assert!(
+        bad_state.contains("invalid choice") && !bad_state.contains("Traceback"),
+        "a bad --state is a usage error, not a traceback: {bad_state}"
+    );
     succeeded(&typed, "mypy --strict examples/grantee_outcomes.py");
     let outcomes = app
         .outcome_reports(Some(&grantee))

@@ -342,3 +342,56 @@ fn the_production_example_is_valid_and_the_kubernetes_configmap_carries_it() {
         );
     }
 }
+
+#[test]
+fn every_deployment_gives_the_server_its_privacy_keys_and_says_how_to_rotate_them() {
+    let repository = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |path: &str| std::fs::read_to_string(repository.join(path)).unwrap();
+    let deployment = read("deploy/kubernetes/deployment.yaml");
+    let secret = read("deploy/kubernetes/secret.yaml");
+    let compose = read("deploy/docker-compose.yml");
+    let readme = read("deploy/README.md");
+    // The lines after `- name: VARIABLE` up to the next variable: its source.
+    let source_of = |variable: &str| -> String {
+        let start = deployment
+            .find(&format!("- name: {variable}\n"))
+            .unwrap_or_else(|| panic!("deployment.yaml sets {variable}"));
+        deployment[start..]
+            .lines()
+            .skip(1)
+            .take_while(|line| !line.trim_start().starts_with("- name:"))
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+
+    for (variable, key) in [
+        ("TIPGRANTS__PRIVACY__KEYS", "keys"),
+        ("TIPGRANTS__PRIVACY__ACTIVE_KEY", "active-key"),
+    ] {
+        let source = source_of(variable);
+        assert!(
+            source.contains("name: tipgrants-privacy") && source.contains(&format!("key: {key}")),
+            "{variable}: {source}"
+        );
+        assert!(
+            secret.contains(&format!("\n  {key}: ")),
+            "secret.yaml holds {key}"
+        );
+        assert!(
+            compose.contains(&format!("{variable}: ${{")),
+            "compose sets {variable}"
+        );
+    }
+    assert!(secret.contains("name: tipgrants-privacy"));
+    // Required in compose: it refuses to start without the key rather than refusing referrals.
+    assert!(compose.contains("${TIPGRANTS_PRIVACY_KEYS:?"));
+    for said in [
+        "Secret\n`tipgrants-privacy`",
+        "keys generate --id k1 --output",
+        "keys rotate",
+        "TIPGRANTS__PRIVACY__KEYS",
+    ] {
+        assert!(readme.contains(said), "deploy/README.md says {said:?}");
+    }
+}

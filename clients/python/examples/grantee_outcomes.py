@@ -17,7 +17,7 @@ then, with the server's address and your organisation's token::
 The CSV file has the columns of ``tipgrants outcomes template`` (docs/outcomes-csv.md), any
 subset in any order; ``kind`` is required. The whole file goes in one transaction, or nothing
 does; running the same upload again adds nothing twice (the request id is a hash of the report
-and the file). Exit status: 0 done, 1 refused (each bad row printed as ``line L: column:
+and the file): it then says "already uploaded". Exit status: 0 done, 1 refused (each bad row printed as ``line L: column:
 message``), 2 bad usage.
 """
 
@@ -151,6 +151,9 @@ def upload(channel: grpc.Channel, report: str, path: Path, request_id: str) -> N
             yield outcome_report_service_pb2.UploadOutcomesRequest(outcome=outcome)
 
     stub = outcome_report_service_pb2_grpc.OutcomeReportServiceStub(channel)
+    # A new upload moves the report's etag; a replay of an earlier one (same request id) writes
+    # nothing and leaves it as it was: that is how "already uploaded" is told from "added".
+    before = stub.GetOutcomeReport(outcome_report_service_pb2.GetOutcomeReportRequest(name=report)).etag
     try:
         answer = stub.UploadOutcomes(messages())
     except grpc.RpcError as error:
@@ -167,6 +170,13 @@ def upload(channel: grpc.Channel, report: str, path: Path, request_id: str) -> N
             else:
                 problems.append(f"{violation.field}: {violation.description}")
         raise Refused(problems) from None
+    after = stub.GetOutcomeReport(outcome_report_service_pb2.GetOutcomeReportRequest(name=report)).etag
+    if after == before:
+        print(
+            f"already uploaded: {answer.outcome_report} got these {answer.outcome_count} outcomes "
+            f"from an earlier run of this upload (request id {request_id}); nothing was added again"
+        )
+        return
     print(
         f"added {answer.outcome_count} outcomes to {answer.outcome_report}; "
         f"{len(answer.milestones)} milestone(s) linked"
@@ -179,7 +189,14 @@ def main() -> int:
     parser.add_argument("--token", default=os.environ.get("TIPGRANTS_TOKEN", ""), help="prefer TIPGRANTS_TOKEN")
     commands = parser.add_subparsers(dest="command", required=True)
     grants = commands.add_parser("grants", help="list my grants")
-    grants.add_argument("--state", default="ACTIVE", help="DRAFT, ACTIVE, SUSPENDED, CLOSED or TERMINATED")
+    states = [short_enum_name(grant_pb2.GrantState, value) for value in grant_pb2.GrantState.values() if value != 0]
+    grants.add_argument(
+        "--state",
+        default="ACTIVE",
+        type=str.upper,
+        choices=states,
+        help="one of " + ", ".join(states) + " (any case)",
+    )
     uploads = commands.add_parser("upload", help="upload outcomes from a CSV file into a draft report")
     uploads.add_argument("--report", required=True, help="grants/.../projects/.../outcomeReports/...")
     uploads.add_argument("--file", required=True, type=Path)

@@ -46,8 +46,6 @@ pub struct ReferralInput<'a> {
     pub needs: Vec<NeedInput<'a>>,
 }
 
-const NEED_KINDS: &str = "MEDICAL, FOOD, SHELTER, RETURN_TRAVEL, REINTEGRATION, LEGAL, OTHER";
-
 fn victim(prefix: &str, input: Option<VictimInput<'_>>) -> Checked<VictimProfile> {
     let Some(input) = input else {
         return Err(FieldViolation::new(
@@ -58,14 +56,10 @@ fn victim(prefix: &str, input: Option<VictimInput<'_>>) -> Checked<VictimProfile
     };
     let field = |name: &str| format!("{prefix}.{name}");
     let (sex, age_group, nationality, trafficking_form) = (
-        validate::required(&field("sex"), input.sex, "FEMALE, MALE, OTHER"),
-        validate::required(&field("age_group"), input.age_group, "CHILD, ADULT"),
+        validate::required(&field("sex"), input.sex),
+        validate::required(&field("age_group"), input.age_group),
         validate::country_code(&field("nationality"), input.nationality),
-        validate::required(
-            &field("trafficking_form"),
-            input.trafficking_form,
-            "SEX, LABOUR, BOTH, OTHER",
-        ),
+        validate::required(&field("trafficking_form"), input.trafficking_form),
     )
         .all()?;
     Ok(VictimProfile {
@@ -92,7 +86,10 @@ fn needs(prefix: &str, input: &[NeedInput<'_>]) -> Checked<Vec<Need>> {
         let field = |name: &str| format!("{prefix}[{index}].{name}");
         let checked = (
             need.kind.ok_or_else(|| {
-                FieldViolation::new(field("kind"), format!("must be one of {NEED_KINDS}"))
+                FieldViolation::new(
+                    field("kind"),
+                    format!("must be one of {}", validate::choices::<NeedKind>()),
+                )
             }),
             validate::required_text(&field("description"), need.description, MAX_NOTE),
             validate::positive_amount(&field("requested_amount"), need.requested_amount),
@@ -132,7 +129,7 @@ impl ReferralInput<'_> {
             ),
             validate::country_code(&field("country_code"), self.country_code),
             victim(&field("victim"), self.victim),
-            validate::required(&field("urgency"), self.urgency, "CRITICAL, HIGH, NORMAL"),
+            validate::required(&field("urgency"), self.urgency),
             consent,
             needs(&field("needs"), &self.needs),
         )

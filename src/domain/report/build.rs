@@ -381,15 +381,21 @@ fn add_emergency_fund(
 
 /// Thousands of dollars: the grand total rounded half up, the subtotals
 /// apportioned to add up to it, and each year's rows apportioned to add up
-/// to its subtotal when they partition it (else each rounded on its own).
+/// to its subtotal whenever they partition it: always by account, grantee
+/// or none, and by country, region or pillar in a year where no grant falls
+/// in two rows (their cents add up to the subtotal's). Rows that overlap are
+/// each rounded on their own: their sum exceeds the year, and says so.
 fn round_thousands(years: &mut [YearReport], grand_total: &mut Figures, grouping: Grouping) {
     grand_total.obligated_thousands = grand_total.obligated.thousands_of_dollars();
     let subtotals: Vec<Cents> = years.iter().map(|y| y.subtotal.obligated).collect();
     let shares = apportion_thousands(&subtotals, grand_total.obligated_thousands);
     for (year, share) in years.iter_mut().zip(shares) {
         year.subtotal.obligated_thousands = share;
-        if grouping.partitions() {
-            let rows: Vec<Cents> = year.rows.iter().map(|row| row.obligated).collect();
+        let rows: Vec<Cents> = year.rows.iter().map(|row| row.obligated).collect();
+        let rows_total = rows
+            .iter()
+            .try_fold(0i64, |sum, row| sum.checked_add(row.0));
+        if grouping.partitions() || rows_total == Some(year.subtotal.obligated.0) {
             for (row, share) in year.rows.iter_mut().zip(apportion_thousands(&rows, share)) {
                 row.obligated_thousands = share;
             }
@@ -505,6 +511,35 @@ mod tests {
             y2013.subtotal.obligated_thousands + y2014.subtotal.obligated_thousands,
             676
         );
+    }
+
+    #[test]
+    fn regions_that_do_not_overlap_are_rounded_to_add_up_to_their_year() {
+        // Three grants of $1,400, $1,400 and $1,200 in three regions: each alone rounds to 1,
+        // 3 in all against a year of 4 thousand. Apportioned, they add up: 2 + 1 + 1.
+        let facts = Portfolio {
+            grants: vec![
+                grant("g1", "o1", &[("HT", "WHA")]),
+                grant("g2", "o1", &[("KH", "EAP")]),
+                grant("g3", "o1", &[("NG", "AF")]),
+            ],
+            obligations: vec![
+                obligation("g1", "ESF", 2013, 140_000),
+                obligation("g2", "ESF", 2013, 140_000),
+                obligation("g3", "ESF", 2013, 120_000),
+            ],
+            outcomes: vec![],
+            cases: vec![],
+        };
+        let report = build_report(
+            &request(2013, 2013, Grouping::Region),
+            FiscalCalendar::default(),
+            &facts,
+            11,
+        );
+        let year = &report.years[0];
+        let rows: i64 = year.rows.iter().map(|row| row.obligated_thousands).sum();
+        assert_eq!((rows, year.subtotal.obligated_thousands), (4, 4));
     }
 
     #[test]
