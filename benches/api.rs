@@ -184,6 +184,22 @@ async fn main() {
         ))
         .await
         .expect("account");
+    pb::funds_service_client::FundsServiceClient::new(channel.clone())
+        .create_appropriation(bearer(
+            &token,
+            pb::CreateAppropriationRequest {
+                parent: "fundingAccounts/ESF".into(),
+                appropriation: Some(pb::Appropriation {
+                    fiscal_year: 2014,
+                    amount: 1_000_000_000,
+                    availability_years: 2,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("appropriation");
     let mut grants = pb::grant_service_client::GrantServiceClient::new(channel.clone());
     for index in 0..300 {
         let grant = grants

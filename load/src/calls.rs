@@ -138,6 +138,30 @@ pub async fn seed(channel: Channel, bearer: &MetadataValue<Ascii>) -> Result<See
         Err(status) if status.code() == Code::AlreadyExists => {}
         Err(status) => return Err(failed("a funding account")(status)),
     }
+    // Every obligation draws on an appropriation: plenty for any run, recorded once.
+    let mut funds = pb::funds_service_client::FundsServiceClient::new(channel.clone());
+    for fiscal_year in [2014, 2015] {
+        let appropriated = funds
+            .create_appropriation(with_token(
+                bearer,
+                pb::CreateAppropriationRequest {
+                    parent: "fundingAccounts/LOADBENCH".into(),
+                    appropriation: Some(pb::Appropriation {
+                        fiscal_year,
+                        amount: 90_000_000_000_000,
+                        availability_years: 2,
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                },
+            ))
+            .await;
+        match appropriated {
+            Ok(_) => {}
+            Err(status) if status.code() == Code::AlreadyExists => {}
+            Err(status) => return Err(failed("an appropriation")(status)),
+        }
+    }
     let mut grants = pb::grant_service_client::GrantServiceClient::new(channel);
     let grant = grants
         .create_grant(with_token(

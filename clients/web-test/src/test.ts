@@ -14,6 +14,7 @@ import { createGrpcWebTransport } from "@connectrpc/connect-node";
 
 import { BadRequestSchema, ErrorInfoSchema } from "./gen/google/rpc/error_details_pb.js";
 import { GrantApproach, GrantInstrument, ObligationKind, ReportingCadence } from "./gen/tipgrants/v1/grant_pb.js";
+import { FundsService } from "./gen/tipgrants/v1/funds_service_pb.js";
 import { GrantService } from "./gen/tipgrants/v1/grant_service_pb.js";
 import { OrganizationKind } from "./gen/tipgrants/v1/organization_pb.js";
 import { OrganizationService } from "./gen/tipgrants/v1/organization_service_pb.js";
@@ -61,6 +62,7 @@ const anonymous = createGrpcWebTransport({ baseUrl, httpVersion });
 
 const organizations = createClient(OrganizationService, transport);
 const referenceData = createClient(ReferenceDataService, transport);
+const funds = createClient(FundsService, transport);
 const grants = createClient(GrantService, transport);
 const reports = createClient(ReportService, transport);
 
@@ -80,6 +82,11 @@ const account = `W${run}`.slice(0, 10);
 await referenceData.createFundingAccount({
   fundingAccountId: account,
   fundingAccount: { displayName: "gRPC-Web test account" },
+});
+// Every obligation draws on its account's appropriation of the fiscal year of its funds.
+await funds.createAppropriation({
+  parent: `fundingAccounts/${account}`,
+  appropriation: { fiscalYear: 2014, amount: 100_000_000n, availabilityYears: 2 },
 });
 const organization = await organizations.createOrganization({
   organization: { displayName: `Web test grantee ${run}`, kind: OrganizationKind.NGO, countryCode: "HT" },
