@@ -141,22 +141,7 @@ impl FinancialReport {
     }
 }
 
-/// Never deleted: a report is returned and corrected, not removed.
-impl super::version::Versioned for FinancialReport {
-    const WHAT: &'static str = "the financial report";
-
-    fn resource(&self) -> String {
-        self.resource_name()
-    }
-
-    fn revision(&self) -> i64 {
-        self.stamps.revision
-    }
-
-    fn delete_time(&self) -> Option<DateTime<Utc>> {
-        None
-    }
-}
+versioned!(FinancialReport => "the financial report", never deleted);
 
 /// The financial reporting schedule of a grant: every period of its cadence in its period of
 /// performance, due after the configured days, then the final report, due 120 days after.

@@ -95,22 +95,7 @@ pub struct Drawn {
     pub deobligations: Vec<(NaiveDate, Cents)>,
 }
 
-/// Never deleted: an appropriation is changed, not removed.
-impl super::version::Versioned for Appropriation {
-    const WHAT: &'static str = "the appropriation";
-
-    fn resource(&self) -> String {
-        self.resource_name()
-    }
-
-    fn revision(&self) -> i64 {
-        self.stamps.revision
-    }
-
-    fn delete_time(&self) -> Option<chrono::DateTime<chrono::Utc>> {
-        None
-    }
-}
+versioned!(Appropriation => "the appropriation", never deleted);
 
 /// The obligations of one appropriation, summed for its rules.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

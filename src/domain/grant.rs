@@ -115,6 +115,15 @@ impl Grant {
         GrantName::new(&self.id).to_string()
     }
 
+    /// Net amount obligated from one account's funds of one fiscal year (0 when none).
+    pub fn obligated_in(&self, account_code: &str, fiscal_year: i32) -> Cents {
+        self.totals
+            .iter()
+            .find(|total| total.account_code == account_code && total.fiscal_year == fiscal_year)
+            .map(|total| total.amount)
+            .unwrap_or_default()
+    }
+
     /// Net amount obligated across accounts and years (bounded: see [`totals`]).
     pub fn obligated(&self) -> Cents {
         Cents(self.totals.iter().map(|total| total.amount.0).sum())
@@ -452,7 +461,10 @@ impl ObligationInput<'_> {
 }
 
 /// A funding account named `fundingAccounts/{code}` or by its bare code.
-fn funding_account(field: &str, value: &str) -> std::result::Result<String, FieldViolation> {
+pub(super) fn funding_account(
+    field: &str,
+    value: &str,
+) -> std::result::Result<String, FieldViolation> {
     let value = value.trim();
     if value.is_empty() {
         return Err(FieldViolation::new(

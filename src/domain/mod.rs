@@ -89,8 +89,26 @@ macro_rules! audited {
 
 /// Implements [`version::Versioned`] from a record's `stamps` and
 /// `delete_time` fields and its `resource_name()`, in the record's own file:
-/// `versioned!(Indicator => "the indicator");`.
+/// `versioned!(Indicator => "the indicator");`; a record that is never deleted (it has no
+/// `delete_time`) says so: `versioned!(PaymentRequest => "the payment request", never deleted);`.
 macro_rules! versioned {
+    ($record:ty => $what:literal, never deleted) => {
+        impl $crate::domain::version::Versioned for $record {
+            const WHAT: &'static str = $what;
+
+            fn resource(&self) -> String {
+                self.resource_name()
+            }
+
+            fn revision(&self) -> i64 {
+                self.stamps.revision
+            }
+
+            fn delete_time(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+                None
+            }
+        }
+    };
     ($record:ty => $what:literal) => {
         impl $crate::domain::version::Versioned for $record {
             const WHAT: &'static str = $what;

@@ -11,11 +11,10 @@ use serde::Serialize;
 use super::access::Actor;
 use super::fiscal_year::check_fiscal_year;
 use super::funds::FundsStatus;
-use super::grant::{Grant, GrantState};
+use super::grant::{Grant, GrantState, funding_account};
 use super::money::Cents;
-use super::names::{FundingAccountName, PaymentRequestName};
+use super::names::PaymentRequestName;
 use super::outcome::OverduePeriod;
-use super::reference::funding_account_code;
 use super::validate::{self, CheckAll};
 use super::version::Stamps;
 use crate::error::{Error, FieldViolation, Result};
@@ -106,7 +105,7 @@ impl PaymentInput<'_> {
         let field = |name: &str| format!("{prefix}.{name}");
         let (kind, account_code, fiscal_year, amount, (start, end), description) = (
             validate::required(&field("kind"), self.kind),
-            account(&field("funding_account"), self.funding_account),
+            funding_account(&field("funding_account"), self.funding_account),
             check_fiscal_year(self.fiscal_year)
                 .map_err(|description| FieldViolation::new(field("fiscal_year"), description)),
             validate::positive_amount(&field("amount"), self.amount),
@@ -128,18 +127,6 @@ impl PaymentInput<'_> {
             period_end_date: end,
             description,
         })
-    }
-}
-
-fn account(field: &str, value: &str) -> std::result::Result<String, FieldViolation> {
-    let value = value.trim();
-    match value.parse::<FundingAccountName>() {
-        Ok(name) => funding_account_code(field, &name.code),
-        Err(_) if !value.is_empty() && !value.contains('/') => funding_account_code(field, value),
-        Err(_) => Err(FieldViolation::new(
-            field,
-            "is required, e.g. fundingAccounts/ESF",
-        )),
     }
 }
 
@@ -166,14 +153,7 @@ pub fn check_within_obligation(
     terms: &PaymentTerms,
     resource: &str,
 ) -> Result<()> {
-    let obligated = grant
-        .totals
-        .iter()
-        .find(|total| {
-            total.account_code == terms.account_code && total.fiscal_year == terms.fiscal_year
-        })
-        .map(|total| total.amount)
-        .unwrap_or_default();
+    let obligated = grant.obligated_in(&terms.account_code, terms.fiscal_year);
     let left = Cents(obligated.0.saturating_sub(committed.0));
     if terms.amount > left {
         return Err(Error::precondition(
@@ -195,15 +175,7 @@ pub fn check_deobligation_spares_payments(
     committed: Cents,
     deobligation: &super::grant::NewObligation,
 ) -> Result<()> {
-    let obligated = grant
-        .totals
-        .iter()
-        .find(|total| {
-            total.account_code == deobligation.account_code
-                && total.fiscal_year == deobligation.fiscal_year
-        })
-        .map(|total| total.amount)
-        .unwrap_or_default();
+    let obligated = grant.obligated_in(&deobligation.account_code, deobligation.fiscal_year);
     let left = Cents(obligated.0.saturating_sub(committed.0));
     if deobligation.amount > left {
         return Err(Error::precondition(
@@ -338,19 +310,4 @@ pub fn pay(
     Ok(after)
 }
 
-/// Never deleted: a request is refused, not removed.
-impl super::version::Versioned for PaymentRequest {
-    const WHAT: &'static str = "the payment request";
-
-    fn resource(&self) -> String {
-        self.resource_name()
-    }
-
-    fn revision(&self) -> i64 {
-        self.stamps.revision
-    }
-
-    fn delete_time(&self) -> Option<chrono::DateTime<chrono::Utc>> {
-        None
-    }
-}
+versioned!(PaymentRequest => "the payment request", never deleted);
