@@ -26,6 +26,7 @@ use tower::util::option_layer;
 
 use crate::api::access_api::AccessApi;
 use crate::api::admission::{Admission, PrincipalAdmission};
+use crate::api::amendment_api::AmendmentApi;
 use crate::api::assistance_api::{AssistanceApi, AssistanceRules};
 use crate::api::audit_api::AuditApi;
 use crate::api::auth::{Auth, Authenticator};
@@ -48,6 +49,7 @@ use crate::connections::{ConnectionLimits, WatchCalls, watch_connections};
 use crate::domain::fiscal_year::FiscalCalendar;
 use crate::domain::outcome::ReportingRules;
 use crate::pb::v1::access_service_server::AccessServiceServer;
+use crate::pb::v1::amendment_service_server::AmendmentServiceServer;
 use crate::pb::v1::assistance_service_server::AssistanceServiceServer;
 use crate::pb::v1::audit_service_server::AuditServiceServer;
 use crate::pb::v1::financial_report_service_server::FinancialReportServiceServer;
@@ -99,6 +101,10 @@ fn api_services(
             calendar,
         )))
         .add(GrantServiceServer::new(GrantApi::new(
+            store.clone(),
+            calendar,
+        )))
+        .add(AmendmentServiceServer::new(AmendmentApi::new(
             store.clone(),
             calendar,
         )))

@@ -15,6 +15,7 @@ mod m20261206_000008_privacy_key_fingerprints;
 mod m20261207_000009_appropriations;
 mod m20261207_000010_payment_requests;
 mod m20261207_000011_financial_reports;
+mod m20261207_000012_amendments;
 mod seed;
 
 /// All migrations, in order.
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000009_appropriations::Migration),
             Box::new(m20261207_000010_payment_requests::Migration),
             Box::new(m20261207_000011_financial_reports::Migration),
+            Box::new(m20261207_000012_amendments::Migration),
         ]
     }
 }

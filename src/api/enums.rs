@@ -4,9 +4,11 @@
 
 use crate::domain::CodeEnum;
 use crate::domain::access::Role;
+use crate::domain::amendment::{AmendmentKind, AmendmentState};
 use crate::domain::assistance::{
     AgeGroup, CaseState, CaseUrgency, NeedKind, TraffickingForm, VictimSex,
 };
+use crate::domain::budget::BudgetCategory;
 use crate::domain::financial_report::FinancialReportState;
 use crate::domain::funds::FundsStatus;
 use crate::domain::grant::{
@@ -72,6 +74,9 @@ proto_enum!(
     ["FINANCIAL_REPORT_STATE_"]
 );
 proto_enum!(PaymentKind, pb::PaymentKind, ["PAYMENT_KIND_"]);
+proto_enum!(AmendmentKind, pb::AmendmentKind, ["AMENDMENT_KIND_"]);
+proto_enum!(AmendmentState, pb::AmendmentState, ["AMENDMENT_STATE_"]);
+proto_enum!(BudgetCategory, pb::BudgetCategory, ["BUDGET_CATEGORY_"]);
 proto_enum!(
     PaymentRequestState,
     pb::PaymentRequestState,
@@ -136,6 +141,9 @@ fn every_domain_value_has_its_proto_value() {
     round_trip::<FundsStatus>();
     round_trip::<FinancialReportState>();
     round_trip::<PaymentKind>();
+    round_trip::<AmendmentKind>();
+    round_trip::<AmendmentState>();
+    round_trip::<BudgetCategory>();
     round_trip::<PaymentRequestState>();
     round_trip::<ObligationKind>();
     round_trip::<ActivityKind>();

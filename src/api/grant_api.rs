@@ -8,24 +8,27 @@ use super::{
     accept_write, etag, filter_code, filter_number, from_timestamp, required, timestamp,
 };
 use crate::domain::access::Actor;
+use crate::domain::budget::{Budget, BudgetCategory, LineInput};
 use crate::domain::fiscal_year::FiscalCalendar;
 use crate::domain::funds::{self, FundsPosition};
 use crate::domain::grant::{
-    self, Grant, GrantApproach, GrantInput, GrantInstrument, GrantRevision, GrantState, Obligation,
-    ObligationInput, ObligationKind, ReportingCadence, Transition,
+    self, Grant, GrantApproach, GrantInput, GrantInstrument, GrantRevision, GrantState,
+    NewObligation, Obligation, ObligationInput, ObligationKind, ReportingCadence, Transition,
 };
+use crate::domain::money::Cents;
 use crate::domain::names::{
     FundingAccountName, GrantName, GrantRevisionName, ObligationName, OrganizationName,
     ResourceName,
 };
 use crate::domain::payment;
 use crate::domain::pillar::Pillar;
+use crate::domain::validate::CheckAll;
 use crate::domain::version;
 use crate::error::{Error, Result};
 use crate::pb::v1 as pb;
 use crate::pb::v1::grant_service_server::GrantService;
-use crate::store::Store;
 use crate::store::grants::{GrantFilter, ObligationFilter};
+use crate::store::{Store, Tx};
 
 /// Serves grants.
 pub struct GrantApi {
@@ -49,6 +52,7 @@ code_enum! {
         EndDate => "end_date",
         ReportingCadence => "reporting_cadence",
         ProgramOfficer => "program_officer",
+        Budget => "budget",
     }
 }
 
@@ -125,7 +129,33 @@ pub fn to_proto(grant: &Grant) -> pb::Grant {
         update_time: Some(timestamp(grant.stamps.update_time)),
         etag: etag(grant.stamps.revision),
         revision: grant.stamps.revision,
+        budget: budget_to_proto(&grant.budget.0),
+        budget_total: grant.budget.total().0,
     }
+}
+
+/// Budget lines (or changes) in their proto form, by category.
+pub(super) fn budget_to_proto<'a>(
+    lines: impl IntoIterator<Item = (&'a BudgetCategory, &'a Cents)>,
+) -> Vec<pb::BudgetLine> {
+    lines
+        .into_iter()
+        .map(|(category, amount)| pb::BudgetLine {
+            category: category.to_proto(),
+            amount: amount.0,
+        })
+        .collect()
+}
+
+/// Budget lines (or changes) as they came in.
+pub(super) fn budget_input(lines: &[pb::BudgetLine]) -> Vec<LineInput> {
+    lines
+        .iter()
+        .map(|line| LineInput {
+            category: BudgetCategory::from_proto(line.category),
+            amount: line.amount,
+        })
+        .collect()
 }
 
 fn obligation_to_proto(obligation: &Obligation) -> pb::Obligation {
@@ -165,6 +195,42 @@ fn input(grant: &pb::Grant) -> GrantInput<'_> {
         reporting_cadence: ReportingCadence::from_proto(grant.reporting_cadence),
         program_officer: &grant.program_officer,
     }
+}
+
+/// Records `new` on the locked `grant` (whose obligations so far are `existing`) after every
+/// check an obligation passes, wherever it comes from (CreateObligation, an amendment): the
+/// grant's own rule, a live funding account, the appropriation's availability and balance
+/// (under its row lock), and for a de-obligation, what is approved or paid. `grant` may carry
+/// an amendment's new terms or budget: they are saved in the same revision.
+pub(super) async fn record_obligation(
+    tx: &mut Tx,
+    calendar: &FiscalCalendar,
+    grant: Grant,
+    existing: Vec<Obligation>,
+    new: NewObligation,
+    prefix: &str,
+) -> Result<(Obligation, Grant)> {
+    grant::check_obligation(&grant, &existing, &new, prefix)?;
+    tx.funding_account_presence(&new.account_code)
+        .await?
+        .require_live(
+            &format!("{prefix}.funding_account"),
+            &FundingAccountName::new(&new.account_code),
+        )?;
+    let funds = tx
+        .appropriation_for_update(&new.account_code, new.fiscal_year, None)
+        .await?
+        .map(|(appropriation, drawn)| {
+            FundsPosition::new(appropriation, &drawn, new.obligation_date, calendar)
+        });
+    funds::check_obligation_funds(funds.as_ref(), &new, calendar)?;
+    if new.kind == ObligationKind::Deobligation {
+        let committed = tx
+            .committed_payments(&grant.id, &new.account_code, new.fiscal_year)
+            .await?;
+        payment::check_deobligation_spares_payments(&grant, committed, &new)?;
+    }
+    tx.create_obligation(grant, existing, new).await
 }
 
 /// A funding account filter value: `ESF` or `fundingAccounts/ESF`.
@@ -271,7 +337,11 @@ impl GrantService for GrantApi {
     ) -> Result<Response<pb::Grant>, Status> {
         let (_, write, request) = accept_write(request)?;
         let grant = required("grant", &request.grant)?;
-        let terms = input(grant).validate("grant")?;
+        let (terms, budget) = (
+            input(grant).validate("grant"),
+            Budget::parse("grant.budget", &budget_input(&grant.budget)),
+        )
+            .all()?;
 
         let answer = write
             .run(&self.store, async |tx| {
@@ -286,7 +356,7 @@ impl GrantService for GrantApi {
                     taken.map(|name| name.to_string()),
                     &format!("award number {}", terms.award_number),
                 )?;
-                let created = tx.create_grant(terms).await?;
+                let created = tx.create_grant(terms, budget).await?;
                 Ok(to_proto(&created))
             })
             .await?;
@@ -318,14 +388,22 @@ impl GrantService for GrantApi {
                 GrantField::ProgramOfficer => {
                     merged.program_officer = update.changes.program_officer.clone()
                 }
+                GrantField::Budget => {
+                    grant::check_budget_changeable(&current)?;
+                    merged.budget = update.changes.budget.clone()
+                }
             }
         }
-        let terms = input(&merged).validate("grant")?;
+        let (terms, budget) = (
+            input(&merged).validate("grant"),
+            Budget::parse("grant.budget", &budget_input(&merged.budget)),
+        )
+            .all()?;
         let outside = tx
             .project_outside(&current.id, terms.start_date, terms.end_date)
             .await?;
         grant::check_projects_fit(&terms, outside)?;
-        let updated = tx.update_grant(current, terms).await?;
+        let updated = tx.update_grant(current, terms, budget).await?;
         tx.commit().await?;
         Ok(Response::new(to_proto(&updated)))
     }
@@ -380,32 +458,9 @@ impl GrantService for GrantApi {
                 let (grant, existing) = tx
                     .grant_and_obligations_for_update(&call.actor.scope(), &parent, None)
                     .await?;
-                grant::check_obligation(&grant, &existing, &new, "obligation")?;
-                tx.funding_account_presence(&new.account_code)
-                    .await?
-                    .require_live(
-                        "obligation.funding_account",
-                        &FundingAccountName::new(&new.account_code),
-                    )?;
-                let funds = tx
-                    .appropriation_for_update(&new.account_code, new.fiscal_year, None)
-                    .await?
-                    .map(|(appropriation, drawn)| {
-                        FundsPosition::new(
-                            appropriation,
-                            &drawn,
-                            new.obligation_date,
-                            &self.calendar,
-                        )
-                    });
-                funds::check_obligation_funds(funds.as_ref(), &new, &self.calendar)?;
-                if new.kind == ObligationKind::Deobligation {
-                    let committed = tx
-                        .committed_payments(&grant.id, &new.account_code, new.fiscal_year)
+                let (created, _grant) =
+                    record_obligation(tx, &self.calendar, grant, existing, new, "obligation")
                         .await?;
-                    payment::check_deobligation_spares_payments(&grant, committed, &new)?;
-                }
-                let (created, _grant) = tx.create_obligation(grant, existing, new).await?;
                 Ok(obligation_to_proto(&created))
             })
             .await?;

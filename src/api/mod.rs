@@ -13,6 +13,7 @@ mod macros;
 
 pub mod access_api;
 pub mod admission;
+pub mod amendment_api;
 pub mod assistance_api;
 pub mod audit_api;
 pub mod auth;

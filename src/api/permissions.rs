@@ -3,31 +3,44 @@
 //! role (deny by default), so a new RPC cannot be reachable by accident.
 //! Which *rows* a role sees is the store's `Scope` (grantees: their own).
 
-use crate::domain::access::Role::{self, Admin, Auditor, CaseWorker, Grantee, ProgramOfficer};
+use crate::domain::access::Role::{
+    self, Admin, Auditor, CaseWorker, Grantee, GrantsOfficer, ProgramOfficer,
+};
 use crate::domain::access::{Actor, Scope};
 
 /// Every role.
-const EVERYONE: &[Role] = &[Admin, ProgramOfficer, CaseWorker, Auditor, Grantee];
+const EVERYONE: &[Role] = &[
+    Admin,
+    ProgramOfficer,
+    GrantsOfficer,
+    CaseWorker,
+    Auditor,
+    Grantee,
+];
 /// Administrators only.
 const ADMIN: &[Role] = &[Admin];
 /// Administrators and program officers.
 const PROGRAM_STAFF: &[Role] = &[Admin, ProgramOfficer];
 /// Everyone who follows the program side: staff who run it, auditors, and grantees (their own records).
-const PROGRAM_READERS: &[Role] = &[Admin, ProgramOfficer, Auditor, Grantee];
+const PROGRAM_READERS: &[Role] = &[Admin, ProgramOfficer, GrantsOfficer, Auditor, Grantee];
 /// Who writes outcome reports: program staff, and grantees (their own projects).
 const REPORTERS: &[Role] = &[Admin, ProgramOfficer, Grantee];
 /// Staff who follow the money (the fund's case workers draw on it too) and auditors: not grantees.
-const MONEY_READERS: &[Role] = &[Admin, ProgramOfficer, CaseWorker, Auditor];
+const MONEY_READERS: &[Role] = &[Admin, ProgramOfficer, GrantsOfficer, CaseWorker, Auditor];
 /// Administrators and auditors.
 const OVERSIGHT: &[Role] = &[Admin, Auditor];
 /// Who runs the emergency assistance fund: administrators and case workers.
 const CASE_STAFF: &[Role] = &[Admin, CaseWorker];
 /// Staff who read the whole program portfolio (no grantee).
-const PROGRAM_STAFF_READERS: &[Role] = &[Admin, ProgramOfficer, Auditor];
+const PROGRAM_STAFF_READERS: &[Role] = &[Admin, ProgramOfficer, GrantsOfficer, Auditor];
 /// Who follows the fund's money: its staff and auditors.
 const FUND_READERS: &[Role] = &[Admin, CaseWorker, Auditor];
 /// Who reads cases: the fund's staff, auditors, and grantees (the cases they referred).
 const CASE_READERS: &[Role] = &[Admin, CaseWorker, Auditor, Grantee];
+/// Who asks for an amendment: program staff, grants officers, and grantees (their own grants).
+const AMENDMENT_REQUESTERS: &[Role] = &[Admin, ProgramOfficer, GrantsOfficer, Grantee];
+/// Who signs an amendment: grants officers (and administrators), never the requester's person.
+const SIGNERS: &[Role] = &[Admin, GrantsOfficer];
 /// Who refers and withdraws cases: the fund's staff and grantees (their own referrals).
 const REFERRERS: &[Role] = &[Admin, CaseWorker, Grantee];
 
@@ -106,6 +119,21 @@ pub const TABLE: &[(&str, &[Role])] = &[
         "/tipgrants.v1.GrantService/ListGrantRevisions",
         PROGRAM_READERS,
     ),
+    // Amendments: grantees and staff request them; a grants officer signs.
+    (
+        "/tipgrants.v1.AmendmentService/CreateAmendment",
+        AMENDMENT_REQUESTERS,
+    ),
+    (
+        "/tipgrants.v1.AmendmentService/GetAmendment",
+        PROGRAM_READERS,
+    ),
+    (
+        "/tipgrants.v1.AmendmentService/ListAmendments",
+        PROGRAM_READERS,
+    ),
+    ("/tipgrants.v1.AmendmentService/ApproveAmendment", SIGNERS),
+    ("/tipgrants.v1.AmendmentService/RefuseAmendment", SIGNERS),
     // Financial reports: grantees write and submit their own grants'; program staff review.
     (
         "/tipgrants.v1.FinancialReportService/CreateFinancialReport",

@@ -21,6 +21,7 @@ code_enum! {
         CaseWorker => "CASE_WORKER",
         Auditor => "AUDITOR",
         Grantee => "GRANTEE",
+        GrantsOfficer => "GRANTS_OFFICER",
     }
 }
 

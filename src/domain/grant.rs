@@ -5,6 +5,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::budget::Budget;
 use super::fiscal_year::{FiscalCalendar, check_fiscal_year};
 use super::money::Cents;
 use super::names::{
@@ -106,6 +107,9 @@ pub struct Grant {
     pub state: GrantState,
     pub state_reason: String,
     pub totals: Vec<ObligationTotal>,
+    /// The approved budget by cost category (revisions written before budgets existed have none).
+    #[serde(default)]
+    pub budget: Budget,
     #[serde(flatten)]
     pub stamps: Stamps,
 }
@@ -146,6 +150,7 @@ impl super::audit::Audited for Grant {
             "state": self.state,
             "state_reason": self.state_reason,
             "obligated_amount": self.obligated().0,
+            "budget": self.budget,
         }))
     }
 }
@@ -182,6 +187,22 @@ impl Grant {
         }
         violations.or(())
     }
+}
+
+/// The budget is set freely while the grant is a DRAFT; once awarded it changes only by an
+/// amendment, approved by a grants officer (`domain::amendment`).
+pub fn check_budget_changeable(grant: &Grant) -> Result<()> {
+    if grant.state != GrantState::Draft {
+        return Err(Error::precondition(
+            "BUDGET_CHANGES_BY_AMENDMENT",
+            grant.resource_name(),
+            format!(
+                "the grant is {}: its approved budget changes only by an amendment (AmendmentService/CreateAmendment, a BUDGET_REALIGNMENT)",
+                grant.state
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Unchecked grant terms as they came in.
@@ -614,6 +635,7 @@ mod tests {
             state: GrantState::Draft,
             state_reason: String::new(),
             totals: Vec::new(),
+            budget: Budget::default(),
             stamps: Stamps {
                 create_time: time("2014-09-01T08:00:00Z"),
                 update_time: time("2014-09-02T08:00:00.000001Z"),
@@ -632,6 +654,7 @@ mod tests {
         assert_eq!(
             keys,
             [
+                "budget",
                 "create_time",
                 "id",
                 "revision",

@@ -129,8 +129,10 @@ macro_rules! versioned {
 }
 
 pub mod access;
+pub mod amendment;
 pub mod assistance;
 pub mod audit;
+pub mod budget;
 pub mod case_statistics;
 pub mod financial_report;
 pub mod fiscal_year;

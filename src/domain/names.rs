@@ -282,6 +282,8 @@ resource_names! {
     pub struct FinancialReportName { "grants" / grant: Id, "financialReports" / financial_report: Id }
     /// `grants/{grant}/paymentRequests/{payment_request}`: a grantee's request to be paid.
     pub struct PaymentRequestName { "grants" / grant: Id, "paymentRequests" / payment_request: Id }
+    /// `grants/{grant}/amendments/{amendment}`: a change of an award, requested and signed.
+    pub struct AmendmentName { "grants" / grant: Id, "amendments" / amendment: Id }
     /// `fundAllocations/{allocation}`: money added to (or taken from) one fiscal year's assistance fund.
     pub struct FundAllocationName { "fundAllocations" / allocation: Id }
     /// `assistanceCases/{case}`: an emergency victim-assistance case.

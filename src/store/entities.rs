@@ -163,6 +163,40 @@ pub mod payment_requests {
     no_relations!();
 }
 
+pub mod amendments {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "amendments")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub grant_id: String,
+        pub kind: String,
+        pub justification: String,
+        pub end_date: Option<Date>,
+        pub account_code: String,
+        pub fiscal_year: i32,
+        pub amount_cents: i64,
+        pub obligation_date: Option<Date>,
+        /// JSON: `[["TRAVEL", -100], ...]`, signed cents by category in the order given.
+        pub budget_changes: String,
+        pub moved_cents: i64,
+        pub prior_approval_required: bool,
+        pub state: String,
+        pub state_reason: String,
+        pub requester: String,
+        pub requester_owner: String,
+        pub decider: String,
+        pub decider_owner: String,
+        pub obligation_id: String,
+        pub grant_revision: i64,
+        pub create_time: DateTimeUtc,
+        pub update_time: DateTimeUtc,
+        pub revision: i64,
+    }
+    no_relations!();
+}
+
 pub mod idempotency_keys {
     use sea_orm::entity::prelude::*;
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -308,6 +342,8 @@ pub mod grants {
         pub create_time: DateTimeUtc,
         pub update_time: DateTimeUtc,
         pub revision: i64,
+        /// JSON: cents by SF-424A category, `{}` for none.
+        pub budget: String,
     }
     no_relations!();
 }

@@ -19,6 +19,7 @@ use super::entities::{
 use super::{Keyset, Page, Stamped, Store, Tx, decode_code, new_id, now};
 use crate::domain::access::Scope;
 use crate::domain::audit::Audited;
+use crate::domain::budget::Budget;
 use crate::domain::grant::{
     self, Grant, GrantApproach, GrantInstrument, GrantRevision, GrantState, GrantTerms,
     NewObligation, Obligation, ObligationKind, ReportingCadence,
@@ -129,6 +130,8 @@ fn to_domain(row: grants::Model, obligations: &[Obligation]) -> Result<Grant> {
         state: decode_code::<GrantState>("grants.state", &row.id, &row.state)?,
         state_reason: row.state_reason.clone(),
         totals: grant::totals(&own)?,
+        budget: serde_json::from_str(&row.budget)
+            .map_err(|error| Error::Internal(format!("grants.budget of {}: {error}", row.id)))?,
         stamps: row.stamps(),
         id: row.id,
     })
@@ -136,8 +139,11 @@ fn to_domain(row: grants::Model, obligations: &[Obligation]) -> Result<Grant> {
 
 /// The columns of `grant` that may change after its creation (its terms but the award
 /// number and the grantee, and its state), over `key` (the row's key and stamps).
-fn changing_columns(grant: &Grant, key: grants::ActiveModel) -> grants::ActiveModel {
-    grants::ActiveModel {
+fn changing_columns(grant: &Grant, key: grants::ActiveModel) -> Result<grants::ActiveModel> {
+    let budget = serde_json::to_string(&grant.budget)
+        .map_err(|error| Error::Internal(format!("grant budget: {error}")))?;
+    Ok(grants::ActiveModel {
+        budget: Set(budget),
         title: Set(grant.terms.title.clone()),
         instrument: Set(grant.terms.instrument.code().into()),
         approach: Set(grant.terms.approach.code().into()),
@@ -148,7 +154,7 @@ fn changing_columns(grant: &Grant, key: grants::ActiveModel) -> grants::ActiveMo
         state: Set(grant.state.code().into()),
         state_reason: Set(grant.state_reason.clone()),
         ..key
-    }
+    })
 }
 
 /// The obligations of some grants, in recording order.
@@ -523,13 +529,14 @@ impl Tx {
     }
 
     /// Creates a grant in DRAFT, revision 1.
-    pub async fn create_grant(&mut self, terms: GrantTerms) -> Result<Grant> {
+    pub async fn create_grant(&mut self, terms: GrantTerms, budget: Budget) -> Result<Grant> {
         let grant = Grant {
             id: new_id(),
             terms,
             state: GrantState::Draft,
             state_reason: String::new(),
             totals: Vec::new(),
+            budget,
             stamps: Stamps::new(now()),
         };
         let key = grants::ActiveModel {
@@ -538,7 +545,7 @@ impl Tx {
             organization_id: Set(grant.terms.organization_id.clone()),
             ..Stamped::created(grant.stamps)
         };
-        changing_columns(&grant, key).insert(&self.txn).await?;
+        changing_columns(&grant, key)?.insert(&self.txn).await?;
         self.write_revision(&grant).await?;
         self.audit(&grant.resource_name(), None, Some(&grant))?;
         Ok(grant)
@@ -564,7 +571,7 @@ impl Tx {
             id: Unchanged(before.id.clone()),
             ..Stamped::revised(after.stamps)
         };
-        changing_columns(&after, key).update(&self.txn).await?;
+        changing_columns(&after, key)?.update(&self.txn).await?;
         self.write_revision(&after).await?;
         if audit {
             self.audit(&after.resource_name(), Some(before), Some(&after))?;
@@ -588,10 +595,16 @@ impl Tx {
         Ok(())
     }
 
-    /// Replaces the terms of `current`.
-    pub async fn update_grant(&mut self, current: Grant, terms: GrantTerms) -> Result<Grant> {
+    /// Replaces the terms and budget of `current`.
+    pub async fn update_grant(
+        &mut self,
+        current: Grant,
+        terms: GrantTerms,
+        budget: Budget,
+    ) -> Result<Grant> {
         let mut after = current.clone();
         after.terms = terms;
+        after.budget = budget;
         self.save_grant(current, after).await
     }
 

@@ -9,6 +9,7 @@
 //! single connection that writes, so a long read or an open write
 //! transaction never stalls the other reads.
 
+pub mod amendments;
 pub mod assistance;
 pub mod audit;
 mod entities;

@@ -397,6 +397,30 @@ impl Tx {
         Ok(project)
     }
 
+    /// The grant's projects still PLANNED or ACTIVE whose period ends on `end_date`, locked
+    /// until commit (the projects an extension of the grant's period carries along).
+    pub async fn open_projects_ending_on(
+        &self,
+        grant_id: &str,
+        end_date: chrono::NaiveDate,
+    ) -> Result<Vec<Project>> {
+        let rows = projects::Entity::find()
+            .filter(projects::Column::GrantId.eq(grant_id))
+            .filter(projects::Column::EndDate.eq(end_date))
+            .filter(
+                projects::Column::State
+                    .is_in([ProjectState::Planned, ProjectState::Active].map(ProjectState::code)),
+            )
+            .lock_exclusive()
+            .all(&self.txn)
+            .await?;
+        let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
+        let children = children(&self.txn, &ids).await?;
+        rows.into_iter()
+            .map(|row| to_domain(row, &children))
+            .collect()
+    }
+
     /// Saves `saved` (new fields or state) over `current`, at its next revision.
     pub async fn save_project(&mut self, current: Project, mut saved: Project) -> Result<Project> {
         saved.stamps = current.stamps.next(now());

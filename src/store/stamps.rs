@@ -10,8 +10,8 @@
 use sea_orm::ActiveValue::{NotSet, Set};
 
 use super::entities::{
-    appropriations, assistance_cases, financial_reports, funding_accounts, grants, indicators,
-    organizations, outcome_reports, outcomes, payment_requests, projects, tip_rankings,
+    amendments, appropriations, assistance_cases, financial_reports, funding_accounts, grants,
+    indicators, organizations, outcome_reports, outcomes, payment_requests, projects, tip_rankings,
     tip_recommendations,
 };
 use crate::domain::version::Stamps;
@@ -87,6 +87,7 @@ macro_rules! stamped {
 }
 
 stamped! {
+    amendments,
     appropriations,
     assistance_cases,
     financial_reports,

@@ -17,6 +17,7 @@ const EXPECTED: &[(&str, &[&str])] = &[
         &[
             "ADMIN",
             "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
             "CASE_WORKER",
             "AUDITOR",
             "GRANTEE",
@@ -27,6 +28,7 @@ const EXPECTED: &[(&str, &[&str])] = &[
         &[
             "ADMIN",
             "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
             "CASE_WORKER",
             "AUDITOR",
             "GRANTEE",
@@ -46,6 +48,7 @@ const EXPECTED: &[(&str, &[&str])] = &[
         &[
             "ADMIN",
             "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
             "CASE_WORKER",
             "AUDITOR",
             "GRANTEE",
@@ -56,6 +59,7 @@ const EXPECTED: &[(&str, &[&str])] = &[
         &[
             "ADMIN",
             "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
             "CASE_WORKER",
             "AUDITOR",
             "GRANTEE",
@@ -69,6 +73,7 @@ const EXPECTED: &[(&str, &[&str])] = &[
         &[
             "ADMIN",
             "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
             "CASE_WORKER",
             "AUDITOR",
             "GRANTEE",
@@ -79,6 +84,7 @@ const EXPECTED: &[(&str, &[&str])] = &[
         &[
             "ADMIN",
             "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
             "CASE_WORKER",
             "AUDITOR",
             "GRANTEE",
@@ -89,6 +95,7 @@ const EXPECTED: &[(&str, &[&str])] = &[
         &[
             "ADMIN",
             "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
             "CASE_WORKER",
             "AUDITOR",
             "GRANTEE",
@@ -99,6 +106,7 @@ const EXPECTED: &[(&str, &[&str])] = &[
         &[
             "ADMIN",
             "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
             "CASE_WORKER",
             "AUDITOR",
             "GRANTEE",
@@ -107,24 +115,80 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ("FundsService/CreateAppropriation", &["ADMIN"]),
     (
         "FundsService/GetAppropriation",
-        &["ADMIN", "PROGRAM_OFFICER", "CASE_WORKER", "AUDITOR"],
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
+            "CASE_WORKER",
+            "AUDITOR",
+        ],
     ),
     (
         "FundsService/ListAppropriations",
-        &["ADMIN", "PROGRAM_OFFICER", "CASE_WORKER", "AUDITOR"],
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
+            "CASE_WORKER",
+            "AUDITOR",
+        ],
     ),
     ("FundsService/UpdateAppropriation", &["ADMIN"]),
+    (
+        "AmendmentService/CreateAmendment",
+        &["ADMIN", "PROGRAM_OFFICER", "GRANTS_OFFICER", "GRANTEE"],
+    ),
+    (
+        "AmendmentService/GetAmendment",
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
+    ),
+    (
+        "AmendmentService/ListAmendments",
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
+    ),
+    (
+        "AmendmentService/ApproveAmendment",
+        &["ADMIN", "GRANTS_OFFICER"],
+    ),
+    (
+        "AmendmentService/RefuseAmendment",
+        &["ADMIN", "GRANTS_OFFICER"],
+    ),
     (
         "FinancialReportService/CreateFinancialReport",
         &["ADMIN", "PROGRAM_OFFICER", "GRANTEE"],
     ),
     (
         "FinancialReportService/GetFinancialReport",
-        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
     ),
     (
         "FinancialReportService/ListFinancialReports",
-        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
     ),
     (
         "FinancialReportService/UpdateFinancialReport",
@@ -148,11 +212,23 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ),
     (
         "PaymentService/GetPaymentRequest",
-        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
     ),
     (
         "PaymentService/ListPaymentRequests",
-        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
     ),
     (
         "PaymentService/ApprovePaymentRequest",
@@ -168,11 +244,23 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ),
     (
         "GrantService/GetGrant",
-        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
     ),
     (
         "GrantService/ListGrants",
-        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
     ),
     ("GrantService/CreateGrant", &["ADMIN", "PROGRAM_OFFICER"]),
     ("GrantService/UpdateGrant", &["ADMIN", "PROGRAM_OFFICER"]),
@@ -186,21 +274,40 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ),
     (
         "GrantService/GetObligation",
-        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
     ),
     (
         "GrantService/ListObligations",
-        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
     ),
     (
         "GrantService/ListGrantRevisions",
-        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
     ),
     (
         "TipReportService/GetTipRanking",
         &[
             "ADMIN",
             "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
             "CASE_WORKER",
             "AUDITOR",
             "GRANTEE",
@@ -211,6 +318,7 @@ const EXPECTED: &[(&str, &[&str])] = &[
         &[
             "ADMIN",
             "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
             "CASE_WORKER",
             "AUDITOR",
             "GRANTEE",
@@ -223,6 +331,7 @@ const EXPECTED: &[(&str, &[&str])] = &[
         &[
             "ADMIN",
             "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
             "CASE_WORKER",
             "AUDITOR",
             "GRANTEE",
@@ -233,6 +342,7 @@ const EXPECTED: &[(&str, &[&str])] = &[
         &[
             "ADMIN",
             "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
             "CASE_WORKER",
             "AUDITOR",
             "GRANTEE",
@@ -243,11 +353,23 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ("TipReportService/DeleteTipRecommendation", &["ADMIN"]),
     (
         "ProjectService/GetProject",
-        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
     ),
     (
         "ProjectService/ListProjects",
-        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
     ),
     (
         "ProjectService/CreateProject",
@@ -272,11 +394,23 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ),
     (
         "ProjectService/GetIndicator",
-        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
     ),
     (
         "ProjectService/ListIndicators",
-        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
     ),
     (
         "ProjectService/UpdateIndicator",
@@ -288,7 +422,13 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ),
     (
         "OutcomeReportService/ListReportingPeriods",
-        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
     ),
     (
         "OutcomeReportService/CreateOutcomeReport",
@@ -296,11 +436,23 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ),
     (
         "OutcomeReportService/GetOutcomeReport",
-        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
     ),
     (
         "OutcomeReportService/ListOutcomeReports",
-        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
     ),
     (
         "OutcomeReportService/UpdateOutcomeReport",
@@ -325,11 +477,23 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ),
     (
         "OutcomeReportService/GetOutcome",
-        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
     ),
     (
         "OutcomeReportService/ListOutcomes",
-        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
     ),
     (
         "OutcomeReportService/UpdateOutcome",
@@ -345,15 +509,33 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ),
     (
         "OutcomeReportService/ListMilestones",
-        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
     ),
     (
         "OutcomeReportService/GetMilestone",
-        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
     ),
     (
         "OutcomeReportService/GetIndicatorProgress",
-        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
     ),
     ("AssistanceService/CreateFundAllocation", &["ADMIN"]),
     (
@@ -428,19 +610,37 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ("AuditService/VerifyAuditChain", &["ADMIN", "AUDITOR"]),
     (
         "ReportService/StreamFiscalYearReport",
-        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
     ),
     (
         "ReportService/GetPortfolioSummary",
-        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
     ),
     (
         "ReportService/ExportOutcomes",
-        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR", "GRANTEE"],
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
     ),
     (
         "ReportService/ExportIatiActivities",
-        &["ADMIN", "PROGRAM_OFFICER", "AUDITOR"],
+        &["ADMIN", "PROGRAM_OFFICER", "GRANTS_OFFICER", "AUDITOR"],
     ),
     (
         "ReportService/ExportHtcdsCaseRecords",
@@ -519,6 +719,7 @@ async fn every_rpc_answers_each_role_and_each_bad_token_exactly_as_the_permissio
     let mut tokens: Vec<(&str, String)> = vec![("ADMIN", app.admin_token.clone())];
     for (code, role) in [
         ("PROGRAM_OFFICER", pb::Role::ProgramOfficer),
+        ("GRANTS_OFFICER", pb::Role::GrantsOfficer),
         ("CASE_WORKER", pb::Role::CaseWorker),
         ("AUDITOR", pb::Role::Auditor),
     ] {
