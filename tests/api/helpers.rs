@@ -231,6 +231,16 @@ impl TestApp {
         )
     }
 
+    pub fn amendments(
+        &self,
+        token: Option<&str>,
+    ) -> pb::amendment_service_client::AmendmentServiceClient<Authed> {
+        pb::amendment_service_client::AmendmentServiceClient::with_interceptor(
+            self.channel(),
+            self.bearer(token),
+        )
+    }
+
     pub fn grants(
         &self,
         token: Option<&str>,

@@ -3,6 +3,7 @@
 //! One binary, one module per area.
 
 mod access;
+mod amendments;
 mod assistance;
 mod audit;
 mod bad_input;

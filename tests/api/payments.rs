@@ -22,6 +22,17 @@ fn fiscal_year_of(day: NaiveDate) -> i32 {
 }
 
 pub async fn funded(app: &TestApp, award: &str, start: NaiveDate, obligated: i64) -> Funded {
+    funded_with_budget(app, award, start, obligated, Vec::new()).await
+}
+
+/// Like [`funded`], with an approved `budget` set while the grant was a draft.
+pub async fn funded_with_budget(
+    app: &TestApp,
+    award: &str,
+    start: NaiveDate,
+    obligated: i64,
+    budget: Vec<pb::BudgetLine>,
+) -> Funded {
     // The account may exist already (a second funded grant of the same test).
     let _ = app
         .reference_data(app.admin())
@@ -43,6 +54,7 @@ pub async fn funded(app: &TestApp, award: &str, start: NaiveDate, obligated: i64
                 start_date: start.to_string(),
                 end_date: end.to_string(),
                 reporting_cadence: pb::ReportingCadence::Annual as i32,
+                budget,
                 ..new_grant(award, &organization.name)
             }),
             request_id: String::new(),
