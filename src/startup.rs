@@ -30,6 +30,7 @@ use crate::api::amendment_api::AmendmentApi;
 use crate::api::assistance_api::{AssistanceApi, AssistanceRules};
 use crate::api::audit_api::AuditApi;
 use crate::api::auth::{Auth, Authenticator};
+use crate::api::closeout_api::CloseoutApi;
 use crate::api::deadline::{CallLimits, Deadlines, StreamingMethods, served_methods};
 use crate::api::financial_report_api::FinancialReportApi;
 use crate::api::funds_api::FundsApi;
@@ -52,6 +53,7 @@ use crate::pb::v1::access_service_server::AccessServiceServer;
 use crate::pb::v1::amendment_service_server::AmendmentServiceServer;
 use crate::pb::v1::assistance_service_server::AssistanceServiceServer;
 use crate::pb::v1::audit_service_server::AuditServiceServer;
+use crate::pb::v1::closeout_service_server::CloseoutServiceServer;
 use crate::pb::v1::financial_report_service_server::FinancialReportServiceServer;
 use crate::pb::v1::funds_service_server::FundsServiceServer;
 use crate::pb::v1::grant_service_server::GrantServiceServer;
@@ -105,6 +107,10 @@ fn api_services(
             calendar,
         )))
         .add(AmendmentServiceServer::new(AmendmentApi::new(
+            store.clone(),
+            calendar,
+        )))
+        .add(CloseoutServiceServer::new(CloseoutApi::new(
             store.clone(),
             calendar,
         )))

@@ -9,6 +9,7 @@ use crate::domain::assistance::{
     AgeGroup, CaseState, CaseUrgency, NeedKind, TraffickingForm, VictimSex,
 };
 use crate::domain::budget::BudgetCategory;
+use crate::domain::closeout::CloseoutStatus;
 use crate::domain::financial_report::FinancialReportState;
 use crate::domain::funds::FundsStatus;
 use crate::domain::grant::{
@@ -77,6 +78,7 @@ proto_enum!(PaymentKind, pb::PaymentKind, ["PAYMENT_KIND_"]);
 proto_enum!(AmendmentKind, pb::AmendmentKind, ["AMENDMENT_KIND_"]);
 proto_enum!(AmendmentState, pb::AmendmentState, ["AMENDMENT_STATE_"]);
 proto_enum!(BudgetCategory, pb::BudgetCategory, ["BUDGET_CATEGORY_"]);
+proto_enum!(CloseoutStatus, pb::CloseoutStatus, ["CLOSEOUT_STATUS_"]);
 proto_enum!(
     PaymentRequestState,
     pb::PaymentRequestState,
@@ -144,6 +146,7 @@ fn every_domain_value_has_its_proto_value() {
     round_trip::<AmendmentKind>();
     round_trip::<AmendmentState>();
     round_trip::<BudgetCategory>();
+    round_trip::<CloseoutStatus>();
     round_trip::<PaymentRequestState>();
     round_trip::<ObligationKind>();
     round_trip::<ActivityKind>();

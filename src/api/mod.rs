@@ -17,6 +17,7 @@ pub mod amendment_api;
 pub mod assistance_api;
 pub mod audit_api;
 pub mod auth;
+pub mod closeout_api;
 pub mod deadline;
 pub mod enums;
 mod filters;

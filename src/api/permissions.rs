@@ -134,6 +134,13 @@ pub const TABLE: &[(&str, &[Role])] = &[
     ),
     ("/tipgrants.v1.AmendmentService/ApproveAmendment", SIGNERS),
     ("/tipgrants.v1.AmendmentService/RefuseAmendment", SIGNERS),
+    // Closeouts: grantees follow their own; staff and auditors all; a grants officer completes them.
+    ("/tipgrants.v1.CloseoutService/GetCloseout", PROGRAM_READERS),
+    (
+        "/tipgrants.v1.CloseoutService/ListCloseouts",
+        PROGRAM_READERS,
+    ),
+    ("/tipgrants.v1.CloseoutService/CompleteCloseout", SIGNERS),
     // Financial reports: grantees write and submit their own grants'; program staff review.
     (
         "/tipgrants.v1.FinancialReportService/CreateFinancialReport",

@@ -134,6 +134,7 @@ pub mod assistance;
 pub mod audit;
 pub mod budget;
 pub mod case_statistics;
+pub mod closeout;
 pub mod financial_report;
 pub mod fiscal_year;
 pub mod funds;

@@ -292,6 +292,47 @@ resource_names! {
     pub struct DisbursementName { "assistanceCases" / case: Id, "disbursements" / disbursement: Id }
 }
 
+/// `grants/{grant}/closeout`: the closeout of a grant, one per grant (a singleton).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CloseoutName {
+    pub grant: String,
+}
+
+impl CloseoutName {
+    pub fn new(grant: impl Into<String>) -> Self {
+        Self {
+            grant: grant.into(),
+        }
+    }
+}
+
+impl ResourceName for CloseoutName {
+    const PATTERN: &'static str = "grants/{grant}/closeout";
+}
+
+impl FromStr for CloseoutName {
+    type Err = NameError;
+
+    fn from_str(value: &str) -> Result<Self, NameError> {
+        let Some(grant) = value.strip_suffix("/closeout") else {
+            return Err(NameError::new(
+                value,
+                Self::PATTERN,
+                value.len().max(1),
+                "a closeout's name ends with /closeout",
+            ));
+        };
+        let grant: GrantName = grant.parse()?;
+        Ok(Self::new(grant.grant))
+    }
+}
+
+impl fmt::Display for CloseoutName {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "grants/{}/closeout", self.grant)
+    }
+}
+
 impl OutcomeReportName {
     /// The project the report belongs to.
     pub fn project(&self) -> ProjectName {

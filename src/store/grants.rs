@@ -42,6 +42,9 @@ pub struct GrantFilter {
     pub country_code: Option<String>,
     pub region_code: Option<String>,
     pub pillar: Option<Pillar>,
+    /// Grants still under way (not closed or terminated) whose period of performance ended
+    /// before this day: the closeouts in progress.
+    pub open_and_ended_before: Option<NaiveDate>,
 }
 
 /// What to list of a grant's obligations.
@@ -270,6 +273,11 @@ impl Store {
         }
         if let Some(state) = filter.state {
             select = select.filter(grants::Column::State.eq(state.code()));
+        }
+        if let Some(day) = filter.open_and_ended_before {
+            select = select.filter(grants::Column::EndDate.lt(day)).filter(
+                grants::Column::State.is_in(GrantState::open_states().map(GrantState::code)),
+            );
         }
         if let Some((start, end)) = filter.performance_period {
             select = select

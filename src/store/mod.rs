@@ -12,6 +12,7 @@
 pub mod amendments;
 pub mod assistance;
 pub mod audit;
+pub mod closeouts;
 mod entities;
 pub mod financial_reports;
 pub mod funds;

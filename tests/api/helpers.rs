@@ -241,6 +241,16 @@ impl TestApp {
         )
     }
 
+    pub fn closeouts(
+        &self,
+        token: Option<&str>,
+    ) -> pb::closeout_service_client::CloseoutServiceClient<Authed> {
+        pb::closeout_service_client::CloseoutServiceClient::with_interceptor(
+            self.channel(),
+            self.bearer(token),
+        )
+    }
+
     pub fn grants(
         &self,
         token: Option<&str>,

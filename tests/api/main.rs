@@ -8,6 +8,7 @@ mod assistance;
 mod audit;
 mod bad_input;
 mod browser;
+mod closeouts;
 mod concurrency;
 mod demo;
 mod end_to_end;

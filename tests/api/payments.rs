@@ -33,6 +33,19 @@ pub async fn funded_with_budget(
     obligated: i64,
     budget: Vec<pb::BudgetLine>,
 ) -> Funded {
+    let end = start.checked_add_days(Days::new(729)).unwrap();
+    funded_until(app, award, start, end, obligated, budget).await
+}
+
+/// Like [`funded_with_budget`], for a period of performance from `start` to `end`.
+pub async fn funded_until(
+    app: &TestApp,
+    award: &str,
+    start: NaiveDate,
+    end: NaiveDate,
+    obligated: i64,
+    budget: Vec<pb::BudgetLine>,
+) -> Funded {
     // The account may exist already (a second funded grant of the same test).
     let _ = app
         .reference_data(app.admin())
@@ -46,7 +59,6 @@ pub async fn funded_with_budget(
         })
         .await;
     let organization = app.organization(&format!("Grantee {award}"), "HT").await;
-    let end = start.checked_add_days(Days::new(729)).unwrap();
     let grant = app
         .grants(app.admin())
         .create_grant(pb::CreateGrantRequest {
