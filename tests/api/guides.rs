@@ -17,6 +17,7 @@ const GUIDES: &[&str] = &[
     "administrator.md",
     "program-officer.md",
     "grantee.md",
+    "grants-officer.md",
     "case-worker.md",
 ];
 
@@ -261,6 +262,11 @@ fn the_case_worker_guide_runs_as_written_against_a_fresh_server() {
 #[test]
 fn the_grantee_guide_runs_as_written_against_a_fresh_server() {
     run_guide("grantee.md");
+}
+
+#[test]
+fn the_grants_officer_guide_runs_as_written_against_a_fresh_server() {
+    run_guide("grants-officer.md");
 }
 
 #[test]
