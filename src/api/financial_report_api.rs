@@ -12,12 +12,13 @@ use crate::domain::financial_report::{
     self, FiguresInput, FinancialReport, FinancialReportState, Review,
 };
 use crate::domain::names::{ANY, FinancialReportName, GrantName, ResourceName};
-use crate::domain::outcome::ReportingRules;
+use crate::domain::outcome::{ReportingRules, ReportingStatus};
 use crate::error::{Error, Result};
 use crate::pb::v1 as pb;
 use crate::pb::v1::financial_report_service_server::FinancialReportService;
 use crate::store::financial_reports::FinancialReportFilter;
-use crate::store::{Store, now};
+use crate::store::grants::GrantFilter;
+use crate::store::{Keyset, Store, now};
 
 /// Serves financial reports.
 pub struct FinancialReportApi {
@@ -26,6 +27,121 @@ pub struct FinancialReportApi {
 }
 
 impl FinancialReportApi {
+    /// A page of the financial reporting periods of the grants `filter` selects, in grant id
+    /// order, each grant's in schedule order; `status` keeps only the periods in that status.
+    /// A page may end inside a grant: its token is `{grant}|{period}`, and the next page goes on
+    /// from that grant, after that period.
+    async fn financial_periods(
+        &self,
+        actor: &Actor,
+        mut filter: GrantFilter,
+        status: Option<ReportingStatus>,
+        page: &paging::PageRequest,
+    ) -> Result<(Vec<pb::FinancialReportingPeriod>, Option<String>)> {
+        let limit = page.keyset.limit as usize;
+        let today = now().date_naive();
+        let scope = actor.scope();
+        let (resume, mut skip_through) = match page.keyset.after.as_deref() {
+            None => (None, None),
+            Some(after) => match after.split_once('|') {
+                Some((grant, period)) => (
+                    Some(grant.to_string()),
+                    Some((grant.to_string(), period.to_string())),
+                ),
+                None => {
+                    return Err(Error::invalid(
+                        "page_token",
+                        "is not a page token of this list",
+                    ));
+                }
+            },
+        };
+        filter.open = true;
+        let mut rows: Vec<(String, pb::FinancialReportingPeriod)> = Vec::new();
+        let mut after = resume.clone();
+        let mut pending = Vec::new();
+        if let Some(grant) = &resume {
+            // The grant the previous page ended in, when it is still listed.
+            let first = Keyset {
+                after: None,
+                limit: 1,
+            };
+            let mut only = filter.clone();
+            only.grant_id = Some(grant.clone());
+            pending = self.store.list_grants(&scope, &only, &first).await?.items;
+        }
+        loop {
+            if pending.is_empty() {
+                let batch = Keyset {
+                    after: after.clone(),
+                    limit: 100,
+                };
+                pending = self.store.list_grants(&scope, &filter, &batch).await?.items;
+                if pending.is_empty() {
+                    break;
+                }
+            }
+            let grants = std::mem::take(&mut pending);
+            after = grants.last().map(|grant| grant.id.clone());
+            let ids: Vec<String> = grants.iter().map(|grant| grant.id.clone()).collect();
+            let reports = self.store.financial_reports_of_grants(&ids).await?;
+            for grant in &grants {
+                let schedule = financial_report::financial_schedule(
+                    &self.rules,
+                    grant.terms.reporting_cadence,
+                    grant.terms.start_date,
+                    grant.terms.end_date,
+                );
+                for period in schedule {
+                    let label = period.period.to_string();
+                    if let Some((skip_grant, skip_period)) = &skip_through
+                        && *skip_grant == grant.id
+                    {
+                        if label == *skip_period {
+                            skip_through = None;
+                        }
+                        continue;
+                    }
+                    let report = reports
+                        .iter()
+                        .find(|report| report.grant_id == grant.id && report.period == label);
+                    let due = report.map_or(period.due_date, |report| report.due_date);
+                    let row_status = financial_report::period_status(
+                        report.map(|report| report.state),
+                        due,
+                        today,
+                    );
+                    if status.is_some_and(|wanted| wanted != row_status) {
+                        continue;
+                    }
+                    rows.push((
+                        format!("{}|{label}", grant.id),
+                        pb::FinancialReportingPeriod {
+                            grant: grant.resource_name(),
+                            award_number: grant.terms.award_number.clone(),
+                            period: label,
+                            start_date: period.start_date.to_string(),
+                            end_date: period.end_date.to_string(),
+                            due_date: due.to_string(),
+                            financial_report: report
+                                .map(|report| report.resource_name())
+                                .unwrap_or_default(),
+                            status: row_status.to_proto(),
+                            program_officer: grant.terms.program_officer.clone(),
+                        },
+                    ));
+                    if rows.len() > limit {
+                        rows.truncate(limit);
+                        let next = rows.last().map(|(key, _)| key.clone());
+                        return Ok((rows.into_iter().map(|(_, row)| row).collect(), next));
+                    }
+                }
+            }
+            skip_through = None;
+        }
+        Ok((rows.into_iter().map(|(_, row)| row).collect(), None))
+    }
+
     pub fn new(store: Store, rules: ReportingRules) -> Self {
         Self { store, rules }
     }
@@ -50,6 +166,14 @@ code_enum! {
 }
 
 code_enum! {
+    /// The fields a filter of financial reporting periods may name.
+    pub enum FinancialPeriodFilterField {
+        Status => "status",
+        ProgramOfficer => "program_officer",
+    }
+}
+
+code_enum! {
     /// The fields a filter of financial reports may name.
     pub enum FinancialReportFilterField {
         State => "state",
@@ -58,7 +182,10 @@ code_enum! {
 
 named_requests!(pb::GetFinancialReportRequest,);
 write_requests!(pb::CreateFinancialReportRequest,);
-list_requests!(pb::ListFinancialReportsRequest);
+list_requests!(
+    pb::ListFinancialReportsRequest,
+    pb::ListFinancialReportingPeriodsRequest
+);
 list_responses!(pb::ListFinancialReportsResponse => financial_reports: pb::FinancialReport);
 update_requests!(pb::UpdateFinancialReportRequest => financial_report: pb::FinancialReport [FinancialReportName, FinancialReportField]);
 state_change_requests!(pb::SubmitFinancialReportRequest; with reason:
@@ -166,6 +293,38 @@ impl FinancialReportApi {
 
 #[tonic::async_trait]
 impl FinancialReportService for FinancialReportApi {
+    async fn list_financial_reporting_periods(
+        &self,
+        request: Request<pb::ListFinancialReportingPeriodsRequest>,
+    ) -> Result<Response<pb::ListFinancialReportingPeriodsResponse>, Status> {
+        let (call, request, page) = accept_list(request)?;
+        let parent = GrantName::parse("parent", &request.parent)?;
+        let mut filter = GrantFilter {
+            grant_id: (parent.grant != ANY).then(|| parent.grant.clone()),
+            ..GrantFilter::default()
+        };
+        if filter.grant_id.is_some() {
+            // NOT_FOUND for a grant the caller may not see, rather than an empty list.
+            self.store.get_grant(&call.actor.scope(), &parent).await?;
+        }
+        let mut status = None;
+        for (field, value) in paging::parse_filter::<FinancialPeriodFilterField>(&request.filter)? {
+            match field {
+                FinancialPeriodFilterField::Status => {
+                    status = Some(filter_code::<ReportingStatus>(&value, "reporting status")?)
+                }
+                FinancialPeriodFilterField::ProgramOfficer => filter.program_officer = Some(value),
+            }
+        }
+        let (financial_reporting_periods, next_after) = self
+            .financial_periods(&call.actor, filter, status, &page)
+            .await?;
+        Ok(Response::new(pb::ListFinancialReportingPeriodsResponse {
+            financial_reporting_periods,
+            next_page_token: page.next_token(next_after),
+        }))
+    }
+
     async fn create_financial_report(
         &self,
         request: Request<pb::CreateFinancialReportRequest>,

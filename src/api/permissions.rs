@@ -143,6 +143,10 @@ pub const TABLE: &[(&str, &[Role])] = &[
     ("/tipgrants.v1.CloseoutService/CompleteCloseout", SIGNERS),
     // Financial reports: grantees write and submit their own grants'; program staff review.
     (
+        "/tipgrants.v1.FinancialReportService/ListFinancialReportingPeriods",
+        PROGRAM_READERS,
+    ),
+    (
         "/tipgrants.v1.FinancialReportService/CreateFinancialReport",
         REPORTERS,
     ),

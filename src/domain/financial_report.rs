@@ -182,6 +182,24 @@ pub fn first_overdue(
     })
 }
 
+/// Where a period of the financial schedule stands on `today`, given its report's state (if
+/// any) and due date: as an outcome report's period does, a submitted or accepted report is
+/// never overdue.
+pub fn period_status(
+    state: Option<FinancialReportState>,
+    due_date: NaiveDate,
+    today: NaiveDate,
+) -> super::outcome::ReportingStatus {
+    use super::outcome::{OutcomeReportState, period_status};
+    let state = state.map(|state| match state {
+        FinancialReportState::Draft => OutcomeReportState::Draft,
+        FinancialReportState::Submitted => OutcomeReportState::Submitted,
+        FinancialReportState::Accepted => OutcomeReportState::Accepted,
+        FinancialReportState::Returned => OutcomeReportState::Returned,
+    });
+    period_status(state, due_date, today)
+}
+
 /// Unchecked figures as they came in.
 pub struct FiguresInput<'a> {
     pub cash_receipts: i64,

@@ -153,6 +153,23 @@ impl Store {
         .try_map(to_domain)
     }
 
+    /// Every report (any state) of some grants, for their schedules.
+    pub async fn financial_reports_of_grants(
+        &self,
+        grant_ids: &[String],
+    ) -> Result<Vec<FinancialReport>> {
+        if grant_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        financial_reports::Entity::find()
+            .filter(financial_reports::Column::GrantId.is_in(grant_ids.iter().map(String::as_str)))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(to_domain)
+            .collect()
+    }
+
     /// The periods (labels) of `grant_id` that have a given (submitted or accepted) report.
     pub async fn given_financial_periods(&self, grant_id: &str) -> Result<Vec<String>> {
         Ok(financial_reports::Entity::find()

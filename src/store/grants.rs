@@ -45,6 +45,11 @@ pub struct GrantFilter {
     /// Grants still under way (not closed or terminated) whose period of performance ended
     /// before this day: the closeouts in progress.
     pub open_and_ended_before: Option<NaiveDate>,
+    /// Only grants still under way (not closed or terminated).
+    pub open: bool,
+    /// One grant.
+    pub grant_id: Option<String>,
+    pub program_officer: Option<String>,
 }
 
 /// What to list of a grant's obligations.
@@ -273,6 +278,17 @@ impl Store {
         }
         if let Some(state) = filter.state {
             select = select.filter(grants::Column::State.eq(state.code()));
+        }
+        if let Some(grant) = &filter.grant_id {
+            select = select.filter(grants::Column::Id.eq(grant.as_str()));
+        }
+        if filter.open {
+            select = select.filter(
+                grants::Column::State.is_in(GrantState::open_states().map(GrantState::code)),
+            );
+        }
+        if let Some(officer) = &filter.program_officer {
+            select = select.filter(grants::Column::ProgramOfficer.eq(officer.as_str()));
         }
         if let Some(day) = filter.open_and_ended_before {
             select = select.filter(grants::Column::EndDate.lt(day)).filter(

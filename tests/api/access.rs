@@ -167,6 +167,16 @@ const EXPECTED: &[(&str, &[&str])] = &[
         &["ADMIN", "GRANTS_OFFICER"],
     ),
     (
+        "FinancialReportService/ListFinancialReportingPeriods",
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
+    ),
+    (
         "FinancialReportService/CreateFinancialReport",
         &["ADMIN", "PROGRAM_OFFICER", "GRANTEE"],
     ),

@@ -308,3 +308,81 @@ async fn the_submitter_never_accepts_and_another_grantee_never_sees_the_report()
     let foreign = start(&app, &stranger, &funded, "FINAL", figures(0, 0)).await;
     expect_code(foreign, Code::NotFound);
 }
+
+async fn financial_periods(
+    app: &TestApp,
+    token: &str,
+    parent: &str,
+    filter: &str,
+    page_size: i32,
+) -> Vec<pb::FinancialReportingPeriod> {
+    let mut periods = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = app
+            .financial_reports(Some(token))
+            .list_financial_reporting_periods(pb::ListFinancialReportingPeriodsRequest {
+                parent: parent.into(),
+                page_size,
+                page_token,
+                filter: filter.into(),
+            })
+            .await
+            .expect("the schedule lists")
+            .into_inner();
+        periods.extend(page.financial_reporting_periods);
+        if page.next_page_token.is_empty() {
+            return periods;
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+#[tokio::test]
+async fn staff_list_the_overdue_financial_reports_and_a_submitted_one_is_no_longer_overdue() {
+    let app = spawn_app().await;
+    let late = grant(&app, "FIN-LIST-1").await;
+    let fresh = funded(&app, "FIN-LIST-2", Utc::now().date_naive(), 10_000).await;
+    let officer = app.token(pb::Role::ProgramOfficer, "").await;
+    let keys = |periods: &[pb::FinancialReportingPeriod]| -> Vec<(String, String)> {
+        periods
+            .iter()
+            .map(|period| (period.grant.clone(), period.period.clone()))
+            .collect()
+    };
+
+    let overdue = financial_periods(&app, &officer, "grants/-", "status = OVERDUE", 50).await;
+    let whole = financial_periods(&app, &officer, &late.grant, "", 50).await;
+    let one_by_one = financial_periods(&app, &officer, "grants/-", "", 1).await;
+    let all = financial_periods(&app, &officer, "grants/-", "", 500).await;
+    let own = financial_periods(&app, &fresh.grantee, "grants/-", "", 50).await;
+    let report = start(
+        &app,
+        &late.grantee,
+        &late,
+        &first_period(&late),
+        figures(0, 0),
+    )
+    .await
+    .unwrap()
+    .into_inner();
+    submit(&app, &late.grantee, &report.name).await.unwrap();
+    let after = financial_periods(&app, &officer, "grants/-", "status = OVERDUE", 50).await;
+
+    assert_eq!(
+        keys(&overdue),
+        vec![(late.grant.clone(), first_period(&late))],
+        "only the late grant's first year is overdue: {overdue:?}"
+    );
+    assert_eq!(overdue[0].status, pb::ReportingPeriodStatus::Overdue as i32);
+    assert_eq!(whole.last().map(|p| p.period.as_str()), Some("FINAL"));
+    assert!(whole.iter().all(|period| period.grant == late.grant));
+    assert_eq!(
+        keys(&one_by_one),
+        keys(&all),
+        "pages of one add up to the whole list"
+    );
+    assert!(own.iter().all(|period| period.grant == fresh.grant));
+    assert!(!own.is_empty());
+    assert!(after.is_empty(), "{after:?}");
+}
