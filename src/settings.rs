@@ -135,6 +135,23 @@ pub struct ReportingSettings {
     pub due_days: u32,
     /// Days after a project's end that its final report is due.
     pub final_due_days: u32,
+    /// Days of recent spending an advance may leave as cash on hand before it is flagged.
+    pub advance_cash_days: u32,
+}
+
+impl ReportingSettings {
+    /// The reporting rules these settings give, in fiscal years of `calendar`.
+    pub fn rules(
+        &self,
+        calendar: crate::domain::fiscal_year::FiscalCalendar,
+    ) -> crate::domain::outcome::ReportingRules {
+        crate::domain::outcome::ReportingRules {
+            calendar,
+            due_days: self.due_days,
+            final_due_days: self.final_due_days,
+            advance_cash_days: self.advance_cash_days,
+        }
+    }
 }
 
 /// `[reports]`: fiscal-year reports.
@@ -428,6 +445,11 @@ impl Settings {
             "reporting.final_due_days",
             self.reporting.final_due_days,
             0..=365,
+        )?;
+        within(
+            "reporting.advance_cash_days",
+            self.reporting.advance_cash_days,
+            1..=365,
         )?;
         within(
             "reports.max_concurrent_streams",

@@ -48,7 +48,6 @@ use crate::api::web_bodies::ReadWebBodies;
 use crate::bootstrap;
 use crate::connections::{ConnectionLimits, WatchCalls, watch_connections};
 use crate::domain::fiscal_year::FiscalCalendar;
-use crate::domain::outcome::ReportingRules;
 use crate::pb::v1::access_service_server::AccessServiceServer;
 use crate::pb::v1::amendment_service_server::AmendmentServiceServer;
 use crate::pb::v1::assistance_service_server::AssistanceServiceServer;
@@ -77,11 +76,7 @@ fn api_services(
     authenticator: &Arc<Authenticator>,
 ) -> ApiServices {
     let calendar = FiscalCalendar::new(settings.fiscal_year.first_month);
-    let reporting = ReportingRules {
-        calendar,
-        due_days: settings.reporting.due_days,
-        final_due_days: settings.reporting.final_due_days,
-    };
+    let reporting = settings.reporting.rules(calendar);
     ApiServices::default()
         .add(OrganizationServiceServer::new(OrganizationApi::new(
             store.clone(),

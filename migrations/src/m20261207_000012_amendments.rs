@@ -1,7 +1,8 @@
 //! Budgets and amendments (issue 20): a grant's approved budget by SF-424A
 //! cost category (a JSON object of cents by category, `{}` for grants created
 //! before budgets existed), and the amendments of awards: requested, signed,
-//! kept with the obligation and grant revision they made.
+//! kept with the obligation and grant revision they made. And the advance
+//! flag of payment requests (a note, empty when not flagged).
 
 use sea_orm_migration::sea_orm::ConnectionTrait;
 use sea_orm_migration::{prelude::*, schema::*};
@@ -49,6 +50,12 @@ impl MigrationTrait for Migration {
         manager
             .get_connection()
             .execute_unprepared("ALTER TABLE grants ADD COLUMN budget TEXT NOT NULL DEFAULT '{}'")
+            .await?;
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "ALTER TABLE payment_requests ADD COLUMN excess_cash_note TEXT NOT NULL DEFAULT ''",
+            )
             .await?;
         manager
             .create_table(
@@ -104,6 +111,10 @@ impl MigrationTrait for Migration {
         manager
             .get_connection()
             .execute_unprepared("ALTER TABLE grants DROP COLUMN budget")
+            .await?;
+        manager
+            .get_connection()
+            .execute_unprepared("ALTER TABLE payment_requests DROP COLUMN excess_cash_note")
             .await?;
         Ok(())
     }

@@ -71,6 +71,8 @@ fn to_proto(request: &PaymentRequest, viewer: &Actor) -> pb::PaymentRequest {
             .map(|date| date.to_string())
             .unwrap_or_default(),
         payment_reference: request.payment_reference.clone(),
+        excess_cash: !request.excess_cash_note.is_empty(),
+        excess_cash_note: request.excess_cash_note.clone(),
         create_time: Some(timestamp(request.stamps.create_time)),
         update_time: Some(timestamp(request.stamps.update_time)),
         etag: etag(request.stamps.revision),
@@ -217,6 +219,12 @@ impl PaymentService for PaymentApi {
             description: &asked.description,
         }
         .validate("payment_request")?;
+        // Read before the transaction, as the overdue gate is: a transaction never waits for a
+        // second connection.
+        let spending = match terms.kind {
+            PaymentKind::Advance => self.store.recent_spending(&parent.grant).await?,
+            PaymentKind::Reimbursement => Vec::new(),
+        };
         let answer = write
             .run(&self.store, async |tx| {
                 let grant = tx
@@ -227,7 +235,15 @@ impl PaymentService for PaymentApi {
                     .committed_payments(&grant.id, &terms.account_code, terms.fiscal_year)
                     .await?;
                 payment::check_within_obligation(&grant, committed, &terms, &parent.to_string())?;
-                let created = tx.create_payment_request(&grant.id, terms).await?;
+                let held = tx.committed_payments_of_grant(&grant.id).await?;
+                let note = payment::excess_cash(
+                    &terms,
+                    held,
+                    &spending,
+                    grant.terms.start_date,
+                    self.rules.advance_cash_days,
+                );
+                let created = tx.create_payment_request(&grant.id, terms, note).await?;
                 Ok(to_proto(&created, &call.actor))
             })
             .await?;

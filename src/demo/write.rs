@@ -20,7 +20,6 @@ use crate::api::project_api::ProjectApi;
 use crate::api::reference_data_api::ReferenceDataApi;
 use crate::domain::access::{Actor, Role};
 use crate::domain::fiscal_year::FiscalCalendar;
-use crate::domain::outcome::ReportingRules;
 use crate::pb::v1 as pb;
 use crate::pb::v1::OutcomeKind as K;
 use crate::pb::v1::assistance_service_server::AssistanceService;
@@ -103,11 +102,7 @@ fn timestamp(day: NaiveDate, hour: u32) -> prost_types::Timestamp {
 /// (`privacy.keys`), as the server requires for any case; without one they are left out.
 pub async fn seed(store: Store, settings: &Settings) -> Result<DemoSummary, String> {
     let calendar = FiscalCalendar::new(settings.fiscal_year.first_month);
-    let reporting = ReportingRules {
-        calendar,
-        due_days: settings.reporting.due_days,
-        final_due_days: settings.reporting.final_due_days,
-    };
+    let reporting = settings.reporting.rules(calendar);
     let keyring = Arc::new(
         crate::privacy::Keyring::from_settings(&settings.privacy)
             .map_err(|error| error.to_string())?,

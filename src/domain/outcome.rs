@@ -54,6 +54,8 @@ pub struct ReportingRules {
     pub due_days: u32,
     /// Days after the project's end that the final report is due.
     pub final_due_days: u32,
+    /// Days of recent spending an advance may leave as cash on hand before it is flagged.
+    pub advance_cash_days: u32,
 }
 
 /// A reporting period: a part of a fiscal year, or the final report.
@@ -739,6 +741,7 @@ mod tests {
             calendar: FiscalCalendar::default(),
             due_days: 30,
             final_due_days: 90,
+            advance_cash_days: 30,
         }
     }
 

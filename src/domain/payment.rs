@@ -71,11 +71,13 @@ pub struct PaymentRequest {
     pub decider_owner: String,
     pub payment_date: Option<NaiveDate>,
     pub payment_reference: String,
+    /// An advance's flag: why it exceeds immediate cash needs; empty when it does not.
+    pub excess_cash_note: String,
     #[serde(skip)]
     pub stamps: Stamps,
 }
 
-audited!(PaymentRequest => state, state_reason, requester, decider, payment_date, payment_reference; with terms);
+audited!(PaymentRequest => state, state_reason, requester, decider, payment_date, payment_reference, excess_cash_note; with terms);
 audited!(PaymentTerms => kind, account_code, fiscal_year, amount, period_start_date, period_end_date, description);
 
 impl PaymentRequest {
@@ -188,6 +190,54 @@ pub fn check_deobligation_spares_payments(
         ));
     }
     Ok(())
+}
+
+/// Cumulative federal expenditures a financial report gave, as of its period's end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spending {
+    pub as_of: NaiveDate,
+    pub expenditures: Cents,
+}
+
+/// Why an advance of `terms` exceeds the grantee's immediate cash needs (empty when it does
+/// not): with `committed` (what the grant's approved and paid requests hold), the cash on hand
+/// it leaves (committed plus the advance, minus what was spent) must cover no more than
+/// `days` of recent spending. Recent spending is the daily rate between the two latest
+/// reports in `spending` (latest first), or since the grant's `start` with one report.
+pub fn excess_cash(
+    terms: &PaymentTerms,
+    committed: Cents,
+    spending: &[Spending],
+    start: NaiveDate,
+    days: u32,
+) -> String {
+    if terms.kind != PaymentKind::Advance {
+        return String::new();
+    }
+    let Some(latest) = spending.first() else {
+        return format!(
+            "no expenditure is reported yet: an advance of {} cannot be weighed against spending",
+            terms.amount
+        );
+    };
+    let (since, spent_before) = match spending.get(1) {
+        Some(previous) => (previous.as_of, previous.expenditures),
+        None => (start, Cents(0)),
+    };
+    let elapsed = (latest.as_of - since).num_days().max(1);
+    let spent = i128::from(latest.expenditures.0) - i128::from(spent_before.0);
+    let on_hand =
+        i128::from(committed.0) + i128::from(terms.amount.0) - i128::from(latest.expenditures.0);
+    // on_hand / (spent / elapsed) > days, in integers: on_hand * elapsed > days * spent.
+    if on_hand * i128::from(elapsed) <= i128::from(days) * spent.max(0) {
+        return String::new();
+    }
+    let daily = Cents(i64::try_from(spent.max(0) / i128::from(elapsed)).unwrap_or(i64::MAX));
+    let on_hand = Cents(i64::try_from(on_hand).unwrap_or(i64::MAX));
+    format!(
+        "cash on hand after this advance would be {on_hand}, more than {days} days of recent spending ({daily} a day from {since} to {})",
+        latest.as_of
+    )
 }
 
 /// Nothing is approved or paid while a required report of the grant is overdue.

@@ -156,6 +156,8 @@ pub mod payment_requests {
         pub decider_owner: String,
         pub payment_date: Option<Date>,
         pub payment_reference: String,
+        /// The advance flag: why the advance exceeds immediate cash needs; empty when it does not.
+        pub excess_cash_note: String,
         pub create_time: DateTimeUtc,
         pub update_time: DateTimeUtc,
         pub revision: i64,

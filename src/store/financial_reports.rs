@@ -17,6 +17,7 @@ use crate::domain::financial_report::{
 use crate::domain::money::Cents;
 use crate::domain::names::{FinancialReportName, GrantName};
 use crate::domain::outcome::ScheduledPeriod;
+use crate::domain::payment::Spending;
 use crate::domain::version::{self, Stamps};
 use crate::error::{Error, Result};
 
@@ -151,6 +152,32 @@ impl Store {
         })
         .await?
         .try_map(to_domain)
+    }
+
+    /// What the grant's two latest given (submitted or accepted) reports say it spent, latest
+    /// first: the recent spending an advance is weighed against.
+    pub async fn recent_spending(&self, grant_id: &str) -> Result<Vec<Spending>> {
+        let rows: Vec<(NaiveDate, i64)> = financial_reports::Entity::find()
+            .select_only()
+            .column(financial_reports::Column::PeriodEndDate)
+            .column(financial_reports::Column::FederalExpenditures)
+            .filter(financial_reports::Column::GrantId.eq(grant_id))
+            .filter(
+                financial_reports::Column::State
+                    .is_in(FinancialReportState::GIVEN.map(FinancialReportState::code)),
+            )
+            .order_by_desc(financial_reports::Column::PeriodEndDate)
+            .limit(2)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(as_of, expenditures)| Spending {
+                as_of,
+                expenditures: Cents(expenditures),
+            })
+            .collect())
     }
 
     /// Every report (any state) of some grants, for their schedules.

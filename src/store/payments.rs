@@ -47,6 +47,7 @@ fn to_domain(row: payment_requests::Model) -> Result<PaymentRequest> {
         decider_owner: row.decider_owner,
         payment_date: row.payment_date,
         payment_reference: row.payment_reference,
+        excess_cash_note: row.excess_cash_note,
         grant_id: row.grant_id,
         id: row.id,
     })
@@ -164,11 +165,29 @@ impl Tx {
         Ok(Cents(sum.flatten().unwrap_or(0)))
     }
 
-    /// Records a new request of the caller on grant `grant_id`, SUBMITTED.
+    /// What approved and paid requests commit against all of a grant's obligations.
+    pub async fn committed_payments_of_grant(&self, grant_id: &str) -> Result<Cents> {
+        let sum: Option<Option<i64>> = payment_requests::Entity::find()
+            .select_only()
+            .column_as(Expr::cust("CAST(SUM(amount_cents) AS BIGINT)"), "committed")
+            .filter(payment_requests::Column::GrantId.eq(grant_id))
+            .filter(
+                payment_requests::Column::State
+                    .is_in(PaymentRequestState::COMMITTED.map(PaymentRequestState::code)),
+            )
+            .into_tuple()
+            .one(&self.txn)
+            .await?;
+        Ok(Cents(sum.flatten().unwrap_or(0)))
+    }
+
+    /// Records a new request of the caller on grant `grant_id`, SUBMITTED, with the advance
+    /// flag's note (empty when not flagged).
     pub async fn create_payment_request(
         &mut self,
         grant_id: &str,
         terms: PaymentTerms,
+        excess_cash_note: String,
     ) -> Result<PaymentRequest> {
         let actor = &self.call.actor;
         let row = payment_requests::ActiveModel {
@@ -189,6 +208,7 @@ impl Tx {
             decider_owner: Set(String::new()),
             payment_date: Set(None),
             payment_reference: Set(String::new()),
+            excess_cash_note: Set(excess_cash_note),
             ..Stamped::created(Stamps::new(now()))
         };
         self.insert_audited(row, to_domain, |created| (created.resource_name(), created))

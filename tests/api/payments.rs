@@ -505,3 +505,79 @@ async fn a_request_on_another_grantees_grant_is_not_found_and_bad_terms_name_the
         .into_inner();
     assert!(listed.payment_requests.is_empty());
 }
+
+#[tokio::test]
+async fn an_advance_beyond_thirty_days_of_recent_spending_is_flagged_and_a_reimbursement_never() {
+    let app = spawn_app().await;
+    let today = Utc::now().date_naive();
+    // From the first day of last fiscal year: its first annual period is 364 days long.
+    let last_year = fiscal_year_of(today) - 1;
+    let start = NaiveDate::from_ymd_opt(last_year - 1, 10, 1).unwrap();
+    let end = start.checked_add_days(Days::new(729)).unwrap();
+    let funded = funded_until(&app, "PAY-ADV", start, end, 100_000, Vec::new()).await;
+    let ask = |kind: pb::PaymentKind, amount: i64| {
+        let grant = funded.grant.clone();
+        let token = funded.grantee.clone();
+        let app = &app;
+        async move {
+            app.payments(Some(&token))
+                .create_payment_request(pb::CreatePaymentRequestRequest {
+                    parent: grant,
+                    payment_request: Some(pb::PaymentRequest {
+                        kind: kind as i32,
+                        ..asked(last_year, amount)
+                    }),
+                    request_id: String::new(),
+                })
+                .await
+                .expect("requested")
+                .into_inner()
+        }
+    };
+
+    let before_any_report = ask(pb::PaymentKind::Advance, 1_000).await;
+    let report = app
+        .financial_reports(Some(&funded.grantee))
+        .create_financial_report(pb::CreateFinancialReportRequest {
+            parent: funded.grant.clone(),
+            financial_report: Some(pb::FinancialReport {
+                period: last_year.to_string(),
+                cash_receipts: 36_400,
+                cash_disbursements: 36_400,
+                // 100 cents a day over the period's 364 days.
+                federal_expenditures: 36_400,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("the grantee reports its spending")
+        .into_inner();
+    app.financial_reports(Some(&funded.grantee))
+        .submit_financial_report(pb::SubmitFinancialReportRequest {
+            name: report.name,
+            ..Default::default()
+        })
+        .await
+        .expect("and submits it");
+    // Cash on hand after an advance of 39,400: 3,000, exactly 30 days of spending.
+    let within = ask(pb::PaymentKind::Advance, 39_400).await;
+    let reimbursement = ask(pb::PaymentKind::Reimbursement, 50_000).await;
+    let beyond = ask(pb::PaymentKind::Advance, 39_401).await;
+
+    assert!(before_any_report.excess_cash);
+    assert!(
+        before_any_report
+            .excess_cash_note
+            .contains("no expenditure is reported yet"),
+        "{before_any_report:?}"
+    );
+    assert!(!within.excess_cash, "{within:?}");
+    assert_eq!(within.excess_cash_note, "");
+    assert!(!reimbursement.excess_cash);
+    assert!(beyond.excess_cash, "{beyond:?}");
+    assert!(
+        beyond.excess_cash_note.contains("more than 30 days"),
+        "{beyond:?}"
+    );
+}
