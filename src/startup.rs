@@ -291,6 +291,12 @@ impl Application {
             Duration::from_secs(settings.auth.token_cache_ttl_seconds),
             settings.server.reflection,
         ));
+        // Listening before serving: a revocation on another replica is never missed by a call
+        // this one answers.
+        let revocations = store
+            .token_events()
+            .await
+            .map(|events| tokio::spawn(authenticator.clone().follow_revocations(events)));
         let api = api_services(&settings, &store, keyring, &authenticator);
         let health_names: HealthNames = api.names.into();
 
@@ -427,6 +433,9 @@ impl Application {
         };
         let _sent = stop_sender.send(true);
         probe.abort();
+        if let Some(task) = revocations {
+            task.abort();
+        }
         if let Some(task) = health_only {
             let _finished = task.await;
         }

@@ -1,7 +1,9 @@
 //! The tower layer in front of every service: one span per RPC (method,
 //! request id, actor, code, latency; continuing the caller's trace when
 //! traces are on), its metrics (`telemetry::metrics`), authentication of the bearer token
-//! (cached for `auth.token_cache_ttl_seconds`), and the permission check of
+//! (cached for `auth.token_cache_ttl_seconds`; on PostgreSQL a revoked token leaves every
+//! replica's cache as soon as its revocation is notified: `store::token_events`), and the
+//! permission check of
 //! `permissions`. A handler receives the `CallContext` in the request's
 //! extensions; a refused call never reaches it; a handler that panics is
 //! answered INTERNAL instead of dropping the connection.
@@ -20,6 +22,7 @@ use super::middleware::{Answer, Inner, Middleware};
 use super::permissions::{self, Access};
 use crate::domain::access::{self, ApiToken};
 use crate::error::{Error, Result};
+use crate::store::token_events::{TokenEvent, TokenEvents};
 use crate::store::{CallContext, Store};
 use crate::telemetry::metrics::RpcMetrics;
 
@@ -39,6 +42,8 @@ impl Authenticator {
             cache: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(ttl)
+                // Revocations notified by other replicas name the token, not its secret's hash.
+                .support_invalidation_closures()
                 .build(),
             allow_reflection,
         }
@@ -47,6 +52,30 @@ impl Authenticator {
     /// Forgets a token at once (after revocation on this replica).
     pub async fn forget(&self, secret_hash: &str) {
         self.cache.invalidate(secret_hash).await;
+    }
+
+    /// Forgets the token with id `token_id` at once (revoked on any replica). Should the cache
+    /// refuse to, it forgets every token instead: never a revoked one kept.
+    pub fn forget_token(&self, token_id: &str) {
+        let token_id = token_id.to_string();
+        let registered = self.cache.invalidate_entries_if(move |_, token| {
+            token.as_ref().is_some_and(|token| token.id == token_id)
+        });
+        if let Err(error) = registered {
+            tracing::warn!(%error, "cannot forget one token: forgetting every cached token");
+            self.cache.invalidate_all();
+        }
+    }
+
+    /// Follows the revocations of every replica (`events`), forgetting each revoked token, and
+    /// every token when some may have been missed. Runs until the task is aborted.
+    pub async fn follow_revocations(self: Arc<Self>, mut events: TokenEvents) {
+        loop {
+            match events.next().await {
+                TokenEvent::Revoked(token_id) => self.forget_token(&token_id),
+                TokenEvent::MaybeMissed => self.cache.invalidate_all(),
+            }
+        }
     }
 
     /// The caller of `method`, or `None` for calls that need no token.
