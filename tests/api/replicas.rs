@@ -122,6 +122,56 @@ async fn the_tokens_of_an_organization_deleted_through_one_replica_are_refused_b
     use_token(&second, &bystander).await;
 }
 
+#[tokio::test]
+async fn a_replica_whose_listener_lost_its_connection_forgets_every_cached_token_and_hears_revocations_again()
+ {
+    if !on_the_postgres_pass() {
+        return;
+    }
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let (first, second) = two_replicas(&directory).await;
+    let (silent_name, silently_revoked) = first.token_named(pb::Role::Auditor, "").await;
+    let (later_name, revoked_later) = first.token_named(pb::Role::Auditor, "").await;
+    for secret in [&silently_revoked, &revoked_later] {
+        use_token(&second, secret).await;
+    }
+    // Revoked behind the servers' backs: no notification, so the cache still vouches for it.
+    let silent_id = silent_name.trim_start_matches("apiTokens/");
+    first
+        .execute_sql(&format!(
+            "UPDATE api_tokens SET revoke_time = now() WHERE id = '{silent_id}'"
+        ))
+        .await;
+    use_token(&second, &silently_revoked).await;
+
+    // The listeners' connections die (as in a failover): each server listens again and, since
+    // it may have missed notifications meanwhile, forgets every cached token.
+    first
+        .execute_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query ILIKE 'listen%'",
+        )
+        .await;
+    eventually(
+        "the replica forgets the token revoked without a notification",
+        || refused(&second, &silently_revoked),
+    )
+    .await;
+    use_token(&second, &revoked_later).await;
+    first
+        .access(first.admin())
+        .revoke_api_token(pb::RevokeApiTokenRequest {
+            name: later_name,
+            request_id: String::new(),
+        })
+        .await
+        .expect("the admin revokes the token");
+    eventually("the replica hears revocations again", || {
+        refused(&second, &revoked_later)
+    })
+    .await;
+}
+
 // ------------------------------------------------------------------ rolling restart --
 
 /// How many clients write and read at once during the rolling restart.
