@@ -10,6 +10,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -32,6 +33,9 @@ pub struct Authenticator {
     /// Secret hash -> token (or `None`: no such token). Secrets are random, so a
     /// negative entry can never hide a token created later.
     cache: Cache<String, Option<ApiToken>>,
+    /// How many times tokens were forgotten: a lookup under way while this changed may have
+    /// read a token just before its revocation, and stored it just after it was forgotten.
+    forgotten: AtomicU64,
     allow_reflection: bool,
 }
 
@@ -45,25 +49,34 @@ impl Authenticator {
                 // Revocations notified by other replicas name the token, not its secret's hash.
                 .support_invalidation_closures()
                 .build(),
+            forgotten: AtomicU64::new(0),
             allow_reflection,
         }
     }
 
     /// Forgets a token at once (after revocation on this replica).
     pub async fn forget(&self, secret_hash: &str) {
+        self.forgotten.fetch_add(1, Ordering::SeqCst);
         self.cache.invalidate(secret_hash).await;
+    }
+
+    /// Forgets every cached token (some revocations may have been missed).
+    pub fn forget_every_token(&self) {
+        self.forgotten.fetch_add(1, Ordering::SeqCst);
+        self.cache.invalidate_all();
     }
 
     /// Forgets the token with id `token_id` at once (revoked on any replica). Should the cache
     /// refuse to, it forgets every token instead: never a revoked one kept.
     pub fn forget_token(&self, token_id: &str) {
+        self.forgotten.fetch_add(1, Ordering::SeqCst);
         let token_id = token_id.to_string();
         let registered = self.cache.invalidate_entries_if(move |_, token| {
             token.as_ref().is_some_and(|token| token.id == token_id)
         });
         if let Err(error) = registered {
             tracing::warn!(%error, "cannot forget one token: forgetting every cached token");
-            self.cache.invalidate_all();
+            self.forget_every_token();
         }
     }
 
@@ -73,7 +86,7 @@ impl Authenticator {
         loop {
             match events.next().await {
                 TokenEvent::Revoked(token_id) => self.forget_token(&token_id),
-                TokenEvent::MaybeMissed => self.cache.invalidate_all(),
+                TokenEvent::MaybeMissed => self.forget_every_token(),
             }
         }
     }
@@ -114,8 +127,9 @@ impl Authenticator {
             .filter(|secret| !secret.is_empty() && secret.len() <= 200)
             .ok_or(Error::Unauthenticated)?;
         let hash = access::hash_secret(secret);
+        let forgotten = self.forgotten.load(Ordering::SeqCst);
         let store = self.store.clone();
-        let token = self
+        let mut token = self
             .cache
             .try_get_with(hash.clone(), async move {
                 store.find_token_by_secret_hash(&hash).await
@@ -126,6 +140,13 @@ impl Authenticator {
                 Error::Busy(message) => Error::Busy(message.clone()),
                 other => Error::Internal(other.to_string()),
             })?;
+        if self.forgotten.load(Ordering::SeqCst) != forgotten {
+            // A revocation was heard while this lookup ran: what it found (and cached) may be
+            // older than the revocation. Drop it and read again, after it.
+            let hash = access::hash_secret(secret);
+            self.cache.invalidate(&hash).await;
+            token = self.store.find_token_by_secret_hash(&hash).await?;
+        }
         token.ok_or(Error::Unauthenticated)?.actor(Utc::now())
     }
 }
