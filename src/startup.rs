@@ -291,8 +291,8 @@ impl Application {
             Duration::from_secs(settings.auth.token_cache_ttl_seconds),
             settings.server.reflection,
         ));
-        // Listening before serving: a revocation on another replica is never missed by a call
-        // this one answers.
+        // Listening before serving (when the database lets it: else the listener retries and the
+        // cache lifetime bounds what it misses), so revocations on other replicas are heard.
         let revocations = store
             .token_events()
             .await

@@ -1,9 +1,9 @@
 //! The tower layer in front of every service: one span per RPC (method,
 //! request id, actor, code, latency; continuing the caller's trace when
-//! traces are on), its metrics (`telemetry::metrics`), authentication of the bearer token
-//! (cached for `auth.token_cache_ttl_seconds`; on PostgreSQL a revoked token leaves every
-//! replica's cache as soon as its revocation is notified: `store::token_events`), and the
-//! permission check of
+//! traces are on), its metrics (`telemetry::metrics`), authentication of the
+//! bearer token (cached for `auth.token_cache_ttl_seconds`; on PostgreSQL a
+//! revoked token leaves every replica's cache as soon as its revocation is
+//! notified: `store::token_events`), and the permission check of
 //! `permissions`. A handler receives the `CallContext` in the request's
 //! extensions; a refused call never reaches it; a handler that panics is
 //! answered INTERNAL instead of dropping the connection.
@@ -129,10 +129,11 @@ impl Authenticator {
         let hash = access::hash_secret(secret);
         let forgotten = self.forgotten.load(Ordering::SeqCst);
         let store = self.store.clone();
+        let lookup = hash.clone();
         let mut token = self
             .cache
             .try_get_with(hash.clone(), async move {
-                store.find_token_by_secret_hash(&hash).await
+                store.find_token_by_secret_hash(&lookup).await
             })
             .await
             .map_err(|error: Arc<Error>| match error.as_ref() {
@@ -143,7 +144,6 @@ impl Authenticator {
         if self.forgotten.load(Ordering::SeqCst) != forgotten {
             // A revocation was heard while this lookup ran: what it found (and cached) may be
             // older than the revocation. Drop it and read again, after it.
-            let hash = access::hash_secret(secret);
             self.cache.invalidate(&hash).await;
             token = self.store.find_token_by_secret_hash(&hash).await?;
         }
