@@ -298,6 +298,12 @@ impl Application {
             Duration::from_secs(settings.auth.token_cache_ttl_seconds),
             settings.server.reflection,
         ));
+        // Listening before serving (when the database lets it: else the listener retries and the
+        // cache lifetime bounds what it misses), so revocations on other replicas are heard.
+        let revocations = store
+            .token_events()
+            .await
+            .map(|events| tokio::spawn(authenticator.clone().follow_revocations(events)));
         let api = api_services(&settings, &store, keyring, &authenticator);
         let health_names: HealthNames = api.names.into();
 
@@ -434,6 +440,9 @@ impl Application {
         };
         let _sent = stop_sender.send(true);
         probe.abort();
+        if let Some(task) = revocations {
+            task.abort();
+        }
         if let Some(task) = health_only {
             let _finished = task.await;
         }

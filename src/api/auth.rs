@@ -1,13 +1,16 @@
 //! The tower layer in front of every service: one span per RPC (method,
 //! request id, actor, code, latency; continuing the caller's trace when
-//! traces are on), its metrics (`telemetry::metrics`), authentication of the bearer token
-//! (cached for `auth.token_cache_ttl_seconds`), and the permission check of
+//! traces are on), its metrics (`telemetry::metrics`), authentication of the
+//! bearer token (cached for `auth.token_cache_ttl_seconds`; on PostgreSQL a
+//! revoked token leaves every replica's cache as soon as its revocation is
+//! notified: `store::token_events`), and the permission check of
 //! `permissions`. A handler receives the `CallContext` in the request's
 //! extensions; a refused call never reaches it; a handler that panics is
 //! answered INTERNAL instead of dropping the connection.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -20,6 +23,7 @@ use super::middleware::{Answer, Inner, Middleware};
 use super::permissions::{self, Access};
 use crate::domain::access::{self, ApiToken};
 use crate::error::{Error, Result};
+use crate::store::token_events::{TokenEvent, TokenEvents};
 use crate::store::{CallContext, Store};
 use crate::telemetry::metrics::RpcMetrics;
 
@@ -29,6 +33,9 @@ pub struct Authenticator {
     /// Secret hash -> token (or `None`: no such token). Secrets are random, so a
     /// negative entry can never hide a token created later.
     cache: Cache<String, Option<ApiToken>>,
+    /// How many times tokens were forgotten: a lookup under way while this changed may have
+    /// read a token just before its revocation, and stored it just after it was forgotten.
+    forgotten: AtomicU64,
     allow_reflection: bool,
 }
 
@@ -39,14 +46,49 @@ impl Authenticator {
             cache: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(ttl)
+                // Revocations notified by other replicas name the token, not its secret's hash.
+                .support_invalidation_closures()
                 .build(),
+            forgotten: AtomicU64::new(0),
             allow_reflection,
         }
     }
 
     /// Forgets a token at once (after revocation on this replica).
     pub async fn forget(&self, secret_hash: &str) {
+        self.forgotten.fetch_add(1, Ordering::SeqCst);
         self.cache.invalidate(secret_hash).await;
+    }
+
+    /// Forgets every cached token (some revocations may have been missed).
+    pub fn forget_every_token(&self) {
+        self.forgotten.fetch_add(1, Ordering::SeqCst);
+        self.cache.invalidate_all();
+    }
+
+    /// Forgets the token with id `token_id` at once (revoked on any replica). Should the cache
+    /// refuse to, it forgets every token instead: never a revoked one kept.
+    pub fn forget_token(&self, token_id: &str) {
+        self.forgotten.fetch_add(1, Ordering::SeqCst);
+        let token_id = token_id.to_string();
+        let registered = self.cache.invalidate_entries_if(move |_, token| {
+            token.as_ref().is_some_and(|token| token.id == token_id)
+        });
+        if let Err(error) = registered {
+            tracing::warn!(%error, "cannot forget one token: forgetting every cached token");
+            self.forget_every_token();
+        }
+    }
+
+    /// Follows the revocations of every replica (`events`), forgetting each revoked token, and
+    /// every token when some may have been missed. Runs until the task is aborted.
+    pub async fn follow_revocations(self: Arc<Self>, mut events: TokenEvents) {
+        loop {
+            match events.next().await {
+                TokenEvent::Revoked(token_id) => self.forget_token(&token_id),
+                TokenEvent::MaybeMissed => self.forget_every_token(),
+            }
+        }
     }
 
     /// The caller of `method`, or `None` for calls that need no token.
@@ -85,11 +127,13 @@ impl Authenticator {
             .filter(|secret| !secret.is_empty() && secret.len() <= 200)
             .ok_or(Error::Unauthenticated)?;
         let hash = access::hash_secret(secret);
+        let forgotten = self.forgotten.load(Ordering::SeqCst);
         let store = self.store.clone();
-        let token = self
+        let lookup = hash.clone();
+        let mut token = self
             .cache
             .try_get_with(hash.clone(), async move {
-                store.find_token_by_secret_hash(&hash).await
+                store.find_token_by_secret_hash(&lookup).await
             })
             .await
             .map_err(|error: Arc<Error>| match error.as_ref() {
@@ -97,6 +141,12 @@ impl Authenticator {
                 Error::Busy(message) => Error::Busy(message.clone()),
                 other => Error::Internal(other.to_string()),
             })?;
+        if self.forgotten.load(Ordering::SeqCst) != forgotten {
+            // A revocation was heard while this lookup ran: what it found (and cached) may be
+            // older than the revocation. Drop it and read again, after it.
+            self.cache.invalidate(&hash).await;
+            token = self.store.find_token_by_secret_hash(&hash).await?;
+        }
         token.ok_or(Error::Unauthenticated)?.actor(Utc::now())
     }
 }

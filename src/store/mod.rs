@@ -29,6 +29,7 @@ pub mod reports;
 mod stamps;
 pub mod standards;
 pub mod tip_report;
+pub mod token_events;
 pub mod tokens;
 mod vacuum;
 

@@ -169,7 +169,8 @@ impl Tx {
         Ok(hashes)
     }
 
-    /// Revokes a token; returns it with the secret hash (so caches can drop it).
+    /// Revokes a token; returns it with the secret hash (so this server's cache can drop it), and
+    /// on PostgreSQL notifies every server of it at commit (`token_events`).
     pub async fn revoke_token(&mut self, id: &str) -> Result<(ApiToken, String)> {
         let row = api_tokens::Entity::find_by_id(id)
             .one(&self.txn)
@@ -182,6 +183,8 @@ impl Tx {
         active.revoke_time = Set(Some(now()));
         let after = to_domain(active.update(&self.txn).await?)?;
         self.audit(&after.resource_name(), Some(&before), Some(&after))?;
+        // Delivered to every server at commit: their caches drop the token at once.
+        super::token_events::announce_revocation(&self.txn, &after.id).await?;
         Ok((after, secret_hash))
     }
 }

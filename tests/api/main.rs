@@ -33,6 +33,7 @@ mod projects;
 mod python_client;
 mod reference_data;
 mod referrals;
+mod replicas;
 mod reports;
 mod server;
 mod settings;
