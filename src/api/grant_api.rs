@@ -380,8 +380,18 @@ impl GrantService for GrantApi {
                 GrantField::Title => merged.title = update.changes.title.clone(),
                 GrantField::Instrument => merged.instrument = update.changes.instrument,
                 GrantField::Approach => merged.approach = update.changes.approach,
-                GrantField::StartDate => merged.start_date = update.changes.start_date.clone(),
-                GrantField::EndDate => merged.end_date = update.changes.end_date.clone(),
+                GrantField::StartDate => {
+                    if update.changes.start_date.trim() != merged.start_date {
+                        grant::check_period_changeable(&current)?;
+                    }
+                    merged.start_date = update.changes.start_date.clone()
+                }
+                GrantField::EndDate => {
+                    if update.changes.end_date.trim() != merged.end_date {
+                        grant::check_period_changeable(&current)?;
+                    }
+                    merged.end_date = update.changes.end_date.clone()
+                }
                 GrantField::ReportingCadence => {
                     merged.reporting_cadence = update.changes.reporting_cadence
                 }

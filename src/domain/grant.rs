@@ -205,6 +205,23 @@ pub fn check_budget_changeable(grant: &Grant) -> Result<()> {
     Ok(())
 }
 
+/// The period of performance is set freely while the grant is a DRAFT; once awarded it ends
+/// later only by a no-cost extension, signed by a grants officer (`domain::amendment`), and
+/// earlier only by termination.
+pub fn check_period_changeable(grant: &Grant) -> Result<()> {
+    if grant.state != GrantState::Draft {
+        return Err(Error::precondition(
+            "PERIOD_CHANGES_BY_AMENDMENT",
+            grant.resource_name(),
+            format!(
+                "the grant is {}: its period of performance ends later only by an amendment (AmendmentService/CreateAmendment, a NO_COST_EXTENSION), and earlier only by TerminateGrant",
+                grant.state
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Unchecked grant terms as they came in.
 pub struct GrantInput<'a> {
     pub award_number: &'a str,

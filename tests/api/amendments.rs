@@ -524,6 +524,20 @@ async fn another_grantees_grant_is_not_found_and_bad_amendments_name_their_field
     )
     .await
     .expect_err("an extension ends later");
+    let period_by_update = app
+        .grants(app.admin())
+        .update_grant(pb::UpdateGrantRequest {
+            grant: Some(pb::Grant {
+                name: funded.grant.clone(),
+                end_date: "2099-12-31".into(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["end_date".into()],
+            }),
+        })
+        .await
+        .expect_err("an awarded period ends later by amendment");
     let budget_by_update = app
         .grants(app.admin())
         .update_grant(pb::UpdateGrantRequest {
@@ -560,5 +574,6 @@ async fn another_grantees_grant_is_not_found_and_bad_amendments_name_their_field
     assert_eq!(violated_fields(&earlier), vec!["amendment.end_date"]);
     assert_eq!(budget_by_update.code(), Code::FailedPrecondition);
     assert_eq!(reason(&budget_by_update), "BUDGET_CHANGES_BY_AMENDMENT");
+    assert_eq!(reason(&period_by_update), "PERIOD_CHANGES_BY_AMENDMENT");
     assert_eq!(grant(&app, &funded.grant).await.budget, a_budget());
 }
