@@ -5,20 +5,22 @@
 //! that grows to millions of rows, are never loaded whole: exports read them
 //! in keyset chunks (by id) inside that snapshot, so the server holds one
 //! chunk at a time; reports read them added up by the database, one row per
-//! group of outcomes that every figure counts alike (project, country, kind,
-//! fiscal year: the parts of the k rule), in keyset chunks of groups. No rule
-//! here: the domain (`domain::report`) decides what each group counts in and
-//! what may be shown. Assistance cases are read without
+//! group of outcomes that every figure counts alike (report, so grant and
+//! project, country, kind, fiscal year: the parts of the k rule), a chunk of
+//! reports at a time, and a milestone's outcomes one by one (they count once,
+//! in id order). No rule here: the domain (`domain::report`) decides what
+//! each group counts in and what may be shown. Assistance cases are read without
 //! any personal data (not even sealed): only year, referrer, country, amounts
 //! and the consent to statistics.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, SelectStatement};
 use sea_orm::{
-    ColumnTrait, DatabaseTransaction, EntityTrait, FromQueryResult, JoinType, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait,
+    ColumnTrait, DatabaseTransaction, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
 };
 
 use super::entities::assistance_cases;
@@ -75,10 +77,30 @@ impl Store {
             projects::Column::GrantId,
             scope,
         );
+        // Accepted reports: (grant, project) by report id; their outcomes are read later, in chunks.
+        let report_rows = within_scope(
+            outcome_reports::Entity::find()
+                .select_only()
+                .columns([
+                    outcome_reports::Column::Id,
+                    outcome_reports::Column::GrantId,
+                    outcome_reports::Column::ProjectId,
+                ])
+                .filter(outcome_reports::Column::State.eq(OutcomeReportState::Accepted.code())),
+            outcome_reports::Column::GrantId,
+            scope,
+        );
         let grant_rows = grant_rows.all(&snapshot).await?;
         let as_of = now();
         let obligation_rows = obligation_rows.all(&snapshot).await?;
         let project_rows = project_rows.all(&snapshot).await?;
+        let accepted: BTreeMap<String, (String, String)> = report_rows
+            .into_tuple::<(String, String, String)>()
+            .all(&snapshot)
+            .await?
+            .into_iter()
+            .map(|(id, grant, project)| (id, (grant, project)))
+            .collect();
         let project_ids: BTreeSet<&str> = project_rows.iter().map(|p| p.id.as_str()).collect();
         let mut names = GroupNames::default();
         let mut regions: BTreeMap<String, String> = BTreeMap::new();
@@ -213,7 +235,10 @@ impl Store {
         let outcomes = AcceptedOutcomes {
             snapshot,
             accepted_reports: accepted_reports(scope, None),
+            accepted,
             regions,
+            after_report: None,
+            groups_done: false,
             after: None,
             done: false,
         };
@@ -252,76 +277,158 @@ fn accepted_reports(scope: &Scope, grantee: Option<&str>) -> SelectStatement {
     accepted.into_query()
 }
 
-/// The outcomes of a portfolio's accepted reports, counted by the database in
-/// groups that every figure of a report counts alike, read in keyset chunks of
-/// groups from the portfolio's snapshot: a report reads a row per group, not
-/// per outcome, and holds one chunk at a time. Dropping it ends the snapshot.
+/// The outcomes of a portfolio's accepted reports, from the portfolio's snapshot: first the
+/// outcomes of no milestone, counted by the database in groups that every figure of a report
+/// counts alike, a chunk of reports at a time (a report reads a row per group, not per
+/// outcome); then the outcomes of milestones one by one in keyset chunks (by id), since of one
+/// milestone's outcomes in a figure the first counts. Memory holds one chunk at a time.
+/// Dropping it ends the snapshot.
 pub struct AcceptedOutcomes {
     snapshot: DatabaseTransaction,
     accepted_reports: SelectStatement,
+    /// (grant, project) by accepted report id.
+    accepted: BTreeMap<String, (String, String)>,
     /// The region of every country.
     regions: BTreeMap<String, String>,
-    /// The first outcome id of the last group read (groups come in that order).
+    /// The last report whose groups were read.
+    after_report: Option<String>,
+    groups_done: bool,
+    /// The id of the last milestone's outcome read.
     after: Option<String>,
     done: bool,
 }
+
+/// Accepted reports whose outcomes are added up in one query: a chunk holds their groups (a
+/// report's outcomes fall in a few countries, kinds and fiscal years).
+const REPORTS_PER_CHUNK: usize = 1_000;
 
 /// A quantity is added up in SQL as its millions and its units below a million, apart: neither
 /// sum can overflow 64 bits, and they are put together saturating, as the domain adds outcomes.
 const MILLION: i64 = 1_000_000;
 
-/// One group of accepted outcomes alike: the same grant and project (of their report), country,
-/// kind and fiscal year (or date, when the year is not recorded); a milestone's outcomes are
-/// grouped by milestone and quantity too, and count once.
+/// The outcomes of one report (none of a milestone) with the same kind, country and fiscal year
+/// (or date, when the year is not recorded), added up.
 #[derive(Debug, FromQueryResult)]
 struct OutcomeGroup {
-    /// The smallest outcome id of the group: the order groups are read and counted in.
-    first_id: String,
-    grant_id: String,
-    project_id: String,
+    report_id: String,
     kind: String,
     country_code: String,
     fiscal_year: Option<i32>,
     /// The date, only when the fiscal year is not recorded (the domain computes it then).
     undated_year_day: Option<chrono::NaiveDate>,
-    milestone_id: Option<String>,
     outcomes: i64,
     quantity_millions: i64,
     quantity_units: i64,
-    /// The quantity of one outcome of the group (all equal in a milestone's group).
-    quantity_each: i64,
 }
 
 impl AcceptedOutcomes {
-    /// The next groups of outcomes (at most `limit`), in the order of their first outcome's id;
-    /// `None` after the last.
+    /// The next outcomes: groups of a chunk of at most [`REPORTS_PER_CHUNK`] reports, then at
+    /// most `limit` outcomes of milestones; `None` after the last.
     pub async fn next_chunk(&mut self, limit: u64) -> Result<Option<Vec<OutcomeFact>>> {
-        if self.done {
+        if !self.groups_done {
+            let after = match &self.after_report {
+                Some(report) => Bound::Excluded(report.as_str()),
+                None => Bound::Unbounded,
+            };
+            let reports: Vec<&str> = self
+                .accepted
+                .range::<str, _>((after, Bound::Unbounded))
+                .take(REPORTS_PER_CHUNK)
+                .map(|(report, _)| report.as_str())
+                .collect();
+            if let Some(last) = reports.last() {
+                self.after_report = Some(last.to_string());
+                return self.groups_of(reports).await.map(Some);
+            }
+            self.groups_done = true;
+        }
+        if self.done || self.accepted.is_empty() {
             return Ok(None);
         }
+        let mut select = outcomes::Entity::find()
+            .filter(outcomes::Column::DeleteTime.is_null())
+            .filter(outcomes::Column::MilestoneId.is_not_null())
+            .filter(outcomes::Column::ReportId.in_subquery(self.accepted_reports.clone()));
+        if let Some(after) = &self.after {
+            select = select.filter(outcomes::Column::Id.gt(after.as_str()));
+        }
+        let rows = select
+            .select_only()
+            .columns([
+                outcomes::Column::Id,
+                outcomes::Column::ReportId,
+                outcomes::Column::Kind,
+                outcomes::Column::CountryCode,
+                outcomes::Column::FiscalYear,
+                outcomes::Column::OutcomeDate,
+                outcomes::Column::Quantity,
+                outcomes::Column::MilestoneId,
+            ])
+            .order_by_asc(outcomes::Column::Id)
+            .limit(limit)
+            .into_tuple::<(
+                String,
+                String,
+                String,
+                String,
+                Option<i32>,
+                Option<chrono::NaiveDate>,
+                i64,
+                Option<String>,
+            )>()
+            .all(&self.snapshot)
+            .await?;
+        if (rows.len() as u64) < limit {
+            self.done = true;
+        }
+        let Some(last) = rows.last() else {
+            return Ok(None);
+        };
+        self.after = Some(last.0.clone());
+        let mut facts = Vec::with_capacity(rows.len());
+        for (id, report_id, kind, country_code, fiscal_year, date, quantity, milestone_id) in rows {
+            // Read in the same snapshot as `accepted`, so every row's report is there.
+            let Some((grant_id, project_id)) = self.accepted.get(&report_id) else {
+                continue;
+            };
+            facts.push(OutcomeFact {
+                grant_id: grant_id.clone(),
+                project_id: project_id.clone(),
+                kind: decode_code("outcomes.kind", &id, &kind)?,
+                region_code: self.regions.get(&country_code).cloned().unwrap_or_default(),
+                country_code,
+                fiscal_year,
+                date,
+                quantity,
+                count: 1,
+                milestone_id,
+            });
+        }
+        Ok(Some(facts))
+    }
+
+    /// The outcomes of no milestone of `reports`, added up by report, kind, country and fiscal
+    /// year.
+    async fn groups_of(&self, reports: Vec<&str>) -> Result<Vec<OutcomeFact>> {
         let column = |column: outcomes::Column| Expr::col((outcomes::Entity, column));
-        let year_unrecorded = column(outcomes::Column::FiscalYear).is_null();
-        let undated_year_day: Expr =
-            Expr::case(year_unrecorded, column(outcomes::Column::OutcomeDate)).into();
-        let of_milestone: Expr = Expr::case(
-            column(outcomes::Column::MilestoneId).is_not_null(),
-            column(outcomes::Column::Quantity),
+        let undated_year_day: Expr = Expr::case(
+            column(outcomes::Column::FiscalYear).is_null(),
+            column(outcomes::Column::OutcomeDate),
         )
         .into();
         let sum = |expr: Expr| -> Expr { Func::cast_as(Func::sum(expr), "BIGINT").into() };
-        let mut select = outcomes::Entity::find()
+        let groups = outcomes::Entity::find()
             .select_only()
-            .join(JoinType::InnerJoin, outcomes::Entity::belongs_to_report())
             .filter(outcomes::Column::DeleteTime.is_null())
-            .filter(outcomes::Column::ReportId.in_subquery(self.accepted_reports.clone()))
-            .column_as(outcomes::Column::Id.min(), "first_id")
-            .column_as(outcome_reports::Column::GrantId, "grant_id")
-            .column_as(outcome_reports::Column::ProjectId, "project_id")
-            .column_as(outcomes::Column::Kind, "kind")
-            .column_as(outcomes::Column::CountryCode, "country_code")
-            .column_as(outcomes::Column::FiscalYear, "fiscal_year")
+            .filter(outcomes::Column::MilestoneId.is_null())
+            .filter(outcomes::Column::ReportId.is_in(reports))
+            .columns([
+                outcomes::Column::ReportId,
+                outcomes::Column::Kind,
+                outcomes::Column::CountryCode,
+                outcomes::Column::FiscalYear,
+            ])
             .column_as(undated_year_day.clone(), "undated_year_day")
-            .column_as(outcomes::Column::MilestoneId, "milestone_id")
             .column_as(outcomes::Column::Id.count(), "outcomes")
             .column_as(
                 sum(column(outcomes::Column::Quantity).div(MILLION)),
@@ -331,47 +438,23 @@ impl AcceptedOutcomes {
                 sum(column(outcomes::Column::Quantity).modulo(MILLION)),
                 "quantity_units",
             )
-            .column_as(outcomes::Column::Quantity.min(), "quantity_each")
-            .group_by(outcome_reports::Column::GrantId)
-            .group_by(outcome_reports::Column::ProjectId)
+            .group_by(outcomes::Column::ReportId)
             .group_by(outcomes::Column::Kind)
             .group_by(outcomes::Column::CountryCode)
             .group_by(outcomes::Column::FiscalYear)
             .group_by(undated_year_day)
-            .group_by(outcomes::Column::MilestoneId)
-            .group_by(of_milestone);
-        if let Some(after) = &self.after {
-            select = select.having(outcomes::Column::Id.min().gt(after.as_str()));
-        }
-        let groups = select
-            .order_by_asc(outcomes::Column::Id.min())
-            .limit(limit)
             .into_model::<OutcomeGroup>()
             .all(&self.snapshot)
             .await?;
-        if (groups.len() as u64) < limit {
-            self.done = true;
-        }
-        let Some(last) = groups.last() else {
-            return Ok(None);
-        };
-        self.after = Some(last.first_id.clone());
         let mut facts = Vec::with_capacity(groups.len());
         for group in groups {
-            let (count, quantity) = match group.milestone_id {
-                Some(_) => (1, group.quantity_each),
-                None => (
-                    group.outcomes,
-                    group
-                        .quantity_millions
-                        .saturating_mul(MILLION)
-                        .saturating_add(group.quantity_units),
-                ),
+            let Some((grant_id, project_id)) = self.accepted.get(&group.report_id) else {
+                continue;
             };
             facts.push(OutcomeFact {
-                grant_id: group.grant_id,
-                project_id: group.project_id,
-                kind: decode_code("outcomes.kind", &group.first_id, &group.kind)?,
+                grant_id: grant_id.clone(),
+                project_id: project_id.clone(),
+                kind: decode_code("outcomes.kind", &group.report_id, &group.kind)?,
                 region_code: self
                     .regions
                     .get(&group.country_code)
@@ -380,12 +463,15 @@ impl AcceptedOutcomes {
                 country_code: group.country_code,
                 fiscal_year: group.fiscal_year,
                 date: group.undated_year_day,
-                quantity,
-                count,
-                milestone_id: group.milestone_id,
+                quantity: group
+                    .quantity_millions
+                    .saturating_mul(MILLION)
+                    .saturating_add(group.quantity_units),
+                count: group.outcomes,
+                milestone_id: None,
             });
         }
-        Ok(Some(facts))
+        Ok(facts)
     }
 }
 

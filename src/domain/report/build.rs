@@ -111,9 +111,9 @@ pub fn build_report(
 /// A report being built: the money, grants and projects of a portfolio
 /// first, then its outcomes, alone or added up in groups (a store counts them
 /// and reads the groups in chunks, so memory holds the report's cells, never
-/// every outcome), then [`ReportBuilder::finish`]. Outcomes come in the order
-/// of their ids (a group at its first outcome's): of the outcomes of one
-/// milestone in a figure, the first counts.
+/// every outcome), then [`ReportBuilder::finish`]. The outcomes of milestones
+/// come in the order of their ids (of one milestone's outcomes in a figure,
+/// the first counts); the others, in any order.
 pub struct ReportBuilder<'a> {
     request: &'a ReportRequest,
     calendar: FiscalCalendar,

@@ -44,8 +44,8 @@ pub struct ObligationFact {
 }
 
 /// Outcomes of accepted outcome reports that every figure counts alike: one outcome, or
-/// several of the same project, country, kind and fiscal year (counted by the database, so a
-/// report reads a row per group, not per outcome).
+/// several of one report (so one grant and project), country, kind and fiscal year, none of a
+/// milestone (counted by the database, so a report reads a row per group, not per outcome).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutcomeFact {
     pub grant_id: String,
@@ -58,7 +58,7 @@ pub struct OutcomeFact {
     pub date: Option<NaiveDate>,
     /// Their quantities added up.
     pub quantity: i64,
-    /// How many outcomes: 1 for a milestone's (equal outcomes of one milestone count once).
+    /// How many outcomes: 1 for a milestone's (read one by one: a milestone counts once).
     pub count: i64,
     /// The milestone it reports (a law enacted, a first conviction), counted once.
     pub milestone_id: Option<String>,
