@@ -16,7 +16,13 @@
 #      rates, an overload at twice GetOrganization's rate, resident memory idle
 #      and with 1,000 calls in flight;
 #   4. the same reads on the embedded SQLite;
-#   5. prints one table: absolute numbers, ratios, and the goals of issue 12.
+#   5. P9: a database with the demo portfolio (tipgrants seed-demo) and copies of
+#      its accepted outcomes (one INSERT ... SELECT per size), and at each size
+#      StreamFiscalYearReport by country over every fiscal year of the outcomes
+#      (a fresh server, the median of 3) beside one SQL GROUP BY of the same
+#      outcomes by project, country, kind and fiscal year (psql \timing,
+#      median of 3);
+#   6. prints one table: absolute numbers, ratios, and the goals of issues 12 and 24.
 #
 # Everything listens on loopback only; every wait is bounded. The results
 # (key value lines) are kept in target/bench/. Settings (environment):
@@ -32,6 +38,8 @@
 #   BENCH_PERF              1: also profile GetOrganization on PostgreSQL with
 #                           perf (report in target/bench/)
 #   BENCH_SKIP_BUILD        1: use the binaries already in target/release
+#   BENCH_P9_SIZES          accepted outcomes P9 measures at, ascending (100000,1000000)
+#   BENCH_P9_ONLY           1: only P9 (no pgbench, no load loops)
 #   BENCH_KEEP_LOGS         1: keep the servers' logs in target/bench/ (large: one line per call)
 set -euo pipefail
 
@@ -51,6 +59,8 @@ export BENCH_CONNECTIONS="${BENCH_CONNECTIONS:-2}"
 export BENCH_THREADS="${BENCH_THREADS:-2}"
 BENCH_PGBENCH_SCALE="${BENCH_PGBENCH_SCALE:-10}"
 BENCH_MEMORY_IN_FLIGHT="${BENCH_MEMORY_IN_FLIGHT:-1000}"
+BENCH_P9_SIZES="${BENCH_P9_SIZES:-100000,1000000}"
+[[ "$BENCH_P9_SIZES" =~ ^[0-9]+(,[0-9]+)*$ ]] || die "BENCH_P9_SIZES: whole numbers, comma separated"
 
 for name in BENCH_DURATION_SECONDS BENCH_WARMUP_SECONDS BENCH_CONCURRENCY BENCH_CONNECTIONS \
     BENCH_THREADS BENCH_PGBENCH_SCALE BENCH_MEMORY_IN_FLIGHT; do
@@ -147,22 +157,6 @@ pgbench_tps() {
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 STARTED="$(date -u '+%Y-%m-%d %H:%M UTC')"
 log "started $STARTED, load average $LOAD_BEFORE"
-log "pgbench -i -s $BENCH_PGBENCH_SCALE ..."
-"$PGBENCH" -h "$PGHOST_ADDR" -p "$PGPORT_NUM" -U "$PGUSER_NAME" -i -q -s "$BENCH_PGBENCH_SCALE" pgbench \
-    >"$WORK/pgbench-init.log" 2>&1 || die "pgbench -i failed: $(tail -n 5 "$WORK/pgbench-init.log")"
-log "pgbench -S -M prepared, $BENCH_CONCURRENCY clients, ${BENCH_DURATION_SECONDS}s ..."
-SELECT_TPS="$(pgbench_tps -S)"
-log "  $SELECT_TPS tps"
-log "pgbench TPC-B -M prepared, $BENCH_CONCURRENCY clients, ${BENCH_DURATION_SECONDS}s ..."
-TPCB_TPS="$(pgbench_tps)"
-log "  $TPCB_TPS tps"
-cat >>"$RESULTS" <<EOF
-pgbench.clients $BENCH_CONCURRENCY
-pgbench.threads $BENCH_CONNECTIONS
-pgbench.scale $BENCH_PGBENCH_SCALE
-pgbench.select.tps $SELECT_TPS
-pgbench.tpcb.tps $TPCB_TPS
-EOF
 
 # Starts the release server with TIPGRANTS__* settings ("$@": NAME=VALUE pairs) on port 0,
 # and waits (at most 60 s) for its "serving gRPC address=..." line. On a new database it
@@ -191,6 +185,25 @@ start_server() {
 load() {
     "$LOAD" --address "$SERVER_ADDRESS" --token-file "$WORK/token-$1" --results "$RESULTS" "${@:2}"
 }
+
+# Everything but P9 (left unindented: its here-documents end at the margin).
+if [[ "${BENCH_P9_ONLY:-}" != 1 ]]; then
+log "pgbench -i -s $BENCH_PGBENCH_SCALE ..."
+"$PGBENCH" -h "$PGHOST_ADDR" -p "$PGPORT_NUM" -U "$PGUSER_NAME" -i -q -s "$BENCH_PGBENCH_SCALE" pgbench \
+    >"$WORK/pgbench-init.log" 2>&1 || die "pgbench -i failed: $(tail -n 5 "$WORK/pgbench-init.log")"
+log "pgbench -S -M prepared, $BENCH_CONCURRENCY clients, ${BENCH_DURATION_SECONDS}s ..."
+SELECT_TPS="$(pgbench_tps -S)"
+log "  $SELECT_TPS tps"
+log "pgbench TPC-B -M prepared, $BENCH_CONCURRENCY clients, ${BENCH_DURATION_SECONDS}s ..."
+TPCB_TPS="$(pgbench_tps)"
+log "  $TPCB_TPS tps"
+cat >>"$RESULTS" <<EOF
+pgbench.clients $BENCH_CONCURRENCY
+pgbench.threads $BENCH_CONNECTIONS
+pgbench.scale $BENCH_PGBENCH_SCALE
+pgbench.select.tps $SELECT_TPS
+pgbench.tpcb.tps $TPCB_TPS
+EOF
 
 log "load benchmark on PostgreSQL ..."
 start_server postgres \
@@ -225,6 +238,70 @@ log "the same reads on embedded SQLite ..."
 start_server sqlite TIPGRANTS__DATABASE__URL= TIPGRANTS__DATABASE__SQLITE_PATH="$WORK/bench.sqlite3"
 load sqlite suite --label sqlite --server-pid "$SERVER_PID" --scenarios get-organization,get-grant
 stop_server
+fi
+
+# ------------------------------------------------------------------------ P9 --
+
+# The accepted outcomes a report counts, and the yardstick: one GROUP BY of them by the parts
+# of the k rule (project, country, kind, fiscal year), as psql times it (its \timing: the
+# statement's round trip, rows sent and thrown away; no start or connection).
+ACCEPTED_SQL="FROM outcomes o JOIN outcome_reports r ON r.id = o.report_id \
+WHERE r.state = 'ACCEPTED' AND o.delete_time IS NULL"
+GROUP_BY_SQL="SELECT r.project_id, o.country_code, o.kind, o.fiscal_year, count(*), \
+sum(o.quantity) $ACCEPTED_SQL GROUP BY r.project_id, o.country_code, o.kind, o.fiscal_year"
+
+# Adds copies of the demo's accepted outcomes (spread over its accepted reports) from $1 to $2.
+fill_outcomes() {
+    pg -d reports -c "WITH model AS (SELECT row_number() OVER (ORDER BY o.id) - 1 AS k, o.* \
+        FROM outcomes o JOIN outcome_reports r ON r.id = o.report_id \
+        WHERE r.state = 'ACCEPTED' AND o.milestone_id IS NULL AND o.id NOT LIKE 'bench-%'), \
+        n AS (SELECT count(*) AS models FROM model) \
+        INSERT INTO outcomes (id, report_id, kind, country_code, outcome_date, fiscal_year, \
+        quantity, breakdown, first_for_country, description, evidence_uri, indicator_id, \
+        milestone_id, create_time, update_time, delete_time, revision) \
+        SELECT 'bench-' || lpad(g::text, 8, '0'), m.report_id, m.kind, m.country_code, \
+        m.outcome_date, m.fiscal_year, m.quantity, m.breakdown, false, m.description, \
+        m.evidence_uri, m.indicator_id, NULL, m.create_time, m.update_time, NULL, 1 \
+        FROM generate_series($(($1 + 1)), $2) g, n, model m WHERE m.k = g % n.models" \
+        -c "ANALYZE outcomes" -c "ANALYZE outcome_reports"
+}
+
+# The median of psql's \timing of the GROUP BY over 3 runs, in microseconds.
+group_by_us() {
+    local times
+    times="$(for _ in 1 2 3; do
+        pg -d reports -o /dev/null -c '\timing on' -c "$GROUP_BY_SQL" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p'
+    done | sort -n)"
+    [[ "$(wc -l <<<"$times")" == 3 ]] || die "psql printed no timing: $times"
+    awk 'NR == 2 { printf "%.0f\n", $1 * 1000 }' <<<"$times"
+}
+
+log "P9: the demo portfolio (seed-demo) ..."
+pg -d postgres -c "CREATE DATABASE reports"
+REPORTS_URL="postgres://$PGUSER_NAME@$PGHOST_ADDR:$PGPORT_NUM/reports"
+env TIPGRANTS__DATABASE__URL="$REPORTS_URL" TIPGRANTS__TELEMETRY__FILTER=warn \
+    "$SERVER" seed-demo >"$WORK/seed-demo.log" 2>&1 || die "seed-demo failed: $(tail -n 20 "$WORK/seed-demo.log")"
+echo "p9.sizes $BENCH_P9_SIZES" >>"$RESULTS"
+FILLED=0
+for SIZE in ${BENCH_P9_SIZES//,/ }; do
+    ((SIZE > FILLED)) || die "BENCH_P9_SIZES must ascend"
+    log "P9: $SIZE copies of the accepted outcomes ..."
+    FILL_STARTED=$SECONDS
+    fill_outcomes "$FILLED" "$SIZE"
+    FILLED=$SIZE
+    log "  filled in $((SECONDS - FILL_STARTED)) s"
+    read -r ACCEPTED FROM_YEAR TO_YEAR <<<"$(pg -d reports -At -F ' ' \
+        -c "SELECT count(*), min(o.fiscal_year), max(o.fiscal_year) $ACCEPTED_SQL")"
+    SQL_US="$(group_by_us)"
+    log "  $ACCEPTED accepted outcomes, FY $FROM_YEAR-$TO_YEAR; GROUP BY (psql, median of 3): $SQL_US us"
+    echo "p9.$SIZE.accepted $ACCEPTED" >>"$RESULTS"
+    echo "p9.$SIZE.sql_us $SQL_US" >>"$RESULTS"
+    # A fresh server per size; one token file (the database keeps its first bootstrap token).
+    start_server reports TIPGRANTS__DATABASE__URL="$REPORTS_URL"
+    load reports --call-timeout 600 report-by-country --outcomes "$SIZE" \
+        --from-year "$FROM_YEAR" --to-year "$TO_YEAR" --runs 3 >&2
+    stop_server
+done
 
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 cp "$RESULTS" "$OUT/results-$STAMP.txt"

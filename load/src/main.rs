@@ -5,12 +5,14 @@
 //! ```text
 //! tipgrants-load --address 127.0.0.1:50051 --token-file token closed --scenario get-organization
 //! tipgrants-load --address 127.0.0.1:50051 --token-file token open --scenario get-grant --rate 2000
+//! tipgrants-load --address 127.0.0.1:50051 --token-file token report-by-country --outcomes 100000 --from-year 2009 --to-year 2014
 //! ```
 //!
 //! Only loopback addresses are accepted, and every loop is bounded in time.
 
 mod calls;
 mod drive;
+mod fiscal_year_report;
 mod report;
 
 use std::net::SocketAddr;
@@ -131,6 +133,20 @@ enum Command {
         #[arg(long)]
         rate: f64,
     },
+    /// P9: `StreamFiscalYearReport` by country, timed `--runs` times, written under
+    /// `p9.OUTCOMES` (the database is filled beforehand: scripts/bench.sh).
+    ReportByCountry {
+        /// How many accepted outcomes the database holds: the key of the results.
+        #[arg(long)]
+        outcomes: u64,
+        #[arg(long)]
+        from_year: i32,
+        #[arg(long)]
+        to_year: i32,
+        /// Reports read one after another; the median counts.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
     /// Prints the table from the results file; exits 0 even when goals are unmet.
     Report,
 }
@@ -194,6 +210,47 @@ async fn run(cli: Cli) -> Result<(), String> {
     };
     match cli.command {
         Command::Report => Ok(()),
+        Command::ReportByCountry {
+            outcomes,
+            from_year,
+            to_year,
+            runs,
+        } => {
+            let channels = calls::connect(&bench.address, 1, bench.call_timeout).await?;
+            let run = fiscal_year_report::ReportRun {
+                from_year,
+                to_year,
+                runs,
+            };
+            let times =
+                fiscal_year_report::time_reports(channels[0].clone(), &bench.bearer, run).await?;
+            let median = times.median();
+            println!(
+                "report by country, FY {from_year}-{to_year}, {outcomes} accepted outcomes: median {:.1} ms of {:?} ({} rows)",
+                median.as_secs_f64() * 1000.0,
+                times.times,
+                times.rows
+            );
+            let Some(path) = &bench.results else {
+                return Ok(());
+            };
+            let key = format!("p9.{outcomes}");
+            let runs: Vec<String> = times
+                .times
+                .iter()
+                .map(|time| time.as_micros().to_string())
+                .collect();
+            report::append(
+                path,
+                &[
+                    (format!("{key}.report_us"), median.as_micros().to_string()),
+                    (format!("{key}.report_runs_us"), runs.join(",")),
+                    (format!("{key}.from_year"), from_year.to_string()),
+                    (format!("{key}.to_year"), to_year.to_string()),
+                    (format!("{key}.rows"), times.rows.to_string()),
+                ],
+            )
+        }
         Command::Closed { scenario } => {
             let seeded = bench.seed().await?;
             let target = bench.target(bench.connections, seeded).await?;

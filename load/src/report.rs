@@ -1,6 +1,7 @@
 //! The results file (one `key value` per line, appended by each run and by
-//! `scripts/bench.sh` for pgbench) and the one table printed from it: absolute
-//! numbers, ratios to pgbench, and each goal of issue 12 met or not.
+//! `scripts/bench.sh` for pgbench and psql) and the one table printed from it:
+//! absolute numbers, ratios to PostgreSQL's own figures, and each goal of
+//! issues 12 and 24 met or not.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -108,6 +109,8 @@ fn percent(ratio: f64) -> String {
 /// P2's goal, and P8's admitted calls may take three times as long.
 const P2_P99_MS: f64 = 5.0;
 const P8_REFUSAL_MS: f64 = 10.0;
+/// P9: a report takes at most this many times one SQL GROUP BY of its outcomes.
+const P9_TIMES_SQL: f64 = 2.0;
 
 /// The table, in Markdown, and how many goals were unmet.
 pub fn table(path: &Path) -> Result<(String, usize), String> {
@@ -244,6 +247,7 @@ pub fn table(path: &Path) -> Result<(String, usize), String> {
         });
     }
     rows.extend(overload(&results));
+    rows.extend(reports(&results));
     for (scenario, method) in [
         ("get-organization", "GetOrganization"),
         ("get-grant", "GetGrant"),
@@ -440,4 +444,56 @@ fn overload(results: &Results) -> Vec<Row> {
             met: Verdict::of(admitted_p99 <= 3.0 * P2_P99_MS * 1000.0 && unsent == 0.0),
         },
     ]
+}
+
+/// P9: the report by country over all years beside one SQL GROUP BY of the same outcomes, at
+/// each size `scripts/bench.sh` filled (`p9.sizes`).
+fn reports(results: &Results) -> Vec<Row> {
+    let target = "<= 2x";
+    let sizes: Vec<&str> = results
+        .text("p9.sizes")
+        .map(|sizes| sizes.split(',').filter(|size| !size.is_empty()).collect())
+        .unwrap_or_default();
+    if sizes.is_empty() {
+        return vec![missing(
+            "P9",
+            "StreamFiscalYearReport by country beside one SQL GROUP BY".into(),
+            target,
+        )];
+    }
+    sizes
+        .into_iter()
+        .map(|size| {
+            let key = format!("p9.{size}");
+            let measure = format!(
+                "StreamFiscalYearReport by country, FY {}-{}, {} accepted outcomes ({} rows; median of {})",
+                results.text(&format!("{key}.from_year")).unwrap_or("?"),
+                results.text(&format!("{key}.to_year")).unwrap_or("?"),
+                results.text(&format!("{key}.accepted")).unwrap_or(size),
+                results.text(&format!("{key}.rows")).unwrap_or("?"),
+                results
+                    .text(&format!("{key}.report_runs_us"))
+                    .map(|runs| runs.split(',').count())
+                    .unwrap_or(0),
+            );
+            match (
+                results.number(&format!("{key}.report_us")),
+                results.number(&format!("{key}.sql_us")),
+            ) {
+                (Some(report), Some(sql)) if sql > 0.0 => Row {
+                    goal: "P9",
+                    measure,
+                    value: ms(report),
+                    yardstick: format!(
+                        "one SQL GROUP BY of the same outcomes (psql \\timing, median): {}",
+                        ms(sql)
+                    ),
+                    ratio: format!("{:.1}x", report / sql),
+                    target,
+                    met: Verdict::of(report / sql <= P9_TIMES_SQL),
+                },
+                _ => missing("P9", measure, target),
+            }
+        })
+        .collect()
 }

@@ -9,8 +9,10 @@
 //! deadline passed), or the client left: never by an answer stuck in an unread connection. Beyond
 //! a limit the call fails at once with RESOURCE_EXHAUSTED and a retry hint. Exports take the
 //! same slots. Grantees get their own grants only: the store reads within the caller's scope.
-//! Outcomes come from the store in keyset chunks: a report counts each and drops it, an
-//! export sends each as one message, so memory does not grow with their number. The exports in
+//! Outcomes come from the store in chunks: a report's added up by the database (a row per
+//! report, country, kind and fiscal year; a milestone's outcomes one by one), which it counts
+//! and drops; an export's one by one, each sent as one message; so memory does not grow with
+//! their number. The exports in
 //! others' standards (IATI, HTCDS) take the same slots; their producers are in
 //! `standards_export`.
 
@@ -53,7 +55,7 @@ const STREAM_CAPACITY: usize = 16;
 const EXPORT_CHUNK: u64 = 1_000;
 /// ...unless they take more than this encoded: then in several.
 const EXPORT_MESSAGE_BYTES: usize = 1024 * 1024;
-/// Outcomes read from the database at once while a report counts them.
+/// Outcomes of milestones read at once while a report counts them (the others come added up).
 const OUTCOME_CHUNK: u64 = 5_000;
 /// The retry hint when every report slot is taken.
 const RETRY_AFTER: Duration = Duration::from_secs(5);

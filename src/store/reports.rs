@@ -2,19 +2,25 @@
 //! all from ONE snapshot (a read-only REPEATABLE READ transaction on
 //! PostgreSQL, a read transaction on SQLite's WAL), so a report never mixes
 //! data from before and after a concurrent write. Outcomes, the one table
-//! that grows to millions of rows, are never loaded whole: reports and
-//! exports read them in keyset chunks (by id) inside that snapshot, so the
-//! server holds one chunk at a time. No counting here: the domain
-//! (`domain::report`) aggregates. Assistance cases are read without
+//! that grows to millions of rows, are never loaded whole: exports read them
+//! in keyset chunks (by id) inside that snapshot, so the server holds one
+//! chunk at a time; reports read them added up by the database, one row per
+//! group of outcomes that every figure counts alike (report, so grant and
+//! project, country, kind, fiscal year: the parts of the k rule), a chunk of
+//! reports at a time, and a milestone's outcomes one by one (they count once,
+//! in id order). No rule here: the domain (`domain::report`) decides what
+//! each group counts in and what may be shown. Assistance cases are read without
 //! any personal data (not even sealed): only year, referrer, country, amounts
 //! and the consent to statistics.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::SelectStatement;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, SelectStatement};
 use sea_orm::{
-    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    ColumnTrait, DatabaseTransaction, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
 };
 
 use super::entities::assistance_cases;
@@ -71,8 +77,15 @@ impl Store {
             projects::Column::GrantId,
             scope,
         );
+        // Accepted reports: (grant, project) by report id; their outcomes are read later, in chunks.
         let report_rows = within_scope(
             outcome_reports::Entity::find()
+                .select_only()
+                .columns([
+                    outcome_reports::Column::Id,
+                    outcome_reports::Column::GrantId,
+                    outcome_reports::Column::ProjectId,
+                ])
                 .filter(outcome_reports::Column::State.eq(OutcomeReportState::Accepted.code())),
             outcome_reports::Column::GrantId,
             scope,
@@ -81,7 +94,13 @@ impl Store {
         let as_of = now();
         let obligation_rows = obligation_rows.all(&snapshot).await?;
         let project_rows = project_rows.all(&snapshot).await?;
-        let report_rows = report_rows.all(&snapshot).await?;
+        let accepted: BTreeMap<String, (String, String)> = report_rows
+            .into_tuple::<(String, String, String)>()
+            .all(&snapshot)
+            .await?
+            .into_iter()
+            .map(|(id, grant, project)| (id, (grant, project)))
+            .collect();
         let project_ids: BTreeSet<&str> = project_rows.iter().map(|p| p.id.as_str()).collect();
         let mut names = GroupNames::default();
         let mut regions: BTreeMap<String, String> = BTreeMap::new();
@@ -135,11 +154,6 @@ impl Store {
                 pillars_of.entry(row.project_id).or_default().push(pillar);
             }
         }
-        // Accepted reports: (grant, project) by report id; their outcomes are read later, in chunks.
-        let accepted: BTreeMap<String, (String, String)> = report_rows
-            .into_iter()
-            .map(|report| (report.id, (report.grant_id, report.project_id)))
-            .collect();
         let mut cases = assistance_cases::Entity::find()
             .select_only()
             .columns([
@@ -223,6 +237,8 @@ impl Store {
             accepted_reports: accepted_reports(scope, None),
             accepted,
             regions,
+            after_report: None,
+            groups_done: false,
             after: None,
             done: false,
         };
@@ -261,9 +277,12 @@ fn accepted_reports(scope: &Scope, grantee: Option<&str>) -> SelectStatement {
     accepted.into_query()
 }
 
-/// The outcomes of a portfolio's accepted reports, read in keyset chunks
-/// (by outcome id) from the portfolio's snapshot, so a report holds one chunk
-/// at a time whatever their number. Dropping it ends the snapshot.
+/// The outcomes of a portfolio's accepted reports, from the portfolio's snapshot: first the
+/// outcomes of no milestone, counted by the database in groups that every figure of a report
+/// counts alike, a chunk of reports at a time (a report reads a row per group, not per
+/// outcome); then the outcomes of milestones one by one in keyset chunks (by id), since of one
+/// milestone's outcomes in a figure the first counts. Memory holds one chunk at a time.
+/// Dropping it ends the snapshot.
 pub struct AcceptedOutcomes {
     snapshot: DatabaseTransaction,
     accepted_reports: SelectStatement,
@@ -271,18 +290,64 @@ pub struct AcceptedOutcomes {
     accepted: BTreeMap<String, (String, String)>,
     /// The region of every country.
     regions: BTreeMap<String, String>,
+    /// The last report whose groups were read.
+    after_report: Option<String>,
+    groups_done: bool,
+    /// The id of the last milestone's outcome read.
     after: Option<String>,
     done: bool,
 }
 
+/// Accepted reports whose outcomes are added up in one query: a chunk holds their groups (a
+/// report's outcomes fall in a few countries, kinds and fiscal years).
+const REPORTS_PER_CHUNK: usize = 1_000;
+
+/// A quantity is added up in SQL as its millions and its units below a million, apart: neither
+/// sum can overflow 64 bits, and they are put together saturating, as the domain adds outcomes.
+const MILLION: i64 = 1_000_000;
+
+/// The outcomes of one report (none of a milestone) with the same kind, country and fiscal year
+/// (or date, when the year is not recorded), added up.
+#[derive(Debug, FromQueryResult)]
+struct OutcomeGroup {
+    report_id: String,
+    kind: String,
+    country_code: String,
+    fiscal_year: Option<i32>,
+    /// The date, only when the fiscal year is not recorded (the domain computes it then).
+    undated_year_day: Option<chrono::NaiveDate>,
+    outcomes: i64,
+    quantity_millions: i64,
+    quantity_units: i64,
+}
+
 impl AcceptedOutcomes {
-    /// The next outcomes (at most `limit`); `None` after the last.
+    /// The next outcomes: groups of a chunk of at most [`REPORTS_PER_CHUNK`] reports, then at
+    /// most `limit` outcomes of milestones; `None` after the last.
     pub async fn next_chunk(&mut self, limit: u64) -> Result<Option<Vec<OutcomeFact>>> {
+        if !self.groups_done {
+            let after = match &self.after_report {
+                Some(report) => Bound::Excluded(report.as_str()),
+                None => Bound::Unbounded,
+            };
+            let reports: Vec<&str> = self
+                .accepted
+                .range::<str, _>((after, Bound::Unbounded))
+                .take(REPORTS_PER_CHUNK)
+                .map(|(report, _)| report.as_str())
+                .collect();
+            if let Some(last) = reports.last() {
+                self.after_report = Some(last.to_string());
+                return self.groups_of(reports).await.map(Some);
+            }
+            self.groups_done = true;
+        }
         if self.done || self.accepted.is_empty() {
             return Ok(None);
         }
         let mut select = outcomes::Entity::find()
             .filter(outcomes::Column::DeleteTime.is_null())
+            .filter(outcomes::Column::MilestoneId.is_not_null())
             .filter(outcomes::Column::ReportId.in_subquery(self.accepted_reports.clone()));
         if let Some(after) = &self.after {
             select = select.filter(outcomes::Column::Id.gt(after.as_str()));
@@ -335,10 +400,78 @@ impl AcceptedOutcomes {
                 fiscal_year,
                 date,
                 quantity,
+                count: 1,
                 milestone_id,
             });
         }
         Ok(Some(facts))
+    }
+
+    /// The outcomes of no milestone of `reports`, added up by report, kind, country and fiscal
+    /// year.
+    async fn groups_of(&self, reports: Vec<&str>) -> Result<Vec<OutcomeFact>> {
+        let column = |column: outcomes::Column| Expr::col((outcomes::Entity, column));
+        let undated_year_day: Expr = Expr::case(
+            column(outcomes::Column::FiscalYear).is_null(),
+            column(outcomes::Column::OutcomeDate),
+        )
+        .into();
+        let sum = |expr: Expr| -> Expr { Func::cast_as(Func::sum(expr), "BIGINT").into() };
+        let groups = outcomes::Entity::find()
+            .select_only()
+            .filter(outcomes::Column::DeleteTime.is_null())
+            .filter(outcomes::Column::MilestoneId.is_null())
+            .filter(outcomes::Column::ReportId.is_in(reports))
+            .columns([
+                outcomes::Column::ReportId,
+                outcomes::Column::Kind,
+                outcomes::Column::CountryCode,
+                outcomes::Column::FiscalYear,
+            ])
+            .column_as(undated_year_day.clone(), "undated_year_day")
+            .column_as(outcomes::Column::Id.count(), "outcomes")
+            .column_as(
+                sum(column(outcomes::Column::Quantity).div(MILLION)),
+                "quantity_millions",
+            )
+            .column_as(
+                sum(column(outcomes::Column::Quantity).modulo(MILLION)),
+                "quantity_units",
+            )
+            .group_by(outcomes::Column::ReportId)
+            .group_by(outcomes::Column::Kind)
+            .group_by(outcomes::Column::CountryCode)
+            .group_by(outcomes::Column::FiscalYear)
+            .group_by(undated_year_day)
+            .into_model::<OutcomeGroup>()
+            .all(&self.snapshot)
+            .await?;
+        let mut facts = Vec::with_capacity(groups.len());
+        for group in groups {
+            let Some((grant_id, project_id)) = self.accepted.get(&group.report_id) else {
+                continue;
+            };
+            facts.push(OutcomeFact {
+                grant_id: grant_id.clone(),
+                project_id: project_id.clone(),
+                kind: decode_code("outcomes.kind", &group.report_id, &group.kind)?,
+                region_code: self
+                    .regions
+                    .get(&group.country_code)
+                    .cloned()
+                    .unwrap_or_default(),
+                country_code: group.country_code,
+                fiscal_year: group.fiscal_year,
+                date: group.undated_year_day,
+                quantity: group
+                    .quantity_millions
+                    .saturating_mul(MILLION)
+                    .saturating_add(group.quantity_units),
+                count: group.outcomes,
+                milestone_id: None,
+            });
+        }
+        Ok(facts)
     }
 }
 

@@ -515,3 +515,128 @@ async fn a_count_of_outcomes_is_withheld_beside_the_victims_it_would_bound() {
         );
     }
 }
+
+/// Writes a report of `project` (`grants/{g}/projects/{p}`) in `state` for `period`, id `report`.
+async fn outcome_report(app: &TestApp, project: &str, report: &str, period: &str, state: &str) {
+    let mut parts = project.split('/');
+    let (grant, project) = (
+        parts.nth(1).expect("a grant"),
+        parts.nth(1).expect("a project"),
+    );
+    app.execute_sql(&format!(
+        "INSERT INTO outcome_reports (id, grant_id, project_id, period, period_start_date, \
+         period_end_date, due_date, state, narrative, reviewer_comments, submitter, submit_time, \
+         reviewer, review_time, create_time, update_time, revision) VALUES ('{report}', \
+         '{grant}', '{project}', '{period}', '2013-10-01', '2014-09-30', NULL, '{state}', '', '', \
+         's', '2014-10-01T00:00:00Z', 'v', '2014-10-02T00:00:00Z', '2014-10-01T00:00:00Z', \
+         '2014-10-01T00:00:00Z', 1)"
+    ))
+    .await;
+}
+
+/// Writes one outcome of victims identified in FY 2014 per quantity in `quantities`, in
+/// `country`, to `report`; deleted when `deleted`.
+async fn victims_identified(
+    app: &TestApp,
+    report: &str,
+    country: &str,
+    quantities: &[i64],
+    deleted: bool,
+) {
+    let delete_time = if deleted {
+        "'2014-10-03T00:00:00Z'"
+    } else {
+        "NULL"
+    };
+    for (index, quantity) in quantities.iter().enumerate() {
+        app.execute_sql(&format!(
+            "INSERT INTO outcomes (id, report_id, kind, country_code, outcome_date, fiscal_year, \
+             quantity, breakdown, first_for_country, description, evidence_uri, indicator_id, \
+             milestone_id, create_time, update_time, delete_time, revision) VALUES \
+             ('o-{report}-{country}-{deleted}-{index}', '{report}', 'VICTIMS_IDENTIFIED', \
+             '{country}', '2014-03-01', 2014, {quantity}, '{{}}', FALSE, 'identified', '', '', \
+             NULL, '2014-10-01T00:00:00Z', '2014-10-01T00:00:00Z', {delete_time}, 1)"
+        ))
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn victims_are_counted_by_project_and_country_and_withheld_at_k_minus_one_shown_at_k() {
+    let app = spawn_app().await;
+    let grantee = app.organization("Shelter", "HT").await;
+    let officer = app.token(pb::Role::ProgramOfficer, "").await;
+    let grant = app.grant("S-1", &grantee.name).await;
+    let both = app
+        .project(&grant.name, new_project("Hispaniola", &["HT", "DO"]))
+        .await;
+    let haiti = app
+        .project(&grant.name, new_project("Haiti", &["HT"]))
+        .await;
+    outcome_report(&app, &both.name, "r-both", "2014", "ACCEPTED").await;
+    outcome_report(&app, &haiti.name, "r-haiti", "2014", "ACCEPTED").await;
+    outcome_report(&app, &haiti.name, "r-haiti-draft", "2015", "DRAFT").await;
+    // The project in both countries: 11 victims in Haiti (k), 10 in the Dominican Republic
+    // (k - 1), each one outcome of one victim. The Haitian project: 5 + 6, two outcomes below k
+    // that make a part of k. Neither a deleted outcome nor a draft's lifts the 10 to k.
+    victims_identified(&app, "r-both", "HT", &[1; 11], false).await;
+    victims_identified(&app, "r-both", "DO", &[1; 10], false).await;
+    victims_identified(&app, "r-both", "DO", &[1], true).await;
+    victims_identified(&app, "r-haiti", "HT", &[5, 6], false).await;
+    victims_identified(&app, "r-haiti-draft", "DO", &[1], false).await;
+    let by = |grouping: pb::ReportGrouping| pb::StreamFiscalYearReportRequest {
+        group_by: grouping as i32,
+        ..years(2014, 2014)
+    };
+
+    let mut by_country = app
+        .reports(Some(&officer))
+        .stream_fiscal_year_report(by(pb::ReportGrouping::Country))
+        .await
+        .expect("the report starts")
+        .into_inner();
+    let mut lines = Vec::new();
+    while let Some(message) = by_country.next().await {
+        match message.expect("the report streams").part.expect("a part") {
+            Part::Row(figures) | Part::Subtotal(figures) | Part::GrandTotal(figures) => {
+                lines.push(figures)
+            }
+            Part::Header(_) => {}
+        }
+    }
+    let by_project = report_totals(&app, &officer, by(pb::ReportGrouping::None)).await;
+
+    let identified = |figures: &pb::ReportFigures| {
+        let tally = figures
+            .outcomes
+            .iter()
+            .find(|tally| tally.kind == pb::OutcomeKind::VictimsIdentified as i32)
+            .copied()
+            .expect("a tally of victims identified");
+        (
+            figures.group.clone(),
+            tally.count,
+            tally.quantity,
+            tally.quantity_suppressed,
+        )
+    };
+    let lines: Vec<_> = lines.iter().map(identified).collect();
+    assert_eq!(
+        lines,
+        vec![
+            // The Dominican Republic's part of 10 is withheld, its outcomes with it.
+            ("DO".to_string(), 0, 0, true),
+            // Haiti: parts of 11 (one outcome each) and 11 (5 + 6), 13 outcomes.
+            ("HT".to_string(), 13, 22, false),
+            // The year and the total hold the part of 10.
+            (String::new(), 0, 0, true),
+            (String::new(), 0, 0, true),
+        ]
+    );
+    assert!(
+        by_project
+            .iter()
+            .map(identified)
+            .all(|(_, count, quantity, suppressed)| (count, quantity, suppressed) == (0, 0, true))
+    );
+}

@@ -66,7 +66,7 @@ impl Cell {
             return;
         }
         let tally = self.figures.outcomes.entry(outcome.kind).or_default();
-        tally.count += 1;
+        tally.count = tally.count.saturating_add(outcome.count);
         tally.quantity = tally.quantity.saturating_add(outcome.quantity);
         if outcome.kind.counts_victims() {
             self.victims.entry(outcome.kind).or_default().add(
@@ -109,9 +109,11 @@ pub fn build_report(
 }
 
 /// A report being built: the money, grants and projects of a portfolio
-/// first, then its outcomes one by one (a store reads them in chunks, so
-/// memory holds the report's cells, never every outcome), then
-/// [`ReportBuilder::finish`].
+/// first, then its outcomes, alone or added up in groups (a store counts them
+/// and reads the groups in chunks, so memory holds the report's cells, never
+/// every outcome), then [`ReportBuilder::finish`]. The outcomes of milestones
+/// come in the order of their ids (of one milestone's outcomes in a figure,
+/// the first counts); the others, in any order.
 pub struct ReportBuilder<'a> {
     request: &'a ReportRequest,
     calendar: FiscalCalendar,
@@ -262,8 +264,8 @@ impl<'a> ReportBuilder<'a> {
         }
     }
 
-    /// Counts one outcome of an accepted report, if it falls in the report's
-    /// years and within its filters.
+    /// Counts outcomes of an accepted report (one, or a group counted alike), if
+    /// they fall in the report's years and within its filters.
     pub fn add_outcome(&mut self, outcome: &OutcomeFact) {
         let Some(year) = outcome
             .fiscal_year
@@ -586,6 +588,7 @@ mod tests {
             fiscal_year: None,
             date: Some(date(2013, 12, 1)),
             quantity,
+            count: 1,
             milestone_id: milestone.map(String::from),
         };
         let portfolio = Portfolio {
@@ -716,6 +719,7 @@ mod tests {
             fiscal_year: Some(2013),
             date: None,
             quantity,
+            count: 1,
             milestone_id: None,
         };
         let portfolio = Portfolio {

@@ -43,7 +43,9 @@ pub struct ObligationFact {
     pub amount: Cents,
 }
 
-/// One outcome of an accepted outcome report.
+/// Outcomes of accepted outcome reports that every figure counts alike: one outcome, or
+/// several of one report (so one grant and project), country, kind and fiscal year, none of a
+/// milestone (counted by the database, so a report reads a row per group, not per outcome).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutcomeFact {
     pub grant_id: String,
@@ -54,7 +56,10 @@ pub struct OutcomeFact {
     /// Its recorded fiscal year, or the date it is computed from.
     pub fiscal_year: Option<i32>,
     pub date: Option<NaiveDate>,
+    /// Their quantities added up.
     pub quantity: i64,
+    /// How many outcomes: 1 for a milestone's (read one by one: a milestone counts once).
+    pub count: i64,
     /// The milestone it reports (a law enacted, a first conviction), counted once.
     pub milestone_id: Option<String>,
 }
