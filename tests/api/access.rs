@@ -159,6 +159,30 @@ const EXPECTED: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "CloseoutService/GetCloseout",
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
+    ),
+    (
+        "CloseoutService/ListCloseouts",
+        &[
+            "ADMIN",
+            "PROGRAM_OFFICER",
+            "GRANTS_OFFICER",
+            "AUDITOR",
+            "GRANTEE",
+        ],
+    ),
+    (
+        "CloseoutService/CompleteCloseout",
+        &["ADMIN", "GRANTS_OFFICER"],
+    ),
+    (
         "AmendmentService/ApproveAmendment",
         &["ADMIN", "GRANTS_OFFICER"],
     ),
