@@ -103,7 +103,7 @@ fn api_services(
         )))
         .add(AmendmentServiceServer::new(AmendmentApi::new(
             store.clone(),
-            calendar,
+            reporting,
         )))
         .add(CloseoutServiceServer::new(CloseoutApi::new(
             store.clone(),

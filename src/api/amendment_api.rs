@@ -8,15 +8,16 @@ use super::{
     ProtoEnum, StateChange, accept_list, accept_name, accept_write, etag, filter_code, required,
     timestamp,
 };
+use super::{financial_report_api, project_api};
 use crate::domain::access::Actor;
 use crate::domain::amendment::{
     self, Amendment, AmendmentInput, AmendmentKind, AmendmentState, Decision,
 };
-use crate::domain::fiscal_year::FiscalCalendar;
 use crate::domain::grant::Grant;
 use crate::domain::names::{
     ANY, AmendmentName, FundingAccountName, GrantName, ObligationName, ResourceName,
 };
+use crate::domain::outcome::ReportingRules;
 use crate::error::Result;
 use crate::pb::v1 as pb;
 use crate::pb::v1::amendment_service_server::AmendmentService;
@@ -26,12 +27,12 @@ use crate::store::{Store, Tx, now};
 /// Serves amendments.
 pub struct AmendmentApi {
     store: Store,
-    calendar: FiscalCalendar,
+    rules: ReportingRules,
 }
 
 impl AmendmentApi {
-    pub fn new(store: Store, calendar: FiscalCalendar) -> Self {
-        Self { store, calendar }
+    pub fn new(store: Store, rules: ReportingRules) -> Self {
+        Self { store, rules }
     }
 }
 
@@ -114,17 +115,21 @@ impl AmendmentApi {
         let changed = amendment::check_effect(&grant, &amendment.terms, prefix)?;
         if changed.terms.end_date != grant.terms.end_date {
             let old_end = grant.terms.end_date;
+            let cadence = grant.terms.reporting_cadence;
             for project in tx.open_projects_ending_on(&grant.id, old_end).await? {
                 let mut extended = project.clone();
                 extended.fields.end_date = changed.terms.end_date;
-                tx.save_project(project, extended).await?;
+                let extended = tx.save_project(project, extended).await?;
+                project_api::reschedule_open_reports(tx, &self.rules, cadence, &extended).await?;
             }
+            financial_report_api::reschedule_open_reports(tx, &self.rules, &changed).await?;
         }
         let today = now().date_naive();
         let saved = match amendment::obligation_of(&amendment, today) {
             Some(new) => {
                 let (obligation, saved) =
-                    record_obligation(tx, &self.calendar, changed, existing, new, prefix).await?;
+                    record_obligation(tx, &self.rules.calendar, changed, existing, new, prefix)
+                        .await?;
                 amendment.obligation_id = obligation.id;
                 saved
             }

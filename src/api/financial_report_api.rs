@@ -18,12 +18,33 @@ use crate::pb::v1 as pb;
 use crate::pb::v1::financial_report_service_server::FinancialReportService;
 use crate::store::financial_reports::FinancialReportFilter;
 use crate::store::grants::GrantFilter;
-use crate::store::{Keyset, Store, now};
+use crate::store::{Keyset, Store, Tx, now};
 
 /// Serves financial reports.
 pub struct FinancialReportApi {
     store: Store,
     rules: ReportingRules,
+}
+
+/// After `grant`'s period of performance changed (an extension): its open financial reports
+/// follow the new schedule; submitted and accepted ones keep theirs.
+pub(super) async fn reschedule_open_reports(
+    tx: &mut Tx,
+    rules: &ReportingRules,
+    grant: &crate::domain::grant::Grant,
+) -> Result<()> {
+    let schedule = financial_report::financial_schedule(
+        rules,
+        grant.terms.reporting_cadence,
+        grant.terms.start_date,
+        grant.terms.end_date,
+    );
+    for report in tx.open_financial_reports(&grant.id).await? {
+        if let Some(after) = financial_report::rescheduled(&report, &schedule) {
+            tx.save_financial_report(report, after).await?;
+        }
+    }
+    Ok(())
 }
 
 impl FinancialReportApi {
@@ -34,7 +55,7 @@ impl FinancialReportApi {
     async fn financial_periods(
         &self,
         actor: &Actor,
-        mut filter: GrantFilter,
+        filter: GrantFilter,
         status: Option<ReportingStatus>,
         page: &paging::PageRequest,
     ) -> Result<(Vec<pb::FinancialReportingPeriod>, Option<String>)> {
@@ -56,7 +77,6 @@ impl FinancialReportApi {
                 }
             },
         };
-        filter.open = true;
         let mut rows: Vec<(String, pb::FinancialReportingPeriod)> = Vec::new();
         let mut after = resume.clone();
         let mut pending = Vec::new();
@@ -299,8 +319,10 @@ impl FinancialReportService for FinancialReportApi {
     ) -> Result<Response<pb::ListFinancialReportingPeriodsResponse>, Status> {
         let (call, request, page) = accept_list(request)?;
         let parent = GrantName::parse("parent", &request.parent)?;
+        // Across grants: those still under way; one grant's schedule whatever its state.
         let mut filter = GrantFilter {
             grant_id: (parent.grant != ANY).then(|| parent.grant.clone()),
+            open: parent.grant == ANY,
             ..GrantFilter::default()
         };
         if filter.grant_id.is_some() {

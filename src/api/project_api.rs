@@ -8,6 +8,7 @@ use super::{
     accept_update, accept_write, etag, filter_code, required, timestamp,
 };
 use crate::domain::fiscal_year::FiscalCalendar;
+use crate::domain::grant::ReportingCadence;
 use crate::domain::names::{
     GrantName, IndicatorName, ProjectName, ResourceName, TipRecommendationName, parse_parent,
 };
@@ -30,6 +31,28 @@ pub struct ProjectApi {
     calendar: FiscalCalendar,
     /// To move open outcome reports when a project's period changes.
     rules: ReportingRules,
+}
+
+/// After `project`'s period changed (an update, or its grant's extension): its open reports
+/// follow the new schedule of the grant's `cadence`; submitted ones keep theirs.
+pub(super) async fn reschedule_open_reports(
+    tx: &mut Tx,
+    rules: &ReportingRules,
+    cadence: ReportingCadence,
+    project: &Project,
+) -> Result<()> {
+    let schedule = outcome::schedule(
+        rules,
+        cadence,
+        project.fields.start_date,
+        project.fields.end_date,
+    );
+    for report in tx.reports_of_project(project).await? {
+        if let Some(after) = outcome::rescheduled(&report, &schedule) {
+            tx.save_outcome_report(&report, after).await?;
+        }
+    }
+    Ok(())
 }
 
 impl ProjectApi {
@@ -420,18 +443,13 @@ impl ProjectService for ProjectApi {
         let mut after = current.clone();
         after.fields = fields;
         let updated = tx.save_project(current, after).await?;
-        // Open reports follow the project's new period; submitted ones keep theirs.
-        let schedule = outcome::schedule(
+        reschedule_open_reports(
+            &mut tx,
             &self.rules,
             grant.terms.reporting_cadence,
-            updated.fields.start_date,
-            updated.fields.end_date,
-        );
-        for report in tx.reports_of_project(&updated).await? {
-            if let Some(after) = outcome::rescheduled(&report, &schedule) {
-                tx.save_outcome_report(&report, after).await?;
-            }
-        }
+            &updated,
+        )
+        .await?;
         let answer = self.answer(&updated, &merged.tip_recommendations);
         tx.commit().await?;
         Ok(Response::new(answer))

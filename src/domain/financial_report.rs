@@ -182,6 +182,35 @@ pub fn first_overdue(
     })
 }
 
+/// An open report after its grant's period of performance changed: its period's new dates
+/// and due date, or `None` when nothing changes (a given report keeps what it was given for).
+pub fn rescheduled(
+    report: &FinancialReport,
+    schedule: &[super::outcome::ScheduledPeriod],
+) -> Option<FinancialReport> {
+    if !report.state.is_editable() {
+        return None;
+    }
+    let period = schedule
+        .iter()
+        .find(|period| period.period.to_string() == report.period)?;
+    let dates = (period.start_date, period.end_date, period.due_date);
+    if dates
+        == (
+            report.period_start_date,
+            report.period_end_date,
+            report.due_date,
+        )
+    {
+        return None;
+    }
+    let mut after = report.clone();
+    after.period_start_date = period.start_date;
+    after.period_end_date = period.end_date;
+    after.due_date = period.due_date;
+    Some(after)
+}
+
 /// Where a period of the financial schedule stands on `today`, given its report's state (if
 /// any) and due date: as an outcome report's period does, a submitted or accepted report is
 /// never overdue.

@@ -90,6 +90,9 @@ fn changing_columns(
         reviewer: Set(report.reviewer.clone()),
         reviewer_owner: Set(report.reviewer_owner.clone()),
         submit_time: Set(report.submit_time),
+        period_start_date: Set(report.period_start_date),
+        period_end_date: Set(report.period_end_date),
+        due_date: Set(report.due_date),
         ..key
     }
 }
@@ -308,6 +311,24 @@ impl Tx {
     }
 
     /// Saves `after` (as the domain decided) over `current`.
+    /// The grant's reports still open to change (DRAFT or RETURNED), locked until commit.
+    pub async fn open_financial_reports(&self, grant_id: &str) -> Result<Vec<FinancialReport>> {
+        financial_reports::Entity::find()
+            .filter(financial_reports::Column::GrantId.eq(grant_id))
+            .filter(
+                financial_reports::Column::State.is_in(
+                    [FinancialReportState::Draft, FinancialReportState::Returned]
+                        .map(FinancialReportState::code),
+                ),
+            )
+            .lock_exclusive()
+            .all(&self.txn)
+            .await?
+            .into_iter()
+            .map(to_domain)
+            .collect()
+    }
+
     pub async fn save_financial_report(
         &mut self,
         current: FinancialReport,

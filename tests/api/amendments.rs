@@ -207,6 +207,33 @@ async fn an_extension_moves_the_end_of_the_grant_and_of_the_projects_that_ended_
         .unwrap()
         .to_string();
     let periods_before = periods(&app, &funded.project).await;
+    // Drafts of the final reports, started before the extension.
+    let final_outcome = app
+        .outcome_reports(Some(&funded.grantee))
+        .create_outcome_report(pb::CreateOutcomeReportRequest {
+            parent: funded.project.clone(),
+            outcome_report: Some(pb::OutcomeReport {
+                period: "FINAL".into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("a draft final outcome report")
+        .into_inner();
+    let final_financial = app
+        .financial_reports(Some(&funded.grantee))
+        .create_financial_report(pb::CreateFinancialReportRequest {
+            parent: funded.grant.clone(),
+            financial_report: Some(pb::FinancialReport {
+                period: "FINAL".into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("a draft final financial report")
+        .into_inner();
 
     let asked = request(
         &app,
@@ -235,6 +262,22 @@ async fn an_extension_moves_the_end_of_the_grant_and_of_the_projects_that_ended_
         .expect("the project reads")
         .into_inner();
     let periods_after = periods(&app, &funded.project).await;
+    let outcome_after = app
+        .outcome_reports(Some(&funded.grantee))
+        .get_outcome_report(pb::GetOutcomeReportRequest {
+            name: final_outcome.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let financial_after = app
+        .financial_reports(Some(&funded.grantee))
+        .get_financial_report(pb::GetFinancialReportRequest {
+            name: final_financial.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
 
     assert_eq!(asked.state, pb::AmendmentState::Requested as i32);
     assert_eq!(unchanged.end_date, old_end);
@@ -249,8 +292,16 @@ async fn an_extension_moves_the_end_of_the_grant_and_of_the_projects_that_ended_
     );
     assert_eq!(
         periods_after.last().map(|p| p.end_date.clone()),
-        Some(new_end)
+        Some(new_end.clone())
     );
+    assert_eq!(final_outcome.period_end_date, old_end);
+    assert_eq!(outcome_after.period_end_date, new_end, "the draft follows");
+    assert_eq!(final_financial.period_end_date, old_end);
+    assert_eq!(
+        financial_after.period_end_date, new_end,
+        "the draft follows"
+    );
+    assert!(financial_after.due_date > final_financial.due_date);
 }
 
 async fn periods(app: &TestApp, project: &str) -> Vec<pb::ReportingPeriod> {

@@ -167,7 +167,7 @@ async fn health_reports_every_service_of_the_api() {
         .collect();
     let mut health = HealthClient::new(app.channel());
 
-    assert_eq!(services.len(), 13);
+    assert_eq!(services.len(), 15);
     for service in services {
         let status = health
             .check(HealthCheckRequest {
