@@ -8,7 +8,7 @@ use super::paging;
 use super::{ProtoEnum, StateChange, accept_list, accept_name, filter_code};
 use crate::domain::closeout::{self, Closeout, CloseoutStatus};
 use crate::domain::fiscal_year::FiscalCalendar;
-use crate::domain::grant::{self, GrantState, Transition};
+use crate::domain::grant::{self, Transition};
 use crate::domain::names::{
     ANY, CloseoutName, FundingAccountName, GrantName, OrganizationName, ResourceName,
 };
@@ -78,9 +78,18 @@ fn to_proto(closeout: &Closeout) -> pb::Closeout {
 }
 
 impl CloseoutApi {
-    async fn closeout_of(&self, grant: grant::Grant) -> Result<Closeout> {
-        let facts = self.store.closeout_facts(&grant.id).await?;
-        Ok(Closeout::of(grant, facts, now().date_naive()))
+    /// The closeouts of `grants` today, their facts read together.
+    async fn closeouts_of(&self, grants: Vec<grant::Grant>) -> Result<Vec<Closeout>> {
+        let ids: Vec<String> = grants.iter().map(|grant| grant.id.clone()).collect();
+        let mut facts = self.store.closeout_facts(&ids).await?;
+        let today = now().date_naive();
+        Ok(grants
+            .into_iter()
+            .map(|grant| {
+                let found = facts.remove(&grant.id).unwrap_or_default();
+                Closeout::of(grant, found, today)
+            })
+            .collect())
     }
 }
 
@@ -95,7 +104,10 @@ impl CloseoutService for CloseoutApi {
             .store
             .get_grant(&call.actor.scope(), &GrantName::new(&name.grant))
             .await?;
-        Ok(Response::new(to_proto(&self.closeout_of(grant).await?)))
+        let closeouts = self.closeouts_of(vec![grant]).await?;
+        Ok(Response::new(
+            closeouts.first().map(to_proto).unwrap_or_default(),
+        ))
     }
 
     async fn list_closeouts(
@@ -142,12 +154,8 @@ impl CloseoutService for CloseoutApi {
             .store
             .list_grants(&call.actor.scope(), &filter, &page.keyset)
             .await?;
-        let mut closeouts = Vec::with_capacity(grants.items.len());
-        for grant in &grants.items {
-            closeouts.push(self.closeout_of(grant.clone()).await?);
-        }
         let closeouts = Page {
-            items: closeouts,
+            items: self.closeouts_of(grants.items).await?,
             next_after: grants.next_after,
         };
         Ok(page.respond(closeouts, to_proto))
@@ -193,7 +201,6 @@ impl CloseoutService for CloseoutApi {
                 let closed =
                     grant::decide_transition(&current, Transition::Close, &reason, projects)?;
                 let saved = tx.save_grant(current, closed).await?;
-                debug_assert_eq!(saved.state, GrantState::Closed);
                 let facts = tx.closeout_facts(&saved.id).await?;
                 Ok(to_proto(&Closeout::of(saved, facts, today)))
             })

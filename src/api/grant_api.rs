@@ -226,7 +226,7 @@ pub(super) async fn record_obligation(
     funds::check_obligation_funds(funds.as_ref(), &new, calendar)?;
     if new.kind == ObligationKind::Deobligation {
         let committed = tx
-            .committed_payments(&grant.id, &new.account_code, new.fiscal_year)
+            .committed_payments(&grant.id, Some((&new.account_code, new.fiscal_year)))
             .await?;
         payment::check_deobligation_spares_payments(&grant, committed, &new)?;
     }

@@ -158,8 +158,7 @@ impl PaymentApi {
             let committed = tx
                 .committed_payments(
                     &grant.id,
-                    &request.terms.account_code,
-                    request.terms.fiscal_year,
+                    Some((&request.terms.account_code, request.terms.fiscal_year)),
                 )
                 .await?;
             payment::check_within_obligation(grant, committed, &request.terms, &resource)?;
@@ -232,10 +231,10 @@ impl PaymentService for PaymentApi {
                     .await?;
                 payment::check_grant_active(&grant)?;
                 let committed = tx
-                    .committed_payments(&grant.id, &terms.account_code, terms.fiscal_year)
+                    .committed_payments(&grant.id, Some((&terms.account_code, terms.fiscal_year)))
                     .await?;
                 payment::check_within_obligation(&grant, committed, &terms, &parent.to_string())?;
-                let held = tx.committed_payments_of_grant(&grant.id).await?;
+                let held = tx.committed_payments(&grant.id, None).await?;
                 let note = payment::excess_cash(
                     &terms,
                     held,

@@ -142,42 +142,27 @@ impl Tx {
         Ok(request)
     }
 
-    /// What approved and paid requests commit against a grant's obligation of one account and year.
+    /// What approved and paid requests commit against a grant's obligation of one account and
+    /// fiscal year, or (`None`) against all its obligations.
     pub async fn committed_payments(
         &self,
         grant_id: &str,
-        account_code: &str,
-        fiscal_year: i32,
+        obligation: Option<(&str, i32)>,
     ) -> Result<Cents> {
-        let sum: Option<Option<i64>> = payment_requests::Entity::find()
-            .select_only()
-            .column_as(Expr::cust("CAST(SUM(amount_cents) AS BIGINT)"), "committed")
-            .filter(payment_requests::Column::GrantId.eq(grant_id))
-            .filter(payment_requests::Column::AccountCode.eq(account_code))
-            .filter(payment_requests::Column::FiscalYear.eq(fiscal_year))
-            .filter(
-                payment_requests::Column::State
-                    .is_in(PaymentRequestState::COMMITTED.map(PaymentRequestState::code)),
-            )
-            .into_tuple()
-            .one(&self.txn)
-            .await?;
-        Ok(Cents(sum.flatten().unwrap_or(0)))
-    }
-
-    /// What approved and paid requests commit against all of a grant's obligations.
-    pub async fn committed_payments_of_grant(&self, grant_id: &str) -> Result<Cents> {
-        let sum: Option<Option<i64>> = payment_requests::Entity::find()
+        let mut select = payment_requests::Entity::find()
             .select_only()
             .column_as(Expr::cust("CAST(SUM(amount_cents) AS BIGINT)"), "committed")
             .filter(payment_requests::Column::GrantId.eq(grant_id))
             .filter(
                 payment_requests::Column::State
                     .is_in(PaymentRequestState::COMMITTED.map(PaymentRequestState::code)),
-            )
-            .into_tuple()
-            .one(&self.txn)
-            .await?;
+            );
+        if let Some((account_code, fiscal_year)) = obligation {
+            select = select
+                .filter(payment_requests::Column::AccountCode.eq(account_code))
+                .filter(payment_requests::Column::FiscalYear.eq(fiscal_year));
+        }
+        let sum: Option<Option<i64>> = select.into_tuple().one(&self.txn).await?;
         Ok(Cents(sum.flatten().unwrap_or(0)))
     }
 

@@ -317,7 +317,8 @@ async fn periods(app: &TestApp, project: &str) -> Vec<pb::ReportingPeriod> {
         .reporting_periods
 }
 
-async fn available(app: &TestApp, fiscal_year: i32) -> i64 {
+/// What FY `fiscal_year` ESF money may still take today.
+pub(crate) async fn available(app: &TestApp, fiscal_year: i32) -> i64 {
     app.funds(app.admin())
         .get_appropriation(pb::GetAppropriationRequest {
             name: format!("fundingAccounts/ESF/appropriations/{fiscal_year}"),

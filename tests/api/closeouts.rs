@@ -7,12 +7,9 @@
 use chrono::{Days, NaiveDate, Utc};
 use tonic::Code;
 
+use crate::amendments::available;
 use crate::helpers::*;
-use crate::payments::{Funded, funded, funded_until};
-
-fn fiscal_year_of(day: NaiveDate) -> i32 {
-    tipgrants::domain::fiscal_year::FiscalCalendar::default().fiscal_year_of(day)
-}
+use crate::payments::{Funded, fiscal_year_of, funded, funded_until};
 
 async fn closeout(app: &TestApp, token: &str, grant: &str) -> pb::Closeout {
     app.closeouts(Some(token))
@@ -123,18 +120,6 @@ async fn settle_reports(
             .await
             .expect("the officer accepts it");
     }
-}
-
-async fn available(app: &TestApp, fiscal_year: i32) -> i64 {
-    app.funds(app.admin())
-        .get_appropriation(pb::GetAppropriationRequest {
-            name: format!("fundingAccounts/ESF/appropriations/{fiscal_year}"),
-            as_of_date: String::new(),
-        })
-        .await
-        .expect("the appropriation reads")
-        .into_inner()
-        .available_amount
 }
 
 #[tokio::test]

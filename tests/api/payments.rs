@@ -17,7 +17,7 @@ pub struct Funded {
     pub fiscal_year: i32,
 }
 
-fn fiscal_year_of(day: NaiveDate) -> i32 {
+pub fn fiscal_year_of(day: NaiveDate) -> i32 {
     tipgrants::domain::fiscal_year::FiscalCalendar::default().fiscal_year_of(day)
 }
 
