@@ -16,6 +16,7 @@ mod m20261207_000009_appropriations;
 mod m20261207_000010_payment_requests;
 mod m20261207_000011_financial_reports;
 mod m20261207_000012_amendments;
+mod m20261207_000013_one_ledger;
 mod seed;
 
 /// All migrations, in order.
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000010_payment_requests::Migration),
             Box::new(m20261207_000011_financial_reports::Migration),
             Box::new(m20261207_000012_amendments::Migration),
+            Box::new(m20261207_000013_one_ledger::Migration),
         ]
     }
 }

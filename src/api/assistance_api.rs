@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
+use super::funds_api::draw_funds;
 use super::{
     ProtoEnum, StateChange, StateChangeRequest, Write, accept, accept_list, accept_name,
     accept_update, accept_write, call_context, etag, filter_code, filter_number, from_timestamp,
@@ -18,14 +19,15 @@ use super::{paging, permissions};
 use crate::domain::CodeEnum;
 use crate::domain::access::Actor;
 use crate::domain::assistance::{
-    self, AgeGroup, AssistanceCase, CaseState, CaseTransition, CaseUrgency, Disbursement,
-    DisbursementInput, FundAllocation, FundYear, NeedInput, NeedKind, PersonalField, ReferralInput,
-    TraffickingForm, TransitionInput, VictimInput, VictimSex,
+    self, AgeGroup, AllocationInput, AssistanceCase, CaseState, CaseTransition, CaseUrgency,
+    Disbursement, DisbursementInput, FundAllocation, FundYear, NeedInput, NeedKind, PersonalField,
+    ReferralInput, TraffickingForm, TransitionInput, VictimInput, VictimSex,
 };
 use crate::domain::case_statistics::{self, CaseCount, Summary};
 use crate::domain::fiscal_year::{FiscalCalendar, check_fiscal_year};
 use crate::domain::names::{
-    AssistanceCaseName, FundAllocationName, OrganizationName, ResourceName, excerpt,
+    AppropriationName, AssistanceCaseName, FundAllocationName, FundingAccountName,
+    OrganizationName, ResourceName, excerpt,
 };
 use crate::domain::statistics::{Disclosure, Published};
 use crate::error::{Error, FieldViolation, Result};
@@ -216,6 +218,8 @@ fn allocation_to_proto(allocation: &FundAllocation) -> pb::FundAllocation {
         note: allocation.note.clone(),
         creator: allocation.creator.clone(),
         create_time: Some(timestamp(allocation.create_time)),
+        funding_account: FundingAccountName::new(&allocation.account_code).to_string(),
+        allocation_date: allocation.allocation_date.to_string(),
     }
 }
 
@@ -232,13 +236,20 @@ fn disbursement_to_proto(disbursement: &Disbursement, viewer: &Actor) -> pb::Dis
     }
 }
 
-fn balance_to_proto(fund: &FundYear) -> pb::FundBalance {
+/// The proto form of a fiscal year's fund, drawing on `account` (`None` before its first allocation).
+fn balance_to_proto(fund: &FundYear, account: Option<&str>) -> pb::FundBalance {
     pb::FundBalance {
         fiscal_year: fund.fiscal_year,
         allocated: fund.allocated.0,
         committed: fund.committed.0,
         paid: fund.paid.0,
         available: fund.available().0,
+        funding_account: account
+            .map(|code| FundingAccountName::new(code).to_string())
+            .unwrap_or_default(),
+        appropriation: account
+            .map(|code| AppropriationName::new(code, fund.fiscal_year.to_string()).to_string())
+            .unwrap_or_default(),
     }
 }
 
@@ -515,16 +526,22 @@ impl AssistanceService for AssistanceApi {
     ) -> Result<Response<pb::FundAllocation>, Status> {
         let (_, write, request) = accept_write(request)?;
         let allocation = required("fund_allocation", &request.fund_allocation)?;
-        let new = assistance::new_allocation(
-            "fund_allocation",
-            allocation.fiscal_year,
-            allocation.amount,
-            &allocation.note,
-        )?;
+        let calendar = &self.rules.calendar;
+        let new = AllocationInput {
+            fiscal_year: allocation.fiscal_year,
+            funding_account: &allocation.funding_account,
+            amount: allocation.amount,
+            allocation_date: &allocation.allocation_date,
+            note: &allocation.note,
+        }
+        .validate("fund_allocation", now().date_naive(), calendar)?;
         let answer = write
             .run(&self.store, async |tx| {
                 let fund = tx.fund_year_for_update(new.fiscal_year).await?;
+                let account = tx.fund_year_account(new.fiscal_year).await?;
+                assistance::check_allocation_account(account.as_deref(), &new)?;
                 let after = fund.allocate(new.amount)?;
+                draw_funds(tx, calendar, &new.draw(), "fund_allocation.funding_account").await?;
                 let created = tx.create_fund_allocation(new.clone(), &after).await?;
                 Ok(allocation_to_proto(&created))
             })
@@ -565,7 +582,8 @@ impl AssistanceService for AssistanceApi {
         call_context(&request)?;
         let year = fiscal_year("fiscal_year", request.get_ref().fiscal_year)?;
         let fund = self.store.fund_year(year).await?;
-        Ok(Response::new(balance_to_proto(&fund)))
+        let account = self.store.fund_year_account(year).await?;
+        Ok(Response::new(balance_to_proto(&fund, account.as_deref())))
     }
 
     async fn create_assistance_case(

@@ -10,14 +10,14 @@ use super::{
 };
 use crate::domain::fiscal_year::FiscalCalendar;
 use crate::domain::funds::{
-    self, Appropriation, AppropriationFilter, AppropriationInput, Drawn, FundsPosition,
+    self, Appropriation, AppropriationFilter, AppropriationInput, Draw, Drawn, FundsPosition,
 };
 use crate::domain::names::{ANY, AppropriationName, FundingAccountName, ResourceName};
 use crate::domain::validate;
 use crate::error::{Error, Result};
 use crate::pb::v1 as pb;
 use crate::pb::v1::funds_service_server::FundsService;
-use crate::store::{Store, now};
+use crate::store::{Store, Tx, now};
 
 /// Serves appropriations.
 pub struct FundsApi {
@@ -51,6 +51,28 @@ write_requests!(pb::CreateAppropriationRequest,);
 list_requests!(pb::ListAppropriationsRequest);
 list_responses!(pb::ListAppropriationsResponse => appropriations: pb::Appropriation);
 update_requests!(pb::UpdateAppropriationRequest => appropriation: pb::Appropriation [AppropriationName, AppropriationField]);
+
+/// The check every draw on an appropriation passes, in `tx` (a grant's obligation, an
+/// emergency-fund allocation): a live funding account, then the appropriation, locked until
+/// commit, available on the draw's day with enough left (a draw that gives back is let
+/// through). `field` names the request's funding account.
+pub(super) async fn draw_funds(
+    tx: &Tx,
+    calendar: &FiscalCalendar,
+    draw: &Draw<'_>,
+    field: &str,
+) -> Result<()> {
+    tx.funding_account_presence(draw.account_code)
+        .await?
+        .require_live(field, &FundingAccountName::new(draw.account_code))?;
+    let position = tx
+        .appropriation_for_update(draw.account_code, draw.fiscal_year, None)
+        .await?
+        .map(|(appropriation, drawn)| {
+            FundsPosition::new(appropriation, &drawn, draw.date, calendar)
+        });
+    funds::check_draw(position.as_ref(), draw, calendar)
+}
 
 /// The proto form of an appropriation as it stands.
 fn to_proto(position: &FundsPosition) -> pb::Appropriation {

@@ -2,6 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
+use super::funds_api::draw_funds;
 use super::paging;
 use super::{
     ProtoEnum, StateChange, StateChangeRequest, accept_list, accept_name, accept_update,
@@ -10,7 +11,6 @@ use super::{
 use crate::domain::access::Actor;
 use crate::domain::budget::{Budget, BudgetCategory, LineInput};
 use crate::domain::fiscal_year::FiscalCalendar;
-use crate::domain::funds::{self, FundsPosition};
 use crate::domain::grant::{
     self, Grant, GrantApproach, GrantInput, GrantInstrument, GrantRevision, GrantState,
     NewObligation, Obligation, ObligationInput, ObligationKind, ReportingCadence, Transition,
@@ -211,19 +211,13 @@ pub(super) async fn record_obligation(
     prefix: &str,
 ) -> Result<(Obligation, Grant)> {
     grant::check_obligation(&grant, &existing, &new, prefix)?;
-    tx.funding_account_presence(&new.account_code)
-        .await?
-        .require_live(
-            &format!("{prefix}.funding_account"),
-            &FundingAccountName::new(&new.account_code),
-        )?;
-    let funds = tx
-        .appropriation_for_update(&new.account_code, new.fiscal_year, None)
-        .await?
-        .map(|(appropriation, drawn)| {
-            FundsPosition::new(appropriation, &drawn, new.obligation_date, calendar)
-        });
-    funds::check_obligation_funds(funds.as_ref(), &new, calendar)?;
+    draw_funds(
+        tx,
+        calendar,
+        &new.draw(),
+        &format!("{prefix}.funding_account"),
+    )
+    .await?;
     if new.kind == ObligationKind::Deobligation {
         let committed = tx
             .committed_payments(&grant.id, Some((&new.account_code, new.fiscal_year)))

@@ -30,8 +30,10 @@ const PROJECTS_PER_CELL: [usize; 2] = [35, 34];
 const REPORTING_EVERY: usize = 3;
 /// Emergency assistance cases referred in FY 2014; every tenth victim did not consent to statistics.
 const FY2014_CASES: usize = 60;
-/// The FY 2014 emergency fund, in cents.
+/// The FY 2014 emergency fund, in cents (a whole number of thousands of dollars).
 pub(super) const FY2014_FUND_CENTS: i64 = 25_000_000;
+/// The funding account whose FY 2014 money the emergency fund draws on.
+pub(super) const FUND_ACCOUNT: &str = "INCLE";
 
 /// A country programme: where, which grantee kind leads, what it works on.
 struct Programme {

@@ -485,6 +485,9 @@ impl Writer {
     ) -> Result<usize, String> {
         let intake = actor("seed-demo-case-worker-intake", Role::CaseWorker, None);
         let decider = actor("seed-demo-case-worker-decisions", Role::CaseWorker, None);
+        // One ledger: the fund is INCLE money of FY 2014, appropriated like the grants' money.
+        self.appropriation(admin, FUND_ACCOUNT, 2014, FY2014_FUND_CENTS / 100_000)
+            .await?;
         Steps::new(admin, "fund", "the FY 2014 fund")
             .send(
                 "AssistanceService/CreateFundAllocation",
@@ -492,7 +495,9 @@ impl Writer {
                 |request_id| pb::CreateFundAllocationRequest {
                     fund_allocation: Some(pb::FundAllocation {
                         fiscal_year: 2014,
+                        funding_account: FUND_ACCOUNT.into(),
                         amount: FY2014_FUND_CENTS,
+                        allocation_date: "2014-01-15".into(),
                         note: "Synthetic demo: FY 2014 emergency assistance".into(),
                         ..Default::default()
                     }),

@@ -111,6 +111,18 @@ impl FiscalCalendar {
         let next = start.checked_add_months(chrono::Months::new(length))?;
         Some((start, next.pred_opt()?))
     }
+
+    /// Money of `fiscal_year` cannot be obligated (or allocated) on `date` when that day is
+    /// in an earlier fiscal year: the rule of every draw on an appropriation, as a description.
+    pub fn check_funds_on(&self, fiscal_year: i32, date: NaiveDate) -> Result<(), String> {
+        let date_year = self.fiscal_year_of(date);
+        if fiscal_year > date_year {
+            return Err(format!(
+                "funds of fiscal year {fiscal_year} cannot be obligated on {date}, which is in fiscal year {date_year}"
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Checks that a fiscal year is one the office can have (1990-2100).

@@ -89,9 +89,9 @@ impl Appropriation {
 /// What the store found drawn on one appropriation, across every grant.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Drawn {
-    /// Initial awards and increments.
+    /// Initial awards and increments, and the emergency fund's allocations.
     pub obligated: Cents,
-    /// Each de-obligation: its date and amount.
+    /// Each de-obligation (and reduction of the emergency fund): its date and amount.
     pub deobligations: Vec<(NaiveDate, Cents)>,
 }
 
@@ -271,6 +271,33 @@ pub fn check_appropriation_change(
     Ok(())
 }
 
+/// Money drawn on an appropriation, or given back to it: a grant's obligation, or an
+/// allocation to the emergency fund (one ledger: both draw on the same money).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Draw<'a> {
+    pub account_code: &'a str,
+    pub fiscal_year: i32,
+    /// Positive: what is drawn, or given back when `gives_back`.
+    pub amount: Cents,
+    /// The day it takes effect, which decides whether the money is still available.
+    pub date: NaiveDate,
+    /// A de-obligation, or an allocation that reduces the fund.
+    pub gives_back: bool,
+}
+
+impl NewObligation {
+    /// What the obligation draws on its appropriation.
+    pub fn draw(&self) -> Draw<'_> {
+        Draw {
+            account_code: &self.account_code,
+            fiscal_year: self.fiscal_year,
+            amount: self.amount,
+            date: self.obligation_date,
+            gives_back: self.kind == ObligationKind::Deobligation,
+        }
+    }
+}
+
 /// Decides whether `new` may draw on `position` (the appropriation of its account and
 /// fiscal year, `None` when none was recorded). An award or increment needs money that was
 /// available on its date and not yet obligated; a de-obligation is always allowed (it
@@ -280,22 +307,32 @@ pub fn check_obligation_funds(
     new: &NewObligation,
     calendar: &FiscalCalendar,
 ) -> Result<()> {
-    let name = AppropriationName::new(&new.account_code, new.fiscal_year.to_string());
+    check_draw(position, &new.draw(), calendar)
+}
+
+/// Decides whether `draw` may be made on `position` (the appropriation of its account and
+/// fiscal year, `None` when none was recorded): the rule of every obligation and allocation.
+pub fn check_draw(
+    position: Option<&FundsPosition>,
+    draw: &Draw,
+    calendar: &FiscalCalendar,
+) -> Result<()> {
+    let name = AppropriationName::new(draw.account_code, draw.fiscal_year.to_string());
     let Some(position) = position else {
         return Err(Error::precondition(
             "APPROPRIATION_NOT_RECORDED",
             name.to_string(),
             format!(
                 "no FY {} {} appropriation is recorded: an administrator records it first (FundsService/CreateAppropriation)",
-                new.fiscal_year, new.account_code
+                draw.fiscal_year, draw.account_code
             ),
         ));
     };
-    if new.kind == ObligationKind::Deobligation {
+    if draw.gives_back {
         return Ok(());
     }
     let appropriation = &position.appropriation;
-    let year = calendar.fiscal_year_of(new.obligation_date);
+    let year = calendar.fiscal_year_of(draw.date);
     match appropriation.status_in(year) {
         FundsStatus::NotYetAvailable | FundsStatus::Available => {}
         status @ (FundsStatus::Expired | FundsStatus::Cancelled) => {
@@ -311,13 +348,13 @@ pub fn check_obligation_funds(
                     appropriation.fiscal_year,
                     appropriation.account_code,
                     appropriation.last_obligation_year(),
-                    new.obligation_date,
+                    draw.date,
                     status.code().to_ascii_lowercase(),
                 ),
             ));
         }
     }
-    if new.amount > position.obligable() {
+    if draw.amount > position.obligable() {
         return Err(Error::precondition(
             "FUNDS_INSUFFICIENT",
             name.to_string(),
@@ -326,7 +363,7 @@ pub fn check_obligation_funds(
                 appropriation.fiscal_year,
                 appropriation.account_code,
                 position.obligable(),
-                new.amount
+                draw.amount
             ),
         ));
     }

@@ -478,15 +478,9 @@ impl ObligationInput<'_> {
             validate::optional_text(&field("note"), self.note, 2000),
         )
             .all()?;
-        let date_year = calendar.fiscal_year_of(obligation_date);
-        if fiscal_year > date_year {
-            return Err(Error::invalid(
-                field("fiscal_year"),
-                format!(
-                    "funds of fiscal year {fiscal_year} cannot be obligated on {obligation_date}, which is in fiscal year {date_year}"
-                ),
-            ));
-        }
+        calendar
+            .check_funds_on(fiscal_year, obligation_date)
+            .map_err(|description| Error::invalid(field("fiscal_year"), description))?;
         Ok(NewObligation {
             kind,
             account_code,
@@ -499,7 +493,7 @@ impl ObligationInput<'_> {
 }
 
 /// A funding account named `fundingAccounts/{code}` or by its bare code.
-pub(super) fn funding_account(
+pub(crate) fn funding_account(
     field: &str,
     value: &str,
 ) -> std::result::Result<String, FieldViolation> {

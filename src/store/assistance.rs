@@ -6,7 +6,7 @@
 //! SQLite's single writer serialises the same transactions. Personal data
 //! arrives and leaves here sealed: the store never sees a plaintext value.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait,
@@ -147,11 +147,34 @@ fn allocation_to_domain(row: fund_allocations::Model) -> FundAllocation {
     FundAllocation {
         id: row.id,
         fiscal_year: row.fiscal_year,
+        account_code: row.account_code,
         amount: Cents(row.amount),
+        allocation_date: allocation_day(row.allocation_date, row.create_time),
         note: row.note,
         creator: row.creator,
         create_time: row.create_time,
     }
+}
+
+/// The day an allocation took effect: the day recorded with it, or (for allocations made
+/// before they drew on appropriations) the day it was recorded.
+pub(super) fn allocation_day(
+    allocation_date: Option<NaiveDate>,
+    create_time: DateTime<Utc>,
+) -> NaiveDate {
+    allocation_date.unwrap_or_else(|| create_time.date_naive())
+}
+
+/// The account of the allocations of `year`'s fund (one, by the domain's rule).
+async fn fund_year_account(conn: &impl ConnectionTrait, year: i32) -> Result<Option<String>> {
+    Ok(fund_allocations::Entity::find()
+        .select_only()
+        .column(fund_allocations::Column::AccountCode)
+        .filter(fund_allocations::Column::FiscalYear.eq(year))
+        .limit(1)
+        .into_tuple::<String>()
+        .one(conn)
+        .await?)
 }
 
 fn disbursement_to_domain(row: disbursements::Model) -> Result<Disbursement> {
@@ -277,6 +300,11 @@ impl Store {
             .await?
             .map(fund_to_domain)
             .unwrap_or_else(|| FundYear::empty(year)))
+    }
+
+    /// The funding account the fund of `year` draws on (see [`Tx::fund_year_account`]).
+    pub async fn fund_year_account(&self, year: i32) -> Result<Option<String>> {
+        fund_year_account(&self.db, year).await
     }
 
     /// One allocation.
@@ -412,6 +440,12 @@ impl Tx {
             .ok_or_else(|| Error::Internal(format!("fund year {year} just written is missing")))
     }
 
+    /// The funding account the fund of `year` draws on: that of its allocations (they all
+    /// share one); `None` before its first allocation.
+    pub async fn fund_year_account(&self, year: i32) -> Result<Option<String>> {
+        fund_year_account(&self.txn, year).await
+    }
+
     /// Inserts the empty fund of `year` unless it exists (two transactions meet at its key).
     async fn ensure_fund_year(&self, year: i32) -> Result<()> {
         fund_years::Entity::insert(fund_years::ActiveModel {
@@ -466,7 +500,9 @@ impl Tx {
         let allocation = FundAllocation {
             id: new_id(),
             fiscal_year: new.fiscal_year,
+            account_code: new.account_code,
             amount: new.amount,
+            allocation_date: new.allocation_date,
             note: new.note,
             creator: self.call.actor.resource_name(),
             create_time: now(),
@@ -478,6 +514,8 @@ impl Tx {
             note: Set(allocation.note.clone()),
             creator: Set(allocation.creator.clone()),
             create_time: Set(allocation.create_time),
+            account_code: Set(allocation.account_code.clone()),
+            allocation_date: Set(Some(allocation.allocation_date)),
         }
         .insert(&self.txn)
         .await?;

@@ -569,6 +569,11 @@ pub mod fund_allocations {
         pub note: String,
         pub creator: String,
         pub create_time: DateTimeUtc,
+        /// The funding account whose money of `fiscal_year` it draws on.
+        pub account_code: String,
+        /// The day it took effect; NULL for allocations recorded before they drew on
+        /// appropriations (their day is the day they were recorded).
+        pub allocation_date: Option<Date>,
     }
     no_relations!();
 }

@@ -4,14 +4,15 @@
 
 use std::collections::HashMap;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::{Set, Unchanged},
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
 };
 
-use super::entities::{appropriations, obligations};
+use super::assistance::allocation_day;
+use super::entities::{appropriations, fund_allocations, obligations};
 use super::{Keyset, Page, Stamped, Store, Tx, now};
 use crate::domain::funds::{Appropriation, AppropriationFields, AppropriationFilter, Drawn};
 use crate::domain::grant::ObligationKind;
@@ -38,8 +39,10 @@ fn to_domain(row: appropriations::Model) -> Appropriation {
     }
 }
 
-/// What was drawn on each of `appropriations`: two queries (awards and increments summed by
-/// the database; de-obligations, which are few, one by one), whatever their number.
+/// What was drawn on each of `appropriations`: three queries (awards and increments summed by
+/// the database; de-obligations, which are few, one by one; the emergency fund's allocations,
+/// a few a year, one by one: positive ones draw like awards, reductions give back like
+/// de-obligations), whatever their number.
 async fn drawn_on(
     conn: &impl ConnectionTrait,
     appropriations: &[Appropriation],
@@ -79,9 +82,40 @@ async fn drawn_on(
         .into_tuple()
         .all(conn)
         .await?;
+    let mut allocated_to = Condition::any();
+    for appropriation in appropriations {
+        allocated_to = allocated_to.add(
+            Condition::all()
+                .add(fund_allocations::Column::AccountCode.eq(appropriation.account_code.as_str()))
+                .add(fund_allocations::Column::FiscalYear.eq(appropriation.fiscal_year)),
+        );
+    }
+    let allocations: Vec<(String, i32, i64, Option<NaiveDate>, DateTime<Utc>)> =
+        fund_allocations::Entity::find()
+            .select_only()
+            .column(fund_allocations::Column::AccountCode)
+            .column(fund_allocations::Column::FiscalYear)
+            .column(fund_allocations::Column::Amount)
+            .column(fund_allocations::Column::AllocationDate)
+            .column(fund_allocations::Column::CreateTime)
+            .filter(allocated_to)
+            .into_tuple()
+            .all(conn)
+            .await?;
     let mut drawn: HashMap<(String, i32), Drawn> = HashMap::new();
+    for (account, year, amount, date, create_time) in allocations {
+        let entry = drawn.entry((account, year)).or_default();
+        if amount >= 0 {
+            entry.obligated += Cents(amount);
+        } else {
+            let day = allocation_day(date, create_time);
+            entry
+                .deobligations
+                .push((day, Cents(amount.saturating_abs())));
+        }
+    }
     for (account, year, amount) in obligated {
-        drawn.entry((account, year)).or_default().obligated = Cents(amount);
+        drawn.entry((account, year)).or_default().obligated += Cents(amount);
     }
     for (account, year, date, amount) in deobligations {
         drawn

@@ -61,12 +61,16 @@ pub(crate) struct Fund {
     pub(crate) auditor: String,
 }
 
+/// The funding account the tests' emergency fund draws on.
+pub(crate) const FUND_ACCOUNT: &str = "INCLE";
+
 pub(crate) async fn fund() -> Fund {
     fund_with(with_keys(KEY_1, "k1")).await
 }
 
 async fn fund_with(customize: impl FnOnce(&mut tipgrants::settings::Settings)) -> Fund {
     let app = spawn_app_with(customize).await;
+    app.funding_account(FUND_ACCOUNT).await;
     let organization = app.organization("Haitian Shelter Network", "HT").await.name;
     let grantee = app.token(pb::Role::Grantee, &organization).await;
     let reviewer = app.token(pb::Role::CaseWorker, "").await;
@@ -116,11 +120,14 @@ pub(crate) fn referral(organization: &str, needs: &[(pb::NeedKind, i64)]) -> pb:
 }
 
 impl Fund {
+    /// Allocates `amount` of [`FUND_ACCOUNT`]'s money of `year` to the fund, first recording
+    /// that appropriation when there is none yet.
     pub(crate) async fn allocate(
         &self,
         year: i32,
         amount: i64,
     ) -> Result<pb::FundAllocation, tonic::Status> {
+        let _ = self.app.appropriate(FUND_ACCOUNT, year).await;
         self.app
             .assistance(self.app.admin())
             .create_fund_allocation(pb::CreateFundAllocationRequest {
@@ -128,6 +135,7 @@ impl Fund {
                     fiscal_year: year,
                     amount,
                     note: "allocation".into(),
+                    funding_account: format!("fundingAccounts/{FUND_ACCOUNT}"),
                     ..Default::default()
                 }),
                 request_id: String::new(),
@@ -485,6 +493,8 @@ async fn a_case_worker_allocates_approves_pays_twice_and_closes_and_the_balance_
             committed: 180_000,
             paid: 180_000,
             available: 4_820_000,
+            funding_account: format!("fundingAccounts/{FUND_ACCOUNT}"),
+            appropriation: format!("fundingAccounts/{FUND_ACCOUNT}/appropriations/{}", year()),
         },
         "closing released the 20,000 approved and not paid"
     );
@@ -727,6 +737,7 @@ async fn an_allocation_may_reduce_the_fund_but_never_below_what_is_committed() {
             fiscal_year: year(),
             amount,
             note: note.into(),
+            funding_account: FUND_ACCOUNT.into(),
             ..Default::default()
         }),
         request_id: String::new(),

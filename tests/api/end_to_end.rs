@@ -602,6 +602,76 @@ fn migrate_reports_status_rolls_back_one_step_and_applies_again() {
     assert_eq!(again, applied);
 }
 
+#[tokio::test]
+async fn the_upgrade_gives_allocations_made_before_the_one_ledger_an_appropriation() {
+    use sea_orm::{ConnectionTrait, Database};
+    let directory = tempfile::tempdir().unwrap();
+    let environment = unmigrated_sqlite_environment(directory.path());
+    let migrate = |action: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_tipgrants"))
+            .args(["migrate", action])
+            .envs(environment.clone())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "migrate {action}: {}",
+            text(&output)
+        );
+    };
+    // The database as it was before allocations drew on appropriations, with a FY 2014 fund.
+    migrate("up");
+    migrate("down");
+    let url = format!(
+        "sqlite://{}?mode=rw",
+        directory.path().join("e2e.sqlite3").display()
+    );
+    let db = Database::connect(&url).await.unwrap();
+    for statement in [
+        "INSERT INTO fund_years (fiscal_year, allocated, committed, paid, case_sequence, update_time)
+         VALUES (2014, 400000, 0, 0, 0, '2014-02-01T10:00:00+00:00')",
+        "INSERT INTO fund_allocations (id, fiscal_year, amount, note, creator, create_time)
+         VALUES ('a1', 2014, 500000, 'FY 2014 fund', 'apiTokens/t', '2014-02-01T10:00:00+00:00'),
+                ('a2', 2014, -100000, 'rescission', 'apiTokens/t', '2014-06-01T10:00:00+00:00')",
+    ] {
+        db.execute_unprepared(statement).await.unwrap();
+    }
+    db.close().await.unwrap();
+
+    migrate("up");
+
+    let db = Database::connect(&url).await.unwrap();
+    let rows = |sql: &'static str| {
+        let db = &db;
+        async move {
+            db.query_all_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                sql,
+            ))
+            .await
+            .unwrap()
+        }
+    };
+    let accounts = rows("SELECT code FROM funding_accounts").await;
+    let appropriations =
+        rows("SELECT id, amount_cents, availability_years FROM appropriations ORDER BY id").await;
+    let allocations = rows("SELECT account_code FROM fund_allocations ORDER BY id").await;
+    let code: String = accounts[0].try_get("", "code").unwrap();
+    assert_eq!((accounts.len(), code.as_str()), (1, "EVAF"));
+    assert_eq!(appropriations.len(), 1);
+    let id: String = appropriations[0].try_get("", "id").unwrap();
+    let amount: i64 = appropriations[0].try_get("", "amount_cents").unwrap();
+    assert_eq!(
+        (id.as_str(), amount),
+        ("EVAF/2014", 500_000),
+        "what was allocated, before the rescission gave some back"
+    );
+    for allocation in &allocations {
+        let account: String = allocation.try_get("", "account_code").unwrap();
+        assert_eq!(account, "EVAF");
+    }
+}
+
 #[test]
 fn each_call_logs_one_json_line_with_method_code_latency_and_request_id() {
     let server = Server::start_with(&[("TIPGRANTS__TELEMETRY__FORMAT", "json")]);

@@ -3,6 +3,7 @@
 
 use tonic::Code;
 
+use crate::assistance::expect_precondition;
 use crate::helpers::*;
 use pb::ObligationKind::{Deobligation, Increment, InitialAward};
 
@@ -446,4 +447,138 @@ async fn the_funds_status_lists_every_account_and_year_and_adds_up() {
         })
         .await;
     expect_code(refused, Code::PermissionDenied);
+}
+
+/// An allocation to the emergency fund as admin.
+async fn allocate(
+    app: &TestApp,
+    account: &str,
+    year: i32,
+    amount: i64,
+    day: &str,
+) -> Result<tonic::Response<pb::FundAllocation>, tonic::Status> {
+    app.assistance(app.admin())
+        .create_fund_allocation(pb::CreateFundAllocationRequest {
+            fund_allocation: Some(pb::FundAllocation {
+                fiscal_year: year,
+                funding_account: account.into(),
+                amount,
+                allocation_date: day.into(),
+                note: if amount < 0 { "rescission" } else { "" }.into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+}
+
+#[tokio::test]
+async fn the_emergency_fund_draws_on_the_same_appropriations_as_the_grants() {
+    let app = spawn_app().await;
+    app.funding_account("INCLE").await;
+    app.funding_account("ESF").await;
+    let name = "fundingAccounts/INCLE/appropriations/2014";
+
+    let unnamed = allocate(&app, "", 2014, 100, "2014-03-01").await;
+    expect_invalid(unnamed, &["fund_allocation.funding_account"]);
+    let early = allocate(&app, "INCLE", 2014, 100, "2013-09-30").await;
+    expect_invalid(early, &["fund_allocation.fiscal_year"]);
+    let unrecorded = allocate(&app, "INCLE", 2014, 100, "2014-03-01").await;
+    expect_precondition(unrecorded, "APPROPRIATION_NOT_RECORDED");
+
+    // One appropriation of $10,000: a grant takes $7,000 of it, the fund what is left.
+    appropriation(&app, "INCLE", 2014, 1_000_000, 2)
+        .await
+        .unwrap();
+    let grant = grant(&app, "LEDGER-1").await;
+    obligate(
+        &app,
+        &grant,
+        new_obligation(InitialAward, "INCLE", 2014, 700_000, "2014-03-01"),
+    )
+    .await
+    .unwrap();
+    let too_much = allocate(&app, "fundingAccounts/INCLE", 2014, 300_001, "2014-04-01").await;
+    expect_precondition(too_much, "FUNDS_INSUFFICIENT");
+    let allocated = allocate(&app, "fundingAccounts/INCLE", 2014, 300_000, "2014-04-01")
+        .await
+        .expect("the rest of the appropriation")
+        .into_inner();
+    assert_eq!(
+        (
+            allocated.funding_account.as_str(),
+            allocated.allocation_date.as_str()
+        ),
+        ("fundingAccounts/INCLE", "2014-04-01")
+    );
+    let full = standing(&app, name, "2014-05-01").await;
+    assert_eq!(
+        (full.obligated_amount, full.available_amount),
+        (1_000_000, 0)
+    );
+    let no_more = obligate(
+        &app,
+        &grant,
+        new_obligation(Increment, "INCLE", 2014, 1, "2014-05-01"),
+    )
+    .await;
+    expect_precondition(no_more, "FUNDS_INSUFFICIENT");
+
+    // The year's fund draws on one account, so each payment traces to one appropriation.
+    appropriation(&app, "ESF", 2014, 1_000_000, 2)
+        .await
+        .unwrap();
+    let other_account = allocate(&app, "ESF", 2014, 100, "2014-04-01").await;
+    expect_precondition(other_account, "FUND_ACCOUNT_MISMATCH");
+    let balance = app
+        .assistance(app.admin())
+        .get_fund_balance(pb::GetFundBalanceRequest { fiscal_year: 2014 })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (
+            balance.allocated,
+            balance.funding_account.as_str(),
+            balance.appropriation.as_str()
+        ),
+        (300_000, "fundingAccounts/INCLE", name)
+    );
+
+    // A reduction while the money is available gives it back to new obligations.
+    allocate(&app, "INCLE", 2014, -100_000, "2015-06-01")
+        .await
+        .expect("the fund gives back $1,000");
+    let after = standing(&app, name, "2015-07-01").await;
+    assert_eq!(
+        (
+            after.obligated_amount,
+            after.deobligated_amount,
+            after.available_amount
+        ),
+        (900_000, 100_000, 100_000)
+    );
+    obligate(
+        &app,
+        &grant,
+        new_obligation(Increment, "INCLE", 2014, 100_000, "2015-07-01"),
+    )
+    .await
+    .expect("the grant takes what the fund gave back");
+
+    // Expired money takes no new allocation; a reduction after expiry lapses.
+    let expired = allocate(&app, "INCLE", 2014, 1, "2015-10-01").await;
+    expect_precondition(expired, "FUNDS_EXPIRED");
+    allocate(&app, "INCLE", 2014, -50_000, "2016-01-04")
+        .await
+        .expect("a reduction of expired money");
+    let lapsed = standing(&app, name, "2016-02-01").await;
+    assert_eq!(
+        (
+            lapsed.status,
+            lapsed.available_amount,
+            lapsed.expired_amount
+        ),
+        (pb::FundsStatus::Expired as i32, 0, 50_000)
+    );
 }

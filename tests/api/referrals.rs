@@ -136,12 +136,16 @@ async fn a_closed_fiscal_year_takes_no_new_case_even_from_a_case_worker() {
     let app = spawn_app_with(with_keys(KEY_1, "k1")).await;
     let (ours, _) = partner(&app, "Our shelter").await;
     let case_worker = app.token(pb::Role::CaseWorker, "").await;
+    app.funding_account("INCLE").await;
+    app.appropriate("INCLE", 2014).await.unwrap();
     app.assistance(app.admin())
         .create_fund_allocation(pb::CreateFundAllocationRequest {
             fund_allocation: Some(pb::FundAllocation {
                 fiscal_year: 2014,
                 amount: 1_000_000,
                 note: "late paper referrals".into(),
+                funding_account: "fundingAccounts/INCLE".into(),
+                allocation_date: "2014-02-01".into(),
                 ..Default::default()
             }),
             request_id: String::new(),

@@ -3,11 +3,13 @@
 //! have committed; an approval commits only what is available; a release
 //! never falls below what was paid.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::case::MAX_NOTE;
-use crate::domain::fiscal_year::check_fiscal_year;
+use crate::domain::fiscal_year::{FiscalCalendar, check_fiscal_year};
+use crate::domain::funds::Draw;
+use crate::domain::grant::funding_account;
 use crate::domain::money::{Cents, MAX_AMOUNT};
 use crate::domain::names::FundAllocationName;
 use crate::domain::validate::{self, CheckAll};
@@ -101,12 +103,28 @@ impl FundYear {
     }
 }
 
-/// An allocation as it came in, checked.
+/// An allocation as it came in, checked: money of `fiscal_year` from `account_code`, drawn
+/// on that appropriation on `allocation_date` (one ledger with the grants' obligations).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NewAllocation {
     pub fiscal_year: i32,
+    pub account_code: String,
     pub amount: Cents,
+    pub allocation_date: NaiveDate,
     pub note: String,
+}
+
+impl NewAllocation {
+    /// What the allocation draws on its appropriation (a reduction gives money back).
+    pub fn draw(&self) -> Draw<'_> {
+        Draw {
+            account_code: &self.account_code,
+            fiscal_year: self.fiscal_year,
+            amount: Cents(self.amount.0.saturating_abs()),
+            date: self.allocation_date,
+            gives_back: self.amount < Cents(0),
+        }
+    }
 }
 
 /// A stored allocation.
@@ -114,13 +132,15 @@ pub struct NewAllocation {
 pub struct FundAllocation {
     pub id: String,
     pub fiscal_year: i32,
+    pub account_code: String,
     pub amount: Cents,
+    pub allocation_date: NaiveDate,
     pub note: String,
     pub creator: String,
     pub create_time: DateTime<Utc>,
 }
 
-audited!(FundAllocation => fiscal_year, amount, note);
+audited!(FundAllocation => fiscal_year, account_code, amount, allocation_date, note);
 
 impl FundAllocation {
     pub fn resource_name(&self) -> String {
@@ -128,45 +148,87 @@ impl FundAllocation {
     }
 }
 
-/// Checks an allocation: a fiscal year the office records, an amount other than 0, a note when it reduces the fund.
-pub fn new_allocation(
-    prefix: &str,
-    fiscal_year: i32,
-    amount: i64,
-    note: &str,
-) -> Result<NewAllocation> {
-    let field = |name: &str| format!("{prefix}.{name}");
-    let amount = if amount == 0 {
-        Err(FieldViolation::new(
-            field("amount"),
-            "must not be 0: positive to allocate, negative to reduce",
-        ))
-    } else if amount.unsigned_abs() > MAX_AMOUNT.0.unsigned_abs() {
-        Err(FieldViolation::new(
-            field("amount"),
-            format!("must be at most {} cents either way", MAX_AMOUNT.0),
-        ))
-    } else {
-        Ok(Cents(amount))
-    };
-    let (fiscal_year, amount, note) = (
-        check_fiscal_year(fiscal_year)
-            .map_err(|rule| FieldViolation::new(field("fiscal_year"), rule)),
-        amount,
-        validate::optional_text(&field("note"), note, MAX_NOTE),
-    )
-        .all()?;
-    if amount < Cents(0) && note.is_empty() {
-        return Err(Error::invalid(
-            field("note"),
-            "is required when the amount reduces the year's allocation",
-        ));
+/// An allocation's fields as they came in, unchecked.
+pub struct AllocationInput<'a> {
+    pub fiscal_year: i32,
+    pub funding_account: &'a str,
+    pub amount: i64,
+    /// `YYYY-MM-DD`, or empty for `today`.
+    pub allocation_date: &'a str,
+    pub note: &'a str,
+}
+
+impl AllocationInput<'_> {
+    /// Checks an allocation: a fiscal year the office records, a funding account, an amount
+    /// other than 0, a day not before the money's fiscal year (today when not given), a note
+    /// when it reduces the fund. Every violation is reported at once.
+    pub fn validate(
+        &self,
+        prefix: &str,
+        today: NaiveDate,
+        calendar: &FiscalCalendar,
+    ) -> Result<NewAllocation> {
+        let field = |name: &str| format!("{prefix}.{name}");
+        let amount = if self.amount == 0 {
+            Err(FieldViolation::new(
+                field("amount"),
+                "must not be 0: positive to allocate, negative to reduce",
+            ))
+        } else if self.amount.unsigned_abs() > MAX_AMOUNT.0.unsigned_abs() {
+            Err(FieldViolation::new(
+                field("amount"),
+                format!("must be at most {} cents either way", MAX_AMOUNT.0),
+            ))
+        } else {
+            Ok(Cents(self.amount))
+        };
+        let allocation_date = if self.allocation_date.trim().is_empty() {
+            Ok(today)
+        } else {
+            validate::date(&field("allocation_date"), self.allocation_date)
+        };
+        let (fiscal_year, account_code, amount, allocation_date, note) = (
+            check_fiscal_year(self.fiscal_year)
+                .map_err(|rule| FieldViolation::new(field("fiscal_year"), rule)),
+            funding_account(&field("funding_account"), self.funding_account),
+            amount,
+            allocation_date,
+            validate::optional_text(&field("note"), self.note, MAX_NOTE),
+        )
+            .all()?;
+        calendar
+            .check_funds_on(fiscal_year, allocation_date)
+            .map_err(|rule| Error::invalid(field("fiscal_year"), rule))?;
+        if amount < Cents(0) && note.is_empty() {
+            return Err(Error::invalid(
+                field("note"),
+                "is required when the amount reduces the year's allocation",
+            ));
+        }
+        Ok(NewAllocation {
+            fiscal_year,
+            account_code,
+            amount,
+            allocation_date,
+            note,
+        })
     }
-    Ok(NewAllocation {
-        fiscal_year,
-        amount,
-        note,
-    })
+}
+
+/// A fiscal year's fund draws on one account's money (the account of its first allocation),
+/// so that every payment from it traces back to one appropriation.
+pub fn check_allocation_account(year_account: Option<&str>, new: &NewAllocation) -> Result<()> {
+    match year_account {
+        Some(account) if account != new.account_code => Err(Error::precondition(
+            "FUND_ACCOUNT_MISMATCH",
+            format!("fiscal year {}", new.fiscal_year),
+            format!(
+                "the fiscal year {} fund draws on {account} money: its allocations all come from fundingAccounts/{account}, so that every payment traces back to one appropriation",
+                new.fiscal_year
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -188,11 +250,72 @@ mod tests {
             year.allocate(Cents(-40_001)).unwrap_err().reason(),
             "FUND_ALLOCATION_BELOW_COMMITTED"
         );
-        assert!(
-            new_allocation("a", 2014, -5, "").is_err(),
-            "a reduction needs a note"
+    }
+
+    fn input(
+        fiscal_year: i32,
+        amount: i64,
+        date: &str,
+        note: &'static str,
+    ) -> Result<NewAllocation> {
+        AllocationInput {
+            fiscal_year,
+            funding_account: "fundingAccounts/INCLE",
+            amount,
+            allocation_date: date,
+            note,
+        }
+        .validate(
+            "a",
+            NaiveDate::from_ymd_opt(2014, 3, 1).unwrap(),
+            &FiscalCalendar::default(),
+        )
+    }
+
+    #[test]
+    fn an_allocation_names_its_money_and_needs_a_note_to_reduce_the_fund() {
+        let allocation = input(2014, 5, "", "").unwrap();
+        assert_eq!(allocation.account_code, "INCLE");
+        assert_eq!(allocation.allocation_date.to_string(), "2014-03-01");
+        assert!(!allocation.draw().gives_back);
+        let reduction = input(2014, -5, "2014-06-01", "rescission").unwrap();
+        assert_eq!(
+            (reduction.draw().amount, reduction.draw().gives_back),
+            (Cents(5), true)
         );
-        assert!(new_allocation("a", 2014, 0, "x").is_err());
-        assert!(new_allocation("a", 1989, 5, "").is_err());
+        assert!(input(2014, -5, "", "").is_err(), "a reduction needs a note");
+        assert!(input(2014, 0, "", "x").is_err());
+        assert!(input(1989, 5, "", "").is_err());
+        assert!(
+            input(2015, 5, "2014-03-01", "").is_err(),
+            "FY 2015 money cannot be allocated in FY 2014"
+        );
+        let error = AllocationInput {
+            fiscal_year: 2014,
+            funding_account: "",
+            amount: 5,
+            allocation_date: "someday",
+            note: "",
+        }
+        .validate("a", NaiveDate::MIN, &FiscalCalendar::default())
+        .unwrap_err();
+        let Error::InvalidArgument(violations) = error else {
+            panic!("expected field violations, got {error:?}");
+        };
+        let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["a.funding_account", "a.allocation_date"]);
+    }
+
+    #[test]
+    fn a_fund_year_draws_on_one_account() {
+        let allocation = input(2014, 5, "", "").unwrap();
+        assert!(check_allocation_account(None, &allocation).is_ok());
+        assert!(check_allocation_account(Some("INCLE"), &allocation).is_ok());
+        assert_eq!(
+            check_allocation_account(Some("ESF"), &allocation)
+                .unwrap_err()
+                .reason(),
+            "FUND_ACCOUNT_MISMATCH"
+        );
     }
 }
