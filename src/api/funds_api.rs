@@ -96,6 +96,9 @@ fn to_proto(position: &FundsPosition) -> pb::Appropriation {
         create_time: Some(timestamp(appropriation.stamps.create_time)),
         update_time: Some(timestamp(appropriation.stamps.update_time)),
         etag: etag(appropriation.stamps.revision),
+        expended_amount: position.expended.0,
+        paid_amount: position.paid.0,
+        unliquidated_amount: position.unliquidated().0,
     }
 }
 
@@ -223,8 +226,10 @@ impl FundsService for FundsApi {
         let fields = input(&merged).validate("appropriation")?;
         let position = FundsPosition::new(current.clone(), &drawn, today, &self.calendar);
         funds::check_appropriation_change(&position, &fields)?;
-        let saved = tx.save_appropriation(current, fields).await?;
+        tx.save_appropriation(current, fields).await?;
         tx.commit().await?;
-        Ok(Response::new(self.position((saved, drawn), today)))
+        // Read again for the whole funds status (what was expended and paid from it too).
+        let found = self.store.get_appropriation(&update.name).await?;
+        Ok(Response::new(self.position(found, today)))
     }
 }

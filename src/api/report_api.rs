@@ -154,6 +154,7 @@ fn figures_to_proto(figures: Figures, grouping: Grouping, names: &GroupNames) ->
         .and_then(|names| names.get(&figures.group))
         .cloned()
         .unwrap_or_default();
+    let unliquidated = figures.unliquidated();
     let group = match grouping {
         Grouping::Grantee if !figures.group.is_empty() => {
             OrganizationName::new(figures.group).to_string()
@@ -183,6 +184,10 @@ fn figures_to_proto(figures: Figures, grouping: Grouping, names: &GroupNames) ->
         group_display_name,
         obligated_cents: figures.obligated.0,
         obligated_thousands: figures.obligated_thousands,
+        deobligated_cents: figures.deobligated.0,
+        expended_cents: figures.expended.0,
+        paid_cents: figures.paid.0,
+        unliquidated_cents: unliquidated.0,
         grants_active: figures.grants_active,
         projects_active: figures.projects_active,
         outcomes: figures
@@ -558,6 +563,9 @@ impl ReportService for ReportApi {
             grants_active: total.grants_active,
             projects_active: total.projects_active,
             as_of_time: Some(timestamp(snapshot.as_of)),
+            expended_cents: total.expended.0,
+            paid_cents: total.paid.0,
+            unliquidated_cents: total.unliquidated().0,
         }))
     }
 }

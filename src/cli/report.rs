@@ -19,6 +19,7 @@ use super::report_lines::line_of;
 pub use super::report_lines::{GroupBy, Line, overlapping_years};
 use super::upload::authorized;
 use super::{Failure, ServerArgs};
+use crate::domain::money::Cents;
 use crate::pb::v1 as pb;
 use crate::pb::v1::report_service_client::ReportServiceClient;
 use crate::pb::v1::stream_fiscal_year_report_response::Part;
@@ -162,7 +163,8 @@ pub fn outcome_kinds() -> impl Iterator<Item = pb::OutcomeKind> {
     (1..).map_while(|value| pb::OutcomeKind::try_from(value).ok())
 }
 
-/// The columns of a report's CSV: each line's identity, then its money and
+/// The columns of a report's CSV: each line's identity, then its money
+/// (obligated, de-obligated, expended, paid and unliquidated, in cents) and
 /// activity, then the emergency fund, then outcomes by kind. The two counts
 /// of victims are named apart: `fund_victims_helped` (victims the emergency
 /// fund paid for) and `victims_assisted_quantity` (what grantees reported).
@@ -174,6 +176,10 @@ pub fn report_columns() -> Vec<String> {
         "group_name",
         "obligated_cents",
         "obligated_thousands",
+        "deobligated_cents",
+        "expended_cents",
+        "paid_cents",
+        "unliquidated_cents",
         "rows_overlap",
         "grants_active",
         "projects_active",
@@ -249,6 +255,10 @@ impl ReportCsv {
             figures.group_display_name.clone(),
             figures.obligated_cents.to_string(),
             figures.obligated_thousands.to_string(),
+            figures.deobligated_cents.to_string(),
+            figures.expended_cents.to_string(),
+            figures.paid_cents.to_string(),
+            figures.unliquidated_cents.to_string(),
             overlap,
             figures.grants_active.to_string(),
             figures.projects_active.to_string(),
@@ -405,6 +415,8 @@ pub fn table(lines: &[Line], by: GroupBy) -> String {
             "group",
             "name",
             "$ thousands",
+            "expended",
+            "unliquidated",
             "grants",
             "projects",
             "fund helped",
@@ -439,13 +451,15 @@ pub fn table(lines: &[Line], by: GroupBy) -> String {
             group,
             name,
             grouped(figures.obligated_thousands),
+            grouped(Cents(figures.expended_cents).thousands_of_dollars()),
+            grouped(Cents(figures.unliquidated_cents).thousands_of_dollars()),
             figures.grants_active.to_string(),
             figures.projects_active.to_string(),
             helped,
             assisted,
         ]);
     }
-    let mut widths = [0; 8];
+    let mut widths = [0; 10];
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
@@ -480,6 +494,10 @@ pub fn table(lines: &[Line], by: GroupBy) -> String {
             years.join(", ")
         ));
     }
+    text.push_str(
+        "\"expended\": what grantees reported spent (accepted SF-425s); \"unliquidated\": \
+         obligated and not yet paid; both in $ thousands, each rounded on its own.\n",
+    );
     text.push_str(
         "\"fund helped\": victims the emergency fund paid for. \"victims assisted\": victims \
          grantees reported assisting (outcomes), a different count.\n",
@@ -640,7 +658,7 @@ mod tests {
     #[test]
     fn every_outcome_kind_has_its_three_columns() {
         assert_eq!(outcome_kinds().count(), 12);
-        assert_eq!(report_columns().len(), 15 + 36);
+        assert_eq!(report_columns().len(), 19 + 36);
         assert_eq!(
             kind_code(pb::OutcomeKind::VictimsAssisted),
             "VICTIMS_ASSISTED"

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::grant::{Grant, GrantState, NewObligation, ObligationKind};
 use super::money::Cents;
+use super::spending;
 use crate::error::{Error, Result};
 
 /// Days after the end of the period of performance by which a closeout is due.
@@ -38,7 +39,7 @@ pub struct Balance {
 impl Balance {
     /// Obligated and not paid: what closeout de-obligates.
     pub fn unliquidated(&self) -> Cents {
-        Cents(self.obligated.0.saturating_sub(self.paid.0).max(0))
+        spending::unliquidated(self.obligated, self.paid)
     }
 }
 

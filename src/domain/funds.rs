@@ -93,6 +93,12 @@ pub struct Drawn {
     pub obligated: Cents,
     /// Each de-obligation (and reduction of the emergency fund): its date and amount.
     pub deobligations: Vec<(NaiveDate, Cents)>,
+    /// What the grants reported spent from it (see `domain::spending`) and the emergency fund
+    /// paid out. Read for the funds status only: 0 where an obligation is checked.
+    pub expended: Cents,
+    /// What was paid from it: the grants' paid payment requests and the fund's disbursements.
+    /// Read for the funds status only, like `expended`.
+    pub paid: Cents,
 }
 
 versioned!(Appropriation => "the appropriation", never deleted);
@@ -122,6 +128,10 @@ pub struct FundsPosition {
     pub sums: ObligationSums,
     pub as_of: NaiveDate,
     pub status: FundsStatus,
+    /// Expended from it (see [`Drawn::expended`]).
+    pub expended: Cents,
+    /// Paid from it (see [`Drawn::paid`]).
+    pub paid: Cents,
 }
 
 impl FundsPosition {
@@ -149,7 +159,14 @@ impl FundsPosition {
             sums,
             as_of,
             status,
+            expended: drawn.expended,
+            paid: drawn.paid,
         }
+    }
+
+    /// Obligated (net) and not yet paid.
+    pub fn unliquidated(&self) -> Cents {
+        super::spending::unliquidated(self.sums.net(), self.paid)
     }
 
     /// What new obligations may still take, whatever the day: the appropriation minus
@@ -434,6 +451,7 @@ mod tests {
                 ("2015-09-30".parse().unwrap(), Cents(10)),
                 ("2015-10-01".parse().unwrap(), Cents(30)),
             ],
+            ..Drawn::default()
         };
         let position = FundsPosition::new(
             appropriation(2014, 2, 100),

@@ -153,6 +153,7 @@ pub mod pillar;
 pub mod project;
 pub mod reference;
 pub mod report;
+pub mod spending;
 pub mod statistics;
 pub mod tip_report;
 pub mod validate;

@@ -13,6 +13,7 @@ use sea_orm::{
 
 use super::assistance::allocation_day;
 use super::entities::{appropriations, fund_allocations, obligations};
+use super::spending::spent_on;
 use super::{Keyset, Page, Stamped, Store, Tx, now};
 use crate::domain::funds::{Appropriation, AppropriationFields, AppropriationFilter, Drawn};
 use crate::domain::grant::ObligationKind;
@@ -38,6 +39,10 @@ fn to_domain(row: appropriations::Model) -> Appropriation {
         },
     }
 }
+
+/// An allocation as `drawn_on` reads it: account, fiscal year, signed cents, its day (if
+/// recorded) and when it was recorded.
+type AllocationRow = (String, i32, i64, Option<NaiveDate>, DateTime<Utc>);
 
 /// What was drawn on each of `appropriations`: three queries (awards and increments summed by
 /// the database; de-obligations, which are few, one by one; the emergency fund's allocations,
@@ -90,18 +95,17 @@ async fn drawn_on(
                 .add(fund_allocations::Column::FiscalYear.eq(appropriation.fiscal_year)),
         );
     }
-    let allocations: Vec<(String, i32, i64, Option<NaiveDate>, DateTime<Utc>)> =
-        fund_allocations::Entity::find()
-            .select_only()
-            .column(fund_allocations::Column::AccountCode)
-            .column(fund_allocations::Column::FiscalYear)
-            .column(fund_allocations::Column::Amount)
-            .column(fund_allocations::Column::AllocationDate)
-            .column(fund_allocations::Column::CreateTime)
-            .filter(allocated_to)
-            .into_tuple()
-            .all(conn)
-            .await?;
+    let allocations: Vec<AllocationRow> = fund_allocations::Entity::find()
+        .select_only()
+        .column(fund_allocations::Column::AccountCode)
+        .column(fund_allocations::Column::FiscalYear)
+        .column(fund_allocations::Column::Amount)
+        .column(fund_allocations::Column::AllocationDate)
+        .column(fund_allocations::Column::CreateTime)
+        .filter(allocated_to)
+        .into_tuple()
+        .all(conn)
+        .await?;
     let mut drawn: HashMap<(String, i32), Drawn> = HashMap::new();
     for (account, year, amount, date, create_time) in allocations {
         let entry = drawn.entry((account, year)).or_default();
@@ -137,8 +141,32 @@ async fn drawn_on(
         .collect())
 }
 
+/// `appropriations` with what was drawn on each, and what was expended and paid from each:
+/// the funds-status view.
+async fn with_spending(
+    conn: &impl ConnectionTrait,
+    appropriations: Vec<Appropriation>,
+) -> Result<Vec<(Appropriation, Drawn)>> {
+    let drawn = drawn_on(conn, &appropriations).await?;
+    let spent = spent_on(conn, &appropriations).await?;
+    Ok(appropriations
+        .into_iter()
+        .zip(drawn.into_iter().zip(spent))
+        .map(|(appropriation, (drawn, (expended, paid)))| {
+            (
+                appropriation,
+                Drawn {
+                    expended,
+                    paid,
+                    ..drawn
+                },
+            )
+        })
+        .collect())
+}
+
 impl Store {
-    /// One appropriation with what is drawn on it.
+    /// One appropriation with what is drawn on it, expended and paid.
     pub async fn get_appropriation(
         &self,
         name: &AppropriationName,
@@ -152,11 +180,10 @@ impl Store {
             .await?
             .map(to_domain)
             .ok_or_else(|| Error::not_found(name))?;
-        let drawn = drawn_on(&self.db, std::slice::from_ref(&appropriation))
-            .await?
+        let mut found = with_spending(&self.db, vec![appropriation]).await?;
+        found
             .pop()
-            .unwrap_or_default();
-        Ok((appropriation, drawn))
+            .ok_or_else(|| Error::Internal("an appropriation read went missing".into()))
     }
 
     /// A page of appropriations by account and fiscal year, with what is drawn on each.
@@ -177,9 +204,7 @@ impl Store {
         })
         .await?
         .try_map_all(async |rows| {
-            let found: Vec<Appropriation> = rows.into_iter().map(to_domain).collect();
-            let drawn = drawn_on(&self.db, &found).await?;
-            Ok(found.into_iter().zip(drawn).collect())
+            with_spending(&self.db, rows.into_iter().map(to_domain).collect()).await
         })
         .await
     }

@@ -26,6 +26,7 @@ mod privacy_keys;
 pub mod projects;
 mod reference;
 pub mod reports;
+mod spending;
 mod stamps;
 pub mod standards;
 pub mod tip_report;

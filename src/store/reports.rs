@@ -26,21 +26,18 @@ use sea_orm::{
 use super::entities::assistance_cases;
 use super::entities::regions as region_rows;
 use super::entities::{
-    countries, funding_accounts, grants, obligations, organizations, outcome_reports, outcomes,
+    countries, funding_accounts, grants, organizations, outcome_reports, outcomes,
     project_countries, project_pillars, projects,
 };
 use super::grants::{grant_ids_where, within_scope};
 use super::{Store, decode_code, now};
 use crate::domain::access::Scope;
 use crate::domain::case_statistics::CaseFact;
-use crate::domain::money::Cents;
 use crate::domain::names::OutcomeReportName;
 use crate::domain::outcome::Outcome;
 use crate::domain::outcome::OutcomeReportState;
 use crate::domain::pillar::Pillar;
-use crate::domain::report::{
-    ExportFilter, GrantFact, ObligationFact, OutcomeFact, Portfolio, ProjectFact,
-};
+use crate::domain::report::{ExportFilter, GrantFact, OutcomeFact, Portfolio, ProjectFact};
 use crate::error::Result;
 
 /// A portfolio, the display names of its groups, and the time its snapshot was taken.
@@ -67,11 +64,6 @@ impl Store {
     pub async fn portfolio(&self, scope: &Scope) -> Result<(PortfolioSnapshot, AcceptedOutcomes)> {
         let snapshot = self.snapshot().await?;
         let grant_rows = super::grants::scoped(scope).order_by_asc(grants::Column::Id);
-        let obligation_rows = within_scope(
-            obligations::Entity::find().order_by_asc(obligations::Column::Id),
-            obligations::Column::GrantId,
-            scope,
-        );
         let project_rows = within_scope(
             projects::Entity::find().order_by_asc(projects::Column::Id),
             projects::Column::GrantId,
@@ -92,7 +84,8 @@ impl Store {
         );
         let grant_rows = grant_rows.all(&snapshot).await?;
         let as_of = now();
-        let obligation_rows = obligation_rows.all(&snapshot).await?;
+        let money =
+            super::spending::money_lines(&snapshot, &super::spending::grants_in(scope)).await?;
         let project_rows = project_rows.all(&snapshot).await?;
         let accepted: BTreeMap<String, (String, String)> = report_rows
             .into_tuple::<(String, String, String)>()
@@ -223,15 +216,6 @@ impl Store {
                 end: grant.end_date,
             })
             .collect();
-        let obligations = obligation_rows
-            .into_iter()
-            .map(|row| ObligationFact {
-                grant_id: row.grant_id,
-                account_code: row.account_code,
-                fiscal_year: row.fiscal_year,
-                amount: Cents(row.amount_cents),
-            })
-            .collect();
         let outcomes = AcceptedOutcomes {
             snapshot,
             accepted_reports: accepted_reports(scope, None),
@@ -246,7 +230,7 @@ impl Store {
             PortfolioSnapshot {
                 portfolio: Portfolio {
                     grants,
-                    obligations,
+                    money,
                     outcomes: Vec::new(),
                     cases: case_facts,
                 },

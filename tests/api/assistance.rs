@@ -465,6 +465,17 @@ async fn a_case_worker_allocates_approves_pays_twice_and_closes_and_the_balance_
         .into_inner();
     let balance = fund.balance(year()).await;
     let summary = fund.summary(year()).await;
+    // One ledger: the appropriation the fund draws on shows what it allocated and paid.
+    let appropriation = fund
+        .app
+        .funds(fund.app.admin())
+        .get_appropriation(pb::GetAppropriationRequest {
+            name: balance.appropriation.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
     let payments = fund
         .app
         .assistance(Some(&fund.grantee))
@@ -497,6 +508,15 @@ async fn a_case_worker_allocates_approves_pays_twice_and_closes_and_the_balance_
             appropriation: format!("fundingAccounts/{FUND_ACCOUNT}/appropriations/{}", year()),
         },
         "closing released the 20,000 approved and not paid"
+    );
+    assert_eq!(
+        (
+            appropriation.obligated_amount,
+            appropriation.expended_amount,
+            appropriation.paid_amount,
+            appropriation.unliquidated_amount
+        ),
+        (5_000_000, 180_000, 180_000, 4_820_000)
     );
     assert_eq!(payments.disbursements.len(), 2);
     assert_eq!(payments.disbursements[0].creator, "assistance office");

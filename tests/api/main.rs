@@ -37,6 +37,7 @@ mod replicas;
 mod reports;
 mod server;
 mod settings;
+mod spending;
 mod spreadsheets;
 mod standards;
 mod statistics;

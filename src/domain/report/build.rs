@@ -13,6 +13,7 @@ use crate::domain::case_statistics::{CaseFact, FundTally};
 use crate::domain::fiscal_year::FiscalCalendar;
 use crate::domain::money::{Cents, apportion_thousands};
 use crate::domain::project::OutcomeKind;
+use crate::domain::spending::MoneyLine;
 use crate::domain::statistics::{Count, Disclosure, People};
 
 /// Whether the periods `start..=end` and `from..=to` share a day.
@@ -155,8 +156,8 @@ impl<'a> ReportBuilder<'a> {
             })
             .map(|grant| (grant.id.as_str(), grant))
             .collect();
-        let obligations: Vec<&ObligationFact> = portfolio
-            .obligations
+        let obligations: Vec<&MoneyLine> = portfolio
+            .money
             .iter()
             .filter(|obligation| grants.contains_key(obligation.grant_id.as_str()))
             .filter(|obligation| {
@@ -197,7 +198,7 @@ impl<'a> ReportBuilder<'a> {
             let mut rows: BTreeMap<String, Cell> = BTreeMap::new();
             let mut subtotal = Cell::default();
             for obligation in obligations.iter().filter(|o| o.fiscal_year == year) {
-                subtotal.figures.obligated += obligation.amount;
+                subtotal.figures.add_money(obligation);
                 let groups = match grouping {
                     Grouping::Account => BTreeSet::from([obligation.account_code.clone()]),
                     _ => grants
@@ -206,7 +207,7 @@ impl<'a> ReportBuilder<'a> {
                         .unwrap_or_default(),
                 };
                 for group in groups {
-                    rows.entry(group).or_default().figures.obligated += obligation.amount;
+                    rows.entry(group).or_default().figures.add_money(obligation);
                 }
             }
             if let Some((from, to)) = calendar.bounds(year) {
@@ -318,7 +319,7 @@ impl<'a> ReportBuilder<'a> {
             if grouping == Grouping::None {
                 rows.clear();
             }
-            total.figures.obligated += subtotal.figures.obligated;
+            total.figures.add_money_of(&subtotal.figures);
             let rows = rows
                 .into_iter()
                 .map(|(group, cell)| {
@@ -439,12 +440,13 @@ mod tests {
         }
     }
 
-    fn obligation(grant: &str, account: &str, year: i32, cents: i64) -> ObligationFact {
-        ObligationFact {
+    fn obligation(grant: &str, account: &str, year: i32, cents: i64) -> MoneyLine {
+        MoneyLine {
             grant_id: grant.into(),
             account_code: account.into(),
             fiscal_year: year,
-            amount: Cents(cents),
+            obligated: Cents(cents),
+            ..MoneyLine::default()
         }
     }
 
@@ -464,7 +466,7 @@ mod tests {
                 grant("g1", "o1", &[("HT", "WHA")]),
                 grant("g2", "o2", &[("AL", "EUR")]),
             ],
-            obligations: vec![
+            money: vec![
                 obligation("g1", "ESF", 2013, 25_000_050),
                 obligation("g2", "ESF", 2013, 10_000_000),
                 obligation("g2", "INCLE", 2013, 7_550_000),
@@ -525,7 +527,7 @@ mod tests {
                 grant("g2", "o1", &[("KH", "EAP")]),
                 grant("g3", "o1", &[("NG", "AF")]),
             ],
-            obligations: vec![
+            money: vec![
                 obligation("g1", "ESF", 2013, 140_000),
                 obligation("g2", "ESF", 2013, 140_000),
                 obligation("g3", "ESF", 2013, 120_000),
@@ -548,7 +550,7 @@ mod tests {
     fn a_multi_country_grant_counts_toward_each_country_but_once_in_the_subtotal() {
         let portfolio = Portfolio {
             grants: vec![grant("g1", "o1", &[("BW", "AF"), ("NA", "AF")])],
-            obligations: vec![obligation("g1", "ESF", 2013, 10_000_000)],
+            money: vec![obligation("g1", "ESF", 2013, 10_000_000)],
             outcomes: vec![],
             cases: vec![],
         };
@@ -596,7 +598,7 @@ mod tests {
                 grant("g1", "o1", &[("HT", "WHA")]),
                 grant("g2", "o2", &[("HT", "WHA")]),
             ],
-            obligations: vec![],
+            money: vec![],
             outcomes: vec![
                 outcome("g1", OutcomeKind::LawEnacted, 1, Some("m1")),
                 outcome("g2", OutcomeKind::LawEnacted, 1, Some("m1")),

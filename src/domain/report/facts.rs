@@ -9,6 +9,7 @@ use crate::domain::case_statistics::{CaseFact, FundFigures};
 use crate::domain::money::Cents;
 use crate::domain::pillar::Pillar;
 use crate::domain::project::OutcomeKind;
+use crate::domain::spending::MoneyLine;
 use crate::domain::statistics::Published;
 
 /// A project as a report sees it.
@@ -31,16 +32,6 @@ pub struct GrantFact {
     pub start: NaiveDate,
     pub end: NaiveDate,
     pub projects: Vec<ProjectFact>,
-}
-
-/// One obligation (or de-obligation, negative).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObligationFact {
-    pub grant_id: String,
-    pub account_code: String,
-    /// The fiscal year of its funds (set explicitly, not derived from a date).
-    pub fiscal_year: i32,
-    pub amount: Cents,
 }
 
 /// Outcomes of accepted outcome reports that every figure counts alike: one outcome, or
@@ -68,7 +59,8 @@ pub struct OutcomeFact {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Portfolio {
     pub grants: Vec<GrantFact>,
-    pub obligations: Vec<ObligationFact>,
+    /// Each grant's money by account and fiscal year of funds.
+    pub money: Vec<MoneyLine>,
     pub outcomes: Vec<OutcomeFact>,
     pub cases: Vec<CaseFact>,
 }
@@ -92,15 +84,44 @@ pub struct Figures {
     pub fiscal_year: i32,
     /// The group key; empty in subtotals and the grand total.
     pub group: String,
-    /// Obligated, exact; `obligated_thousands` is what reports print.
+    /// Obligated, net of de-obligations, exact; `obligated_thousands` is what reports print.
     pub obligated: Cents,
     pub obligated_thousands: i64,
+    /// De-obligated (already taken out of `obligated`).
+    pub deobligated: Cents,
+    /// Expended, as the grantees' accepted SF-425s report it (see `domain::spending`).
+    pub expended: Cents,
+    /// Paid to the grantees.
+    pub paid: Cents,
     pub grants_active: i64,
     pub projects_active: i64,
     pub outcomes: BTreeMap<OutcomeKind, Tally>,
     /// The emergency fund's figures (of consenting victims' cases), shown or withheld
     /// together; subtotals and the grand total only.
     pub emergency: Option<Published<FundFigures>>,
+}
+
+impl Figures {
+    /// Adds the money of `line`.
+    pub fn add_money(&mut self, line: &MoneyLine) {
+        self.obligated += line.obligated;
+        self.deobligated += line.deobligated;
+        self.expended += line.expended;
+        self.paid += line.paid;
+    }
+
+    /// Adds the money of `other` (a subtotal into the grand total).
+    pub fn add_money_of(&mut self, other: &Figures) {
+        self.obligated += other.obligated;
+        self.deobligated += other.deobligated;
+        self.expended += other.expended;
+        self.paid += other.paid;
+    }
+
+    /// Obligated and not paid (see `domain::spending`).
+    pub fn unliquidated(&self) -> Cents {
+        crate::domain::spending::unliquidated(self.obligated, self.paid)
+    }
 }
 
 /// One fiscal year of a report.
