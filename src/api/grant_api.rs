@@ -10,6 +10,7 @@ use super::{
 };
 use crate::domain::access::Actor;
 use crate::domain::budget::{Budget, BudgetCategory, LineInput};
+use crate::domain::closeout::Closeout;
 use crate::domain::fiscal_year::FiscalCalendar;
 use crate::domain::grant::{
     self, Grant, GrantApproach, GrantInput, GrantInstrument, GrantRevision, GrantState,
@@ -28,7 +29,7 @@ use crate::error::{Error, Result};
 use crate::pb::v1 as pb;
 use crate::pb::v1::grant_service_server::GrantService;
 use crate::store::grants::{GrantFilter, ObligationFilter};
-use crate::store::{Store, Tx};
+use crate::store::{Store, Tx, now};
 
 /// Serves grants.
 pub struct GrantApi {
@@ -285,6 +286,10 @@ impl GrantApi {
                 let current = tx
                     .grant_for_update(&scope, &change.name, change.expected)
                     .await?;
+                if transition == Transition::Close {
+                    let facts = tx.closeout_facts(&current.id).await?;
+                    Closeout::of(current.clone(), facts, now().date_naive()).check_bare_close()?;
+                }
                 let facts = tx.grant_project_facts(&current.id).await?;
                 let after = grant::decide_transition(&current, transition, &change.reason, facts)?;
                 let changed = tx.save_grant(current, after).await?;

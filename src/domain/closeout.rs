@@ -171,6 +171,28 @@ impl Closeout {
         Ok(())
     }
 
+    /// Refuses a bare close (`CloseGrant`, which de-obligates nothing) of a grant that holds
+    /// money, unless its closeout is ready and nothing is left unliquidated: money is settled
+    /// by `CompleteCloseout`, never left open on a closed grant. A grant that never held money
+    /// has nothing to settle.
+    pub fn check_bare_close(&self) -> Result<()> {
+        if self.grant.obligated() == Cents(0) && self.unliquidated() == Cents(0) {
+            return Ok(());
+        }
+        self.check_ready()?;
+        if self.unliquidated() > Cents(0) {
+            return Err(Error::precondition(
+                "CLOSEOUT_NOT_READY",
+                self.grant.resource_name(),
+                format!(
+                    "{} obligated to the grant is not paid: complete its closeout (CloseoutService/CompleteCloseout), which de-obligates it and closes the grant",
+                    self.unliquidated()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// The de-obligations that take back every unliquidated balance, dated `today`.
     pub fn deobligations(&self, today: NaiveDate) -> Vec<NewObligation> {
         self.balances

@@ -155,6 +155,14 @@ async fn a_closeout_opens_when_the_period_ends_and_completing_it_gives_the_balan
     let at_first = closeout(&app, &ended.grantee, &ended.grant).await;
     let not_yet = closeout(&app, app.admin().unwrap(), &running.grant).await;
     let overdue = overdue_closeouts(&app).await;
+    let bare_too_early = app
+        .grants(app.admin())
+        .close_grant(pb::CloseGrantRequest {
+            name: ended.grant.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("reports are missing");
     let too_early = app
         .closeouts(Some(&signer))
         .complete_closeout(pb::CompleteCloseoutRequest {
@@ -207,6 +215,15 @@ async fn a_closeout_opens_when_the_period_ends_and_completing_it_gives_the_balan
         .await
         .expect("the project is complete");
     let ready = closeout(&app, &signer, &ended.grant).await;
+    // A bare close never leaves money open on a closed grant: the closeout settles it.
+    let bare_close = app
+        .grants(app.admin())
+        .close_grant(pb::CloseGrantRequest {
+            name: ended.grant.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("40,000 is not paid");
     let before = available(&app, ended.fiscal_year).await;
     let completed = app
         .closeouts(Some(&signer))
@@ -242,6 +259,17 @@ async fn a_closeout_opens_when_the_period_ends_and_completing_it_gives_the_balan
     assert!(
         too_early.message().contains("FINAL financial report"),
         "{too_early:?}"
+    );
+    assert_eq!(reason(&bare_too_early), "CLOSEOUT_NOT_READY");
+    assert!(
+        bare_too_early.message().contains("FINAL financial report"),
+        "{bare_too_early:?}"
+    );
+    assert_eq!(reason(&bare_close), "CLOSEOUT_NOT_READY");
+    assert!(
+        bare_close.message().contains("$400.00")
+            && bare_close.message().contains("CompleteCloseout"),
+        "{bare_close:?}"
     );
     assert_eq!(unpaid.open_payment_requests, 1);
     assert_eq!(ready.blockers, Vec::<String>::new(), "{ready:?}");
