@@ -3,8 +3,10 @@
 #
 # The project's test command: runs the whole suite twice,
 #   1. on embedded SQLite (TEST_DATABASE_URL unset), then
-#   2. on PostgreSQL: a throwaway server started by scripts/with-postgres.sh,
-#      or the database in TEST_DATABASE_URL if the caller set it.
+#   2. on PostgreSQL: a throwaway server started by scripts/with-postgres.sh
+#      with a streaming standby of it (scripts/with-standby.sh), or the
+#      database in TEST_DATABASE_URL if the caller set it (with the caller's
+#      standby in TEST_STANDBY_URL, or TIPGRANTS_TEST_NO_STANDBY=1).
 # Extra arguments go to both `cargo test --workspace` runs, e.g.
 #   scripts/test.sh grants            # only tests whose name contains "grants"
 #   scripts/test.sh -- --nocapture
@@ -32,7 +34,14 @@ pg_rc=0
 if [[ -n "$CALLER_DB_URL" ]]; then
     echo "(using the caller's TEST_DATABASE_URL)"
 fi
-TEST_DATABASE_URL="$CALLER_DB_URL" scripts/with-postgres.sh cargo test --workspace "$@" || pg_rc=$?
+if [[ -n "$CALLER_DB_URL" ]]; then
+    # The caller's own server: a standby of it is the caller's (TEST_STANDBY_URL), or none
+    # (TIPGRANTS_TEST_NO_STANDBY=1).
+    TEST_DATABASE_URL="$CALLER_DB_URL" cargo test --workspace "$@" || pg_rc=$?
+else
+    # A throwaway primary and a real streaming standby of it (for reads from a standby).
+    scripts/with-postgres.sh scripts/with-standby.sh cargo test --workspace "$@" || pg_rc=$?
+fi
 
 verdict() {
     if [[ "$1" -eq 0 ]]; then echo "ok"; else echo "FAILED (exit $1)"; fi

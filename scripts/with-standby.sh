@@ -10,8 +10,11 @@
 # exported, then stops the standby and deletes its files (also when CMD fails
 # or the script is interrupted), and exits with CMD's exit code.
 #
-# For issue 21's reads from a standby (`database.replica_url`); nothing uses it
-# yet. As root the standby runs as the `postgres` user, like the primary.
+# scripts/test.sh runs the PostgreSQL pass inside it, for the reads from a
+# standby (`database.replica_url`, tests/api/replicas.rs). As root the standby
+# runs as the `postgres` user, like the primary. hot_standby_feedback is on,
+# as docs/settings.md asks of a production standby: replay never cancels a
+# long read.
 set -euo pipefail
 
 log() { echo "with-standby: $*" >&2; }
@@ -100,7 +103,7 @@ s.close()')"
 STARTED=1
 # max_connections as on the primary (with-postgres.sh): a hot standby refuses fewer.
 pg_run "$PGBIN/pg_ctl" -D "$DATADIR" -l "$PGLOG" -w -t 60 -s \
-    -o "-c listen_addresses=127.0.0.1 -c port=$PORT -c unix_socket_directories=$SOCKDIR -c fsync=off -c max_connections=300 -c hot_standby=on" \
+    -o "-c listen_addresses=127.0.0.1 -c port=$PORT -c unix_socket_directories=$SOCKDIR -c fsync=off -c max_connections=300 -c hot_standby=on -c hot_standby_feedback=on" \
     start >&2 || {
     log "the standby failed to start; its log:"
     tail -n 40 "$PGLOG" >&2 || true

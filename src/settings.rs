@@ -94,6 +94,12 @@ pub struct DatabaseSettings {
     pub connect_timeout_ms: u64,
     pub log_statements: bool,
     pub migrate_on_start: bool,
+    /// A streaming standby of the PostgreSQL primary for long reads; empty for none. Holds a
+    /// password like `url`: a secret.
+    pub replica_url: SecretString,
+    /// How long a long read waits for the standby to replay what the primary had committed
+    /// before it reads from the primary instead.
+    pub replica_max_wait_ms: u64,
 }
 
 /// `[telemetry]`: log format and filter, Prometheus metrics, OpenTelemetry traces.
@@ -408,6 +414,27 @@ impl Settings {
                 "must start with postgres:// (leave it empty for the embedded SQLite file)",
             ));
         }
+        let replica = self.database.replica_url.expose_secret().trim();
+        if !replica.is_empty() && url.is_empty() {
+            return Err(invalid(
+                "database.replica_url",
+                "must be empty with the embedded SQLite file: a standby follows a PostgreSQL primary (database.url)",
+            ));
+        }
+        if !replica.is_empty()
+            && !replica.starts_with("postgres://")
+            && !replica.starts_with("postgresql://")
+        {
+            return Err(invalid(
+                "database.replica_url",
+                "must start with postgres:// (leave it empty to read everything from the primary)",
+            ));
+        }
+        within(
+            "database.replica_max_wait_ms",
+            self.database.replica_max_wait_ms,
+            0..=60_000,
+        )?;
         if url.is_empty() && self.database.sqlite_path.trim().is_empty() {
             return Err(invalid(
                 "database.sqlite_path",

@@ -29,6 +29,7 @@ pub mod reports;
 mod spending;
 mod stamps;
 pub mod standards;
+pub mod standby;
 pub mod tip_report;
 pub mod token_events;
 pub mod tokens;
@@ -53,6 +54,7 @@ use crate::settings::DatabaseSettings;
 pub use audit::ChainVerification;
 pub use pool_stats::acquire_timeouts;
 use stamps::{SoftDeletable, Stamped};
+use standby::{ReadFrom, Standby};
 
 /// The PostgreSQL advisory lock key that serialises migrations ("tipgrant" in ASCII).
 pub const MIGRATION_LOCK: i64 = 0x7469_7067_7261_6e74;
@@ -76,6 +78,8 @@ pub struct Store {
     writer: DatabaseConnection,
     /// Whether `writer` is a pool of its own (to ping and close it too).
     separate_writer: bool,
+    /// The streaming standby long reads go to, when `database.replica_url` is set.
+    standby: Option<Standby>,
 }
 
 /// One page of a keyset-paginated list.
@@ -302,6 +306,24 @@ impl Store {
         })
     }
 
+    /// Opens the snapshot of a long read (the fiscal-year reports, the portfolio summary, the
+    /// exports): on the standby when one is configured and has caught up with the primary (see
+    /// `standby`), otherwise like [`Store::snapshot`] on the primary. Counts which served it.
+    async fn long_read_snapshot(&self) -> Result<DatabaseTransaction> {
+        let read_from = match &self.standby {
+            None => ReadFrom::PrimaryOnly,
+            Some(standby) => match standby.caught_up_snapshot(&self.db).await {
+                Ok(snapshot) => {
+                    ReadFrom::Standby.count();
+                    return Ok(snapshot);
+                }
+                Err(why) => why,
+            },
+        };
+        read_from.count();
+        self.snapshot().await
+    }
+
     /// Closes the pools.
     pub async fn close(self) {
         let _closing = self.db.close().await;
@@ -341,10 +363,28 @@ async fn connect_postgres(
         options.map_sqlx_postgres_opts(move |options| options.password(password.expose_secret()));
     }
     let db = Database::connect(options).await?;
+    let replica_url = settings.replica_url.expose_secret().trim();
+    let standby = if replica_url.is_empty() {
+        None
+    } else {
+        let split = split_url_password(&SecretString::from(replica_url));
+        let mut options = pool_options(settings, split.url, settings.max_connections);
+        // Connects on first use: a standby that is down never stops the server from starting.
+        options.connect_lazy(true);
+        if let Some(password) = split.password {
+            options
+                .map_sqlx_postgres_opts(move |options| options.password(password.expose_secret()));
+        }
+        Some(Standby::new(
+            Database::connect(options).await?,
+            Duration::from_millis(settings.replica_max_wait_ms),
+        ))
+    };
     Ok(Store {
         writer: db.clone(),
         db,
         separate_writer: false,
+        standby,
     })
 }
 
@@ -371,6 +411,7 @@ async fn connect_sqlite(
             db: writer.clone(),
             writer,
             separate_writer: false,
+            standby: None,
         });
     }
     let mut reader_options =
@@ -388,6 +429,7 @@ async fn connect_sqlite(
         db,
         writer,
         separate_writer: true,
+        standby: None,
     })
 }
 

@@ -62,7 +62,7 @@ impl Store {
     /// The grants `scope` may see, with their projects and obligations, and
     /// the outcomes of their accepted reports to read in chunks, all from one snapshot.
     pub async fn portfolio(&self, scope: &Scope) -> Result<(PortfolioSnapshot, AcceptedOutcomes)> {
-        let snapshot = self.snapshot().await?;
+        let snapshot = self.long_read_snapshot().await?;
         let grant_rows = super::grants::scoped(scope).order_by_asc(grants::Column::Id);
         let project_rows = within_scope(
             projects::Entity::find().order_by_asc(projects::Column::Id),
@@ -494,7 +494,7 @@ impl Store {
         scope: &Scope,
         filter: ExportFilter,
     ) -> Result<OutcomeExport> {
-        let snapshot = self.snapshot().await?;
+        let snapshot = self.long_read_snapshot().await?;
         let regions = countries::Entity::find()
             .select_only()
             .columns([countries::Column::Alpha2, countries::Column::RegionCode])

@@ -55,7 +55,7 @@ impl Store {
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
     ) -> Result<IatiActivities> {
-        let snapshot = self.snapshot().await?;
+        let snapshot = self.long_read_snapshot().await?;
         let region_names: BTreeMap<String, String> = regions::Entity::find()
             .all(&snapshot)
             .await?
@@ -431,7 +431,7 @@ impl Store {
         to_year: Option<i32>,
     ) -> Result<CaseProfiles> {
         Ok(CaseProfiles {
-            snapshot: self.snapshot().await?,
+            snapshot: self.long_read_snapshot().await?,
             from_year,
             to_year,
             after: None,

@@ -137,6 +137,10 @@ fn describe() {
     describe_gauge!(AUDIT_CHAIN_LENGTH, "events in the audit chain");
     describe_gauge!(CONNECTIONS_OPEN, "connections open on the API port");
     describe_counter!(
+        crate::store::standby::REPORT_READS,
+        "long reads (reports, exports) by the database that served them (standby, primary) and why"
+    );
+    describe_counter!(
         CONNECTIONS_CLOSED,
         "connections the server closed, by reason (limit, idle, unread)"
     );

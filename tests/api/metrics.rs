@@ -19,14 +19,14 @@ use crate::helpers::*;
 use tipgrants::telemetry::metrics as names;
 
 /// One scrape: every sample, by its series (`name{labels}` as written).
-struct Scrape {
+pub(crate) struct Scrape {
     text: String,
     samples: Vec<(String, HashMap<String, String>, f64)>,
 }
 
 impl Scrape {
     /// The sum of the samples of `name` whose labels include every pair of `labels`.
-    fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+    pub(crate) fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
         self.samples
             .iter()
             .filter(|(sample, found, _)| {
@@ -50,7 +50,7 @@ impl Scrape {
 }
 
 /// `GET /metrics` over HTTP/1.1 on a connection of its own.
-async fn scrape(address: SocketAddr) -> Scrape {
+pub(crate) async fn scrape(address: SocketAddr) -> Scrape {
     let mut connection = tokio::net::TcpStream::connect(address)
         .await
         .expect("the ops listener accepts");

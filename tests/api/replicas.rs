@@ -684,3 +684,138 @@ async fn a_replica_told_to_stop_takes_no_new_connection_and_still_answers_the_ca
     assert_eq!(created.display_name, "In flight at SIGTERM");
     assert!(exit.success(), "the replica exits cleanly: {exit:?}");
 }
+
+/// Long reads by the database that served them and why, as the server counts them.
+async fn long_reads(app: &TestApp, database: &str, reason: &str) -> f64 {
+    crate::metrics::scrape(app.health_address.expect("the ops listener"))
+        .await
+        .sum(
+            tipgrants::store::standby::REPORT_READS,
+            &[("database", database), ("reason", reason)],
+        )
+}
+
+/// The net obligated total of the portfolio summary, read through `app`.
+async fn summary_obligated(app: &TestApp) -> i64 {
+    app.reports(app.admin())
+        .get_portfolio_summary(pb::GetPortfolioSummaryRequest {
+            from_fiscal_year: 2014,
+            to_fiscal_year: 2014,
+        })
+        .await
+        .expect("the summary")
+        .into_inner()
+        .obligated_cents
+}
+
+/// `url` with its database (the path) replaced by `database`.
+fn with_database(url: &str, database: &str) -> String {
+    let (server, _) = url.rsplit_once('/').expect("postgres://.../database");
+    format!("{server}/{database}")
+}
+
+#[tokio::test]
+async fn long_reads_go_to_a_caught_up_standby_and_to_the_primary_while_it_lags_or_is_down() {
+    use sea_orm::{ConnectionTrait, Database};
+    if !on_the_postgres_pass() {
+        return;
+    }
+    let Some(standby_server) = std::env::var("TEST_STANDBY_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+    else {
+        // Never skipped unawares: a PostgreSQL run without a standby says so explicitly.
+        assert!(
+            std::env::var("TIPGRANTS_TEST_NO_STANDBY").is_ok_and(|value| value == "1"),
+            "the PostgreSQL pass runs with a streaming standby: scripts/test.sh starts one with \
+             scripts/with-postgres.sh scripts/with-standby.sh (set TIPGRANTS_TEST_NO_STANDBY=1 to \
+             run without one and skip this test)"
+        );
+        println!("skipped: TIPGRANTS_TEST_NO_STANDBY=1");
+        return;
+    };
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let mut settings = test_settings(&directory).await;
+    let primary_url = settings.database.url.expose_secret().to_string();
+    let database = primary_url.rsplit('/').next().unwrap().to_string();
+    let standby_url = with_database(&standby_server, &database);
+    // The standby replays the test's new database before the server first reads it there.
+    let standby = eventually("the standby has the test's database", || {
+        let url = standby_url.clone();
+        async move { Database::connect(url).await.ok() }
+    })
+    .await;
+    settings.database.replica_url = standby_url.clone().into();
+    settings.database.replica_max_wait_ms = 3_000;
+    settings.telemetry.metrics = true;
+    settings.server.health_listen_address = "127.0.0.1:0".into();
+    let mut down = settings.clone();
+    let app = spawn_app_on(settings).await;
+    app.funding_account("ESF").await;
+    let grantee = app.organization("Standby grantee", "HT").await;
+    let grant = app.grant("STANDBY-1", &grantee.name).await;
+    let obligate = |kind: pb::ObligationKind, amount: i64| {
+        app.obligate(
+            &grant.name,
+            new_obligation(kind, "ESF", 2014, amount, "2014-03-01"),
+        )
+    };
+
+    // Caught up: the standby serves, and has the write made just before.
+    obligate(pb::ObligationKind::InitialAward, 1_000)
+        .await
+        .expect("an obligation");
+    let standby_before = long_reads(&app, "standby", "caught_up").await;
+    let from_standby = summary_obligated(&app).await;
+    let standby_after = long_reads(&app, "standby", "caught_up").await;
+
+    // Lagging (replay paused): the primary serves, and the write made meanwhile is there.
+    standby
+        .execute_unprepared("SELECT pg_wal_replay_pause()")
+        .await
+        .expect("replay paused");
+    obligate(pb::ObligationKind::Increment, 500)
+        .await
+        .expect("a second obligation");
+    let behind_before = long_reads(&app, "primary", "standby_behind").await;
+    let while_behind = summary_obligated(&app).await;
+    let behind_after = long_reads(&app, "primary", "standby_behind").await;
+    standby
+        .execute_unprepared("SELECT pg_wal_replay_resume()")
+        .await
+        .expect("replay resumed");
+    let caught_up_again = summary_obligated(&app).await;
+    let standby_again = long_reads(&app, "standby", "caught_up").await;
+
+    // Down (nothing listens at its address): the primary serves.
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    down.database.replica_url =
+        format!("postgres://postgres@127.0.0.1:{closed_port}/{database}").into();
+    let without_standby = spawn_app_on(down).await;
+    let unreachable_before = long_reads(&app, "primary", "standby_unreachable").await;
+    let while_down = summary_obligated(&without_standby).await;
+    let unreachable_after = long_reads(&app, "primary", "standby_unreachable").await;
+
+    assert_eq!(from_standby, 1_000);
+    assert_eq!(standby_after - standby_before, 1.0, "served by the standby");
+    assert_eq!(
+        while_behind, 1_500,
+        "the write made while the standby lagged is read"
+    );
+    assert_eq!(behind_after - behind_before, 1.0, "served by the primary");
+    assert_eq!(caught_up_again, 1_500);
+    assert_eq!(
+        standby_again - standby_after,
+        1.0,
+        "the standby serves again"
+    );
+    assert_eq!(while_down, 1_500);
+    assert!(
+        unreachable_after > unreachable_before,
+        "served by the primary"
+    );
+}

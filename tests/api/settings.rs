@@ -95,6 +95,16 @@ fn each_bad_value_is_refused_with_a_message_naming_its_key() {
         ),
         ("TIPGRANTS__DATABASE__URL", "mysql://x", "database.url"),
         (
+            "TIPGRANTS__DATABASE__REPLICA_URL",
+            "postgres://standby/db",
+            "database.replica_url",
+        ),
+        (
+            "TIPGRANTS__DATABASE__REPLICA_MAX_WAIT_MS",
+            "600000",
+            "database.replica_max_wait_ms",
+        ),
+        (
             "TIPGRANTS__SERVER__MAX_CALLS_IN_FLIGHT",
             "0",
             "server.max_calls_in_flight",
