@@ -33,6 +33,7 @@ use super::grants::{grant_ids_where, within_scope};
 use super::{Store, decode_code, now};
 use crate::domain::access::Scope;
 use crate::domain::case_statistics::CaseFact;
+use crate::domain::grant::ObligationKind;
 use crate::domain::money::Cents;
 use crate::domain::names::OutcomeReportName;
 use crate::domain::outcome::Outcome;
@@ -223,13 +224,19 @@ impl Store {
                 end: grant.end_date,
             })
             .collect();
+        // Stored amounts are positive whatever the kind: a de-obligation counts negative.
+        let deobligation = ObligationKind::Deobligation.code();
         let obligations = obligation_rows
             .into_iter()
             .map(|row| ObligationFact {
+                amount: Cents(if row.kind == deobligation {
+                    -row.amount_cents
+                } else {
+                    row.amount_cents
+                }),
                 grant_id: row.grant_id,
                 account_code: row.account_code,
                 fiscal_year: row.fiscal_year,
-                amount: Cents(row.amount_cents),
             })
             .collect();
         let outcomes = AcceptedOutcomes {
