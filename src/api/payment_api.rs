@@ -309,7 +309,9 @@ impl PaymentService for PaymentApi {
         request: Request<pb::RefusePaymentRequestRequest>,
     ) -> Result<Response<pb::PaymentRequest>, Status> {
         let change = StateChange::parse(request)?;
-        Ok(Response::new(self.decide(change, Decision::Refuse, "").await?))
+        Ok(Response::new(
+            self.decide(change, Decision::Refuse, "").await?,
+        ))
     }
 
     async fn record_payment(

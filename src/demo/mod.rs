@@ -17,9 +17,12 @@
 //! client's. Each call carries a fixed `request_id`: a second run replays
 //! the first answers and writes nothing.
 
+mod money;
 mod plan;
+mod settle;
 mod write;
 
+pub use money::{GrantMoney, PlannedPayment, PlannedSupplement, Settlement, appropriations};
 pub use plan::{
     APPENDIX, DemoPlan, FIRST_YEAR, LAST_YEAR, PlannedCase, PlannedGrant, PlannedOrganization,
     PlannedOutcome, plan,

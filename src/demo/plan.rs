@@ -4,6 +4,7 @@
 
 use chrono::{Days, Months, NaiveDate};
 
+use super::money::{GrantMoney, plan_money};
 use crate::pb::v1 as pb;
 
 /// The first fiscal year of the demo's obligations.
@@ -242,7 +243,8 @@ pub struct PlannedOutcome {
     pub quantity: i64,
 }
 
-/// One grant with its one obligation and one project.
+/// One grant with its one project, obligated from one account's fiscal-year funds:
+/// `amount_cents` is its NET obligation (what the appendix counts).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedGrant {
     pub award_number: String,
@@ -257,8 +259,10 @@ pub struct PlannedGrant {
     pub activity: pb::ActivityKind,
     pub pillars: Vec<pb::Pillar>,
     pub title: String,
-    /// The outcomes of its accepted final report; empty: no report.
+    /// The outcomes of its accepted final report; empty: none to count.
     pub outcomes: Vec<PlannedOutcome>,
+    /// Its money after the award: supplement, extension, payments, closeout.
+    pub money: GrantMoney,
 }
 
 /// One emergency assistance case of FY 2014.
@@ -282,7 +286,7 @@ pub struct DemoPlan {
 }
 
 /// A small deterministic generator (SplitMix64): the demo is the same on every run and platform.
-struct Dice(u64);
+pub(super) struct Dice(pub(super) u64);
 
 impl Dice {
     fn next(&mut self) -> u64 {
@@ -294,7 +298,7 @@ impl Dice {
     }
 
     /// A number in `low..=high`.
-    fn between(&mut self, low: i64, high: i64) -> i64 {
+    pub(super) fn between(&mut self, low: i64, high: i64) -> i64 {
         low + (self.next() % (high - low + 1) as u64) as i64
     }
 }
@@ -433,9 +437,15 @@ pub fn plan() -> DemoPlan {
                         programme.countries.join(", ")
                     ),
                     outcomes,
+                    money: GrantMoney::default(),
                 });
             }
         }
+    }
+    // A dice of its own, so the money planned never moves the portfolio's other figures.
+    let mut money_dice = Dice(0x6d6f_6e65_7920_6166);
+    for (number, grant) in grants.iter_mut().enumerate() {
+        grant.money = plan_money(&mut money_dice, number, grant);
     }
     let cases = (0..FY2014_CASES)
         .map(|index| {

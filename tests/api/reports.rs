@@ -227,7 +227,12 @@ async fn a_deobligation_takes_its_amount_off_the_money_obligated_in_its_fiscal_y
             .expect("the admin records it");
     }
 
-    let report = read_report(&app, app.admin(), by(pb::ReportGrouping::Account, 2014, 2014)).await;
+    let report = read_report(
+        &app,
+        app.admin(),
+        by(pb::ReportGrouping::Account, 2014, 2014),
+    )
+    .await;
 
     let cents: Vec<(String, i64, i64)> = report
         .lines
