@@ -17,14 +17,16 @@
 //! client's. Each call carries a fixed `request_id`: a second run replays
 //! the first answers and writes nothing.
 
+mod dice;
 mod money;
 mod plan;
 mod settle;
+mod steps;
 mod write;
 
-pub use money::{GrantMoney, PlannedPayment, PlannedSupplement, Settlement, appropriations};
+pub use money::{GrantMoney, PlannedPayment, PlannedSupplement, Settlement};
 pub use plan::{
     APPENDIX, DemoPlan, FIRST_YEAR, LAST_YEAR, PlannedCase, PlannedGrant, PlannedOrganization,
-    PlannedOutcome, plan,
+    PlannedOutcome, appropriations, plan,
 };
 pub use write::{DemoSummary, seed};

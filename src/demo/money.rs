@@ -1,16 +1,14 @@
 //! The demo's money after the award, planned (pure and deterministic, as the
-//! rest of the plan): per grant, its initial award, a supplement or a no-cost
+//! rest of the plan in `plan.rs`): per grant, its initial award, a supplement or a no-cost
 //! extension for a handful, its payments, what it spent, and how it settles.
-//! The rule it keeps: NET obligated (awards + increments - de-obligations) by
-//! account and fiscal year stays exactly [`APPENDIX`]. A grant planned at P
-//! with a supplement S is first awarded P - S; one whose closeout will
-//! de-obligate D is awarded P + D and paid P. The appropriations recorded
-//! ([`appropriations`]) are the appendix plus every D of that account and
-//! year: the headroom the larger awards need, handed back at closeout.
+//! The rule it keeps: a grant's NET obligation (awards + increments -
+//! de-obligations) stays what the plan gives it, so the appendix still adds
+//! up. A grant planned at P with a supplement S is first awarded P - S; one
+//! whose closeout will de-obligate D is awarded P + D and paid P.
 
 use chrono::{Days, Months, NaiveDate};
 
-use super::plan::{APPENDIX, Dice, FIRST_YEAR, LAST_YEAR, PlannedGrant};
+use super::dice::Dice;
 
 /// Every fiftieth grant, from the eighth, gets a supplement (seven grants).
 const SUPPLEMENT_EVERY: (usize, usize) = (50, 7);
@@ -85,21 +83,6 @@ impl GrantMoney {
     }
 }
 
-impl PlannedGrant {
-    /// The last day of its period of performance, after any extension.
-    pub fn final_end(&self) -> NaiveDate {
-        self.money.extended_end.unwrap_or(self.end)
-    }
-
-    /// Obligated and not paid at the end of the demo: 0 once closed out.
-    pub fn unliquidated_cents(&self) -> i64 {
-        match self.money.settlement {
-            Settlement::ClosedOut => 0,
-            _ => self.amount_cents - self.money.paid_cents(),
-        }
-    }
-}
-
 /// `cents` times `percent` / 100, down to whole hundreds of dollars.
 fn share(cents: i64, percent: i64) -> i64 {
     cents * percent / 100 / 10_000 * 10_000
@@ -145,8 +128,17 @@ fn reimbursements(
     ]
 }
 
+/// The award a grant's money is planned for: its net amount, period, and whether it is of the
+/// latest fiscal year (left open) or an older one (closed out).
+pub(super) struct Award {
+    pub amount_cents: i64,
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+    pub latest_year: bool,
+}
+
 /// The money of grant `number` of the plan (its index), planned at `grant.amount_cents` net.
-pub(super) fn plan_money(dice: &mut Dice, number: usize, grant: &PlannedGrant) -> GrantMoney {
+pub(super) fn plan_money(dice: &mut Dice, number: usize, grant: &Award) -> GrantMoney {
     let planned = grant.amount_cents;
     let picked = |(every, from): (usize, usize)| number % every == from;
     let supplement = picked(SUPPLEMENT_EVERY).then(|| PlannedSupplement {
@@ -161,7 +153,7 @@ pub(super) fn plan_money(dice: &mut Dice, number: usize, grant: &PlannedGrant) -
     });
     let end = extended_end.unwrap_or(grant.end);
     let large = planned >= PAID_TWICE_FROM_CENTS;
-    let settlement = if grant.fiscal_year < LAST_YEAR {
+    let settlement = if !grant.latest_year {
         Settlement::ClosedOut
     } else {
         [
@@ -213,113 +205,5 @@ pub(super) fn plan_money(dice: &mut Dice, number: usize, grant: &PlannedGrant) -
         expended_cents,
         payments,
         deobligated_cents,
-    }
-}
-
-/// The appropriations the demo records, by account and fiscal year in [`APPENDIX`] order, in
-/// cents: the appendix plus what the closeouts of that account and year de-obligate (the
-/// headroom of the larger initial awards). Two-year money.
-pub fn appropriations(grants: &[PlannedGrant]) -> Vec<(&'static str, i32, i64)> {
-    let mut recorded = Vec::new();
-    for (account, _, thousands) in APPENDIX {
-        for (year, thousands) in (FIRST_YEAR..=LAST_YEAR).zip(thousands) {
-            let headroom: i64 = grants
-                .iter()
-                .filter(|grant| grant.account == account && grant.fiscal_year == year)
-                .map(|grant| grant.money.deobligated_cents)
-                .sum();
-            recorded.push((account, year, thousands * 100_000 + headroom));
-        }
-    }
-    recorded
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::demo::plan::plan;
-    use std::collections::BTreeMap;
-
-    #[test]
-    fn net_obligations_still_reproduce_the_appendix_and_the_appropriations_cover_the_gross() {
-        let plan = plan();
-        let mut net: BTreeMap<(&str, i32), i64> = BTreeMap::new();
-        let mut gross: BTreeMap<(&str, i32), i64> = BTreeMap::new();
-        for grant in &plan.grants {
-            let money = &grant.money;
-            let supplement = money.supplement.as_ref().map_or(0, |s| s.amount_cents);
-            let cell = (grant.account, grant.fiscal_year);
-            *gross.entry(cell).or_default() += money.initial_award_cents + supplement;
-            *net.entry(cell).or_default() +=
-                money.initial_award_cents + supplement - money.deobligated_cents;
-        }
-        for (account, _, thousands) in APPENDIX {
-            for (index, year) in (FIRST_YEAR..=LAST_YEAR).enumerate() {
-                assert_eq!(net[&(account, year)], thousands[index] * 100_000);
-            }
-        }
-        for (account, year, cents) in appropriations(&plan.grants) {
-            assert_eq!(gross[&(account, year)], cents, "{account} FY{year}");
-        }
-        assert_eq!(net.values().sum::<i64>(), 9_730_000_000);
-    }
-
-    #[test]
-    fn closed_grants_are_paid_in_full_and_the_latest_year_is_left_with_balances() {
-        let plan = plan();
-        let count =
-            |keep: &dyn Fn(&PlannedGrant) -> bool| plan.grants.iter().filter(|g| keep(g)).count();
-        let today = chrono::Utc::now().date_naive();
-
-        for grant in &plan.grants {
-            let money = &grant.money;
-            assert!(money.initial_award_cents > 0);
-            assert!(
-                money.paid_cents() <= grant.amount_cents,
-                "{}",
-                grant.award_number
-            );
-            assert!(money.expended_cents <= grant.amount_cents);
-            assert_eq!(
-                money.settlement == Settlement::ClosedOut,
-                grant.fiscal_year < LAST_YEAR
-            );
-            if money.settlement == Settlement::ClosedOut {
-                assert_eq!(money.paid_cents(), grant.amount_cents);
-                assert_eq!(grant.unliquidated_cents(), 0);
-            }
-            for payment in &money.payments {
-                assert!(payment.amount_cents > 0);
-                assert!(payment.costs_from <= payment.costs_to);
-                assert!(payment.decided <= payment.paid && payment.paid < today);
-            }
-            if let Some(supplement) = &money.supplement {
-                assert!(grant.start <= supplement.obligation_date);
-                assert!(supplement.obligation_date <= grant.end);
-            }
-        }
-        assert_eq!(count(&|g| g.money.supplement.is_some()), 7);
-        assert_eq!(count(&|g| g.money.extended_end.is_some()), 7);
-        let underspent = count(&|g| g.money.deobligated_cents > 0);
-        assert!((60..=75).contains(&underspent), "{underspent}");
-        let open: Vec<&PlannedGrant> = plan
-            .grants
-            .iter()
-            .filter(|g| g.fiscal_year == LAST_YEAR)
-            .collect();
-        assert_eq!(open.len(), 69);
-        assert!(open.iter().all(|g| g.unliquidated_cents() > 0));
-        for settlement in [
-            Settlement::AwaitingSignature,
-            Settlement::FinalReportInReview,
-            Settlement::NothingFiled,
-        ] {
-            assert_eq!(
-                open.iter()
-                    .filter(|g| g.money.settlement == settlement)
-                    .count(),
-                23
-            );
-        }
     }
 }

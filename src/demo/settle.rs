@@ -11,9 +11,14 @@ use chrono::NaiveDate;
 
 use super::money::{PlannedPayment, Settlement};
 use super::plan::PlannedGrant;
-use super::write::{Steps, Writer};
+use super::steps::Steps;
+use crate::api::amendment_api::AmendmentApi;
+use crate::api::closeout_api::CloseoutApi;
+use crate::api::financial_report_api::FinancialReportApi;
+use crate::api::outcome_report_api::OutcomeReportApi;
+use crate::api::payment_api::PaymentApi;
 use crate::domain::grant::ReportingCadence;
-use crate::domain::outcome::{ReportPeriod, ScheduledPeriod};
+use crate::domain::outcome::{ReportPeriod, ReportingRules, ScheduledPeriod};
 use crate::domain::{financial_report, outcome};
 use crate::pb::v1 as pb;
 use crate::pb::v1::amendment_service_server::AmendmentService;
@@ -21,6 +26,17 @@ use crate::pb::v1::closeout_service_server::CloseoutService;
 use crate::pb::v1::financial_report_service_server::FinancialReportService;
 use crate::pb::v1::outcome_report_service_server::OutcomeReportService;
 use crate::pb::v1::payment_service_server::PaymentService;
+
+/// The API services the money after the award is written through.
+pub(super) struct Settler {
+    pub reports: OutcomeReportApi,
+    pub amendments: AmendmentApi,
+    pub financial: FinancialReportApi,
+    pub payments: PaymentApi,
+    pub closeouts: CloseoutApi,
+    /// The reporting schedules' rules, as the server's.
+    pub reporting: ReportingRules,
+}
 
 /// The callers of one grant, each with the grant's steps: the program officer who records,
 /// the reviewer who decides, the grants officer who signs, and the grantee.
@@ -91,7 +107,7 @@ fn figures(
     }
 }
 
-impl Writer {
+impl Settler {
     /// The grant's schedule of outcome reports (of its one project, which runs with it) or
     /// of financial reports, after any extension.
     fn schedule(&self, grant: &PlannedGrant, financial: bool) -> Vec<ScheduledPeriod> {

@@ -9,11 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{Days, NaiveDate};
-use tonic::{Request, Response};
 
-use super::money::{Settlement, appropriations};
+use super::money::Settlement;
 use super::plan::*;
-use super::settle::{Cast, Settled};
+use super::settle::{Cast, Settled, Settler};
+use super::steps::{SERVICE, Steps, call, failed};
 use crate::api::amendment_api::AmendmentApi;
 use crate::api::assistance_api::{AssistanceApi, AssistanceRules};
 use crate::api::auth::Authenticator;
@@ -28,7 +28,6 @@ use crate::api::project_api::ProjectApi;
 use crate::api::reference_data_api::ReferenceDataApi;
 use crate::domain::access::{Actor, Role};
 use crate::domain::fiscal_year::FiscalCalendar;
-use crate::domain::outcome::ReportingRules;
 use crate::pb::v1 as pb;
 use crate::pb::v1::OutcomeKind as K;
 use crate::pb::v1::assistance_service_server::AssistanceService;
@@ -39,7 +38,7 @@ use crate::pb::v1::outcome_report_service_server::OutcomeReportService;
 use crate::pb::v1::project_service_server::ProjectService;
 use crate::pb::v1::reference_data_service_server::ReferenceDataService;
 use crate::settings::Settings;
-use crate::store::{CallContext, Store};
+use crate::store::Store;
 
 /// What `seed-demo` wrote (or found written by an earlier run).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -68,21 +67,16 @@ pub struct DemoSummary {
     pub cases: usize,
 }
 
-/// The API services the demo writes through, and the synthetic callers it writes as.
-pub(super) struct Writer {
+/// The API services the demo writes through.
+struct Writer {
     organizations: OrganizationApi,
     reference_data: ReferenceDataApi,
     funds: FundsApi,
     grants: GrantApi,
     projects: ProjectApi,
-    pub(super) reports: OutcomeReportApi,
-    pub(super) amendments: AmendmentApi,
-    pub(super) financial: FinancialReportApi,
-    pub(super) payments: PaymentApi,
-    pub(super) closeouts: CloseoutApi,
+    /// Outcome reports, amendments, financial reports, payments, closeouts.
+    settle: Settler,
     assistance: AssistanceApi,
-    /// The reporting schedules' rules, as the server's.
-    pub(super) reporting: ReportingRules,
     /// Whether a key for victims' personal data is configured: cases need one.
     with_cases: bool,
 }
@@ -98,30 +92,9 @@ fn actor(token_id: &str, role: Role, organization_id: Option<String>) -> Actor {
     }
 }
 
-/// A request as the auth layer would pass it on: from `actor`, to `method`, under `request_id`.
-fn call<T>(actor: &Actor, method: &str, request_id: &str, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.extensions_mut().insert(CallContext {
-        actor: actor.clone(),
-        method: method.to_string(),
-        request_id: request_id.to_string(),
-    });
-    request
-}
-
 /// The id at the end of a resource name.
 fn id_of(name: &str) -> String {
     name.rsplit('/').next().unwrap_or_default().to_string()
-}
-
-fn failed(what: &str) -> impl Fn(tonic::Status) -> String + '_ {
-    move |status| {
-        format!(
-            "seed-demo: {what}: {:?}: {}",
-            status.code(),
-            status.message()
-        )
-    }
 }
 
 fn timestamp(day: NaiveDate, hour: u32) -> prost_types::Timestamp {
@@ -151,11 +124,14 @@ pub async fn seed(store: Store, settings: &Settings) -> Result<DemoSummary, Stri
         funds: FundsApi::new(store.clone(), calendar),
         grants: GrantApi::new(store.clone(), calendar),
         projects: ProjectApi::new(store.clone(), reporting),
-        reports: OutcomeReportApi::new(store.clone(), reporting, &settings.uploads),
-        amendments: AmendmentApi::new(store.clone(), reporting),
-        financial: FinancialReportApi::new(store.clone(), reporting),
-        payments: PaymentApi::new(store.clone(), reporting),
-        closeouts: CloseoutApi::new(store.clone(), calendar),
+        settle: Settler {
+            reports: OutcomeReportApi::new(store.clone(), reporting, &settings.uploads),
+            amendments: AmendmentApi::new(store.clone(), reporting),
+            financial: FinancialReportApi::new(store.clone(), reporting),
+            payments: PaymentApi::new(store.clone(), reporting),
+            closeouts: CloseoutApi::new(store.clone(), calendar),
+            reporting,
+        },
         assistance: AssistanceApi::new(
             store,
             keyring,
@@ -165,13 +141,10 @@ pub async fn seed(store: Store, settings: &Settings) -> Result<DemoSummary, Stri
                 suppression_threshold: i64::from(settings.reports.suppression_threshold),
             },
         ),
-        reporting,
         with_cases,
     };
     writer.write(&plan()).await
 }
-
-const SERVICE: &str = "/tipgrants.v1.";
 
 impl Writer {
     async fn write(&self, plan: &DemoPlan) -> Result<DemoSummary, String> {
@@ -449,12 +422,15 @@ impl Writer {
             )
             .await?;
         let mut settled = Settled::default();
-        self.amendments(&cast, grant, &created.name, &mut settled)
+        self.settle
+            .amendments(&cast, grant, &created.name, &mut settled)
             .await?;
-        self.interim_reports(&cast, grant, &created.name, &project.name, &mut settled)
+        self.settle
+            .interim_reports(&cast, grant, &created.name, &project.name, &mut settled)
             .await?;
         let outcomes = self.final_report(&cast, grant, &project.name).await?;
-        self.final_money(&cast, grant, &created.name, &mut settled)
+        self.settle
+            .final_money(&cast, grant, &created.name, &mut settled)
             .await?;
         // Every demo award has ended: its project is completed; the older ones are closed out.
         officer
@@ -465,7 +441,8 @@ impl Writer {
                 |request| self.projects.complete_project(request),
             )
             .await?;
-        self.closeout(&cast, grant, &created.name, &mut settled)
+        self.settle
+            .closeout(&cast, grant, &created.name, &mut settled)
             .await?;
         Ok((outcomes, settled))
     }
@@ -501,7 +478,7 @@ impl Writer {
                     }),
                     request_id,
                 },
-                |request| self.reports.create_outcome_report(request),
+                |request| self.settle.reports.create_outcome_report(request),
             )
             .await?;
         for (index, outcome) in grant.outcomes.iter().enumerate() {
@@ -514,7 +491,7 @@ impl Writer {
                         outcome: Some(outcome_message(outcome)),
                         request_id,
                     },
-                    |request| self.reports.create_outcome(request),
+                    |request| self.settle.reports.create_outcome(request),
                 )
                 .await?;
         }
@@ -523,7 +500,7 @@ impl Writer {
                 "OutcomeReportService/SubmitOutcomeReport",
                 "submit",
                 &report.name,
-                |request| self.reports.submit_outcome_report(request),
+                |request| self.settle.reports.submit_outcome_report(request),
             )
             .await?;
         cast.reviewer
@@ -531,7 +508,7 @@ impl Writer {
                 "OutcomeReportService/AcceptOutcomeReport",
                 "accept",
                 &report.name,
-                |request| self.reports.accept_outcome_report(request),
+                |request| self.settle.reports.accept_outcome_report(request),
             )
             .await?;
         Ok(Some(grant.outcomes.len()))
@@ -687,95 +664,6 @@ struct Staff<'a> {
     reviewer: &'a Actor,
     signer: &'a Actor,
 }
-
-/// One caller's calls about one subject of the demo (an award, a case): each
-/// step is sent under its own fixed request id, `seed-demo-{subject}-{step}`,
-/// so a second run replays it; a failure names `what`.
-pub(super) struct Steps<'a> {
-    actor: &'a Actor,
-    subject: &'a str,
-    what: &'a str,
-}
-
-impl<'a> Steps<'a> {
-    fn new(actor: &'a Actor, subject: &'a str, what: &'a str) -> Self {
-        Steps {
-            actor,
-            subject,
-            what,
-        }
-    }
-
-    /// Sends step `step` to `method` (e.g. `GrantService/CreateGrant`): `message` is given
-    /// the step's request id, `send` is the service's method; the answer.
-    pub(super) async fn send<Message, Answer, Sent>(
-        &self,
-        method: &str,
-        step: &str,
-        message: impl FnOnce(String) -> Message,
-        send: impl FnOnce(Request<Message>) -> Sent,
-    ) -> Result<Answer, String>
-    where
-        Sent: Future<Output = Result<Response<Answer>, tonic::Status>>,
-    {
-        let request_id = format!("seed-demo-{}-{step}", self.subject);
-        let request = call(
-            self.actor,
-            &format!("{SERVICE}{method}"),
-            &request_id,
-            message(request_id.clone()),
-        );
-        send(request)
-            .await
-            .map(Response::into_inner)
-            .map_err(failed(self.what))
-    }
-
-    /// Sends a state change of the resource `name` (a request of only its name and request id).
-    pub(super) async fn change<Message: StateChange, Answer, Sent>(
-        &self,
-        method: &str,
-        step: &str,
-        name: &str,
-        send: impl FnOnce(Request<Message>) -> Sent,
-    ) -> Result<Answer, String>
-    where
-        Sent: Future<Output = Result<Response<Answer>, tonic::Status>>,
-    {
-        let message = |request_id| Message::of(name.to_string(), request_id);
-        self.send(method, step, message, send).await
-    }
-}
-
-/// A state-change request that carries only the resource's name and a request id.
-pub(super) trait StateChange {
-    fn of(name: String, request_id: String) -> Self;
-}
-
-macro_rules! state_changes {
-    ($($request:ty),+ $(,)?) => {$(
-        impl StateChange for $request {
-            fn of(name: String, request_id: String) -> Self {
-                Self {
-                    name,
-                    request_id,
-                    ..Default::default()
-                }
-            }
-        }
-    )+};
-}
-
-state_changes!(
-    pb::ActivateGrantRequest,
-    pb::StartProjectRequest,
-    pb::CompleteProjectRequest,
-    pb::SubmitOutcomeReportRequest,
-    pb::AcceptOutcomeReportRequest,
-    pb::SubmitFinancialReportRequest,
-    pb::AcceptFinancialReportRequest,
-    pb::StartCaseReviewRequest,
-);
 
 /// The outcome message of a planned outcome, with the breakdown its kind needs.
 fn outcome_message(outcome: &PlannedOutcome) -> pb::Outcome {

@@ -893,7 +893,6 @@ async fn the_demo_money_after_the_award_adds_up_net_to_the_appendix_with_old_gra
                 filter: "state = CLOSED".into(),
                 page_size: 500,
                 page_token,
-                ..Default::default()
             })
             .await
             .expect("closed grants")
