@@ -1,6 +1,8 @@
 //! The demo portfolio planned, pure and deterministic (the same every run):
-//! organisations, grants with their awards adding up to [`APPENDIX`] by
-//! account and year, outcomes, and the FY 2014 emergency fund's cases.
+//! organisations, grants with their NET obligations adding up to [`APPENDIX`]
+//! by account and year and their money after the award (`money.rs`),
+//! outcomes, the appropriations recorded ([`appropriations`]: the appendix
+//! plus what closeouts de-obligate), and the FY 2014 emergency fund's cases.
 
 use chrono::{Days, Months, NaiveDate};
 
