@@ -301,16 +301,29 @@ async fn seed_demo(settings: Settings) -> Result<(), String> {
              seed-demo again to add them"
         );
     }
+    let dollars = tipgrants::domain::money::Cents;
     println!(
-        "synthetic demo portfolio: {} organisations, {} grants and projects, {} obligated in FY {}-{}, \
-         {} accepted reports with {} outcomes, {} emergency cases in FY 2014",
+        "synthetic demo portfolio: {} organisations, {} grants and projects, {} obligated (net) in FY {}-{}, \
+         {} accepted final reports with {} outcomes; {} no-cost extensions and {} supplements signed, \
+         {} SF-425 financial reports, {} payments of {} in all, {} closeouts de-obligating {}, \
+         {} FY {} grants left open with {} unliquidated; {} emergency cases in FY 2014",
         done.organizations,
         done.grants,
-        tipgrants::domain::money::Cents(done.obligated_cents),
+        dollars(done.obligated_cents),
         tipgrants::demo::FIRST_YEAR,
         tipgrants::demo::LAST_YEAR,
         done.accepted_reports,
         done.outcomes,
+        done.extensions,
+        done.supplements,
+        done.financial_reports,
+        done.payments,
+        dollars(done.paid_cents),
+        done.closeouts,
+        dollars(done.deobligated_cents),
+        done.open_grants,
+        tipgrants::demo::LAST_YEAR,
+        dollars(done.unliquidated_cents),
         done.cases
     );
     Ok(())

@@ -166,12 +166,16 @@ impl PaymentApi {
         Ok(())
     }
 
-    /// The one path of both decisions.
+    /// The one path of both decisions; an approval's funds are judged on `decision_date`
+    /// (`YYYY-MM-DD`, default today).
     async fn decide(
         &self,
         change: StateChange<PaymentRequestName>,
         decision: Decision,
+        decision_date: &str,
     ) -> Result<pb::PaymentRequest> {
+        let today = now().date_naive();
+        let day = payment::decision_day(decision_date, today)?;
         let actor = change.call.actor.clone();
         let scope = actor.scope();
         let grant_name = GrantName::new(&change.name.grant);
@@ -186,11 +190,11 @@ impl PaymentApi {
                 let current = tx
                     .payment_request_for_update(&scope, &change.name, change.expected)
                     .await?;
-                let after = payment::decide(&current, decision, &actor, &change.reason)?;
+                let mut after = payment::decide(&current, decision, &actor, &change.reason)?;
                 if decision == Decision::Approve {
-                    let today = now().date_naive();
-                    self.check_payable(tx, &grant, &current, overdue.as_ref(), today, true)
+                    self.check_payable(tx, &grant, &current, overdue.as_ref(), day, true)
                         .await?;
+                    payment::state_decision_day(&mut after, day, today);
                 }
                 let saved = tx.save_payment_request(current, after).await?;
                 Ok(to_proto(&saved, &actor))
@@ -292,8 +296,12 @@ impl PaymentService for PaymentApi {
         &self,
         request: Request<pb::ApprovePaymentRequestRequest>,
     ) -> Result<Response<pb::PaymentRequest>, Status> {
+        let decision_date = request.get_ref().decision_date.clone();
         let change = StateChange::parse(request)?;
-        Ok(Response::new(self.decide(change, Decision::Approve).await?))
+        Ok(Response::new(
+            self.decide(change, Decision::Approve, &decision_date)
+                .await?,
+        ))
     }
 
     async fn refuse_payment_request(
@@ -301,7 +309,9 @@ impl PaymentService for PaymentApi {
         request: Request<pb::RefusePaymentRequestRequest>,
     ) -> Result<Response<pb::PaymentRequest>, Status> {
         let change = StateChange::parse(request)?;
-        Ok(Response::new(self.decide(change, Decision::Refuse).await?))
+        Ok(Response::new(
+            self.decide(change, Decision::Refuse, "").await?,
+        ))
     }
 
     async fn record_payment(

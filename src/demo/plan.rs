@@ -1,9 +1,13 @@
 //! The demo portfolio planned, pure and deterministic (the same every run):
-//! organisations, grants with their awards adding up to [`APPENDIX`] by
-//! account and year, outcomes, and the FY 2014 emergency fund's cases.
+//! organisations, grants with their NET obligations adding up to [`APPENDIX`]
+//! by account and year and their money after the award (`money.rs`),
+//! outcomes, the appropriations recorded ([`appropriations`]: the appendix
+//! plus what closeouts de-obligate), and the FY 2014 emergency fund's cases.
 
 use chrono::{Days, Months, NaiveDate};
 
+use super::dice::Dice;
+use super::money::{Award, GrantMoney, Settlement, plan_money};
 use crate::pb::v1 as pb;
 
 /// The first fiscal year of the demo's obligations.
@@ -244,7 +248,8 @@ pub struct PlannedOutcome {
     pub quantity: i64,
 }
 
-/// One grant with its one obligation and one project.
+/// One grant with its one project, obligated from one account's fiscal-year funds:
+/// `amount_cents` is its NET obligation (what the appendix counts).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedGrant {
     pub award_number: String,
@@ -259,8 +264,10 @@ pub struct PlannedGrant {
     pub activity: pb::ActivityKind,
     pub pillars: Vec<pb::Pillar>,
     pub title: String,
-    /// The outcomes of its accepted final report; empty: no report.
+    /// The outcomes of its accepted final report; empty: none to count.
     pub outcomes: Vec<PlannedOutcome>,
+    /// Its money after the award: supplement, extension, payments, closeout.
+    pub money: GrantMoney,
 }
 
 /// One emergency assistance case of FY 2014.
@@ -281,24 +288,6 @@ pub struct DemoPlan {
     pub organizations: Vec<PlannedOrganization>,
     pub grants: Vec<PlannedGrant>,
     pub cases: Vec<PlannedCase>,
-}
-
-/// A small deterministic generator (SplitMix64): the demo is the same on every run and platform.
-struct Dice(u64);
-
-impl Dice {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `low..=high`.
-    fn between(&mut self, low: i64, high: i64) -> i64 {
-        low + (self.next() % (high - low + 1) as u64) as i64
-    }
 }
 
 fn date(year: i32, month: u32, day: u32) -> NaiveDate {
@@ -435,9 +424,21 @@ pub fn plan() -> DemoPlan {
                         programme.countries.join(", ")
                     ),
                     outcomes,
+                    money: GrantMoney::default(),
                 });
             }
         }
+    }
+    // A dice of its own, so the money planned never moves the portfolio's other figures.
+    let mut money_dice = Dice(0x6d6f_6e65_7920_6166);
+    for (number, grant) in grants.iter_mut().enumerate() {
+        let award = Award {
+            amount_cents: grant.amount_cents,
+            start: grant.start,
+            end: grant.end,
+            latest_year: grant.fiscal_year == LAST_YEAR,
+        };
+        grant.money = plan_money(&mut money_dice, number, &award);
     }
     let cases = (0..FY2014_CASES)
         .map(|index| {
@@ -468,6 +469,39 @@ pub fn plan() -> DemoPlan {
         grants,
         cases,
     }
+}
+
+impl PlannedGrant {
+    /// The last day of its period of performance, after any extension.
+    pub fn final_end(&self) -> NaiveDate {
+        self.money.extended_end.unwrap_or(self.end)
+    }
+
+    /// Obligated and not paid at the end of the demo: 0 once closed out.
+    pub fn unliquidated_cents(&self) -> i64 {
+        match self.money.settlement {
+            Settlement::ClosedOut => 0,
+            _ => self.amount_cents - self.money.paid_cents(),
+        }
+    }
+}
+
+/// The appropriations the demo records, by account and fiscal year in [`APPENDIX`] order, in
+/// cents: the appendix plus what the closeouts of that account and year de-obligate (the
+/// headroom of the larger initial awards). Two-year money.
+pub fn appropriations(grants: &[PlannedGrant]) -> Vec<(&'static str, i32, i64)> {
+    let mut recorded = Vec::new();
+    for (account, _, thousands) in APPENDIX {
+        for (year, thousands) in (FIRST_YEAR..=LAST_YEAR).zip(thousands) {
+            let headroom: i64 = grants
+                .iter()
+                .filter(|grant| grant.account == account && grant.fiscal_year == year)
+                .map(|grant| grant.money.deobligated_cents)
+                .sum();
+            recorded.push((account, year, thousands * 100_000 + headroom));
+        }
+    }
+    recorded
 }
 
 fn country_adjective(code: &str) -> &'static str {
@@ -602,6 +636,89 @@ mod tests {
                 assert!(grant.start <= outcome.date && outcome.date <= grant.end);
                 assert!(outcome.date.year() >= 2008);
             }
+        }
+    }
+
+    #[test]
+    fn net_obligations_still_reproduce_the_appendix_and_the_appropriations_cover_the_gross() {
+        let plan = plan();
+        let mut net: BTreeMap<(&str, i32), i64> = BTreeMap::new();
+        let mut gross: BTreeMap<(&str, i32), i64> = BTreeMap::new();
+        for grant in &plan.grants {
+            let money = &grant.money;
+            let supplement = money.supplement.as_ref().map_or(0, |s| s.amount_cents);
+            let cell = (grant.account, grant.fiscal_year);
+            *gross.entry(cell).or_default() += money.initial_award_cents + supplement;
+            *net.entry(cell).or_default() +=
+                money.initial_award_cents + supplement - money.deobligated_cents;
+        }
+        for (account, _, thousands) in APPENDIX {
+            for (index, year) in (FIRST_YEAR..=LAST_YEAR).enumerate() {
+                assert_eq!(net[&(account, year)], thousands[index] * 100_000);
+            }
+        }
+        for (account, year, cents) in appropriations(&plan.grants) {
+            assert_eq!(gross[&(account, year)], cents, "{account} FY{year}");
+        }
+        assert_eq!(net.values().sum::<i64>(), 9_730_000_000);
+    }
+
+    #[test]
+    fn closed_grants_are_paid_in_full_and_the_latest_year_is_left_with_balances() {
+        let plan = plan();
+        let count =
+            |keep: &dyn Fn(&PlannedGrant) -> bool| plan.grants.iter().filter(|g| keep(g)).count();
+        let today = chrono::Utc::now().date_naive();
+
+        for grant in &plan.grants {
+            let money = &grant.money;
+            assert!(money.initial_award_cents > 0);
+            assert!(
+                money.paid_cents() <= grant.amount_cents,
+                "{}",
+                grant.award_number
+            );
+            assert!(money.expended_cents <= grant.amount_cents);
+            assert_eq!(
+                money.settlement == Settlement::ClosedOut,
+                grant.fiscal_year < LAST_YEAR
+            );
+            if money.settlement == Settlement::ClosedOut {
+                assert_eq!(money.paid_cents(), grant.amount_cents);
+                assert_eq!(grant.unliquidated_cents(), 0);
+            }
+            for payment in &money.payments {
+                assert!(payment.amount_cents > 0);
+                assert!(payment.costs_from <= payment.costs_to);
+                assert!(payment.decided <= payment.paid && payment.paid < today);
+            }
+            if let Some(supplement) = &money.supplement {
+                assert!(grant.start <= supplement.obligation_date);
+                assert!(supplement.obligation_date <= grant.end);
+            }
+        }
+        assert_eq!(count(&|g| g.money.supplement.is_some()), 7);
+        assert_eq!(count(&|g| g.money.extended_end.is_some()), 7);
+        let underspent = count(&|g| g.money.deobligated_cents > 0);
+        assert!((60..=75).contains(&underspent), "{underspent}");
+        let open: Vec<&PlannedGrant> = plan
+            .grants
+            .iter()
+            .filter(|g| g.fiscal_year == LAST_YEAR)
+            .collect();
+        assert_eq!(open.len(), 69);
+        assert!(open.iter().all(|g| g.unliquidated_cents() > 0));
+        for settlement in [
+            Settlement::AwaitingSignature,
+            Settlement::FinalReportInReview,
+            Settlement::NothingFiled,
+        ] {
+            assert_eq!(
+                open.iter()
+                    .filter(|g| g.money.settlement == settlement)
+                    .count(),
+                23
+            );
         }
     }
 }

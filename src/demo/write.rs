@@ -2,20 +2,28 @@
 //! synthetic callers it names: every write goes through the same checks,
 //! transactions and audit events as a client's, and each call carries a fixed
 //! `request_id`, so a second run replays the first answers and writes nothing.
+//! The awards and their projects are written here, their money after the
+//! award (amendments, reports, payments, closeouts) in [`super::settle`].
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{Days, NaiveDate};
-use tonic::{Request, Response};
 
+use super::money::Settlement;
 use super::plan::*;
+use super::settle::{Cast, Settled, Settler};
+use super::steps::{SERVICE, Steps, call, failed};
+use crate::api::amendment_api::AmendmentApi;
 use crate::api::assistance_api::{AssistanceApi, AssistanceRules};
 use crate::api::auth::Authenticator;
+use crate::api::closeout_api::CloseoutApi;
+use crate::api::financial_report_api::FinancialReportApi;
 use crate::api::funds_api::FundsApi;
 use crate::api::grant_api::GrantApi;
 use crate::api::organization_api::OrganizationApi;
 use crate::api::outcome_report_api::OutcomeReportApi;
+use crate::api::payment_api::PaymentApi;
 use crate::api::project_api::ProjectApi;
 use crate::api::reference_data_api::ReferenceDataApi;
 use crate::domain::access::{Actor, Role};
@@ -30,27 +38,44 @@ use crate::pb::v1::outcome_report_service_server::OutcomeReportService;
 use crate::pb::v1::project_service_server::ProjectService;
 use crate::pb::v1::reference_data_service_server::ReferenceDataService;
 use crate::settings::Settings;
-use crate::store::{CallContext, Store};
+use crate::store::Store;
 
 /// What `seed-demo` wrote (or found written by an earlier run).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DemoSummary {
     pub organizations: usize,
     pub grants: usize,
+    /// Net obligated (awards and supplements, less de-obligations): the appendix.
     pub obligated_cents: i64,
+    /// Accepted final outcome reports (every project's but those of the FY 2013 grants that
+    /// filed nothing and have no outcome to count).
     pub accepted_reports: usize,
     pub outcomes: usize,
+    /// Amendments signed: no-cost extensions and supplements.
+    pub extensions: usize,
+    pub supplements: usize,
+    /// SF-425 financial reports submitted (every period's, and the final one).
+    pub financial_reports: usize,
+    pub payments: usize,
+    pub paid_cents: i64,
+    /// Closeouts completed (the grants of FY 2009-2012) and what they de-obligated.
+    pub closeouts: usize,
+    pub deobligated_cents: i64,
+    /// Grants left open after their period ended (FY 2013) and what they still hold unpaid.
+    pub open_grants: usize,
+    pub unliquidated_cents: i64,
     pub cases: usize,
 }
 
-/// The API services the demo writes through, and the synthetic callers it writes as.
+/// The API services the demo writes through.
 struct Writer {
     organizations: OrganizationApi,
     reference_data: ReferenceDataApi,
     funds: FundsApi,
     grants: GrantApi,
     projects: ProjectApi,
-    reports: OutcomeReportApi,
+    /// Outcome reports, amendments, financial reports, payments, closeouts.
+    settle: Settler,
     assistance: AssistanceApi,
     /// Whether a key for victims' personal data is configured: cases need one.
     with_cases: bool,
@@ -67,30 +92,9 @@ fn actor(token_id: &str, role: Role, organization_id: Option<String>) -> Actor {
     }
 }
 
-/// A request as the auth layer would pass it on: from `actor`, to `method`, under `request_id`.
-fn call<T>(actor: &Actor, method: &str, request_id: &str, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.extensions_mut().insert(CallContext {
-        actor: actor.clone(),
-        method: method.to_string(),
-        request_id: request_id.to_string(),
-    });
-    request
-}
-
 /// The id at the end of a resource name.
 fn id_of(name: &str) -> String {
     name.rsplit('/').next().unwrap_or_default().to_string()
-}
-
-fn failed(what: &str) -> impl Fn(tonic::Status) -> String + '_ {
-    move |status| {
-        format!(
-            "seed-demo: {what}: {:?}: {}",
-            status.code(),
-            status.message()
-        )
-    }
 }
 
 fn timestamp(day: NaiveDate, hour: u32) -> prost_types::Timestamp {
@@ -120,7 +124,14 @@ pub async fn seed(store: Store, settings: &Settings) -> Result<DemoSummary, Stri
         funds: FundsApi::new(store.clone(), calendar),
         grants: GrantApi::new(store.clone(), calendar),
         projects: ProjectApi::new(store.clone(), reporting),
-        reports: OutcomeReportApi::new(store.clone(), reporting, &settings.uploads),
+        settle: Settler {
+            reports: OutcomeReportApi::new(store.clone(), reporting, &settings.uploads),
+            amendments: AmendmentApi::new(store.clone(), reporting),
+            financial: FinancialReportApi::new(store.clone(), reporting),
+            payments: PaymentApi::new(store.clone(), reporting),
+            closeouts: CloseoutApi::new(store.clone(), calendar),
+            reporting,
+        },
         assistance: AssistanceApi::new(
             store,
             keyring,
@@ -135,19 +146,18 @@ pub async fn seed(store: Store, settings: &Settings) -> Result<DemoSummary, Stri
     writer.write(&plan()).await
 }
 
-const SERVICE: &str = "/tipgrants.v1.";
-
 impl Writer {
     async fn write(&self, plan: &DemoPlan) -> Result<DemoSummary, String> {
         let officer = actor("seed-demo-program-officer", Role::ProgramOfficer, None);
         let reviewer = actor("seed-demo-reviewer", Role::ProgramOfficer, None);
+        let signer = actor("seed-demo-grants-officer", Role::GrantsOfficer, None);
         let admin = actor("seed-demo-admin", Role::Admin, None);
         let mut summary = DemoSummary::default();
-        for (code, display_name, thousands) in APPENDIX {
+        for (code, display_name, _) in APPENDIX {
             self.funding_account(&admin, code, display_name).await?;
-            for (year, thousands) in (FIRST_YEAR..).zip(thousands) {
-                self.appropriation(&admin, code, year, thousands).await?;
-            }
+        }
+        for (code, year, cents) in appropriations(&plan.grants) {
+            self.appropriation(&admin, code, year, cents).await?;
         }
         let mut organization_names = Vec::new();
         for (index, organization) in plan.organizations.iter().enumerate() {
@@ -174,14 +184,29 @@ impl Writer {
             organization_names.push(created.name);
         }
         summary.organizations = organization_names.len();
+        let staff = Staff {
+            officer: &officer,
+            reviewer: &reviewer,
+            signer: &signer,
+        };
         for grant in &plan.grants {
             summary.obligated_cents += grant.amount_cents;
-            let reported = self
-                .grant(&officer, &reviewer, grant, &organization_names)
-                .await?;
-            if reported > 0 {
+            let (reported, settled) = self.grant(&staff, grant, &organization_names).await?;
+            if let Some(outcomes) = reported {
                 summary.accepted_reports += 1;
-                summary.outcomes += reported;
+                summary.outcomes += outcomes;
+            }
+            summary.extensions += settled.extensions;
+            summary.supplements += settled.supplements;
+            summary.financial_reports += settled.financial_reports;
+            summary.payments += settled.payments;
+            summary.paid_cents += settled.paid_cents;
+            if settled.closed_out {
+                summary.closeouts += 1;
+                summary.deobligated_cents += grant.money.deobligated_cents;
+            } else {
+                summary.open_grants += 1;
+                summary.unliquidated_cents += grant.unliquidated_cents();
             }
         }
         summary.grants = plan.grants.len();
@@ -224,13 +249,13 @@ impl Writer {
         }
     }
 
-    /// The account's allotment of `year`: what the appendix obligates from it, as two-year money.
+    /// The account's allotment of `year` (`cents`, see [`appropriations`]), as two-year money.
     async fn appropriation(
         &self,
         admin: &Actor,
         code: &str,
         year: i32,
-        thousands: i64,
+        cents: i64,
     ) -> Result<(), String> {
         let method = format!("{SERVICE}FundsService/CreateAppropriation");
         let request_id = format!("seed-demo-appropriation-{code}-{year}");
@@ -244,9 +269,9 @@ impl Writer {
                     parent: format!("fundingAccounts/{code}"),
                     appropriation: Some(pb::Appropriation {
                         fiscal_year: year,
-                        amount: thousands * 100_000,
+                        amount: cents,
                         availability_years: 2,
-                        note: "Synthetic demo allotment".into(),
+                        note: "Synthetic demo allotment: the appendix's obligations, plus what closeouts de-obligate".into(),
                         ..Default::default()
                     }),
                     request_id: request_id.clone(),
@@ -260,17 +285,28 @@ impl Writer {
         }
     }
 
-    /// One grant, its obligation and project, and its accepted final report; the outcomes written.
+    /// One grant, its obligation and project, its amendments, reports, payments and closeout;
+    /// the outcomes of its accepted final report (`None`: no final report accepted).
     async fn grant(
         &self,
-        officer: &Actor,
-        reviewer: &Actor,
+        staff: &Staff<'_>,
         grant: &PlannedGrant,
         organizations: &[String],
-    ) -> Result<usize, String> {
+    ) -> Result<(Option<usize>, Settled), String> {
         let award = &grant.award_number;
-        let officer = Steps::new(officer, award, award);
         let grantee = &organizations[grant.grantee];
+        let partner = actor(
+            &format!("seed-demo-grantee-{}", grant.grantee),
+            Role::Grantee,
+            Some(id_of(grantee)),
+        );
+        let cast = Cast {
+            officer: Steps::new(staff.officer, award, award),
+            reviewer: Steps::new(staff.reviewer, award, award),
+            signer: Steps::new(staff.signer, award, award),
+            grantee: Steps::new(&partner, award, award),
+        };
+        let officer = &cast.officer;
         let large = grant.amount_cents >= 15_000_000;
         let created = officer
             .send(
@@ -312,7 +348,7 @@ impl Writer {
                         kind: pb::ObligationKind::InitialAward as i32,
                         funding_account: format!("fundingAccounts/{}", grant.account),
                         fiscal_year: grant.fiscal_year,
-                        amount: grant.amount_cents,
+                        amount: grant.money.initial_award_cents,
                         obligation_date: grant.start.to_string(),
                         note: "Synthetic demo award".into(),
                         ..Default::default()
@@ -385,10 +421,18 @@ impl Writer {
                 |request| self.projects.start_project(request),
             )
             .await?;
-        let outcomes = self
-            .final_report(reviewer, grant, &project.name, organizations)
+        let mut settled = Settled::default();
+        self.settle
+            .amendments(&cast, grant, &created.name, &mut settled)
             .await?;
-        // Every demo award has ended: its project is completed and the grant closed.
+        self.settle
+            .interim_reports(&cast, grant, &created.name, &project.name, &mut settled)
+            .await?;
+        let outcomes = self.final_report(&cast, grant, &project.name).await?;
+        self.settle
+            .final_money(&cast, grant, &created.name, &mut settled)
+            .await?;
+        // Every demo award has ended: its project is completed; the older ones are closed out.
         officer
             .change(
                 "ProjectService/CompleteProject",
@@ -397,36 +441,25 @@ impl Writer {
                 |request| self.projects.complete_project(request),
             )
             .await?;
-        officer
-            .change(
-                "GrantService/CloseGrant",
-                "close",
-                &created.name,
-                |request| self.grants.close_grant(request),
-            )
+        self.settle
+            .closeout(&cast, grant, &created.name, &mut settled)
             .await?;
-        Ok(outcomes)
+        Ok((outcomes, settled))
     }
 
-    /// The project's final report with its outcomes, submitted by the grantee and accepted.
+    /// The project's final report with its outcomes (a narrative only when it has none to
+    /// count), submitted by the grantee and accepted; the number of outcomes. None is written
+    /// for a FY 2013 grant that filed nothing and has no outcome to count.
     async fn final_report(
         &self,
-        reviewer: &Actor,
+        cast: &Cast<'_>,
         grant: &PlannedGrant,
         project_name: &str,
-        organizations: &[String],
-    ) -> Result<usize, String> {
-        if grant.outcomes.is_empty() {
-            return Ok(0);
+    ) -> Result<Option<usize>, String> {
+        if grant.outcomes.is_empty() && grant.money.settlement == Settlement::NothingFiled {
+            return Ok(None);
         }
-        let award = &grant.award_number;
-        let grantee = &organizations[grant.grantee];
-        let partner = actor(
-            &format!("seed-demo-grantee-{}", grant.grantee),
-            Role::Grantee,
-            Some(id_of(grantee)),
-        );
-        let partner = Steps::new(&partner, award, award);
+        let partner = &cast.grantee;
         let report = partner
             .send(
                 "OutcomeReportService/CreateOutcomeReport",
@@ -435,12 +468,17 @@ impl Writer {
                     parent: project_name.to_string(),
                     outcome_report: Some(pb::OutcomeReport {
                         period: "FINAL".into(),
-                        narrative: "Synthetic demo: what the project achieved".into(),
+                        narrative: if grant.outcomes.is_empty() {
+                            "Synthetic demo: what the project did; no result of a counted kind"
+                        } else {
+                            "Synthetic demo: what the project achieved"
+                        }
+                        .into(),
                         ..Default::default()
                     }),
                     request_id,
                 },
-                |request| self.reports.create_outcome_report(request),
+                |request| self.settle.reports.create_outcome_report(request),
             )
             .await?;
         for (index, outcome) in grant.outcomes.iter().enumerate() {
@@ -453,7 +491,7 @@ impl Writer {
                         outcome: Some(outcome_message(outcome)),
                         request_id,
                     },
-                    |request| self.reports.create_outcome(request),
+                    |request| self.settle.reports.create_outcome(request),
                 )
                 .await?;
         }
@@ -462,18 +500,18 @@ impl Writer {
                 "OutcomeReportService/SubmitOutcomeReport",
                 "submit",
                 &report.name,
-                |request| self.reports.submit_outcome_report(request),
+                |request| self.settle.reports.submit_outcome_report(request),
             )
             .await?;
-        Steps::new(reviewer, award, award)
+        cast.reviewer
             .change(
                 "OutcomeReportService/AcceptOutcomeReport",
                 "accept",
                 &report.name,
-                |request| self.reports.accept_outcome_report(request),
+                |request| self.settle.reports.accept_outcome_report(request),
             )
             .await?;
-        Ok(grant.outcomes.len())
+        Ok(Some(grant.outcomes.len()))
     }
 
     /// The FY 2014 fund and its cases: referred, reviewed, approved (four eyes), paid, closed.
@@ -486,7 +524,7 @@ impl Writer {
         let intake = actor("seed-demo-case-worker-intake", Role::CaseWorker, None);
         let decider = actor("seed-demo-case-worker-decisions", Role::CaseWorker, None);
         // One ledger: the fund is INCLE money of FY 2014, appropriated like the grants' money.
-        self.appropriation(admin, FUND_ACCOUNT, 2014, FY2014_FUND_CENTS / 100_000)
+        self.appropriation(admin, FUND_ACCOUNT, 2014, FY2014_FUND_CENTS)
             .await?;
         Steps::new(admin, "fund", "the FY 2014 fund")
             .send(
@@ -624,93 +662,13 @@ impl Writer {
     }
 }
 
-/// One caller's calls about one subject of the demo (an award, a case): each
-/// step is sent under its own fixed request id, `seed-demo-{subject}-{step}`,
-/// so a second run replays it; a failure names `what`.
-struct Steps<'a> {
-    actor: &'a Actor,
-    subject: &'a str,
-    what: &'a str,
+/// The demo's staff: the program officer who records, the reviewer who decides, the grants
+/// officer who signs.
+struct Staff<'a> {
+    officer: &'a Actor,
+    reviewer: &'a Actor,
+    signer: &'a Actor,
 }
-
-impl<'a> Steps<'a> {
-    fn new(actor: &'a Actor, subject: &'a str, what: &'a str) -> Self {
-        Steps {
-            actor,
-            subject,
-            what,
-        }
-    }
-
-    /// Sends step `step` to `method` (e.g. `GrantService/CreateGrant`): `message` is given
-    /// the step's request id, `send` is the service's method; the answer.
-    async fn send<Message, Answer, Sent>(
-        &self,
-        method: &str,
-        step: &str,
-        message: impl FnOnce(String) -> Message,
-        send: impl FnOnce(Request<Message>) -> Sent,
-    ) -> Result<Answer, String>
-    where
-        Sent: Future<Output = Result<Response<Answer>, tonic::Status>>,
-    {
-        let request_id = format!("seed-demo-{}-{step}", self.subject);
-        let request = call(
-            self.actor,
-            &format!("{SERVICE}{method}"),
-            &request_id,
-            message(request_id.clone()),
-        );
-        send(request)
-            .await
-            .map(Response::into_inner)
-            .map_err(failed(self.what))
-    }
-
-    /// Sends a state change of the resource `name` (a request of only its name and request id).
-    async fn change<Message: StateChange, Answer, Sent>(
-        &self,
-        method: &str,
-        step: &str,
-        name: &str,
-        send: impl FnOnce(Request<Message>) -> Sent,
-    ) -> Result<Answer, String>
-    where
-        Sent: Future<Output = Result<Response<Answer>, tonic::Status>>,
-    {
-        let message = |request_id| Message::of(name.to_string(), request_id);
-        self.send(method, step, message, send).await
-    }
-}
-
-/// A state-change request that carries only the resource's name and a request id.
-trait StateChange {
-    fn of(name: String, request_id: String) -> Self;
-}
-
-macro_rules! state_changes {
-    ($($request:ty),+ $(,)?) => {$(
-        impl StateChange for $request {
-            fn of(name: String, request_id: String) -> Self {
-                Self {
-                    name,
-                    request_id,
-                    ..Default::default()
-                }
-            }
-        }
-    )+};
-}
-
-state_changes!(
-    pb::ActivateGrantRequest,
-    pb::StartProjectRequest,
-    pb::CompleteProjectRequest,
-    pb::CloseGrantRequest,
-    pb::SubmitOutcomeReportRequest,
-    pb::AcceptOutcomeReportRequest,
-    pb::StartCaseReviewRequest,
-);
 
 /// The outcome message of a planned outcome, with the breakdown its kind needs.
 fn outcome_message(outcome: &PlannedOutcome) -> pb::Outcome {

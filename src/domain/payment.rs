@@ -325,6 +325,35 @@ pub fn decide(
     Ok(after)
 }
 
+/// The day an approval is decided on: `date` (`YYYY-MM-DD`, not after `today`) for history
+/// recorded after the fact, or `today` when empty.
+pub fn decision_day(date: &str, today: NaiveDate) -> Result<NaiveDate> {
+    if date.trim().is_empty() {
+        return Ok(today);
+    }
+    let day = validate::date("decision_date", date)
+        .map_err(|violation| Error::invalid(violation.field, violation.description))?;
+    if day > today {
+        return Err(Error::invalid(
+            "decision_date",
+            format!("{day} is in the future"),
+        ));
+    }
+    Ok(day)
+}
+
+/// An approval recorded after the fact says in its reason the day it was decided on.
+pub fn state_decision_day(approved: &mut PaymentRequest, day: NaiveDate, today: NaiveDate) {
+    if day == today {
+        return;
+    }
+    approved.state_reason = if approved.state_reason.is_empty() {
+        format!("decided on {day}")
+    } else {
+        format!("{} (decided on {day})", approved.state_reason)
+    };
+}
+
 /// The request after its payment on `date` (not after `today`), with an optional reference.
 pub fn pay(
     request: &PaymentRequest,

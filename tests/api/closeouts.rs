@@ -40,7 +40,7 @@ async fn overdue_closeouts(app: &TestApp) -> Vec<String> {
 
 /// Every outcome report of the project and every financial report of the grant, written and
 /// submitted by the grantee and accepted by `officer`.
-async fn settle_reports(
+pub(crate) async fn settle_reports(
     app: &TestApp,
     funded: &Funded,
     (start, end): (NaiveDate, NaiveDate),

@@ -213,9 +213,22 @@ async fn seed_demo_twice_changes_nothing_and_by_account_reproduces_the_appendix_
         .into_inner();
 
     assert_eq!(demo.app.row_counts().await, before, "the second run wrote");
-    // Every demo award ran its course: activated, its project started and completed, closed.
-    assert_eq!(closed.grants.len(), 345);
+    // Every demo award ran its course: activated, its project started and completed; those
+    // of FY 2009-2012 closed out, those of FY 2013 still open.
+    assert_eq!(closed.grants.len(), 276);
     assert!(second.contains("345 grants and projects"), "{second}");
+    assert!(
+        second.contains("276 closeouts de-obligating $1,381,000.00"),
+        "{second}"
+    );
+    assert!(
+        second.contains("7 no-cost extensions and 7 supplements signed"),
+        "{second}"
+    );
+    assert!(
+        second.contains("564 payments of $88,656,100.00 in all"),
+        "{second}"
+    );
     let mut table = Vec::new();
     for (index, year) in (FIRST_YEAR..=LAST_YEAR).enumerate() {
         for (account, name, thousands) in APPENDIX {
@@ -259,19 +272,28 @@ async fn an_export_streams_every_accepted_outcome_in_order_and_each_filter_keeps
     let app = &demo.app;
     let planned = planned_outcomes();
     let all = export(app, app.admin(), Default::default()).await;
-    // A draft report's outcome is no result yet: it is never exported.
-    let first = outcome(&all[0]);
-    let project = first
-        .name
-        .split("/outcomeReports/")
-        .next()
-        .expect("a project");
+    // A draft report's outcome is no result yet: it is never exported. (A FY 2013 project
+    // whose grantee filed nothing has no final report yet.)
+    let project = app
+        .closeouts(app.admin())
+        .list_closeouts(pb::ListCloseoutsRequest {
+            parent: "grants/-".into(),
+            page_size: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("the closeouts in progress")
+        .into_inner()
+        .closeouts
+        .into_iter()
+        .find_map(|closeout| closeout.missing_final_outcome_reports.first().cloned())
+        .expect("a project without its final report");
     let draft = app
         .outcome_reports(app.admin())
         .create_outcome_report(pb::CreateOutcomeReportRequest {
-            parent: project.to_string(),
+            parent: project,
             outcome_report: Some(pb::OutcomeReport {
-                period: first.fiscal_year.to_string(),
+                period: "FINAL".into(),
                 ..Default::default()
             }),
             request_id: String::new(),
@@ -617,6 +639,27 @@ async fn the_report_command_prints_csv_that_parses_back_to_the_stream_and_a_well
         })
         .sum();
     assert_eq!(cents, 9_730_000_000);
+    // The money after the award, by account and year: what is obligated is paid or still
+    // unliquidated; only FY 2013's grants, left open, hold balances (their closeouts' sum).
+    let amount =
+        |record: &Vec<String>, name: &str| -> i64 { record[column(name)].parse().expect("cents") };
+    let mut open_balances = 0;
+    for row in records.iter().filter(|record| record[0] == "row") {
+        assert_eq!(
+            amount(row, "obligated_cents"),
+            amount(row, "paid_cents") + amount(row, "unliquidated_cents"),
+            "{row:?}"
+        );
+        if row[1] == "2013" {
+            assert!(amount(row, "expended_cents") > 0, "{row:?}");
+            open_balances += amount(row, "unliquidated_cents");
+        } else if row[1] != "2014" {
+            assert!(amount(row, "expended_cents") > 0, "{row:?}");
+            assert_eq!(amount(row, "unliquidated_cents"), 0, "{row:?}");
+            assert!(amount(row, "deobligated_cents") > 0, "{row:?}");
+        }
+    }
+    assert_eq!(open_balances, 864_390_000);
     assert!(table_run.status.success(), "{}", text(&table_run));
     let table = String::from_utf8_lossy(&table_run.stdout);
     let total_line = table
@@ -624,6 +667,7 @@ async fn the_report_command_prints_csv_that_parses_back_to_the_stream_and_a_well
         .find(|line| line.starts_with("all "))
         .unwrap_or_default();
     assert!(total_line.contains("97,300"), "{table}");
+    assert!(table.contains("unliquidated"), "{table}");
     // The two counts of victims are told apart under the table.
     assert!(
         table.contains("\"fund helped\": victims the emergency fund paid for"),
@@ -827,4 +871,221 @@ async fn unknown_filter_values_are_refused_naming_the_value() {
     }
     assert!(known.status.success(), "{}", text(&known));
     expect_invalid(unknown_call, &["region_code"]);
+}
+
+/// The items of every page `list` answers, given each page's token (empty for the first).
+async fn all_pages<Item, Future>(mut list: impl FnMut(String) -> Future) -> Vec<Item>
+where
+    Future: std::future::Future<Output = (Vec<Item>, String)>,
+{
+    let mut items = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (page, next) = list(token).await;
+        items.extend(page);
+        if next.is_empty() {
+            return items;
+        }
+        token = next;
+    }
+}
+
+#[tokio::test]
+async fn the_demo_money_after_the_award_adds_up_net_to_the_appendix_with_old_grants_closed_out_and_fy2013_left_open()
+ {
+    let demo = demo().await;
+    let app = &demo.app;
+    let plan = tipgrants::demo::plan();
+
+    let appropriations = app
+        .funds(app.admin())
+        .list_appropriations(pb::ListAppropriationsRequest {
+            parent: "fundingAccounts/-".into(),
+            page_size: 500,
+            ..Default::default()
+        })
+        .await
+        .expect("the funds status")
+        .into_inner()
+        .appropriations;
+    let closed = all_pages(|page_token| async move {
+        let page = app
+            .grants(app.admin())
+            .list_grants(pb::ListGrantsRequest {
+                filter: "state = CLOSED".into(),
+                page_size: 500,
+                page_token,
+            })
+            .await
+            .expect("closed grants")
+            .into_inner();
+        (page.grants, page.next_page_token)
+    })
+    .await;
+    let mut closed_out = Vec::new();
+    for grant in &closed {
+        closed_out.push(
+            app.closeouts(app.admin())
+                .get_closeout(pb::GetCloseoutRequest {
+                    name: format!("{}/closeout", grant.name),
+                })
+                .await
+                .expect("a closeout")
+                .into_inner(),
+        );
+    }
+    let overdue = all_pages(|page_token| async move {
+        let page = app
+            .closeouts(app.admin())
+            .list_closeouts(pb::ListCloseoutsRequest {
+                parent: "grants/-".into(),
+                filter: "status = OVERDUE".into(),
+                page_size: 50,
+                page_token,
+            })
+            .await
+            .expect("the overdue closeouts")
+            .into_inner();
+        (page.closeouts, page.next_page_token)
+    })
+    .await;
+    let paid = all_pages(|page_token| async move {
+        let page = app
+            .payments(app.admin())
+            .list_payment_requests(pb::ListPaymentRequestsRequest {
+                parent: "grants/-".into(),
+                filter: "state = PAID".into(),
+                page_size: 500,
+                page_token,
+            })
+            .await
+            .expect("the payments")
+            .into_inner();
+        (page.payment_requests, page.next_page_token)
+    })
+    .await;
+
+    // The funds status: net obligations still the appendix, to the cent; the appropriations
+    // cover the gross awards; the closeouts' de-obligations are on the FY 2009-2012 money.
+    let recorded = tipgrants::demo::appropriations(&plan.grants);
+    // The grants' appropriations and the emergency fund's (one ledger: INCLE FY 2014).
+    assert_eq!(appropriations.len(), recorded.len() + 1);
+    let fund = appropriations
+        .iter()
+        .find(|a| a.funding_account == "fundingAccounts/INCLE" && a.fiscal_year == 2014)
+        .expect("the emergency fund's appropriation");
+    assert_eq!(fund.obligated_amount, 25_000_000, "the fund's allocation");
+    assert!(fund.paid_amount > 0, "the fund's payments count: {fund:?}");
+    // Every account and year adds up: what was appropriated is obligated, available, expired
+    // or cancelled; what is obligated is paid or still unliquidated.
+    for a in &appropriations {
+        assert_eq!(
+            a.amount,
+            a.obligated_amount + a.available_amount + a.expired_amount + a.cancelled_amount,
+            "{a:?}"
+        );
+        assert_eq!(
+            a.obligated_amount,
+            a.paid_amount + a.unliquidated_amount,
+            "{a:?}"
+        );
+        assert!(a.expended_amount <= a.obligated_amount, "{a:?}");
+    }
+    let mut deobligated_in_all = 0;
+    for (account, _, thousands) in APPENDIX {
+        for (index, year) in (FIRST_YEAR..=LAST_YEAR).enumerate() {
+            let found = appropriations
+                .iter()
+                .find(|a| {
+                    a.funding_account == format!("fundingAccounts/{account}")
+                        && a.fiscal_year == year
+                })
+                .unwrap_or_else(|| panic!("{account} FY{year} is recorded"));
+            let planned_deobligation: i64 = plan
+                .grants
+                .iter()
+                .filter(|g| g.account == account && g.fiscal_year == year)
+                .map(|g| g.money.deobligated_cents)
+                .sum();
+            assert_eq!(
+                found.obligated_amount,
+                thousands[index] * 100_000,
+                "{account} FY{year}"
+            );
+            assert_eq!(
+                found.deobligated_amount, planned_deobligation,
+                "{account} FY{year}"
+            );
+            assert_eq!(
+                found.amount,
+                thousands[index] * 100_000 + planned_deobligation,
+                "{account} FY{year}"
+            );
+            assert_eq!(
+                planned_deobligation > 0,
+                year < LAST_YEAR,
+                "{account} FY{year}: only the closed-out years give money back"
+            );
+            deobligated_in_all += found.deobligated_amount;
+        }
+    }
+    assert_eq!(deobligated_in_all, 138_100_000);
+    // The grants of FY 2009-2012 are closed out with nothing left unliquidated.
+    assert_eq!(closed_out.len(), 276);
+    for closeout in &closed_out {
+        assert_eq!(
+            closeout.status,
+            pb::CloseoutStatus::Closed as i32,
+            "{closeout:?}"
+        );
+        assert_eq!(closeout.unliquidated_amount, 0, "{closeout:?}");
+        assert!(closeout.final_financial_report_accepted);
+        assert!(closeout.award_number.as_str() < "DEMO-2013", "{closeout:?}");
+    }
+    // Those of FY 2013 ended years ago and are overdue, each with its unpaid balance.
+    let mut open: Vec<(String, i64, bool)> = overdue
+        .iter()
+        .map(|c| {
+            (
+                c.award_number.clone(),
+                c.unliquidated_amount,
+                c.blockers.is_empty(),
+            )
+        })
+        .collect();
+    open.sort();
+    let mut planned_open: Vec<(String, i64, bool)> = plan
+        .grants
+        .iter()
+        .filter(|g| g.fiscal_year == LAST_YEAR)
+        .map(|g| {
+            (
+                g.award_number.clone(),
+                g.unliquidated_cents(),
+                g.money.settlement == tipgrants::demo::Settlement::AwaitingSignature,
+            )
+        })
+        .collect();
+    planned_open.sort();
+    assert_eq!(open.len(), 69);
+    assert_eq!(open, planned_open);
+    assert!(
+        overdue
+            .iter()
+            .all(|c| c.status == pb::CloseoutStatus::Overdue as i32)
+    );
+    assert!(open.iter().all(|(_, unliquidated, _)| *unliquidated > 0));
+    let unliquidated: i64 = open.iter().map(|(_, cents, _)| cents).sum();
+    assert_eq!(unliquidated, 864_390_000);
+    // Every payment was approved by staff other than the grantee who asked, and paid; they add
+    // up to what the summary says.
+    let planned_paid: i64 = plan.grants.iter().map(|g| g.money.paid_cents()).sum();
+    assert_eq!(paid.len(), 564);
+    assert_eq!(paid.iter().map(|p| p.amount).sum::<i64>(), planned_paid);
+    assert_eq!(planned_paid, 8_865_610_000);
+    assert!(
+        paid.iter()
+            .all(|p| p.decider != p.requester && !p.payment_date.is_empty())
+    );
+    assert!(paid.iter().all(|p| p.state_reason.contains("(decided on ")));
 }

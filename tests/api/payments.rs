@@ -581,3 +581,77 @@ async fn an_advance_beyond_thirty_days_of_recent_spending_is_flagged_and_a_reimb
         "{beyond:?}"
     );
 }
+
+#[tokio::test]
+async fn an_approval_recorded_after_the_fact_is_judged_on_its_decision_date_and_says_so() {
+    let app = spawn_app().await;
+    // FY 2012 two-year money: available until FY 2013, cancelled from FY 2019.
+    let (start, end) = (
+        NaiveDate::from_ymd_opt(2011, 10, 1).unwrap(),
+        NaiveDate::from_ymd_opt(2012, 9, 30).unwrap(),
+    );
+    let funded = funded_until(&app, "PAY-HISTORY", start, end, 10_000, Vec::new()).await;
+    let officer = app.token(pb::Role::ProgramOfficer, "").await;
+    let reviewer = app.token(pb::Role::ProgramOfficer, "").await;
+    crate::closeouts::settle_reports(&app, &funded, (start, end), &reviewer).await;
+    let asked = request(&app, &funded.grantee, &funded, 4_000)
+        .await
+        .expect("the grantee asks")
+        .into_inner();
+    let approve_on = |day: &str| pb::ApprovePaymentRequestRequest {
+        decision_date: day.into(),
+        reason: "Invoices checked".into(),
+        ..approval(&asked.name)
+    };
+    let tomorrow = Utc::now()
+        .date_naive()
+        .checked_add_days(Days::new(2))
+        .unwrap();
+
+    let today = app
+        .payments(Some(&officer))
+        .approve_payment_request(approval(&asked.name))
+        .await;
+    let cancelled_by_then = app
+        .payments(Some(&officer))
+        .approve_payment_request(approve_on("2019-10-01"))
+        .await;
+    let future = app
+        .payments(Some(&officer))
+        .approve_payment_request(approve_on(&tomorrow.to_string()))
+        .await;
+    let malformed = app
+        .payments(Some(&officer))
+        .approve_payment_request(approve_on("June 2012"))
+        .await;
+    let approved = app
+        .payments(Some(&officer))
+        .approve_payment_request(approve_on("2012-10-15"))
+        .await
+        .expect("approved on a day the money was payable")
+        .into_inner();
+    let paid = app
+        .payments(Some(&officer))
+        .record_payment(pb::RecordPaymentRequest {
+            name: asked.name.clone(),
+            payment_date: "2012-10-20".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("paid on a day the money was payable")
+        .into_inner();
+
+    for refused in [today, cancelled_by_then] {
+        let status = expect_code(refused, Code::FailedPrecondition);
+        assert_eq!(reason(&status), "FUNDS_CANCELLED", "{status:?}");
+    }
+    expect_invalid(future, &["decision_date"]);
+    expect_invalid(malformed, &["decision_date"]);
+    assert_eq!(approved.state, pb::PaymentRequestState::Approved as i32);
+    assert_eq!(
+        approved.state_reason,
+        "Invoices checked (decided on 2012-10-15)"
+    );
+    assert_eq!(paid.state, pb::PaymentRequestState::Paid as i32);
+    assert_eq!(paid.payment_date, "2012-10-20");
+}

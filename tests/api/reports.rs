@@ -213,6 +213,43 @@ async fn money_counts_in_the_fiscal_year_of_its_funds_not_of_its_obligation_date
 }
 
 #[tokio::test]
+async fn a_deobligation_takes_its_amount_off_the_money_obligated_in_its_fiscal_year() {
+    let app = spawn_app().await;
+    app.funding_account("ESF").await;
+    let grantee = app.organization("Returned", "HT").await;
+    let grant = app.grant("Returned", &grantee.name).await;
+    for (kind, cents, day) in [
+        (InitialAward, 10_000_000, "2014-01-15"),
+        (pb::ObligationKind::Deobligation, 2_500_000, "2014-06-30"),
+    ] {
+        app.obligate(&grant.name, new_obligation(kind, "ESF", 2014, cents, day))
+            .await
+            .expect("the admin records it");
+    }
+
+    let report = read_report(
+        &app,
+        app.admin(),
+        by(pb::ReportGrouping::Account, 2014, 2014),
+    )
+    .await;
+
+    let cents: Vec<(String, i64, i64)> = report
+        .lines
+        .iter()
+        .map(|line| (line.1.clone(), line.2, line.3))
+        .collect();
+    assert_eq!(
+        cents,
+        vec![
+            ("ESF".to_string(), 7_500_000, 75),
+            ("SUBTOTAL".to_string(), 7_500_000, 75),
+            ("TOTAL".to_string(), 7_500_000, 75),
+        ]
+    );
+}
+
+#[tokio::test]
 async fn thousands_of_three_thirds_add_up_to_the_printed_total() {
     let app = spawn_app().await;
     app.funding_account("ESF").await;
