@@ -16,13 +16,16 @@
 #      rates, an overload at twice GetOrganization's rate, resident memory idle
 #      and with 1,000 calls in flight;
 #   4. the same reads on the embedded SQLite;
-#   5. P9: a database with the demo portfolio (tipgrants seed-demo) and copies of
+#   5. audited CreateOrganization through 1, 2 and 3 replicas of the server on one
+#      PostgreSQL (issue 21): each replica with a load generator of its own
+#      (BENCH_CONCURRENCY calls in flight each), all at once; the rates summed;
+#   6. P9: a database with the demo portfolio (tipgrants seed-demo) and copies of
 #      its accepted outcomes (one INSERT ... SELECT per size), and at each size
 #      StreamFiscalYearReport by country over every fiscal year of the outcomes
 #      (a fresh server, the median of 3) beside one SQL GROUP BY of the same
 #      outcomes by project, country, kind and fiscal year (psql \timing,
 #      median of 3);
-#   6. prints one table: absolute numbers, ratios, and the goals of issues 12 and 24.
+#   7. prints one table: absolute numbers, ratios, and the goals of issues 12 and 24.
 #
 # Everything listens on loopback only; every wait is bounded. The results
 # (key value lines) are kept in target/bench/. Settings (environment):
@@ -115,6 +118,7 @@ mkdir -p "$OUT"
 RESULTS="$WORK/results.txt"
 : >"$RESULTS"
 SERVER_PID=""
+REPLICA_PIDS=()
 
 stop_server() {
     if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
@@ -129,11 +133,20 @@ stop_server() {
     fi
     SERVER_PID=""
 }
+stop_replicas() {
+    local pid
+    for pid in "${REPLICA_PIDS[@]}"; do
+        SERVER_PID="$pid"
+        stop_server
+    done
+    REPLICA_PIDS=()
+}
 # shellcheck disable=SC2317  # invoked by trap
 cleanup() {
     local rc=$?
     trap - EXIT
     stop_server
+    stop_replicas
     if [[ "${BENCH_KEEP_LOGS:-}" == 1 ]]; then
         cp "$WORK"/server-*.log "$OUT/" 2>/dev/null || true
     fi
@@ -238,6 +251,36 @@ log "the same reads on embedded SQLite ..."
 start_server sqlite TIPGRANTS__DATABASE__URL= TIPGRANTS__DATABASE__SQLITE_PATH="$WORK/bench.sqlite3"
 load sqlite suite --label sqlite --server-pid "$SERVER_PID" --scenarios get-organization,get-grant
 stop_server
+
+log "audited creates through 1, 2 and 3 replicas on one PostgreSQL ..."
+pg -d postgres -c "CREATE DATABASE replicas"
+REPLICAS_URL="postgres://$PGUSER_NAME@$PGHOST_ADDR:$PGPORT_NUM/replicas"
+REPLICA_ADDRESSES=()
+for INDEX in 1 2 3; do
+    # The first replica makes the database (and the token file); the others find it ready.
+    start_server "replica-$INDEX" TIPGRANTS__DATABASE__URL="$REPLICAS_URL"
+    REPLICA_PIDS+=("$SERVER_PID")
+    REPLICA_ADDRESSES+=("$SERVER_ADDRESS")
+    SERVER_PID=""
+done
+for COUNT in 1 2 3; do
+    RUN_PIDS=()
+    for ((INDEX = 0; INDEX < COUNT; INDEX++)); do
+        "$LOAD" --address "${REPLICA_ADDRESSES[INDEX]}" --token-file "$WORK/token-replica-1" \
+            --results "$WORK/replicas-$COUNT-$INDEX.txt" closed --scenario create-organization >&2 &
+        RUN_PIDS+=("$!")
+    done
+    for PID in "${RUN_PIDS[@]}"; do
+        wait "$PID" || die "a load generator of $COUNT replica(s) failed"
+    done
+    awk -v count="$COUNT" '
+        $1 == "closed.create-organization.rate" { rate += $2 }
+        $1 == "closed.create-organization.failed" { failed += $2 }
+        END { printf "replicas.%d.creates_per_second %.1f\nreplicas.%d.failed %d\n", count, rate, count, failed }' \
+        "$WORK"/replicas-"$COUNT"-*.txt >>"$RESULTS"
+    log "  $COUNT replica(s): $(tail -n 2 "$RESULTS" | tr '\n' ' ')"
+done
+stop_replicas
 fi
 
 # ------------------------------------------------------------------------ P9 --

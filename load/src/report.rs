@@ -112,6 +112,57 @@ const P8_REFUSAL_MS: f64 = 10.0;
 /// P9: a report takes at most this many times one SQL GROUP BY of its outcomes.
 const P9_TIMES_SQL: f64 = 2.0;
 
+/// Issue 21: audited writes through two replicas at least this many times through one.
+const TWO_REPLICAS_TIMES_ONE: f64 = 1.6;
+
+/// Audited CreateOrganization through 1, 2 and 3 replicas on one PostgreSQL (issue 21).
+fn replicas(results: &Results) -> Vec<Row> {
+    let one = results.number("replicas.1.creates_per_second");
+    let in_flight = results
+        .text("postgres.concurrency")
+        .unwrap_or("?")
+        .to_string();
+    let mut rows = Vec::new();
+    for count in [1u32, 2, 3] {
+        let key = format!("replicas.{count}");
+        let measure = format!(
+            "audited CreateOrganization through {count} replica(s) on one PostgreSQL, {in_flight} in flight each"
+        );
+        let target = if count == 2 {
+            ">= 1.6x one replica"
+        } else {
+            ""
+        };
+        let Some(rate) = results.number(&format!("{key}.creates_per_second")) else {
+            rows.push(missing("R", measure, target));
+            continue;
+        };
+        let failed = results.number(&format!("{key}.failed")).unwrap_or(0.0);
+        let ratio = one
+            .map(|one| format!("{:.2}x", rate / one))
+            .unwrap_or_default();
+        let met = match (count, one) {
+            (2, Some(one)) => Verdict::of(rate >= TWO_REPLICAS_TIMES_ONE * one && failed == 0.0),
+            (2, None) => Verdict::Missing,
+            _ => Verdict::Info,
+        };
+        rows.push(Row {
+            goal: "R",
+            measure,
+            value: format!("{} ({failed} failed)", per_second(rate)),
+            yardstick: if count == 1 {
+                String::new()
+            } else {
+                "one replica".into()
+            },
+            ratio: if count == 1 { String::new() } else { ratio },
+            target,
+            met,
+        });
+    }
+    rows
+}
+
 /// The table, in Markdown, and how many goals were unmet.
 pub fn table(path: &Path) -> Result<(String, usize), String> {
     let results = Results(load(path)?);
@@ -248,6 +299,7 @@ pub fn table(path: &Path) -> Result<(String, usize), String> {
     }
     rows.extend(overload(&results));
     rows.extend(reports(&results));
+    rows.extend(replicas(&results));
     for (scenario, method) in [
         ("get-organization", "GetOrganization"),
         ("get-grant", "GetGrant"),

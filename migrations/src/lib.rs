@@ -17,6 +17,7 @@ mod m20261207_000010_payment_requests;
 mod m20261207_000011_financial_reports;
 mod m20261207_000012_amendments;
 mod m20261207_000013_one_ledger;
+mod m20261207_000014_audit_queue;
 mod seed;
 
 /// All migrations, in order.
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000011_financial_reports::Migration),
             Box::new(m20261207_000012_amendments::Migration),
             Box::new(m20261207_000013_one_ledger::Migration),
+            Box::new(m20261207_000014_audit_queue::Migration),
         ]
     }
 }

@@ -1,18 +1,33 @@
-//! The audit log: appended in the transaction of each change, read in chain
-//! order, verified end to end. Appends take the row lock on `audit_head`, so
-//! concurrent writers chain one after another instead of forking the chain.
+//! The audit log: recorded in the transaction of each change, chained in
+//! order, read in chain order, verified end to end.
+//!
+//! Chaining takes the row lock on `audit_head`, so chainers link one after
+//! another instead of forking the chain. On SQLite (one writer) a change
+//! chains its events in its own transaction ([`append`]). On PostgreSQL, where
+//! several replicas write at once, a change only queues its events
+//! (`audit_pending`, in its transaction: a committed change always has its
+//! events) and holds no lock for them; after the commit it waits for the
+//! server's [`Appender`], which chains everything queued, from every caller
+//! and replica, in one short transaction under the head's lock, and takes the
+//! rows out of the queue in that same transaction. A call's events are in the
+//! chain when it answers; events a stopped server left queued are chained by
+//! the next pass of any replica (one per second at least).
 //! The tails of creates and saves live here too (`Tx::insert_audited`,
 //! `Tx::update_audited`): a row written through them always gets its event.
+
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait,
-    DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    DatabaseConnection, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
 };
+use tokio::sync::{mpsc, oneshot};
 
-use super::entities::{audit_events, audit_head};
-use super::{Keyset, Page, Store, Tx, now};
+use super::entities::{audit_events, audit_head, audit_pending};
+use super::{Keyset, Page, Store, Tx};
 use crate::domain::audit::{self, AuditEvent, Audited, ChainCheck, EventActor, PendingEvent};
 use crate::domain::version::Versioned;
 use crate::error::{Error, Result};
@@ -35,22 +50,18 @@ pub struct ChainVerification {
     pub head_hash: String,
 }
 
-/// Chains `events` after the head and stores them (inside the caller's transaction).
-pub(super) async fn append(txn: &DatabaseTransaction, events: Vec<PendingEvent>) -> Result<()> {
+/// Chains `events` (each with the time it happened) after the head and stores them, inside
+/// `txn`: the one place where events get their sequence and hash.
+pub(super) async fn append(
+    txn: &DatabaseTransaction,
+    events: Vec<(DateTime<Utc>, PendingEvent)>,
+) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }
-    // SELECT ... FOR UPDATE reads the head and takes its row lock until commit in one round
-    // trip (PostgreSQL); SQLite has one writer and no row locks (the clause is left out).
-    let head = audit_head::Entity::find_by_id(1)
-        .lock_exclusive()
-        .one(txn)
-        .await?
-        .ok_or_else(|| Error::Internal("audit_head row is missing".into()))?;
-    let event_time = now();
-    let (mut sequence, mut hash) = (head.sequence, head.hash);
+    let (mut sequence, mut hash) = locked_head(txn).await?;
     let mut rows = Vec::with_capacity(events.len());
-    for event in events {
+    for (event_time, event) in events {
         let linked = audit::link(sequence, &hash, event_time, event);
         sequence = linked.sequence;
         hash = linked.hash.clone();
@@ -76,6 +87,149 @@ pub(super) async fn append(txn: &DatabaseTransaction, events: Vec<PendingEvent>)
         .exec(txn)
         .await?;
     Ok(())
+}
+
+/// The head of the chain, with its row lock held until `txn` ends. SELECT ... FOR UPDATE reads
+/// it and takes the lock in one round trip (PostgreSQL); SQLite has one writer and no row
+/// locks (the clause is left out).
+async fn locked_head(txn: &DatabaseTransaction) -> Result<(i64, String)> {
+    let head = audit_head::Entity::find_by_id(1)
+        .lock_exclusive()
+        .one(txn)
+        .await?
+        .ok_or_else(|| Error::Internal("audit_head row is missing".into()))?;
+    Ok((head.sequence, head.hash))
+}
+
+/// Queues `events` for the [`Appender`], inside the change's transaction `txn` (PostgreSQL).
+pub(super) async fn queue(
+    txn: &DatabaseTransaction,
+    events: Vec<(DateTime<Utc>, PendingEvent)>,
+) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let rows = events
+        .into_iter()
+        .map(|(event_time, event)| audit_pending::ActiveModel {
+            event_time: Set(event_time),
+            actor: Set(event.actor.token),
+            actor_role: Set(event.actor.role),
+            actor_owner: Set(event.actor.owner),
+            method: Set(event.method),
+            resource: Set(event.resource),
+            request_id: Set(event.request_id),
+            diff: Set(event.diff),
+            ..Default::default()
+        });
+    audit_pending::Entity::insert_many(rows).exec(txn).await?;
+    Ok(())
+}
+
+/// How many queued events one chaining transaction takes.
+const CHAIN_BATCH: u64 = 1000;
+/// How often the appender looks for events left queued (by a server that stopped before it
+/// chained them) when no call asks it to.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+/// Calls waiting for the appender at most; beyond, a call waits to be queued (admission bounds them anyway).
+const WAITING_CALLS: usize = 1024;
+
+/// Chains what is queued, oldest first, in transactions of [`CHAIN_BATCH`] events; answers how
+/// many it chained. Under the head's lock (taken first, so replicas chain one after another)
+/// each transaction reads the queue as committed then, chains it and takes it out of the queue.
+async fn chain_queued(writer: &DatabaseConnection) -> Result<u64> {
+    let mut chained = 0;
+    loop {
+        let txn = writer.begin().await?;
+        locked_head(&txn).await?;
+        let queued = audit_pending::Entity::find()
+            .order_by_asc(audit_pending::Column::Id)
+            .limit(CHAIN_BATCH)
+            .all(&txn)
+            .await?;
+        if queued.is_empty() {
+            txn.commit().await?;
+            return Ok(chained);
+        }
+        let taken = queued.len() as u64;
+        let ids: Vec<i64> = queued.iter().map(|row| row.id).collect();
+        let events = queued
+            .into_iter()
+            .map(|row| {
+                let event = PendingEvent {
+                    actor: EventActor {
+                        token: row.actor,
+                        role: row.actor_role,
+                        owner: row.actor_owner,
+                    },
+                    method: row.method,
+                    resource: row.resource,
+                    request_id: row.request_id,
+                    diff: row.diff,
+                };
+                (row.event_time, event)
+            })
+            .collect();
+        append(&txn, events).await?;
+        audit_pending::Entity::delete_many()
+            .filter(audit_pending::Column::Id.is_in(ids))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        chained += taken;
+        if taken < CHAIN_BATCH {
+            return Ok(chained);
+        }
+    }
+}
+
+/// The one task of a server that chains queued audit events (PostgreSQL): callers that
+/// committed ask it, and each pass chains every event committed before it began, for all the
+/// callers waiting at once. Ends when the store's last handle is dropped.
+#[derive(Clone)]
+pub(super) struct Appender {
+    calls: mpsc::Sender<oneshot::Sender<()>>,
+}
+
+impl Appender {
+    /// Starts the appender on `writer`.
+    pub(super) fn start(writer: DatabaseConnection) -> Appender {
+        let (calls, mut waiting) = mpsc::channel::<oneshot::Sender<()>>(WAITING_CALLS);
+        tokio::spawn(async move {
+            let mut sweep = tokio::time::interval(SWEEP_EVERY);
+            sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                let mut answer = Vec::new();
+                tokio::select! {
+                    call = waiting.recv() => match call {
+                        Some(call) => answer.push(call),
+                        None => break,
+                    },
+                    _ = sweep.tick() => {}
+                }
+                while let Ok(call) = waiting.try_recv() {
+                    answer.push(call);
+                }
+                if let Err(error) = chain_queued(&writer).await {
+                    // The events stay queued, committed; the next pass chains them.
+                    tracing::warn!(%error, "audit events stay queued: chaining them failed");
+                }
+                for call in answer {
+                    let _gone = call.send(());
+                }
+            }
+        });
+        Appender { calls }
+    }
+
+    /// Waits for a pass that began after this call: the events committed before it are then
+    /// chained (or still queued, when the pass failed: logged, and chained by a later pass).
+    pub(super) async fn chained(&self) {
+        let (answer, answered) = oneshot::channel();
+        if self.calls.send(answer).await.is_ok() {
+            let _stopped = answered.await;
+        }
+    }
 }
 
 impl Tx {
@@ -187,6 +341,10 @@ impl Store {
         &self,
         anchor: Option<(i64, String)>,
     ) -> Result<ChainVerification> {
+        // What is committed and still queued is chained first, so it is verified too.
+        if let Some(appender) = &self.appender {
+            appender.chained().await;
+        }
         let snapshot = self.snapshot().await?;
         let head = audit_head::Entity::find_by_id(1)
             .one(&snapshot)

@@ -241,6 +241,26 @@ pub mod audit_events {
     no_relations!();
 }
 
+pub mod audit_pending {
+    use sea_orm::entity::prelude::*;
+    /// An audit event written by a committed change and not chained yet (PostgreSQL).
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_pending")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub event_time: DateTimeUtc,
+        pub actor: String,
+        pub actor_role: String,
+        pub actor_owner: String,
+        pub method: String,
+        pub resource: String,
+        pub request_id: String,
+        pub diff: Json,
+    }
+    no_relations!();
+}
+
 pub mod audit_head {
     use sea_orm::entity::prelude::*;
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

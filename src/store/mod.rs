@@ -80,6 +80,8 @@ pub struct Store {
     separate_writer: bool,
     /// The streaming standby long reads go to, when `database.replica_url` is set.
     standby: Option<Standby>,
+    /// PostgreSQL: the task that chains the audit events writes queue (see `audit`).
+    appender: Option<audit::Appender>,
 }
 
 /// One page of a keyset-paginated list.
@@ -286,6 +288,7 @@ impl Store {
             txn,
             call: call.clone(),
             events: Vec::new(),
+            appender: self.appender.clone(),
         })
     }
 
@@ -381,6 +384,7 @@ async fn connect_postgres(
         ))
     };
     Ok(Store {
+        appender: Some(audit::Appender::start(db.clone())),
         writer: db.clone(),
         db,
         separate_writer: false,
@@ -412,6 +416,7 @@ async fn connect_sqlite(
             writer,
             separate_writer: false,
             standby: None,
+            appender: None,
         });
     }
     let mut reader_options =
@@ -430,6 +435,7 @@ async fn connect_sqlite(
         writer,
         separate_writer: true,
         standby: None,
+        appender: None,
     })
 }
 
@@ -439,6 +445,8 @@ pub struct Tx {
     txn: DatabaseTransaction,
     call: CallContext,
     events: Vec<PendingEvent>,
+    /// Where the events go after the commit (PostgreSQL); `None`: chained in the transaction.
+    appender: Option<audit::Appender>,
 }
 
 impl Tx {
@@ -511,10 +519,25 @@ impl Tx {
         &self.call.actor
     }
 
-    /// Chains the audit events and commits everything at once.
+    /// Commits the change with its audit events, and answers once they are chained: on SQLite
+    /// chained in the transaction; on PostgreSQL queued in it and chained by the appender after
+    /// the commit, so no write holds the chain's head for its whole transaction.
     pub async fn commit(self) -> Result<()> {
-        audit::append(&self.txn, self.events).await?;
+        let event_time = now();
+        let events: Vec<_> = self
+            .events
+            .into_iter()
+            .map(|event| (event_time, event))
+            .collect();
+        let queued = !events.is_empty();
+        match &self.appender {
+            None => audit::append(&self.txn, events).await?,
+            Some(_) => audit::queue(&self.txn, events).await?,
+        }
         self.txn.commit().await?;
+        if queued && let Some(appender) = self.appender {
+            appender.chained().await;
+        }
         Ok(())
     }
 }

@@ -619,8 +619,10 @@ async fn the_upgrade_gives_allocations_made_before_the_one_ledger_an_appropriati
             text(&output)
         );
     };
-    // The database as it was before allocations drew on appropriations, with a FY 2014 fund.
+    // The database as it was before allocations drew on appropriations (migration 000013, the
+    // second to last), with a FY 2014 fund.
     migrate("up");
+    migrate("down");
     migrate("down");
     let url = format!(
         "sqlite://{}?mode=rw",

@@ -819,3 +819,167 @@ async fn long_reads_go_to_a_caught_up_standby_and_to_the_primary_while_it_lags_o
         "served by the primary"
     );
 }
+
+/// Audited creates of `count` organisations named `prefix N`, all at once through `app`.
+async fn create_at_once(app: &TestApp, prefix: String, count: usize) -> Vec<pb::Organization> {
+    let calls = (0..count).map(|index| {
+        let mut client = app.organizations(app.admin());
+        let organization = new_organization(&format!("{prefix} {index}"), "HT");
+        async move {
+            client
+                .create_organization(pb::CreateOrganizationRequest {
+                    organization: Some(organization),
+                    request_id: String::new(),
+                })
+                .await
+                .expect("the admin creates an organisation")
+                .into_inner()
+        }
+    });
+    futures_util::future::join_all(calls).await
+}
+
+#[tokio::test]
+async fn a_write_commits_without_holding_the_audit_chains_head_and_answers_once_its_event_is_chained()
+ {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    if !on_the_postgres_pass() {
+        return;
+    }
+    let app = spawn_app().await;
+    // Someone else holds the chain's head (as another replica's appender would, for longer).
+    let holder = app.store.connection().begin().await.expect("a transaction");
+    holder
+        .execute_unprepared("SELECT sequence FROM audit_head WHERE id = 1 FOR UPDATE")
+        .await
+        .expect("the head's lock");
+    let mut client = app.organizations(app.admin());
+    let call = tokio::spawn(async move {
+        client
+            .create_organization(pb::CreateOrganizationRequest {
+                organization: Some(new_organization("Queued while the head is held", "HT")),
+                request_id: String::new(),
+            })
+            .await
+    });
+
+    // The change commits with its event queued: its transaction never waited for the head.
+    eventually("the change is committed with its event queued", || async {
+        let committed = app
+            .query_number(
+                "SELECT COUNT(*) FROM organizations WHERE display_name = 'Queued while the head is held'",
+            )
+            .await;
+        let queued = app
+            .query_number("SELECT COUNT(*) FROM audit_pending")
+            .await;
+        (committed == 1 && queued == 1).then_some(())
+    })
+    .await;
+    assert!(
+        !call.is_finished(),
+        "the call answers only once its event is chained"
+    );
+    holder.rollback().await.expect("the head is released");
+
+    let created = call
+        .await
+        .expect("the call ran")
+        .expect("the organisation is created")
+        .into_inner();
+    let events = app.audit_events_of(&created.name).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(
+        app.query_number("SELECT COUNT(*) FROM audit_pending").await,
+        0
+    );
+    let answer = app
+        .audit(app.admin())
+        .verify_audit_chain(pb::VerifyAuditChainRequest::default())
+        .await
+        .expect("the chain is verified")
+        .into_inner();
+    assert!(answer.valid, "{answer:?}");
+}
+
+#[tokio::test]
+async fn events_a_stopped_server_left_queued_are_chained_and_verified_by_the_next_pass() {
+    if !on_the_postgres_pass() {
+        return;
+    }
+    let app = spawn_app().await;
+    app.organization("Before the crash", "HT").await;
+    // A change another server committed before it stopped, its event not chained yet.
+    app.execute_sql(
+        "INSERT INTO audit_pending (event_time, actor, actor_role, actor_owner, method, resource, request_id, diff)
+         VALUES (now(), 'apiTokens/stopped', 'ADMIN', 'someone', '/tipgrants.v1.OrganizationService/CreateOrganization',
+                 'organizations/left-queued', '', '{\"display_name\": {\"before\": null, \"after\": \"Left\"}}')",
+    )
+    .await;
+
+    let answer = app
+        .audit(app.admin())
+        .verify_audit_chain(pb::VerifyAuditChainRequest::default())
+        .await
+        .expect("the chain is verified")
+        .into_inner();
+
+    assert!(answer.valid, "{answer:?}");
+    let events = app.audit_events_of("organizations/left-queued").await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].sequence, answer.head_sequence);
+    assert_eq!(
+        app.query_number("SELECT COUNT(*) FROM audit_pending").await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn writes_through_three_replicas_at_once_extend_one_contiguous_verified_chain() {
+    if !on_the_postgres_pass() {
+        return;
+    }
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let settings = test_settings(&directory).await;
+    let replicas = [
+        spawn_app_on(settings.clone()).await,
+        spawn_app_on(settings.clone()).await,
+        spawn_app_on(settings).await,
+    ];
+    let before = replicas[0]
+        .query_number("SELECT COUNT(*) FROM audit_events")
+        .await;
+
+    let created = futures_util::future::join_all(
+        replicas
+            .iter()
+            .enumerate()
+            .map(|(index, app)| create_at_once(app, format!("Replica {index}"), 20)),
+    )
+    .await;
+
+    for (index, organizations) in created.iter().enumerate() {
+        for organization in organizations {
+            // Each call answered with its event in the chain, read through another replica.
+            let other = &replicas[(index + 1) % replicas.len()];
+            assert_eq!(
+                other.audit_events_of(&organization.name).await.len(),
+                1,
+                "{organization:?}"
+            );
+        }
+    }
+    let after = replicas[0]
+        .query_number("SELECT COUNT(*) FROM audit_events")
+        .await;
+    assert_eq!(after - before, 60);
+    let answer = replicas[2]
+        .audit(replicas[2].admin())
+        .verify_audit_chain(pb::VerifyAuditChainRequest::default())
+        .await
+        .expect("the chain is verified")
+        .into_inner();
+    assert!(answer.valid, "{answer:?}");
+    assert_eq!(answer.events_checked, after);
+    assert_eq!(answer.head_sequence, after);
+}
