@@ -196,7 +196,9 @@ impl Appender {
     pub(super) fn start(writer: DatabaseConnection) -> Appender {
         let (calls, mut waiting) = mpsc::channel::<oneshot::Sender<()>>(WAITING_CALLS);
         tokio::spawn(async move {
-            let mut sweep = tokio::time::interval(SWEEP_EVERY);
+            // The first sweep a period after the start: a server migrates first.
+            let start = tokio::time::Instant::now() + SWEEP_EVERY;
+            let mut sweep = tokio::time::interval_at(start, SWEEP_EVERY);
             sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 let mut answer = Vec::new();
@@ -210,9 +212,14 @@ impl Appender {
                 while let Ok(call) = waiting.try_recv() {
                     answer.push(call);
                 }
-                if let Err(error) = chain_queued(&writer).await {
+                match chain_queued(&writer).await {
                     // The events stay queued, committed; the next pass chains them.
-                    tracing::warn!(%error, "audit events stay queued: chaining them failed");
+                    Err(error) if !answer.is_empty() => {
+                        tracing::warn!(%error, "audit events stay queued: chaining them failed");
+                    }
+                    // A sweep finds nothing to do while the database is away or not migrated yet.
+                    Err(error) => tracing::debug!(%error, "audit sweep failed"),
+                    Ok(_) => {}
                 }
                 for call in answer {
                     let _gone = call.send(());
