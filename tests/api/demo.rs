@@ -808,6 +808,61 @@ async fn no_chart_stacks_a_year_above_its_total_and_each_draws_as_a_picture() {
 }
 
 #[tokio::test]
+async fn rows_by_country_say_in_the_table_and_the_csv_that_they_overlap() {
+    let demo = demo().await;
+
+    let table_run = demo
+        .run(&[
+            "report", "--from", "2009", "--to", "2013", "--by", "country",
+        ])
+        .await;
+    let csv_run = demo
+        .run(&[
+            "report", "--from", "2009", "--to", "2013", "--by", "country", "--format", "csv",
+        ])
+        .await;
+
+    assert!(table_run.status.success(), "{}", text(&table_run));
+    let table = String::from_utf8_lossy(&table_run.stdout);
+    assert!(table.contains("(each grant once; rows overlap)"), "{table}");
+    assert!(table.contains("\nRows overlap in FY "), "{table}");
+    assert!(csv_run.status.success(), "{}", text(&csv_run));
+    let (header, records) = parse_csv(&csv_run.stdout);
+    let column = |name: &str| header.iter().position(|column| column == name).unwrap();
+    let cents =
+        |record: &Vec<String>| -> i64 { record[column("obligated_cents")].parse().expect("cents") };
+    let mut overlapping_years = 0;
+    for subtotal in records.iter().filter(|record| record[0] == "subtotal") {
+        let year = &subtotal[column("fiscal_year")];
+        let rows: Vec<&Vec<String>> = records
+            .iter()
+            .filter(|record| record[0] == "row" && &record[column("fiscal_year")] == year)
+            .collect();
+        let sum: i64 = rows.iter().map(|row| cents(row)).sum();
+        let overlap = subtotal[column("rows_overlap")] == "yes";
+        // The flag is on the subtotal (rows are written before it is known), and says exactly
+        // when the year's rows add up to more than it.
+        assert!(
+            rows.iter()
+                .all(|row| row[column("rows_overlap")].is_empty()),
+            "FY {year}"
+        );
+        assert_eq!(
+            sum > cents(subtotal),
+            overlap,
+            "FY {year}: {sum} against {subtotal:?}"
+        );
+        if overlap {
+            overlapping_years += 1;
+        }
+    }
+    assert!(
+        overlapping_years > 0,
+        "the demo has grants in several countries"
+    );
+}
+
+#[tokio::test]
 async fn unknown_filter_values_are_refused_naming_the_value() {
     let demo = demo().await;
 

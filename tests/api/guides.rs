@@ -281,6 +281,34 @@ fn every_guide_in_docs_guides_is_run_by_a_test() {
 }
 
 #[test]
+fn the_administrator_guide_lists_every_service_the_server_serves() {
+    use prost::Message;
+    let set = prost_types::FileDescriptorSet::decode(tipgrants::pb::FILE_DESCRIPTOR_SET)
+        .expect("descriptor set");
+    let served: BTreeSet<String> = set
+        .file
+        .iter()
+        .filter(|file| file.package() == "tipgrants.v1")
+        .flat_map(|file| file.service.iter())
+        .map(|service| format!("tipgrants.v1.{}", service.name()))
+        .collect();
+    let guide = std::fs::read_to_string(guides_directory().join("administrator.md"))
+        .expect("the administrator guide");
+    // The answer of `grpcurl ... list`: the ```text block right after it.
+    let listing = guide
+        .split_once("\"$ADDRESS\" list\n```\n```text\n")
+        .and_then(|(_, after)| after.split_once("```"))
+        .map(|(listing, _)| listing)
+        .expect("the guide shows what grpcurl list answers");
+    let listed: BTreeSet<String> = listing
+        .lines()
+        .filter(|line| line.starts_with("tipgrants.v1."))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(listed, served, "docs/guides/administrator.md: grpcurl list");
+}
+
+#[test]
 fn fences_and_markers_are_read_as_the_guides_readme_describes() {
     let markdown = "intro\n\
         <!-- guides-test: skip -->\n```sh\ncargo run --release\n```\n\
