@@ -65,12 +65,28 @@ impl Store {
     /// version one of them may still see is one `VACUUM FULL` must keep, so a report that
     /// opened its snapshot before the last re-seal would keep old values in the new files. It
     /// reads `pg_locks` (every transaction holds a lock on its own virtual id), which needs no
-    /// privilege and sees every role's sessions. SQLite: nothing (its log's truncation waits
-    /// for its readers).
+    /// privilege and sees every role's sessions. A streaming standby with
+    /// `hot_standby_feedback` holds row versions back for its own readers too (its feedback,
+    /// sent every `wal_receiver_status_interval`, lags even when it is idle): it also waits
+    /// until every standby's and replication slot's `xmin` has passed the transactions of now
+    /// (`pg_stat_replication` shows it to superusers and `pg_read_all_stats`; a role that
+    /// cannot see it cannot wait for it: docs/security.md). SQLite: nothing (its log's
+    /// truncation waits for its readers).
     pub async fn wait_for_older_transactions(&self) -> Result<()> {
         if self.backend() != DatabaseBackend::Postgres {
             return Ok(());
         }
+        // The first transaction id not yet begun (its low 32 bits, as `xid` counts).
+        let next_xid: i64 = self
+            .writer
+            .query_one_raw(Statement::from_string(
+                DatabaseBackend::Postgres,
+                "SELECT (txid_snapshot_xmax(txid_current_snapshot()) % 4294967296)::bigint",
+            ))
+            .await?
+            .map(|row| row.try_get_by_index::<i64>(0))
+            .transpose()?
+            .ok_or_else(|| Error::Internal("no transaction id".into()))?;
         let running: Vec<String> = self
             .writer
             .query_all_raw(Statement::from_string(
@@ -86,31 +102,41 @@ impl Store {
         let started = std::time::Instant::now();
         let mut told = false;
         loop {
-            let still = self
+            let (still, standbys) = self
                 .writer
                 .query_one_raw(Statement::from_sql_and_values(
                     DatabaseBackend::Postgres,
-                    "SELECT COUNT(*) FROM pg_locks \
-                     WHERE locktype = 'virtualxid' AND granted AND virtualxid = ANY($1)",
-                    [running.clone().into()],
+                    "SELECT (SELECT COUNT(*) FROM pg_locks \
+                       WHERE locktype = 'virtualxid' AND granted AND virtualxid = ANY($1)), \
+                     (SELECT COUNT(*) FROM \
+                       (SELECT backend_xmin AS horizon FROM pg_stat_replication \
+                        UNION ALL SELECT xmin FROM pg_replication_slots) held \
+                       WHERE horizon IS NOT NULL AND age(horizon) > age($2::text::xid))",
+                    [running.clone().into(), next_xid.to_string().into()],
                 ))
                 .await?
-                .map(|row| row.try_get_by_index::<i64>(0))
+                .map(|row| {
+                    Ok::<_, DbErr>((
+                        row.try_get_by_index::<i64>(0)?,
+                        row.try_get_by_index::<i64>(1)?,
+                    ))
+                })
                 .transpose()?
-                .unwrap_or(0);
-            if still == 0 {
+                .unwrap_or((0, 0));
+            if still == 0 && standbys == 0 {
                 return Ok(());
             }
             if started.elapsed() >= OLDER_TRANSACTIONS_BUDGET {
                 return Err(Error::Busy(format!(
-                    "{still} transaction(s) of the database that began before the rewrite (a long report or export?) ran for {} s more",
+                    "{still} transaction(s) of the database that began before the rewrite (a long report or export?) and {standbys} standby(s) or replication slot(s) whose readers may still see its rows held on for {} s more",
                     OLDER_TRANSACTIONS_BUDGET.as_secs()
                 )));
             }
             if !told {
                 tracing::info!(
                     transactions = still,
-                    "waiting for transactions older than the rewrite to end: they may still see the replaced rows"
+                    standbys,
+                    "waiting for transactions older than the rewrite, and standbys' readers, to end: they may still see the replaced rows"
                 );
                 told = true;
             }
