@@ -134,11 +134,9 @@ const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// Calls waiting for the appender at most; beyond, a call waits to be queued (admission bounds them anyway).
 const WAITING_CALLS: usize = 1024;
 
-/// Chains what is queued, oldest first, in transactions of [`CHAIN_BATCH`] events; answers how
-/// many it chained. Under the head's lock (taken first, so replicas chain one after another)
+/// Chains what is queued, oldest first, in transactions of [`CHAIN_BATCH`] events. Under the head's lock (taken first, so replicas chain one after another)
 /// each transaction reads the queue as committed then, chains it and takes it out of the queue.
-async fn chain_queued(writer: &DatabaseConnection) -> Result<u64> {
-    let mut chained = 0;
+async fn chain_queued(writer: &DatabaseConnection) -> Result<()> {
     loop {
         let txn = writer.begin().await?;
         locked_head(&txn).await?;
@@ -149,7 +147,7 @@ async fn chain_queued(writer: &DatabaseConnection) -> Result<u64> {
             .await?;
         if queued.is_empty() {
             txn.commit().await?;
-            return Ok(chained);
+            return Ok(());
         }
         let taken = queued.len() as u64;
         let ids: Vec<i64> = queued.iter().map(|row| row.id).collect();
@@ -176,9 +174,8 @@ async fn chain_queued(writer: &DatabaseConnection) -> Result<u64> {
             .exec(&txn)
             .await?;
         txn.commit().await?;
-        chained += taken;
         if taken < CHAIN_BATCH {
-            return Ok(chained);
+            return Ok(());
         }
     }
 }
@@ -219,7 +216,7 @@ impl Appender {
                     }
                     // A sweep finds nothing to do while the database is away or not migrated yet.
                     Err(error) => tracing::debug!(%error, "audit sweep failed"),
-                    Ok(_) => {}
+                    Ok(()) => {}
                 }
                 for call in answer {
                     let _gone = call.send(());
