@@ -20,6 +20,9 @@ use tonic::Code;
 
 use crate::calls::{Scenario, Target};
 
+/// Recorders a closed loop's workers share.
+const RECORDER_SHARDS: usize = 16;
+
 /// Warm-up (not recorded), then the measured duration.
 #[derive(Debug, Clone, Copy)]
 pub struct Plan {
@@ -193,26 +196,34 @@ pub async fn closed(
     let started = Instant::now();
     let measure_from = started + plan.warmup;
     let end = measure_from + plan.duration;
+    // A recorder holds three histograms of about half a megabyte each: workers share a few
+    // (10,000 workers with one each would take gigabytes and starve the machine).
+    let shards: Vec<Arc<Mutex<Recorder>>> = (0..concurrency.clamp(1, RECORDER_SHARDS))
+        .map(|_| Arc::new(Mutex::new(Recorder::new())))
+        .collect();
     let mut workers = tokio::task::JoinSet::new();
     for worker in 0..concurrency.max(1) {
         let target = target.clone();
+        let shard = shards[worker % shards.len()].clone();
         workers.spawn(async move {
-            let mut recorder = Recorder::new();
             // Bounded by `end`; each call by the channel's timeout.
             while Instant::now() < end {
                 let sent = Instant::now();
                 let outcome = target.call(scenario, worker).await;
                 let answered = Instant::now();
-                if sent >= measure_from && answered <= end {
+                if sent >= measure_from
+                    && answered <= end
+                    && let Ok(mut recorder) = shard.lock()
+                {
                     recorder.record(outcome, answered - sent);
                 }
             }
-            recorder
         });
     }
+    while workers.join_next().await.is_some() {}
     let mut recorder = Recorder::new();
-    while let Some(joined) = workers.join_next().await {
-        if let Ok(part) = joined {
+    for shard in &shards {
+        if let Ok(part) = shard.lock() {
             recorder.merge(&part);
         }
     }

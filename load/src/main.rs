@@ -116,8 +116,9 @@ enum Command {
         /// Calls in flight for the memory measure (0: skip it).
         #[arg(long, env = "BENCH_MEMORY_IN_FLIGHT", default_value_t = 0)]
         memory_in_flight: usize,
-        /// Connections for the memory measure (the server serves 100 streams per connection).
-        #[arg(long, default_value_t = 20)]
+        /// Connections for the memory measure (0: one per 100 calls, at least 20; the server
+        /// serves 100 streams per connection, so fewer would hold calls back in the generator).
+        #[arg(long, default_value_t = 0)]
         memory_connections: usize,
     },
     /// One closed loop.
@@ -397,8 +398,15 @@ impl Suite {
         ])?;
         if let Some(pid) = self.server_pid {
             let memory = resident_memory(pid)?;
-            eprintln!("[{}] idle: VmRSS {} KiB", self.label, memory.rss_kib);
-            self.note(&[("memory.idle_kib", memory.rss_kib.to_string())])?;
+            eprintln!(
+                "[{}] idle: VmRSS {} KiB (RssAnon {} KiB, RssFile {} KiB)",
+                self.label, memory.rss_kib, memory.anon_kib, memory.file_kib
+            );
+            self.note(&[
+                ("memory.idle_kib", memory.rss_kib.to_string()),
+                ("memory.idle_anon_kib", memory.anon_kib.to_string()),
+                ("memory.idle_file_kib", memory.file_kib.to_string()),
+            ])?;
         }
         let seeded = bench.seed().await?;
         let target = bench.target(bench.connections, seeded.clone()).await?;
@@ -467,6 +475,10 @@ impl Suite {
         in_flight: usize,
         connections: usize,
     ) -> Result<(), String> {
+        let connections = match connections {
+            0 => in_flight.div_ceil(100).max(20),
+            given => given,
+        };
         let target = self.bench.target(connections, seeded).await?;
         let plan = Plan {
             warmup: Duration::from_secs(1),
@@ -511,9 +523,14 @@ impl Suite {
 struct ResidentMemory {
     rss_kib: u64,
     hwm_kib: u64,
+    /// Of `rss_kib`: the process's own memory (heap, stacks).
+    anon_kib: u64,
+    /// Of `rss_kib`: pages of files mapped in (the executable's code, shared libraries), clean
+    /// and shared with the page cache.
+    file_kib: u64,
 }
 
-/// VmRSS and VmHWM of process `pid`, from `/proc/PID/status`.
+/// VmRSS, VmHWM, RssAnon and RssFile of process `pid`, from `/proc/PID/status`.
 fn resident_memory(pid: u32) -> Result<ResidentMemory, String> {
     let path = Path::new("/proc").join(pid.to_string()).join("status");
     let status =
@@ -529,5 +546,7 @@ fn resident_memory(pid: u32) -> Result<ResidentMemory, String> {
     Ok(ResidentMemory {
         rss_kib: field("VmRSS:")?,
         hwm_kib: field("VmHWM:")?,
+        anon_kib: field("RssAnon:")?,
+        file_kib: field("RssFile:")?,
     })
 }
