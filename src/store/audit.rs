@@ -18,7 +18,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Order, Query};
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait,
     DatabaseConnection, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
@@ -51,7 +51,7 @@ pub struct ChainVerification {
 }
 
 /// Chains `events` (each with the time it happened) after the head and stores them, inside
-/// `txn`: the one place where events get their sequence and hash.
+/// `txn`.
 pub(super) async fn append(
     txn: &DatabaseTransaction,
     events: Vec<(DateTime<Utc>, PendingEvent)>,
@@ -59,7 +59,17 @@ pub(super) async fn append(
     if events.is_empty() {
         return Ok(());
     }
-    let (mut sequence, mut hash) = locked_head(txn).await?;
+    let head = locked_head(txn).await?;
+    extend(txn, head, events).await
+}
+
+/// Links `events` after `head`, whose row lock `txn` holds, stores them and moves the head past
+/// them: the one place where events get their sequence and hash.
+async fn extend(
+    txn: &DatabaseTransaction,
+    (mut sequence, mut hash): (i64, String),
+    events: Vec<(DateTime<Utc>, PendingEvent)>,
+) -> Result<()> {
     let mut rows = Vec::with_capacity(events.len());
     for (event_time, event) in events {
         let linked = audit::link(sequence, &hash, event_time, event);
@@ -134,23 +144,30 @@ const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// Calls waiting for the appender at most; beyond, a call waits to be queued (admission bounds them anyway).
 const WAITING_CALLS: usize = 1024;
 
-/// Chains what is queued, oldest first, in transactions of [`CHAIN_BATCH`] events. Under the head's lock (taken first, so replicas chain one after another)
-/// each transaction reads the queue as committed then, chains it and takes it out of the queue.
+/// Chains what is queued, oldest first, in transactions of [`CHAIN_BATCH`] events. Under the
+/// head's lock (taken first, so replicas chain one after another) each transaction takes the
+/// oldest events out of the queue and chains them; if it fails, they are back in the queue.
 async fn chain_queued(writer: &DatabaseConnection) -> Result<()> {
     loop {
         let txn = writer.begin().await?;
-        locked_head(&txn).await?;
-        let queued = audit_pending::Entity::find()
-            .order_by_asc(audit_pending::Column::Id)
+        let head = locked_head(&txn).await?;
+        // Read and taken out in one round trip (DELETE ... RETURNING, in no given order).
+        let oldest = Query::select()
+            .column(audit_pending::Column::Id)
+            .from(audit_pending::Entity)
+            .order_by(audit_pending::Column::Id, Order::Asc)
             .limit(CHAIN_BATCH)
-            .all(&txn)
+            .to_owned();
+        let mut queued = audit_pending::Entity::delete_many()
+            .filter(audit_pending::Column::Id.in_subquery(oldest))
+            .exec_with_returning(&txn)
             .await?;
         if queued.is_empty() {
             txn.commit().await?;
             return Ok(());
         }
+        queued.sort_unstable_by_key(|row| row.id);
         let taken = queued.len() as u64;
-        let ids: Vec<i64> = queued.iter().map(|row| row.id).collect();
         let events = queued
             .into_iter()
             .map(|row| {
@@ -168,11 +185,7 @@ async fn chain_queued(writer: &DatabaseConnection) -> Result<()> {
                 (row.event_time, event)
             })
             .collect();
-        append(&txn, events).await?;
-        audit_pending::Entity::delete_many()
-            .filter(audit_pending::Column::Id.is_in(ids))
-            .exec(&txn)
-            .await?;
+        extend(&txn, head, events).await?;
         txn.commit().await?;
         if taken < CHAIN_BATCH {
             return Ok(());
